@@ -1,0 +1,145 @@
+r"""Training-stability metrics (the RSO paper's Table 2) and layer-weight statistics.
+
+The paper reports "Gradient Norm Std", "Loss Variance" and an "LR Sensitivity Range"
+(§4.2, Table 2) without defining them. The definitions used here are:
+
+Gradient-norm std
+    :math:`\operatorname{std}_t \|\nabla L_{B_t}(\theta_t)\|` over the steps ``t`` of a
+    window (by default the second half of training, after the transient), with the
+    unbiased (``ddof=1``) estimator.
+Loss variance
+    the variance of the minibatch loss about its centred moving average of width
+    ``window`` steps over the same steps, which removes the downward trend that
+    would otherwise dominate a plain variance.
+LR sensitivity range
+    over a log-spaced grid of learning rates, the interval ``[lo, hi]`` of rates whose
+    final score is within ``tolerance`` of the best score on the grid, with its width in
+    decades :math:`\log_{10}(hi/lo)`; rates that diverged count as failures.
+
+Layer weights (Figure 1, Theorem 2): the normalised entropy of :math:`|w|` and the
+lag-1 statistics of each weight's trajectory.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "second_half",
+    "gradient_norm_std",
+    "loss_variance",
+    "lr_sensitivity_range",
+    "weight_entropy",
+    "lag1_product_mean",
+    "lag1_autocorrelation",
+]
+
+
+def _as_1d(values: Sequence[float], name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+def second_half(values: Sequence[float]) -> np.ndarray:
+    """The last ``ceil(n/2)`` entries: the default measurement window."""
+    arr = np.asarray(values, dtype=np.float64)
+    return arr[len(arr) // 2:]
+
+
+def gradient_norm_std(grad_norms: Sequence[float]) -> float:
+    r"""Unbiased standard deviation of the gradient norms :math:`\|g_t\|` given."""
+    arr = _as_1d(grad_norms, "grad_norms")
+    if arr.size < 2:
+        raise ValueError("grad_norms needs at least 2 values")
+    return float(np.std(arr, ddof=1))
+
+
+def loss_variance(losses: Sequence[float], window: int = 21) -> float:
+    r"""Variance of the loss about its centred moving average.
+
+    .. math::
+
+        \frac{1}{n-w+1} \sum_{t} \big(\ell_t - \bar\ell_t\big)^2, \qquad
+        \bar\ell_t = \frac{1}{w} \sum_{|s - t| \le (w-1)/2} \ell_s
+
+    over the ``t`` where the full window fits. ``window`` must be odd.
+    """
+    arr = _as_1d(losses, "losses")
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd int, got {window}")
+    if arr.size < window:
+        raise ValueError(f"losses has {arr.size} values, fewer than window={window}")
+    smooth = np.convolve(arr, np.full(window, 1.0 / window), mode="valid")
+    half = window // 2
+    residual = arr[half:arr.size - half] - smooth
+    return float(np.mean(residual ** 2))
+
+
+def lr_sensitivity_range(lrs: Sequence[float], scores: Sequence[float], *,
+                         tolerance: float = 0.01, higher_is_better: bool = True
+                         ) -> tuple[float, float, float]:
+    """Range of learning rates whose score is within ``tolerance`` of the best.
+
+    Non-finite scores (diverged runs) never qualify. Returns ``(lo, hi, decades)``;
+    the qualifying rates need not be contiguous on the grid: the range spans the
+    smallest to the largest qualifying rate.
+    """
+    lrs_arr, sc = _as_1d(lrs, "lrs"), _as_1d(scores, "scores")
+    if lrs_arr.shape != sc.shape:
+        raise ValueError(f"lrs has {lrs_arr.size} values but scores has {sc.size}")
+    if np.any(lrs_arr <= 0):
+        raise ValueError("lrs must be positive")
+    finite = np.isfinite(sc)
+    if not finite.any():
+        raise ValueError("no finite score: every learning rate diverged")
+    signed = sc if higher_is_better else -sc
+    best = np.max(signed[finite])
+    ok = finite & (signed >= best - tolerance)
+    lo, hi = float(lrs_arr[ok].min()), float(lrs_arr[ok].max())
+    return lo, hi, math.log10(hi / lo)
+
+
+def weight_entropy(w: Sequence[float]) -> float:
+    r"""Normalised entropy of the layer weights, :math:`H(p)/\log L` with :math:`p = |w|/\sum|w|`.
+
+    1 means perfectly balanced weights, 0 one group taking everything (Figure 1's
+    "early layers dominate" vs "balanced distribution").
+    """
+    arr = np.abs(_as_1d(w, "w"))
+    if arr.size < 2:
+        raise ValueError("w needs at least 2 groups")
+    total = arr.sum()
+    if total == 0:
+        raise ValueError("w is all zeros")
+    p = arr / total
+    nz = p[p > 0]
+    return float(-(nz * np.log(nz)).sum() / math.log(arr.size))
+
+
+def lag1_product_mean(trajectory: Sequence[float]) -> float:
+    r"""Raw sample mean of :math:`w_i(t)\, w_i(t+1)`: Theorem 2 read literally."""
+    arr = _as_1d(trajectory, "trajectory")
+    if arr.size < 2:
+        raise ValueError("trajectory needs at least 2 values")
+    return float(np.mean(arr[:-1] * arr[1:]))
+
+
+def lag1_autocorrelation(trajectory: Sequence[float]) -> float:
+    r"""Centred lag-1 autocorrelation :math:`\hat\rho_1` of one weight's trajectory.
+
+    .. math::
+
+        \hat\rho_1 = \frac{\sum_t (w_t - \bar w)(w_{t+1} - \bar w)}{\sum_t (w_t - \bar w)^2}
+    """
+    arr = _as_1d(trajectory, "trajectory")
+    if arr.size < 3:
+        raise ValueError("trajectory needs at least 3 values")
+    centred = arr - arr.mean()
+    denom = float(np.sum(centred ** 2))
+    if denom == 0:
+        raise ValueError("trajectory is constant: autocorrelation undefined")
+    return float(np.sum(centred[:-1] * centred[1:]) / denom)

@@ -1,0 +1,65 @@
+import json
+
+import numpy as np
+import pytest
+
+from rso_ref import backend, checkpoint
+
+
+def _state(xp):
+    return {
+        "params": [backend.random_normal((3, 2), seed=0, xp=xp),
+                   backend.random_normal((2,), seed=1, xp=xp, dtype="float32")],
+        "opt": {"count": 7, "lr": 0.125, "mu": (xp.zeros(2), None), "name": "adam", "flag": True},
+        "history": [1.5, float("nan"), 2],
+    }
+
+
+def test_round_trip_is_bit_exact_on_every_backend(xp, tmp_path):
+    state = _state(xp)
+    checkpoint.save(tmp_path / "ck", state)
+    back = checkpoint.load(tmp_path / "ck", xp=xp)
+    for a, b in zip(back["params"], state["params"]):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(backend.to_numpy(a), backend.to_numpy(b))
+    assert back["opt"]["count"] == 7 and back["opt"]["lr"] == 0.125
+    assert isinstance(back["opt"]["mu"], tuple) and back["opt"]["mu"][1] is None
+    assert back["opt"]["name"] == "adam" and back["opt"]["flag"] is True
+    assert back["history"][0] == 1.5 and np.isnan(back["history"][1])
+    assert backend.backend_name(backend.array_namespace(back["params"][0])) == \
+        backend.backend_name(xp)
+
+
+def test_no_pickle_is_needed_to_read(tmp_path, np_xp):
+    checkpoint.save(tmp_path / "ck", _state(np_xp))
+    with np.load(tmp_path / "ck" / "arrays.npz", allow_pickle=False) as arrays:
+        assert all(arrays[k].dtype != object for k in arrays.files)
+    json.loads((tmp_path / "ck" / "state.json").read_text())
+
+
+def test_overwrite_replaces_and_leaves_no_temporaries(tmp_path, np_xp):
+    checkpoint.save(tmp_path / "ck", {"a": np_xp.ones(2)})
+    checkpoint.save(tmp_path / "ck", {"a": np_xp.zeros(3)})
+    assert checkpoint.load(tmp_path / "ck")["a"].shape == (3,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_failed_write_keeps_the_old_checkpoint(tmp_path, np_xp):
+    checkpoint.save(tmp_path / "ck", {"a": np_xp.ones(2)})
+    with pytest.raises(TypeError, match="cannot store"):
+        checkpoint.save(tmp_path / "ck", {"a": object()})
+    np.testing.assert_array_equal(checkpoint.load(tmp_path / "ck")["a"], np.ones(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_bad_keys_and_missing_checkpoints_raise(tmp_path):
+    with pytest.raises(TypeError, match="keys must be strings"):
+        checkpoint.save(tmp_path / "ck", {1: 2})
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        checkpoint.load(tmp_path / "missing")
+
+
+def test_write_json_atomic(tmp_path):
+    path = checkpoint.write_json_atomic(tmp_path / "r.json", {"x": np.float64(1.5), "v": np.arange(3)})
+    assert json.loads(path.read_text()) == {"x": 1.5, "v": [0, 1, 2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

@@ -1,0 +1,53 @@
+import math
+
+import numpy as np
+import pytest
+
+from rso_ref import metrics
+
+
+def test_gradient_norm_std_is_the_unbiased_std():
+    values = [1.0, 2.0, 4.0]
+    assert metrics.gradient_norm_std(values) == pytest.approx(np.std(values, ddof=1), rel=1e-15)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.gradient_norm_std([1.0])
+
+
+def test_loss_variance_ignores_a_linear_trend():
+    t = np.arange(200.0)
+    trend = 5.0 - 0.01 * t
+    assert metrics.loss_variance(trend, window=21) == pytest.approx(0.0, abs=1e-24)
+    noise = np.where(t % 2 == 0, 0.1, -0.1)
+    # alternating +-0.1 about a linear trend: the odd centred window mean is +-0.1/21
+    expected = (0.1 * (1 - 1 / 21)) ** 2
+    assert metrics.loss_variance(trend + noise, window=21) == pytest.approx(expected, rel=1e-10)
+    with pytest.raises(ValueError, match="odd"):
+        metrics.loss_variance(trend, window=4)
+
+
+def test_lr_sensitivity_range_skips_diverged_runs():
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    scores = [0.80, 0.95, 0.96, 0.955, float("nan")]
+    lo, hi, decades = metrics.lr_sensitivity_range(lrs, scores, tolerance=0.01)
+    assert (lo, hi) == (1e-3, 1e-1)
+    assert decades == pytest.approx(2.0, rel=1e-12)
+    with pytest.raises(ValueError, match="diverged"):
+        metrics.lr_sensitivity_range([1.0], [float("nan")])
+
+
+def test_weight_entropy_extremes():
+    assert metrics.weight_entropy([1, 1, 1, 1]) == pytest.approx(1.0, rel=1e-15)
+    assert metrics.weight_entropy([1, 0, 0]) == 0.0
+    assert 0 < metrics.weight_entropy([0.82, 0.15, 0.03]) < 0.6
+
+
+def test_lag1_statistics_distinguish_the_two_readings_of_theorem_2():
+    alternating = np.array([1.2, 0.8] * 50)
+    # Positive weights: the raw product mean is positive although the series alternates.
+    assert metrics.lag1_product_mean(alternating) > 0
+    assert metrics.lag1_autocorrelation(alternating) == pytest.approx(-0.99, abs=0.011)
+    smooth = np.linspace(0, 1, 100)
+    assert metrics.lag1_autocorrelation(smooth) > 0.9
+    with pytest.raises(ValueError, match="constant"):
+        metrics.lag1_autocorrelation(np.ones(5))
+    assert math.isfinite(metrics.lag1_product_mean([1.0, -1.0]))
