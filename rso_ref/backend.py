@@ -19,8 +19,10 @@ so that ``xp.linalg``, ``xp.matmul`` and friends behave the same on every backen
 from __future__ import annotations
 
 import importlib
+import itertools
+import math
 from types import ModuleType
-from typing import Any
+from typing import Any, Sequence
 
 import array_api_compat
 import numpy as np
@@ -39,6 +41,10 @@ __all__ = [
     "synchronize",
     "resolve_dtype",
     "check_floating",
+    "erf",
+    "check_finite",
+    "sliding_windows",
+    "sliding_windows_adjoint",
 ]
 
 #: Backend names accepted everywhere a ``backend=`` argument appears.
@@ -307,3 +313,292 @@ def check_floating(x: Any, name: str = "x") -> None:
     xp = array_namespace(x)
     if not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(f"{name} must have a real floating dtype (float32/float64), got {x.dtype}")
+
+
+def erf(x: Any, *, xp: ModuleType | None = None):
+    r"""The error function :math:`\operatorname{erf}(x) = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}\,dt`.
+
+    The array API standard has no ``erf``; this picks one per backend: the namespace's
+    own ``xp.erf`` when it has one (torch; the autograd namespace of
+    :func:`rso_ref.autodiff.namespace`, which keeps it differentiable), SciPy's for
+    NumPy, CuPy's ``cupyx.scipy.special.erf`` on the GPU, and a round trip through
+    SciPy on the host for ``array_api_strict`` (a test backend).
+
+    Parameters
+    ----------
+    x : array
+        Real floating input.
+    xp : module, optional
+        Namespace of ``x``; found from ``x`` when omitted.
+    """
+    xp = array_namespace(x) if xp is None else xp
+    own = getattr(xp, "erf", None)
+    if own is not None:
+        return own(x)
+    name = backend_name(xp)
+    if name == "cupy":
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.erf(x)
+    import scipy.special
+
+    if name == "numpy":
+        return scipy.special.erf(x)
+    host = to_numpy(x)
+    return xp.asarray(scipy.special.erf(host), dtype=x.dtype, device=array_api_compat.device(x))
+
+
+def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``x`` holds NaN or ±inf.
+
+    One reduction first (``sum(x)`` is finite whenever every entry is, unless the sum
+    overflows); the elementwise test runs only when that sum is not finite, so the
+    common case costs a single pass without temporaries.
+    """
+    xp = array_namespace(x) if xp is None else xp
+    if bool(xp.isfinite(xp.sum(x))):
+        return
+    bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or inf entries")
+
+
+# -- sliding windows (im2col) -----------------------------------------------------------
+
+def _spatial_tuple(value: Any, d: int, name: str, minimum: int) -> tuple[int, ...]:
+    """``value`` (int or length-``d`` sequence of ints) as a ``d``-tuple, each >= ``minimum``."""
+    items = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
+    if (len(items) != d or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                               or v < minimum for v in items)):
+        raise ValueError(
+            f"{name} must be an int >= {minimum} or {d} such ints (one per spatial axis), "
+            f"got {value!r}"
+        )
+    return tuple(int(v) for v in items)
+
+
+def _window_geometry(shape: tuple, window: Any, stride: Any, padding: Any
+                     ) -> tuple[tuple, tuple, tuple, tuple]:
+    """Validated ``(window, stride, padding, out_size)`` for an ``(N, C, *spatial)`` shape."""
+    d = len(shape) - 2
+    if d not in (1, 2):
+        raise ValueError(
+            f"x must be (N, C, L) or (N, C, H, W) (1 or 2 spatial axes), got shape {tuple(shape)}"
+        )
+    window = _spatial_tuple(window, d, "window", 1)
+    stride = _spatial_tuple(stride, d, "stride", 1)
+    padding = _spatial_tuple(padding, d, "padding", 0)
+    padded = tuple(s + 2 * p for s, p in zip(shape[2:], padding))
+    if any(k > s for k, s in zip(window, padded)):
+        raise ValueError(
+            f"window {window} is larger than the padded spatial size {padded} of x "
+            f"(shape {tuple(shape)}, padding {padding})"
+        )
+    out = tuple((s - k) // st + 1 for s, k, st in zip(padded, window, stride))
+    return window, stride, padding, out
+
+
+def _fast_library(xp: ModuleType) -> str | None:
+    """``"numpy"``, ``"cupy"`` or ``"torch"`` when ``xp`` has strided views, else None.
+
+    ``array_api_strict`` and the autograd namespace of :mod:`rso_ref.autodiff` (which
+    must be traced, so must not see NumPy's strided views) take the generic paths.
+    """
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
+    return None
+
+
+def _device_kwargs(x: Any) -> dict:
+    # Standard arrays carry ``.device``; an autograd Box does not (and lives on the host).
+    device = getattr(x, "device", None)
+    return {} if device is None else {"device": device}
+
+
+def _zero_pad(x: Any, padding: tuple, xp: ModuleType, library: str | None):
+    """Zero padding of ``padding[i]`` on both sides of spatial axis ``i`` of ``x``."""
+    if not any(padding):
+        return x
+    if library in ("numpy", "cupy"):
+        pad = ((0, 0), (0, 0)) + tuple((p, p) for p in padding)
+        return (np if library == "numpy" else _cupy()).pad(x, pad)
+    if library == "torch":
+        import torch.nn.functional as F
+
+        # F.pad lists the last axis first.
+        return F.pad(x, tuple(q for p in reversed(padding) for q in (p, p)))
+    for axis, p in enumerate(padding, start=2):
+        if p:
+            shape = list(x.shape)
+            shape[axis] = p
+            zeros = xp.zeros(tuple(shape), dtype=x.dtype, **_device_kwargs(x))
+            x = xp.concat([zeros, x, zeros], axis=axis)
+    return x
+
+
+def _cupy():
+    import cupy
+
+    return cupy
+
+
+def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
+                    xp: ModuleType | None = None):
+    r"""All windows of ``x`` over its 1 or 2 spatial axes (the gather of im2col).
+
+    For an input of shape ``(N, C, *S)`` with ``d = len(S)`` in {1, 2} spatial axes,
+    zero-padded by ``padding`` on both sides of every spatial axis, returns ``V`` of
+    shape ``(N, C, *O, *K)`` with ``K = window`` and
+
+    .. math::
+
+        V[n, c, o_1, \dots, o_d, k_1, \dots, k_d] = \tilde x[n, c, o_1 s_1 + k_1, \dots,
+        o_d s_d + k_d], \qquad O_i = \lfloor (S_i + 2 p_i - K_i) / s_i \rfloor + 1,
+
+    where :math:`\tilde x` is the padded input (torch's ``unfold`` convention [1]_).
+
+    Parameters
+    ----------
+    x : array, shape (N, C, L) or (N, C, H, W)
+    window : int or tuple of int
+        Window size per spatial axis (an int is used for every axis).
+    stride : int or tuple of int, default 1
+    padding : int or tuple of int, default 0
+        Zeros added before and after each spatial axis.
+    xp : module, optional
+        Namespace of ``x``; found from ``x`` when omitted. Pass it explicitly (as the
+        autograd namespace of :func:`rso_ref.autodiff.namespace`) to trace the gather.
+
+    Returns
+    -------
+    windows : array, shape (N, C, *O, *K)
+        A read-only strided *view* of the (padded) input on NumPy
+        (``numpy.lib.stride_tricks.sliding_window_view``), CuPy (``as_strided``) and
+        torch (``Tensor.unfold``); on other namespaces (``array_api_strict``, autograd)
+        a new array gathered with ``xp.take`` and precomputed flat indices. All paths
+        give bit-identical values (they only copy numbers).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` does not have 1 or 2 spatial axes, an argument is not a positive int
+        (non-negative for ``padding``) or tuple of the right length, or a window is
+        larger than the padded input.
+
+    Notes
+    -----
+    Consumers copy the view once, in the layout their matrix product wants (see
+    :mod:`rso_ref.nn.conv`); :func:`sliding_windows_adjoint` is the transpose.
+
+    References
+    ----------
+    .. [1] K. Chellapilla, S. Puri, P. Simard, "High performance convolutional neural
+       networks for document processing", IWFHR (2006); https://inria.hal.science/inria-00112631
+
+    Examples
+    --------
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> sliding_windows(x, 3, 2)[0, 0]
+    array([[0., 1., 2.],
+           [2., 3., 4.]])
+    """
+    xp = array_namespace(x) if xp is None else xp
+    shape = tuple(x.shape)
+    window, stride, padding, out = _window_geometry(shape, window, stride, padding)
+    d = len(window)
+    library = _fast_library(xp)
+    x = _zero_pad(x, padding, xp, library)
+    if library == "numpy":
+        view = np.lib.stride_tricks.sliding_window_view(x, window, axis=tuple(range(2, 2 + d)))
+        return view[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
+    if library == "cupy":
+        strides = x.strides[:2] + tuple(a * s for a, s in zip(x.strides[2:], stride)) + x.strides[2:]
+        return _cupy().lib.stride_tricks.as_strided(x, shape[:2] + out + window, strides)
+    if library == "torch":
+        for axis in range(d):
+            x = x.unfold(2 + axis, window[axis], stride[axis])
+        return x
+    # Generic gather: flat index of every (output position, window offset) pair.
+    padded = tuple(x.shape[2:])
+    grids = np.meshgrid(*(np.arange(o) * s for o, s in zip(out, stride)),
+                        *(np.arange(k) for k in window), indexing="ij")
+    coords = [grids[i] + grids[d + i] for i in range(d)]
+    flat = np.ravel_multi_index(coords, padded).reshape(-1)
+    index = xp.asarray(flat, **_device_kwargs(x))
+    gathered = xp.take(xp.reshape(x, shape[:2] + (math.prod(padded),)), index, axis=2)
+    return xp.reshape(gathered, shape[:2] + out + window)
+
+
+def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: Any = 1, *,
+                            padding: Any = 0, xp: ModuleType | None = None):
+    r"""Transpose of :func:`sliding_windows`: add every window back where it came from.
+
+    Given ``G`` of shape ``(N, C, *O, *K)`` (the gradient with respect to the windows),
+    returns ``dx`` of shape ``input_shape`` with
+
+    .. math::
+
+        dx[n, c, i] = \sum_{o, k:\; o s + k - p = i} G[n, c, o, k],
+
+    the scatter-add of col2im. Windows that overlap (stride smaller than the window)
+    add up; entries that fall into the zero padding are dropped.
+
+    Parameters
+    ----------
+    windows : array, shape (N, C, *O, *K)
+        Any strides (a permuted view of a matrix product is fine).
+    input_shape : tuple of int
+        ``(N, C, *S)``, the shape of the ``x`` given to :func:`sliding_windows`.
+    stride, padding : int or tuple of int
+        As given to :func:`sliding_windows`.
+    xp : module, optional
+
+    Returns
+    -------
+    dx : array, shape ``input_shape``
+
+    Raises
+    ------
+    ValueError
+        If ``windows`` does not have the shape :func:`sliding_windows` gives for
+        ``input_shape``.
+
+    Notes
+    -----
+    No ``add.at`` scatter: one strided-slice accumulation per window offset
+    (:math:`\prod_i K_i` of them), each over ``N C prod(O)`` entries. NumPy, CuPy and
+    torch add in place into a view of the padded result; other namespaces use
+    ``__setitem__`` on the same slices. All backends add the offsets in the same
+    (row-major) order, so their results are bit-identical.
+    """
+    xp = array_namespace(windows) if xp is None else xp
+    input_shape = tuple(int(s) for s in input_shape)
+    d = len(input_shape) - 2
+    window, stride, padding, out = _window_geometry(
+        input_shape, tuple(windows.shape[len(input_shape):]), stride, padding
+    )
+    expected = input_shape[:2] + out + window
+    if tuple(windows.shape) != expected:
+        raise ValueError(
+            f"windows must have shape {expected} for input_shape {input_shape}, stride "
+            f"{stride}, padding {padding}; got {tuple(windows.shape)}"
+        )
+    library = _fast_library(xp)
+    padded = input_shape[:2] + tuple(s + 2 * p for s, p in zip(input_shape[2:], padding))
+    dx = xp.zeros(padded, dtype=windows.dtype, **_device_kwargs(windows))
+    lead = (slice(None), slice(None))
+    for offset in itertools.product(*(range(k) for k in window)):
+        target = lead + tuple(slice(k, k + s * (o - 1) + 1, s)
+                              for k, s, o in zip(offset, stride, out))
+        source = windows[(Ellipsis,) + offset]
+        if library is None:
+            dx[target] = dx[target] + source
+        else:
+            view = dx[target]  # basic slicing gives a writable view on these libraries
+            view += source
+    crop = lead + tuple(slice(p, p + s) for p, s in zip(padding, input_shape[2:]))
+    return dx[crop] if any(padding) else dx

@@ -37,6 +37,15 @@ __all__ = [
     "validate_groups",
     "uniform_groups",
     "group_vdots",
+    "copy",
+    "mul",
+    "maximum",
+    "scale_leaves",
+    "leaf_norms",
+    "update_moment",
+    "bias_correction",
+    "div_sqrt",
+    "trust_ratio",
 ]
 
 Params = list  # a list of arrays from one namespace
@@ -193,3 +202,141 @@ def group_vdots(a: Sequence, b: Sequence, groups: Sequence[Sequence[int]]) -> li
     r"""Return :math:`\langle a_{G_i}, b_{G_i}\rangle` for each group :math:`G_i`."""
     _check_pair(a, b)
     return [vdot([a[j] for j in g], [b[j] for j in g]) for g in groups]
+
+
+
+# ---------------------------------------------------------------------------------------
+# Pieces of first-order optimizers (rso_ref.optim builds every update from these).
+# ---------------------------------------------------------------------------------------
+
+def copy(a: Sequence) -> Params:
+    """Return fresh copies of the leaves of ``a`` (no aliasing of the caller's arrays)."""
+    if not a:
+        return []
+    xp = array_namespace(*a)
+    return [xp.asarray(x, copy=True) for x in a]
+
+
+def mul(a: Sequence, b: Sequence) -> Params:
+    """Return ``a * b`` leaf by leaf (elementwise product)."""
+    _check_pair(a, b)
+    return [x * y for x, y in zip(a, b)]
+
+
+def maximum(a: Sequence, b: Sequence) -> Params:
+    """Return the elementwise maximum of ``a`` and ``b`` leaf by leaf."""
+    _check_pair(a, b)
+    if not a:
+        return []
+    xp = array_namespace(*a, *b)
+    return [xp.maximum(x, y) for x, y in zip(a, b)]
+
+
+def scale_leaves(a: Sequence, factors: Sequence[float]) -> Params:
+    r"""Return :math:`[s_1 a_1, s_2 a_2, \dots]`: each leaf times its own factor."""
+    if len(factors) != len(a):
+        raise ValueError(f"factors has {len(factors)} entries but a has {len(a)} arrays")
+    return [s * x for s, x in zip(factors, a)]
+
+
+def leaf_norms(a: Sequence) -> list[float]:
+    r"""Return the Euclidean (Frobenius) norm :math:`\|a_j\|` of each leaf as floats."""
+    if not a:
+        return []
+    xp = array_namespace(*a)
+    return [math.sqrt(float(xp.sum(x * x))) for x in a]
+
+
+def update_moment(grads: Sequence, moments: Sequence, decay: float, order: int = 1) -> Params:
+    r"""Exponential moving average of the ``order``-th power of the gradients.
+
+    .. math::
+
+        m_j \leftarrow \beta\, m_j + (1 - \beta)\, g_j^{k}
+
+    with :math:`\beta` = ``decay`` and :math:`k` = ``order`` (1: first moment, as Adam's
+    :math:`m_t`; 2: second raw moment, as Adam's :math:`v_t`; Kingma & Ba 2015,
+    Algorithm 1).
+
+    Parameters
+    ----------
+    grads, moments : list of arrays
+        Gradients :math:`g` and the current moments :math:`m` (same shapes).
+    decay : float
+        :math:`\beta \in [0, 1)`.
+    order : {1, 2}
+        Power of the gradient that is averaged.
+    """
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    _check_pair(grads, moments, ("grads", "moments"))
+    powered = grads if order == 1 else mul(grads, grads)
+    return [decay * m + (1.0 - decay) * g for g, m in zip(powered, moments)]
+
+
+def bias_correction(moments: Sequence, decay: float, count: int) -> Params:
+    r"""Remove the zero-initialisation bias of a moving average after ``count`` updates.
+
+    .. math::
+
+        \hat m_j = \frac{m_j}{1 - \beta^{t}}
+
+    with :math:`\beta` = ``decay`` and :math:`t` = ``count`` (Kingma & Ba 2015, §3).
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is not a positive int (the average has had no update yet).
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive int, got {count!r}")
+    return scale(moments, 1.0 / (1.0 - decay ** count))
+
+
+def div_sqrt(a: Sequence, b: Sequence, eps: float) -> Params:
+    r"""Return :math:`a_j / (\sqrt{b_j} + \epsilon)` leaf by leaf (``eps`` outside the root).
+
+    This is the preconditioning of Adam and RMSprop as torch.optim writes it.
+    """
+    _check_pair(a, b)
+    if not a:
+        return []
+    xp = array_namespace(*a, *b)
+    return [x / (xp.sqrt(y) + eps) for x, y in zip(a, b)]
+
+
+def trust_ratio(params: Sequence, updates: Sequence, *, coefficient: float = 1.0,
+                weight_decay: float = 0.0) -> list[float]:
+    r"""Layer-wise trust ratios of LARS and LAMB, one float per leaf.
+
+    .. math::
+
+        r_j = \begin{cases}
+            \dfrac{\eta\, \|p_j\|}{\|u_j\| + \lambda \|p_j\|}
+                & \text{if } \|p_j\| > 0 \text{ and } \|u_j\| + \lambda \|p_j\| > 0, \\
+            1 & \text{otherwise,}
+        \end{cases}
+
+    where :math:`\eta` = ``coefficient``, :math:`\lambda` = ``weight_decay`` and the
+    norms are Frobenius norms of whole leaves. LAMB (You et al. 2020, Algorithm 2) uses
+    :math:`\eta = 1, \lambda = 0` with :math:`u_j` its full update; LARS (You et al.
+    2017, Algorithm 1) uses the trust coefficient :math:`\eta`, its weight decay and
+    :math:`u_j = g_j`. The fallback ratio 1 (a zero-initialised layer, a zero update)
+    is the convention of common implementations; neither paper states one.
+
+    Parameters
+    ----------
+    params, updates : list of arrays
+        :math:`p` and :math:`u` (same shapes).
+    coefficient : float, default 1
+        :math:`\eta`.
+    weight_decay : float, default 0
+        :math:`\lambda`.
+    """
+    _check_pair(params, updates, ("params", "updates"))
+    ratios = []
+    for p_norm, u_norm in zip(leaf_norms(params), leaf_norms(updates)):
+        denominator = u_norm + weight_decay * p_norm
+        ok = p_norm > 0.0 and denominator > 0.0
+        ratios.append(coefficient * p_norm / denominator if ok else 1.0)
+    return ratios

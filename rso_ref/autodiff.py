@@ -1,0 +1,335 @@
+r"""autograd as the gradient oracle for forward code written against the array API.
+
+Forward passes in :mod:`rso_ref.nn` take a keyword ``xp`` and call only array-API
+functions on it. :func:`namespace` returns an array-API-like namespace whose functions
+are those of ``autograd.numpy`` [1]_, so the *same* forward code, called with
+``xp=namespace()``, is traced by autograd. The hand-written backward passes are then
+tested against
+
+* :func:`value_and_grad`: reverse-mode gradients from autograd (NumPy only), and
+* :func:`check_grads`: a random projection of the Jacobian against central differences,
+  as in autograd's ``test_util`` [1]_ (written here from the idea, not the code):
+
+.. math::
+
+    \langle u, J(x)\,v\rangle \approx
+    \Big\langle u, \frac{f(x + \varepsilon v) - f(x - \varepsilon v)}{2\varepsilon}\Big\rangle
+    = \langle u, J v\rangle + O(\varepsilon^2),
+
+with :math:`u, v` random unit-variance directions drawn on the host.
+
+The namespace is an explicit list of names: every name it exposes is differentiable in
+reverse mode *and* forward mode (so forward-over-reverse Hessian-vector products,
+``autograd.make_jvp(autograd.grad(f))``, work), or is not differentiable by nature
+(comparisons, creation functions, dtypes). Array-API names that ``autograd.numpy``
+lacks or cannot differentiate as the standard calls them (``asarray`` of a traced
+array, ``astype``, ``clip``, ``concat``, ``stack``, ``permute_dims``,
+``matrix_transpose``, ``take``, ``take_along_axis``, ``vecdot``, ``var``/``std`` with
+``correction``) are added here, and ``erf`` (needed by the exact GELU, absent from the
+standard, see :func:`rso_ref.backend.erf`) is defined with its own derivative rules
+because ``autograd.scipy.special.erf`` has no forward-mode rule.
+
+References
+----------
+.. [1] D. Maclaurin, D. Duvenaud, M. Johnson, J. Townsend, "Autograd: effortless
+   gradients in NumPy", ICML AutoML workshop (2015); https://github.com/HIPS/autograd
+"""
+from __future__ import annotations
+
+import functools
+import math
+from types import ModuleType
+from typing import Any, Callable, Sequence
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import scipy.special
+from autograd.extend import Box, defjvp, defvjp, primitive
+
+from . import backend, tree
+
+__all__ = ["namespace", "is_autograd_namespace", "value_and_grad", "check_grads"]
+
+# Names whose autograd.numpy function already has the array-API signature and, when
+# differentiable, both a VJP and a JVP rule (checked in tests/test_autodiff.py).
+_PASSTHROUGH = (
+    # elementwise
+    "abs", "add", "subtract", "multiply", "divide", "negative", "pow", "square", "sqrt",
+    "exp", "expm1", "log", "log1p", "logaddexp", "tanh", "sinh", "cosh", "sin", "cos", "atan2",
+    "maximum", "minimum", "where",
+    # comparisons and tests (not differentiable by nature)
+    "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
+    "logical_and", "logical_or", "logical_not", "isfinite", "isnan", "isinf",
+    # reductions
+    "sum", "prod", "mean", "max", "min", "argmax", "argmin", "any", "all",
+    # shapes
+    "reshape", "expand_dims", "squeeze", "broadcast_to", "moveaxis", "tile", "repeat",
+    "tril", "triu",
+    # linear algebra
+    "matmul", "tensordot", "outer",
+    # creation
+    "zeros", "ones", "zeros_like", "ones_like", "full", "full_like", "empty", "empty_like",
+    "eye", "arange", "linspace",
+    # dtype utilities and constants
+    "finfo", "iinfo", "result_type", "can_cast", "isdtype", "e", "pi", "inf", "nan", "newaxis",
+)
+# NumPy's own dtypes (autograd.numpy wraps the integer ones in tracing subclasses).
+_DTYPES = {name: getattr(np, name) for name in ("float32", "float64", "int32", "int64", "bool")}
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+@primitive
+def _erf(x):
+    return scipy.special.erf(x)
+
+
+# d/dx erf(x) = 2/sqrt(pi) exp(-x^2) (Abramowitz & Stegun 7.1.19).
+defvjp(_erf, lambda ans, x: lambda g: g * (_TWO_OVER_SQRT_PI * anp.exp(-x * x)))
+defjvp(_erf, lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * anp.exp(-x * x)))
+
+
+@primitive
+def _cast(x, dtype):
+    return np.asarray(x).astype(dtype)
+
+
+# A cast is linear: the cotangent goes back in the input's dtype, the tangent forward
+# in the output's.
+defvjp(_cast, lambda ans, x, dtype: lambda g: _cast(g, anp.result_type(x)))
+defjvp(_cast, lambda g, ans, x, dtype: _cast(g, dtype))
+
+
+def _asarray(obj, /, *, dtype=None, device=None, copy=None):
+    if isinstance(obj, Box):
+        return obj if dtype is None or anp.result_type(obj) == dtype else _cast(obj, dtype)
+    return np.asarray(obj, dtype=dtype, copy=copy)
+
+
+def _astype(x, dtype, /, *, copy=True, device=None):
+    return _cast(x, dtype)
+
+
+def _concat(arrays, /, *, axis=0):
+    if axis is None:
+        arrays = [anp.reshape(a, (-1,)) for a in arrays]
+        axis = 0
+    return anp.concatenate(list(arrays), axis=axis)
+
+
+def _stack(arrays, /, *, axis=0):
+    return anp.stack(list(arrays), axis=axis)
+
+
+def _permute_dims(x, /, axes):
+    return anp.transpose(x, tuple(axes))
+
+
+def _matrix_transpose(x, /):
+    return anp.swapaxes(x, -1, -2)
+
+
+def _take(x, indices, /, *, axis=None):
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError("take needs axis for arrays with more than one dimension")
+        axis = 0
+    axis = axis % x.ndim
+    return x[(slice(None),) * axis + (np.asarray(indices),)]
+
+
+def _take_along_axis(x, indices, /, *, axis=-1):
+    axis = axis % x.ndim
+    index = []
+    for d in range(x.ndim):
+        if d == axis:
+            index.append(np.asarray(indices))
+        else:
+            shape = [1] * x.ndim
+            shape[d] = x.shape[d]
+            index.append(np.arange(x.shape[d]).reshape(shape))
+    return x[tuple(index)]
+
+
+def _clip(x, /, min=None, max=None):
+    # autograd's rule takes the bounds positionally (numpy's a_min, a_max).
+    return anp.clip(x, min, max)
+
+
+def _vecdot(x1, x2, /, *, axis=-1):
+    return anp.sum(x1 * x2, axis=axis)
+
+
+def _var(x, /, *, axis=None, correction=0.0, keepdims=False):
+    return anp.var(x, axis=axis, ddof=correction, keepdims=keepdims)
+
+
+def _std(x, /, *, axis=None, correction=0.0, keepdims=False):
+    return anp.sqrt(_var(x, axis=axis, correction=correction, keepdims=keepdims))
+
+
+_ADDED = {
+    "asarray": _asarray,
+    "astype": _astype,
+    "concat": _concat,
+    "stack": _stack,
+    "permute_dims": _permute_dims,
+    "matrix_transpose": _matrix_transpose,
+    "take": _take,
+    "take_along_axis": _take_along_axis,
+    "clip": _clip,
+    "vecdot": _vecdot,
+    "var": _var,
+    "std": _std,
+    "erf": _erf,
+}
+
+
+@functools.cache
+def namespace() -> ModuleType:
+    r"""Return the array-API-like namespace over ``autograd.numpy``.
+
+    Forward code called with ``xp=namespace()`` can be differentiated by autograd in
+    reverse mode (``autograd.grad``, ``make_vjp``), forward mode (``make_jvp``) and
+    both nested (``make_hvp``; ``make_jvp(grad(f))``). Only the names listed in this
+    module exist on it; any other raises ``AttributeError``, so a forward pass never
+    silently falls back to a function autograd cannot differentiate.
+
+    Returns
+    -------
+    xp : module
+        The same object on every call (compare with :func:`is_autograd_namespace`).
+
+    Examples
+    --------
+    >>> import autograd, numpy as np
+    >>> xp = namespace()
+    >>> autograd.grad(lambda w: xp.sum(xp.tanh(w)))(np.zeros(2))
+    array([1., 1.])
+    """
+    ns = ModuleType("rso_ref.autodiff.xp", "Array-API-like namespace over autograd.numpy.")
+    for name in _PASSTHROUGH:
+        setattr(ns, name, getattr(anp, name))
+    for name, obj in {**_DTYPES, **_ADDED}.items():
+        setattr(ns, name, obj)
+    return ns
+
+
+def is_autograd_namespace(xp: Any) -> bool:
+    """True when ``xp`` is the namespace of :func:`namespace`."""
+    return xp is namespace()
+
+
+def _check_numpy_tree(items: Sequence, name: str) -> None:
+    for j, item in enumerate(items):
+        if item is None or isinstance(item, (bool, int, float, np.ndarray, np.generic)):
+            continue
+        if isinstance(item, (list, tuple)):
+            _check_numpy_tree(item, f"{name}[{j}]")
+            continue
+        raise TypeError(
+            f"{name}[{j}] is a {type(item).__module__}.{type(item).__name__}; autograd "
+            "differentiates NumPy arrays only (move it with rso_ref.backend.to_numpy)"
+        )
+
+
+def value_and_grad(loss_fn: Callable[..., Any], params: Sequence, *args: Any
+                   ) -> tuple[float, list[np.ndarray]]:
+    r"""Loss and its gradient with respect to ``params``, by autograd.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(params, *args, xp=...)`` returning a scalar (0-d array), written with
+        array-API calls on ``xp`` (it receives :func:`namespace`).
+    params : list of numpy.ndarray
+        Point of differentiation.
+    *args
+        Further arguments of ``loss_fn`` (data, labels), held constant; NumPy arrays or
+        Python scalars.
+
+    Returns
+    -------
+    loss : float
+    grads : list of numpy.ndarray
+        :math:`\partial L / \partial \theta_j`, one per entry of ``params``.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` is not a list/tuple, or an entry of ``params`` or ``args`` is an
+        array of another library (torch, CuPy, array_api_strict).
+    """
+    if not isinstance(params, (list, tuple)):
+        raise TypeError(f"params must be a list of numpy arrays, got {type(params).__name__}")
+    _check_numpy_tree(params, "params")
+    _check_numpy_tree(args, "args")
+    xp = namespace()
+    value, grads = autograd.value_and_grad(lambda p: loss_fn(p, *args, xp=xp))(list(params))
+    return float(value), [np.asarray(g) for g in grads]
+
+
+def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequence] | None = None,
+                *, eps: float = 1e-6, rtol: float = 1e-6, seed: int = 0) -> tuple[float, float]:
+    r"""Check a derivative of ``fun`` at ``x`` along random directions.
+
+    Compares :math:`\langle \bar u, v\rangle` with :math:`\bar u = J(x)^\top u` from
+    ``vjp`` (or from autograd when ``vjp`` is None) against the central difference
+    :math:`\langle u, (f(x+\varepsilon v) - f(x-\varepsilon v)) / 2\varepsilon\rangle`.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *, xp) -> array`` written with array-API calls on ``xp``; it receives
+        the namespace of ``x``, or :func:`namespace` when ``vjp`` is None.
+    x : list of arrays
+        Point of evaluation (any backend when ``vjp`` is given; NumPy otherwise).
+    vjp : callable, optional
+        ``vjp(x, u) -> list`` returning :math:`J(x)^\top u` shaped like ``x`` (for
+        example a hand-written backward pass). Default: autograd's VJP of ``fun``
+        traced with :func:`namespace`.
+    eps : float, default 1e-6
+        Finite-difference step. Central differences err by :math:`O(\varepsilon^2)`
+        (truncation) plus :math:`O(\delta/\varepsilon)` (round-off, :math:`\delta
+        \approx 10^{-16}` in float64): about 1e-10 relative at ``eps=1e-6``.
+    rtol : float, default 1e-6
+        Allowed relative disagreement, generous over that 1e-10 so that mildly curved
+        functions (GELU, softmax) pass while a wrong derivative (off by O(1)) fails.
+    seed : int, default 0
+        Seed of the host generator drawing ``u`` and ``v``.
+
+    Returns
+    -------
+    analytic, numeric : float
+        The two estimates of :math:`\langle u, J v\rangle`.
+
+    Raises
+    ------
+    AssertionError
+        If ``|analytic - numeric| > rtol * max(|analytic|, |numeric|)``.
+    """
+    x = list(x)
+    if vjp is None:
+        _check_numpy_tree(x, "x")
+    home = backend.array_namespace(*x)  # where u and v are put
+    xp = namespace() if vjp is None else home
+    gen = backend.rng(seed)
+    v = [backend.random_normal(tuple(xi.shape), gen, xp=home, dtype=xi.dtype) for xi in x]
+    y = fun(x, xp=xp)
+    u = backend.random_normal(tuple(y.shape), gen, xp=home, dtype=y.dtype)
+    if vjp is None:
+        pullback, _ = autograd.make_vjp(lambda p: fun(p, xp=xp))(x)
+        cotangent = [np.asarray(g) for g in pullback(u)]
+    else:
+        cotangent = list(vjp(x, u))
+    analytic = tree.vdot(cotangent, v)
+    difference = fun(tree.axpy(eps, v, x), xp=xp) - fun(tree.axpy(-eps, v, x), xp=xp)
+    numeric = float(xp.sum(u * difference)) / (2.0 * eps)
+    if abs(analytic - numeric) > rtol * max(abs(analytic), abs(numeric)):
+        raise AssertionError(
+            f"<u, J v> mismatch: analytic {analytic!r} vs central difference {numeric!r} "
+            f"(relative error {abs(analytic - numeric) / max(abs(analytic), abs(numeric)):.3e}, "
+            f"rtol {rtol:g}, eps {eps:g})"
+        )
+    return analytic, numeric

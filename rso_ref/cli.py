@@ -1,0 +1,144 @@
+"""The ``rso-ref`` command: ``demo``, ``compare`` and ``bench``.
+
+Errors from bad options are printed as one line (``rso-ref: error: ...``) with exit
+status 2, never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+_BENCHMARKS = {
+    "lbfgs": "lbfgs_vs_scipy.py",
+    "models": "models_vs_torch.py",
+    "lanczos": "lanczos_vs_eigsh.py",
+    "rso": "rso_overhead.py",
+}
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        if text.isdigit():
+            return tuple(range(int(text)))
+        return tuple(int(s) for s in _csv(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"seeds: {exc}") from exc
+
+
+def _lrs(text: str) -> dict:
+    out = {}
+    for item in _csv(text):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--lr entries look like name=value, got {item!r}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"--lr {item!r}: {exc}") from exc
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rso-ref``."""
+    parser = argparse.ArgumentParser(
+        prog="rso-ref", description="Reference implementation of Recursive Subspace Optimization.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="train an MLP on digits with SGD, Adam and RSO (< 2 min)")
+    demo.add_argument("--out", default="rso-ref-out/demo", help="output directory")
+    demo.add_argument("--epochs", type=int, default=15)
+    demo.add_argument("--no-progress", action="store_true")
+
+    cmp_ = sub.add_parser("compare", help="any model x data x optimizers, mean ± std over seeds")
+    cmp_.add_argument("--model", default="mlp", help="mlp, convnet1d, convnet2d, resnet")
+    cmp_.add_argument("--data", default="digits", help="digits, mnist1d, ...")
+    cmp_.add_argument("--optimizers", type=_csv, default=("sgd", "adam", "rso"))
+    cmp_.add_argument("--epochs", type=int, default=10)
+    cmp_.add_argument("--seeds", type=_seeds, default=(0, 1, 2),
+                      help="a count N (seeds 0..N-1) or a comma list")
+    cmp_.add_argument("--batch-size", type=int, default=64)
+    cmp_.add_argument("--backend", default="numpy")
+    cmp_.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    cmp_.add_argument("--lr", type=_lrs, default={}, help="e.g. sgd=0.05,rso=0.1")
+    cmp_.add_argument("--meta-iters", type=int, default=None, help="RSO K")
+    cmp_.add_argument("--groups", default=None, help="RSO grouping: layer, block, uniform:N")
+    cmp_.add_argument("--out", default="rso-ref-out/compare")
+    cmp_.add_argument("--no-progress", action="store_true")
+
+    bench = sub.add_parser("bench", help="run a benchmark script, JSON into benchmarks/results")
+    bench.add_argument("name", choices=sorted(_BENCHMARKS))
+    bench.add_argument("--quick", action="store_true")
+    return parser
+
+
+def _run_compare(config, out: str, progress: bool) -> int:
+    from .compare import run_comparison, summary_table, write_report
+
+    report = run_comparison(config, progress=progress, log=print)
+    print()
+    print(summary_table(report))
+    paths = write_report(report, out)
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}")
+    return 0
+
+
+def _demo(args) -> int:
+    from .compare import CompareConfig
+
+    config = CompareConfig(model="mlp", data="digits", optimizers=("sgd", "adam", "rso"),
+                           epochs=args.epochs, seeds=(0,))
+    return _run_compare(config, args.out, not args.no_progress)
+
+
+def _compare(args) -> int:
+    from .compare import CompareConfig
+
+    rso_options = {}
+    if args.meta_iters is not None:
+        rso_options["meta_iters"] = args.meta_iters
+    if args.groups is not None:
+        rso_options["groups"] = args.groups
+    config = CompareConfig(model=args.model, data=args.data, optimizers=tuple(args.optimizers),
+                           epochs=args.epochs, seeds=tuple(args.seeds), batch_size=args.batch_size,
+                           backend=args.backend, dtype=args.dtype, lrs=args.lr,
+                           rso_options=rso_options)
+    return _run_compare(config, args.out, not args.no_progress)
+
+
+def _bench(args) -> int:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / _BENCHMARKS[args.name]
+    if not script.is_file():
+        raise RuntimeError(f"benchmark script {script} not found (benchmarks ship with the "
+                           "source tree, not the wheel)")
+    sys.argv = [str(script)] + (["--quick"] if args.quick else [])
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``rso-ref``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"demo": _demo, "compare": _compare, "bench": _bench}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:
+        print(f"rso-ref: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

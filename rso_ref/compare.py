@@ -1,0 +1,234 @@
+"""Side-by-side training runs: every optimizer x every seed on one model and data set.
+
+This is the library behind ``rso-ref demo`` and ``rso-ref compare``; notebooks call it
+directly. A run is fully determined by its :class:`CompareConfig`; the report is a plain
+dict (JSON-ready) with per-run records and a mean +- std summary per optimizer.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import data as datasets
+from .backend import namespace
+from .checkpoint import write_json_atomic
+from .nn import MLP
+from .optim import LAMB, LARS, SGD, Adam, AdamW, Muon, RMSprop
+from .rso import RSO
+from .train import train
+
+__all__ = [
+    "OPTIMIZERS", "DEFAULT_LR", "MODELS", "CompareConfig", "make_model", "make_optimizer",
+    "run_comparison", "summary_table", "write_report",
+]
+
+
+def _rso(lr: float, model: Any, **options: Any) -> RSO:
+    return RSO(lr=lr, layers=model.layers(), blocks=model.blocks(),
+               **{"groups": "layer", "meta_iters": 5, **options})
+
+
+#: Optimizer factories ``(lr, model, **options) -> optimizer``.
+OPTIMIZERS: dict[str, Callable[..., Any]] = {
+    "sgd": lambda lr, model, **o: SGD(lr=lr, **{"momentum": 0.9, **o}),
+    "adam": lambda lr, model, **o: Adam(lr=lr, **o),
+    "adamw": lambda lr, model, **o: AdamW(lr=lr, **{"weight_decay": 1e-2, **o}),
+    "rmsprop": lambda lr, model, **o: RMSprop(lr=lr, **o),
+    "lamb": lambda lr, model, **o: LAMB(lr=lr, **o),
+    "lars": lambda lr, model, **o: LARS(lr=lr, **{"momentum": 0.9, **o}),
+    "muon": lambda lr, model, **o: Muon(lr=lr, **o),
+    "rso": _rso,
+}
+
+#: Default learning rates (chosen once on the digits MLP validation split; see README).
+DEFAULT_LR: dict[str, float] = {
+    "sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "lamb": 1e-2, "lars": 0.05,
+    "muon": 0.02, "rso": 0.1,
+}
+
+
+def _mlp(ds: Any, hidden: Sequence[int] = (128, 128)) -> MLP:
+    n_in = int(np.prod(ds.input_shape))
+    return MLP((n_in, *hidden, ds.n_classes))
+
+
+def _convnet(kind: str) -> Callable[[Any], Any]:
+    def build(ds: Any) -> Any:
+        from . import nn
+
+        model_cls = getattr(nn, kind)
+        return model_cls.for_input(ds.input_shape, ds.n_classes)
+
+    return build
+
+
+#: Model factories ``dataset -> model``.
+MODELS: dict[str, Callable[[Any], Any]] = {
+    "mlp": _mlp,
+    "convnet1d": _convnet("ConvNet1D"),
+    "convnet2d": _convnet("ConvNet2D"),
+    "resnet": _convnet("ResNet"),
+}
+
+_LAYOUT = {"mlp": "flat", "convnet1d": "image", "convnet2d": "image", "resnet": "image"}
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Everything that determines a comparison."""
+
+    model: str = "mlp"
+    data: str = "digits"
+    optimizers: tuple[str, ...] = ("sgd", "adam", "rso")
+    epochs: int = 10
+    seeds: tuple[int, ...] = (0,)
+    batch_size: int = 64
+    backend: str = "numpy"
+    dtype: str = "float64"
+    lrs: dict = field(default_factory=dict)
+    rso_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
+        unknown = [o for o in self.optimizers if o not in OPTIMIZERS]
+        if unknown or not self.optimizers:
+            raise ValueError(f"optimizers must be a non-empty subset of {sorted(OPTIMIZERS)}, "
+                             f"got unknown {unknown}")
+        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not self.seeds:
+            raise ValueError("seeds must not be empty")
+        for name, lr in self.lrs.items():
+            if name not in OPTIMIZERS or not (isinstance(lr, (int, float)) and lr > 0):
+                raise ValueError(f"lrs: bad entry {name}={lr!r}")
+
+    def lr(self, optimizer: str) -> float:
+        return float(self.lrs.get(optimizer, DEFAULT_LR[optimizer]))
+
+
+def make_model(name: str, ds: Any) -> Any:
+    """The model ``name`` sized for dataset ``ds``."""
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    return MODELS[name](ds)
+
+
+def make_optimizer(name: str, lr: float, model: Any, **options: Any) -> Any:
+    """The optimizer ``name`` with learning rate ``lr`` (RSO gets the model's structure)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    return OPTIMIZERS[name](lr, model, **options)
+
+
+def load_dataset(config: CompareConfig, seed: int = 0) -> Any:
+    """Load, standardise (train statistics only) and move the data set to the backend."""
+    ds = datasets.load(config.data, seed=seed, layout=_LAYOUT[config.model])
+    ds, _, _ = datasets.standardize(ds)
+    return datasets.to_backend(ds, config.backend, dtype=config.dtype)
+
+
+def run_comparison(config: CompareConfig, *, progress: bool = True,
+                   log: Callable[[str], Any] | None = None) -> dict:
+    """Train every optimizer of ``config`` with every seed; return the report dict.
+
+    The data split is fixed (seed 0) so seeds vary the initialisation and minibatch
+    order only. Test accuracy is measured on the held-out test split after the last
+    epoch.
+    """
+    namespace(config.backend)  # fail early and clearly when the backend is missing
+    ds = load_dataset(config)
+    model = make_model(config.model, ds)
+    runs: dict[str, list] = {name: [] for name in config.optimizers}
+    for name in config.optimizers:
+        for seed in config.seeds:
+            options = config.rso_options if name == "rso" else {}
+            optimizer = make_optimizer(name, config.lr(name), model, **options)
+            started = time.perf_counter()
+            result = train(model, optimizer, ds.X_train, ds.y_train, epochs=config.epochs,
+                           batch_size=config.batch_size, seed=seed, X_eval=ds.X_test,
+                           y_eval=ds.y_test, progress=progress)
+            wall = time.perf_counter() - started
+            record = {
+                "seed": seed, "status": result.status, "message": result.message,
+                "test_accuracy": result.epochs["eval_accuracy"][-1] if result.epochs["epoch"] else
+                float("nan"),
+                "test_loss": result.epochs["eval_loss"][-1] if result.epochs["epoch"] else float("nan"),
+                "wall_time": wall, "steps": result.steps, "epochs": result.epochs,
+                "meta_nfev": int(sum(result.steps["nfev"])),
+            }
+            runs[name].append(record)
+            if log is not None:
+                log(f"{name:>8} seed {seed}: test accuracy {100 * record['test_accuracy']:.2f}% "
+                    f"({record['status']}, {wall:.1f} s)")
+    summary = {name: _summarise(records) for name, records in runs.items()}
+    return {"config": asdict(config), "model": repr(model), "dataset": {
+        "name": ds.name, "n_train": ds.n_train, "n_test": ds.n_test,
+        "input_shape": list(ds.input_shape), "n_classes": ds.n_classes},
+        "groups": model.layers(), "runs": runs, "summary": summary}
+
+
+def _summarise(records: list) -> dict:
+    acc = np.array([r["test_accuracy"] for r in records], dtype=np.float64)
+    wall = np.array([r["wall_time"] for r in records], dtype=np.float64)
+    steps = sum(len(r["steps"]["loss"]) for r in records)
+    return {
+        "test_accuracy_mean": float(np.mean(acc)),
+        "test_accuracy_std": float(np.std(acc, ddof=1)) if acc.size > 1 else 0.0,
+        "wall_time_mean": float(np.mean(wall)),
+        "meta_nfev_per_step": sum(r["meta_nfev"] for r in records) / max(steps, 1),
+        "diverged": int(sum(r["status"] == "diverged" for r in records)),
+        "n_seeds": len(records),
+    }
+
+
+def summary_table(report: dict) -> str:
+    """A plain-text results table (one row per optimizer)."""
+    config = report["config"]
+    lines = [f"{report['model']} on {report['dataset']['name']} "
+             f"({config['epochs']} epochs, batch {config['batch_size']}, "
+             f"{len(config['seeds'])} seed(s), {config['backend']}/{config['dtype']})",
+             f"{'optimizer':>10} {'lr':>8} {'test acc (%)':>16} {'time (s)':>9} "
+             f"{'meta calls/step':>16}"]
+    for name, s in report["summary"].items():
+        lr = config["lrs"].get(name, DEFAULT_LR[name])
+        acc = f"{100 * s['test_accuracy_mean']:.2f} ± {100 * s['test_accuracy_std']:.2f}"
+        flag = f"  ({s['diverged']} diverged)" if s["diverged"] else ""
+        lines.append(f"{name:>10} {lr:>8.3g} {acc:>16} {s['wall_time_mean']:>9.2f} "
+                     f"{s['meta_nfev_per_step']:>16.2f}{flag}")
+    return "\n".join(lines)
+
+
+def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.json``, ``loss_curves.png`` and (with RSO) ``rso_layer_weights.png``."""
+    from .plots import plot_layer_weights, plot_loss_curves
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": write_json_atomic(out / "report.json", report)}
+    curves = {name: {"step_loss": [r["steps"]["loss"] for r in records],
+                     "eval_accuracy": [r["epochs"]["eval_accuracy"] for r in records]}
+              for name, records in report["runs"].items()}
+    if _equal_lengths(curves):
+        paths["loss_curves"] = plot_loss_curves(
+            curves, out / "loss_curves.png",
+            title=f"{report['model'].split('(')[0]} on {report['dataset']['name']}")
+    if "rso" in report["runs"]:
+        weights = [w for w in report["runs"]["rso"][0]["steps"]["w"] if w is not None]
+        if weights:
+            names = [f"layer {i + 1}" for i in range(len(weights[0]))]
+            paths["rso_layer_weights"] = plot_layer_weights(weights, out / "rso_layer_weights.png",
+                                                            group_names=names)
+    return paths
+
+
+def _equal_lengths(curves: dict) -> bool:
+    lengths = {len(row) for c in curves.values() for row in c["step_loss"]}
+    acc_lengths = {len(row) for c in curves.values() for row in c["eval_accuracy"]}
+    return len(lengths) == 1 and len(acc_lengths) == 1 and 0 not in lengths
+

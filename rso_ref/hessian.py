@@ -1,0 +1,415 @@
+r"""Curvature of a loss: Hessian-vector products, their Gauss–Newton split, and metrics.
+
+Products (parameter trees in, parameter trees out):
+
+* :func:`hvp` — exact :math:`H v` of a scalar loss written in array-API calls,
+  by autograd (forward-over-reverse by default); NumPy arrays.
+* :func:`fd_hvp` — central difference of two gradients, for any gradient oracle on
+  any backend (CuPy, torch, hand-written backward passes).
+* :func:`ggn_vp` and :func:`functional_hvp` — the two terms of the Gauss–Newton
+  decomposition of the Hessian of a loss :math:`\ell(z(\theta))` on model outputs
+  :math:`z` (softmax cross-entropy or MSE): :math:`H = G + F` [1]_, [2]_.
+
+Metrics on a flat symmetric operator (see :func:`as_matvec`):
+
+* :func:`sharpness` — the largest Hessian eigenvalue :math:`\lambda_1`;
+* :func:`dominant_alignment` — :math:`\chi = \|P g\| / \|g\|` for the projector
+  :math:`P` on the top-``k`` eigenvectors (the "dominant subspace" [3]_);
+* :func:`subspace_energy_share` — :math:`\|P M P\|_F^2 / \|M\|_F^2`, the share of a
+  curvature matrix's Frobenius energy inside the dominant subspace [4]_.
+
+Eigenpairs come from :func:`rso_ref.lanczos.top_eigenpairs`.
+
+References
+----------
+.. [1] N. N. Schraudolph, "Fast curvature matrix-vector products for second-order
+   gradient descent", Neural Computation 14(7), 1723-1738 (2002).
+   https://doi.org/10.1162/08997660260028683
+.. [2] S. P. Singh, G. Bachmann and T. Hofmann, "Analytic insights into structure and
+   rank of neural network Hessian maps", NeurIPS (2021). https://arxiv.org/abs/2106.16225
+.. [3] G. Gur-Ari, D. A. Roberts and E. Dyer, "Gradient descent happens in a tiny
+   subspace" (2018). https://arxiv.org/abs/1812.04754
+.. [4] M. Song, K. Ahn and C. Yun, "Does SGD really happen in tiny subspaces?" (2024).
+   https://arxiv.org/abs/2405.16002
+"""
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any, Callable, Sequence
+
+import autograd
+
+from . import autodiff, backend, tree
+from .lanczos import top_eigenpairs
+
+__all__ = [
+    "hvp",
+    "fd_hvp",
+    "ggn_vp",
+    "functional_hvp",
+    "output_grad",
+    "output_hvp",
+    "as_matvec",
+    "sharpness",
+    "dominant_alignment",
+    "subspace_energy_share",
+    "LOSSES",
+]
+
+#: Output losses whose derivatives in the logits/outputs ``z`` are known in closed form.
+LOSSES = ("cross_entropy", "mse")
+_MODES = ("forward-over-reverse", "reverse-over-reverse")
+
+
+def _check_numpy_pair(params: Sequence, v: Sequence, caller: str) -> None:
+    if not isinstance(params, (list, tuple)) or not params:
+        raise TypeError(f"params must be a non-empty list of arrays, got {type(params).__name__}")
+    if not isinstance(v, (list, tuple)):
+        raise TypeError(f"v must be a list of arrays like params, got {type(v).__name__}")
+    tree.check_like(v, params, "v", "params")
+    if not backend.is_numpy(backend.array_namespace(*params, *v)):
+        raise TypeError(
+            f"{caller} differentiates with autograd and needs NumPy arrays; for other "
+            "backends use fd_hvp with a gradient oracle"
+        )
+
+
+def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
+        mode: str = "forward-over-reverse") -> list:
+    r"""Exact Hessian-vector product :math:`\nabla^2 L(\theta)\, v` by autograd.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(params, *args, xp=...) -> scalar`` written with array-API calls on
+        ``xp``; it is called with ``xp = rso_ref.autodiff.namespace()`` and traced.
+    params : list of numpy.ndarray
+        The point :math:`\theta`.
+    v : list of numpy.ndarray
+        Direction, shaped like ``params``.
+    *args
+        Passed to ``loss_fn`` unchanged (e.g. ``X, y``).
+    mode : {"forward-over-reverse", "reverse-over-reverse"}
+        Forward-mode derivative of the gradient (cheaper: about 2x a gradient on an
+        MLP) or reverse-mode gradient of :math:`\langle \nabla L, v\rangle` [5]_.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        :math:`H v`, shaped like ``params``.
+
+    Raises
+    ------
+    TypeError
+        If the arrays are not NumPy arrays or not lists.
+    ValueError
+        If ``v`` does not match ``params`` or ``mode`` is unknown.
+
+    Notes
+    -----
+    .. math::
+
+        H v = \frac{d}{dt}\nabla L(\theta + t v)\Big|_{t=0}
+            = \nabla_\theta \langle \nabla L(\theta), v\rangle .
+
+    References
+    ----------
+    .. [5] B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural
+       Computation 6(1), 147-160 (1994). https://doi.org/10.1162/neco.1994.6.1.147
+    """
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    _check_numpy_pair(params, v, "hvp")
+    xp = autodiff.namespace()
+    grad_fn = autograd.grad(lambda p: loss_fn(p, *args, xp=xp))
+    params, v = list(params), list(v)
+    if mode == "forward-over-reverse":
+        _, out = autograd.make_jvp(grad_fn)(params)(v)
+    else:
+        out = autograd.grad(lambda p: sum(xp.sum(a * b) for a, b in zip(grad_fn(p), v)))(params)
+    return list(out)
+
+
+def fd_hvp(value_and_grad: Callable[[list], tuple[Any, list]], params: Sequence, v: Sequence, *,
+           eps: float | None = None) -> list:
+    r"""Hessian-vector product by a central difference of gradients (any backend).
+
+    Parameters
+    ----------
+    value_and_grad : callable
+        ``value_and_grad(params) -> (loss, grads)`` with ``grads`` shaped like ``params``.
+    params, v : list of arrays
+        The point and the direction, from one namespace.
+    eps : float, optional
+        Step :math:`\varepsilon` along ``v``; default as in Notes.
+
+    Returns
+    -------
+    list of arrays
+        The approximation of :math:`H v` (zeros when ``v`` is zero).
+
+    Raises
+    ------
+    ValueError
+        If ``v`` does not match ``params`` or ``eps`` is not positive and finite.
+
+    Notes
+    -----
+    .. math::
+
+        H v \approx \frac{g(\theta + \varepsilon v) - g(\theta - \varepsilon v)}{2\varepsilon},
+        \qquad
+        \varepsilon = u^{1/3}\,\frac{1 + \|\theta\|}{\|v\|},
+
+    with :math:`u` the unit round-off of the dtype. The truncation error is
+    :math:`\tfrac{\varepsilon^2}{6}\,\nabla^3 L[v, v, \cdot\,] = O(\varepsilon^2)`;
+    rounding in the gradients adds :math:`O(u\,\|g\| / \varepsilon)`. The step
+    :math:`\delta = \varepsilon\|v\|` taken in parameter space balances the two at
+    :math:`\delta \propto u^{1/3}` (Nocedal and Wright, *Numerical Optimization*,
+    2nd ed., §8.1), scaled by :math:`1 + \|\theta\|` so that it is
+    relative for large parameters and absolute near zero. In float64
+    :math:`\delta \approx 6\cdot 10^{-6}\,(1 + \|\theta\|)`, for a relative error
+    of about :math:`10^{-10}` on a smooth model.
+    """
+    tree.check_like(v, params, "v", "params")
+    xp = backend.array_namespace(*params, *v)
+    v_norm = tree.norm(v)
+    if v_norm == 0.0:
+        return tree.zeros_like(params)
+    if eps is None:
+        unit = float(xp.finfo(params[0].dtype).eps)
+        eps = unit ** (1.0 / 3.0) * (1.0 + tree.norm(params)) / v_norm
+    elif not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+    _, g_plus = value_and_grad(tree.axpy(eps, v, params))
+    _, g_minus = value_and_grad(tree.axpy(-eps, v, params))
+    return tree.scale(tree.sub(g_plus, g_minus), 1.0 / (2.0 * eps))
+
+
+def _check_loss(loss: str) -> None:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def _softmax(z: Any, xp: ModuleType) -> Any:
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+def output_grad(z: Any, y: Any, loss: str) -> Any:
+    r"""Gradient :math:`\partial \ell / \partial z` of a batch-mean loss on outputs ``z``.
+
+    Cross-entropy (integer labels ``y``): :math:`(p_i - e_{y_i}) / n` with
+    :math:`p_i = \operatorname{softmax}(z_i)`. MSE (targets ``y`` shaped like ``z``, or
+    integer labels taken as one-hot rows),
+    :math:`\ell = \frac{1}{2n}\sum_i \|z_i - y_i\|^2`: :math:`(z_i - y_i) / n`.
+    These are the conventions of :mod:`rso_ref.nn.losses`.
+    """
+    _check_loss(loss)
+    xp = backend.array_namespace(z)
+    n = z.shape[0]
+    if loss == "mse" and not xp.isdtype(y.dtype, "integral"):
+        return (z - y) / n
+    onehot = xp.astype(xp.arange(z.shape[1])[None, :] == y[:, None], z.dtype)
+    if loss == "mse":
+        return (z - onehot) / n
+    return (_softmax(z, xp) - onehot) / n
+
+
+def output_hvp(z: Any, y: Any, w: Any, loss: str) -> Any:
+    r"""Product of the output Hessian :math:`\nabla_z^2 \ell` with ``w`` (shaped like ``z``).
+
+    Cross-entropy: :math:`(\operatorname{diag}(p_i) - p_i p_i^T)\, w_i / n` per sample
+    (positive semidefinite, so the GGN is too). MSE: :math:`w_i / n`.
+    """
+    _check_loss(loss)
+    xp = backend.array_namespace(z, w)
+    n = z.shape[0]
+    if loss == "mse":
+        return w / n
+    p = _softmax(z, xp)
+    return (p * w - p * xp.sum(p * w, axis=1, keepdims=True)) / n
+
+
+def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y: Any, *,
+           loss: str = "cross_entropy") -> list:
+    r"""Generalised Gauss–Newton product :math:`G v = J^T (\nabla_z^2 \ell)\, J v`.
+
+    Parameters
+    ----------
+    forward : callable
+        ``forward(params, X, xp=...) -> z`` of shape ``(n, C)`` (logits or outputs),
+        written with array-API calls; traced by autograd.
+    params, v : list of numpy.ndarray
+        Point and direction.
+    X : numpy.ndarray
+        Inputs of the batch.
+    y : numpy.ndarray
+        Integer labels ``(n,)`` (cross-entropy) or targets ``(n, C)`` (MSE).
+    loss : {"cross_entropy", "mse"}
+        Batch-mean loss on ``z`` (see :func:`output_grad` for the conventions).
+
+    Returns
+    -------
+    list of numpy.ndarray
+
+    Notes
+    -----
+    With :math:`J = \partial z / \partial\theta` (all samples stacked), the Hessian of
+    :math:`L(\theta) = \ell(z(\theta))` splits as [1]_, [2]_
+
+    .. math::
+
+        H = \underbrace{J^T \nabla_z^2 \ell\, J}_{G}
+          + \underbrace{\textstyle\sum_{i,c} \frac{\partial \ell}{\partial z_{ic}}
+            \nabla_\theta^2 z_{ic}}_{F}.
+
+    :math:`J v` is one forward-mode pass, :math:`J^T u` one reverse-mode pass.
+    """
+    _check_loss(loss)
+    _check_numpy_pair(params, v, "ggn_vp")
+    xp = autodiff.namespace()
+    params, v = list(params), list(v)
+    f = lambda p: forward(p, X, xp=xp)  # noqa: E731
+    vjp_fn, z = autograd.make_vjp(f)(params)
+    _, jv = autograd.make_jvp(f)(params)(v)
+    return list(vjp_fn(output_hvp(z, y, jv, loss)))
+
+
+def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y: Any, *,
+                   loss: str = "cross_entropy") -> list:
+    r"""Functional-Hessian product :math:`F v = \sum_{i,c} \frac{\partial\ell}{\partial z_{ic}}\,
+    \nabla_\theta^2 z_{ic}\, v`.
+
+    Same arguments as :func:`ggn_vp`. Computed as the exact Hessian-vector product of
+    :math:`\theta \mapsto \langle c, z(\theta)\rangle` with the output gradient
+    :math:`c = \partial\ell/\partial z` frozen at the current point, so that
+    ``ggn_vp + functional_hvp`` equals :func:`hvp` of the loss to rounding.
+    """
+    _check_loss(loss)
+    _check_numpy_pair(params, v, "functional_hvp")
+    c = output_grad(forward(list(params), X, xp=autodiff.namespace()), y, loss)
+    return hvp(lambda p, *, xp: xp.sum(c * forward(p, X, xp=xp)), params, v)
+
+
+def as_matvec(product: Callable[[list], list], like: Sequence) -> Callable[[Any], Any]:
+    """Turn a product on parameter trees into one on flat vectors (for Lanczos).
+
+    ``product(v_tree) -> tree``; the result maps a 1-D array of length
+    ``sum(p.size for p in like)`` to ``flatten(product(unflatten(v, like)))``.
+    """
+    like = list(like)
+    return lambda vector: tree.flatten(product(tree.unflatten(vector, like)))
+
+
+def sharpness(matvec: Callable[[Any], Any], dim: int, *, tol: float = 1e-8, seed: int = 0,
+              xp: ModuleType | None = None, dtype: Any = None) -> float:
+    r"""The largest eigenvalue :math:`\lambda_1` of a symmetric operator (the sharpness).
+
+    Arguments as :func:`rso_ref.lanczos.top_eigenpairs` with ``k = 1``.
+
+    Raises
+    ------
+    RuntimeError
+        If Lanczos does not converge.
+    """
+    res = top_eigenpairs(matvec, dim, 1, tol=tol, seed=seed, xp=xp, dtype=dtype)
+    if not res.converged:
+        raise RuntimeError(f"Lanczos did not converge after {res.n_matvec} products")
+    return float(res.eigenvalues[0])
+
+
+def _check_basis(eigvecs: Any, dim: int | None = None) -> int:
+    if getattr(eigvecs, "ndim", None) != 2:
+        raise ValueError(
+            f"eigvecs must be a (dim, k) array, got shape {getattr(eigvecs, 'shape', None)}"
+        )
+    if dim is not None and eigvecs.shape[0] != dim:
+        raise ValueError(f"eigvecs has {eigvecs.shape[0]} rows but the vector has {dim} entries")
+    return eigvecs.shape[0]
+
+
+def dominant_alignment(g: Any, eigvecs: Any) -> float:
+    r"""Share :math:`\chi = \|P g\| / \|g\|` of a gradient inside a subspace.
+
+    Parameters
+    ----------
+    g : array, shape (dim,)
+        Flat gradient (``tree.flatten(grads)``).
+    eigvecs : array, shape (dim, k)
+        Orthonormal columns :math:`U` spanning the subspace; :math:`P = U U^T`.
+
+    Returns
+    -------
+    float
+        :math:`\chi = \|U^T g\| / \|g\| \in [0, 1]`.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree or ``g`` is zero.
+    """
+    xp = backend.array_namespace(g, eigvecs)
+    if getattr(g, "ndim", None) != 1:
+        raise ValueError(f"g must be a 1-D array, got shape {getattr(g, 'shape', None)}")
+    _check_basis(eigvecs, g.shape[0])
+    g_norm = float(xp.linalg.vector_norm(g))
+    if g_norm == 0.0:
+        raise ValueError("g is zero: the alignment is undefined")
+    return float(xp.linalg.vector_norm(xp.matmul(g, eigvecs))) / g_norm
+
+
+def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
+                          n_samples: int | None = None, seed: int = 0) -> float:
+    r"""Share of a symmetric matrix's Frobenius energy inside a subspace.
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(v) -> M v`` on flat vectors (e.g. :func:`as_matvec` of
+        :func:`ggn_vp` or :func:`functional_hvp`).
+    eigvecs : array, shape (dim, k)
+        Orthonormal columns :math:`U`, :math:`P = U U^T` (typically the top-``k``
+        Hessian eigenvectors).
+    n_samples : int, optional
+        ``None``: :math:`\|M\|_F^2` exactly, from ``dim`` products with the unit vectors.
+        Otherwise Hutchinson's estimate :math:`\|M\|_F^2 \approx \frac{1}{s}\sum_{i}
+        \|M z_i\|^2` with ``n_samples`` Rademacher vectors (unbiased).
+    seed : int, default 0
+        Seed of the Rademacher draws.
+
+    Returns
+    -------
+    float
+        :math:`\|P M P\|_F^2 / \|M\|_F^2 = \|U^T M U\|_F^2 / \|M\|_F^2`, in
+        :math:`[0, 1]` when the denominator is exact.
+
+    Notes
+    -----
+    The Frobenius norm is used rather than the trace share
+    :math:`\operatorname{tr}(P M)/\operatorname{tr}(M)` because the functional Hessian is
+    indefinite with a trace near zero, which makes the trace share unbounded. The
+    numerator costs ``k`` products.
+    """
+    xp = backend.array_namespace(eigvecs)
+    dim = _check_basis(eigvecs)
+    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int)
+                                  or n_samples < 1):
+        raise ValueError(f"n_samples must be a positive int or None, got {n_samples!r}")
+    k = eigvecs.shape[1]
+    MU = xp.stack([matvec(eigvecs[:, i]) for i in range(k)], axis=1)
+    inside = float(xp.sum(xp.matmul(xp.matrix_transpose(eigvecs), MU) ** 2))
+    if n_samples is None:
+        eye = xp.eye(dim, dtype=eigvecs.dtype)
+        total = sum(float(xp.sum(matvec(eye[:, i]) ** 2)) for i in range(dim))
+    else:
+        gen = backend.rng(seed)
+        total = 0.0
+        for _ in range(n_samples):
+            signs = gen.choice([-1.0, 1.0], size=dim)
+            z = backend.asarray(signs, like=eigvecs, dtype=eigvecs.dtype)
+            total += float(xp.sum(matvec(z) ** 2)) / n_samples
+    if total == 0.0:
+        raise ValueError("matvec is the zero operator: the energy share is undefined")
+    return inside / total

@@ -1,0 +1,510 @@
+r"""Strong-Wolfe line search: bracketing and zoom with safeguarded interpolation.
+
+Along a descent direction :math:`d` from :math:`x` the search looks at the scalar
+function :math:`\phi(\alpha) = f(x + \alpha d)` with :math:`\phi'(\alpha) = \nabla
+f(x + \alpha d)^\top d` and returns a step :math:`\alpha > 0` satisfying the *strong
+Wolfe conditions* (N&W eq. 3.7, p. 34)
+
+.. math::
+
+    \phi(\alpha) \le \phi(0) + c_1\, \alpha\, \phi'(0)
+    \quad\text{(sufficient decrease)}, \qquad
+    |\phi'(\alpha)| \le c_2\, |\phi'(0)| \quad\text{(curvature)},
+
+with :math:`0 < c_1 < c_2 < 1`. The work is split as in SciPy and optax: a scalar core
+(:func:`scalar_search_wolfe`) that only sees :math:`\alpha \mapsto (\phi, \phi')` as
+Python floats, and a thin vector wrapper (:func:`line_search`) that builds
+:math:`\phi` from ``fun(x) -> (f, g)`` on any array-API backend. All branching is done
+on host floats, so every backend takes the same decisions for the same numbers.
+
+Algorithm (N&W Algorithms 3.5 and 3.6, pp. 60-61):
+
+* **Bracketing.** Trial steps :math:`\alpha_1 < \alpha_2 < \dots` grow until one
+  violates sufficient decrease, does not decrease :math:`\phi` below the previous
+  trial, or has :math:`\phi' \ge 0`; an interval containing strong-Wolfe points is
+  then known and *zoom* takes over. Growth uses the minimiser of the cubic through the
+  last two trials, kept in :math:`[\alpha_i + 1.1\,\Delta, \alpha_i + 4\,\Delta]`
+  (:math:`\Delta = \alpha_i - \alpha_{i-1}`; the extrapolation bounds of Moré and
+  Thuente [2]_).
+* **Zoom.** Between :math:`\alpha_{lo}` (best sufficient-decrease point so far) and
+  :math:`\alpha_{hi}`, the next trial is the minimiser of the cubic Hermite
+  interpolant of both ends (N&W eq. 3.59); if it is undefined or closer than
+  :data:`INTERPOLATION_MARGIN` times the interval width to an end, the minimiser of the
+  quadratic through :math:`\phi(\alpha_{lo}), \phi'(\alpha_{lo}), \phi(\alpha_{hi})`
+  (N&W eq. 3.57 generalised) is tried with the same safeguard, and bisection otherwise;
+  bisection is also forced when two trials have not cut the bracket below
+  :data:`BISECTION_SHRINK` of its width.
+* **Non-finite trials.** A trial whose :math:`\phi` or :math:`\phi'` is NaN or
+  :math:`\pm\infty` is treated as a step that is too long: it becomes
+  :math:`\alpha_{hi}` and the next trial bisects towards :math:`\alpha_{lo}`
+  (backtracking). No interpolation ever uses a non-finite value.
+
+A search that cannot find a strong-Wolfe step (evaluation budget spent, no
+representable point left in the bracket, or not a descent direction) returns a
+nonzero ``status`` and the *starting* point (:math:`\alpha = 0`): never NaN.
+
+References
+----------
+.. [1] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006,
+       §3.1 and §3.5, doi:10.1007/978-0-387-40065-5.
+.. [2] J. J. Moré and D. J. Thuente, "Line search algorithms with guaranteed sufficient
+       decrease", ACM Trans. Math. Softw. 20(3), 286-307, 1994, doi:10.1145/192115.192132.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+from .backend import array_namespace, backend_name
+
+__all__ = [
+    "LINESEARCH_MESSAGES",
+    "EXTRAPOLATION_BOUNDS",
+    "INTERPOLATION_MARGIN",
+    "BISECTION_SHRINK",
+    "LineSearchInfo",
+    "ScalarSearchResult",
+    "LineSearchResult",
+    "check_wolfe_constants",
+    "evaluate",
+    "scalar_search_wolfe",
+    "line_search",
+]
+
+#: Status codes of a line search and their meaning (the one table of texts).
+LINESEARCH_MESSAGES = {
+    0: "the strong Wolfe conditions hold at the returned step",
+    1: "maxls evaluations were spent without finding a strong-Wolfe step",
+    2: "no representable step is left in the bracket (rounding errors prevent progress)",
+    3: "not a descent direction: phi'(0) >= 0",
+}
+
+#: Extrapolation keeps the next trial in ``[a + lo * D, a + hi * D]`` with ``D`` the last
+#: increase of the step (Moré-Thuente's ``xtrapl = 1.1`` and ``xtrapu = 4``, [2]_ §4).
+EXTRAPOLATION_BOUNDS = (1.1, 4.0)
+
+#: An interpolated zoom trial must lie at least this fraction of the bracket width away
+#: from both ends, so each trial cuts the bracket by at least 10% (else bisection).
+INTERPOLATION_MARGIN = 0.1
+
+#: When two zoom trials have not cut the bracket below this fraction of its width, the
+#: next trial bisects it (Moré-Thuente's ``p66`` rule, [2]_ §4), so the bracket shrinks
+#: geometrically even when interpolation keeps landing next to the same end.
+BISECTION_SHRINK = 0.66
+
+
+@dataclass(frozen=True)
+class LineSearchInfo:
+    r"""Diagnostics of one line search.
+
+    Attributes
+    ----------
+    steps : tuple of float
+        Every trial :math:`\alpha` in the order evaluated.
+    decrease_error : float
+        :math:`\phi(\alpha) - \phi(0) - c_1 \alpha \phi'(0)` at the last trial
+        (:math:`\le 0` when sufficient decrease holds; ``inf`` for a non-finite trial
+        or when no trial was made).
+    curvature_error : float
+        :math:`|\phi'(\alpha)| - c_2 |\phi'(0)|` at the last trial (:math:`\le 0` when
+        the curvature condition holds; ``inf`` as above).
+    """
+
+    steps: tuple
+    decrease_error: float
+    curvature_error: float
+
+
+@dataclass(frozen=True)
+class ScalarSearchResult:
+    r"""Outcome of :func:`scalar_search_wolfe`.
+
+    Attributes
+    ----------
+    alpha, phi, dphi : float
+        Accepted step and :math:`\phi, \phi'` there; ``0.0, phi0, dphi0`` on failure.
+    nfev : int
+        Evaluations of :math:`\phi` made.
+    status : int
+        Key of :data:`LINESEARCH_MESSAGES` (0 = success).
+    info : LineSearchInfo
+    """
+
+    alpha: float
+    phi: float
+    dphi: float
+    nfev: int
+    status: int
+    info: LineSearchInfo
+
+    @property
+    def success(self) -> bool:
+        return self.status == 0
+
+    @property
+    def message(self) -> str:
+        return LINESEARCH_MESSAGES[self.status]
+
+
+@dataclass(frozen=True)
+class LineSearchResult:
+    r"""Outcome of :func:`line_search` (vector form).
+
+    Attributes
+    ----------
+    alpha : float
+        Accepted step, ``0.0`` on failure.
+    x : array, shape (n,)
+        :math:`x + \alpha d` (the start ``x`` itself on failure).
+    f : float
+        :math:`f` at ``x``.
+    g : array, shape (n,)
+        :math:`\nabla f` at ``x``.
+    dphi0, dphi : float
+        :math:`\phi'(0) = g_0^\top d` and :math:`\phi'(\alpha) = g^\top d`.
+    nfev : int
+        Calls of ``fun`` made.
+    status : int
+        Key of :data:`LINESEARCH_MESSAGES` (0 = success).
+    info : LineSearchInfo
+    """
+
+    alpha: float
+    x: Any
+    f: float
+    g: Any
+    dphi0: float
+    dphi: float
+    nfev: int
+    status: int
+    info: LineSearchInfo
+
+    @property
+    def success(self) -> bool:
+        return self.status == 0
+
+    @property
+    def message(self) -> str:
+        return LINESEARCH_MESSAGES[self.status]
+
+
+def check_wolfe_constants(c1: float, c2: float) -> tuple[float, float]:
+    """Return ``(c1, c2)`` as floats; raise ``ValueError`` unless ``0 < c1 < c2 < 1``."""
+    for name, value in (("c1", c1), ("c2", c2)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                and not hasattr(value, "__float__"):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+    c1, c2 = float(c1), float(c2)
+    if not 0.0 < c1 < c2 < 1.0:
+        raise ValueError(f"the Wolfe constants must satisfy 0 < c1 < c2 < 1, got c1={c1}, c2={c2}")
+    return c1, c2
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _cubicmin(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float | None:
+    r"""Minimiser of the cubic with values ``fa, fb`` and slopes ``da, db`` at ``a, b``.
+
+    N&W eq. (3.59), p. 59: with :math:`d_1 = \phi'_a + \phi'_b - 3\frac{\phi_a -
+    \phi_b}{a - b}` and :math:`d_2 = \operatorname{sign}(b - a)\sqrt{d_1^2 -
+    \phi'_a\phi'_b}`, the minimiser is :math:`b - (b - a)\frac{\phi'_b + d_2 -
+    d_1}{\phi'_b - \phi'_a + 2 d_2}`. ``None`` when the cubic has no local minimiser
+    or the formula is not finite.
+    """
+    if a == b:
+        return None
+    d1 = da + db - 3.0 * (fa - fb) / (a - b)
+    radicand = d1 * d1 - da * db
+    if not radicand >= 0.0:  # also catches NaN
+        return None
+    d2 = math.copysign(math.sqrt(radicand), b - a)
+    denom = db - da + 2.0 * d2
+    if denom == 0.0:
+        return None
+    t = b - (b - a) * (db + d2 - d1) / denom
+    return t if math.isfinite(t) else None
+
+
+def _quadmin(a: float, fa: float, da: float, b: float, fb: float) -> float | None:
+    r"""Minimiser of the quadratic with value ``fa`` and slope ``da`` at ``a``, ``fb`` at ``b``.
+
+    :math:`q(t) = \phi_a + \phi'_a (t - a) + C (t - a)^2` with
+    :math:`C = (\phi_b - \phi_a - \phi'_a (b - a)) / (b - a)^2`; the minimiser
+    :math:`a - \phi'_a / (2C)` exists only for :math:`C > 0`.
+    """
+    width = b - a
+    if width == 0.0:
+        return None
+    curvature = (fb - fa - da * width) / (width * width)
+    if not curvature > 0.0:
+        return None
+    t = a - da / (2.0 * curvature)
+    return t if math.isfinite(t) else None
+
+
+def _inside(t: float | None, a: float, b: float, margin: float) -> bool:
+    """True when ``t`` lies in the bracket ``[a, b]`` (either order) shrunk by ``margin``."""
+    if t is None:
+        return False
+    lo, hi = min(a, b), max(a, b)
+    pad = margin * (hi - lo)
+    return lo + pad <= t <= hi - pad
+
+
+def _zoom_trial(lo: tuple, hi: tuple) -> float:
+    """Next zoom trial: safeguarded cubic, then quadratic, then bisection (N&W §3.5)."""
+    a, fa, da = lo
+    b, fb, db = hi
+    if math.isfinite(fb) and math.isfinite(db):
+        t = _cubicmin(a, fa, da, b, fb, db)
+        if _inside(t, a, b, INTERPOLATION_MARGIN):
+            return t
+        t = _quadmin(a, fa, da, b, fb)
+        if _inside(t, a, b, INTERPOLATION_MARGIN):
+            return t
+    return a + 0.5 * (b - a)
+
+
+def _extrapolation_trial(prev: tuple, cur: tuple) -> float:
+    """Next bracketing trial beyond ``cur``: cubic minimiser clipped to the Moré-Thuente range."""
+    step = cur[0] - prev[0]
+    low = cur[0] + EXTRAPOLATION_BOUNDS[0] * step
+    high = cur[0] + EXTRAPOLATION_BOUNDS[1] * step
+    t = _cubicmin(*prev, *cur)
+    if t is None or not t > cur[0]:
+        return high
+    return min(max(t, low), high)
+
+
+def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float, dphi0: float, *,
+                        alpha0: float = 1.0, c1: float = 1e-4, c2: float = 0.9,
+                        maxls: int = 20) -> ScalarSearchResult:
+    r"""Find a step satisfying the strong Wolfe conditions for a scalar function.
+
+    Parameters
+    ----------
+    phi : callable
+        ``phi(alpha) -> (phi, dphi)``: :math:`\phi(\alpha)` and :math:`\phi'(\alpha)`
+        as floats. Non-finite values mark a step as too long.
+    phi0, dphi0 : float
+        :math:`\phi(0)` and :math:`\phi'(0)`, finite.
+    alpha0 : float, default 1.0
+        First trial step, positive and finite.
+    c1, c2 : float, default 1e-4, 0.9
+        Wolfe constants, :math:`0 < c_1 < c_2 < 1` (N&W p. 34 recommends these values
+        for quasi-Newton methods).
+    maxls : int, default 20
+        Most evaluations of ``phi`` allowed.
+
+    Returns
+    -------
+    ScalarSearchResult
+        ``status`` 0 and the accepted step, or a nonzero status with ``alpha = 0``.
+
+    Raises
+    ------
+    ValueError
+        On Wolfe constants outside :math:`0 < c_1 < c_2 < 1`, a non-positive ``maxls``
+        or ``alpha0``, or non-finite ``phi0``/``dphi0``.
+
+    Notes
+    -----
+    Bracketing is N&W Algorithm 3.5 and the zoom is Algorithm 3.6 (pp. 60-61); the
+    accepted step is always the last one evaluated. See the module docstring for the
+    interpolation rules and their constants.
+
+    Examples
+    --------
+    >>> res = scalar_search_wolfe(lambda a: ((a - 3.0) ** 2, 2.0 * (a - 3.0)), 9.0, -6.0, c2=0.5)
+    >>> res.status, res.alpha
+    (0, 3.0)
+    """
+    c1, c2 = check_wolfe_constants(c1, c2)
+    _check_positive_int(maxls, "maxls")
+    alpha0 = float(alpha0)
+    if not (math.isfinite(alpha0) and alpha0 > 0.0):
+        raise ValueError(f"alpha0 must be positive and finite, got {alpha0!r}")
+    phi0, dphi0 = float(phi0), float(dphi0)
+    if not (math.isfinite(phi0) and math.isfinite(dphi0)):
+        raise ValueError(f"phi0 and dphi0 must be finite, got {phi0!r}, {dphi0!r}")
+
+    steps: list[float] = []
+    errors = [math.inf, math.inf]  # decrease and curvature residuals at the last trial
+
+    def evaluate_at(alpha: float) -> tuple[float, float, float]:
+        value, slope = phi(alpha)
+        value, slope = float(value), float(slope)
+        steps.append(alpha)
+        if math.isfinite(value) and math.isfinite(slope):
+            errors[0] = value - phi0 - c1 * alpha * dphi0
+            errors[1] = abs(slope) - c2 * abs(dphi0)
+        else:
+            errors[0] = errors[1] = math.inf
+        return alpha, value, slope
+
+    def done(status: int, point: tuple) -> ScalarSearchResult:
+        info = LineSearchInfo(tuple(steps), errors[0], errors[1])
+        if status != 0:
+            point = (0.0, phi0, dphi0)
+        return ScalarSearchResult(point[0], point[1], point[2], len(steps), status, info)
+
+    def too_long(point: tuple, lo_value: float) -> bool:
+        # Non-finite, no sufficient decrease (N&W eq. 3.6a), or worse than lo. N&W write
+        # phi >= phi_lo; a tie is left to the slope here, because near a flat minimum
+        # rounding makes phi values equal while phi' still tells where the minimum is.
+        _, value, slope = point
+        return not (math.isfinite(value) and math.isfinite(slope)) \
+            or errors[0] > 0.0 or value > lo_value
+
+    if not dphi0 < 0.0:
+        return done(3, (0.0, phi0, dphi0))
+
+    # Bracketing phase (N&W Algorithm 3.5).
+    prev = (0.0, phi0, dphi0)
+    alpha = alpha0
+    lo = hi = None
+    while len(steps) < maxls:
+        cur = evaluate_at(alpha)
+        if too_long(cur, prev[1]):
+            lo, hi = prev, cur
+            break
+        if errors[1] <= 0.0:
+            return done(0, cur)
+        if cur[2] >= 0.0:
+            lo, hi = cur, prev
+            break
+        prev, alpha = cur, _extrapolation_trial(prev, cur)
+    if lo is None:
+        return done(1, prev)
+
+    # Zoom phase (N&W Algorithm 3.6); lo always satisfies sufficient decrease.
+    widths = [math.inf, math.inf]  # bracket widths one and two trials ago
+    while len(steps) < maxls:
+        width = abs(hi[0] - lo[0])
+        if width > BISECTION_SHRINK * widths[0]:
+            alpha = lo[0] + 0.5 * (hi[0] - lo[0])  # interpolation stalls at one end
+        else:
+            alpha = _zoom_trial(lo, hi)
+        widths = [widths[1], width]
+        if alpha == lo[0] or alpha == hi[0]:
+            return done(2, lo)
+        cur = evaluate_at(alpha)
+        if too_long(cur, lo[1]):
+            hi = cur
+            continue
+        if errors[1] <= 0.0:
+            return done(0, cur)
+        if cur[2] * (hi[0] - lo[0]) >= 0.0:
+            hi = lo
+        lo = cur
+    return done(1, lo)
+
+
+def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str) -> tuple[float, Any]:
+    """Call ``fun(x) -> (f, g)`` and check the gradient's namespace, shape and dtype.
+
+    Returns ``f`` as a float and ``g`` unchanged; values are *not* checked for
+    finiteness here (callers decide what a NaN means).
+
+    Raises
+    ------
+    TypeError
+        If ``fun`` does not return a pair, or ``g`` is not an array of ``x``'s namespace.
+    ValueError
+        If ``g`` has another shape than ``x``, or ``f`` is not a scalar.
+    """
+    out = fun(x)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise TypeError(f"fun must return a pair (f, g); got {type(out).__name__} {where}")
+    f, g = out
+    try:
+        g_xp = array_namespace(g)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"fun returned a gradient that is not an array {where}: {exc}") from exc
+    if backend_name(g_xp) != backend_name(xp):
+        raise TypeError(f"fun returned a gradient of namespace {backend_name(g_xp)} for x of "
+                        f"namespace {backend_name(xp)} {where}")
+    if tuple(g.shape) != tuple(x.shape):
+        raise ValueError(f"fun returned a gradient of shape {tuple(g.shape)} for x of shape "
+                         f"{tuple(x.shape)} {where}")
+    if getattr(f, "ndim", 0) != 0:
+        raise ValueError(f"fun must return a scalar f, got shape {tuple(f.shape)} {where}")
+    return float(f), g
+
+
+def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: float = 1.0,
+                c1: float = 1e-4, c2: float = 0.9, maxls: int = 20, dphi0: float | None = None,
+                xp: ModuleType | None = None) -> LineSearchResult:
+    r"""Strong-Wolfe line search along ``d`` from ``x`` (vector wrapper of the scalar core).
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (f, g)`` with ``g`` an array like ``x``.
+    x : array, shape (n,)
+        Start point.
+    f : float
+        :math:`f(x)`.
+    g : array, shape (n,)
+        :math:`\nabla f(x)`.
+    d : array, shape (n,)
+        Search direction; must be a descent direction (:math:`g^\top d < 0`).
+    alpha0 : float, default 1.0
+        First trial step.
+    c1, c2 : float, default 1e-4, 0.9
+        Wolfe constants, :math:`0 < c_1 < c_2 < 1`.
+    maxls : int, default 20
+        Most calls of ``fun``.
+    dphi0 : float, optional
+        :math:`g^\top d` when the caller already has it.
+    xp : module, optional
+        Namespace of ``x``.
+
+    Returns
+    -------
+    LineSearchResult
+        On failure ``status != 0`` and the result holds ``x, f, g`` unchanged.
+
+    Notes
+    -----
+    :math:`\phi(\alpha) = f(x + \alpha d)`, :math:`\phi'(\alpha) = \nabla f(x + \alpha
+    d)^\top d`; one call of ``fun`` per trial. A gradient with a NaN or inf makes
+    :math:`\phi'` non-finite, so such trials are backtracked from like NaN values of
+    ``f``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fun = lambda z: (float(z @ z), 2.0 * z)
+    >>> x = np.array([1.0, -2.0]); f, g = fun(x)
+    >>> res = line_search(fun, x, f, g, -g, alpha0=0.5)
+    >>> res.status, res.alpha, res.x.tolist()
+    (0, 0.5, [0.0, 0.0])
+    """
+    xp = array_namespace(x, g, d) if xp is None else xp
+    if dphi0 is None:
+        dphi0 = float(g @ d)
+    last: dict[str, Any] = {}
+
+    def phi(alpha: float) -> tuple[float, float]:
+        x_trial = x + alpha * d
+        f_trial, g_trial = evaluate(fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}")
+        last.update(x=x_trial, f=f_trial, g=g_trial)
+        with warnings.catch_warnings():
+            # A huge or NaN gradient at a trial makes this overflow: that is the
+            # non-finite case the core backtracks from, not an error.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return f_trial, float(g_trial @ d)
+
+    core = scalar_search_wolfe(phi, f, dphi0, alpha0=alpha0, c1=c1, c2=c2, maxls=maxls)
+    if core.status == 0:  # the accepted step is always the last one evaluated
+        return LineSearchResult(core.alpha, last["x"], last["f"], last["g"], dphi0, core.dphi,
+                                core.nfev, 0, core.info)
+    return LineSearchResult(0.0, x, f, g, dphi0, dphi0, core.nfev, core.status, core.info)

@@ -1,0 +1,152 @@
+r"""Weight initialisers: He normal, Glorot uniform, LeCun normal and orthogonal.
+
+Every initialiser draws on the host with a :class:`numpy.random.Generator`
+(:func:`rso_ref.backend.rng`) and then moves the result to the target namespace, so a
+seed gives the same numbers on every backend. Biases are zero (the models create them).
+
+Fans follow the two weight layouts of :mod:`rso_ref.nn`:
+
+* dense ``(in_features, out_features)``: :math:`n_{in} = ` ``shape[0]``,
+  :math:`n_{out} = ` ``shape[1]``;
+* convolution ``(out_channels, in_channels, *kernel)`` (torch layout):
+  :math:`n_{in} = ` ``in_channels * prod(kernel)``,
+  :math:`n_{out} = ` ``out_channels * prod(kernel)``.
+
+Notes
+-----
+He [1]_, LeCun [2]_, Glorot [3]_ and orthogonal [4]_ initialisation:
+
+.. math::
+
+    \text{he\_normal}: \; W_{ij} \sim \mathcal N(0, 2/n_{in}), \qquad
+    \text{lecun\_normal}: \; W_{ij} \sim \mathcal N(0, 1/n_{in}),
+
+    \text{glorot\_uniform}: \; W_{ij} \sim \mathcal U(-a, a), \;
+    a = \sqrt{6/(n_{in} + n_{out})}, \; \operatorname{Var} W_{ij} = 2/(n_{in}+n_{out}),
+
+    \text{orthogonal}: \; W = g\,Q, \; Q^\top Q = I \text{ (or } QQ^\top = I).
+
+He/LeCun draw from the plain (untruncated) normal, as torch's ``kaiming_normal_``
+does; Keras truncates at two standard deviations instead. The orthogonal factor is
+:math:`Q` of the QR decomposition of a Gaussian matrix with the signs of
+:math:`\operatorname{diag}(R)` moved into :math:`Q`, which makes :math:`Q` Haar
+distributed [5]_.
+
+References
+----------
+.. [1] K. He, X. Zhang, S. Ren, J. Sun, "Delving deep into rectifiers", ICCV (2015);
+   arXiv:1502.01852.
+.. [2] Y. LeCun, L. Bottou, G. Orr, K.-R. Müller, "Efficient BackProp", in Neural
+   Networks: Tricks of the Trade (1998); doi:10.1007/3-540-49430-8_2.
+.. [3] X. Glorot, Y. Bengio, "Understanding the difficulty of training deep feedforward
+   neural networks", AISTATS, PMLR 9:249-256 (2010).
+.. [4] A. Saxe, J. McClelland, S. Ganguli, "Exact solutions to the nonlinear dynamics
+   of learning in deep linear neural networks", ICLR (2014); arXiv:1312.6120.
+.. [5] F. Mezzadri, "How to generate random matrices from the classical compact
+   groups", Notices AMS 54 (2007); arXiv:math-ph/0609050.
+"""
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any, Sequence
+
+from .. import backend
+
+__all__ = ["fans", "he_normal", "lecun_normal", "glorot_uniform", "orthogonal", "INITIALIZERS"]
+
+
+def fans(shape: Sequence[int]) -> tuple[int, int]:
+    """Return ``(fan_in, fan_out)`` of a dense ``(in, out)`` or conv ``(out, in, *k)`` weight.
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` has fewer than 2 axes or a non-positive size.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < 2 or min(shape) < 1:
+        raise ValueError(f"shape must have >= 2 positive sizes (a weight), got {shape}")
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _move(host, xp: ModuleType | None, dtype: Any):
+    xp = backend.namespace("numpy") if xp is None else xp
+    return backend.asarray(host, xp=xp, dtype=backend.resolve_dtype(xp, dtype))
+
+
+def he_normal(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = None,
+              dtype: Any = None):
+    r"""He (Kaiming) normal: :math:`\mathcal N(0, 2/n_{in})`, for ReLU-like layers.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Weight shape (dense or conv layout, see module docs).
+    seed : int or numpy.random.Generator, default 0
+    xp : module, optional
+        Target namespace (default NumPy).
+    dtype : {"float64", "float32"} or dtype, optional
+        Default float64.
+    """
+    fan_in, _ = fans(shape)
+    return _move(backend.rng(seed).standard_normal(tuple(shape)) * math.sqrt(2.0 / fan_in),
+                 xp, dtype)
+
+
+def lecun_normal(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = None,
+                 dtype: Any = None):
+    r"""LeCun normal: :math:`\mathcal N(0, 1/n_{in})` (parameters as :func:`he_normal`)."""
+    fan_in, _ = fans(shape)
+    return _move(backend.rng(seed).standard_normal(tuple(shape)) * math.sqrt(1.0 / fan_in),
+                 xp, dtype)
+
+
+def glorot_uniform(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = None,
+                   dtype: Any = None):
+    r"""Glorot (Xavier) uniform on :math:`[-a, a)`, :math:`a = \sqrt{6/(n_{in}+n_{out})}`.
+
+    Parameters as :func:`he_normal`.
+    """
+    fan_in, fan_out = fans(shape)
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return _move(backend.rng(seed).uniform(-limit, limit, size=tuple(shape)), xp, dtype)
+
+
+def orthogonal(shape: Sequence[int], seed: Any = 0, *, gain: float = 1.0,
+               xp: ModuleType | None = None, dtype: Any = None):
+    r"""Orthogonal weight times ``gain``: orthonormal columns or rows, whichever fit.
+
+    A dense ``(in, out)`` weight gets :math:`W^\top W = g^2 I` when ``in >= out`` and
+    :math:`W W^\top = g^2 I` otherwise. A conv weight is treated as the
+    ``(out, in * prod(kernel))`` matrix (as torch's ``orthogonal_`` does).
+
+    Parameters
+    ----------
+    shape, seed, xp, dtype
+        As in :func:`he_normal`.
+    gain : float, default 1.0
+        Scale :math:`g`; :math:`\sqrt2` keeps the second moment of ReLU layers as He does.
+    """
+    shape = tuple(int(s) for s in shape)
+    fans(shape)  # validates the shape
+    rows, cols = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], math.prod(shape[1:]))
+    hx = backend.namespace("numpy")
+    tall = backend.rng(seed).standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = hx.linalg.qr(tall)
+    # Mezzadri (2007), section 5: Q diag(sign(diag R)) is Haar distributed.
+    q = q * hx.where(hx.linalg.diagonal(r) < 0.0, -1.0, 1.0)
+    matrix = q if rows >= cols else hx.matrix_transpose(q)
+    return _move(hx.reshape(gain * matrix, shape), xp, dtype)
+
+
+#: Initialiser name -> function.
+INITIALIZERS = {
+    "he_normal": he_normal,
+    "lecun_normal": lecun_normal,
+    "glorot_uniform": glorot_uniform,
+    "orthogonal": orthogonal,
+}

@@ -1,0 +1,239 @@
+r"""Multilayer perceptron: dense layers with one activation, and a batch-mean loss.
+
+The model object holds hyperparameters only; the parameters are a list
+``[W1, b1, ..., WL, bL]`` with ``Wl`` of shape ``(sizes[l-1], sizes[l])`` and ``bl``
+of shape ``(sizes[l],)``.
+
+Notes
+-----
+For :math:`H_0 = X` and an activation :math:`\sigma`:
+
+.. math::
+
+    H_l = \sigma(H_{l-1} W_l + b_l) \quad (l < L), \qquad Z = H_{L-1} W_L + b_L,
+
+and the loss is the batch mean of softmax cross-entropy or half squared error on
+:math:`Z` (see :mod:`rso_ref.nn.losses`). :meth:`MLP.value_and_grad` runs the same
+forward code as :meth:`MLP.forward` while keeping each layer's cache, then the
+hand-written backward passes in reverse order; the first layer skips
+:math:`\partial L/\partial X`, which no parameter needs.
+"""
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any, Sequence
+
+from ..backend import array_namespace, check_finite, namespace, resolve_dtype, rng
+from .activations import get_activation
+from .dense import dense_bwd, dense_fwd
+from .init import INITIALIZERS
+from .losses import LOSSES, check_labels, log_softmax, one_hot
+
+__all__ = ["MLP"]
+
+#: Default weight initialiser and orthogonal gain per activation.
+_DEFAULT_INIT = {"relu": "he_normal", "gelu": "he_normal", "tanh": "glorot_uniform"}
+_ORTHOGONAL_GAIN = {"relu": math.sqrt(2.0), "gelu": math.sqrt(2.0), "tanh": 1.0}
+
+
+class MLP:
+    r"""Fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first and outputs (classes) last, e.g. ``(64, 128, 10)``;
+        at least two entries.
+    activation : {"relu", "tanh", "gelu"}, default "relu"
+        Hidden-layer nonlinearity (GELU is the exact erf form).
+    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+        ``"cross_entropy"``: softmax cross-entropy against integer labels ``y`` of shape
+        ``(n,)``. ``"mse"``: half squared error against either integer labels (turned
+        into one-hot rows) or float targets of shape ``(n, sizes[-1])``.
+    init : {"he_normal", "glorot_uniform", "lecun_normal", "orthogonal"}, optional
+        Weight initialiser for every layer. Default: He normal for ReLU and GELU
+        (He et al. derive it for rectifiers; GELU behaves like one away from 0),
+        Glorot uniform for tanh. ``"orthogonal"`` uses gain :math:`\sqrt2` for
+        ReLU/GELU and 1 for tanh. Biases start at zero.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+    activation, loss_kind, weight_init : str
+    n_classes : int
+        ``sizes[-1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = MLP((4, 8, 3))
+    >>> params = model.init(seed=0)
+    >>> X, y = np.ones((5, 4)), np.array([0, 1, 2, 0, 1])
+    >>> loss, grads = model.value_and_grad(params, X, y)
+    >>> [tuple(g.shape) for g in grads]
+    [(4, 8), (8,), (8, 3), (3,)]
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu",
+                 loss: str = "cross_entropy", init: str | None = None):
+        sizes = tuple(sizes)
+        if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
+                                 for s in sizes):
+            raise ValueError(f"sizes must be >= 2 positive ints, got {sizes!r}")
+        self._act_fwd, self._act_bwd = get_activation(activation)
+        if not isinstance(loss, str) or loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        init = _DEFAULT_INIT[activation] if init is None else init
+        if not isinstance(init, str) or init not in INITIALIZERS:
+            raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got {init!r}")
+        self.sizes = sizes
+        self.activation = activation
+        self.loss_kind = loss
+        self.weight_init = init
+        self.n_classes = sizes[-1]
+        self._loss_fwd, self._loss_bwd = LOSSES[loss]
+
+    def __repr__(self) -> str:
+        return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
+                f"loss={self.loss_kind!r}, init={self.weight_init!r})")
+
+    @property
+    def n_layers(self) -> int:
+        """Number of dense layers."""
+        return len(self.sizes) - 1
+
+    def init(self, seed: Any = 0, dtype: Any = None, backend: str = "numpy") -> list:
+        """Draw the parameters ``[W1, b1, ..., WL, bL]``.
+
+        Weights are drawn in layer order from one host generator seeded by ``seed``, so
+        every backend gets identical numbers (float32 is the float64 draw rounded).
+
+        Parameters
+        ----------
+        seed : int or numpy.random.Generator, default 0
+        dtype : {"float64", "float32"}, optional
+            Default float64.
+        backend : {"numpy", "cupy", "torch", "array_api_strict"}, default "numpy"
+        """
+        xp = namespace(backend)
+        dtype = resolve_dtype(xp, dtype)
+        gen = rng(seed)
+        draw = INITIALIZERS[self.weight_init]
+        extra = {}
+        if self.weight_init == "orthogonal":
+            extra["gain"] = _ORTHOGONAL_GAIN[self.activation]
+        params = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            params.append(draw((fan_in, fan_out), gen, xp=xp, dtype=dtype, **extra))
+            params.append(xp.zeros((fan_out,), dtype=dtype))
+        return params
+
+    def layers(self) -> list[list[int]]:
+        """Parameter indices per dense layer, weight and bias together: ``[[0, 1], [2, 3], ...]``.
+        """
+        return [[2 * i, 2 * i + 1] for i in range(self.n_layers)]
+
+    def blocks(self) -> list[list[int]]:
+        """Architectural blocks: each hidden layer, then the output layer (as :meth:`layers`)."""
+        return self.layers()
+
+    # -- forward --------------------------------------------------------------------
+    def _check_params(self, params: Sequence) -> None:
+        count = len(params) if hasattr(params, "__len__") else type(params).__name__
+        if count != 2 * self.n_layers:
+            raise ValueError(f"params must be a list of {2 * self.n_layers} arrays, got {count}")
+        for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            for j, shape in ((2 * i, (fan_in, fan_out)), (2 * i + 1, (fan_out,))):
+                if tuple(params[j].shape) != shape:
+                    raise ValueError(
+                        f"params[{j}] must have shape {shape}, got {tuple(params[j].shape)}"
+                    )
+
+    def _check_X(self, X: Any, params: Sequence, xp: ModuleType) -> None:
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"X must have shape (n, {self.sizes[0]}) (n samples, {self.sizes[0]} features), "
+                f"got {tuple(X.shape)}"
+            )
+        if X.dtype != params[0].dtype:
+            raise TypeError(f"X has dtype {X.dtype} but the params have {params[0].dtype}")
+        check_finite(X, "X", xp=xp)
+
+    def _forward(self, params: Sequence, X: Any, xp: ModuleType) -> tuple[Any, list]:
+        """Logits and the per-layer caches ``(dense_cache, activation_cache)``."""
+        self._check_params(params)
+        self._check_X(X, params, xp)
+        H, caches = X, []
+        for i in range(self.n_layers):
+            H, dense_cache = dense_fwd(params[2 * i:2 * i + 2], H, xp=xp)
+            act_cache = None
+            if i < self.n_layers - 1:
+                H, act_cache = self._act_fwd(H, xp=xp)
+            caches.append((dense_cache, act_cache))
+        return H, caches
+
+    def forward(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
+        """Outputs (logits) of shape ``(n, n_classes)`` for inputs ``X`` of shape ``(n, sizes[0])``.
+
+        Raises
+        ------
+        ValueError
+            Wrong shape of ``params`` or ``X``, or NaN/inf in ``X``.
+        TypeError
+            ``X`` and ``params`` of different dtypes.
+        """
+        xp = array_namespace(*params, X) if xp is None else xp
+        return self._forward(params, X, xp)[0]
+
+    def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
+        """Validate ``y`` and put it in the form the loss takes."""
+        if self.loss_kind == "cross_entropy":
+            check_labels(y, self.n_classes, n=n, name="y", xp=xp)
+            return y
+        if xp.isdtype(y.dtype, "integral"):
+            check_labels(y, self.n_classes, n=n, name="y", xp=xp)
+            return one_hot(y, self.n_classes, dtype=dtype, xp=xp)
+        if tuple(y.shape) != (n, self.n_classes):
+            raise ValueError(
+                f"y must be integer labels of shape ({n},) or float targets of shape "
+                f"({n}, {self.n_classes}), got {tuple(y.shape)} of dtype {y.dtype}"
+            )
+        if y.dtype != dtype:
+            raise TypeError(f"y has dtype {y.dtype} but the outputs have {dtype}")
+        check_finite(y, "y", xp=xp)
+        return y
+
+    def loss(self, params: Sequence, X: Any, y: Any, *, xp: ModuleType | None = None) -> Any:
+        """Batch-mean loss as a 0-d array (traceable by autograd with ``xp=autodiff.namespace()``).
+
+        ``y``: integer labels ``(n,)``; for ``loss="mse"`` also float targets ``(n, q)``.
+        """
+        xp = array_namespace(*params, X, y) if xp is None else xp
+        out, _ = self._forward(params, X, xp)
+        return self._loss_fwd(out, self._targets(y, X.shape[0], out.dtype, xp), xp=xp)[0]
+
+    def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:
+        """Loss (float) and gradients (list like ``params``) by the hand-written backward passes."""
+        xp = array_namespace(*params, X, y)
+        out, caches = self._forward(params, X, xp)
+        value, loss_cache = self._loss_fwd(out, self._targets(y, X.shape[0], out.dtype, xp), xp=xp)
+        grad = self._loss_bwd(loss_cache, xp=xp)
+        grads: list = [None] * len(params)
+        for i in reversed(range(self.n_layers)):
+            dense_cache, act_cache = caches[i]
+            if act_cache is not None:
+                grad = self._act_bwd(act_cache, grad, xp=xp)
+            grad, (grads[2 * i], grads[2 * i + 1]) = dense_bwd(
+                params[2 * i:2 * i + 2], dense_cache, grad, xp=xp, input_grad=i > 0
+            )
+        return float(value), grads
+
+    def predict(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
+        r"""Log-probabilities :math:`\log\operatorname{softmax}` of the outputs, shape ``(n, C)``.
+
+        For ``loss="mse"`` too (the arg-max, the predicted class, is that of the outputs).
+        """
+        xp = array_namespace(*params, X) if xp is None else xp
+        return log_softmax(self.forward(params, X, xp=xp), xp=xp)
+

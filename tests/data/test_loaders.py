@@ -1,0 +1,88 @@
+"""scikit-learn digits, the teacher-student data and the load() dispatcher."""
+import numpy as np
+import pytest
+
+from rso_ref import data
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_digits()
+
+
+def test_digits_shapes_dtypes_and_range(digits):
+    assert (digits.n_train, digits.n_val, digits.n_test) == (1438, 0, 359)  # round(0.2 * 1797)
+    assert digits.X_train.shape == (1438, 64) and digits.X_train.dtype == np.float64
+    assert digits.y_train.dtype == np.int64 and digits.n_classes == 10
+    assert digits.X_train.min() == 0.0 and digits.X_train.max() == 1.0  # 0..16 divided by 16
+
+
+def test_digits_split_is_stratified_and_deterministic(digits):
+    total = np.bincount(np.concatenate([digits.y_train, digits.y_test]))
+    assert total.sum() == 1797 and total.min() >= 174
+    # stratified: each class's test share is round(0.2 * n_c) to within one example
+    assert np.all(np.abs(np.bincount(digits.y_test) - 0.2 * total) <= 1.0 + 1e-12)
+    again = data.load_digits()
+    assert np.array_equal(again.X_test, digits.X_test)
+    other = data.load_digits(seed=1)
+    assert not np.array_equal(other.y_test, digits.y_test)
+
+
+def test_digits_image_layout_and_validation_split(digits):
+    img = data.load_digits(layout="image", val_fraction=0.1)
+    assert img.input_shape == (1, 8, 8) and img.X_test.shape == (359, 1, 8, 8)
+    assert (img.n_train, img.n_val) == (1258, 180)
+    assert np.array_equal(img.X_test.reshape(359, 64), digits.X_test)  # same test split
+    with pytest.raises(ValueError, match="layout must be one of"):
+        data.load_digits(layout="nhwc")
+
+
+def test_teacher_classification_is_deterministic_and_learnable_by_construction():
+    ds = data.make_teacher(n_train=300, n_test=100, n_features=5, hidden=(8,), n_outputs=3, seed=4)
+    assert ds.X_train.shape == (300, 5) and ds.y_train.dtype == np.int64
+    assert set(np.unique(ds.y_train)) <= {0, 1, 2} and ds.n_classes == 3
+    same = data.make_teacher(n_train=300, n_test=100, n_features=5, hidden=(8,), n_outputs=3,
+                             seed=4)
+    assert np.array_equal(same.X_test, ds.X_test) and np.array_equal(same.y_test, ds.y_test)
+    # Inputs are standard normal: sample moments within ~5 standard errors (1/sqrt(1500)).
+    X = ds.X_train
+    assert abs(X.mean()) < 5 / np.sqrt(X.size) and abs(X.std() - 1) < 5 / np.sqrt(X.size)
+
+
+def test_teacher_regression_targets_and_noise():
+    clean = data.make_teacher(n_train=200, n_test=50, task="regression", n_outputs=2, seed=1)
+    noisy = data.make_teacher(n_train=200, n_test=50, task="regression", n_outputs=2, seed=1,
+                              noise=0.5, val_fraction=0.25)
+    assert clean.n_classes is None and clean.y_train.shape == (200, 2)
+    assert clean.y_val.shape == (0, 2) and noisy.y_val.shape == (50, 2)
+    # Same teacher and inputs (noise is drawn last): the test targets differ by the noise only.
+    residual = noisy.y_test - clean.y_test
+    assert np.array_equal(noisy.X_test, clean.X_test)
+    assert 0.35 < residual.std() < 0.65  # 100 draws of N(0, 0.25): std 0.5 +- ~0.035
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"task": "ranking"}, "task must be one of"),
+    ({"noise": 0.1}, "noise applies to task='regression' only"),
+    ({"hidden": (8, 0)}, r"hidden\[1\] must be an int >= 1"),
+    ({"n_outputs": 1}, "n_outputs must be an int >= 2"),
+    ({"task": "regression", "noise": -1.0}, "noise must be a finite number"),
+])
+def test_teacher_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.make_teacher(**kwargs)
+
+
+def test_load_dispatches_by_name_and_names_unknown_ones():
+    ds = data.load("teacher", n_train=20, n_test=5, seed=0)
+    assert ds.name == "teacher" and ds.n_train == 20
+    assert set(data.LOADERS) >= {"digits", "mnist1d", "teacher"}
+    with pytest.raises(ValueError, match=r"unknown data set name 'imagenet'.*digits"):
+        data.load("imagenet")
+
+
+def test_sizes_must_be_ints():
+    with pytest.raises(TypeError, match="n_train must be an int"):
+        data.make_teacher(n_train=10.0)
+    with pytest.raises(TypeError, match="n_test must be an int"):
+        data.make_mnist1d(n_test=True)
