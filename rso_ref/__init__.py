@@ -3,11 +3,19 @@
 The same code runs on NumPy, CuPy, torch and array_api_strict arrays (see
 :mod:`rso_ref.backend`). Main entry points:
 
+* :func:`rso_ref.rso_step` / :class:`rso_ref.RSO`: Algorithm 1 of the RSO paper.
 * :func:`rso_ref.minimize`: L-BFGS with a strong-Wolfe line search (scipy conventions).
-* :mod:`rso_ref.tree`: parameter lists as vectors.
+* :mod:`rso_ref.optim`: baseline optimizers; :mod:`rso_ref.nn`: models;
+  :mod:`rso_ref.data`: data sets; :mod:`rso_ref.hessian`, :mod:`rso_ref.lanczos`:
+  curvature; :mod:`rso_ref.train`: the training loop.
 """
 from . import backend, tree
+from .lbfgs import LBFGS, LBFGSResult, minimize
+from .rso import RSO, RSOStepResult, rso_step
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "tree", "__version__"]
+__all__ = [
+    "backend", "tree", "minimize", "LBFGS", "LBFGSResult", "rso_step", "RSO", "RSOStepResult",
+    "__version__",
+]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from . import tree
 from .backend import array_namespace
@@ -535,6 +535,8 @@ class LBFGS:
     max_linesearch: int = 20
     c1: float = 1e-4
     c2: float = 0.9
+    #: The training loop passes ``value_and_grad`` (and ``loss``) to :meth:`step`.
+    needs_oracle: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _check_int(self.m, "m")

@@ -115,8 +115,9 @@ def plot_layer_weights(weights: Sequence[Sequence[float]], path: str | os.PathLi
     for i in range(n_groups):
         ax_raw.plot(steps, smooth(w[:, i], window), label=names[i])
     ax_raw.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax_raw.set_yscale("symlog", linthresh=0.1)
     ax_raw.set_xlabel("RSO step")
     ax_raw.set_ylabel(f"w_i (moving average, {window} steps)")
-    ax_raw.set_title("Raw weights (1 = plain gradient step)")
+    ax_raw.set_title("Raw weights (symlog; 1 = plain gradient step)")
     ax_raw.grid(alpha=0.3)
     return save_figure(fig, path)

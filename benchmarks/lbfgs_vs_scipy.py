@@ -1,0 +1,162 @@
+"""rso_ref.lbfgs.minimize against scipy.optimize.minimize(method="L-BFGS-B"), NumPy float64.
+
+Usage: ``python benchmarks/lbfgs_vs_scipy.py [--quick] [--out PATH]``
+
+Writes JSON (tmp file + os.replace, never half-written) with, per reference problem of
+``tests/problems.py``: nit, nfev, median time, final f and success of both, with totals
+and ratios; and the time per iteration on extended Rosenbrock at n = 1e3 and 1e5 (both
+solvers run the same fixed number of iterations, gtol = ftol = 0). Cases are measured
+side by side, interleaved, medians of repeats; BLAS is pinned to one thread with
+threadpoolctl; the load average before and after is recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+import scipy.optimize
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from problems import all_problems, extended_rosenbrock  # noqa: E402
+from rso_ref import backend  # noqa: E402
+from rso_ref.lbfgs import minimize  # noqa: E402
+
+M = 10
+
+
+def run_ours(fun, x0, **opts):
+    res = minimize(fun, x0, m=M, **opts)
+    return {"nit": res.nit, "nfev": res.nfev, "fun": res.fun, "success": res.success,
+            "message": res.message}
+
+
+def run_scipy(fun, x0, **opts):
+    options = {"maxcor": M}
+    if "gtol" in opts:
+        options.update(gtol=opts["gtol"], ftol=opts["ftol"], maxiter=opts["maxiter"])
+    res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", options=options)
+    return {"nit": int(res.nit), "nfev": int(res.nfev), "fun": float(res.fun),
+            "success": bool(res.success), "message": str(res.message)}
+
+
+def timed(runner, fun, x0, **opts):
+    start = time.perf_counter()
+    out = runner(fun, x0, **opts)
+    out["time_s"] = time.perf_counter() - start
+    return out
+
+
+def side_by_side(fun, x0, repeats, **opts):
+    """Interleave the two solvers ``repeats`` times; keep the last run and median times."""
+    times = {"ours": [], "scipy": []}
+    last = {}
+    for _ in range(repeats):
+        for name, runner in (("ours", run_ours), ("scipy", run_scipy)):
+            out = timed(runner, fun, x0, **opts)
+            times[name].append(out.pop("time_s"))
+            last[name] = out
+    for name in last:
+        last[name]["time_s"] = statistics.median(times[name])
+    return last
+
+
+def problem_set(repeats):
+    xp = backend.namespace("numpy")
+    rows, totals = [], {"ours": {"nit": 0, "nfev": 0, "time_s": 0.0},
+                        "scipy": {"nit": 0, "nfev": 0, "time_s": 0.0}}
+    for problem in all_problems():
+        result = side_by_side(problem.fun(xp), problem.x0, repeats)
+        rows.append({"problem": problem.name, "n": int(problem.x0.shape[0]), **result})
+        for name in totals:
+            for key in totals[name]:
+                totals[name][key] += result[name][key]
+    ratios = {key: totals["ours"][key] / totals["scipy"][key] for key in totals["ours"]}
+    return rows, totals, ratios
+
+
+def per_iteration(n, iters, repeats):
+    problem = extended_rosenbrock(n)
+    opts = {"gtol": 0.0, "ftol": 0.0, "maxiter": iters}
+    result = side_by_side(problem.fun(backend.namespace("numpy")), problem.x0, repeats, **opts)
+    fun = problem.fun(backend.namespace("numpy"))
+    oracle = []
+    for _ in range(max(3, repeats)):  # cost of one (f, g) call, for context
+        start = time.perf_counter()
+        fun(problem.x0)
+        oracle.append(time.perf_counter() - start)
+    out = {"n": n, "iterations": iters, "fun_and_grad_time_s": statistics.median(oracle)}
+    for name in ("ours", "scipy"):
+        r = result[name]
+        out[name] = {**r, "time_per_iteration_s": r["time_s"] / max(r["nit"], 1)}
+    out["ratio_time_per_iteration"] = (out["ours"]["time_per_iteration_s"]
+                                       / out["scipy"]["time_per_iteration_s"])
+    return out
+
+
+def atomic_write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "lbfgs_vs_scipy.json")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 7
+    load_before = os.getloadavg()
+    # Trial points of some problems overflow (e.g. exp in Jennrich-Sampson); the line
+    # search backtracks from them, so NumPy's warnings are noise here.
+    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
+        rows, totals, ratios = problem_set(repeats)
+        rosen = [per_iteration(1000, 50 if args.quick else 200, repeats),
+                 per_iteration(100_000, 20 if args.quick else 60, repeats)]
+    data = {
+        "benchmark": "rso_ref.lbfgs.minimize vs scipy L-BFGS-B (no bounds), m = 10, float64",
+        "quick": args.quick,
+        "repeats": repeats,
+        "blas_threads": 1,
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "machine": {"python": platform.python_version(), "numpy": np.__version__,
+                    "scipy": scipy.__version__, "cpu_count": os.cpu_count(),
+                    "processor": platform.processor() or platform.machine()},
+        "problems": rows,
+        "totals": totals,
+        "ratios_ours_over_scipy": ratios,
+        "extended_rosenbrock_per_iteration": rosen,
+    }
+    atomic_write_json(args.out, data)
+    return data
+
+
+if __name__ == "__main__":
+    result = main()
+    print(json.dumps({"ratios": result["ratios_ours_over_scipy"],
+                      "per_iteration": [(r["n"], r["ours"]["time_per_iteration_s"],
+                                         r["scipy"]["time_per_iteration_s"],
+                                         r["ratio_time_per_iteration"])
+                                        for r in result["extended_rosenbrock_per_iteration"]]},
+                     indent=1))

@@ -1,0 +1,160 @@
+"""Tests of the strong-Wolfe line search: the definition, interpolation, failures, backends."""
+import math
+
+import numpy as np
+import pytest
+
+from rso_ref import backend
+from rso_ref.linesearch import (LINESEARCH_MESSAGES, _cubicmin, _quadmin, line_search,
+                                scalar_search_wolfe)
+from problems import assert_wolfe, chained_rosenbrock, extended_rosenbrock
+
+# Scalar test functions phi(a) -> (phi, dphi) with phi'(0) < 0: Moré-Thuente's first
+# three (doi:10.1145/192115.192132, Table 1-3) and two smooth ones with far minima.
+_BETA = 2.0
+
+
+def _exp(t):
+    return math.exp(t) if t < 700.0 else math.inf
+
+
+SCALAR_FUNCTIONS = {
+    "mt1": lambda a: (-a / (a * a + _BETA), (a * a - _BETA) / (a * a + _BETA) ** 2),
+    "mt2": lambda a: ((a + 0.004) ** 5 - 2.0 * (a + 0.004) ** 4,
+                      5.0 * (a + 0.004) ** 4 - 8.0 * (a + 0.004) ** 3),
+    "mt3": lambda a: (-a + 0.01 * math.sin(39.0 * math.pi * a) / (39.0 * math.pi)
+                      + a * a / 20.0,
+                      -1.0 + 0.01 * math.cos(39.0 * math.pi * a) + a / 10.0),
+    "quadratic_far": lambda a: ((a - 300.0) ** 2, 2.0 * (a - 300.0)),
+    # Overflows to inf for a > 705: such trials must be backtracked from.
+    "exp_valley": lambda a: (_exp(a - 5.0) - a, _exp(a - 5.0) - 1.0),
+}
+
+
+def _wolfe_holds(phi, alpha, c1, c2):
+    phi0, dphi0 = phi(0.0)
+    value, slope = phi(alpha)
+    return value <= phi0 + c1 * alpha * dphi0 and abs(slope) <= c2 * abs(dphi0)
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_FUNCTIONS))
+@pytest.mark.parametrize("alpha0", [1e-3, 1e-1, 1.0, 10.0, 1e3])
+@pytest.mark.parametrize("c1,c2", [(1e-4, 0.9), (1e-3, 0.1)])
+def test_scalar_search_satisfies_strong_wolfe(name, alpha0, c1, c2):
+    phi = SCALAR_FUNCTIONS[name]
+    phi0, dphi0 = phi(0.0)
+    res = scalar_search_wolfe(phi, phi0, dphi0, alpha0=alpha0, c1=c1, c2=c2, maxls=30)
+    assert res.status == 0, res.message
+    assert _wolfe_holds(phi, res.alpha, c1, c2)
+    assert res.info.decrease_error <= 0.0 and res.info.curvature_error <= 0.0
+    assert res.info.steps[-1] == res.alpha and res.nfev == len(res.info.steps)
+    assert (res.phi, res.dphi) == phi(res.alpha)
+
+
+def test_extrapolation_lands_on_quadratic_minimiser():
+    # phi = (a - 3)^2 with c2 = 0.5: alpha = 1 has |phi'| = 4 > 3 = c2 |phi'(0)|; the cubic
+    # through (0, 9, -6) and (1, 4, -4) is the quadratic itself, so the next trial is 3.
+    res = scalar_search_wolfe(lambda a: ((a - 3.0) ** 2, 2.0 * (a - 3.0)), 9.0, -6.0, c2=0.5)
+    assert res.status == 0 and res.alpha == 3.0 and res.nfev == 2
+
+
+def test_interpolants_are_exact_on_their_own_model():
+    cubic = lambda t: (t - 1.0) * (t - 4.0) ** 2          # local min at t = 4  # noqa: E731
+    dcubic = lambda t: (t - 4.0) ** 2 + 2.0 * (t - 1.0) * (t - 4.0)  # noqa: E731
+    t = _cubicmin(2.0, cubic(2.0), dcubic(2.0), 6.0, cubic(6.0), dcubic(6.0))
+    assert abs(t - 4.0) <= 1e-12  # exact up to round-off of a few flops
+    quad = lambda t: 2.0 * (t - 0.7) ** 2  # noqa: E731
+    t = _quadmin(0.0, quad(0.0), -2.8, 2.0, quad(2.0))
+    assert abs(t - 0.7) <= 1e-12
+    assert _quadmin(0.0, 0.0, -1.0, 1.0, -5.0) is None  # concave: no minimiser
+    # phi = -t^3 + 1.5 t^2 - t has phi' = -3 (t - 1/2)^2 - 1/4 < 0: no local minimiser.
+    assert _cubicmin(0.0, 0.0, -1.0, 1.0, -0.5, -1.75) is None
+
+
+@pytest.mark.parametrize("c1,c2", [(0.0, 0.9), (0.5, 0.5), (0.9, 0.1), (1e-4, 1.0), (-1, 0.5)])
+def test_bad_wolfe_constants_raise(c1, c2):
+    with pytest.raises(ValueError, match="c1"):
+        scalar_search_wolfe(SCALAR_FUNCTIONS["mt1"], 0.0, -0.5, c1=c1, c2=c2)
+
+
+@pytest.mark.parametrize("kwargs,match", [({"maxls": 0}, "maxls"), ({"maxls": 2.0}, "maxls"),
+                                          ({"alpha0": 0.0}, "alpha0"),
+                                          ({"alpha0": math.inf}, "alpha0")])
+def test_bad_options_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        scalar_search_wolfe(SCALAR_FUNCTIONS["mt1"], 0.0, -0.5, **kwargs)
+
+
+def test_ascent_direction_gives_status_3_without_evaluation():
+    calls = []
+    res = scalar_search_wolfe(lambda a: calls.append(a) or (a, 1.0), 0.0, 1.0)
+    assert res.status == 3 and res.alpha == 0.0 and calls == []
+    assert res.message == LINESEARCH_MESSAGES[3]
+
+
+def test_nan_trial_points_are_backtracked():
+    # phi = (a - 1)^2 on a < 1.5 and NaN beyond: a first trial of 100 must shrink.
+    def phi(a):
+        return ((a - 1.0) ** 2, 2.0 * (a - 1.0)) if a < 1.5 else (math.nan, math.nan)
+
+    res = scalar_search_wolfe(phi, 1.0, -2.0, alpha0=100.0)
+    assert res.status == 0 and res.alpha < 1.5
+    assert _wolfe_holds(phi, res.alpha, 1e-4, 0.9)
+    assert any(a >= 1.5 for a in res.info.steps)
+
+
+def test_failure_never_returns_nan():
+    res = scalar_search_wolfe(lambda a: (math.nan, math.nan), 1.0, -1.0, maxls=5)
+    assert res.status == 1 and res.nfev == 5
+    assert (res.alpha, res.phi, res.dphi) == (0.0, 1.0, -1.0)
+    assert res.info.decrease_error == math.inf
+
+
+def test_budget_exhaustion_gives_status_1():
+    # A linear decrease never meets the curvature condition: bracketing runs out.
+    res = scalar_search_wolfe(lambda a: (-a, -1.0), 0.0, -1.0, maxls=4)
+    assert res.status == 1 and res.alpha == 0.0 and res.nfev == 4
+    steps = res.info.steps
+    assert all(b > a for a, b in zip(steps, steps[1:]))  # extrapolation grows the step
+
+
+def test_vector_line_search_on_backends(xp):
+    problem = chained_rosenbrock(6)
+    fun = problem.fun(xp)
+    x = xp.asarray(problem.x0)
+    f, g = fun(x)
+    d = -g
+    res = line_search(fun, x, float(f), g, d, alpha0=1e-3)
+    assert res.status == 0, res.message
+    assert_wolfe(fun, x, d, res.alpha, 1e-4, 0.9)
+    f_new, g_new = fun(x + res.alpha * d)
+    assert float(f_new) == res.f and bool(xp.all(g_new == res.g))
+    assert res.dphi == float(res.g @ d) and res.dphi0 == float(g @ d)
+
+
+def test_vector_line_search_same_steps_on_every_backend(xp):
+    # Decisions are made on host floats: the trial steps match NumPy's to 1e-12.
+    problem = extended_rosenbrock(8)
+    out = {}
+    for name, ns in (("here", xp), ("numpy", backend.namespace("numpy"))):
+        fun = problem.fun(ns)
+        x = ns.asarray(problem.x0)
+        f, g = fun(x)
+        out[name] = line_search(fun, x, float(f), g, -g, alpha0=0.01).info.steps
+    np.testing.assert_allclose(out["here"], out["numpy"], rtol=1e-12)
+
+
+def test_vector_line_search_failure_returns_start(np_xp):
+    x = np_xp.asarray([1.0, 2.0])
+    fun = lambda z: (float(z @ z), 2.0 * z)  # noqa: E731
+    f, g = fun(x)
+    res = line_search(fun, x, f, g, g)  # ascent direction
+    assert res.status == 3 and res.alpha == 0.0 and res.x is x and res.g is g and res.f == f
+
+
+def test_vector_line_search_rejects_bad_gradient_shape(np_xp):
+    x = np_xp.asarray([1.0, 2.0])
+    with pytest.raises(ValueError, match="shape"):
+        line_search(lambda z: (1.0, np_xp.zeros(3)), x, 5.0, x, -x)
+    with pytest.raises(TypeError, match="pair"):
+        line_search(lambda z: 1.0, x, 5.0, x, -x)
