@@ -1,4 +1,4 @@
-"""The ``rso-ref`` command: ``demo``, ``compare`` and ``bench``.
+"""The ``rso-ref`` command: ``demo``, ``compare``, ``theory`` and ``bench``.
 
 Errors from bad options are printed as one line (``rso-ref: error: ...``) with exit
 status 2, never as a traceback.
@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", default="rso-ref-out/compare")
     cmp_.add_argument("--no-progress", action="store_true")
 
+    theory = sub.add_parser("theory", help="run the papers' claims and write the verdict report")
+    theory.add_argument("--quick", action="store_true", help="minutes on a 2-core CPU")
+    theory.add_argument("--claim", action="append", default=None, help="claim id (repeatable)")
+    theory.add_argument("--out", default=None,
+                        help="output directory (default rso-ref-out/theory[-quick])")
+    theory.add_argument("--list", action="store_true", help="list the claim ids and exit")
+
     bench = sub.add_parser("bench", help="run a benchmark script, JSON into benchmarks/results")
     bench.add_argument("name", choices=sorted(_BENCHMARKS))
     bench.add_argument("--quick", action="store_true")
@@ -118,6 +125,21 @@ def _compare(args) -> int:
     return _run_compare(config, args.out, not args.no_progress)
 
 
+def _theory(args) -> int:
+    from .claims import all_claims
+    from .claims.report import run_claims, write_report
+
+    if args.list:
+        for claim in all_claims():
+            print(f"{claim.id:<28} {claim.source}: {claim.title}")
+        return 0
+    out = args.out or ("rso-ref-out/theory-quick" if args.quick else "rso-ref-out/theory")
+    results = run_claims(args.claim, quick=args.quick, out_dir=out)
+    paths = write_report(results, out, quick=args.quick)
+    print(f"wrote {paths['index']} and {paths['json']}")
+    return 0
+
+
 def _bench(args) -> int:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / _BENCHMARKS[args.name]
     if not script.is_file():
@@ -132,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rso-ref``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"demo": _demo, "compare": _compare, "bench": _bench}
+    handlers = {"demo": _demo, "compare": _compare, "theory": _theory, "bench": _bench}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:
