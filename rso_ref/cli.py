@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--lr", type=_lrs, default={}, help="e.g. sgd=0.05,rso=0.1")
     cmp_.add_argument("--meta-iters", type=int, default=None, help="RSO K")
     cmp_.add_argument("--groups", default=None, help="RSO grouping: layer, block, uniform:N")
+    cmp_.add_argument("--tune-lr", action="store_true",
+                      help="first choose each optimizer's lr on a validation split "
+                           "(the same 5-point grid around its default for every optimizer)")
     cmp_.add_argument("--out", default="rso-ref-out/compare")
     cmp_.add_argument("--no-progress", action="store_true")
 
@@ -90,10 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_compare(config, out: str, progress: bool) -> int:
-    from .compare import run_comparison, summary_table, write_report
+def _run_compare(config, out: str, progress: bool, tune: bool = False) -> int:
+    import dataclasses
 
+    from .compare import run_comparison, summary_table, tune_learning_rates, write_report
+
+    tuning = None
+    if tune:
+        tuning = tune_learning_rates(config, progress=progress, log=print)
+        config = dataclasses.replace(config, lrs={name: t["best"] for name, t in tuning.items()})
     report = run_comparison(config, progress=progress, log=print)
+    if tuning is not None:
+        report["lr_tuning"] = tuning
     print()
     print(summary_table(report))
     paths = write_report(report, out)
@@ -122,7 +133,7 @@ def _compare(args) -> int:
                            epochs=args.epochs, seeds=tuple(args.seeds), batch_size=args.batch_size,
                            backend=args.backend, dtype=args.dtype, lrs=args.lr,
                            rso_options=rso_options)
-    return _run_compare(config, args.out, not args.no_progress)
+    return _run_compare(config, args.out, not args.no_progress, tune=args.tune_lr)
 
 
 def _theory(args) -> int:

@@ -23,7 +23,7 @@ from .train import train
 
 __all__ = [
     "OPTIMIZERS", "DEFAULT_LR", "MODELS", "CompareConfig", "make_model", "make_optimizer",
-    "run_comparison", "summary_table", "write_report",
+    "run_comparison", "summary_table", "write_report", "tune_learning_rates", "LR_GRID_FACTORS",
 ]
 
 
@@ -44,7 +44,7 @@ OPTIMIZERS: dict[str, Callable[..., Any]] = {
     "rso": _rso,
 }
 
-#: Default learning rates (chosen once on the digits MLP validation split; see README).
+#: Default learning rates: the centres of the tuning grids (:func:`tune_learning_rates`).
 DEFAULT_LR: dict[str, float] = {
     "sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "lamb": 1e-2, "lars": 0.05,
     "muon": 0.02, "rso": 0.1,
@@ -56,12 +56,23 @@ def _mlp(ds: Any, hidden: Sequence[int] = (128, 128)) -> MLP:
     return MLP((n_in, *hidden, ds.n_classes))
 
 
-def _convnet(kind: str) -> Callable[[Any], Any]:
+def _convnet1d(ds: Any) -> Any:
+    from .nn import ConvNet1D
+
+    if len(ds.input_shape) != 2:
+        raise ValueError(f"convnet1d needs (channels, length) inputs; {ds.name} has "
+                         f"{ds.input_shape}")
+    channels, length = ds.input_shape
+    return ConvNet1D(length=length, n_classes=ds.n_classes, in_channels=channels)
+
+
+def _image_model(kind: str) -> Callable[[Any], Any]:
     def build(ds: Any) -> Any:
         from . import nn
 
-        model_cls = getattr(nn, kind)
-        return model_cls.for_input(ds.input_shape, ds.n_classes)
+        if len(ds.input_shape) != 3:
+            raise ValueError(f"{kind} needs (C, H, W) images; {ds.name} has {ds.input_shape}")
+        return getattr(nn, kind)(input_shape=ds.input_shape, n_classes=ds.n_classes)
 
     return build
 
@@ -69,9 +80,9 @@ def _convnet(kind: str) -> Callable[[Any], Any]:
 #: Model factories ``dataset -> model``.
 MODELS: dict[str, Callable[[Any], Any]] = {
     "mlp": _mlp,
-    "convnet1d": _convnet("ConvNet1D"),
-    "convnet2d": _convnet("ConvNet2D"),
-    "resnet": _convnet("ResNet"),
+    "convnet1d": _convnet1d,
+    "convnet2d": _image_model("ConvNet2D"),
+    "resnet": _image_model("ResNet"),
 }
 
 _LAYOUT = {"mlp": "flat", "convnet1d": "image", "convnet2d": "image", "resnet": "image"}
@@ -126,11 +137,72 @@ def make_optimizer(name: str, lr: float, model: Any, **options: Any) -> Any:
     return OPTIMIZERS[name](lr, model, **options)
 
 
-def load_dataset(config: CompareConfig, seed: int = 0) -> Any:
-    """Load, standardise (train statistics only) and move the data set to the backend."""
-    ds = datasets.load(config.data, seed=seed, layout=_LAYOUT[config.model])
+def load_dataset(config: CompareConfig, *, val_fraction: float = 0.0) -> Any:
+    """Load, standardise (train statistics only) and move the data set to the backend.
+
+    The split is fixed (seed 0); ``val_fraction`` carves a validation split out of the
+    data for learning-rate selection.
+    """
+    ds = datasets.load(config.data, seed=0, layout=_LAYOUT[config.model], val_fraction=val_fraction)
     ds, _, _ = datasets.standardize(ds)
     return datasets.to_backend(ds, config.backend, dtype=config.dtype)
+
+
+def _train_once(config: CompareConfig, ds: Any, model: Any, name: str, lr: float, seed: int,
+                X_eval: Any, y_eval: Any, progress: bool) -> dict:
+    options = config.rso_options if name == "rso" else {}
+    optimizer = make_optimizer(name, lr, model, **options)
+    started = time.perf_counter()
+    result = train(model, optimizer, ds.X_train, ds.y_train, epochs=config.epochs,
+                   batch_size=config.batch_size, seed=seed, X_eval=X_eval, y_eval=y_eval,
+                   progress=progress)
+    done = bool(result.epochs["epoch"])
+    return {
+        "seed": seed, "lr": lr, "status": result.status, "message": result.message,
+        "eval_accuracy": result.epochs["eval_accuracy"][-1] if done else float("nan"),
+        "eval_loss": result.epochs["eval_loss"][-1] if done else float("nan"),
+        "wall_time": time.perf_counter() - started, "steps": result.steps,
+        "epochs": result.epochs, "meta_nfev": int(sum(result.steps["nfev"])),
+    }
+
+
+#: Multipliers of the default learning rate tried by :func:`tune_learning_rates`; the
+#: same five-point log grid for every optimizer, so none is tuned more than another.
+LR_GRID_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, seed: int = 0,
+                        progress: bool = True, log: Callable[[str], Any] | None = None) -> dict:
+    """Choose each optimizer's learning rate on a validation split.
+
+    Every optimizer gets the grid ``DEFAULT_LR[name] * LR_GRID_FACTORS`` (one seed,
+    ``config.epochs`` epochs); the rate with the best final validation accuracy wins
+    (ties: the smaller rate; diverged runs score NaN and never win). The test split is
+    not touched.
+
+    Returns
+    -------
+    dict
+        ``{name: {"grid": [...], "val_accuracy": [...], "best": lr}}``.
+    """
+    ds = load_dataset(config, val_fraction=val_fraction)
+    model = make_model(config.model, ds)
+    table = {}
+    for name in config.optimizers:
+        grid = [DEFAULT_LR[name] * f for f in LR_GRID_FACTORS]
+        scores = []
+        for lr in grid:
+            record = _train_once(config, ds, model, name, lr, seed, ds.X_val, ds.y_val, progress)
+            score = record["eval_accuracy"] if record["status"] == "completed" else float("nan")
+            scores.append(score)
+            if log is not None:
+                log(f"{name:>8} lr={lr:<8.3g} validation accuracy {100 * score:.2f}%")
+        finite = [(s, lr) for s, lr in zip(scores, grid) if s == s]
+        if not finite:
+            raise RuntimeError(f"every learning rate diverged for {name}")
+        best = max(finite, key=lambda item: (item[0], -item[1]))[1]
+        table[name] = {"grid": grid, "val_accuracy": scores, "best": best}
+    return table
 
 
 def run_comparison(config: CompareConfig, *, progress: bool = True,
@@ -147,25 +219,12 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
     runs: dict[str, list] = {name: [] for name in config.optimizers}
     for name in config.optimizers:
         for seed in config.seeds:
-            options = config.rso_options if name == "rso" else {}
-            optimizer = make_optimizer(name, config.lr(name), model, **options)
-            started = time.perf_counter()
-            result = train(model, optimizer, ds.X_train, ds.y_train, epochs=config.epochs,
-                           batch_size=config.batch_size, seed=seed, X_eval=ds.X_test,
-                           y_eval=ds.y_test, progress=progress)
-            wall = time.perf_counter() - started
-            record = {
-                "seed": seed, "status": result.status, "message": result.message,
-                "test_accuracy": result.epochs["eval_accuracy"][-1] if result.epochs["epoch"] else
-                float("nan"),
-                "test_loss": result.epochs["eval_loss"][-1] if result.epochs["epoch"] else float("nan"),
-                "wall_time": wall, "steps": result.steps, "epochs": result.epochs,
-                "meta_nfev": int(sum(result.steps["nfev"])),
-            }
+            record = _train_once(config, ds, model, name, config.lr(name), seed, ds.X_test,
+                                 ds.y_test, progress)
             runs[name].append(record)
             if log is not None:
-                log(f"{name:>8} seed {seed}: test accuracy {100 * record['test_accuracy']:.2f}% "
-                    f"({record['status']}, {wall:.1f} s)")
+                log(f"{name:>8} seed {seed}: test accuracy {100 * record['eval_accuracy']:.2f}% "
+                    f"({record['status']}, {record['wall_time']:.1f} s)")
     summary = {name: _summarise(records) for name, records in runs.items()}
     return {"config": asdict(config), "model": repr(model), "dataset": {
         "name": ds.name, "n_train": ds.n_train, "n_test": ds.n_test,
@@ -174,7 +233,7 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
 
 
 def _summarise(records: list) -> dict:
-    acc = np.array([r["test_accuracy"] for r in records], dtype=np.float64)
+    acc = np.array([r["eval_accuracy"] for r in records], dtype=np.float64)
     wall = np.array([r["wall_time"] for r in records], dtype=np.float64)
     steps = sum(len(r["steps"]["loss"]) for r in records)
     return {

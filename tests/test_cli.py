@@ -50,3 +50,14 @@ def test_console_script_demo_runs_under_two_minutes(tmp_path):
                            "--no-progress"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "rso" in proc.stdout and (tmp_path / "report.json").is_file()
+
+
+def test_tune_learning_rates_uses_one_grid_per_optimizer_and_picks_the_best():
+    from rso_ref.compare import DEFAULT_LR, LR_GRID_FACTORS, CompareConfig, tune_learning_rates
+
+    table = tune_learning_rates(CompareConfig(optimizers=("sgd", "adam"), epochs=1),
+                                progress=False)
+    for name, entry in table.items():
+        assert entry["grid"] == [DEFAULT_LR[name] * f for f in LR_GRID_FACTORS]
+        scores = [s if s == s else -1.0 for s in entry["val_accuracy"]]
+        assert entry["best"] == entry["grid"][scores.index(max(scores))]
