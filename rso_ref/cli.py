@@ -1,4 +1,4 @@
-"""The ``rso-ref`` command: ``demo``, ``compare``, ``theory`` and ``bench``.
+"""The ``rso-ref`` command: ``demo``, ``compare``, ``theory``, ``golden`` and ``bench``.
 
 Errors from bad options are printed as one line (``rso-ref: error: ...``) with exit
 status 2, never as a traceback.
@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output directory (default rso-ref-out/theory[-quick])")
     theory.add_argument("--list", action="store_true", help="list the claim ids and exit")
 
+    golden = sub.add_parser("golden", help="write or verify the golden fixtures for ports")
+    golden_sub = golden.add_subparsers(dest="action", required=True)
+    g_write = golden_sub.add_parser("write", help="regenerate the fixtures into a directory")
+    g_write.add_argument("out_dir")
+    g_verify = golden_sub.add_parser("verify", help="check a port against the fixtures")
+    g_verify.add_argument("--port", required=True,
+                          help="'module:function' (with --kind) or 'module' (every kind it defines)")
+    g_verify.add_argument("--kind", default=None)
+    g_verify.add_argument("--fixtures", default=None, help="fixture directory (default: shipped)")
+
     bench = sub.add_parser("bench", help="run a benchmark script, JSON into benchmarks/results")
     bench.add_argument("name", choices=sorted(_BENCHMARKS))
     bench.add_argument("--quick", action="store_true")
@@ -151,6 +161,14 @@ def _theory(args) -> int:
     return 0
 
 
+def _golden(args) -> int:
+    from . import golden
+
+    if args.action == "write":
+        return golden.golden_write(args.out_dir)
+    return golden.golden_verify(args.port, kind=args.kind, fixture_dir=args.fixtures)
+
+
 def _bench(args) -> int:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / _BENCHMARKS[args.name]
     if not script.is_file():
@@ -165,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rso-ref``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"demo": _demo, "compare": _compare, "theory": _theory, "bench": _bench}
+    handlers = {"demo": _demo, "compare": _compare, "theory": _theory, "golden": _golden,
+                "bench": _bench}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:

@@ -36,7 +36,7 @@ from .backend import array_namespace
 from .lbfgs import minimize
 
 __all__ = [
-    "RSOStepResult", "rso_step", "meta_objective", "resolve_groups", "initial_weights", "RSO",
+    "RSOStepResult", "rso_step", "meta_objective", "group_directions", "resolve_groups", "initial_weights", "RSO",
     "W0_CHOICES",
 ]
 
@@ -170,8 +170,16 @@ def _check_loss(loss: Any, where: str) -> float:
     return value
 
 
-def _directions(grads: list, groups: list[list[int]], normalize: bool) -> tuple[list, np.ndarray]:
-    """Per-group directions :math:`d_i` (``g_i`` or ``g_i/||g_i||``) and the norms ``||g_i||``."""
+def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool = False
+                     ) -> tuple[list, np.ndarray]:
+    r"""Per-group directions :math:`d_i` and the group gradient norms :math:`\|g_i\|`.
+
+    :math:`d_i = g_i` (Algorithm 1), or :math:`d_i = g_i / \|g_i\|` with ``normalize``
+    (a zero group gradient gives a zero direction). Returns ``(directions, norms)`` where
+    ``directions`` is a params-shaped list (entries in no group are the gradient itself
+    and are never used) and ``norms`` a float64 array of shape ``(L,)``.
+    """
+    grads = list(grads)
     norms = np.array([math.sqrt(v) for v in tree.group_vdots(grads, grads, groups)])
     if not normalize:
         return list(grads), norms
@@ -339,7 +347,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     tree.check_like(grads, params)
     loss_before = _check_loss(loss, "at params")
 
-    directions, grad_norms = _directions(grads, groups, normalize)
+    directions, grad_norms = group_directions(grads, groups, normalize)
     objective = meta_objective(meta_oracle, params, directions, groups, lr)
     calls = 0
 
@@ -455,7 +463,7 @@ class RSO:
             return new_params, {**state, "count": count + 1}
         reuse = state["w"] is not None and (count - self.warmup_steps) % self.meta_every != 0
         if reuse:
-            directions, _ = _directions(grads, groups, self.normalize)
+            directions, _ = group_directions(grads, groups, self.normalize)
             new_params = _apply(params, directions, groups, self.lr, state["w"])
             return new_params, {**state, "count": count + 1, "last_nit": 0}
         if loss is None:

@@ -1,0 +1,241 @@
+r"""Golden fixtures: stored inputs and reference outputs that a port of RSO must reproduce.
+
+An engineer porting RSO (or any piece of it) to torch, JAX or another language runs
+the port on the *stored* inputs of each fixture and compares its outputs with the
+stored reference values, quantity by quantity, against documented tolerances. The
+fixtures ship inside the package (``rso_ref/golden_fixtures/``, JSON + NPZ, no
+pickle); ``SCHEMA.md`` there spells out the conventions a port must follow.
+
+Fixture kinds (one ``<kind>.json`` + ``<kind>.npz`` each, schema version
+:data:`SCHEMA_VERSION`):
+
+``lbfgs``
+    L-BFGS iterates ``x``, ``f``, ``g`` and cumulative ``nfev`` per iteration on
+    Rosenbrock (n = 2, 6) and a 6-D quadratic.
+``rso_meta``
+    The meta-objective :math:`f(w)` and :math:`\nabla f(w)` of Algorithm 1.
+``rso_step``
+    Three chained ``rso_step`` calls per option set (groups per array / per layer /
+    explicit, ``w0`` uniform / ones, ``normalize``, ``safeguard``, ``K = 0, 1, 5``) on a
+    16-8-10 MLP and 20 pooled digits.
+``optim``
+    Six steps of SGD (momentum, Nesterov, dampening), Adam, AdamW, RMSprop, LAMB, LARS
+    and Muon on stored gradients.
+``mlp``
+    Loss and gradients of three MLPs (ReLU/CE, tanh/MSE, 3-layer GELU/CE).
+``hvp``
+    Hessian-vector products for two stored directions.
+``eigen``
+    The top-3 Hessian eigenpairs of a 16-4-10 tanh MLP.
+
+The port signatures are in :mod:`rso_ref.golden.kinds`; the reference implementation
+of each is :func:`reference_ports`.
+
+Examples
+--------
+>>> from rso_ref import golden
+>>> report = golden.verify(golden.reference_ports()["mlp"], "mlp")
+>>> report.ok
+True
+
+Verify a port of ``rso_step`` (say ``my_port.rso_step(value_and_grad, params, *, lr,
+groups, meta_iters, w0, normalize, safeguard, m, c1, c2, maxls) -> (params, w)``)::
+
+    report = golden.verify(my_port.rso_step, "rso_step")
+    print(report.format())
+
+or every kind a module provides (functions named after the kinds)::
+
+    reports = golden.verify_all(my_port)
+
+From the command line (wired into ``rso-ref golden``): :func:`golden_write` and
+:func:`golden_verify`.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Mapping
+
+from .check import Row, VerifyReport, compare_outputs, run_port
+from .kinds import KINDS
+from .reference import reference_ports
+from .store import Fixture, encode, read_set, write_set
+
+__all__ = [
+    "SCHEMA_VERSION", "KINDS", "FIXTURE_DIR", "write", "load", "verify", "verify_all",
+    "reference_ports", "golden_write", "golden_verify", "VerifyReport", "Row", "Fixture",
+]
+
+#: Version of the fixture layout and conventions; bumped on any change a port would notice.
+SCHEMA_VERSION = 1
+
+#: The fixtures shipped with the package.
+FIXTURE_DIR = Path(__file__).resolve().parent.parent / "golden_fixtures"
+
+
+def _document(kind: str) -> tuple[dict, dict]:
+    """The JSON document and arrays of one kind, outputs from the reference port."""
+    spec, port = KINDS[kind], reference_ports()[kind]
+    arrays: dict = {}
+    cases = []
+    for case in spec.build():
+        outputs = run_port(kind, port, case)
+        cases.append(encode({"name": case["name"], "options": case["options"],
+                             "inputs": case["inputs"], "outputs": outputs},
+                            case["name"], arrays))
+    document = {"schema_version": SCHEMA_VERSION, "kind": kind,
+                "conventions": "rso_ref/golden_fixtures/SCHEMA.md",
+                "tolerances": spec.tolerances, "optional_outputs": list(spec.optional),
+                "cases": cases}
+    return document, arrays
+
+
+def write(directory: str | os.PathLike = FIXTURE_DIR, kinds: Any = None) -> list[Path]:
+    """Regenerate the fixture files (deterministic, byte-identical on every run).
+
+    Parameters
+    ----------
+    directory : path, default the package's ``golden_fixtures``
+        Created if missing; existing ``<kind>.json``/``<kind>.npz`` are replaced
+        atomically, other files are left alone.
+    kinds : iterable of str, optional
+        Subset of :data:`KINDS` (default all).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    paths = []
+    for kind in _kinds(kinds):
+        document, arrays = _document(kind)
+        paths += write_set(directory, kind, document, arrays)
+    return paths
+
+
+def _kinds(kinds: Any) -> list[str]:
+    kinds = list(KINDS) if kinds is None else ([kinds] if isinstance(kinds, str) else list(kinds))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown fixture kind(s) {unknown}; known: {list(KINDS)}")
+    return kinds
+
+
+def load(kind: str, fixture_dir: str | os.PathLike | None = None) -> Fixture:
+    """Read one fixture set; ``ValueError`` if its schema version is not :data:`SCHEMA_VERSION`."""
+    _kinds([kind])
+    fixture = read_set(FIXTURE_DIR if fixture_dir is None else fixture_dir, kind)
+    if fixture.schema_version != SCHEMA_VERSION:
+        raise ValueError(f"{kind} fixtures have schema version {fixture.schema_version}; this "
+                         f"rso_ref reads version {SCHEMA_VERSION}")
+    return fixture
+
+
+def verify(port_fn: Callable, fixture: str | Fixture, *,
+           fixture_dir: str | os.PathLike | None = None) -> VerifyReport:
+    """Run a port on every case of a fixture set and compare it with the stored outputs.
+
+    Parameters
+    ----------
+    port_fn : callable
+        The port, with the signature of the fixture kind (:mod:`rso_ref.golden.kinds`).
+    fixture : str or Fixture
+        A kind (``"rso_step"``), ``"kind/case"`` for one case, or a loaded
+        :class:`Fixture`.
+    fixture_dir : path, optional
+        Where to read fixtures (default: the shipped ones).
+
+    Returns
+    -------
+    VerifyReport
+        One row per case and quantity (max relative error, tolerance, worst leaf);
+        ``report.ok`` is the verdict and ``report.format()`` a readable table. A case
+        where the port raises is reported in ``report.errors``, not re-raised.
+    """
+    if not callable(port_fn):
+        raise TypeError(f"port_fn must be callable, got {type(port_fn).__name__}")
+    only = None
+    if isinstance(fixture, str):
+        kind, _, only = fixture.partition("/")
+        fixture = load(kind, fixture_dir)
+    elif not isinstance(fixture, Fixture):
+        raise TypeError(f"fixture must be a kind name or a Fixture, got {type(fixture).__name__}")
+    cases = [c for c in fixture.cases if not only or c["name"] == only]
+    if not cases:
+        raise ValueError(f"no case {only!r} in the {fixture.kind} fixtures; cases: "
+                         f"{[c['name'] for c in fixture.cases]}")
+    rows: list[Row] = []
+    errors = []
+    for case in cases:
+        try:
+            actual = run_port(fixture.kind, port_fn, case)
+        except Exception as exc:  # noqa: BLE001 - a failing port is a verdict, not a crash
+            errors.append(f"{case['name']}: {type(exc).__name__}: {exc}")
+            continue
+        rows += compare_outputs(fixture.kind, case["name"], actual, case["outputs"])
+    return VerifyReport(fixture.kind, tuple(rows), tuple(errors))
+
+
+def verify_all(ports: Mapping[str, Callable] | ModuleType, *,
+               fixture_dir: str | os.PathLike | None = None) -> dict[str, VerifyReport]:
+    """:func:`verify` every kind the port provides.
+
+    ``ports`` maps kind names to port functions, or is a module whose attributes are
+    named after the kinds (``lbfgs``, ``rso_meta``, ``rso_step``, ``optim``, ``mlp``,
+    ``hvp``, ``eigen``); kinds it lacks are skipped. Returns ``{kind: report}``.
+    """
+    if isinstance(ports, ModuleType):
+        ports = {k: getattr(ports, k) for k in KINDS if callable(getattr(ports, k, None))}
+    elif not isinstance(ports, Mapping):
+        raise TypeError(f"ports must be a mapping or a module, got {type(ports).__name__}")
+    _kinds(list(ports))
+    if not ports:
+        raise ValueError(f"ports provides none of the kinds {list(KINDS)}")
+    return {kind: verify(fn, kind, fixture_dir=fixture_dir) for kind, fn in ports.items()}
+
+
+def golden_write(out_dir: str | os.PathLike) -> int:
+    """CLI ``rso-ref golden write OUT_DIR``: regenerate every fixture set; exit status 0."""
+    for path in write(out_dir):
+        print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def _resolve(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    if not module_name:
+        raise ValueError(f"port spec must be 'module' or 'module:function', got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # let `rso-ref golden verify my_port:fn` find ./my_port.py
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
+
+def golden_verify(port_spec: str, kind: str | None = None,
+                  fixture_dir: str | os.PathLike | None = None) -> int:
+    """CLI ``rso-ref golden verify module[:function] [--kind K] [--fixtures DIR]``.
+
+    ``"module:function"`` with ``kind`` verifies one kind; a bare ``"module"`` (and no
+    kind) verifies every kind the module provides. Prints one table per kind and
+    returns the exit status: 0 all pass, 1 some quantity out of tolerance or a port
+    error, 2 bad arguments.
+    """
+    try:
+        target = _resolve(port_spec)
+        if kind is None:
+            reports = verify_all(target, fixture_dir=fixture_dir)
+        else:
+            reports = {kind: verify(target, kind, fixture_dir=fixture_dir)}
+    except (ValueError, TypeError, ImportError, AttributeError, FileNotFoundError) as exc:
+        print(f"golden verify: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    for report in reports.values():
+        print(report.format())
+        print()
+    failed = [k for k, r in reports.items() if not r.ok]
+    print("all fixture kinds pass" if not failed else f"FAILED: {', '.join(failed)}")
+    return 1 if failed else 0

@@ -1,0 +1,170 @@
+r"""Fixture kinds: what a port of each kind is called with, and which outputs it is judged on.
+
+A kind couples a list of cases (:mod:`rso_ref.golden.cases`), a *runner* that calls a
+port on a case's stored inputs and gathers its outputs into named quantities, and one
+tolerance per quantity. The same runner produces the fixture from the reference port
+(:mod:`rso_ref.golden.reference`) and the values a port is compared on, so a port is
+always called exactly as the reference was.
+
+Port signatures (host NumPy in and out; lists follow the parameter order
+``[W1, b1, ..., WL, bL]``):
+
+``lbfgs``
+    ``port(fun, x0, *, m, gtol, ftol, maxiter, maxls, c1, c2) -> {"x", "f", "g", "nfev"}``
+    with rows ``k = 0..nit`` (row 0 is the start; ``nfev`` cumulative, 1 at row 0);
+    ``fun(x) -> (float, ndarray)``.
+``rso_meta``
+    ``port(value_and_grad, params, w, *, lr, groups, normalize) -> (f, grad_w)``.
+``rso_step``
+    ``port(value_and_grad, params, *, lr, groups, meta_iters, w0, normalize, safeguard, m,
+    c1, c2, maxls) -> (params, w)``, or a dict with ``"params"``, ``"w"`` and optionally
+    ``"loss_before"``, ``"loss_after"``, ``"nfev"``, ``"nit"``, ``"safeguarded"``
+    (checked when given).
+    Called ``steps`` times, each from the port's own previous output.
+``optim``
+    ``port(name, params, grads, **hyper) -> [params after step 1, ..., after step T]``.
+``mlp``
+    ``port(params, X, y, *, activation, loss) -> (loss, grads)``.
+``hvp``
+    ``port(params, X, y, v, *, activation, loss) -> Hv`` (list like ``params``).
+``eigen``
+    ``port(params, X, y, k, *, activation, loss) -> (eigenvalues (k,), eigenvectors (dim, k))``,
+    eigenvalues descending, unit eigenvectors as columns in flattened parameter order
+    (their signs are free).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import cases as _cases
+
+__all__ = ["Kind", "KINDS", "EXACT"]
+
+#: Tolerance value meaning "must be equal" (integers, flags).
+EXACT = 0.0
+
+_RSO_KEYS = ("lr", "groups", "meta_iters", "w0", "normalize", "safeguard", "m", "c1", "c2",
+             "maxls")
+_LBFGS_KEYS = ("m", "gtol", "ftol", "maxiter", "maxls", "c1", "c2")
+_RSO_OPTIONAL = ("loss_before", "loss_after", "nfev", "nit", "safeguarded")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One fixture kind.
+
+    Attributes
+    ----------
+    name : str
+    build : callable
+        ``build() -> list of cases`` (``{"name", "options", "inputs"}``).
+    run : callable
+        ``run(port, options, inputs) -> {quantity: value}``; a value is an array, a
+        number, or a (nested) list of them.
+    tolerances : dict
+        Quantity -> relative tolerance (:data:`EXACT` for exact equality).
+    optional : tuple of str
+        Quantities a port may leave out.
+    sign_free : tuple of str
+        Quantities whose columns are compared up to sign (eigenvectors).
+    """
+
+    name: str
+    build: Callable[[], list]
+    run: Callable[[Callable, dict, dict], dict]
+    tolerances: dict
+    optional: tuple = ()
+    sign_free: tuple = field(default=())
+
+
+def _host(value: Any) -> Any:
+    """Nested lists of arrays/numbers -> the same nesting of float64/int64 NumPy values."""
+    if isinstance(value, (list, tuple)):
+        return [_host(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    array = np.asarray(value)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    return array.astype(np.float64) if array.ndim else float(array)
+
+
+def _run_lbfgs(port: Callable, options: dict, inputs: dict) -> dict:
+    fun = _cases.objective(options, inputs)
+    out = port(fun, np.array(inputs["x0"]), **{k: options[k] for k in _LBFGS_KEYS})
+    return {k: np.asarray(_host(out[k])) for k in ("x", "f", "g", "nfev")}
+
+
+def _run_rso_meta(port: Callable, options: dict, inputs: dict) -> dict:
+    oracle = _cases.model_oracle(options, inputs)
+    fs, grads = [], []
+    for w in inputs["w"]:
+        f, g = port(oracle, list(inputs["params"]), np.array(w), lr=options["lr"],
+                    groups=options["groups"], normalize=options["normalize"])
+        fs.append(_host(f))
+        grads.append(np.asarray(_host(g)))
+    return {"f": np.array(fs), "grad_w": np.stack(grads)}
+
+
+def _run_rso_step(port: Callable, options: dict, inputs: dict) -> dict:
+    oracle = _cases.model_oracle(options, inputs)
+    params = list(inputs["params"])
+    out: dict[str, list] = {"params": [], "w": []}
+    for _ in range(options["steps"]):
+        result = port(oracle, params, **{k: options[k] for k in _RSO_KEYS})
+        if not isinstance(result, dict):
+            result = dict(zip(("params", "w"), result))
+        params = [np.asarray(p) for p in _host(list(result["params"]))]
+        out["params"].append(params)
+        out["w"].append(np.asarray(_host(result["w"])))
+        for key in _RSO_OPTIONAL:
+            if key in result:
+                out.setdefault(key, []).append(_host(result[key]))
+    return {k: np.array(v) if k != "params" else v for k, v in out.items()}
+
+
+def _run_optim(port: Callable, options: dict, inputs: dict) -> dict:
+    steps = port(options["optimizer"], list(inputs["params"]), [list(g) for g in inputs["grads"]],
+                 **options["hyper"])
+    return {"params": _host(list(steps))}
+
+
+def _run_mlp(port: Callable, options: dict, inputs: dict) -> dict:
+    loss, grads = port(list(inputs["params"]), inputs["X"], inputs["y"],
+                       activation=options["activation"], loss=options["loss"])
+    return {"loss": _host(loss), "grads": _host(list(grads))}
+
+
+def _run_hvp(port: Callable, options: dict, inputs: dict) -> dict:
+    products = [port(list(inputs["params"]), inputs["X"], inputs["y"], list(v),
+                     activation=options["activation"], loss=options["loss"])
+                for v in inputs["v"]]
+    return {"hv": _host([list(p) for p in products])}
+
+
+def _run_eigen(port: Callable, options: dict, inputs: dict) -> dict:
+    values, vectors = port(list(inputs["params"]), inputs["X"], inputs["y"], options["k"],
+                           activation=options["activation"], loss=options["loss"])
+    return {"eigenvalues": np.asarray(_host(values)), "eigenvectors": np.asarray(_host(vectors))}
+
+
+#: Relative tolerances, justified in SCHEMA.md ("Tolerances"): single float64 evaluations
+#: 1e-10; chained computations loosened by the measured amplification of 1e-15 noise.
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("lbfgs", _cases.lbfgs_cases, _run_lbfgs,
+         {"x": 1e-6, "f": 1e-6, "g": 1e-6, "nfev": EXACT}),
+    Kind("rso_meta", _cases.rso_meta_cases, _run_rso_meta, {"f": 1e-10, "grad_w": 1e-10}),
+    Kind("rso_step", _cases.rso_step_cases, _run_rso_step,
+         {"params": 1e-8, "w": 1e-8, "loss_before": 1e-8, "loss_after": 1e-8,
+          "nfev": EXACT, "nit": EXACT, "safeguarded": EXACT}, optional=_RSO_OPTIONAL),
+    Kind("optim", _cases.optim_cases, _run_optim, {"params": 1e-10}),
+    Kind("mlp", _cases.mlp_cases, _run_mlp, {"loss": 1e-10, "grads": 1e-10}),
+    Kind("hvp", _cases.hessian_cases, _run_hvp, {"hv": 1e-10}),
+    Kind("eigen", _cases.hessian_cases, _run_eigen,
+         {"eigenvalues": 1e-10, "eigenvectors": 1e-8}, sign_free=("eigenvectors",)),
+)}

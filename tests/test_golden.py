@@ -1,0 +1,326 @@
+"""Golden fixtures: regeneration is byte-identical, the reference passes, bugs are caught,
+independent torch ports pass.
+
+The fixtures are host NumPy files and a port is any callable, so these tests do not take
+the ``xp`` fixture; the torch ports below are the cross-backend check.
+"""
+import io
+import math
+
+import numpy as np
+import pytest
+
+from rso_ref import golden, rso_step
+from rso_ref.golden import reference
+from rso_ref.golden.store import npz_bytes
+
+
+@pytest.mark.slow
+def test_regeneration_is_byte_identical_to_the_shipped_fixtures(tmp_path):
+    written = golden.write(tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        f"{k}.{ext}" for k in golden.KINDS for ext in ("json", "npz"))
+    for path in written:
+        shipped = golden.FIXTURE_DIR / path.name
+        assert shipped.read_bytes() == path.read_bytes(), (
+            f"{path.name} differs from the shipped fixture: the implementation drifted (or "
+            f"this machine rounds differently); compare with golden.verify and regenerate "
+            f"with golden.write() only for an intended change")
+
+
+def test_npz_bytes_do_not_depend_on_the_clock_or_insertion_order():
+    a = {"b": np.arange(3.0), "a": np.eye(2)}
+    first = npz_bytes(a)
+    assert npz_bytes({"a": np.eye(2), "b": np.arange(3.0)}) == first
+    with np.load(io.BytesIO(first), allow_pickle=False) as archive:
+        assert sorted(archive.files) == ["a", "b"]
+        np.testing.assert_array_equal(archive["a"], np.eye(2))
+
+
+def test_shipped_fixtures_are_small_and_versioned():
+    files = list(golden.FIXTURE_DIR.iterdir())
+    assert sum(f.stat().st_size for f in files) < 500_000
+    for kind in golden.KINDS:
+        assert golden.load(kind).schema_version == golden.SCHEMA_VERSION
+    assert (golden.FIXTURE_DIR / "SCHEMA.md").is_file()
+
+
+@pytest.mark.parametrize("kind", list(golden.KINDS))
+def test_reference_used_as_a_port_reproduces_every_quantity(kind):
+    report = golden.verify(reference.reference_ports()[kind], kind)
+    assert report.ok, report.format()
+    assert report.rows and all(row.error == 0.0 for row in report.rows), report.format()
+
+
+def _noisy(rel, seed):
+    """Multiply each array by (1 + rel * N(0, 1)) entrywise: a float64 port's rounding, inflated."""
+    gen = np.random.default_rng(seed)
+    return lambda arrays: [a * (1.0 + rel * gen.standard_normal(np.shape(a))) for a in arrays]
+
+
+def test_tolerances_accept_a_port_with_1e_14_relative_noise_in_every_gradient():
+    # 1e-14 is ~50x the rounding of these float64 sums; the chained kinds amplify it by at
+    # most ~1e4 (SCHEMA.md, Tolerances), which must stay inside their tolerances.
+    def noisy_oracle(oracle, seed):
+        perturb = _noisy(1e-14, seed)
+        return lambda p: (lambda v, g: (v * (1.0 + 1e-14), perturb(g)))(*oracle(p))
+
+    rso_port = lambda vg, p, **kw: reference.rso_step(noisy_oracle(vg, 0), p, **kw)  # noqa
+    lbfgs_port = lambda fun, x0, **kw: reference.lbfgs(  # noqa: E731
+        lambda x: (lambda f, g: (f, _noisy(1e-14, 1)([g])[0]))(*fun(x)), x0, **kw)
+    for kind, port in (("rso_step", rso_port), ("lbfgs", lbfgs_port)):
+        report = golden.verify(port, kind)
+        assert report.ok, report.format()
+        assert max(row.error for row in report.rows) > 0.0  # the noise did reach the outputs
+
+
+def _rso_with_sign_error(value_and_grad, params, **options):
+    """rso_step whose meta-gradient is +lr <grad L(theta'), g_i> (sign flipped)."""
+    flipped = lambda p: (lambda v, g: (v, [-x for x in g]))(*value_and_grad(p))  # noqa: E731
+    res = rso_step(value_and_grad, params, meta_value_and_grad=flipped, **options)
+    return res.params, res.w
+
+
+def _failing_quantities(report):
+    return {(row.case, row.quantity) for row in report.rows if not row.ok}
+
+
+def test_verify_detects_a_sign_error_in_the_meta_gradient():
+    report = golden.verify(_rso_with_sign_error, "rso_step/groups_layer")
+    assert not report.ok
+    assert {("groups_layer", "w"), ("groups_layer", "params")} <= _failing_quantities(report)
+    text = report.format()
+    assert "FAIL" in text and "groups_layer" in text
+    meta = golden.verify(lambda *a, **kw: (lambda f, g: (f, -g))(*reference.rso_meta(*a, **kw)),
+                         "rso_meta")
+    assert _failing_quantities(meta) == {(c, "grad_w") for c in
+                                         ("per_array", "layer", "explicit_normalized")}
+
+
+def test_verify_detects_w0_ones_instead_of_uniform():
+    port = lambda vg, p, **kw: reference.rso_step(vg, p, **{**kw, "w0": "ones"})  # noqa
+    report = golden.verify(port, "rso_step")
+    failing = {case for case, _ in _failing_quantities(report)}
+    # every case starting from uniform weights is caught; the w0="ones" case is unchanged
+    assert failing == {"groups_none", "groups_layer", "groups_explicit", "layer_normalize",
+                       "none_safeguard_k1", "layer_k0"}
+    k0 = [r for r in report.rows if r.case == "layer_k0" and r.quantity == "w"][0]
+    assert k0.error == pytest.approx(1.0)  # w = (1, 1) against (1/2, 1/2): |1 - .5| / .5
+
+
+def _adam_port(eps_inside_sqrt):
+    """A NumPy Adam/AdamW written from the update rule; optionally with eps inside the sqrt."""
+    def port(name, params, grads, *, lr, betas, eps, weight_decay=0.0, amsgrad=False):
+        assert name in ("adam", "adamw")
+        b1, b2 = betas
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        vmax = [np.zeros_like(p) for p in params]
+        out = []
+        for t, grad in enumerate(grads, start=1):
+            new = []
+            for j, (p, g) in enumerate(zip(params, grad)):
+                if name == "adamw":
+                    p = p * (1.0 - lr * weight_decay)
+                else:
+                    g = g + weight_decay * p
+                m[j] = b1 * m[j] + (1.0 - b1) * g
+                v[j] = b2 * v[j] + (1.0 - b2) * g * g
+                vmax[j] = np.maximum(vmax[j], v[j])
+                vhat = (vmax[j] if amsgrad else v[j]) / (1.0 - b2 ** t)
+                denom = np.sqrt(vhat + eps) if eps_inside_sqrt else np.sqrt(vhat) + eps
+                new.append(p - lr * (m[j] / (1.0 - b1 ** t)) / denom)
+            params = new
+            out.append(params)
+        return out
+    return port
+
+
+@pytest.mark.parametrize("case", ["adam", "adam_l2_amsgrad", "adamw"])
+def test_an_independent_numpy_adam_passes_and_eps_inside_the_sqrt_is_detected(case):
+    good = golden.verify(_adam_port(False), f"optim/{case}")
+    assert good.ok, good.format()
+    bad = golden.verify(_adam_port(True), f"optim/{case}")
+    assert not bad.ok and bad.rows[0].error > 100 * bad.rows[0].tolerance, bad.format()
+
+
+def test_verify_detects_nfev_counted_without_the_start_and_mse_without_the_half():
+    def lbfgs_off_by_one(fun, x0, **kw):
+        out = reference.lbfgs(fun, x0, **kw)
+        return {**out, "nfev": out["nfev"] - 1}
+
+    report = golden.verify(lbfgs_off_by_one, "lbfgs")
+    assert {q for _, q in _failing_quantities(report)} == {"nfev"}
+
+    def mse_without_half(params, X, y, *, activation, loss):
+        value, grads = reference.mlp(params, X, y, activation=activation, loss=loss)
+        return (2.0 * value, [2.0 * g for g in grads]) if loss == "mse" else (value, grads)
+
+    report = golden.verify(mse_without_half, "mlp")
+    assert _failing_quantities(report) == {("tanh_mse", "loss"), ("tanh_mse", "grads")}
+
+
+def test_a_port_that_raises_or_returns_the_wrong_shape_is_reported_not_raised():
+    def broken(params, X, y, *, activation, loss):
+        if activation == "gelu":
+            raise NotImplementedError("no gelu yet")
+        value, grads = reference.mlp(params, X, y, activation=activation, loss=loss)
+        return value, grads[:-1]
+
+    report = golden.verify(broken, "mlp")
+    assert not report.ok
+    assert report.errors == ("gelu_ce_3layer: NotImplementedError: no gelu yet",)
+    assert "length 3 vs reference 4" in report.format()
+
+
+def test_bad_arguments_raise_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown fixture kind"):
+        golden.verify(reference.mlp, "mlpp")
+    with pytest.raises(ValueError, match="no case 'nope'"):
+        golden.verify(reference.mlp, "mlp/nope")
+    with pytest.raises(TypeError, match="port_fn must be callable"):
+        golden.verify(None, "mlp")
+    with pytest.raises(FileNotFoundError):
+        golden.verify(reference.mlp, "mlp", fixture_dir=tmp_path)
+
+
+def test_cli_functions_exit_status_and_table(tmp_path, capsys):
+    assert golden.golden_write(tmp_path) == 0
+    assert "wrote" in capsys.readouterr().out
+    status = golden.golden_verify("rso_ref.golden.reference:mlp", kind="mlp",
+                                  fixture_dir=tmp_path)
+    out = capsys.readouterr().out
+    assert status == 0 and "== mlp: PASS" in out and "max rel err" in out
+    assert golden.golden_verify("rso_ref.golden.reference") == 0  # every kind by name
+    capsys.readouterr()
+    assert golden.golden_verify("rso_ref.golden.reference:hvp", kind="mlp") == 1
+    assert "FAIL" in capsys.readouterr().out
+    assert golden.golden_verify("no_such_module_xyz:fn", kind="mlp") == 2
+
+
+# --- independent torch ports (float64) -------------------------------------------------
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torch.set_default_dtype(torch.float64)
+    return torch
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_torch_port_of_rso_step_passes():
+    """RSO in torch from Algorithm 1; the meta L-BFGS is rso_ref.minimize on torch arrays."""
+    torch = _torch()
+    from rso_ref.lbfgs import minimize
+
+    def port(value_and_grad, params, *, lr, groups, meta_iters, w0, normalize, safeguard, m,
+             c1, c2, maxls):
+        theta = [torch.from_numpy(np.array(p)) for p in params]
+
+        def oracle(ps):
+            value, grads = value_and_grad([p.numpy() for p in ps])
+            return value, [torch.from_numpy(np.asarray(g)) for g in grads]
+
+        _, g = oracle(theta)
+        d = list(g)
+        if normalize:
+            for group in groups:
+                nrm = math.sqrt(sum(float(torch.sum(g[j] * g[j])) for j in group))
+                for j in group:
+                    d[j] = g[j] / nrm if nrm > 0 else torch.zeros_like(g[j])
+
+        def moved(w):
+            out = list(theta)
+            for group, wi in zip(groups, w):
+                for j in group:
+                    out[j] = theta[j] - lr * float(wi) * d[j]
+            return out
+
+        calls = 0
+
+        def meta(w):  # f(w) = L(theta - lr sum_i w_i d_i), df/dw_i = -lr <grad L', d_i>
+            nonlocal calls
+            calls += 1
+            value, grads = oracle(moved(w))
+            return value, torch.stack([-lr * sum(torch.sum(grads[j] * d[j]) for j in group)
+                                       for group in groups])
+
+        n = len(groups)
+        start = torch.ones(n) if w0 == "ones" else torch.full((n,), 1.0 / n)
+        if meta_iters == 0:
+            w, f_w = start, meta(start)[0]
+        else:
+            res = minimize(meta, start, m=m, gtol=0.0, ftol=0.0, maxiter=meta_iters,
+                           maxfun=meta_iters * (maxls + 1) + 1, maxls=maxls, c1=c1, c2=c2)
+            w, f_w = res.x, res.fun
+        guarded = False
+        if safeguard and w0 != "ones":
+            f_one = meta(torch.ones(n))[0]
+            if f_one < f_w:
+                w, f_w, guarded = torch.ones(n), f_one, True
+        return {"params": [p.numpy() for p in moved(w)], "w": w.numpy(), "loss_after": f_w,
+                "nfev": calls, "safeguarded": guarded}
+
+    report = golden.verify(port, "rso_step")
+    assert report.ok, report.format()
+
+
+def _torch_loss(torch, params, X, y, activation, loss):
+    act = {"relu": torch.relu, "tanh": torch.tanh,
+           "gelu": lambda z: torch.nn.functional.gelu(z, approximate="none")}[activation]
+    h = torch.from_numpy(X)
+    for i in range(0, len(params), 2):
+        h = h @ params[i] + params[i + 1]  # y = x @ W + b, W of shape (in, out)
+        if i + 2 < len(params):
+            h = act(h)
+    if loss == "cross_entropy":
+        return torch.nn.functional.cross_entropy(h, torch.from_numpy(y))  # batch mean
+    return 0.5 * torch.sum((h - torch.from_numpy(y)) ** 2) / h.shape[0]  # ½ sum, batch mean
+
+
+@pytest.mark.torch
+def test_torch_ports_of_the_mlp_and_its_hessian_vector_products_pass():
+    torch = _torch()
+
+    def leaves(params):
+        return [torch.tensor(p, requires_grad=True) for p in params]
+
+    def mlp(params, X, y, *, activation, loss):
+        ps = leaves(params)
+        value = _torch_loss(torch, ps, X, y, activation, loss)
+        grads = torch.autograd.grad(value, ps)
+        return float(value.detach()), [g.numpy() for g in grads]
+
+    def hvp(params, X, y, v, *, activation, loss):
+        ps = leaves(params)
+        grads = torch.autograd.grad(_torch_loss(torch, ps, X, y, activation, loss), ps,
+                                    create_graph=True)
+        dot = sum(torch.sum(g * torch.from_numpy(vi)) for g, vi in zip(grads, v))
+        return [h.numpy() for h in torch.autograd.grad(dot, ps)]
+
+    reports = golden.verify_all({"mlp": mlp, "hvp": hvp})
+    assert all(r.ok for r in reports.values()), "\n".join(r.format() for r in reports.values())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", ["sgd_momentum", "sgd_nesterov_wd", "sgd_dampening", "adam",
+                                  "adam_l2_amsgrad", "adamw", "rmsprop",
+                                  "rmsprop_centered_momentum"])
+def test_torch_optim_passes_the_optimizer_fixtures(case):
+    torch = _torch()
+    classes = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+               "rmsprop": torch.optim.RMSprop}
+
+    def port(name, params, grads, **hyper):
+        ps = [torch.tensor(p) for p in params]
+        opt = classes[name](ps, **hyper)
+        out = []
+        for grad in grads:
+            for p, g in zip(ps, grad):
+                p.grad = torch.from_numpy(np.array(g))
+            opt.step()
+            out.append([p.detach().numpy().copy() for p in ps])
+        return out
+
+    report = golden.verify(port, f"optim/{case}")
+    assert report.ok, report.format()
