@@ -476,9 +476,9 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
     Returns
     -------
     windows : array, shape (N, C, *O, *K)
-        A read-only strided *view* of the (padded) input on NumPy
-        (``numpy.lib.stride_tricks.sliding_window_view``), CuPy (``as_strided``) and
-        torch (``Tensor.unfold``); on other namespaces (``array_api_strict``, autograd)
+        A strided *view* of the (padded) input, not to be written to, on NumPy
+        (``numpy.lib.stride_tricks.sliding_window_view``, read-only), CuPy
+        (``as_strided``) and torch (``Tensor.unfold``); on other namespaces (``array_api_strict``, autograd)
         a new array gathered with ``xp.take`` and precomputed flat indices. All paths
         give bit-identical values (they only copy numbers).
 
@@ -516,8 +516,9 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
         view = np.lib.stride_tricks.sliding_window_view(x, window, axis=tuple(range(2, 2 + d)))
         return view[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
     if library == "cupy":
-        strides = x.strides[:2] + tuple(a * s for a, s in zip(x.strides[2:], stride)) + x.strides[2:]
-        return _cupy().lib.stride_tricks.as_strided(x, shape[:2] + out + window, strides)
+        steps = tuple(a * s for a, s in zip(x.strides[2:], stride))
+        return _cupy().lib.stride_tricks.as_strided(x, shape[:2] + out + window,
+                                                    x.strides[:2] + steps + x.strides[2:])
     if library == "torch":
         for axis in range(d):
             x = x.unfold(2 + axis, window[axis], stride[axis])
@@ -534,7 +535,8 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
 
 
 def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: Any = 1, *,
-                            padding: Any = 0, xp: ModuleType | None = None):
+                            padding: Any = 0, window: Any = None, masks: Sequence | None = None,
+                            xp: ModuleType | None = None):
     r"""Transpose of :func:`sliding_windows`: add every window back where it came from.
 
     Given ``G`` of shape ``(N, C, *O, *K)`` (the gradient with respect to the windows),
@@ -549,12 +551,21 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
 
     Parameters
     ----------
-    windows : array, shape (N, C, *O, *K)
-        Any strides (a permuted view of a matrix product is fine).
+    windows : array of shape (N, C, *O, *K), or sequence of arrays of shape (N, C, *O)
+        Any strides (a permuted view of a matrix product is fine). A sequence holds
+        ``G[..., k]`` for every window offset ``k`` in row-major order (what a
+        layer computes offset by offset, as max pooling does), which saves stacking.
     input_shape : tuple of int
         ``(N, C, *S)``, the shape of the ``x`` given to :func:`sliding_windows`.
     stride, padding : int or tuple of int
         As given to :func:`sliding_windows`.
+    window : int or tuple of int, optional
+        The window size; required when ``windows`` is a sequence, read from its shape
+        otherwise.
+    masks : sequence of boolean arrays of shape (N, C, *O), optional
+        With a sequence ``windows`` only: ``G[..., k]`` is taken as
+        ``where(masks[k], windows[k], 0)`` (max pooling's routing), which NumPy applies
+        while writing (``copyto``/``add`` with ``where=``) instead of making a temporary.
     xp : module, optional
 
     Returns
@@ -565,40 +576,74 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
     ------
     ValueError
         If ``windows`` does not have the shape :func:`sliding_windows` gives for
-        ``input_shape``.
+        ``input_shape`` (or a sequence does not hold one array per offset).
 
     Notes
     -----
     No ``add.at`` scatter: one strided-slice accumulation per window offset
     (:math:`\prod_i K_i` of them), each over ``N C prod(O)`` entries. NumPy, CuPy and
     torch add in place into a view of the padded result; other namespaces use
-    ``__setitem__`` on the same slices. All backends add the offsets in the same
-    (row-major) order, so their results are bit-identical.
+    ``__setitem__`` on the same slices. When windows do not overlap (stride >= window
+    on every axis) every entry receives at most one value and the slices are assigned
+    instead of added. All backends run the same steps in the same (row-major) order,
+    so their results are bit-identical.
     """
-    xp = array_namespace(windows) if xp is None else xp
     input_shape = tuple(int(s) for s in input_shape)
-    d = len(input_shape) - 2
-    window, stride, padding, out = _window_geometry(
-        input_shape, tuple(windows.shape[len(input_shape):]), stride, padding
-    )
-    expected = input_shape[:2] + out + window
-    if tuple(windows.shape) != expected:
+    parts = None if hasattr(windows, "shape") else list(windows)
+    if parts is None:
+        window = tuple(windows.shape[len(input_shape):])
+    elif window is None:
+        raise ValueError("window is required when windows is a sequence of per-offset arrays")
+    first = windows if parts is None else parts[0]
+    xp = array_namespace(first) if xp is None else xp
+    window, stride, padding, out = _window_geometry(input_shape, window, stride, padding)
+    lead = input_shape[:2] + out
+    offsets = list(itertools.product(*(range(k) for k in window)))
+    if parts is None and tuple(windows.shape) != lead + window:
         raise ValueError(
-            f"windows must have shape {expected} for input_shape {input_shape}, stride "
+            f"windows must have shape {lead + window} for input_shape {input_shape}, stride "
             f"{stride}, padding {padding}; got {tuple(windows.shape)}"
+        )
+    if masks is not None and (parts is None or len(masks) != len(offsets)
+                              or any(tuple(m.shape) != lead for m in masks)):
+        raise ValueError(f"masks must be {len(offsets)} arrays of shape {lead}, one per "
+                         "entry of a sequence windows")
+    if parts is not None and (len(parts) != len(offsets)
+                              or any(tuple(g.shape) != lead for g in parts)):
+        raise ValueError(
+            f"windows must hold {len(offsets)} arrays of shape {lead} (one per offset of "
+            f"window {window}), got {[tuple(g.shape) for g in parts]}"
         )
     library = _fast_library(xp)
     padded = input_shape[:2] + tuple(s + 2 * p for s, p in zip(input_shape[2:], padding))
-    dx = xp.zeros(padded, dtype=windows.dtype, **_device_kwargs(windows))
-    lead = (slice(None), slice(None))
-    for offset in itertools.product(*(range(k) for k in window)):
-        target = lead + tuple(slice(k, k + s * (o - 1) + 1, s)
-                              for k, s, o in zip(offset, stride, out))
-        source = windows[(Ellipsis,) + offset]
-        if library is None:
+    disjoint = all(s >= k for s, k in zip(stride, window))
+    covered = disjoint and all(s == k and o * s == n
+                               for s, k, o, n in zip(stride, window, out, padded[2:]))
+    make = xp.empty if covered and masks is None else xp.zeros
+    dx = make(padded, dtype=first.dtype, **_device_kwargs(first))
+    zero = None
+    for j, offset in enumerate(offsets):
+        target = (slice(None), slice(None)) + tuple(
+            slice(k, k + s * (o - 1) + 1, s) for k, s, o in zip(offset, stride, out))
+        source = windows[(Ellipsis,) + offset] if parts is None else parts[j]
+        if masks is not None and library == "numpy":
+            view = dx[target]
+            if disjoint:
+                np.copyto(view, source, where=masks[j])
+            else:
+                np.add(view, source, out=view, where=masks[j])
+            continue
+        if masks is not None:
+            zero = xp.zeros_like(source) if zero is None else zero
+            source = xp.where(masks[j], source, zero)
+        if disjoint:
+            dx[target] = source
+        elif library is None:
             dx[target] = dx[target] + source
         else:
             view = dx[target]  # basic slicing gives a writable view on these libraries
             view += source
-    crop = lead + tuple(slice(p, p + s) for p, s in zip(padding, input_shape[2:]))
-    return dx[crop] if any(padding) else dx
+    if not any(padding):
+        return dx
+    return dx[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in
+                                                 zip(padding, input_shape[2:]))]

@@ -21,6 +21,8 @@ from .activations import (
     tanh_bwd,
     tanh_fwd,
 )
+from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
+from .convnets import ConvNet1D, ConvNet2D, ResNet
 from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS, fans, glorot_uniform, he_normal, lecun_normal, orthogonal
 from .losses import (
@@ -30,10 +32,20 @@ from .losses import (
     mse,
     mse_bwd,
     one_hot,
+    prepare_targets,
     softmax_cross_entropy,
     softmax_cross_entropy_bwd,
 )
 from .mlp import MLP
+from .pooling import (
+    avg_pool_bwd,
+    avg_pool_fwd,
+    global_avg_pool_bwd,
+    global_avg_pool_fwd,
+    max_pool_bwd,
+    max_pool_fwd,
+)
+from .residual import residual_bwd, residual_fwd
 
 __all__ = [
     "ACTIVATIONS",
@@ -62,5 +74,21 @@ __all__ = [
     "mse_bwd",
     "softmax_cross_entropy",
     "softmax_cross_entropy_bwd",
+    "prepare_targets",
+    "conv1d_fwd",
+    "conv1d_bwd",
+    "conv2d_fwd",
+    "conv2d_bwd",
+    "max_pool_fwd",
+    "max_pool_bwd",
+    "avg_pool_fwd",
+    "avg_pool_bwd",
+    "global_avg_pool_fwd",
+    "global_avg_pool_bwd",
+    "residual_fwd",
+    "residual_bwd",
     "MLP",
+    "ConvNet1D",
+    "ConvNet2D",
+    "ResNet",
 ]

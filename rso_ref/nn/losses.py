@@ -37,9 +37,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
-from ..backend import array_namespace
+from ..backend import array_namespace, check_finite
 
 __all__ = [
+    "prepare_targets",
     "log_softmax",
     "one_hot",
     "check_labels",
@@ -171,3 +172,25 @@ LOSSES: dict[str, tuple[Callable, Callable]] = {
     "cross_entropy": (softmax_cross_entropy, softmax_cross_entropy_bwd),
     "mse": (mse, mse_bwd),
 }
+
+
+def prepare_targets(y: Any, loss_kind: str, n_classes: int, *, n: int, dtype: Any,
+                    xp: ModuleType) -> Any:
+    """Validate a model's targets ``y`` and put them in the form its loss takes.
+
+    Cross-entropy takes integer labels in ``[0, n_classes)``; MSE takes integer labels
+    (one-hot encoded here) or floating targets of shape ``(n, n_classes)`` and dtype
+    ``dtype``. Errors name the argument ``y``.
+    """
+    if loss_kind == "cross_entropy" or xp.isdtype(y.dtype, "integral"):
+        check_labels(y, n_classes, n=n, name="y", xp=xp)
+        return y if loss_kind == "cross_entropy" else one_hot(y, n_classes, dtype=dtype, xp=xp)
+    if tuple(y.shape) != (n, n_classes):
+        raise ValueError(
+            f"y must be integer labels of shape ({n},) or float targets of shape "
+            f"({n}, {n_classes}), got {tuple(y.shape)} of dtype {y.dtype}"
+        )
+    if y.dtype != dtype:
+        raise TypeError(f"y has dtype {y.dtype} but the outputs have {dtype}")
+    check_finite(y, "y", xp=xp)
+    return y

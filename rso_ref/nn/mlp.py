@@ -28,7 +28,7 @@ from ..backend import array_namespace, check_finite, namespace, resolve_dtype, r
 from .activations import get_activation
 from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS
-from .losses import LOSSES, check_labels, log_softmax, one_hot
+from .losses import LOSSES, log_softmax, prepare_targets
 
 __all__ = ["MLP"]
 
@@ -187,22 +187,8 @@ class MLP:
         return self._forward(params, X, xp)[0]
 
     def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
-        """Validate ``y`` and put it in the form the loss takes."""
-        if self.loss_kind == "cross_entropy":
-            check_labels(y, self.n_classes, n=n, name="y", xp=xp)
-            return y
-        if xp.isdtype(y.dtype, "integral"):
-            check_labels(y, self.n_classes, n=n, name="y", xp=xp)
-            return one_hot(y, self.n_classes, dtype=dtype, xp=xp)
-        if tuple(y.shape) != (n, self.n_classes):
-            raise ValueError(
-                f"y must be integer labels of shape ({n},) or float targets of shape "
-                f"({n}, {self.n_classes}), got {tuple(y.shape)} of dtype {y.dtype}"
-            )
-        if y.dtype != dtype:
-            raise TypeError(f"y has dtype {y.dtype} but the outputs have {dtype}")
-        check_finite(y, "y", xp=xp)
-        return y
+        """Validate ``y`` and put it in the form the loss takes (:func:`prepare_targets`)."""
+        return prepare_targets(y, self.loss_kind, self.n_classes, n=n, dtype=dtype, xp=xp)
 
     def loss(self, params: Sequence, X: Any, y: Any, *, xp: ModuleType | None = None) -> Any:
         """Batch-mean loss as a 0-d array (traceable by autograd with ``xp=autodiff.namespace()``).

@@ -1,0 +1,425 @@
+r"""Convolutional models: ConvNet1D (MNIST-1D), ConvNet2D (digits, CIFAR-shaped) and a small ResNet.
+
+A model holds hyperparameters only; its parameters are a flat list ``[W1, b1, W2, b2,
+...]`` in layer order (residual blocks contribute ``[W1, b1, W2, b2]`` or, with a
+projection, ``[W1, b1, W2, b2, Ws, bs]``). Convolution weights are
+``(out_channels, in_channels, *kernel)`` and dense weights ``(in, out)``, as in
+:mod:`rso_ref.nn.conv` and :mod:`rso_ref.nn.dense`.
+
+Every model is a fixed sequence of layer steps. :meth:`forward` and
+:meth:`value_and_grad` run the *same* forward code; the latter keeps each step's cache
+and then runs the hand-written backward passes in reverse order (the first layer skips
+:math:`\partial L/\partial X`). With ``xp=rso_ref.autodiff.namespace()`` the forward
+(and :meth:`loss`) is traced by autograd, the oracle the backward passes are tested
+against.
+
+Architectures (``c``: conv with "same" padding ``k // 2`` and ReLU, ``p``: max pool of
+size and stride ``pool``, ``fc``: dense output layer, no hidden dense layers):
+
+* :class:`ConvNet1D` / :class:`ConvNet2D`: ``(c - p) x len(channels) - flatten - fc``;
+  the defaults are conv32-pool-conv64-pool-fc.
+* :class:`ResNet`: stem ``c`` (3x3), then per stage ``blocks_per_stage`` basic residual
+  blocks (:mod:`rso_ref.nn.residual`; the first block of every stage after the first
+  halves the resolution with stride 2 and a 1x1 projection), global average pooling
+  and ``fc``. No batch normalisation.
+"""
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any, Callable, NamedTuple, Sequence
+
+from ..backend import array_namespace, check_finite, namespace, resolve_dtype, rng
+from .activations import flatten_bwd, flatten_fwd, relu_bwd, relu_fwd
+from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
+from .dense import dense_bwd, dense_fwd
+from .init import INITIALIZERS
+from .losses import LOSSES, log_softmax, prepare_targets
+from .pooling import global_avg_pool_bwd, global_avg_pool_fwd, max_pool_bwd, max_pool_fwd
+from .residual import residual_bwd, residual_fwd
+
+__all__ = ["ConvNet1D", "ConvNet2D", "ResNet"]
+
+_CONV = {1: (conv1d_fwd, conv1d_bwd), 2: (conv2d_fwd, conv2d_bwd)}
+
+
+class _Step(NamedTuple):
+    """One layer: ``fwd``/``bwd`` pair, indices of its parameters (None: none), hyperparameters."""
+
+    fwd: Callable
+    bwd: Callable
+    params: tuple[int, ...] | None
+    hyper: dict
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _positive_ints(values: Any, name: str) -> tuple[int, ...]:
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    if not values:
+        raise ValueError(f"{name} must hold at least one positive int, got {values!r}")
+    for v in values:
+        _positive_int(v, name)
+    return values
+
+
+def _odd_kernel(value: Any) -> int:
+    if _positive_int(value, "kernel_size") % 2 == 0:
+        raise ValueError(f"kernel_size must be odd (same padding k // 2), got {value!r}")
+    return value
+
+
+class _LayerModel:
+    """Shared machinery: parameter layout, init, validation, forward, backward.
+
+    Subclasses call :meth:`_build_start` and the ``_add_*`` helpers in ``__init__``.
+    """
+
+    n_classes: int
+    loss_kind: str
+    weight_init: str
+    input_shape: tuple[int, ...]
+
+    def _build_start(self, input_shape: tuple[int, ...], n_classes: Any, loss: Any,
+                     init: Any) -> None:
+        self.input_shape = input_shape
+        self.n_classes = _positive_int(n_classes, "n_classes")
+        if not isinstance(loss, str) or loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        if not isinstance(init, str) or init not in INITIALIZERS:
+            raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got {init!r}")
+        self.loss_kind, self.weight_init = loss, init
+        self._loss_fwd, self._loss_bwd = LOSSES[loss]
+        self._steps: list[_Step] = []
+        self._shapes: list[tuple[int, ...]] = []
+        self._layers: list[list[int]] = []
+        self._blocks: list[list[int]] = []
+
+    def _new_layer(self, weight_shape: tuple[int, ...], bias_size: int) -> list[int]:
+        first = len(self._shapes)
+        self._shapes += [weight_shape, (bias_size,)]
+        self._layers.append([first, first + 1])
+        return [first, first + 1]
+
+    def _add(self, pair: tuple[Callable, Callable], params: Sequence[int] | None = None,
+             **hyper: Any) -> None:
+        self._steps.append(_Step(pair[0], pair[1], None if params is None else tuple(params),
+                                 hyper))
+
+    def _add_conv_relu(self, d: int, c_in: int, c_out: int, k: int) -> list[int]:
+        idx = self._new_layer((c_out, c_in) + (k,) * d, c_out)
+        self._add(_CONV[d], idx, padding=k // 2)
+        self._add((relu_fwd, relu_bwd))
+        return idx
+
+    def _add_head(self, features: int) -> None:
+        idx = self._new_layer((features, self.n_classes), self.n_classes)
+        self._add((dense_fwd, dense_bwd), idx)
+        self._blocks.append(idx)
+
+    # -- parameters ------------------------------------------------------------------
+    def param_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the parameter list, in order."""
+        return list(self._shapes)
+
+    def layers(self) -> list[list[int]]:
+        """Parameter indices per conv/dense layer, weight and bias together."""
+        return [list(ix) for ix in self._layers]
+
+    def blocks(self) -> list[list[int]]:
+        """Parameter indices per architectural block (conv stages or residual blocks, then head)."""
+        return [list(ix) for ix in self._blocks]
+
+    def init(self, seed: Any = 0, dtype: Any = None, backend: str = "numpy") -> list:
+        """Draw the parameters: weights with ``init`` (fans of the conv layout), biases zero.
+
+        Weights are drawn in parameter order from one host generator seeded by ``seed``,
+        so every backend gets identical numbers (float32 is the float64 draw rounded).
+
+        Parameters
+        ----------
+        seed : int or numpy.random.Generator, default 0
+        dtype : {"float64", "float32"}, optional
+            Default float64.
+        backend : {"numpy", "cupy", "torch", "array_api_strict"}, default "numpy"
+        """
+        xp = namespace(backend)
+        dtype = resolve_dtype(xp, dtype)
+        gen = rng(seed)
+        draw = INITIALIZERS[self.weight_init]
+        # Orthogonal: gain sqrt(2) keeps the second moment through ReLUs, as He does.
+        extra = {"gain": math.sqrt(2.0)} if self.weight_init == "orthogonal" else {}
+        return [draw(shape, gen, xp=xp, dtype=dtype, **extra) if len(shape) > 1
+                else xp.zeros(shape, dtype=dtype) for shape in self._shapes]
+
+    # -- validation ------------------------------------------------------------------
+    def _check_params(self, params: Sequence) -> None:
+        count = len(params) if hasattr(params, "__len__") else type(params).__name__
+        if count != len(self._shapes):
+            raise ValueError(f"params must be a list of {len(self._shapes)} arrays, got {count}")
+        for j, shape in enumerate(self._shapes):
+            if tuple(params[j].shape) != shape:
+                raise ValueError(
+                    f"params[{j}] must have shape {shape}, got {tuple(params[j].shape)}"
+                )
+
+    def _input(self, X: Any, xp: ModuleType) -> Any:
+        """``X`` in the layout of the first layer (subclasses may accept more forms)."""
+        return X
+
+    def _check_X(self, X: Any, params: Sequence, xp: ModuleType) -> Any:
+        given = tuple(X.shape)
+        X = self._input(X, xp)
+        if X.ndim != 1 + len(self.input_shape) or tuple(X.shape[1:]) != self.input_shape:
+            raise ValueError(
+                f"X must have shape (n, {', '.join(map(str, self.input_shape))}) "
+                f"(n samples, {self.input_shape[0]} channels, spatial size "
+                f"{self.input_shape[1:]}), got {given}"
+            )
+        if X.dtype != params[0].dtype:
+            raise TypeError(f"X has dtype {X.dtype} but the params have {params[0].dtype}")
+        check_finite(X, "X", xp=xp)
+        return X
+
+    def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
+        """Validate ``y`` and put it in the form the loss takes (:func:`prepare_targets`)."""
+        return prepare_targets(y, self.loss_kind, self.n_classes, n=n, dtype=dtype, xp=xp)
+
+    # -- forward / backward ------------------------------------------------------------
+    def _forward(self, params: Sequence, X: Any, xp: ModuleType) -> tuple[Any, list]:
+        """Outputs (logits) and the cache of every step."""
+        self._check_params(params)
+        H = self._check_X(X, params, xp)
+        caches = []
+        for step in self._steps:
+            if step.params is None:
+                H, cache = step.fwd(H, xp=xp, **step.hyper)
+            else:
+                H, cache = step.fwd([params[j] for j in step.params], H, xp=xp, **step.hyper)
+            caches.append(cache)
+        return H, caches
+
+    def forward(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
+        """Logits of shape ``(n, n_classes)`` (array-API only, traceable by autograd).
+
+        Raises
+        ------
+        ValueError
+            Wrong number or shapes of ``params``, wrong shape of ``X``, NaN/inf in ``X``.
+        TypeError
+            ``X`` and ``params`` of different dtypes.
+        """
+        xp = array_namespace(*params, X) if xp is None else xp
+        return self._forward(params, X, xp)[0]
+
+    def loss(self, params: Sequence, X: Any, y: Any, *, xp: ModuleType | None = None) -> Any:
+        """Batch-mean loss as a 0-d array.
+
+        ``y``: integer labels of shape ``(n,)``; for ``loss="mse"`` also float targets
+        ``(n, n_classes)``. Raises as :meth:`forward`, and for labels that are not
+        integers, out of range, or fewer/more than the rows of ``X``.
+        """
+        xp = array_namespace(*params, X, y) if xp is None else xp
+        out, _ = self._forward(params, X, xp)
+        return self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp), xp=xp)[0]
+
+    def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:
+        """Loss (float) and gradients (list like ``params``) by the hand-written backward passes."""
+        xp = array_namespace(*params, X, y)
+        out, caches = self._forward(params, X, xp)
+        value, loss_cache = self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp),
+                                           xp=xp)
+        grad = self._loss_bwd(loss_cache, xp=xp)
+        grads: list = [None] * len(params)
+        first = min(i for i, step in enumerate(self._steps) if step.params is not None)
+        for i in range(len(self._steps) - 1, first - 1, -1):
+            step, cache = self._steps[i], caches[i]
+            if step.params is None:
+                grad = step.bwd(cache, grad, xp=xp, **step.hyper)
+                continue
+            grad, dparams = step.bwd([params[j] for j in step.params], cache, grad, xp=xp,
+                                     input_grad=i > first, **step.hyper)
+            for j, g in zip(step.params, dparams):
+                grads[j] = g
+        return float(value), grads
+
+    def predict(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
+        r"""Log-probabilities :math:`\log\operatorname{softmax}` of the logits, shape ``(n, C)``."""
+        xp = array_namespace(*params, X) if xp is None else xp
+        return log_softmax(self.forward(params, X, xp=xp), xp=xp)
+
+
+class _PlainConvNet(_LayerModel):
+    """``(conv - relu - maxpool) x len(channels) - flatten - dense`` over ``d`` spatial axes."""
+
+    def _build(self, input_shape: tuple[int, ...], n_classes: Any, channels: Any,
+               kernel_size: Any, pool: Any, loss: Any, init: Any) -> None:
+        self._build_start(input_shape, n_classes, loss, init)
+        self.channels = _positive_ints(channels, "channels")
+        self.kernel_size = _odd_kernel(kernel_size)
+        self.pool = _positive_int(pool, "pool")
+        d = len(input_shape) - 1
+        size, c_in = input_shape[1:], input_shape[0]
+        for c_out in self.channels:
+            self._blocks.append(self._add_conv_relu(d, c_in, c_out, self.kernel_size))
+            self._add((max_pool_fwd, max_pool_bwd), kernel_size=self.pool)
+            size, c_in = tuple(s // self.pool for s in size), c_out
+            if min(size) < 1:
+                raise ValueError(
+                    f"input of spatial size {input_shape[1:]} is too small for "
+                    f"{len(self.channels)} pooling stages of size {self.pool}"
+                )
+        self._add((flatten_fwd, flatten_bwd))
+        self._add_head(c_in * math.prod(size))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(input_shape={self.input_shape}, "
+                f"n_classes={self.n_classes}, "
+                f"channels={self.channels}, kernel_size={self.kernel_size}, pool={self.pool}, "
+                f"loss={self.loss_kind!r}, init={self.weight_init!r})")
+
+
+class ConvNet1D(_PlainConvNet):
+    r"""1-D convnet for sequences such as MNIST-1D (length 40, 10 classes).
+
+    Parameters
+    ----------
+    length : int, default 40
+        Sequence length ``L``.
+    n_classes : int, default 10
+    channels : sequence of int, default (32, 64)
+        Output channels of the conv stages (conv k, ReLU, max pool).
+    kernel_size : int, default 5
+        Odd; "same" padding ``k // 2``.
+    pool : int, default 2
+        Max-pool size and stride.
+    in_channels : int, default 1
+    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+        ``"mse"`` takes integer labels (one-hot targets) or float targets ``(n, C)``.
+    init : {"he_normal", "glorot_uniform", "lecun_normal", "orthogonal"}, default "he_normal"
+
+    Notes
+    -----
+    Inputs are ``(n, in_channels, L)``; with one input channel, ``(n, L)`` (the layout
+    of MNIST-1D's data arrays) is accepted too and read as ``(n, 1, L)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = ConvNet1D(channels=(4,))
+    >>> params = model.init(seed=0)
+    >>> model.forward(params, np.zeros((3, 40))).shape
+    (3, 10)
+    """
+
+    def __init__(self, length: int = 40, n_classes: int = 10, channels: Sequence[int] = (32, 64),
+                 kernel_size: int = 5, pool: int = 2, in_channels: int = 1,
+                 loss: str = "cross_entropy", init: str = "he_normal"):
+        shape = (_positive_int(in_channels, "in_channels"), _positive_int(length, "length"))
+        self._build(shape, n_classes, channels, kernel_size, pool, loss, init)
+
+    def _input(self, X: Any, xp: ModuleType) -> Any:
+        if X.ndim == 2 and self.input_shape[0] == 1:
+            return xp.reshape(X, (X.shape[0], 1, X.shape[1]))
+        return X
+
+
+class ConvNet2D(_PlainConvNet):
+    r"""2-D convnet for images: ``(n, C, H, W)`` inputs, e.g. 8x8 digits or 3x32x32 CIFAR.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int), default (1, 8, 8)
+        ``(C, H, W)`` of one image; ``(3, 32, 32)`` for CIFAR-shaped data.
+    n_classes : int, default 10
+    channels : sequence of int, default (32, 64)
+        Output channels of the conv stages: the default is conv32-pool-conv64-pool-fc.
+    kernel_size : int, default 3
+        Odd, square; "same" padding ``k // 2``.
+    pool : int, default 2
+    loss, init
+        As in :class:`ConvNet1D`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = ConvNet2D((3, 32, 32))
+    >>> [tuple(s) for s in model.param_shapes()]
+    [(32, 3, 3, 3), (32,), (64, 32, 3, 3), (64,), (4096, 10), (10,)]
+    """
+
+    def __init__(self, input_shape: Sequence[int] = (1, 8, 8), n_classes: int = 10,
+                 channels: Sequence[int] = (32, 64), kernel_size: int = 3, pool: int = 2,
+                 loss: str = "cross_entropy", init: str = "he_normal"):
+        shape = _positive_ints(input_shape, "input_shape")
+        if len(shape) != 3:
+            raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+        self._build(shape, n_classes, channels, kernel_size, pool, loss, init)
+
+
+class ResNet(_LayerModel):
+    r"""Small residual network (basic blocks, no batch normalisation) for ``(n, C, H, W)`` images.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int), default (3, 32, 32)
+    n_classes : int, default 10
+    widths : sequence of int, default (16, 32)
+        Channels per stage; the stem maps the input to ``widths[0]`` channels.
+    blocks_per_stage : int, default 1
+    kernel_size : int, default 3
+    loss, init
+        As in :class:`ConvNet1D`.
+
+    Notes
+    -----
+    :meth:`blocks` returns the stem, each residual block (its 4 or 6 parameters
+    together) and the head, the grouping the RSO paper suggests for deep networks
+    ("we group consecutive layers (e.g., ResNet blocks)").
+
+    References
+    ----------
+    .. [1] K. He, X. Zhang, S. Ren, J. Sun, "Deep residual learning for image
+       recognition", CVPR (2016); arXiv:1512.03385.
+
+    Examples
+    --------
+    >>> model = ResNet((3, 8, 8), widths=(4, 8))
+    >>> model.blocks()
+    [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13]]
+    """
+
+    def __init__(self, input_shape: Sequence[int] = (3, 32, 32), n_classes: int = 10,
+                 widths: Sequence[int] = (16, 32), blocks_per_stage: int = 1,
+                 kernel_size: int = 3, loss: str = "cross_entropy", init: str = "he_normal"):
+        shape = _positive_ints(input_shape, "input_shape")
+        if len(shape) != 3:
+            raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+        self._build_start(shape, n_classes, loss, init)
+        self.widths = _positive_ints(widths, "widths")
+        self.blocks_per_stage = _positive_int(blocks_per_stage, "blocks_per_stage")
+        self.kernel_size = k = _odd_kernel(kernel_size)
+        self._blocks.append(self._add_conv_relu(2, shape[0], self.widths[0], k))
+        c_in = self.widths[0]
+        for stage, width in enumerate(self.widths):
+            for j in range(self.blocks_per_stage):
+                stride = 2 if stage > 0 and j == 0 else 1
+                idx = (self._new_layer((width, c_in, k, k), width)
+                       + self._new_layer((width, width, k, k), width))
+                if stride != 1 or c_in != width:
+                    idx += self._new_layer((width, c_in, 1, 1), width)
+                self._add((residual_fwd, residual_bwd), idx, stride=stride)
+                self._blocks.append(idx)
+                c_in = width
+        self._add((global_avg_pool_fwd, global_avg_pool_bwd))
+        self._add_head(c_in)
+
+    def __repr__(self) -> str:
+        return (f"ResNet(input_shape={self.input_shape}, n_classes={self.n_classes}, "
+                f"widths={self.widths}, blocks_per_stage={self.blocks_per_stage}, "
+                f"kernel_size={self.kernel_size}, loss={self.loss_kind!r}, "
+                f"init={self.weight_init!r})")
