@@ -404,13 +404,11 @@ def _fast_library(xp: ModuleType) -> str | None:
     ``array_api_strict`` and the autograd namespace of :mod:`rso_ref.autodiff` (which
     must be traced, so must not see NumPy's strided views) take the generic paths.
     """
-    if array_api_compat.is_numpy_namespace(xp):
-        return "numpy"
-    if array_api_compat.is_cupy_namespace(xp):
-        return "cupy"
-    if array_api_compat.is_torch_namespace(xp):
-        return "torch"
-    return None
+    try:
+        name = backend_name(xp)
+    except ValueError:  # the autograd namespace is none of the named backends
+        return None
+    return None if name == "array_api_strict" else name
 
 
 def _device_kwargs(x: Any) -> dict:

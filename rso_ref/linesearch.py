@@ -118,8 +118,22 @@ class LineSearchInfo:
     curvature_error: float
 
 
+class _Status:
+    """``success`` and ``message`` of a result with a ``status`` key of LINESEARCH_MESSAGES."""
+
+    status: int
+
+    @property
+    def success(self) -> bool:
+        return self.status == 0
+
+    @property
+    def message(self) -> str:
+        return LINESEARCH_MESSAGES[self.status]
+
+
 @dataclass(frozen=True)
-class ScalarSearchResult:
+class ScalarSearchResult(_Status):
     r"""Outcome of :func:`scalar_search_wolfe`.
 
     Attributes
@@ -140,17 +154,9 @@ class ScalarSearchResult:
     status: int
     info: LineSearchInfo
 
-    @property
-    def success(self) -> bool:
-        return self.status == 0
-
-    @property
-    def message(self) -> str:
-        return LINESEARCH_MESSAGES[self.status]
-
 
 @dataclass(frozen=True)
-class LineSearchResult:
+class LineSearchResult(_Status):
     r"""Outcome of :func:`line_search` (vector form).
 
     Attributes
@@ -181,14 +187,6 @@ class LineSearchResult:
     nfev: int
     status: int
     info: LineSearchInfo
-
-    @property
-    def success(self) -> bool:
-        return self.status == 0
-
-    @property
-    def message(self) -> str:
-        return LINESEARCH_MESSAGES[self.status]
 
 
 def check_wolfe_constants(c1: float, c2: float) -> tuple[float, float]:

@@ -33,3 +33,17 @@ def test_mlp_reaches_97_percent_on_digits():
     params = sgd_momentum(model, ds, epochs=20, lr=0.02)
     acc = test_accuracy(model, params, ds.X_test, ds.y_test)
     assert acc >= 0.97, f"digits MLP test accuracy {acc:.4f} < 0.97"
+
+
+@pytest.mark.slow
+def test_convnet_beats_mlp_on_mnist1d():
+    # Published baselines (Greydanus 2020): MLP ~68 %, CNN ~94 % with long training. With
+    # this short budget we measured MLP 0.58 and ConvNet1D 0.88 (seed 0); the assertion
+    # is the ordering with a 10-point margin, not the absolute numbers.
+    ds, _, _ = data.standardize(data.make_mnist1d(seed=0))
+    mlp, cnn = nn.MLP((40, 100, 100, 10)), nn.ConvNet1D(channels=(16, 32))
+    mlp_acc = test_accuracy(mlp, sgd_momentum(mlp, ds, epochs=10, lr=0.01, batch_size=64),
+                            ds.X_test, ds.y_test)
+    cnn_acc = test_accuracy(cnn, sgd_momentum(cnn, ds, epochs=6, lr=0.01, batch_size=64),
+                            ds.X_test, ds.y_test)
+    assert cnn_acc > mlp_acc + 0.10, f"ConvNet1D {cnn_acc:.3f} vs MLP {mlp_acc:.3f}"
