@@ -38,8 +38,8 @@ def test_mlp_reaches_97_percent_on_digits():
 @pytest.mark.slow
 def test_convnet_beats_mlp_on_mnist1d():
     # Published baselines (Greydanus 2020): MLP ~68 %, CNN ~94 % with long training. With
-    # this short budget we measured MLP 0.58 and ConvNet1D 0.88 (seed 0); the assertion
-    # is the ordering with a 10-point margin, not the absolute numbers.
+    # this short budget we measured MLP 0.522 and ConvNet1D 0.779 (seed 0; 30 and 15
+    # epochs give 0.581 and 0.884); the assertion is the ordering with a 10-point margin.
     ds, _, _ = data.standardize(data.make_mnist1d(seed=0))
     mlp, cnn = nn.MLP((40, 100, 100, 10)), nn.ConvNet1D(channels=(16, 32))
     mlp_acc = test_accuracy(mlp, sgd_momentum(mlp, ds, epochs=10, lr=0.01, batch_size=64),
