@@ -12,10 +12,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["save_figure", "plot_loss_curves", "plot_layer_weights", "smooth"]
+__all__ = ["pyplot", "save_figure", "plot_loss_curves", "plot_layer_weights", "smooth"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` with the non-interactive Agg backend unless one is already chosen."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -32,11 +33,12 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        _pyplot().close(fig)
+        pyplot().close(fig)
     return path
 
 
@@ -58,7 +60,7 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
     ``runs`` maps a label to ``{"step_loss": [...], "epoch": [...], "eval_accuracy": [...]}``
     where ``step_loss`` may also be a list of per-seed lists (mean and min-max band drawn).
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for label, run in runs.items():
         losses = np.atleast_2d(np.asarray(run["step_loss"], dtype=np.float64))
@@ -95,7 +97,7 @@ def plot_layer_weights(weights: Sequence[Sequence[float]], path: str | os.PathLi
     paper's Figure 1 reports ``w``. Right: the raw :math:`w_i` (moving average of
     ``window`` steps), which shows sign changes and scale.
     """
-    plt = _pyplot()
+    plt = pyplot()
     w = np.asarray([row for row in weights if row is not None], dtype=np.float64)
     if w.ndim != 2 or w.shape[0] == 0:
         raise ValueError("weights must be a non-empty list of equal-length weight vectors")

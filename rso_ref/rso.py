@@ -42,6 +42,12 @@ __all__ = [
 
 Oracle = Callable[[list], tuple]
 
+#: Relative fall of the meta gradient (inf-norm, vs. its value at ``w0``) at which the
+#: meta-solve is converged: below it, f is flat to within rounding for any scaling of L.
+META_GTOL = 1e-12
+#: Relative decrease of f per meta iteration at the rounding level of float64 (4 ulps).
+META_FTOL = 4 * float(np.finfo(np.float64).eps)
+
 #: Accepted values of ``w0``.
 W0_CHOICES = ("uniform", "ones", "previous")
 
@@ -266,11 +272,14 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         The partition :math:`\theta_1, \dots, \theta_L` (see :func:`resolve_groups`).
         Parameters in no group are not updated.
     meta_iters : int, default 5
-        :math:`K`, L-BFGS iterations on ``f``. The meta-solve runs exactly ``K``
-        iterations unless its line search cannot decrease ``f`` any further
-        (gradient and decrease tolerances are zero: scipy-style absolute tolerances
-        make the meta-solve stop at ``w0`` once gradients are small, and RSO would
-        silently become a gradient step of size ``lr/L``).
+        :math:`K`, L-BFGS iterations on ``f``. The meta-solve runs ``K`` iterations
+        unless it truly cannot make progress: its line search fails, or ``f`` is
+        minimised to rounding (the meta gradient fell by :data:`META_GTOL` relative
+        to its value at ``w0``, or the next decrease, extrapolated from the last two,
+        is below :data:`META_FTOL` times :math:`|f|`). Both tests are relative, so
+        they do not depend on the scale of ``L`` or ``lr``: scipy-style absolute
+        tolerances stop the meta-solve at ``w0`` once gradients are small, and RSO
+        silently becomes a gradient step of size ``lr/L``.
     w0 : {"uniform", "ones", "previous"} or array, default "uniform"
         Start of the meta-solve (:func:`initial_weights`); ``"previous"`` uses
         ``previous_w``.
@@ -350,11 +359,33 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     directions, grad_norms = group_directions(grads, groups, normalize)
     objective = meta_objective(meta_oracle, params, directions, groups, lr)
     calls = 0
+    first_grad: list = []  # inf-norm of the meta gradient at w0 (the first call)
+    objective_values: list = []  # f at w0, then after each meta iteration
 
     def counted(w: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal calls
         calls += 1
-        return objective(w)
+        value, grad_w = objective(w)
+        if not first_grad:
+            first_grad.append(float(np.max(np.abs(grad_w))))
+            objective_values.append(value)
+        return value, grad_w
+
+    def no_progress_left(it) -> bool:
+        # Scale-aware convergence test (invariant to rescaling L or lr). Stop when the
+        # meta gradient fell by META_GTOL relative to its value at w0, or when the next
+        # decrease of f, extrapolated from the last two as d_k**2 / d_(k-1) (exact for
+        # linear convergence, an over-estimate for superlinear), is below the rounding
+        # level META_FTOL * |f|. Going on could then only burn up to 2 * maxls oracle calls
+        # in line searches that cannot succeed.
+        objective_values.append(float(it.fun))
+        if float(np.max(np.abs(it.jac))) <= META_GTOL * first_grad[0]:
+            return True
+        recent = objective_values[-3:]
+        decreases = [a - b for a, b in zip(recent[:-1], recent[1:])]
+        predicted = decreases[-1] if len(decreases) < 2 or decreases[0] <= 0 \
+            else decreases[-1] ** 2 / decreases[0]
+        return predicted <= META_FTOL * abs(float(it.fun))
 
     start = initial_weights(w0, len(groups), previous_w)
     if meta_iters == 0:
@@ -362,9 +393,12 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         w, f_w, nit, status, message = start, f_start, 0, 0, "meta_iters=0: w0 used as is"
     else:
         result = minimize(counted, start, m=m, gtol=0.0, ftol=0.0, maxiter=meta_iters,
-                          maxfun=max(1, meta_iters * (maxls + 1) + 1), maxls=maxls, c1=c1, c2=c2)
+                          maxfun=max(1, meta_iters * (maxls + 1) + 1), maxls=maxls, c1=c1, c2=c2,
+                          callback=no_progress_left)
         w, f_w, nit = np.asarray(result.x, dtype=np.float64), float(result.fun), int(result.nit)
         status, message = int(result.status), str(result.message)
+        if status == 3:
+            status, message = 0, "meta-solve converged: no progress left above rounding level"
     _check_loss(f_w, "at the meta-solution")
 
     safeguarded = False

@@ -239,7 +239,7 @@ def _log_epoch(log: dict, epoch: int, losses: list, model, params, X_eval, y_eva
 
 
 def _progress_bar(total: int, initial: int, enabled: bool, name: str):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the console bar: tqdm.auto warns in kernels without ipywidgets
 
     return tqdm(total=total, initial=initial, disable=not enabled, desc=name, unit="step",
                 leave=False, dynamic_ncols=True)

@@ -123,6 +123,10 @@ def test_quadratic_meta_solution_solves_the_normal_equations(xp):
         cols[bounds[i]:bounds[i + 1], i] = grad0[bounds[i]:bounds[i + 1]]
     w_star = np.linalg.solve(cols.T @ a_host @ cols, cols.T @ grad0 / lr)
     np.testing.assert_allclose(res.w, w_star, rtol=1e-8)
+    # Once f(w) is minimised to rounding the meta-solve stops instead of spending up to
+    # 2 * maxls calls per remaining iteration on line searches that cannot succeed.
+    assert res.meta_status == 0 and res.meta_message.startswith("meta-solve converged")
+    assert res.nit < 40 and res.nfev <= 2 * res.nit + 2, (res.nit, res.nfev)
 
 
 def test_returned_params_loss_and_nfev_are_exact(xp):
