@@ -1,0 +1,172 @@
+"""Theorem 1 of the RSO paper: the quick protocols of the three claims and their building blocks.
+
+The claim runs are shared through module-scoped fixtures; each test asserts one fact a
+verdict rests on, so that a change in behaviour fails a test.
+"""
+import numpy as np
+import pytest
+
+from rso_ref import tree
+from rso_ref.claims import convergence as conv
+from rso_ref.claims.registry import get
+from rso_ref.rso import meta_objective, resolve_groups, rso_step
+
+slow = pytest.mark.slow  # the tests that share the claims' quick runs (~30 s in all)
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("theorem1")
+
+
+@pytest.fixture(scope="module")
+def rate(out_dir):
+    return get("theorem1-rate").run(True, out_dir)
+
+
+@pytest.fixture(scope="module")
+def convexity(out_dir):
+    return get("theorem1-meta-convexity").run(True, out_dir)
+
+
+@pytest.fixture(scope="module")
+def descent(out_dir):
+    return get("theorem1-descent-vs-gd").run(True, out_dir)
+
+
+# ---------------------------------------------------------------- theorem1-rate
+@slow
+def test_rate_quick_verdict(rate, out_dir):
+    assert rate.verdict == "holds"
+    assert all((out_dir / name).is_file() for name in rate.figures)
+
+
+@slow
+def test_every_rso_run_stays_under_the_one_over_t_envelope(rate):
+    rows = [r for r in rate.numbers["rows"] if r["method"] != "GD"]
+    assert rows and all(r["envelope_ok"] for r in rows)
+
+
+@slow
+def test_exact_rso_obeys_gds_linear_bound_and_ends_below_gd(rate):
+    rows = rate.numbers["rows"]
+    for exact in (r for r in rows if r["method"] == "RSO exact"):
+        gd = next(r for r in rows if r["method"] == "GD" and r["problem"] == exact["problem"]
+                  and r["cond"] == exact["cond"])
+        assert exact["linear_bound_ok"]
+        assert exact["final_gap"] <= gd["final_gap"]
+        assert exact["rho"] < exact["gd_bound_rho"]
+
+
+def test_make_problem_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind"):
+        conv.make_problem("hinge", 10.0)
+
+
+def test_fit_linear_rate_recovers_a_geometric_sequence():
+    gaps = 3.0 * 0.8 ** np.arange(30)
+    fit = conv.fit_linear_rate(np.concatenate([gaps, [1e-20, 1e-19]]), floor=1e-15)
+    # exact geometric data: the least-squares slope is exact up to float64 round-off
+    assert abs(fit["rho"] - 0.8) <= 1e-10 and (fit["start"], fit["n"]) == (15, 30)
+    assert fit["r2"] > 1 - 1e-10
+
+
+def test_exact_meta_solve_reaches_the_closed_form_minimiser():
+    bp = conv.make_problem("least_squares", 100.0)
+    lr = 1.0 / bp.problem.L
+    params = bp.split(np.ones(bp.problem.dim))
+    _, grads = bp.value_and_grad(params)
+    D = np.stack([np.concatenate(d) for d in conv._group_directions(grads, [[0], [1], [2], [3]])],
+                 axis=1)
+    A = np.asarray(bp.problem.A)
+    H = A.T @ A / A.shape[0]
+    # (D^T H D) w* = D^T g / lr for the quadratic (rso_step Notes)
+    w_star = np.linalg.solve(D.T @ H @ D, D.T @ np.concatenate(grads) / lr)
+    f_star, _ = bp.value_and_grad(bp.split(np.ones(bp.problem.dim) - lr * D @ w_star))
+    res = rso_step(bp.value_and_grad, params, lr=lr, meta_iters=conv.EXACT_K)
+    # float64 quadratic in 4 unknowns: L-BFGS converges to round-off (1e-10 relative)
+    assert abs(res.loss_after - f_star) <= 1e-10 * abs(f_star)
+
+
+# ------------------------------------------------------ theorem1-meta-convexity
+@slow
+def test_convexity_quick_verdict(convexity):
+    assert convexity.verdict == "holds-under-conditions"
+
+
+@slow
+def test_meta_hessian_is_psd_on_convex_problems(convexity):
+    assert convexity.numbers["convex_min_ratio"] >= -conv.EIG_RTOL
+    assert convexity.numbers["convex_points"] >= 100
+
+
+@slow
+def test_meta_hessian_has_negative_eigenvalues_on_the_mlp(convexity):
+    worst = convexity.numbers["mlp_worst"]
+    assert worst["ratio"] < -1e-3  # far beyond round-off (~1e-15 of max|λ|)
+    assert any(est > 0 for est, _, _ in convexity.numbers["mlp_negative_fraction"].values())
+
+
+def test_meta_hessian_matches_the_least_squares_closed_form():
+    bp = conv.make_problem("least_squares", 1e3)
+    gen = np.random.default_rng(3)
+    params = bp.split(gen.standard_normal(bp.problem.dim))
+    _, grads = bp.value_and_grad(params)
+    groups = resolve_groups(None, 4)
+    lr = 0.7
+    H = conv.meta_hessian(bp.loss, params, grads, groups, lr, gen.uniform(-1, 2, 4))
+    D = np.stack([np.concatenate(d) for d in conv._group_directions(grads, groups)], axis=1)
+    A = np.asarray(bp.problem.A)
+    expected = lr ** 2 * D.T @ (A.T @ A / A.shape[0]) @ D
+    # an exact identity in float64: 1e-10 relative
+    np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+
+
+def test_meta_hessian_matches_finite_differences_of_the_meta_gradient_on_the_mlp():
+    model, params, Xb, yb = conv.mlp_trajectory("tanh", 3)[-1]
+    groups = resolve_groups("layer", len(params), layers=model.layers())
+    _, grads = model.value_and_grad(params, Xb, yb)
+    w = np.array([2.5, 0.4, 1.9])
+    exact = conv.meta_hessian(model.loss, params, grads, groups, 0.2, w, Xb, yb)
+    f = meta_objective(lambda p: model.value_and_grad(p, Xb, yb), params, grads, groups, 0.2)
+    fd = conv.meta_hessian_fd(f, w)
+    # central differences, eps = 1e-5: O(eps^2) truncation + O(u/eps) round-off ~ 1e-10;
+    # 1e-6 of the largest entry leaves a wide margin
+    np.testing.assert_allclose(fd, exact, rtol=0, atol=1e-6 * np.abs(exact).max())
+
+
+# ------------------------------------------------------- theorem1-descent-vs-gd
+@slow
+def test_descent_quick_verdict(descent):
+    assert descent.verdict == "holds-under-conditions"
+
+
+@slow
+def test_exact_meta_solve_never_loses_to_gd_on_convex_problems(descent):
+    for s in descent.numbers["settings"]:
+        if s["convex"]:
+            assert s["fail_fraction"][conv.EXACT_K][0] == 0.0
+
+
+@slow
+def test_algorithm1_start_loses_to_gd_and_safeguard_restores(descent):
+    convex = [s for s in descent.numbers["settings"] if s["convex"]]
+    assert all(s["fail_fraction"][0][0] == 1.0 for s in convex)  # w = 1/L: a quarter step
+    assert any(s["fail_fraction"][1][0] > 0 for s in convex)
+    assert all(v == 0.0 for s in descent.numbers["settings"] for v in s["safe_fail"].values())
+
+
+@slow
+def test_stored_counterexample_reproduces(descent):
+    example = next(c for c in descent.numbers["counterexamples"]
+                   if c["K"] == 1 and c["setting"] == "least_squares, κ=10")
+    bp = conv.make_problem("least_squares", 10.0)
+    lr = 1.0 / bp.problem.L
+    params = bp.split(np.asarray(example["theta"]))
+    res = rso_step(bp.value_and_grad, params, lr=lr, meta_iters=1)
+    _, grads = bp.value_and_grad(params)
+    gd_loss, _ = bp.value_and_grad(tree.axpy(-lr, grads, params))
+    # deterministic float64 recomputation of the same numbers
+    assert res.loss_after == pytest.approx(example["loss_rso"], rel=1e-12)
+    assert gd_loss == pytest.approx(example["loss_gd"], rel=1e-12)
+    assert res.loss_after > gd_loss
