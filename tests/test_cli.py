@@ -9,7 +9,7 @@ from rso_ref.cli import main
 
 
 def test_compare_writes_report_plots_and_table(tmp_path, capsys):
-    status = main(["compare", "--optimizers", "sgd,rso", "--epochs", "2", "--seeds", "0,1",
+    status = main(["compare", "--optimizers", "sgd,rso", "--epochs", "1", "--seeds", "0,1",
                    "--out", str(tmp_path), "--no-progress", "--lr", "sgd=0.05,rso=0.1"])
     assert status == 0
     out = capsys.readouterr().out
