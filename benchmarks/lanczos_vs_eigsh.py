@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rso_ref import autodiff, hessian, tree
+from rso_ref.checkpoint import write_json_atomic
 from rso_ref.lanczos import top_eigenpairs
 from rso_ref.nn import MLP
 
@@ -176,11 +176,7 @@ def main():
         "repeats": args.repeats,
         "command": "python benchmarks/lanczos_vs_eigsh.py",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=".lanczos_vs_eigsh.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
+    write_json_atomic(args.out, result)
     print(json.dumps(result["ratios"], indent=2))
     print({name: (s["n_matvec"], round(s["wall_s_median"], 3)) for name, s in summary.items()})
 

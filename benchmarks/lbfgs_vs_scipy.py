@@ -17,7 +17,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from problems import all_problems, extended_rosenbrock  # noqa: E402
 from rso_ref import backend  # noqa: E402
 from rso_ref.lbfgs import minimize  # noqa: E402
+from rso_ref.checkpoint import write_json_atomic  # noqa: E402
 
 M = 10
 
@@ -106,19 +106,6 @@ def per_iteration(n, iters, repeats):
     return out
 
 
-def atomic_write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
@@ -148,7 +135,7 @@ def main(argv=None) -> dict:
         "ratios_ours_over_scipy": ratios,
         "extended_rosenbrock_per_iteration": rosen,
     }
-    atomic_write_json(args.out, data)
+    write_json_atomic(args.out, data)
     return data
 
 

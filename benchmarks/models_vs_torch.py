@@ -24,18 +24,17 @@ missing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from rso_ref import backend
+from rso_ref.checkpoint import write_json_atomic
 from rso_ref.nn import MLP
 from rso_ref.nn.convnets import ConvNet2D
 
@@ -180,19 +179,6 @@ def run(threads: int, repeats: int, backend_name: str) -> dict:
     return results
 
 
-def _write_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -210,7 +196,7 @@ def main(argv=None) -> int:
             return 0
     suffix = "" if args.backend == "numpy" else f"_{args.backend}"
     out = args.out or Path(__file__).parent / "results" / f"models_vs_torch{suffix}.json"
-    _write_atomic(out, run(args.threads, args.repeats, args.backend))
+    write_json_atomic(out, run(args.threads, args.repeats, args.backend))
     print(f"wrote {out}")
     return 0
 
