@@ -296,13 +296,12 @@ plt.show()
 # forward and a backward pass (and L-BFGS's line search sometimes more than one) —
 # the paper's "one forward pass per meta-iteration" undercounts this.
 #
-# Note what K = 5 does here. With two groups the meta-problem is solved to rounding
-# after a few iterations. The meta-solve has no absolute tolerance (one would stop it
-# at $w_0$ once gradients are small), but it does stop, with the message "meta-solve
-# converged" (`res.meta_message`), once the next decrease of $f$ it can expect is
-# below the rounding level of $f$ or its gradient fell by $10^{12}$: going on would
-# only spend line-search trials on a decrease that does not exist. `nfev` counts every
-# oracle call it made.
+# Note what K = 5 costs here. With two groups the meta-problem is solved to
+# rounding after a few iterations. The meta-solve has no absolute tolerance (one
+# would stop it at $w_0$ once gradients are small); it stops early only when an
+# iteration decreased $f$ by no more than its rounding level, or when its line search
+# finds no decrease at all (status 2, `res.meta_message`), which can take up to twice
+# `maxls` trial points. `nfev` counts every oracle call it made.
 #
 # **Takeaways.** RSO is an exact line search in the span of the group gradients.
 # On a quadratic the meta-solve has a closed form $(G^\top A G) w^\star = G^\top g/\eta$;

@@ -198,9 +198,9 @@ plt.show()
 
 # %% [markdown]
 # Both descend at a similar speed. Once $f$ is minimised to rounding, the port stops
-# (its change of $f$ falls below `tolerance_change`); the reference stops by its own,
-# scale-aware rule (the decrease it can still expect is below the rounding level of
-# $f$, see `ref30.meta_message`). Every call either makes is counted in `nfev`.
+# (its change of $f$ falls below `tolerance_change`); the reference stops when an
+# iteration's decrease of $f$ is at the rounding level of $f$, or when its line search
+# finds no decrease (see `ref30.meta_message`). Every call either makes is counted.
 
 # %% [markdown]
 # Layers 1 and 2 agree to rounding, but the steps do **not** agree for small $K$,
@@ -211,7 +211,8 @@ plt.show()
 #   SciPy's L-BFGS-B does), `torch.optim.LBFGS` takes $\min(1, 1/\|g_0\|_1)$ times its `lr`;
 # * stopping: `torch.optim.LBFGS` stops early when $\|\nabla f\|_\infty \le 10^{-7}$ or
 #   when $f$ or $w$ changes by less than $10^{-9}$ (`tolerance_grad`,
-#   `tolerance_change`); the reference runs $K$ iterations unless $f$ is flat to rounding;
+#   `tolerance_change`); the reference runs $K$ iterations unless it cannot decrease
+#   $f$ above rounding;
 # * `max_iter` in torch also bounds the *function evaluations* per `step` call
 #   (`max_eval = 1.25 max_iter` by default), whereas $K$ in the reference counts
 #   iterations only.

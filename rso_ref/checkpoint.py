@@ -7,9 +7,11 @@ Python numbers, strings, booleans and ``None``. :func:`save` writes
   :func:`rso_ref.backend.to_numpy` (bit-exact for float32/float64);
 * ``state.json``: the structure, with arrays replaced by ``{"__array__": key}``.
 
-Both go into a temporary directory that is then renamed onto the target with
-:func:`os.replace`-like semantics (a directory rename is atomic on POSIX), so a reader
-never sees a half-written checkpoint. :func:`load` reads with
+Both go into a temporary directory that is then renamed onto the target (a directory
+rename is atomic on POSIX), so a reader never sees a half-written checkpoint. An older
+checkpoint at the target is first moved aside to ``.<name>.old`` and removed after the
+rename; if a crash falls between the two renames, :func:`load` (and :func:`exists`)
+fall back to that older copy. :func:`load` reads with
 ``numpy.load(allow_pickle=False)`` and moves arrays to the requested namespace.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from .backend import asarray, to_numpy
 
-__all__ = ["save", "load", "encode", "decode", "write_json_atomic"]
+__all__ = ["save", "load", "exists", "encode", "decode", "write_json_atomic"]
 
 _ARRAY_TAG = "__array__"
 _TUPLE_TAG = "__tuple__"
@@ -100,20 +102,36 @@ def save(path: str | os.PathLike, state: Any) -> Path:
     return path
 
 
+def _complete(path: Path) -> Path | None:
+    """``path``, or its ``.old`` copy left by an interrupted :func:`save`, if complete."""
+    for candidate in (path, path.with_name(f".{path.name}.old")):
+        if (candidate / "state.json").is_file() and (candidate / "arrays.npz").is_file():
+            return candidate
+    return None
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """True when :func:`load` would find a complete checkpoint at ``path``."""
+    return _complete(Path(path)) is not None
+
+
 def load(path: str | os.PathLike, xp: ModuleType | None = None) -> Any:
     """Read a checkpoint directory written by :func:`save`.
+
+    Falls back to the ``.old`` copy when an interrupted :func:`save` left no
+    complete checkpoint at ``path``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` is not a complete checkpoint.
     """
-    path = Path(path)
-    if not (path / "state.json").is_file() or not (path / "arrays.npz").is_file():
+    found = _complete(Path(path))
+    if found is None:
         raise FileNotFoundError(f"no complete checkpoint at {path}")
-    with open(path / "state.json", encoding="utf-8") as handle:
+    with open(found / "state.json", encoding="utf-8") as handle:
         skeleton = json.load(handle)
-    with np.load(path / "arrays.npz", allow_pickle=False) as arrays:
+    with np.load(found / "arrays.npz", allow_pickle=False) as arrays:
         return decode(skeleton, arrays, xp)
 
 

@@ -233,11 +233,13 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
 
 
 def _summarise(records: list) -> dict:
-    acc = np.array([r["eval_accuracy"] for r in records], dtype=np.float64)
+    # Diverged runs have no final accuracy: they are counted, not averaged.
+    acc = np.array([r["eval_accuracy"] for r in records if r["status"] != "diverged"],
+                   dtype=np.float64)
     wall = np.array([r["wall_time"] for r in records], dtype=np.float64)
     steps = sum(len(r["steps"]["loss"]) for r in records)
     return {
-        "test_accuracy_mean": float(np.mean(acc)),
+        "test_accuracy_mean": float(np.mean(acc)) if acc.size else float("nan"),
         "test_accuracy_std": float(np.std(acc, ddof=1)) if acc.size > 1 else 0.0,
         "wall_time_mean": float(np.mean(wall)),
         "meta_nfev_per_step": sum(r["meta_nfev"] for r in records) / max(steps, 1),

@@ -132,13 +132,15 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     Returns
     -------
     TrainResult
-        A run whose loss became NaN/inf stops with ``status="diverged"`` and a message
-        naming the step; the parameters returned are the last finite ones.
+        A run whose minibatch loss became NaN/inf stops with ``status="diverged"`` and
+        a message naming the step; the parameters returned are the last ones whose
+        minibatch loss was finite (the loss is checked at the start of each step).
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if meta_batch is not None and (not isinstance(meta_batch, int) or meta_batch < 1):
+    if meta_batch is not None and (isinstance(meta_batch, bool) or not isinstance(meta_batch, int)
+                                   or meta_batch < 1):
         raise ValueError(f"meta_batch must be a positive int, got {meta_batch!r}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir")
@@ -155,7 +157,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     first_epoch, step = 0, 0
     fingerprint = _fingerprint(model, optimizer, batch_size, seed, meta_batch)
     last = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
-    if resume and last is not None and last.exists():
+    if resume and last is not None and checkpoint.exists(last):
         saved = checkpoint.load(last, xp=xp)
         if saved["fingerprint"] != fingerprint:
             raise ValueError(f"checkpoint at {last} was written by a different configuration")
@@ -165,6 +167,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
 
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    last_finite = params  # returned if the very first loss is already non-finite
     bar = _progress_bar(total, step, progress, type(optimizer).__name__)
     status, message = "completed", f"trained {epochs} epochs"
     try:
@@ -178,10 +181,12 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                 started = time.perf_counter()
                 loss, grads = model.value_and_grad(params, xb, yb)
                 if not math.isfinite(loss):
+                    params = last_finite
                     status = "diverged"
                     message = (f"training diverged at step {step} (epoch {epoch}): minibatch loss "
                                f"is {loss}; lower the learning rate")
                     break
+                last_finite = params
                 kwargs = {}
                 if needs_oracle:
                     kwargs["value_and_grad"] = lambda p, xb=xb, yb=yb: model.value_and_grad(p, xb, yb)

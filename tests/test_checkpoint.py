@@ -63,3 +63,11 @@ def test_write_json_atomic(tmp_path):
     path = checkpoint.write_json_atomic(tmp_path / "r.json", {"x": np.float64(1.5), "v": np.arange(3)})
     assert json.loads(path.read_text()) == {"x": 1.5, "v": [0, 1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_crash_between_the_two_renames_falls_back_to_the_old_copy(tmp_path, np_xp):
+    checkpoint.save(tmp_path / "ck", {"a": np_xp.ones(2)})
+    (tmp_path / "ck").rename(tmp_path / ".ck.old")  # as save leaves it mid-swap
+    assert checkpoint.exists(tmp_path / "ck")
+    np.testing.assert_array_equal(checkpoint.load(tmp_path / "ck")["a"], np.ones(2))
+    assert not checkpoint.exists(tmp_path / "other")

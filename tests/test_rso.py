@@ -123,10 +123,22 @@ def test_quadratic_meta_solution_solves_the_normal_equations(xp):
         cols[bounds[i]:bounds[i + 1], i] = grad0[bounds[i]:bounds[i + 1]]
     w_star = np.linalg.solve(cols.T @ a_host @ cols, cols.T @ grad0 / lr)
     np.testing.assert_allclose(res.w, w_star, rtol=1e-8)
-    # Once f(w) is minimised to rounding the meta-solve stops instead of spending up to
-    # 2 * maxls calls per remaining iteration on line searches that cannot succeed.
-    assert res.meta_status == 0 and res.meta_message.startswith("meta-solve converged")
-    assert res.nit < 40 and res.nfev <= 2 * res.nit + 2, (res.nit, res.nfev)
+    # Once f(w) is minimised to rounding the meta-solve stops before all 40 iterations.
+    assert res.nit < 40 and res.meta_status in (0, 2), (res.nit, res.meta_message)
+
+
+def test_meta_solve_keeps_going_after_a_tiny_step_on_a_curved_valley():
+    # Rosenbrock split in two groups: L-BFGS makes one tiny step (decrease 6e-7) and then
+    # speeds up again. A stop extrapolated from past decreases would end at nit = 4.
+    def oracle(p):
+        x, y = float(p[0][0]), float(p[1][0])
+        f = 100.0 * (y - x * x) ** 2 + (1.0 - x) ** 2
+        return f, [np.array([-400.0 * x * (y - x * x) - 2.0 * (1.0 - x)]),
+                   np.array([200.0 * (y - x * x)])]
+
+    params = [np.array([4.00478517]), np.array([0.37703839])]
+    res = rso_step(oracle, params, lr=0.02276968917305913, meta_iters=10)
+    assert res.nit == 10, (res.nit, res.meta_message)
 
 
 def test_returned_params_loss_and_nfev_are_exact(xp):

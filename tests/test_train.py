@@ -99,3 +99,21 @@ def test_bad_arguments(np_xp, kwargs, match):
     X, y = _data(np_xp)
     with pytest.raises(ValueError, match=match):
         train(MODEL, SGD(lr=0.1), X, y, progress=False, **kwargs)
+
+
+class _RunawayModel:
+    """Loss p, gradient -1 (SGD walks p up by lr); the loss is NaN once p > 2.5."""
+
+    def init(self, seed=0, dtype=None, backend="numpy"):
+        return [np.zeros(1)]
+
+    def value_and_grad(self, params, X, y):
+        p = float(params[0][0])
+        return (float("nan") if p > 2.5 else p), [-np.ones(1)]
+
+
+def test_divergence_returns_the_last_params_with_a_finite_loss(np_xp):
+    X, y = np.zeros((4, 1)), np.zeros(4, dtype=np.int64)
+    result = train(_RunawayModel(), SGD(lr=1.0), X, y, epochs=10, batch_size=4, progress=False)
+    assert result.status == "diverged" and "step 3" in result.message
+    assert float(result.params[0][0]) == 2.0
