@@ -29,11 +29,11 @@ import math
 from types import ModuleType
 from typing import Any, Callable, NamedTuple, Sequence
 
-from ..backend import array_namespace, check_finite, namespace, resolve_dtype, rng
+from ..backend import array_namespace, check_finite
 from .activations import flatten_bwd, flatten_fwd, relu_bwd, relu_fwd
 from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
 from .dense import dense_bwd, dense_fwd
-from .init import INITIALIZERS
+from .init import INITIALIZERS, check_param_shapes, init_params
 from .losses import LOSSES, log_softmax, prepare_targets
 from .pooling import global_avg_pool_bwd, global_avg_pool_fwd, max_pool_bwd, max_pool_fwd
 from .residual import residual_bwd, residual_fwd
@@ -147,25 +147,13 @@ class _LayerModel:
             Default float64.
         backend : {"numpy", "cupy", "torch", "array_api_strict"}, default "numpy"
         """
-        xp = namespace(backend)
-        dtype = resolve_dtype(xp, dtype)
-        gen = rng(seed)
-        draw = INITIALIZERS[self.weight_init]
         # Orthogonal: gain sqrt(2) keeps the second moment through ReLUs, as He does.
-        extra = {"gain": math.sqrt(2.0)} if self.weight_init == "orthogonal" else {}
-        return [draw(shape, gen, xp=xp, dtype=dtype, **extra) if len(shape) > 1
-                else xp.zeros(shape, dtype=dtype) for shape in self._shapes]
+        return init_params(self._shapes, self.weight_init, seed, backend_name=backend,
+                           dtype=dtype, gain=math.sqrt(2.0))
 
     # -- validation ------------------------------------------------------------------
     def _check_params(self, params: Sequence) -> None:
-        count = len(params) if hasattr(params, "__len__") else type(params).__name__
-        if count != len(self._shapes):
-            raise ValueError(f"params must be a list of {len(self._shapes)} arrays, got {count}")
-        for j, shape in enumerate(self._shapes):
-            if tuple(params[j].shape) != shape:
-                raise ValueError(
-                    f"params[{j}] must have shape {shape}, got {tuple(params[j].shape)}"
-                )
+        check_param_shapes(params, self._shapes)
 
     def _input(self, X: Any, xp: ModuleType) -> Any:
         """``X`` in the layout of the first layer (subclasses may accept more forms)."""

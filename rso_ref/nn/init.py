@@ -53,7 +53,10 @@ from typing import Any, Sequence
 
 from .. import backend
 
-__all__ = ["fans", "he_normal", "lecun_normal", "glorot_uniform", "orthogonal", "INITIALIZERS"]
+__all__ = [
+    "fans", "he_normal", "lecun_normal", "glorot_uniform", "orthogonal", "INITIALIZERS",
+    "init_params", "check_param_shapes",
+]
 
 
 def fans(shape: Sequence[int]) -> tuple[int, int]:
@@ -150,3 +153,32 @@ INITIALIZERS = {
     "glorot_uniform": glorot_uniform,
     "orthogonal": orthogonal,
 }
+
+
+def init_params(shapes: Sequence[tuple[int, ...]], init: str, seed: Any = 0, *,
+                backend_name: str = "numpy", dtype: Any = None, gain: float | None = None
+                ) -> list:
+    """Parameters of the given shapes: arrays of 2+ dimensions drawn with ``init``, 1-D zero.
+
+    Weights are drawn in list order from one host generator seeded by ``seed``, so every
+    backend gets identical numbers (float32 is the float64 draw rounded); biases use no
+    random numbers. ``gain`` is passed to the orthogonal initialiser only.
+    """
+    xp = backend.namespace(backend_name)
+    dtype = backend.resolve_dtype(xp, dtype)
+    gen = backend.rng(seed)
+    draw = INITIALIZERS[init]
+    extra = {"gain": gain} if init == "orthogonal" and gain is not None else {}
+    return [draw(tuple(shape), gen, xp=xp, dtype=dtype, **extra) if len(shape) > 1
+            else xp.zeros(tuple(shape), dtype=dtype) for shape in shapes]
+
+
+def check_param_shapes(params: Any, shapes: Sequence[tuple[int, ...]]) -> None:
+    """``ValueError`` naming ``params`` unless it is a list of arrays of exactly ``shapes``."""
+    count = len(params) if hasattr(params, "__len__") else type(params).__name__
+    if count != len(shapes):
+        raise ValueError(f"params must be a list of {len(shapes)} arrays, got {count}")
+    for j, shape in enumerate(shapes):
+        if tuple(params[j].shape) != tuple(shape):
+            raise ValueError(
+                f"params[{j}] must have shape {tuple(shape)}, got {tuple(params[j].shape)}")

@@ -24,10 +24,10 @@ import math
 from types import ModuleType
 from typing import Any, Sequence
 
-from ..backend import array_namespace, check_finite, namespace, resolve_dtype, rng
+from ..backend import array_namespace, check_finite
 from .activations import get_activation
 from .dense import dense_bwd, dense_fwd
-from .init import INITIALIZERS
+from .init import INITIALIZERS, check_param_shapes, init_params
 from .losses import LOSSES, log_softmax, prepare_targets
 
 __all__ = ["MLP"]
@@ -116,18 +116,16 @@ class MLP:
             Default float64.
         backend : {"numpy", "cupy", "torch", "array_api_strict"}, default "numpy"
         """
-        xp = namespace(backend)
-        dtype = resolve_dtype(xp, dtype)
-        gen = rng(seed)
-        draw = INITIALIZERS[self.weight_init]
-        extra = {}
-        if self.weight_init == "orthogonal":
-            extra["gain"] = _ORTHOGONAL_GAIN[self.activation]
-        params = []
+        gain = _ORTHOGONAL_GAIN[self.activation] if self.weight_init == "orthogonal" else None
+        return init_params(self._param_shapes(), self.weight_init, seed, backend_name=backend,
+                           dtype=dtype, gain=gain)
+
+    def _param_shapes(self) -> list[tuple[int, ...]]:
+        """``[(n0, n1), (n1,), (n1, n2), (n2,), ...]``: the shapes of ``[W1, b1, W2, b2, ...]``."""
+        shapes = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            params.append(draw((fan_in, fan_out), gen, xp=xp, dtype=dtype, **extra))
-            params.append(xp.zeros((fan_out,), dtype=dtype))
-        return params
+            shapes += [(fan_in, fan_out), (fan_out,)]
+        return shapes
 
     def layers(self) -> list[list[int]]:
         """Parameter indices per dense layer, weight and bias together: ``[[0, 1], [2, 3], ...]``.
@@ -140,15 +138,7 @@ class MLP:
 
     # -- forward --------------------------------------------------------------------
     def _check_params(self, params: Sequence) -> None:
-        count = len(params) if hasattr(params, "__len__") else type(params).__name__
-        if count != 2 * self.n_layers:
-            raise ValueError(f"params must be a list of {2 * self.n_layers} arrays, got {count}")
-        for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            for j, shape in ((2 * i, (fan_in, fan_out)), (2 * i + 1, (fan_out,))):
-                if tuple(params[j].shape) != shape:
-                    raise ValueError(
-                        f"params[{j}] must have shape {shape}, got {tuple(params[j].shape)}"
-                    )
+        check_param_shapes(params, self._param_shapes())
 
     def _check_X(self, X: Any, params: Sequence, xp: ModuleType) -> None:
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
