@@ -63,11 +63,15 @@ class TrainResult:
     message: str = ""
 
 
+def _n_correct(xp, model: Any, params: list, X: Any, y: Any) -> float:
+    """Number of rows of ``X`` whose arg-max prediction equals the integer label ``y``."""
+    predicted = xp.argmax(model.predict(params, X), axis=1)
+    return float(xp.sum(xp.astype(predicted == y, xp.float64)))
+
+
 def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
     """Fraction of rows of ``X`` whose arg-max prediction equals the integer label ``y``."""
-    xp = array_namespace(X)
-    predicted = xp.argmax(model.predict(params, X), axis=1)
-    return float(xp.mean(xp.astype(predicted == y, xp.float64)))
+    return _n_correct(array_namespace(X), model, params, X, y) / X.shape[0]
 
 
 def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -> tuple[float, float]:
@@ -79,8 +83,7 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
         xb, yb = X[start:start + batch_size, ...], y[start:start + batch_size]
         rows = xb.shape[0]
         total_loss += rows * float(model.loss(params, xb, yb))
-        predicted = xp.argmax(model.predict(params, xb), axis=1)
-        total_correct += float(xp.sum(xp.astype(predicted == yb, xp.float64)))
+        total_correct += _n_correct(xp, model, params, xb, yb)
     return total_loss / n, total_correct / n
 
 
