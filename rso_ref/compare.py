@@ -51,33 +51,33 @@ DEFAULT_LR: dict[str, float] = {
 }
 
 
-def _mlp(ds: Any, hidden: Sequence[int] = (128, 128)) -> MLP:
+def _mlp(ds: Any, hidden: Sequence[int] = (128, 128), **options: Any) -> MLP:
     n_in = int(np.prod(ds.input_shape))
-    return MLP((n_in, *hidden, ds.n_classes))
+    return MLP((n_in, *hidden, ds.n_classes), **options)
 
 
-def _convnet1d(ds: Any) -> Any:
+def _convnet1d(ds: Any, **options: Any) -> Any:
     from .nn import ConvNet1D
 
     if len(ds.input_shape) != 2:
         raise ValueError(f"convnet1d needs (channels, length) inputs; {ds.name} has "
                          f"{ds.input_shape}")
     channels, length = ds.input_shape
-    return ConvNet1D(length=length, n_classes=ds.n_classes, in_channels=channels)
+    return ConvNet1D(length=length, n_classes=ds.n_classes, in_channels=channels, **options)
 
 
-def _image_model(kind: str) -> Callable[[Any], Any]:
-    def build(ds: Any) -> Any:
+def _image_model(kind: str) -> Callable[..., Any]:
+    def build(ds: Any, **options: Any) -> Any:
         from . import nn
 
         if len(ds.input_shape) != 3:
             raise ValueError(f"{kind} needs (C, H, W) images; {ds.name} has {ds.input_shape}")
-        return getattr(nn, kind)(input_shape=ds.input_shape, n_classes=ds.n_classes)
+        return getattr(nn, kind)(input_shape=ds.input_shape, n_classes=ds.n_classes, **options)
 
     return build
 
 
-#: Model factories ``dataset -> model``.
+#: Model factories ``(dataset, **model_options) -> model``.
 MODELS: dict[str, Callable[[Any], Any]] = {
     "mlp": _mlp,
     "convnet1d": _convnet1d,
@@ -90,7 +90,15 @@ _LAYOUT = {"mlp": "flat", "convnet1d": "image", "convnet2d": "image", "resnet": 
 
 @dataclass(frozen=True)
 class CompareConfig:
-    """Everything that determines a comparison."""
+    """Everything that determines a comparison.
+
+    Each entry of ``optimizers`` is an *arm*: a key of :data:`OPTIMIZERS`, or a label of
+    ``variants``, which maps a label to ``{"optimizer": key, "options": {...}}`` (e.g.
+    ``{"K=2": {"optimizer": "rso", "options": {"meta_iters": 2}}}`` for an ablation).
+    ``model_options`` go to the model's constructor (e.g. ``{"widths": [8, 16]}``) and
+    ``data_options`` to the data set's loader (e.g. ``{"path": "~/cifar"}``,
+    ``{"image_size": 16}``). ``rso_options`` apply to the plain ``"rso"`` arm.
+    """
 
     model: str = "mlp"
     data: str = "digits"
@@ -102,32 +110,51 @@ class CompareConfig:
     dtype: str = "float64"
     lrs: dict = field(default_factory=dict)
     rso_options: dict = field(default_factory=dict)
+    model_options: dict = field(default_factory=dict)
+    data_options: dict = field(default_factory=dict)
+    variants: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
-        unknown = [o for o in self.optimizers if o not in OPTIMIZERS]
-        if unknown or not self.optimizers:
-            raise ValueError(f"optimizers must be a non-empty subset of {sorted(OPTIMIZERS)}, "
-                             f"got unknown {unknown}")
+        for label, spec in self.variants.items():
+            if (not isinstance(spec, dict) or spec.get("optimizer") not in OPTIMIZERS
+                    or not isinstance(spec.get("options", {}), dict)
+                    or set(spec) - {"optimizer", "options"}):
+                raise ValueError(f"variants: {label!r} must be {{'optimizer': one of "
+                                 f"{sorted(OPTIMIZERS)}, 'options': dict}}, got {spec!r}")
+        known = set(OPTIMIZERS) | set(self.variants)
+        unknown = [o for o in self.optimizers if o not in known]
+        if unknown or not self.optimizers or len(set(self.optimizers)) != len(self.optimizers):
+            raise ValueError(f"optimizers must be distinct entries of {sorted(OPTIMIZERS)} or "
+                             f"of variants, got {list(self.optimizers)} (unknown: {unknown})")
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not self.seeds:
             raise ValueError("seeds must not be empty")
         for name, lr in self.lrs.items():
-            if name not in OPTIMIZERS or not (isinstance(lr, (int, float)) and lr > 0):
+            if (name not in known or isinstance(lr, bool)
+                    or not (isinstance(lr, (int, float)) and lr > 0)):
                 raise ValueError(f"lrs: bad entry {name}={lr!r}")
 
-    def lr(self, optimizer: str) -> float:
-        return float(self.lrs.get(optimizer, DEFAULT_LR[optimizer]))
+    def arm(self, label: str) -> tuple[str, dict]:
+        """``(optimizer key, options)`` of the arm ``label``."""
+        if label in self.variants:
+            spec = self.variants[label]
+            return spec["optimizer"], dict(spec.get("options", {}))
+        return label, dict(self.rso_options) if label == "rso" else {}
+
+    def lr(self, label: str) -> float:
+        """The arm's learning rate: ``lrs[label]``, else its optimizer's default."""
+        return float(self.lrs.get(label, DEFAULT_LR[self.arm(label)[0]]))
 
 
-def make_model(name: str, ds: Any) -> Any:
-    """The model ``name`` sized for dataset ``ds``."""
+def make_model(name: str, ds: Any, **options: Any) -> Any:
+    """The model ``name`` sized for dataset ``ds`` (``options`` go to its constructor)."""
     if name not in MODELS:
         raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
-    return MODELS[name](ds)
+    return MODELS[name](ds, **options)
 
 
 def make_optimizer(name: str, lr: float, model: Any, **options: Any) -> Any:
@@ -143,14 +170,15 @@ def load_dataset(config: CompareConfig, *, val_fraction: float = 0.0) -> Any:
     The split is fixed (seed 0); ``val_fraction`` carves a validation split out of the
     data for learning-rate selection.
     """
-    ds = datasets.load(config.data, seed=0, layout=_LAYOUT[config.model], val_fraction=val_fraction)
+    ds = datasets.load(config.data, seed=0, layout=_LAYOUT[config.model], val_fraction=val_fraction,
+                       **config.data_options)
     ds, _, _ = datasets.standardize(ds)
     return datasets.to_backend(ds, config.backend, dtype=config.dtype)
 
 
-def _train_once(config: CompareConfig, ds: Any, model: Any, name: str, lr: float, seed: int,
+def _train_once(config: CompareConfig, ds: Any, model: Any, label: str, lr: float, seed: int,
                 X_eval: Any, y_eval: Any, progress: bool) -> dict:
-    options = config.rso_options if name == "rso" else {}
+    name, options = config.arm(label)
     optimizer = make_optimizer(name, lr, model, **options)
     started = time.perf_counter()
     result = train(model, optimizer, ds.X_train, ds.y_train, epochs=config.epochs,
@@ -172,36 +200,47 @@ LR_GRID_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, seed: int = 0,
-                        progress: bool = True, log: Callable[[str], Any] | None = None) -> dict:
-    """Choose each optimizer's learning rate on a validation split.
+                        arms: Sequence[str] | None = None, progress: bool = True,
+                        log: Callable[[str], Any] | None = None) -> dict:
+    """Choose each arm's learning rate on a validation split.
 
-    Every optimizer gets the grid ``DEFAULT_LR[name] * LR_GRID_FACTORS`` (one seed,
+    Every arm gets the grid ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS`` (one seed,
     ``config.epochs`` epochs); the rate with the best final validation accuracy wins
     (ties: the smaller rate; diverged runs score NaN and never win). The test split is
     not touched.
 
+    Parameters
+    ----------
+    arms : sequence of str, optional
+        The arms to tune (default: all of ``config.optimizers``).
+
     Returns
     -------
     dict
-        ``{name: {"grid": [...], "val_accuracy": [...], "best": lr}}``.
+        ``{arm: {"grid": [...], "val_accuracy": [...], "best": lr}}``.
     """
+    arms = tuple(config.optimizers if arms is None else arms)
+    unknown = [a for a in arms if a not in config.optimizers]
+    if unknown:
+        raise ValueError(f"arms must be among config.optimizers {list(config.optimizers)}, "
+                         f"got {unknown}")
     ds = load_dataset(config, val_fraction=val_fraction)
-    model = make_model(config.model, ds)
+    model = make_model(config.model, ds, **config.model_options)
     table = {}
-    for name in config.optimizers:
-        grid = [DEFAULT_LR[name] * f for f in LR_GRID_FACTORS]
+    for label in arms:
+        grid = [DEFAULT_LR[config.arm(label)[0]] * f for f in LR_GRID_FACTORS]
         scores = []
         for lr in grid:
-            record = _train_once(config, ds, model, name, lr, seed, ds.X_val, ds.y_val, progress)
+            record = _train_once(config, ds, model, label, lr, seed, ds.X_val, ds.y_val, progress)
             score = record["eval_accuracy"] if record["status"] == "completed" else float("nan")
             scores.append(score)
             if log is not None:
-                log(f"{name:>8} lr={lr:<8.3g} validation accuracy {100 * score:.2f}%")
+                log(f"{label:>10} lr={lr:<8.3g} validation accuracy {100 * score:.2f}%")
         finite = [(s, lr) for s, lr in zip(scores, grid) if s == s]
         if not finite:
-            raise RuntimeError(f"every learning rate diverged for {name}")
+            raise RuntimeError(f"every learning rate diverged for {label}")
         best = max(finite, key=lambda item: (item[0], -item[1]))[1]
-        table[name] = {"grid": grid, "val_accuracy": scores, "best": best}
+        table[label] = {"grid": grid, "val_accuracy": scores, "best": best}
     return table
 
 
@@ -215,7 +254,7 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
     """
     namespace(config.backend)  # fail early and clearly when the backend is missing
     ds = load_dataset(config)
-    model = make_model(config.model, ds)
+    model = make_model(config.model, ds, **config.model_options)
     runs: dict[str, list] = {name: [] for name in config.optimizers}
     for name in config.optimizers:
         for seed in config.seeds:
@@ -245,6 +284,7 @@ def _summarise(records: list) -> dict:
         "meta_nfev_per_step": sum(r["meta_nfev"] for r in records) / max(steps, 1),
         "diverged": int(sum(r["status"] == "diverged" for r in records)),
         "n_seeds": len(records),
+        "lr": records[0]["lr"],
     }
 
 
@@ -257,7 +297,7 @@ def summary_table(report: dict) -> str:
              f"{'optimizer':>10} {'lr':>8} {'test acc (%)':>16} {'time (s)':>9} "
              f"{'meta calls/step':>16}"]
     for name, s in report["summary"].items():
-        lr = config["lrs"].get(name, DEFAULT_LR[name])
+        lr = s["lr"]
         acc = f"{100 * s['test_accuracy_mean']:.2f} ± {100 * s['test_accuracy_std']:.2f}"
         flag = f"  ({s['diverged']} diverged)" if s["diverged"] else ""
         lines.append(f"{name:>10} {lr:>8.3g} {acc:>16} {s['wall_time_mean']:>9.2f} "

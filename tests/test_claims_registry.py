@@ -2,11 +2,12 @@
 import json
 
 import numpy as np
+from scipy import stats
 import pytest
 
 from rso_ref.claims import Claim, Evidence
 from rso_ref.claims.report import render_claim, write_report
-from rso_ref.claims.stats import bootstrap_ci, mean_std, welch_t
+from rso_ref.claims.stats import bootstrap_ci, holm, mean_std, welch_diff
 
 
 def _claim(cid="demo-claim"):
@@ -48,8 +49,32 @@ def test_bootstrap_ci_covers_the_mean_and_shrinks_with_n():
         bootstrap_ci(small, block=0)
 
 
-def test_welch_and_mean_std():
-    t, p = welch_t([1.0, 1.1, 0.9, 1.05], [2.0, 2.1, 1.9, 2.05])
-    assert t < 0 and p < 1e-4
+def test_welch_diff_matches_the_textbook_formula():
+    gen = np.random.default_rng(0)
+    a, b = gen.normal(1.0, 1.0, 6), gen.normal(0.0, 2.0, 5)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    t = (a.mean() - b.mean()) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    d = welch_diff(a, b)
+    # closed forms evaluated in a different order: agreement to rounding, 1e-12
+    np.testing.assert_allclose([d["t"], d["p"], d["lo"], d["hi"]],
+                               [t, 2 * stats.t.sf(abs(t), df), t * np.sqrt(va + vb) - half,
+                                t * np.sqrt(va + vb) + half], rtol=1e-12)
+    assert d["diff"] == pytest.approx(a.mean() - b.mean(), rel=1e-15)
+    assert welch_diff([1.0, 1.1, 0.9, 1.05], [2.0, 2.1, 1.9, 2.05])["t"] < 0
+
+
+def test_holm_adjustment():
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, max(0.06, 0.04*1) = 0.06
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02],
+                               rtol=1e-15)
+    assert holm([0.6, 0.7]) == [1.0, 1.0]
+    adjusted = holm([float("nan"), 0.01])
+    assert np.isnan(adjusted[0]) and adjusted[1] == 0.01
+    assert holm([]) == []
+
+
+def test_mean_std():
     assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2.0), rel=1e-15))
     assert mean_std([5.0]) == (5.0, 0.0)

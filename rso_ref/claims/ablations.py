@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
 from ..compare import DEFAULT_LR
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import final_accuracy, load_task, train_once
-from .stats import mean_std
+from .stats import mean_std, welch_diff
 
-__all__ = ["mlp_blocks", "welch_diff", "ablation_runs", "ablation_verdicts", "DEPTH"]
+__all__ = ["mlp_blocks", "ablation_runs", "ablation_verdicts", "DEPTH"]
 
 #: Dense layers of the ablation MLP (7 hidden layers of width 64).
 DEPTH = 8
@@ -53,14 +52,6 @@ def mlp_blocks(n_layers: int) -> list[list[int]]:
     layer = [[2 * i, 2 * i + 1] for i in range(n_layers)]
     body = [sum(layer[i:i + 2], []) for i in range(1, n_layers - 1, 2)]
     return [layer[0]] + body + [layer[-1]]
-
-
-def welch_diff(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
-    """mean(a) - mean(b) with Welch's t-test: ``{"diff", "lo", "hi", "t", "p"}`` (95 % CI)."""
-    res = _scipy_stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
-    ci = res.confidence_interval(0.95)
-    return {"diff": float(np.mean(a) - np.mean(b)), "lo": float(ci.low), "hi": float(ci.high),
-            "t": float(res.statistic), "p": float(res.pvalue)}
 
 
 def _configs(blocks: list[list[int]], ks: Sequence[int], groupings: Sequence[str]

@@ -31,10 +31,9 @@ from threadpoolctl import threadpool_limits
 from .. import data as datasets
 from ..compare import DEFAULT_LR
 from ..plots import pyplot, save_figure
-from .ablations import welch_diff
 from .registry import Claim, Evidence, register
 from .stability import OPTIMIZERS, load_task, train_once
-from .stats import mean_std
+from .stats import mean_std, welch_diff
 
 __all__ = ["PAPER_SETTINGS", "matmul_flops_per_second", "compute_estimate", "epochs_to_target",
            "speed_runs"]

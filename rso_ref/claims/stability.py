@@ -41,7 +41,7 @@ from ..compare import DEFAULT_LR, CompareConfig, load_dataset, make_model, make_
 from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
-from .stats import mean_std, welch_t
+from .stats import mean_std, welch_diff
 
 __all__ = ["OPTIMIZERS", "BATCH_SIZE", "load_task", "train_once", "final_accuracy",
            "run_metrics", "reduction_ci", "stability_runs", "lr_sweep", "stability_verdict"]
@@ -231,8 +231,8 @@ def _table(runs: dict) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     for key in ("grad_norm_std", "grad_norm_cv", "loss_variance", "mean_loss", "test_accuracy"):
         cells = [f"{m:.4g} ± {s:.2g}" for m, s in (mean_std(runs[n][key]) for n in OPTIMIZERS)]
-        tests = [f"{t:+.2f}, {p:.3g}" for t, p in (welch_t(runs["rso"][key], runs[b][key])
-                                                  for b in ("sgd", "adam"))]
+        tests = [f"{w['t']:+.2f}, {w['p']:.3g}" for w in (welch_diff(runs["rso"][key], runs[b][key])
+                                                          for b in ("sgd", "adam"))]
         lines.append(f"| {key} | " + " | ".join(cells + tests) + " |")
     return "\n".join(lines)
 

@@ -1,10 +1,15 @@
-r"""Statistics used by the claims: bootstrap confidence intervals and Welch's t-test.
+r"""Statistics used by the claims and presets: bootstrap CIs, Welch's t-test, Holm's correction.
 
 ``bootstrap_ci`` is the percentile bootstrap: resample the data with replacement
 ``n_boot`` times, compute the statistic on each resample, and report the
 :math:`\alpha/2` and :math:`1-\alpha/2` quantiles. For serially correlated series
 (weight trajectories) ``block`` > 1 resamples contiguous blocks (moving-block
 bootstrap, Künsch 1989, doi:10.1214/aos/1176347265).
+
+``welch_diff`` is Welch's unequal-variance t-test (Welch 1947,
+doi:10.2307/2332510) with the confidence interval of the difference of means, and
+``holm`` the Holm-Bonferroni step-down adjustment of several p-values (Holm 1979,
+"A simple sequentially rejective multiple test procedure", Scand. J. Statist. 6).
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as _scipy_stats
 
-__all__ = ["bootstrap_ci", "welch_t", "mean_std"]
+__all__ = ["bootstrap_ci", "welch_diff", "holm", "mean_std"]
 
 
 def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *,
@@ -51,10 +56,40 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
     return float(statistic(data)), float(lo), float(hi)
 
 
-def welch_t(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Welch's unequal-variance t-test of mean(a) vs mean(b): ``(t, two-sided p)``."""
+def welch_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+               ) -> dict[str, float]:
+    r"""mean(a) - mean(b) with Welch's t-test: ``{"diff", "lo", "hi", "t", "p"}``.
+
+    .. math::
+
+        t = \frac{\bar a - \bar b}{\sqrt{s_a^2/n_a + s_b^2/n_b}}
+
+    with Welch-Satterthwaite degrees of freedom; ``[lo, hi]`` is the ``confidence``
+    interval of the difference and ``p`` the two-sided p-value.
+    """
     res = _scipy_stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
-    return float(res.statistic), float(res.pvalue)
+    ci = res.confidence_interval(confidence)
+    return {"diff": float(np.mean(a) - np.mean(b)), "lo": float(ci.low), "hi": float(ci.high),
+            "t": float(res.statistic), "p": float(res.pvalue)}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    r"""Holm-Bonferroni adjusted p-values, in the order given.
+
+    With the p-values sorted increasingly, :math:`p_{(1)} \le \dots \le p_{(m)}`, the
+    adjusted values are :math:`\tilde p_{(i)} = \min\big(1, \max_{j \le i} (m - j + 1)\,
+    p_{(j)}\big)`; rejecting where :math:`\tilde p \le \alpha` controls the
+    family-wise error rate at :math:`\alpha`. NaN p-values stay NaN and do not count in m.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m, running = order.size, 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        out[index] = running
+    return [float(v) for v in out]
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -4,6 +4,8 @@ r"""Data sets and test problems for rso_ref, all made or read on the host, offli
   every loader returns, and moving it to a backend.
 * :func:`load_digits` (:mod:`.digits`): scikit-learn's 8x8 digits.
 * :func:`make_mnist1d` (:mod:`.mnist1d`): MNIST-1D generated from a seed.
+* :func:`make_cifar_like` (:mod:`.cifar_like`): CIFAR-shaped synthetic images of ten
+  shapes, generated from a seed.
 * :func:`make_teacher` (:mod:`.teacher`): Gaussian inputs labelled by a random MLP.
 * :func:`least_squares`, :func:`logistic_regression` (:mod:`.convex`): convex problems
   with known optimum and curvature constants.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .cifar_like import make_cifar_like
 from .convex import (ConvexProblem, LeastSquares, LogisticRegression, least_squares,
                      logistic_regression)
 from .dataset import LAYOUTS, Dataset, to_backend
@@ -36,7 +39,7 @@ from .teacher import make_teacher
 
 __all__ = [
     "Dataset", "to_backend", "LAYOUTS", "load", "LOADERS",
-    "load_digits", "make_mnist1d", "make_teacher", "load_mnist", "load_cifar10", "read_idx",
+    "load_digits", "make_mnist1d", "make_cifar_like", "make_teacher", "load_mnist", "load_cifar10", "read_idx",
     "split_indices", "split_arrays", "split_validation", "minibatches", "standardize",
     "ConvexProblem", "LeastSquares", "LogisticRegression", "least_squares", "logistic_regression",
 ]
@@ -45,6 +48,7 @@ __all__ = [
 LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,
     "mnist1d": make_mnist1d,
+    "cifar_like": make_cifar_like,
     "teacher": make_teacher,
     "mnist": load_mnist,
     "cifar10": load_cifar10,
