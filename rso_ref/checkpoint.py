@@ -28,7 +28,7 @@ import numpy as np
 
 from .backend import asarray, to_numpy
 
-__all__ = ["save", "load", "exists", "encode", "decode", "write_json_atomic"]
+__all__ = ["save", "load", "exists", "encode", "decode", "write_json_atomic", "write_text_atomic"]
 
 _ARRAY_TAG = "__array__"
 _TUPLE_TAG = "__tuple__"
@@ -135,20 +135,31 @@ def load(path: str | os.PathLike, xp: ModuleType | None = None) -> Any:
         return decode(skeleton, arrays, xp)
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write ``payload`` as JSON to ``path`` via a temporary file and :func:`os.replace`."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and :func:`os.replace`.
+
+    A reader sees the old file or the whole new one, never a partial write; the file
+    gets mode 0644 (``mkstemp`` would leave 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, allow_nan=True, default=_json_default)
+            handle.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
+    """Write ``payload`` as indented JSON to ``path`` atomically (:func:`write_text_atomic`)."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=True,
+                                              default=_json_default))
 
 
 def _json_default(value: Any) -> Any:

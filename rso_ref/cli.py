@@ -61,23 +61,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=15)
     demo.add_argument("--no-progress", action="store_true")
 
-    cmp_ = sub.add_parser("compare", help="any model x data x optimizers, mean ± std over seeds")
-    cmp_.add_argument("--model", default="mlp", help="mlp, convnet1d, convnet2d, resnet")
-    cmp_.add_argument("--data", default="digits", help="digits, mnist1d, ...")
-    cmp_.add_argument("--optimizers", type=_csv, default=("sgd", "adam", "rso"))
-    cmp_.add_argument("--epochs", type=int, default=10)
-    cmp_.add_argument("--seeds", type=_seeds, default=(0, 1, 2),
-                      help="a count N (seeds 0..N-1) or a comma list")
-    cmp_.add_argument("--batch-size", type=int, default=64)
-    cmp_.add_argument("--backend", default="numpy")
-    cmp_.add_argument("--dtype", default="float64", choices=("float64", "float32"))
-    cmp_.add_argument("--lr", type=_lrs, default={}, help="e.g. sgd=0.05,rso=0.1")
+    cmp_ = sub.add_parser("compare", help="any model x data x optimizers, mean ± std over seeds; "
+                                          "--preset runs the paper's tables at small scale")
+    cmp_.add_argument("--preset", default=None,
+                      help="a preset name (see --list-presets) or 'all': tune, 5 seeds, "
+                           "Welch tests, pages")
+    cmp_.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    cmp_.add_argument("--model", default=None, help="mlp (default), convnet1d, convnet2d, resnet")
+    cmp_.add_argument("--data", default=None, help="digits (default), mnist1d, cifar_like, "
+                                                   "mnist, cifar10")
+    cmp_.add_argument("--data-path", default=None,
+                      help="directory of the files of --data mnist / cifar10")
+    cmp_.add_argument("--optimizers", type=_csv, default=None,
+                      help="comma list (default sgd,adam,rso)")
+    cmp_.add_argument("--epochs", type=int, default=None, help="default 10, or the preset's")
+    cmp_.add_argument("--seeds", type=_seeds, default=None,
+                      help="a count N (seeds 0..N-1) or a comma list (default 3, or the preset's)")
+    cmp_.add_argument("--batch-size", type=int, default=None, help="default 64")
+    cmp_.add_argument("--backend", default=None, help="default numpy")
+    cmp_.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                      help="default float64")
+    cmp_.add_argument("--lr", type=_lrs, default=None, help="e.g. sgd=0.05,rso=0.1")
     cmp_.add_argument("--meta-iters", type=int, default=None, help="RSO K")
     cmp_.add_argument("--groups", default=None, help="RSO grouping: layer, block, uniform:N")
     cmp_.add_argument("--tune-lr", action="store_true",
                       help="first choose each optimizer's lr on a validation split "
                            "(the same 5-point grid around its default for every optimizer)")
-    cmp_.add_argument("--out", default="rso-ref-out/compare")
+    cmp_.add_argument("--no-tune", action="store_true",
+                      help="with --preset: skip the learning-rate search (defaults)")
+    cmp_.add_argument("--out", default=None,
+                      help="output directory (default rso-ref-out/compare or "
+                           "rso-ref-out/presets[/NAME])")
     cmp_.add_argument("--no-progress", action="store_true")
 
     theory = sub.add_parser("theory", help="run the papers' claims and write the verdict report")
@@ -131,19 +145,73 @@ def _demo(args) -> int:
     return _run_compare(config, args.out, not args.no_progress)
 
 
+#: ``rso-ref compare`` options a preset fixes (refused together with --preset).
+_PRESET_FIXED = ("model", "optimizers", "lr", "meta_iters", "groups", "tune_lr")
+#: Options that may change a preset's run, as CompareConfig fields.
+_PRESET_OVERRIDES = ("batch_size", "backend", "dtype")
+
+
+def _data_options(args) -> dict:
+    return {"path": args.data_path} if args.data_path is not None else {}
+
+
 def _compare(args) -> int:
     from .compare import CompareConfig
 
+    if args.list_presets:
+        from .presets import PRESETS
+
+        for preset in PRESETS.values():
+            print(f"{preset.name:<26} {preset.title}")
+        return 0
+    if args.preset is not None:
+        return _compare_presets(args)
+    if args.no_tune:
+        raise ValueError("--no-tune applies to --preset runs only")
     rso_options = {}
     if args.meta_iters is not None:
         rso_options["meta_iters"] = args.meta_iters
     if args.groups is not None:
         rso_options["groups"] = args.groups
-    config = CompareConfig(model=args.model, data=args.data, optimizers=tuple(args.optimizers),
-                           epochs=args.epochs, seeds=tuple(args.seeds), batch_size=args.batch_size,
-                           backend=args.backend, dtype=args.dtype, lrs=args.lr,
-                           rso_options=rso_options)
-    return _run_compare(config, args.out, not args.no_progress, tune=args.tune_lr)
+    given = {name: getattr(args, name) for name in _PRESET_OVERRIDES
+             if getattr(args, name) is not None}
+    config = CompareConfig(model=args.model or "mlp", data=args.data or "digits",
+                           optimizers=tuple(args.optimizers or ("sgd", "adam", "rso")),
+                           epochs=10 if args.epochs is None else args.epochs,
+                           seeds=tuple(args.seeds or (0, 1, 2)), lrs=args.lr or {},
+                           rso_options=rso_options, data_options=_data_options(args), **given)
+    return _run_compare(config, args.out or "rso-ref-out/compare", not args.no_progress,
+                        tune=args.tune_lr)
+
+
+def _compare_presets(args) -> int:
+    from .presets import PRESETS, get_preset, run_preset, write_index, write_preset
+
+    fixed = [f"--{name.replace('_', '-')}" for name in _PRESET_FIXED if getattr(args, name)]
+    if fixed:
+        raise ValueError(f"{', '.join(fixed)} cannot be combined with --preset (the preset "
+                         "fixes it; run without --preset to choose freely)")
+    names = list(PRESETS) if args.preset == "all" else [get_preset(args.preset).name]
+    overrides = {name: getattr(args, name) for name in _PRESET_OVERRIDES
+                 if getattr(args, name) is not None}
+    if args.data is not None:
+        overrides.update(data=args.data, data_options=_data_options(args))
+    elif args.data_path is not None:
+        raise ValueError("--data-path needs --data (mnist or cifar10) with --preset")
+    root = Path(args.out or ("rso-ref-out/presets" if args.preset == "all"
+                             else f"rso-ref-out/presets/{names[0]}"))
+    reports = []
+    for name in names:
+        print(f"== preset {name}")
+        report = run_preset(name, seeds=args.seeds, epochs=args.epochs, tune=not args.no_tune,
+                            overrides=overrides, progress=not args.no_progress, log=print)
+        out = root / name if args.preset == "all" else root
+        paths = write_preset(report, out)
+        print(f"wrote {paths['page']}")
+        reports.append(report)
+    if args.preset == "all":
+        print(f"wrote {write_index(reports, root)}")
+    return 0
 
 
 def _theory(args) -> int:

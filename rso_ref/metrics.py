@@ -16,6 +16,10 @@ LR sensitivity range
     final score is within ``tolerance`` of the best score on the grid, with its width in
     decades :math:`\log_{10}(hi/lo)`; rates that diverged count as failures.
 
+Epochs to target (§4.3, "convergence speed")
+    the first epoch whose evaluation accuracy reaches a target; runs that never reach
+    it are censored (``None``), not averaged.
+
 Layer weights (Figure 1, Theorem 2): the normalised entropy of :math:`|w|` and the
 lag-1 statistics of each weight's trajectory.
 """
@@ -31,6 +35,7 @@ __all__ = [
     "gradient_norm_std",
     "loss_variance",
     "lr_sensitivity_range",
+    "epochs_to_target",
     "weight_entropy",
     "lag1_product_mean",
     "lag1_autocorrelation",
@@ -101,6 +106,14 @@ def lr_sensitivity_range(lrs: Sequence[float], scores: Sequence[float], *,
     ok = finite & (signed >= best - tolerance)
     lo, hi = float(lrs_arr[ok].min()), float(lrs_arr[ok].max())
     return lo, hi, math.log10(hi / lo)
+
+
+def epochs_to_target(eval_accuracy: Sequence[float], target: float) -> int | None:
+    """First epoch (1-based) whose evaluation accuracy is >= ``target``; None if never."""
+    for epoch, acc in enumerate(_as_1d(eval_accuracy, "eval_accuracy"), start=1):
+        if acc >= target:
+            return epoch
+    return None
 
 
 def weight_entropy(w: Sequence[float]) -> float:

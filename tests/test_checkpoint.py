@@ -71,3 +71,11 @@ def test_a_crash_between_the_two_renames_falls_back_to_the_old_copy(tmp_path, np
     assert checkpoint.exists(tmp_path / "ck")
     np.testing.assert_array_equal(checkpoint.load(tmp_path / "ck")["a"], np.ones(2))
     assert not checkpoint.exists(tmp_path / "other")
+
+
+def test_write_text_atomic_replaces_whole_files_readable_by_all(tmp_path):
+    path = checkpoint.write_text_atomic(tmp_path / "page.md", "first")
+    checkpoint.write_text_atomic(path, "second")
+    assert path.read_text() == "second"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["page.md"]  # no temporary file left

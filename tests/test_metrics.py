@@ -51,3 +51,8 @@ def test_lag1_statistics_distinguish_the_two_readings_of_theorem_2():
     with pytest.raises(ValueError, match="constant"):
         metrics.lag1_autocorrelation(np.ones(5))
     assert math.isfinite(metrics.lag1_product_mean([1.0, -1.0]))
+
+
+def test_epochs_to_target():
+    assert metrics.epochs_to_target([0.5, 0.8, 0.9, 0.95], 0.9) == 3
+    assert metrics.epochs_to_target([0.5, 0.8], 0.9) is None

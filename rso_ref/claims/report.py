@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from ..checkpoint import write_json_atomic
+from ..checkpoint import write_json_atomic, write_text_atomic
 from .registry import Claim, Evidence, all_claims, as_jsonable, get
 
 __all__ = ["run_claims", "render_claim", "write_report"]
@@ -76,7 +76,7 @@ def write_report(results: list, out_dir: str | Path, *, quick: bool) -> dict[str
     payload = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
     claims = payload.get("claims", {})
     for claim, evidence, seconds in results:
-        _write_text(out / f"{claim.id}.md",
+        write_text_atomic(out / f"{claim.id}.md",
                     render_claim(claim, evidence, quick=quick, seconds=seconds))
         claims[claim.id] = {
             "title": claim.title, "source": claim.source, "verdict": evidence.verdict,
@@ -85,7 +85,7 @@ def write_report(results: list, out_dir: str | Path, *, quick: bool) -> dict[str
             "seconds": seconds, "command": command_for(claim, quick)}
     rows = [f"| [{cid}]({cid}.md) | {c['title']} | {c['source']} | **{c['verdict']}** | "
             f"{'quick' if c['quick'] else 'full'} |" for cid, c in claims.items()]
-    _write_text(out / "README.md",
+    write_text_atomic(out / "README.md",
                 "# Claims of the papers and their verdicts\n\n"
                 "Each page states a claim precisely, the protocol that tests it, the verdict "
                 "and its evidence, and the command that reproduces it.\n\n"
@@ -94,8 +94,3 @@ def write_report(results: list, out_dir: str | Path, *, quick: bool) -> dict[str
     return {"index": out / "README.md",
             "json": write_json_atomic(previous, {"claims": claims})}
 
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

@@ -30,12 +30,13 @@ from threadpoolctl import threadpool_limits
 
 from .. import data as datasets
 from ..compare import DEFAULT_LR
+from ..metrics import epochs_to_target
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import OPTIMIZERS, load_task, train_once
 from .stats import mean_std, welch_diff
 
-__all__ = ["PAPER_SETTINGS", "matmul_flops_per_second", "compute_estimate", "epochs_to_target",
+__all__ = ["PAPER_SETTINGS", "matmul_flops_per_second", "compute_estimate",
            "speed_runs"]
 
 #: (setting, data set name, multiply-adds per example forward, training examples, epochs).
@@ -81,14 +82,6 @@ def compute_estimate(flops_per_second: float) -> list[dict]:
                      "seconds": flops / flops_per_second,
                      "data_available": data_name in datasets.LOADERS})
     return rows
-
-
-def epochs_to_target(eval_accuracy: Sequence[float], target: float) -> int | None:
-    """First epoch (1-based) whose test accuracy is >= ``target``; None if never."""
-    for epoch, acc in enumerate(eval_accuracy, start=1):
-        if acc >= target:
-            return epoch
-    return None
 
 
 def speed_runs(ds: Any, model: Any, seeds: Sequence[int], max_epochs: int, target: float) -> dict:

@@ -41,7 +41,7 @@ Labels are balanced within each split (as :func:`~rso_ref.data.make_mnist1d`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

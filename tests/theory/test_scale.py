@@ -11,11 +11,6 @@ def quick(tmp_path_factory):
     return get("table1-scale").run(True, tmp_path_factory.mktemp("scale"))
 
 
-def test_epochs_to_target():
-    assert scale.epochs_to_target([0.5, 0.8, 0.9, 0.95], 0.9) == 3
-    assert scale.epochs_to_target([0.5, 0.8], 0.9) is None
-
-
 def test_paper_settings_lack_data_even_with_infinite_compute():
     rows = scale.compute_estimate(1e30)
     assert all(r["seconds"] < 1.0 for r in rows)

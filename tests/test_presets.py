@@ -1,0 +1,159 @@
+"""Presets of the paper's tables: definitions, the analysis on known numbers, tiny end-to-end runs."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from rso_ref import presets
+from rso_ref.claims.stats import holm, welch_diff
+from rso_ref.cli import main
+from rso_ref.compare import DEFAULT_LR, CompareConfig
+
+
+def test_presets_follow_the_protocol_of_the_issue():
+    assert {"table1-digits-mlp", "table1-mnist1d-mlp", "table1-digits-convnet2d",
+            "table1-mnist1d-convnet1d", "table1-cifar-resnet", "ablation-k",
+            "ablation-groups"} <= set(presets.PRESETS)
+    for preset in presets.PRESETS.values():
+        assert len(preset.config.seeds) >= 5
+        if preset.name.startswith("table1"):
+            assert preset.config.optimizers == ("sgd", "adam", "adamw", "rso")
+            assert preset.reference is None and preset.focus == ("rso",)
+    assert presets.PRESETS["table1-cifar-resnet"].config.model == "resnet"
+
+
+@pytest.mark.parametrize("name, ablated", [("ablation-k", "meta_iters"),
+                                           ("ablation-groups", "groups")])
+def test_ablation_variants_differ_in_the_ablated_option_only(name, ablated):
+    preset = presets.get_preset(name)
+    options = [preset.config.arm(label) for label in preset.config.optimizers]
+    assert {base for base, _ in options} == {"rso"}
+    values = [o[ablated] for _, o in options]
+    assert len(set(map(str, values))) == len(values)
+    rest = [{k: v for k, v in o.items() if k != ablated} for _, o in options]
+    assert all(r == rest[0] for r in rest)
+    assert preset.shared_lr == preset.reference
+
+
+def test_bad_presets_and_names_are_refused():
+    config = CompareConfig(optimizers=("sgd", "rso"))
+    with pytest.raises(ValueError, match="'adam' is not an arm"):
+        presets.Preset("x", "x", "x", config, reference="adam")
+    with pytest.raises(ValueError, match="no baseline arm"):
+        presets.Preset("x", "x", "x", CompareConfig(optimizers=("rso",)))
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        presets.get_preset("nope")
+
+
+def _record(acc, curve, *, steps=40, nfev=0, status="completed", lr=0.1):
+    gen = np.random.default_rng(len(curve))
+    return {"eval_accuracy": acc, "status": status, "lr": lr, "wall_time": 1.0,
+            "meta_nfev": nfev * steps,
+            "epochs": {"epoch": list(range(1, len(curve) + 1)), "eval_accuracy": curve},
+            "steps": {"loss": list(1 + gen.random(steps)), "grad_norm": list(1 + gen.random(steps))}}
+
+
+def _report(accuracies, **kwargs):
+    runs = {arm: [_record(a, [a / 2, a * 0.95, a], **kwargs.get(arm, {})) for a in accs]
+            for arm, accs in accuracies.items()}
+    return {"runs": runs}
+
+
+def test_analyse_tests_rso_against_the_best_baseline():
+    acc = {"sgd": [0.80, 0.82, 0.81], "adam": [0.90, 0.91, 0.92], "rso": [0.85, 0.86, 0.84]}
+    report = _report(acc, rso={"nfev": 7})
+    out = presets.analyse(report)
+    assert out["reference"] == "adam"
+    (c,) = out["comparisons"]
+    expected = welch_diff(acc["rso"], acc["adam"])
+    assert (c["arm"], c["reference"]) == ("rso", "adam")
+    assert c["diff"] == pytest.approx(expected["diff"], rel=1e-12) and c["diff"] < 0
+    assert c["p_holm"] == c["p"] == pytest.approx(expected["p"], rel=1e-12)
+    assert c["conclusion"].startswith("lower than adam")
+    # target = 90 % of the best mean (adam, 0.91); curves are [a/2, 0.95 a, a]
+    assert out["target"] == pytest.approx(0.9 * 0.91, rel=1e-12)
+    assert out["arms"]["adam"]["epochs_to_target"] == [2, 2, 2]
+    assert out["arms"]["sgd"]["epochs_to_target"] == [None, 3, None]     # 0.80, 0.81 < 0.819
+    assert out["arms"]["sgd"]["reached_target"] == 1
+    rso = out["arms"]["rso"]
+    assert rso["gradient_evaluations_per_step"] == pytest.approx(8.0, rel=1e-12)
+    # 40 steps over 3 epochs, 8 evaluations a step, target reached at epoch 3 (0.8075 < 0.819)
+    assert rso["epochs_to_target"] == [3, 3, 3]
+    assert rso["gradient_evaluations_to_target_mean"] == pytest.approx(3 * 40 / 3 * 8, rel=1e-12)
+
+
+def test_analyse_with_a_reference_tests_every_other_arm_with_holm():
+    acc = {"K=6": [0.90, 0.91, 0.92], "K=2": [0.80, 0.81, 0.79], "K=16": [0.905, 0.915, 0.91]}
+    out = presets.analyse(_report(acc), reference="K=6", focus=())
+    assert [c["arm"] for c in out["comparisons"]] == ["K=2", "K=16"]
+    raw = [welch_diff(acc[a], acc["K=6"])["p"] for a in ("K=2", "K=16")]
+    np.testing.assert_allclose([c["p_holm"] for c in out["comparisons"]], holm(raw), rtol=1e-12)
+    assert out["comparisons"][0]["conclusion"].startswith("lower than K=6")
+    assert out["comparisons"][1]["conclusion"].startswith("no significant difference")
+
+
+def test_diverged_runs_are_left_out_of_the_means():
+    acc = {"sgd": [0.8, 0.81, 0.82], "rso": [0.9, 0.91, 0.1]}
+    report = _report(acc)
+    report["runs"]["rso"][2]["status"] = "diverged"
+    out = presets.analyse(report)
+    assert out["arms"]["rso"]["test_accuracy"] == [0.9, 0.91]
+    assert out["arms"]["rso"]["test_accuracy_mean_std"][0] == pytest.approx(0.905, rel=1e-12)
+
+
+def test_tiny_table1_run_writes_a_page_and_a_compact_report(tmp_path):
+    report = presets.run_preset("table1-digits-mlp", seeds=(0, 1), epochs=1, tune=False,
+                                overrides={"optimizers": ("sgd", "rso")}, progress=False)
+    assert report["analysis"]["reference"] == "sgd"
+    assert report["preset"]["changed_from_preset"] == ["epochs", "optimizers", "seeds"]
+    paths = presets.write_preset(report, tmp_path)
+    page = paths["page"].read_text()
+    assert "Not the preset's protocol" in page and "| rso | sgd |" in page
+    assert ("--preset table1-digits-mlp --epochs 1 --seeds 0,1 --no-tune (and, from Python, "
+            "overrides of optimizers)") in page
+    saved = json.loads(paths["report"].read_text())
+    assert all("steps" not in r for recs in saved["runs"].values() for r in recs)
+    assert saved["analysis"]["comparisons"][0]["arm"] == "rso"
+    for key in ("accuracy", "curves"):
+        assert paths[key].stat().st_size > 10_000
+    index = presets.write_index([saved], tmp_path)
+    assert "[table1-digits-mlp](table1-digits-mlp/README.md) | rso |" in index.read_text()
+
+
+def test_shared_learning_rate_comes_from_the_reference_arm():
+    overrides = {"optimizers": ("K=2", "K=6"), "model_options": {"widths": [2, 4]}}
+    report = presets.run_preset("ablation-k", seeds=(0, 1), epochs=1, overrides=overrides,
+                                progress=False)
+    assert list(report["tuning"]) == ["K=6"]
+    best = report["tuning"]["K=6"]["best"]
+    assert best in report["tuning"]["K=6"]["grid"]
+    assert report["tuning"]["K=6"]["grid"][2] == DEFAULT_LR["rso"]
+    assert {r["lr"] for recs in report["runs"].values() for r in recs} == {best}
+    stats = report["analysis"]["arms"]["K=6"]
+    lo, hi, decades = stats["lr_sensitivity_range"]
+    assert lo <= best <= hi and decades == pytest.approx(math.log10(hi / lo), rel=1e-12)
+    assert "lr_sensitivity_range" not in report["analysis"]["arms"]["K=2"]
+
+
+def test_cli_lists_and_runs_presets(tmp_path, capsys):
+    assert main(["compare", "--list-presets"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in presets.PRESETS)
+    status = main(["compare", "--preset", "table1-digits-mlp", "--seeds", "0,1", "--epochs",
+                   "1", "--no-tune", "--no-progress", "--out", str(tmp_path)])
+    assert status == 0
+    assert (tmp_path / "README.md").is_file() and (tmp_path / "accuracy.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--preset", "ablation-k", "--model", "mlp"], "--model cannot be combined with --preset"),
+    (["--preset", "ablation-k", "--tune-lr"], "--tune-lr cannot be combined"),
+    (["--preset", "ablation-k", "--data-path", "/x"], "--data-path needs --data"),
+    (["--no-tune"], "--no-tune applies to --preset runs only"),
+])
+def test_cli_preset_errors_are_one_line(argv, message, capsys):
+    assert main(["compare", *argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rso-ref: error:") and message in err and len(err.splitlines()) == 1
