@@ -425,7 +425,9 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
 
 
 def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
-    """``accuracy.png`` (per-seed test accuracy), ``curves.png`` and, if tuned, ``lr.png``."""
+    """``accuracy.png`` (per seed), ``curves.png``, ``cost.png`` and, if tuned, ``lr.png``."""
+    from matplotlib.ticker import NullFormatter
+
     from .plots import plot_loss_curves, pyplot, save_figure
 
     plt = pyplot()
@@ -456,6 +458,26 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
     if len(lengths) == 1 and 0 not in lengths:
         figures["curves"] = plot_loss_curves(curves, out_dir / "curves.png",
                                              title=report["preset"]["title"])
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for i, arm in enumerate(arms):
+        a = analysis["arms"][arm]
+        curves_acc = [r["epochs"]["eval_accuracy"] for r in report["runs"][arm]]
+        if len({len(c) for c in curves_acc}) != 1 or not curves_acc[0]:
+            continue
+        mean = 100 * np.mean(np.asarray(curves_acc, dtype=np.float64), axis=0)
+        steps = np.mean([len(r["steps"]["loss"]) for r in report["runs"][arm]])
+        evals = (np.arange(1, mean.size + 1) * steps / mean.size
+                 * a["gradient_evaluations_per_step"])
+        ax.semilogx(evals, mean, marker="o", ms=3, ls=("-", "--", "-.", ":")[i % 4],
+                    color=f"C{i}", label=arm)  # dashes keep coinciding arms visible
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axhline(100 * analysis["target"], color="k", ls="--", lw=0.8, label="target")
+    ax.set_xlabel("gradient evaluations (meta-solve included)")
+    ax.set_ylabel("test accuracy (%), mean over seeds")
+    ax.set_title(f"{name}: accuracy per unit of compute", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    figures["cost"] = save_figure(fig, out_dir / "cost.png")
     if report.get("tuning"):
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for i, (arm, t) in enumerate(report["tuning"].items()):

@@ -64,6 +64,11 @@ def render_claim(claim: Claim, evidence: Evidence, *, quick: bool, seconds: floa
 """
 
 
+_TABLES_NOTE = ("The paper's Tables 1-2 and §4.5 ablations at small scale, as `rso-ref compare "
+                "--preset` runs with five seeds and Welch tests, are in "
+                "[tables/](tables/README.md).\n\n")
+
+
 def write_report(results: list, out_dir: str | Path, *, quick: bool) -> dict[str, Path]:
     """Write ``<id>.md`` per claim and update ``report.json`` and the index ``README.md``.
 
@@ -77,7 +82,7 @@ def write_report(results: list, out_dir: str | Path, *, quick: bool) -> dict[str
     claims = payload.get("claims", {})
     for claim, evidence, seconds in results:
         write_text_atomic(out / f"{claim.id}.md",
-                    render_claim(claim, evidence, quick=quick, seconds=seconds))
+                          render_claim(claim, evidence, quick=quick, seconds=seconds))
         claims[claim.id] = {
             "title": claim.title, "source": claim.source, "verdict": evidence.verdict,
             "quick": quick, "conditions": evidence.conditions,
@@ -86,11 +91,12 @@ def write_report(results: list, out_dir: str | Path, *, quick: bool) -> dict[str
     rows = [f"| [{cid}]({cid}.md) | {c['title']} | {c['source']} | **{c['verdict']}** | "
             f"{'quick' if c['quick'] else 'full'} |" for cid, c in claims.items()]
     write_text_atomic(out / "README.md",
-                "# Claims of the papers and their verdicts\n\n"
-                "Each page states a claim precisely, the protocol that tests it, the verdict "
-                "and its evidence, and the command that reproduces it.\n\n"
-                "| id | claim | source | verdict | protocol |\n| --- | --- | --- | --- | --- |\n"
-                + "\n".join(rows) + "\n")
+                      "# Claims of the papers and their verdicts\n\n"
+                      "Each page states a claim precisely, the protocol that tests it, the verdict "
+                      "and its evidence, and the command that reproduces it.\n\n"
+                      + (_TABLES_NOTE if (out / "tables").is_dir() else "")
+                      + "| id | claim | source | verdict | protocol |\n| --- | --- | --- | --- | --- |\n"
+                      + "\n".join(rows) + "\n")
     return {"index": out / "README.md",
             "json": write_json_atomic(previous, {"claims": claims})}
 
