@@ -6,6 +6,7 @@ dict (JSON-ready) with per-run records and a mean +- std summary per optimizer.
 """
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -170,6 +171,13 @@ def load_dataset(config: CompareConfig, *, val_fraction: float = 0.0) -> Any:
     The split is fixed (seed 0); ``val_fraction`` carves a validation split out of the
     data for learning-rate selection.
     """
+    loader = datasets.LOADERS.get(config.data)
+    path = inspect.signature(loader).parameters.get("path") if loader is not None else None
+    if (path is not None and path.default is inspect.Parameter.empty
+            and "path" not in config.data_options):
+        raise ValueError(f"data {config.data!r} is read from files you have: give their "
+                         "directory as data_options={'path': DIR} (rso-ref compare "
+                         "--data-path DIR)")
     ds = datasets.load(config.data, seed=0, layout=_LAYOUT[config.model], val_fraction=val_fraction,
                        **config.data_options)
     ds, _, _ = datasets.standardize(ds)

@@ -28,6 +28,9 @@ def test_compare_writes_report_plots_and_table(tmp_path, capsys):
     (["compare", "--data", "imagenet"], "unknown data set name"),
     (["compare", "--backend", "jax"], "backend must be one of"),
     (["compare", "--epochs", "0"], "epochs must be a positive int"),
+    (["compare", "--data", "cifar10"], "--data-path DIR"),
+    (["compare", "--data", "cifar10", "--data-path", "/nonexistent"],
+     "CIFAR-10 directory not found: /nonexistent"),
     (["theory", "--claim", "no-such-claim"], "unknown claim"),
 ])
 def test_bad_options_give_one_clear_line(argv, message, capsys):
