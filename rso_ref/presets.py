@@ -472,24 +472,25 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
                     color=f"C{i}", label=arm)  # dashes keep coinciding arms visible
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axhline(100 * analysis["target"], color="k", ls="--", lw=0.8, label="target")
-    ax.set_xlabel("gradient evaluations (meta-solve included)")
-    ax.set_ylabel("test accuracy (%), mean over seeds")
-    ax.set_title(f"{name}: accuracy per unit of compute", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _label(ax, "gradient evaluations (meta-solve included)",
+           "test accuracy (%), mean over seeds", f"{name}: accuracy per unit of compute")
     figures["cost"] = save_figure(fig, out_dir / "cost.png")
     if report.get("tuning"):
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for i, (arm, t) in enumerate(report["tuning"].items()):
             ax.semilogx(t["grid"], 100 * np.asarray(t["val_accuracy"], dtype=np.float64),
                         "o-", color=f"C{arms.index(arm) if arm in arms else i}", label=arm)
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("validation accuracy (%)")
-        ax.set_title(f"{name}: learning-rate grid", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _label(ax, "learning rate", "validation accuracy (%)", f"{name}: learning-rate grid")
         figures["lr"] = save_figure(fig, out_dir / "lr.png")
     return figures
+
+
+def _label(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def compact(report: dict) -> dict:

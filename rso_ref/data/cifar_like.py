@@ -48,7 +48,7 @@ import numpy as np
 from .. import backend
 from ._checks import check_int, check_number
 from .dataset import Dataset, check_layout
-from .splits import split_validation
+from .splits import generated_dataset
 
 __all__ = ["make_cifar_like", "SHAPES", "render_shapes"]
 
@@ -190,11 +190,6 @@ def make_cifar_like(*, n_train: int = 5000, n_test: int = 1000, image_size: int 
     y_train, y_test = _balanced_labels(n_train, gen), _balanced_labels(n_test, gen)
     x_train = render_shapes(y_train, image_size, gen, **options)
     x_test = render_shapes(y_test, image_size, gen, **options)
-    mean, std = x_train.mean(), x_train.std()
     shape = (3, image_size, image_size) if layout == "image" else (3 * image_size ** 2,)
-    ds = Dataset("cifar_like", ((x_train - mean) / std).reshape((-1,) + shape), y_train,
-                 np.zeros((0,) + shape), np.zeros(0, dtype=np.int64),
-                 ((x_test - mean) / std).reshape((-1,) + shape), y_test, _N_CLASSES, shape)
-    if val_fraction:
-        ds = split_validation(ds, val_fraction, seed=gen)
-    return ds
+    return generated_dataset("cifar_like", x_train, y_train, x_test, y_test, _N_CLASSES, shape,
+                             val_fraction=val_fraction, gen=gen)

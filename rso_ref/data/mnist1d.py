@@ -80,7 +80,7 @@ import scipy.ndimage
 from .. import backend
 from ._checks import check_int, check_number
 from .dataset import Dataset, check_layout
-from .splits import split_validation
+from .splits import generated_dataset
 
 __all__ = ["TEMPLATE_PROFILES", "templates", "render", "make_mnist1d"]
 
@@ -239,11 +239,6 @@ def make_mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int | np.rand
     draw = dict(padding=padding, max_translation=max_translation, length=length, **scales)
     x_train, y_train = _draw(n_train, gen, **draw)  # separate draws: exact balance per split
     x_test, y_test = _draw(n_test, gen, **draw)
-    mean, std = x_train.mean(), x_train.std()                              # step 9
     shape = (length,) if layout == "flat" else (1, length)
-    ds = Dataset("mnist1d", ((x_train - mean) / std).reshape((-1,) + shape), y_train,
-                 np.zeros((0,) + shape), np.zeros(0, dtype=np.int64),
-                 ((x_test - mean) / std).reshape((-1,) + shape), y_test, _N_CLASSES, shape)
-    if val_fraction:
-        ds = split_validation(ds, val_fraction, seed=gen)
-    return ds
+    return generated_dataset("mnist1d", x_train, y_train, x_test, y_test,  # step 9
+                             _N_CLASSES, shape, val_fraction=val_fraction, gen=gen)

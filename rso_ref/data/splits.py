@@ -128,6 +128,23 @@ def split_arrays(name: str, X: np.ndarray, y: np.ndarray, *, n_classes: int | No
                    n_classes, X.shape[1:])
 
 
+def generated_dataset(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                      y_test: np.ndarray, n_classes: int, shape: tuple[int, ...], *,
+                      val_fraction: float, gen: np.random.Generator) -> Dataset:
+    """A :class:`Dataset` from generated arrays, normalised by the training split's scalars.
+
+    Features become :math:`(x - \bar x_{train}) / s_{train}` (one mean and one standard
+    deviation over all training features) reshaped to ``(n,) + shape``; then
+    ``val_fraction`` of the training examples move to a stratified validation split
+    drawn from ``gen``.
+    """
+    mean, std = x_train.mean(), x_train.std()
+    ds = Dataset(name, ((x_train - mean) / std).reshape((-1,) + shape), y_train,
+                 np.zeros((0,) + shape), np.zeros(0, dtype=np.int64),
+                 ((x_test - mean) / std).reshape((-1,) + shape), y_test, n_classes, shape)
+    return split_validation(ds, val_fraction, seed=gen) if val_fraction else ds
+
+
 def split_validation(ds: Dataset, val_fraction: float, *, seed: int | np.random.Generator = 0,
                      stratify: bool | None = None) -> Dataset:
     """Move ``round(val_fraction * n_train)`` training examples into the validation split.
