@@ -236,6 +236,7 @@ def _arm_statistics(records: list, target: float, tuning: dict | None) -> dict:
         "epochs_to_target": to_target,
         "epochs_to_target_mean_std": _nan_mean_std([e for e in to_target if e is not None]),
         "reached_target": sum(e is not None for e in to_target),
+        "diverged": sum(r["status"] == "diverged" for r in records),
         "gradient_evaluations_to_target_mean": _nan_mean_std(
             [g for g in grads_to_target if g is not None])[0],
         "gradient_evaluations_per_step": float(np.mean(calls_per_step)),
@@ -332,8 +333,10 @@ def _arm_table(report: dict) -> list[str]:
         lr_range = (f"{a['lr_sensitivity_range'][2]:.2f}" if "lr_sensitivity_range" in a
                     else "–")
         evals = a["gradient_evaluations_to_target_mean"]
+        accuracy = _pct(a["test_accuracy_mean_std"]) + (
+            f" ({a['diverged']} diverged)" if a["diverged"] else "")
         lines.append(
-            f"| {arm} | {a['lr']:.3g} | {_pct(a['test_accuracy_mean_std'])} | {epochs} | "
+            f"| {arm} | {a['lr']:.3g} | {accuracy} | {epochs} | "
             f"{a['gradient_evaluations_per_step']:.2f} | "
             f"{'–' if not math.isfinite(evals) else f'{evals:.0f}'} | "
             f"{_num(a['wall_time_per_run_mean_std'], '.1f')} | "
@@ -413,10 +416,12 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
              f"Command: `{_command(report)}`. Ran in {machine['wall_time_s'] / 60:.1f} min "
              f"(load average {machine['load_average'][0]:.1f} on {machine['cpu_count']} "
              "CPUs).", ""]
-    if n < 5 or preset["changed_from_preset"]:
-        lines += [f"> **Not the preset's protocol** (changed: "
-                  f"{', '.join(preset['changed_from_preset']) or 'none'}; {n} seeds): a "
-                  "smoke run, not evidence.", ""]
+    changed = preset["changed_from_preset"]
+    if n < 5 or {"seeds", "epochs"} & set(changed):
+        lines += [f"> **Not the preset's protocol** (changed: {', '.join(changed) or 'none'}; "
+                  f"{n} seeds): a quick look, not evidence.", ""]
+    elif changed:
+        lines += [f"> Changed from the preset: {', '.join(changed)}.", ""]
     lines += ["## Results (mean ± std over seeds)", ""] + _arm_table(report) + [""]
     lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)

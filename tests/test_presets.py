@@ -99,6 +99,7 @@ def test_diverged_runs_are_left_out_of_the_means():
     report["runs"]["rso"][2]["status"] = "diverged"
     out = presets.analyse(report)
     assert out["arms"]["rso"]["test_accuracy"] == [0.9, 0.91]
+    assert out["arms"]["rso"]["diverged"] == 1 and out["arms"]["sgd"]["diverged"] == 0
     assert out["arms"]["rso"]["test_accuracy_mean_std"][0] == pytest.approx(0.905, rel=1e-12)
 
 
