@@ -45,7 +45,7 @@ from .claims.stats import holm, mean_std, welch_diff
 from .compare import LR_GRID_FACTORS, CompareConfig, run_comparison, tune_learning_rates
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "analyse", "write_preset",
-           "write_index", "TARGET_FRACTION", "LR_TOLERANCE"]
+           "write_index", "index_rows", "arm_grid", "compact", "render_page", "plot_preset", "TARGET_FRACTION", "LR_TOLERANCE"]
 
 #: Target of the epochs-to-target measure, as a fraction of the best arm's final mean.
 TARGET_FRACTION = 0.9
@@ -221,7 +221,7 @@ def _nan_mean_std(values: Sequence[float]) -> list[float]:
     return list(mean_std(finite)) if finite else [float("nan"), float("nan")]
 
 
-def _arm_statistics(records: list, target: float, tuning: dict | None) -> dict:
+def _arm_statistics(records: list, target: float, tuning: dict | None, chance: float) -> dict:
     acc = _final_accuracies(records)
     to_target = [metrics.epochs_to_target(r["epochs"]["eval_accuracy"], target)
                  if r["epochs"]["eval_accuracy"] else None for r in records]
@@ -248,9 +248,15 @@ def _arm_statistics(records: list, target: float, tuning: dict | None) -> dict:
         "lr": records[0]["lr"],
     }
     if tuning is not None:
-        lo, hi, decades = metrics.lr_sensitivity_range(tuning["grid"], tuning["val_accuracy"],
-                                                       tolerance=LR_TOLERANCE)
-        out["lr_sensitivity_range"] = [lo, hi, decades]
+        # Where no rate beats chance the range is undefined (a flat grid of failures
+        # would otherwise read as "every rate is fine").
+        scores = np.asarray(tuning["val_accuracy"], dtype=np.float64)
+        if np.any(scores[np.isfinite(scores)] > chance + LR_TOLERANCE):
+            lo, hi, decades = metrics.lr_sensitivity_range(tuning["grid"], scores,
+                                                           tolerance=LR_TOLERANCE)
+            out["lr_sensitivity_range"] = [lo, hi, decades]
+        else:
+            out["lr_sensitivity_range"] = None
     return out
 
 
@@ -285,7 +291,9 @@ def analyse(report: dict, *, reference: str | None = None,
     else:
         tested = [a for a in runs if a != reference]
     target = TARGET_FRACTION * max(m for m in means.values() if math.isfinite(m))
-    arms = {arm: _arm_statistics(recs, target, tuning.get(arm)) for arm, recs in runs.items()}
+    chance = 1.0 / report["dataset"]["n_classes"] if "dataset" in report else 0.0
+    arms = {arm: _arm_statistics(recs, target, tuning.get(arm), chance)
+            for arm, recs in runs.items()}
     comparisons = []
     for arm in tested:
         if len(finals[arm]) > 1 and len(finals[reference]) > 1:
@@ -320,6 +328,14 @@ def _num(pair: Sequence[float], fmt: str = ".3g") -> str:
     return "–" if not math.isfinite(pair[0]) else f"{pair[0]:{fmt}} ± {pair[1]:.2g}"
 
 
+def _lr_range_cell(arm: dict) -> str:
+    if "lr_sensitivity_range" not in arm:
+        return "–"
+    if arm["lr_sensitivity_range"] is None:
+        return "none above chance"
+    return f"{arm['lr_sensitivity_range'][2]:.2f}"
+
+
 def _arm_table(report: dict) -> list[str]:
     analysis = report["analysis"]
     lines = ["| arm | lr | test accuracy (%) | epochs to target | grad. evals / step | "
@@ -330,8 +346,7 @@ def _arm_table(report: dict) -> list[str]:
         reached = a["reached_target"]
         epochs = _num(a["epochs_to_target_mean_std"], ".1f") + (
             f" ({reached}/{n_seeds} reached)" if reached < n_seeds else "")
-        lr_range = (f"{a['lr_sensitivity_range'][2]:.2f}" if "lr_sensitivity_range" in a
-                    else "–")
+        lr_range = _lr_range_cell(a)
         evals = a["gradient_evaluations_to_target_mean"]
         accuracy = _pct(a["test_accuracy_mean_std"]) + (
             f" ({a['diverged']} diverged)" if a["diverged"] else "")
@@ -422,7 +437,14 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
                   f"{n} seeds): a quick look, not evidence.", ""]
     elif changed:
         lines += [f"> Changed from the preset: {', '.join(changed)}.", ""]
-    lines += ["## Results (mean ± std over seeds)", ""] + _arm_table(report) + [""]
+    lines += ["## Results (mean ± std over seeds)", ""] + _arm_table(report) + [
+        "", "*Columns.* Grad. evals / step: gradient evaluations per training step (1 + "
+        "the meta-solve's oracle calls for RSO). Grad-norm CV: std / mean of the minibatch "
+        "gradient norm over the second half of training; loss variance: variance of the "
+        "minibatch loss about its 21-step centred moving average over the same steps "
+        "(`rso_ref.metrics`, the Table 2 analogues). LR range: the grid rates whose "
+        f"validation accuracy is within {100 * LR_TOLERANCE:.0f} point of the best, in "
+        "decades (0 = one rate; only tuned arms).", ""]
     lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
     lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]
@@ -446,14 +468,14 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
         if acc.size:
             sd = acc.std(ddof=1) if acc.size > 1 else 0.0
             ax.errorbar(i + 0.3, acc.mean(), yerr=sd, fmt="s", color="k", capsize=4)
-    for c in analysis["comparisons"]:
-        i = arms.index(c["arm"])
-        ax.annotate(f"{100 * c['diff']:+.1f} vs {c['reference']}\np={c['p_holm']:.2g}",
-                    (i, ax.get_ylim()[0]), xytext=(0, 6), textcoords="offset points",
-                    ha="center", fontsize=7)
-    ax.set_xticks(range(len(arms)), arms)
+    ticks = {arm: arm for arm in arms}
+    for c in analysis["comparisons"]:   # the test result under the arm's name
+        ticks[c["arm"]] = (f"{c['arm']}\n{100 * c['diff']:+.1f} vs {c['reference']}\n"
+                           f"p={c['p_holm']:.2g}")
+    ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{name}: seeds (dots), mean ± std (squares)", fontsize=9)
+    ax.set_title(f"{name}: seeds (dots), mean ± std (squares); p: Welch, Holm-adjusted",
+                 fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     figures = {"accuracy": save_figure(fig, out_dir / "accuracy.png")}
     curves = {arm: {"step_loss": [r["steps"]["loss"] for r in recs],
@@ -534,12 +556,53 @@ def index_rows(reports: Sequence[dict]) -> list[str]:
     return lines
 
 
+def arm_grid(reports: Sequence[dict], title: str,
+             cell: Callable[[dict], str]) -> list[str]:
+    """A markdown table, one row per report and one column per arm, of ``cell(arm stats)``.
+
+    Reports must share their arms (e.g. the Table 1 presets: SGD, Adam, AdamW, RSO).
+    """
+    arms = list(reports[0]["analysis"]["arms"])
+    lines = [f"| {title} | " + " | ".join(arms) + " |", "|" + " --- |" * (len(arms) + 1)]
+    for report in reports:
+        name, stats = report["preset"]["name"], report["analysis"]["arms"]
+        lines.append(f"| [{name}]({name}/README.md) | "
+                     + " | ".join(cell(stats[arm]) for arm in arms) + " |")
+    return lines
+
+
 def write_index(reports: Sequence[dict], out_dir: str | Path) -> Path:
-    """``README.md`` listing every preset's comparisons, linking to the preset pages."""
+    """``README.md`` of a set of presets: Table 1 / Table 2 analogues and every comparison.
+
+    Presets tested against their best baseline (``reference`` None) with the same arms
+    form the Table 1 and Table 2 grids; every comparison of every preset is listed after.
+    """
     lines = ["# The paper's tables at small scale", "",
              "Generated by `rso-ref compare --preset all --out DIR`; each preset's page has "
              "the protocol, every arm's statistics, the learning-rate grid and figures. "
              "Differences are in accuracy points; p-values are Welch's, Holm-adjusted "
-             "within a preset.", ""] + index_rows(reports) + [""]
+             "within a preset.", ""]
+    table1 = [r for r in reports if r["preset"]["reference"] is None]
+    table1 = [r for r in table1
+              if list(r["analysis"]["arms"]) == list(table1[0]["analysis"]["arms"])]
+    if table1:
+        lines += ["## Table 1 analogue: test accuracy (%), mean ± std over seeds", ""]
+        lines += arm_grid(table1, "preset", lambda a: _pct(a["test_accuracy_mean_std"]))
+        lines += ["", "## Table 2 analogue", "", "Gradient-norm coefficient of variation "
+                  "(second half of training):", ""]
+        lines += arm_grid(table1, "preset", lambda a: _num(a["grad_norm_cv_mean_std"]))
+        lines += ["", "Loss variance about the 21-step moving average (second half):", ""]
+        lines += arm_grid(table1, "preset", lambda a: _num(a["loss_variance_mean_std"]))
+        lines += ["", f"LR sensitivity range (decades of the grid within "
+                  f"{100 * LR_TOLERANCE:.0f} point of the best validation accuracy):", ""]
+        lines += arm_grid(table1, "preset", _lr_range_cell)
+        lines += ["", "## §4.3 analogue: epochs to target (90 % of the best arm's final "
+                  "mean), and the gradient evaluations that took", ""]
+        lines += arm_grid(table1, "preset", lambda a: (
+            _num(a["epochs_to_target_mean_std"], ".1f") + f" ({a['reached_target']} reached"
+            + ("" if not math.isfinite(a["gradient_evaluations_to_target_mean"]) else
+               f"; {a['gradient_evaluations_to_target_mean']:.0f} evals") + ")"))
+        lines.append("")
+    lines += ["## Every comparison", ""] + index_rows(reports) + [""]
     return write_text_atomic(Path(out_dir) / "README.md", "\n".join(lines))
 

@@ -93,6 +93,18 @@ def test_analyse_with_a_reference_tests_every_other_arm_with_holm():
     assert out["comparisons"][1]["conclusion"].startswith("no significant difference")
 
 
+def test_lr_range_is_undefined_when_no_rate_beats_chance():
+    report = _report({"sgd": [0.8, 0.81], "rso": [0.1, 0.11]})
+    report["dataset"] = {"n_classes": 10}
+    grid = [0.01, 0.03, 0.1]
+    report["tuning"] = {"sgd": {"grid": grid, "val_accuracy": [0.5, 0.79, 0.8], "best": 0.1},
+                        "rso": {"grid": grid, "val_accuracy": [0.1, 0.105, 0.1], "best": 0.01}}
+    arms = presets.analyse(report)["arms"]
+    assert arms["rso"]["lr_sensitivity_range"] is None
+    lo, hi, decades = arms["sgd"]["lr_sensitivity_range"]
+    assert (lo, hi) == (0.03, 0.1) and decades == pytest.approx(math.log10(0.1 / 0.03), rel=1e-12)
+
+
 def test_diverged_runs_are_left_out_of_the_means():
     acc = {"sgd": [0.8, 0.81, 0.82], "rso": [0.9, 0.91, 0.1]}
     report = _report(acc)
