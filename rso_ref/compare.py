@@ -7,6 +7,7 @@ dict (JSON-ready) with per-run records and a mean +- std summary per optimizer.
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from .train import train
 __all__ = [
     "OPTIMIZERS", "DEFAULT_LR", "MODELS", "CompareConfig", "make_model", "make_optimizer",
     "run_comparison", "summary_table", "write_report", "tune_learning_rates", "LR_GRID_FACTORS",
+    "LR_EDGE_STEP",
 ]
 
 
@@ -208,48 +210,72 @@ LR_GRID_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, seed: int = 0,
-                        arms: Sequence[str] | None = None, progress: bool = True,
-                        log: Callable[[str], Any] | None = None) -> dict:
+                        arms: Sequence[str] | None = None, extend_edges: int = 0,
+                        progress: bool = True, log: Callable[[str], Any] | None = None) -> dict:
     """Choose each arm's learning rate on a validation split.
 
     Every arm gets the grid ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS`` (one seed,
     ``config.epochs`` epochs); the rate with the best final validation accuracy wins
-    (ties: the smaller rate; diverged runs score NaN and never win). The test split is
-    not touched.
+    (ties: the smaller rate; diverged runs score NaN and never win). While the winner is
+    the smallest or largest rate tried, up to ``extend_edges`` more rates are tried
+    beyond it, half a decade apart (``LR_EDGE_STEP``), so that an optimum just outside
+    the grid is not missed. The test split is not touched.
 
     Parameters
     ----------
     arms : sequence of str, optional
         The arms to tune (default: all of ``config.optimizers``).
+    extend_edges : int, default 0
+        Most rates added beyond an edge winner, per arm.
 
     Returns
     -------
     dict
-        ``{arm: {"grid": [...], "val_accuracy": [...], "best": lr}}``.
+        ``{arm: {"grid": [...], "val_accuracy": [...], "best": lr}}``, the grid in
+        increasing order.
     """
     arms = tuple(config.optimizers if arms is None else arms)
     unknown = [a for a in arms if a not in config.optimizers]
     if unknown:
         raise ValueError(f"arms must be among config.optimizers {list(config.optimizers)}, "
                          f"got {unknown}")
+    if isinstance(extend_edges, bool) or not isinstance(extend_edges, int) or extend_edges < 0:
+        raise ValueError(f"extend_edges must be a non-negative int, got {extend_edges!r}")
     ds = load_dataset(config, val_fraction=val_fraction)
     model = make_model(config.model, ds, **config.model_options)
     table = {}
     for label in arms:
-        grid = [DEFAULT_LR[config.arm(label)[0]] * f for f in LR_GRID_FACTORS]
-        scores = []
-        for lr in grid:
+        scores: dict[float, float] = {}
+
+        def score(lr: float) -> None:
             record = _train_once(config, ds, model, label, lr, seed, ds.X_val, ds.y_val, progress)
-            score = record["eval_accuracy"] if record["status"] == "completed" else float("nan")
-            scores.append(score)
+            scores[lr] = record["eval_accuracy"] if record["status"] == "completed" else math.nan
             if log is not None:
-                log(f"{label:>10} lr={lr:<8.3g} validation accuracy {100 * score:.2f}%")
-        finite = [(s, lr) for s, lr in zip(scores, grid) if s == s]
-        if not finite:
-            raise RuntimeError(f"every learning rate diverged for {label}")
-        best = max(finite, key=lambda item: (item[0], -item[1]))[1]
-        table[label] = {"grid": grid, "val_accuracy": scores, "best": best}
+                log(f"{label:>10} lr={lr:<8.3g} validation accuracy {100 * scores[lr]:.2f}%")
+
+        for lr in (DEFAULT_LR[config.arm(label)[0]] * f for f in LR_GRID_FACTORS):
+            score(lr)
+        best = _best_rate(scores, label)
+        for _ in range(extend_edges):
+            grid = sorted(scores)
+            if best not in (grid[0], grid[-1]):
+                break
+            score(best / LR_EDGE_STEP if best == grid[0] else best * LR_EDGE_STEP)
+            best = _best_rate(scores, label)
+        grid = sorted(scores)
+        table[label] = {"grid": grid, "val_accuracy": [scores[lr] for lr in grid], "best": best}
     return table
+
+
+#: Factor between successive rates added beyond the grid's edge (half a decade).
+LR_EDGE_STEP = math.sqrt(10.0)
+
+
+def _best_rate(scores: dict, label: str) -> float:
+    finite = [(s, lr) for lr, s in scores.items() if s == s]
+    if not finite:
+        raise RuntimeError(f"every learning rate diverged for {label}")
+    return max(finite, key=lambda item: (item[0], -item[1]))[1]
 
 
 def run_comparison(config: CompareConfig, *, progress: bool = True,

@@ -6,7 +6,8 @@ fully specified analogue that ``rso-ref compare --preset NAME`` runs end to end:
 
 1. **Learning rates** are chosen on a validation split carved from the training data
    (:func:`rso_ref.compare.tune_learning_rates`): every arm gets the same five-point
-   log grid around its optimizer's default, one seed. Ablation presets tune only the
+   log grid around its optimizer's default, one seed, extended by up to two rates
+   half a decade apart while the best rate sits at an edge. Ablation presets tune only the
    reference arm and give its rate to every variant, so that a variant differs from the
    reference in the ablated setting alone.
 2. **Test runs**: every arm with every seed (five by default) at the chosen rate; the
@@ -51,6 +52,8 @@ __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "analyse", "write_pr
 TARGET_FRACTION = 0.9
 #: Validation-accuracy tolerance of the LR sensitivity range (1 point).
 LR_TOLERANCE = 0.01
+#: Most rates tried beyond the grid's edge while the best rate sits there.
+LR_EDGE_EXTENSIONS = 2
 #: Default seeds of every preset (the issue asks for at least five).
 SEEDS = (0, 1, 2, 3, 4)
 
@@ -185,7 +188,8 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     tuning = None
     if tune:
         arms = [preset.shared_lr] if preset.shared_lr else None
-        tuning = tune_learning_rates(config, arms=arms, progress=progress, log=log)
+        tuning = tune_learning_rates(config, arms=arms, extend_edges=LR_EDGE_EXTENSIONS,
+                                     progress=progress, log=log)
         lrs = ({a: tuning[preset.shared_lr]["best"] for a in config.optimizers}
                if preset.shared_lr else {a: t["best"] for a, t in tuning.items()})
         config = replace(config, lrs=lrs)
@@ -194,6 +198,7 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
                         "reference": preset.reference, "focus": list(preset.focus),
                         "shared_lr": preset.shared_lr, "tuned": tune,
                         "lr_grid_factors": list(LR_GRID_FACTORS),
+                        "lr_edge_extensions": LR_EDGE_EXTENSIONS,
                         "changed_from_preset": sorted(changes)}
     report["tuning"] = tuning
     report["analysis"] = analyse(report, reference=preset.reference, focus=preset.focus)
@@ -374,12 +379,12 @@ def _tuning_table(report: dict) -> list[str]:
     tuning = report.get("tuning")
     if not tuning:
         return ["Learning rates were not tuned (the optimizers' defaults were used)."]
-    lines = ["| arm | " + " | ".join(f"×{f:g}" for f in LR_GRID_FACTORS) + " | chosen |",
-             "|" + " --- |" * (len(LR_GRID_FACTORS) + 2)]
+    lines = ["| arm | rate: validation accuracy (%), in increasing rate | chosen |",
+             "| --- | --- | --- |"]
     for arm, t in tuning.items():
         cells = [f"{lr:.3g}: {100 * s:.1f}" if s == s else f"{lr:.3g}: diverged"
                  for lr, s in zip(t["grid"], t["val_accuracy"])]
-        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {t['best']:.3g} |")
+        lines.append(f"| {arm} | " + ", ".join(cells) + f" | {t['best']:.3g} |")
     return lines
 
 
@@ -420,7 +425,10 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
              f"{', '.join(map(str, cfg['seeds']))} (initialisation and minibatch order; the "
              "split is fixed). "
              + ("Learning rates from the validation grid below (20 % of the training "
-                "split, one seed, same epochs)"
+                "split, one seed, same epochs; the grid's five rates are the optimizer's "
+                "default times " + ", ".join(f"{f:g}" for f in LR_GRID_FACTORS)
+                + f", plus up to {report['preset'].get('lr_edge_extensions', 0)} rates "
+                "half a decade beyond an edge winner)"
                 + (f"; every arm uses the rate tuned for {preset['shared_lr']}"
                    if preset["shared_lr"] else "") + ". "
                 if preset["tuned"] else "Default learning rates. ")
