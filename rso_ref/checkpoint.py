@@ -138,8 +138,9 @@ def load(path: str | os.PathLike, xp: ModuleType | None = None) -> Any:
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file and :func:`os.replace`.
 
-    A reader sees the old file or the whole new one, never a partial write; the file
-    gets mode 0644 (``mkstemp`` would leave 0600).
+    A reader sees the old file or the whole new one, never a partial write (the data
+    are flushed to disk before the rename); the file gets mode 0644, readable by all,
+    as results are meant to be shared (``mkstemp`` would leave 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +148,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -178,7 +178,8 @@ def _compare(args) -> int:
     config = CompareConfig(model=args.model or "mlp", data=args.data or "digits",
                            optimizers=tuple(args.optimizers or ("sgd", "adam", "rso")),
                            epochs=10 if args.epochs is None else args.epochs,
-                           seeds=tuple(args.seeds or (0, 1, 2)), lrs=args.lr or {},
+                           seeds=(0, 1, 2) if args.seeds is None else tuple(args.seeds),
+                           lrs=args.lr or {},
                            rso_options=rso_options, data_options=_data_options(args), **given)
     return _run_compare(config, args.out or "rso-ref-out/compare", not args.no_progress,
                         tune=args.tune_lr)
@@ -187,7 +188,8 @@ def _compare(args) -> int:
 def _compare_presets(args) -> int:
     from .presets import PRESETS, get_preset, run_preset, write_index, write_preset
 
-    fixed = [f"--{name.replace('_', '-')}" for name in _PRESET_FIXED if getattr(args, name)]
+    fixed = [f"--{name.replace('_', '-')}" for name in _PRESET_FIXED
+             if getattr(args, name) is not None and getattr(args, name) is not False]
     if fixed:
         raise ValueError(f"{', '.join(fixed)} cannot be combined with --preset (the preset "
                          "fixes it; run without --preset to choose freely)")

@@ -81,7 +81,7 @@ def _image_model(kind: str) -> Callable[..., Any]:
 
 
 #: Model factories ``(dataset, **model_options) -> model``.
-MODELS: dict[str, Callable[[Any], Any]] = {
+MODELS: dict[str, Callable[..., Any]] = {
     "mlp": _mlp,
     "convnet1d": _convnet1d,
     "convnet2d": _image_model("ConvNet2D"),
@@ -120,7 +120,16 @@ class CompareConfig:
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
+        for name in ("model_options", "data_options", "variants", "lrs", "rso_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a dict, got {getattr(self, name)!r}")
+        reserved = {"seed", "layout", "val_fraction"} & set(self.data_options)
+        if reserved:
+            raise ValueError(f"data_options must not set {sorted(reserved)}: compare fixes the "
+                             "split seed, the layout (from the model) and the validation share")
         for label, spec in self.variants.items():
+            if label in OPTIMIZERS:
+                raise ValueError(f"variants: {label!r} would shadow the optimizer of that name")
             if (not isinstance(spec, dict) or spec.get("optimizer") not in OPTIMIZERS
                     or not isinstance(spec.get("options", {}), dict)
                     or set(spec) - {"optimizer", "options"}):
@@ -174,7 +183,12 @@ def load_dataset(config: CompareConfig, *, val_fraction: float = 0.0) -> Any:
     data for learning-rate selection.
     """
     loader = datasets.LOADERS.get(config.data)
-    path = inspect.signature(loader).parameters.get("path") if loader is not None else None
+    accepted = inspect.signature(loader).parameters if loader is not None else {}
+    unknown = sorted(set(config.data_options) - set(accepted)) if loader is not None else []
+    if unknown:
+        raise ValueError(f"data_options: {unknown} are not options of data {config.data!r} "
+                         f"(it takes {sorted(set(accepted) - {'seed', 'layout', 'val_fraction'})})")
+    path = accepted.get("path")
     if (path is not None and path.default is inspect.Parameter.empty
             and "path" not in config.data_options):
         raise ValueError(f"data {config.data!r} is read from files you have: give their "

@@ -7,6 +7,11 @@ Gradient-norm std
     :math:`\operatorname{std}_t \|\nabla L_{B_t}(\theta_t)\|` over the steps ``t`` of a
     window (by default the second half of training, after the transient), with the
     unbiased (``ddof=1``) estimator.
+Gradient-norm coefficient of variation
+    the same standard deviation divided by the mean norm over the window; scale-free, so
+    optimizers whose gradients end at different sizes compare (used by the presets of
+    :mod:`rso_ref.presets`; it grows as the mean norm shrinks, so an arm that converges
+    further reads as more variable).
 Loss variance
     the variance of the minibatch loss about its centred moving average of width
     ``window`` steps over the same steps, which removes the downward trend that
@@ -33,6 +38,7 @@ import numpy as np
 __all__ = [
     "second_half",
     "gradient_norm_std",
+    "gradient_norm_cv",
     "loss_variance",
     "lr_sensitivity_range",
     "epochs_to_target",
@@ -61,6 +67,12 @@ def gradient_norm_std(grad_norms: Sequence[float]) -> float:
     if arr.size < 2:
         raise ValueError("grad_norms needs at least 2 values")
     return float(np.std(arr, ddof=1))
+
+
+def gradient_norm_cv(grad_norms: Sequence[float]) -> float:
+    r"""Coefficient of variation :math:`\operatorname{std}_t \|g_t\| / \operatorname{mean}_t \|g_t\|`."""
+    arr = _as_1d(grad_norms, "grad_norms")
+    return gradient_norm_std(arr) / float(np.mean(arr))
 
 
 def loss_variance(losses: Sequence[float], window: int = 21) -> float:

@@ -50,8 +50,11 @@ __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "analyse", "write_pr
 
 #: Target of the epochs-to-target measure, as a fraction of the best arm's final mean.
 TARGET_FRACTION = 0.9
-#: Validation-accuracy tolerance of the LR sensitivity range (1 point).
+#: Validation-accuracy tolerance of the LR sensitivity range (1 point; about the
+#: binomial standard error of one validation score here, so the range is coarse).
 LR_TOLERANCE = 0.01
+#: Window of the loss-variance metric (steps, centred moving average).
+LOSS_WINDOW = 21
 #: Most rates tried beyond the grid's edge while the best rate sits there.
 LR_EDGE_EXTENSIONS = 2
 #: Default seeds of every preset (the issue asks for at least five).
@@ -99,9 +102,10 @@ class Preset:
 _TABLE1_ARMS = ("sgd", "adam", "adamw", "rso")
 _TABLE1_PAPER = ("Table 1 (test accuracy, SGD+momentum / Adam / AdamW / RSO) and Table 2 "
                  "(stability metrics)")
-#: The ResNet of the ablations: digits as 1x8x8 images, stem + 2 residual blocks + head.
-_ABLATION_MODEL = {"model": "resnet", "data": "digits", "epochs": 10,
-                   "model_options": {"widths": [8, 16]}}
+def _ablation_model() -> dict:
+    """The ResNet of the ablations: digits as 1x8x8 images, stem + 2 residual blocks + head."""
+    return {"model": "resnet", "data": "digits", "epochs": 10,
+            "model_options": {"widths": [8, 16]}}
 
 
 def _table1(name: str, title: str, **config: Any) -> Preset:
@@ -132,7 +136,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            "§4.5 ablation of K (77.2 / 78.8 / 79.3 / 79.3 % for K = 2 / 4 / 6 / 16)",
            CompareConfig(optimizers=("K=2", "K=4", "K=6", "K=16"), seeds=SEEDS,
                          variants={f"K={k}": _rso_variant(meta_iters=k, groups="block")
-                                   for k in (2, 4, 6, 16)}, **_ABLATION_MODEL),
+                                   for k in (2, 4, 6, 16)}, **_ablation_model()),
            reference="K=6", focus=(), shared_lr="K=6"),
     Preset("ablation-groups", "RSO grouping: layers, blocks, uniform:2, uniform:5 (K = 6), "
            "ResNet on the digits",
@@ -141,7 +145,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            CompareConfig(optimizers=("block", "layer", "uniform:2", "uniform:5"), seeds=SEEDS,
                          variants={g: _rso_variant(meta_iters=6, groups=g)
                                    for g in ("block", "layer", "uniform:2", "uniform:5")},
-                         **_ABLATION_MODEL),
+                         **_ablation_model()),
            reference="block", focus=(), shared_lr="block"),
 )}
 
@@ -184,6 +188,7 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     if epochs is not None:
         changes["epochs"] = epochs
     config = replace(preset.config, **changes)
+    preset = replace(preset, config=config)   # re-checks reference / focus against the arms
     started = time.perf_counter()
     tuning = None
     if tune:
@@ -207,61 +212,84 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     return report
 
 
+def _finished(records: list) -> list:
+    return [r for r in records if r["status"] != "diverged"]
+
+
 def _final_accuracies(records: list) -> list[float]:
-    return [r["eval_accuracy"] for r in records if r["status"] != "diverged"]
-
-
-def _grad_norm_cv(norms: Sequence[float]) -> float:
-    tail = metrics.second_half(norms)
-    return float(np.std(tail, ddof=1) / np.mean(tail)) if tail.size > 1 else float("nan")
+    return [r["eval_accuracy"] for r in _finished(records)]
 
 
 def _loss_variance(losses: Sequence[float]) -> float:
     tail = metrics.second_half(losses)
-    return metrics.loss_variance(tail) if tail.size >= 21 else float("nan")
+    return metrics.loss_variance(tail, LOSS_WINDOW) if tail.size >= LOSS_WINDOW else math.nan
 
 
 def _nan_mean_std(values: Sequence[float]) -> list[float]:
+    """Mean and std of the finite values; the std is NaN for fewer than two."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
-    return list(mean_std(finite)) if finite else [float("nan"), float("nan")]
+    if not finite:
+        return [math.nan, math.nan]
+    mean, std = mean_std(finite)
+    return [mean, std if len(finite) > 1 else math.nan]
 
 
-def _arm_statistics(records: list, target: float, tuning: dict | None, chance: float) -> dict:
+def _grid_rates(report: dict, arm: str) -> list[float]:
+    """The five common grid rates of ``arm`` (edge extensions left out)."""
+    from .compare import DEFAULT_LR
+
+    variant = report["config"].get("variants", {}).get(arm)
+    base = DEFAULT_LR[variant["optimizer"] if variant else arm]
+    return [base * f for f in LR_GRID_FACTORS]
+
+
+def _lr_range(tuning: dict, grid: list[float], chance: float) -> dict | None:
+    """LR sensitivity range on the common grid (``None`` where no rate beats chance)."""
+    on_grid = [(lr, s) for lr, s in zip(tuning["grid"], tuning["val_accuracy"])
+               if any(math.isclose(lr, g, rel_tol=1e-9) for g in grid)]
+    rates = [lr for lr, _ in on_grid]
+    scores = np.asarray([s for _, s in on_grid], dtype=np.float64)
+    if not np.any(scores[np.isfinite(scores)] > chance + LR_TOLERANCE):
+        return None  # a flat grid of failures would otherwise read as "every rate is fine"
+    lo, hi, decades = metrics.lr_sensitivity_range(rates, scores, tolerance=LR_TOLERANCE)
+    # an end of the grid inside the range: the true range may extend beyond it
+    return {"lo": lo, "hi": hi, "decades": decades,
+            "open": bool(math.isclose(lo, min(rates)) or math.isclose(hi, max(rates)))}
+
+
+def _arm_statistics(records: list, target: float, tuning: dict | None, grid: list[float],
+                    chance: float) -> dict:
+    finished = _finished(records)   # diverged runs count as failures, not as curves
     acc = _final_accuracies(records)
     to_target = [metrics.epochs_to_target(r["epochs"]["eval_accuracy"], target)
-                 if r["epochs"]["eval_accuracy"] else None for r in records]
+                 if r["epochs"]["eval_accuracy"] else None for r in finished]
     steps_per_epoch = [len(r["steps"]["loss"]) / max(len(r["epochs"]["epoch"]), 1)
-                       for r in records]
+                       for r in finished]
     calls_per_step = [1.0 + r["meta_nfev"] / max(len(r["steps"]["loss"]), 1) for r in records]
-    grads_to_target = [None if e is None else e * s * c
-                       for e, s, c in zip(to_target, steps_per_epoch, calls_per_step)]
+    grads_to_target = [None if e is None else e * s * (1.0 + r["meta_nfev"]
+                                                       / max(len(r["steps"]["loss"]), 1))
+                       for e, s, r in zip(to_target, steps_per_epoch, finished)]
     out = {
         "test_accuracy": acc,
         "test_accuracy_mean_std": _nan_mean_std(acc),
         "epochs_to_target": to_target,
-        "epochs_to_target_mean_std": _nan_mean_std([e for e in to_target if e is not None]),
+        "epochs_to_target_mean_std": _nan_mean_std(to_target),
         "reached_target": sum(e is not None for e in to_target),
-        "diverged": sum(r["status"] == "diverged" for r in records),
-        "gradient_evaluations_to_target_mean": _nan_mean_std(
-            [g for g in grads_to_target if g is not None])[0],
+        "runs": len(records),
+        "diverged": len(records) - len(finished),
+        "gradient_evaluations_to_target_mean": _nan_mean_std(grads_to_target)[0],
         "gradient_evaluations_per_step": float(np.mean(calls_per_step)),
         "wall_time_per_run_mean_std": _nan_mean_std([r["wall_time"] for r in records]),
-        "grad_norm_cv_mean_std": _nan_mean_std([_grad_norm_cv(r["steps"]["grad_norm"])
-                                                for r in records]),
+        "grad_norm_cv_mean_std": _nan_mean_std([
+            metrics.gradient_norm_cv(metrics.second_half(r["steps"]["grad_norm"]))
+            if len(r["steps"]["grad_norm"]) > 3 else math.nan for r in finished]),
         "loss_variance_mean_std": _nan_mean_std([_loss_variance(r["steps"]["loss"])
-                                                 for r in records]),
+                                                 for r in finished]),
         "lr": records[0]["lr"],
     }
     if tuning is not None:
-        # Where no rate beats chance the range is undefined (a flat grid of failures
-        # would otherwise read as "every rate is fine").
-        scores = np.asarray(tuning["val_accuracy"], dtype=np.float64)
-        if np.any(scores[np.isfinite(scores)] > chance + LR_TOLERANCE):
-            lo, hi, decades = metrics.lr_sensitivity_range(tuning["grid"], scores,
-                                                           tolerance=LR_TOLERANCE)
-            out["lr_sensitivity_range"] = [lo, hi, decades]
-        else:
-            out["lr_sensitivity_range"] = None
+        out["lr_sensitivity_range"] = _lr_range(tuning, grid, chance)
+        out["lr_at_edge"] = bool(out["lr"] in (min(tuning["grid"]), max(tuning["grid"])))
     return out
 
 
@@ -274,49 +302,63 @@ def analyse(report: dict, *, reference: str | None = None,
     report : dict
         From :func:`~rso_ref.compare.run_comparison` (``"tuning"`` is used if present).
     reference : str, optional
-        Test every other arm against this one; ``None``: test each ``focus`` arm
-        against the best baseline (highest mean test accuracy outside ``focus``).
+        Test every other arm against this one. ``None``: test each ``focus`` arm against
+        *every* baseline (the arms outside ``focus`` with at least two finished seeds),
+        Holm-adjusted together, so that no baseline is picked on the test accuracies
+        being tested; ``"reference"`` in the result then names the best baseline (highest
+        mean), for the tables.
 
     Returns
     -------
     dict
         ``{"target", "reference", "arms": {arm: {...}}, "comparisons": [...]}``; each
         comparison holds ``arm``, ``reference``, :func:`welch_diff`'s ``diff, lo, hi, t,
-        p``, the Holm-adjusted ``p_holm`` and a ``conclusion`` in words.
+        p``, the Holm-adjusted ``p_holm`` and a ``conclusion`` in words. Diverged runs are
+        left out of accuracies and curves and counted in ``"diverged"``.
     """
     runs, tuning = report["runs"], report.get("tuning") or {}
     finals = {arm: _final_accuracies(recs) for arm, recs in runs.items()}
-    means = {arm: float(np.mean(a)) if a else float("nan") for arm, a in finals.items()}
+    means = {arm: float(np.mean(a)) if a else math.nan for arm, a in finals.items()}
     if reference is None:
-        baselines = [a for a in runs if a not in focus and math.isfinite(means[a])]
+        baselines = [a for a in runs if a not in focus and len(finals[a]) > 1]
         if not baselines:
-            raise ValueError("no baseline arm has a finite mean accuracy")
-        reference = max(baselines, key=lambda a: means[a])
-        tested = [a for a in focus if a in runs]
+            raise ValueError("no baseline arm has two or more finished seeds to test against")
+        best = max(baselines, key=lambda a: means[a])
+        pairs = [(a, b) for a in focus if a in runs
+                 for b in sorted(baselines, key=lambda b: -means[b])]
     else:
-        tested = [a for a in runs if a != reference]
-    target = TARGET_FRACTION * max(m for m in means.values() if math.isfinite(m))
+        if reference not in runs:
+            raise ValueError(f"reference {reference!r} is not an arm of {list(runs)}")
+        best = reference
+        pairs = [(a, reference) for a in runs if a != reference]
+    finite = [m for m in means.values() if math.isfinite(m)]
+    if not finite:
+        raise ValueError("every run diverged: nothing to analyse")
+    target = TARGET_FRACTION * max(finite)
     chance = 1.0 / report["dataset"]["n_classes"] if "dataset" in report else 0.0
-    arms = {arm: _arm_statistics(recs, target, tuning.get(arm), chance)
+    arms = {arm: _arm_statistics(recs, target, tuning.get(arm), _grid_rates(report, arm)
+                                 if "config" in report else [], chance)
             for arm, recs in runs.items()}
-    comparisons = []
-    for arm in tested:
-        if len(finals[arm]) > 1 and len(finals[reference]) > 1:
-            comparisons.append({"arm": arm, "reference": reference,
-                                **welch_diff(finals[arm], finals[reference])})
-        else:
-            comparisons.append({"arm": arm, "reference": reference, "diff": float("nan"),
-                                "lo": float("nan"), "hi": float("nan"), "t": float("nan"),
-                                "p": float("nan")})
+    comparisons = [{"arm": a, "reference": b, **_welch(finals[a], finals[b])} for a, b in pairs]
     for comparison, p_holm in zip(comparisons, holm([c["p"] for c in comparisons])):
         comparison["p_holm"] = p_holm
         comparison["conclusion"] = _conclusion(comparison)
-    return {"target": target, "reference": reference, "arms": arms, "comparisons": comparisons}
+    return {"target": target, "reference": best, "arms": arms, "comparisons": comparisons}
+
+
+def _welch(a: list[float], b: list[float]) -> dict:
+    nan = {"diff": math.nan, "lo": math.nan, "hi": math.nan, "t": math.nan, "p": math.nan}
+    if len(a) < 2 or len(b) < 2:
+        return {**nan, "untestable": "fewer than two finished seeds"}
+    if np.ptp(a) == 0 and np.ptp(b) == 0:   # t is 0/0 or +-inf: no test
+        return {**nan, "diff": float(np.mean(a) - np.mean(b)),
+                "untestable": "no spread across seeds in either arm"}
+    return welch_diff(a, b)
 
 
 def _conclusion(c: dict) -> str:
     if not math.isfinite(c["p_holm"]):
-        return "not testable (fewer than two finished seeds)"
+        return f"not testable ({c.get('untestable', 'no p-value')})"
     if c["p_holm"] >= 0.05:
         return f"no significant difference from {c['reference']} at the 5 % level"
     side = "higher" if c["diff"] > 0 else "lower"
@@ -326,19 +368,28 @@ def _conclusion(c: dict) -> str:
 # ----------------------------------------------------------------------------- pages
 
 def _pct(pair: Sequence[float]) -> str:
-    return f"{100 * pair[0]:.2f} ± {100 * pair[1]:.2f}"
+    if not math.isfinite(pair[0]):
+        return "–"
+    return f"{100 * pair[0]:.2f}" + (f" ± {100 * pair[1]:.2f}" if math.isfinite(pair[1]) else "")
 
 
 def _num(pair: Sequence[float], fmt: str = ".3g") -> str:
-    return "–" if not math.isfinite(pair[0]) else f"{pair[0]:{fmt}} ± {pair[1]:.2g}"
+    if not math.isfinite(pair[0]):
+        return "–"
+    return f"{pair[0]:{fmt}}" + (f" ± {pair[1]:.2g}" if math.isfinite(pair[1]) else "")
+
+
+def _reached(a: dict) -> str:
+    return f"{a['reached_target']}/{a['runs']} reached"
 
 
 def _lr_range_cell(arm: dict) -> str:
     if "lr_sensitivity_range" not in arm:
         return "–"
-    if arm["lr_sensitivity_range"] is None:
+    rng = arm["lr_sensitivity_range"]
+    if rng is None:
         return "none above chance"
-    return f"{arm['lr_sensitivity_range'][2]:.2f}"
+    return ("≥ " if rng["open"] else "") + f"{rng['decades']:.2f}"
 
 
 def _arm_table(report: dict) -> list[str]:
@@ -346,17 +397,16 @@ def _arm_table(report: dict) -> list[str]:
     lines = ["| arm | lr | test accuracy (%) | epochs to target | grad. evals / step | "
              "grad. evals to target | time / run (s) | grad-norm CV | loss variance | "
              "LR range (decades) |", "|" + " --- |" * 10]
-    n_seeds = len(report["config"]["seeds"])
     for arm, a in analysis["arms"].items():
-        reached = a["reached_target"]
         epochs = _num(a["epochs_to_target_mean_std"], ".1f") + (
-            f" ({reached}/{n_seeds} reached)" if reached < n_seeds else "")
+            f" ({_reached(a)})" if a["reached_target"] < a["runs"] else "")
         lr_range = _lr_range_cell(a)
         evals = a["gradient_evaluations_to_target_mean"]
         accuracy = _pct(a["test_accuracy_mean_std"]) + (
             f" ({a['diverged']} diverged)" if a["diverged"] else "")
+        lr = f"{a['lr']:.3g}" + (" (edge)" if a.get("lr_at_edge") else "")
         lines.append(
-            f"| {arm} | {a['lr']:.3g} | {accuracy} | {epochs} | "
+            f"| {arm} | {lr} | {accuracy} | {epochs} | "
             f"{a['gradient_evaluations_per_step']:.2f} | "
             f"{'–' if not math.isfinite(evals) else f'{evals:.0f}'} | "
             f"{_num(a['wall_time_per_run_mean_std'], '.1f')} | "
@@ -398,7 +448,9 @@ def _command(report: dict) -> str:
     parts = [f"rso-ref compare --preset {preset['name']}"]
     for key in preset["changed_from_preset"]:
         if key in _CLI_FLAGS:
-            value = ",".join(map(str, cfg[key])) if key == "seeds" else cfg[key]
+            value = cfg[key]
+            if key == "seeds":  # a trailing comma keeps one seed a list ("3" means 0, 1, 2)
+                value = ",".join(map(str, value)) + ("," if len(value) == 1 else "")
             parts.append(f"{_CLI_FLAGS[key]} {value}")
     if cfg["data_options"].get("path") and "data_options" in preset["changed_from_preset"]:
         parts.append(f"--data-path {cfg['data_options']['path']}")
@@ -439,20 +491,27 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
              f"Command: `{_command(report)}`. Ran in {machine['wall_time_s'] / 60:.1f} min "
              f"(load average {machine['load_average'][0]:.1f} on {machine['cpu_count']} "
              "CPUs).", ""]
-    changed = preset["changed_from_preset"]
-    if n < 5 or {"seeds", "epochs"} & set(changed):
+    changed = preset["changed_from_preset"] + ([] if preset["tuned"] else ["no tuning"])
+    if n < 5 or {"seeds", "epochs", "no tuning"} & set(changed):
         lines += [f"> **Not the preset's protocol** (changed: {', '.join(changed) or 'none'}; "
                   f"{n} seeds): a quick look, not evidence.", ""]
     elif changed:
         lines += [f"> Changed from the preset: {', '.join(changed)}.", ""]
     lines += ["## Results (mean ± std over seeds)", ""] + _arm_table(report) + [
-        "", "*Columns.* Grad. evals / step: gradient evaluations per training step (1 + "
-        "the meta-solve's oracle calls for RSO). Grad-norm CV: std / mean of the minibatch "
-        "gradient norm over the second half of training; loss variance: variance of the "
-        "minibatch loss about its 21-step centred moving average over the same steps "
-        "(`rso_ref.metrics`, the Table 2 analogues). LR range: the grid rates whose "
-        f"validation accuracy is within {100 * LR_TOLERANCE:.0f} point of the best, in "
-        "decades (0 = one rate; only tuned arms).", ""]
+        "", "*Columns.* lr: the rate used, \"(edge)\" if it is still the smallest or largest "
+        "rate tried. Epochs to target: over the seeds that reached it (diverged runs count "
+        "as not reaching it). Grad. evals / step: gradient evaluations per training step "
+        "(1 + the meta-solve's oracle calls for RSO). Grad-norm CV "
+        "(`rso_ref.metrics.gradient_norm_cv`): std / mean of the minibatch gradient norm "
+        "over the second half of training; it grows as the mean norm shrinks, so an arm "
+        "that converges further reads as more variable. Loss variance "
+        f"(`rso_ref.metrics.loss_variance`): variance of the minibatch loss about its "
+        f"{LOSS_WINDOW}-step centred moving average over the same steps; absolute, so it "
+        "favours arms at a lower loss. These two are the Table 2 analogues. LR range: the "
+        "five common grid rates whose validation accuracy is within "
+        f"{100 * LR_TOLERANCE:.0f} point of the best, in decades (0 = one rate; \"≥\" where "
+        "an end of the grid qualifies; one seed, so differences below about one point are "
+        "noise).", ""]
     lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
     lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]
@@ -589,7 +648,8 @@ def write_index(reports: Sequence[dict], out_dir: str | Path) -> Path:
              "Generated by `rso-ref compare --preset all --out DIR`; each preset's page has "
              "the protocol, every arm's statistics, the learning-rate grid and figures. "
              "Differences are in accuracy points; p-values are Welch's, Holm-adjusted "
-             "within a preset.", ""]
+             "over the comparisons of a preset (RSO against each baseline; each variant "
+             "against the reference), not across presets.", ""]
     table1 = [r for r in reports if r["preset"]["reference"] is None]
     table1 = [r for r in table1
               if list(r["analysis"]["arms"]) == list(table1[0]["analysis"]["arms"])]
@@ -607,7 +667,7 @@ def write_index(reports: Sequence[dict], out_dir: str | Path) -> Path:
         lines += ["", "## §4.3 analogue: epochs to target (90 % of the best arm's final "
                   "mean), and the gradient evaluations that took", ""]
         lines += arm_grid(table1, "preset", lambda a: (
-            _num(a["epochs_to_target_mean_std"], ".1f") + f" ({a['reached_target']} reached"
+            _num(a["epochs_to_target_mean_std"], ".1f") + f" ({_reached(a)}"
             + ("" if not math.isfinite(a["gradient_evaluations_to_target_mean"]) else
                f"; {a['gradient_evaluations_to_target_mean']:.0f} evals") + ")"))
         lines.append("")

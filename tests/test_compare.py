@@ -22,6 +22,9 @@ def test_arms_resolve_to_an_optimizer_and_its_options():
     ({"optimizers": ("sgd", "v")}, "unknown: \\['v'\\]"),
     ({"lrs": {"v": 0.1}}, "lrs: bad entry v"),
     ({"lrs": {"sgd": True}}, "lrs: bad entry sgd"),
+    ({"variants": {"sgd": {"optimizer": "rso"}}}, "'sgd' would shadow"),
+    ({"data_options": {"seed": 3}}, "data_options must not set \\['seed'\\]"),
+    ({"model_options": [("widths", 2)]}, "model_options must be a dict"),
 ])
 def test_bad_configs_name_the_field(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -56,3 +56,11 @@ def test_lag1_statistics_distinguish_the_two_readings_of_theorem_2():
 def test_epochs_to_target():
     assert metrics.epochs_to_target([0.5, 0.8, 0.9, 0.95], 0.9) == 3
     assert metrics.epochs_to_target([0.5, 0.8], 0.9) is None
+
+
+def test_gradient_norm_cv_is_std_over_mean():
+    values = [1.0, 2.0, 4.0]
+    assert metrics.gradient_norm_cv(values) == pytest.approx(
+        np.std(values, ddof=1) / np.mean(values), rel=1e-15)
+    assert metrics.gradient_norm_cv([2.0, 4.0, 8.0]) == pytest.approx(
+        metrics.gradient_norm_cv(values), rel=1e-15)          # scale-free

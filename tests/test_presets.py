@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from rso_ref import presets
+from rso_ref import metrics, presets
 from rso_ref.claims.stats import holm, welch_diff
 from rso_ref.cli import main
-from rso_ref.compare import DEFAULT_LR, CompareConfig
+from rso_ref.compare import DEFAULT_LR, LR_GRID_FACTORS, CompareConfig
 
 
 def test_presets_follow_the_protocol_of_the_issue():
@@ -36,6 +36,12 @@ def test_ablation_variants_differ_in_the_ablated_option_only(name, ablated):
     assert preset.shared_lr == preset.reference
 
 
+def test_overrides_are_checked_against_the_preset():
+    with pytest.raises(ValueError, match="'rso' is not an arm"):
+        presets.run_preset("table1-digits-mlp", overrides={"optimizers": ("sgd", "adam")},
+                           progress=False)
+
+
 def test_bad_presets_and_names_are_refused():
     config = CompareConfig(optimizers=("sgd", "rso"))
     with pytest.raises(ValueError, match="'adam' is not an arm"):
@@ -46,7 +52,7 @@ def test_bad_presets_and_names_are_refused():
         presets.get_preset("nope")
 
 
-def _record(acc, curve, *, steps=40, nfev=0, status="completed", lr=0.1):
+def _record(acc, curve, *, steps=60, nfev=0, status="completed", lr=0.1):
     gen = np.random.default_rng(len(curve))
     return {"eval_accuracy": acc, "status": status, "lr": lr, "wall_time": 1.0,
             "meta_nfev": nfev * steps,
@@ -60,17 +66,20 @@ def _report(accuracies, **kwargs):
     return {"runs": runs}
 
 
-def test_analyse_tests_rso_against_the_best_baseline():
+def test_analyse_tests_rso_against_every_baseline_with_holm():
     acc = {"sgd": [0.80, 0.82, 0.81], "adam": [0.90, 0.91, 0.92], "rso": [0.85, 0.86, 0.84]}
     report = _report(acc, rso={"nfev": 7})
     out = presets.analyse(report)
-    assert out["reference"] == "adam"
-    (c,) = out["comparisons"]
-    expected = welch_diff(acc["rso"], acc["adam"])
-    assert (c["arm"], c["reference"]) == ("rso", "adam")
-    assert c["diff"] == pytest.approx(expected["diff"], rel=1e-12) and c["diff"] < 0
-    assert c["p_holm"] == c["p"] == pytest.approx(expected["p"], rel=1e-12)
-    assert c["conclusion"].startswith("lower than adam")
+    assert out["reference"] == "adam"                     # the best baseline, for tables
+    assert [(c["arm"], c["reference"]) for c in out["comparisons"]] == [("rso", "adam"),
+                                                                       ("rso", "sgd")]
+    raw = [welch_diff(acc["rso"], acc[b]) for b in ("adam", "sgd")]
+    for c, expected, p_holm in zip(out["comparisons"], raw, holm([r["p"] for r in raw])):
+        assert c["diff"] == pytest.approx(expected["diff"], rel=1e-12)
+        assert c["p"] == pytest.approx(expected["p"], rel=1e-12)
+        assert c["p_holm"] == pytest.approx(p_holm, rel=1e-12)
+    assert out["comparisons"][0]["conclusion"].startswith("lower than adam")
+    assert out["comparisons"][1]["conclusion"].startswith("higher than sgd")
     # target = 90 % of the best mean (adam, 0.91); curves are [a/2, 0.95 a, a]
     assert out["target"] == pytest.approx(0.9 * 0.91, rel=1e-12)
     assert out["arms"]["adam"]["epochs_to_target"] == [2, 2, 2]
@@ -78,9 +87,29 @@ def test_analyse_tests_rso_against_the_best_baseline():
     assert out["arms"]["sgd"]["reached_target"] == 1
     rso = out["arms"]["rso"]
     assert rso["gradient_evaluations_per_step"] == pytest.approx(8.0, rel=1e-12)
-    # 40 steps over 3 epochs, 8 evaluations a step, target reached at epoch 3 (0.8075 < 0.819)
+    # 60 steps over 3 epochs, 8 evaluations a step, target reached at epoch 3 (0.8075 < 0.819)
     assert rso["epochs_to_target"] == [3, 3, 3]
-    assert rso["gradient_evaluations_to_target_mean"] == pytest.approx(3 * 40 / 3 * 8, rel=1e-12)
+    assert rso["gradient_evaluations_to_target_mean"] == pytest.approx(3 * 60 / 3 * 8, rel=1e-12)
+
+
+def test_table2_metrics_are_the_metrics_module_on_the_second_half():
+    report = _report({"sgd": [0.8, 0.81], "rso": [0.9, 0.91]})
+    out = presets.analyse(report)
+    for arm, records in report["runs"].items():
+        steps = [r["steps"] for r in records]
+        cv = [metrics.gradient_norm_cv(metrics.second_half(s["grad_norm"])) for s in steps]
+        lv = [metrics.loss_variance(metrics.second_half(s["loss"]), 21) for s in steps]
+        np.testing.assert_allclose(out["arms"][arm]["grad_norm_cv_mean_std"],
+                                   [np.mean(cv), np.std(cv, ddof=1)], rtol=1e-12)
+        np.testing.assert_allclose(out["arms"][arm]["loss_variance_mean_std"],
+                                   [np.mean(lv), np.std(lv, ddof=1)], rtol=1e-12)
+
+
+def test_seeds_without_spread_are_not_tested():
+    out = presets.analyse(_report({"sgd": [0.8, 0.8], "rso": [0.9, 0.9]}))
+    (c,) = out["comparisons"]
+    assert c["diff"] == pytest.approx(0.1, rel=1e-12) and math.isnan(c["p"])
+    assert c["conclusion"] == "not testable (no spread across seeds in either arm)"
 
 
 def test_analyse_with_a_reference_tests_every_other_arm_with_holm():
@@ -93,16 +122,22 @@ def test_analyse_with_a_reference_tests_every_other_arm_with_holm():
     assert out["comparisons"][1]["conclusion"].startswith("no significant difference")
 
 
-def test_lr_range_is_undefined_when_no_rate_beats_chance():
+def test_lr_range_uses_the_common_grid_and_is_undefined_at_chance():
     report = _report({"sgd": [0.8, 0.81], "rso": [0.1, 0.11]})
     report["dataset"] = {"n_classes": 10}
-    grid = [0.01, 0.03, 0.1]
-    report["tuning"] = {"sgd": {"grid": grid, "val_accuracy": [0.5, 0.79, 0.8], "best": 0.1},
-                        "rso": {"grid": grid, "val_accuracy": [0.1, 0.105, 0.1], "best": 0.01}}
+    report["config"] = {"variants": {}}
+    sgd = [DEFAULT_LR["sgd"] * f for f in LR_GRID_FACTORS]
+    rso = [DEFAULT_LR["rso"] * f for f in LR_GRID_FACTORS]
+    # an edge extension (below the grid) scoring as well as the best must not widen the range
+    report["tuning"] = {
+        "sgd": {"grid": [sgd[0] / 10 ** 0.5] + sgd,
+                "val_accuracy": [0.8, 0.5, 0.79, 0.8, 0.3, float("nan")], "best": sgd[2]},
+        "rso": {"grid": rso, "val_accuracy": [0.1, 0.105, 0.1, 0.1, 0.1], "best": rso[0]}}
     arms = presets.analyse(report)["arms"]
     assert arms["rso"]["lr_sensitivity_range"] is None
-    lo, hi, decades = arms["sgd"]["lr_sensitivity_range"]
-    assert (lo, hi) == (0.03, 0.1) and decades == pytest.approx(math.log10(0.1 / 0.03), rel=1e-12)
+    rng = arms["sgd"]["lr_sensitivity_range"]
+    assert (rng["lo"], rng["hi"], rng["open"]) == (sgd[1], sgd[2], False)
+    assert rng["decades"] == pytest.approx(math.log10(sgd[2] / sgd[1]), rel=1e-12)
 
 
 def test_diverged_runs_are_left_out_of_the_means():
@@ -144,8 +179,9 @@ def test_shared_learning_rate_comes_from_the_reference_arm():
     assert report["tuning"]["K=6"]["grid"][2] == DEFAULT_LR["rso"]
     assert {r["lr"] for recs in report["runs"].values() for r in recs} == {best}
     stats = report["analysis"]["arms"]["K=6"]
-    lo, hi, decades = stats["lr_sensitivity_range"]
-    assert lo <= best <= hi and decades == pytest.approx(math.log10(hi / lo), rel=1e-12)
+    rng = stats["lr_sensitivity_range"]
+    assert rng["lo"] <= best <= rng["hi"]
+    assert rng["decades"] == pytest.approx(math.log10(rng["hi"] / rng["lo"]), rel=1e-12)
     assert "lr_sensitivity_range" not in report["analysis"]["arms"]["K=2"]
 
 
@@ -165,6 +201,9 @@ def test_cli_lists_and_runs_presets(tmp_path, capsys):
     (["--preset", "ablation-k", "--tune-lr"], "--tune-lr cannot be combined"),
     (["--preset", "ablation-k", "--data-path", "/x"], "--data-path needs --data"),
     (["--no-tune"], "--no-tune applies to --preset runs only"),
+    (["--preset", "ablation-k", "--meta-iters", "0"], "--meta-iters cannot be combined"),
+    (["--seeds", "0"], "seeds must not be empty"),
+    (["--data", "digits", "--data-path", "/x"], "['path'] are not options of data 'digits'"),
 ])
 def test_cli_preset_errors_are_one_line(argv, message, capsys):
     assert main(["compare", *argv, "--no-progress"]) == 2

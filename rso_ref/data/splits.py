@@ -131,12 +131,13 @@ def split_arrays(name: str, X: np.ndarray, y: np.ndarray, *, n_classes: int | No
 def generated_dataset(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                       y_test: np.ndarray, n_classes: int, shape: tuple[int, ...], *,
                       val_fraction: float, gen: np.random.Generator) -> Dataset:
-    """A :class:`Dataset` from generated arrays, normalised by the training split's scalars.
+    r"""A :class:`Dataset` from generated arrays, normalised by the training examples' scalars.
 
     Features become :math:`(x - \bar x_{train}) / s_{train}` (one mean and one standard
-    deviation over all training features) reshaped to ``(n,) + shape``; then
+    deviation over all features of ``x_train``) reshaped to ``(n,) + shape``; then
     ``val_fraction`` of the training examples move to a stratified validation split
-    drawn from ``gen``.
+    drawn from ``gen``. The two scalars are computed before that split, so they include
+    the validation examples (never the test examples).
     """
     mean, std = x_train.mean(), x_train.std()
     ds = Dataset(name, ((x_train - mean) / std).reshape((-1,) + shape), y_train,

@@ -78,8 +78,7 @@ def test_disk_covers_pi_r_squared():
 
 def test_signed_distances_have_the_right_sign():
     inside = {name: (0.0, 0.0) for name in cifar_like.SHAPES}
-    inside["ring"] = (0.72, 0.0)
-    inside["triangle"] = (0.0, 0.0)
+    inside["ring"] = (0.72, 0.0)                  # on the ring; its centre is the hole
     for name, shape in cifar_like.SHAPES.items():
         x, y = (np.array([v]) for v in inside[name])
         assert shape(x, y)[0] < 0, name
@@ -90,13 +89,14 @@ def test_signed_distances_have_the_right_sign():
                                                                 np.array([0.0]))[0]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"n_train": 0}, "n_train"),
-    ({"image_size": 4}, "image_size"),
-    ({"noise_scale": -1.0}, "noise_scale"),
-    ({"min_contrast": 1.0}, "min_contrast"),
-    ({"layout": "nhwc"}, "layout"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"n_train": 0}, ValueError, "n_train"),
+    ({"n_train": 2.5}, TypeError, "n_train"),
+    ({"image_size": 4}, ValueError, "image_size"),
+    ({"noise_scale": -1.0}, ValueError, "noise_scale"),
+    ({"min_contrast": 1.0}, ValueError, "min_contrast"),
+    ({"layout": "nhwc"}, ValueError, "layout"),
 ])
-def test_bad_arguments_name_the_argument(kwargs, match):
-    with pytest.raises((TypeError, ValueError), match=match):
+def test_bad_arguments_name_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
         data.make_cifar_like(**{"n_train": 10, "n_test": 10, **kwargs})
