@@ -70,7 +70,10 @@ def gradient_norm_std(grad_norms: Sequence[float]) -> float:
 
 
 def gradient_norm_cv(grad_norms: Sequence[float]) -> float:
-    r"""Coefficient of variation :math:`\operatorname{std}_t \|g_t\| / \operatorname{mean}_t \|g_t\|`."""
+    r"""Coefficient of variation of the gradient norms.
+
+    .. math:: \operatorname{std}_t \|g_t\| \,/\, \operatorname{mean}_t \|g_t\|
+    """
     arr = _as_1d(grad_norms, "grad_norms")
     return gradient_norm_std(arr) / float(np.mean(arr))
 

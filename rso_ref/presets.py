@@ -46,7 +46,8 @@ from .claims.stats import holm, mean_std, welch_diff
 from .compare import LR_GRID_FACTORS, CompareConfig, run_comparison, tune_learning_rates
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "analyse", "write_preset",
-           "write_index", "index_rows", "arm_grid", "compact", "render_page", "plot_preset", "TARGET_FRACTION", "LR_TOLERANCE"]
+           "write_index", "index_rows", "arm_grid", "compact", "render_page", "plot_preset",
+           "TARGET_FRACTION", "LR_TOLERANCE", "LR_EDGE_EXTENSIONS", "LOSS_WINDOW"]
 
 #: Target of the epochs-to-target measure, as a fraction of the best arm's final mean.
 TARGET_FRACTION = 0.9

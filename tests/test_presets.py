@@ -1,4 +1,4 @@
-"""Presets of the paper's tables: definitions, the analysis on known numbers, tiny end-to-end runs."""
+"""Presets of the paper's tables: definitions, analysis on known numbers, tiny end-to-end runs."""
 import json
 import math
 
@@ -57,7 +57,8 @@ def _record(acc, curve, *, steps=60, nfev=0, status="completed", lr=0.1):
     return {"eval_accuracy": acc, "status": status, "lr": lr, "wall_time": 1.0,
             "meta_nfev": nfev * steps,
             "epochs": {"epoch": list(range(1, len(curve) + 1)), "eval_accuracy": curve},
-            "steps": {"loss": list(1 + gen.random(steps)), "grad_norm": list(1 + gen.random(steps))}}
+            "steps": {"loss": list(1 + gen.random(steps)),
+                      "grad_norm": list(1 + gen.random(steps))}}
 
 
 def _report(accuracies, **kwargs):
