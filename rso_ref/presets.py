@@ -235,31 +235,22 @@ def _nan_mean_std(values: Sequence[float]) -> list[float]:
     return [mean, std if len(finite) > 1 else math.nan]
 
 
-def _grid_rates(report: dict, arm: str) -> list[float]:
-    """The five common grid rates of ``arm`` (edge extensions left out)."""
-    from .compare import DEFAULT_LR
+def _lr_range(tuning: dict, chance: float) -> dict | None:
+    """LR sensitivity range over every rate tried (``None`` where no rate beats chance).
 
-    variant = report["config"].get("variants", {}).get(arm)
-    base = DEFAULT_LR[variant["optimizer"] if variant else arm]
-    return [base * f for f in LR_GRID_FACTORS]
-
-
-def _lr_range(tuning: dict, grid: list[float], chance: float) -> dict | None:
-    """LR sensitivity range on the common grid (``None`` where no rate beats chance)."""
-    on_grid = [(lr, s) for lr, s in zip(tuning["grid"], tuning["val_accuracy"])
-               if any(math.isclose(lr, g, rel_tol=1e-9) for g in grid)]
-    rates = [lr for lr, _ in on_grid]
-    scores = np.asarray([s for _, s in on_grid], dtype=np.float64)
+    ``open`` marks a range that reaches the smallest or largest rate tried: the good
+    rates may extend beyond it.
+    """
+    rates = list(tuning["grid"])
+    scores = np.asarray(tuning["val_accuracy"], dtype=np.float64)
     if not np.any(scores[np.isfinite(scores)] > chance + LR_TOLERANCE):
         return None  # a flat grid of failures would otherwise read as "every rate is fine"
     lo, hi, decades = metrics.lr_sensitivity_range(rates, scores, tolerance=LR_TOLERANCE)
-    # an end of the grid inside the range: the true range may extend beyond it
     return {"lo": lo, "hi": hi, "decades": decades,
-            "open": bool(math.isclose(lo, min(rates)) or math.isclose(hi, max(rates)))}
+            "open": bool(lo == min(rates) or hi == max(rates))}
 
 
-def _arm_statistics(records: list, target: float, tuning: dict | None, grid: list[float],
-                    chance: float) -> dict:
+def _arm_statistics(records: list, target: float, tuning: dict | None, chance: float) -> dict:
     finished = _finished(records)   # diverged runs count as failures, not as curves
     acc = _final_accuracies(records)
     to_target = [metrics.epochs_to_target(r["epochs"]["eval_accuracy"], target)
@@ -289,7 +280,7 @@ def _arm_statistics(records: list, target: float, tuning: dict | None, grid: lis
         "lr": records[0]["lr"],
     }
     if tuning is not None:
-        out["lr_sensitivity_range"] = _lr_range(tuning, grid, chance)
+        out["lr_sensitivity_range"] = _lr_range(tuning, chance)
         out["lr_at_edge"] = bool(out["lr"] in (min(tuning["grid"]), max(tuning["grid"])))
     return out
 
@@ -337,8 +328,7 @@ def analyse(report: dict, *, reference: str | None = None,
         raise ValueError("every run diverged: nothing to analyse")
     target = TARGET_FRACTION * max(finite)
     chance = 1.0 / report["dataset"]["n_classes"] if "dataset" in report else 0.0
-    arms = {arm: _arm_statistics(recs, target, tuning.get(arm), _grid_rates(report, arm)
-                                 if "config" in report else [], chance)
+    arms = {arm: _arm_statistics(recs, target, tuning.get(arm), chance)
             for arm, recs in runs.items()}
     comparisons = [{"arm": a, "reference": b, **_welch(finals[a], finals[b])} for a, b in pairs]
     for comparison, p_holm in zip(comparisons, holm([c["p"] for c in comparisons])):
@@ -509,10 +499,10 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
         f"(`rso_ref.metrics.loss_variance`): variance of the minibatch loss about its "
         f"{LOSS_WINDOW}-step centred moving average over the same steps; absolute, so it "
         "favours arms at a lower loss. These two are the Table 2 analogues. LR range: the "
-        "five common grid rates whose validation accuracy is within "
+        "rates tried whose validation accuracy is within "
         f"{100 * LR_TOLERANCE:.0f} point of the best, in decades (0 = one rate; \"≥\" where "
-        "an end of the grid qualifies; one seed, so differences below about one point are "
-        "noise).", ""]
+        "an end of the rates tried qualifies; one seed, so differences below about one point "
+        "are noise).", ""]
     lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
     lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]

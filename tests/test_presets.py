@@ -8,7 +8,7 @@ import pytest
 from rso_ref import metrics, presets
 from rso_ref.claims.stats import holm, welch_diff
 from rso_ref.cli import main
-from rso_ref.compare import DEFAULT_LR, LR_GRID_FACTORS, CompareConfig
+from rso_ref.compare import DEFAULT_LR, CompareConfig
 
 
 def test_presets_follow_the_protocol_of_the_issue():
@@ -123,22 +123,23 @@ def test_analyse_with_a_reference_tests_every_other_arm_with_holm():
     assert out["comparisons"][1]["conclusion"].startswith("no significant difference")
 
 
-def test_lr_range_uses_the_common_grid_and_is_undefined_at_chance():
+def test_lr_range_marks_open_ends_and_is_undefined_at_chance():
     report = _report({"sgd": [0.8, 0.81], "rso": [0.1, 0.11]})
     report["dataset"] = {"n_classes": 10}
-    report["config"] = {"variants": {}}
-    sgd = [DEFAULT_LR["sgd"] * f for f in LR_GRID_FACTORS]
-    rso = [DEFAULT_LR["rso"] * f for f in LR_GRID_FACTORS]
-    # an edge extension (below the grid) scoring as well as the best must not widen the range
+    grid = [0.005, 0.015, 0.05, 0.15, 0.5]
     report["tuning"] = {
-        "sgd": {"grid": [sgd[0] / 10 ** 0.5] + sgd,
-                "val_accuracy": [0.8, 0.5, 0.79, 0.8, 0.3, float("nan")], "best": sgd[2]},
-        "rso": {"grid": rso, "val_accuracy": [0.1, 0.105, 0.1, 0.1, 0.1], "best": rso[0]}}
+        "sgd": {"grid": grid, "val_accuracy": [0.5, 0.79, 0.8, 0.3, float("nan")], "best": 0.05},
+        "rso": {"grid": grid, "val_accuracy": [0.1, 0.105, 0.1, 0.1, 0.1], "best": 0.005},
+        "adam": {"grid": grid, "val_accuracy": [0.8, 0.795, 0.5, 0.3, 0.2], "best": 0.005}}
+    report["runs"]["adam"] = [dict(r, lr=0.005) for r in report["runs"]["sgd"]]
+    report["runs"]["sgd"] = [dict(r, lr=0.05) for r in report["runs"]["sgd"]]
     arms = presets.analyse(report)["arms"]
     assert arms["rso"]["lr_sensitivity_range"] is None
     rng = arms["sgd"]["lr_sensitivity_range"]
-    assert (rng["lo"], rng["hi"], rng["open"]) == (sgd[1], sgd[2], False)
-    assert rng["decades"] == pytest.approx(math.log10(sgd[2] / sgd[1]), rel=1e-12)
+    assert (rng["lo"], rng["hi"], rng["open"]) == (0.015, 0.05, False)
+    assert rng["decades"] == pytest.approx(math.log10(0.05 / 0.015), rel=1e-12)
+    assert arms["adam"]["lr_sensitivity_range"]["open"]          # 0.005 is the smallest tried
+    assert arms["adam"]["lr_at_edge"] and not arms["sgd"]["lr_at_edge"]
 
 
 def test_diverged_runs_are_left_out_of_the_means():
