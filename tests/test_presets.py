@@ -211,3 +211,14 @@ def test_cli_preset_errors_are_one_line(argv, message, capsys):
     assert main(["compare", *argv, "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rso-ref: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_cli_preset_all_writes_one_page_per_preset_and_the_index(tmp_path, monkeypatch):
+    tiny = presets.Preset("tiny", "MLP, one epoch", "none",
+                          CompareConfig(optimizers=("sgd", "rso"), epochs=1, seeds=(0, 1)))
+    monkeypatch.setattr(presets, "PRESETS", {"tiny": tiny})
+    assert main(["compare", "--preset", "all", "--no-tune", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "tiny" / "README.md").is_file()
+    index = (tmp_path / "README.md").read_text()
+    assert "## Table 1 analogue" in index and "[tiny](tiny/README.md) | rso | " in index
