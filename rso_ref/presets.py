@@ -527,9 +527,10 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
             sd = acc.std(ddof=1) if acc.size > 1 else 0.0
             ax.errorbar(i + 0.3, acc.mean(), yerr=sd, fmt="s", color="k", capsize=4)
     ticks = {arm: arm for arm in arms}
-    for c in analysis["comparisons"]:   # the test result under the arm's name
-        ticks[c["arm"]] = (f"{c['arm']}\n{100 * c['diff']:+.1f} vs {c['reference']}\n"
-                           f"p={c['p_holm']:.2g}")
+    for c in analysis["comparisons"]:   # under the arm's name: its first (strongest) test
+        if ticks[c["arm"]] == c["arm"]:
+            ticks[c["arm"]] = (f"{c['arm']}\n{100 * c['diff']:+.1f} vs {c['reference']}\n"
+                               f"p={c['p_holm']:.2g}")
     ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{name}: seeds (dots), mean ± std (squares); p: Welch, Holm-adjusted",
