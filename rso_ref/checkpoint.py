@@ -16,19 +16,21 @@ fall back to that older copy. :func:`load` reads with
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from .backend import asarray, to_numpy
 
-__all__ = ["save", "load", "exists", "encode", "decode", "write_json_atomic", "write_text_atomic"]
+__all__ = ["save", "load", "exists", "encode", "decode", "write_json_atomic", "write_text_atomic",
+           "write_bytes_atomic", "atomic_path"]
 
 _ARRAY_TAG = "__array__"
 _TUPLE_TAG = "__tuple__"
@@ -135,28 +137,41 @@ def load(path: str | os.PathLike, xp: ModuleType | None = None) -> Any:
         return decode(skeleton, arrays, xp)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and :func:`os.replace`.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces ``path`` when the block succeeds.
 
-    A reader sees the old file or the whole new one, never a partial write (the data
-    are flushed to disk before the rename); the file gets mode 0644, readable by all,
-    as results are meant to be shared (``mkstemp`` would leave 0600).
+    Write to the yielded path (it keeps ``path``'s suffix, so writers that infer a
+    format from it work); on a normal exit it gets mode 0644, readable by all as results
+    are meant to be shared (``mkstemp`` would leave 0600), and :func:`os.replace` puts it
+    in place, so a reader sees the old file or the whole new one. On an exception it is
+    removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
-    return path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through :func:`atomic_path`, flushed to disk before the rename."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`write_bytes_atomic`)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:

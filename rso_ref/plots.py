@@ -6,11 +6,12 @@ atomically (temporary file, then :func:`os.replace`).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from .checkpoint import atomic_path
 
 __all__ = ["pyplot", "save_figure", "plot_loss_curves", "plot_layer_weights", "smooth"]
 
@@ -27,19 +28,12 @@ def pyplot():
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` (PNG) atomically and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be shared
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         pyplot().close(fig)
-    return path
+    return Path(path)
 
 
 def smooth(values: Sequence[float], window: int) -> np.ndarray:

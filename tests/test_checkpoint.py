@@ -79,3 +79,14 @@ def test_write_text_atomic_replaces_whole_files_readable_by_all(tmp_path):
     assert path.read_text() == "second"
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["page.md"]  # no temporary file left
+
+
+def test_atomic_path_leaves_the_target_untouched_on_error(tmp_path):
+    target = checkpoint.write_text_atomic(tmp_path / "fig.png", "old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with checkpoint.atomic_path(target) as tmp:
+            assert tmp.suffix == ".png" and tmp.parent == tmp_path   # writers see the suffix
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]

@@ -18,13 +18,14 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..checkpoint import write_bytes_atomic
 
 __all__ = ["Fixture", "encode", "decode", "npz_bytes", "json_bytes", "write_set", "read_set"]
 
@@ -117,27 +118,14 @@ def json_bytes(document: Any) -> bytes:
                        allow_nan=False) + "\n").encode("utf-8")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; fixtures are package data, readable by all
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_set(directory: str | os.PathLike, kind: str, document: dict,
               arrays: dict[str, np.ndarray]) -> list[Path]:
     """Write ``<kind>.json`` and ``<kind>.npz`` into ``directory`` (each atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     npz_path, json_path = directory / f"{kind}.npz", directory / f"{kind}.json"
-    _write_atomic(npz_path, npz_bytes(arrays))
-    _write_atomic(json_path, json_bytes(document))
+    write_bytes_atomic(npz_path, npz_bytes(arrays))
+    write_bytes_atomic(json_path, json_bytes(document))
     return [json_path, npz_path]
 
 
