@@ -26,7 +26,7 @@ from .train import train
 __all__ = [
     "OPTIMIZERS", "DEFAULT_LR", "MODELS", "CompareConfig", "make_model", "make_optimizer",
     "run_comparison", "summary_table", "write_report", "tune_learning_rates", "LR_GRID_FACTORS",
-    "LR_EDGE_STEP",
+    "LR_EDGE_STEP", "finished", "curve_data",
 ]
 
 
@@ -319,10 +319,28 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
         "groups": model.layers(), "runs": runs, "summary": summary}
 
 
+def finished(records: list) -> list:
+    """The runs of ``records`` that did not diverge (a diverged run has no final accuracy)."""
+    return [r for r in records if r["status"] != "diverged"]
+
+
+def curve_data(report: dict) -> dict | None:
+    """Per-arm step losses and per-epoch accuracies for :func:`~rso_ref.plots.plot_loss_curves`.
+
+    ``None`` when the runs differ in length (e.g. one diverged early) or are empty, as
+    the plot averages curves step by step.
+    """
+    curves = {name: {"step_loss": [r["steps"]["loss"] for r in records],
+                     "eval_accuracy": [r["epochs"]["eval_accuracy"] for r in records]}
+              for name, records in report["runs"].items()}
+    lengths = {len(row) for c in curves.values() for row in c["step_loss"]}
+    acc_lengths = {len(row) for c in curves.values() for row in c["eval_accuracy"]}
+    return curves if len(lengths) == 1 and len(acc_lengths) == 1 and 0 not in lengths else None
+
+
 def _summarise(records: list) -> dict:
     # Diverged runs have no final accuracy: they are counted, not averaged.
-    acc = np.array([r["eval_accuracy"] for r in records if r["status"] != "diverged"],
-                   dtype=np.float64)
+    acc = np.array([r["eval_accuracy"] for r in finished(records)], dtype=np.float64)
     wall = np.array([r["wall_time"] for r in records], dtype=np.float64)
     steps = sum(len(r["steps"]["loss"]) for r in records)
     return {
@@ -360,10 +378,8 @@ def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": write_json_atomic(out / "report.json", report)}
-    curves = {name: {"step_loss": [r["steps"]["loss"] for r in records],
-                     "eval_accuracy": [r["epochs"]["eval_accuracy"] for r in records]}
-              for name, records in report["runs"].items()}
-    if _equal_lengths(curves):
+    curves = curve_data(report)
+    if curves is not None:
         paths["loss_curves"] = plot_loss_curves(
             curves, out / "loss_curves.png",
             title=f"{report['model'].split('(')[0]} on {report['dataset']['name']}")
@@ -374,10 +390,4 @@ def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
             paths["rso_layer_weights"] = plot_layer_weights(weights, out / "rso_layer_weights.png",
                                                             group_names=names)
     return paths
-
-
-def _equal_lengths(curves: dict) -> bool:
-    lengths = {len(row) for c in curves.values() for row in c["step_loss"]}
-    acc_lengths = {len(row) for c in curves.values() for row in c["eval_accuracy"]}
-    return len(lengths) == 1 and len(acc_lengths) == 1 and 0 not in lengths
 

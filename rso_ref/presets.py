@@ -45,7 +45,8 @@ import numpy as np
 from . import metrics
 from .checkpoint import write_json_atomic, write_text_atomic
 from .claims.stats import holm, mean_std, welch_diff
-from .compare import LR_GRID_FACTORS, CompareConfig, run_comparison, tune_learning_rates
+from .compare import (LR_GRID_FACTORS, CompareConfig, curve_data, finished, run_comparison,
+                      tune_learning_rates)
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "analyse", "write_preset",
            "write_index", "index_rows", "arm_grid", "compact", "render_page", "plot_preset",
@@ -217,12 +218,8 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     return report
 
 
-def _finished(records: list) -> list:
-    return [r for r in records if r["status"] != "diverged"]
-
-
 def _final_accuracies(records: list) -> list[float]:
-    return [r["eval_accuracy"] for r in _finished(records)]
+    return [r["eval_accuracy"] for r in finished(records)]
 
 
 def _loss_variance(losses: Sequence[float]) -> float:
@@ -254,17 +251,22 @@ def _lr_range(tuning: dict, chance: float) -> dict | None:
             "open": bool(lo == min(rates) or hi == max(rates))}
 
 
+def _calls_per_step(run: dict) -> float:
+    """Gradient evaluations per training step: the step's gradient plus the meta-solve's."""
+    return 1.0 + run["meta_nfev"] / max(len(run["steps"]["loss"]), 1)
+
+
+def _steps_per_epoch(run: dict) -> float:
+    return len(run["steps"]["loss"]) / max(len(run["epochs"]["epoch"]), 1)
+
+
 def _arm_statistics(records: list, target: float, tuning: dict | None, chance: float) -> dict:
-    finished = _finished(records)   # diverged runs count as failures, not as curves
+    done = finished(records)   # diverged runs count as failures, not as curves
     acc = _final_accuracies(records)
     to_target = [metrics.epochs_to_target(r["epochs"]["eval_accuracy"], target)
-                 if r["epochs"]["eval_accuracy"] else None for r in finished]
-    steps_per_epoch = [len(r["steps"]["loss"]) / max(len(r["epochs"]["epoch"]), 1)
-                       for r in finished]
-    calls_per_step = [1.0 + r["meta_nfev"] / max(len(r["steps"]["loss"]), 1) for r in records]
-    grads_to_target = [None if e is None else e * s * (1.0 + r["meta_nfev"]
-                                                       / max(len(r["steps"]["loss"]), 1))
-                       for e, s, r in zip(to_target, steps_per_epoch, finished)]
+                 if r["epochs"]["eval_accuracy"] else None for r in done]
+    grads_to_target = [None if e is None else e * _steps_per_epoch(r) * _calls_per_step(r)
+                       for e, r in zip(to_target, done)]
     out = {
         "test_accuracy": acc,
         "test_accuracy_mean_std": _nan_mean_std(acc),
@@ -272,15 +274,15 @@ def _arm_statistics(records: list, target: float, tuning: dict | None, chance: f
         "epochs_to_target_mean_std": _nan_mean_std(to_target),
         "reached_target": sum(e is not None for e in to_target),
         "runs": len(records),
-        "diverged": len(records) - len(finished),
+        "diverged": len(records) - len(done),
         "gradient_evaluations_to_target_mean": _nan_mean_std(grads_to_target)[0],
-        "gradient_evaluations_per_step": float(np.mean(calls_per_step)),
+        "gradient_evaluations_per_step": float(np.mean([_calls_per_step(r) for r in records])),
         "wall_time_per_run_mean_std": _nan_mean_std([r["wall_time"] for r in records]),
         "grad_norm_cv_mean_std": _nan_mean_std([
             metrics.gradient_norm_cv(metrics.second_half(r["steps"]["grad_norm"]))
-            if len(r["steps"]["grad_norm"]) > 3 else math.nan for r in finished]),
+            if len(r["steps"]["grad_norm"]) > 3 else math.nan for r in done]),
         "loss_variance_mean_std": _nan_mean_std([_loss_variance(r["steps"]["loss"])
-                                                 for r in finished]),
+                                                 for r in done]),
         "lr": records[0]["lr"],
     }
     if tuning is not None:
@@ -541,11 +543,8 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
                  fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     figures = {"accuracy": save_figure(fig, out_dir / "accuracy.png")}
-    curves = {arm: {"step_loss": [r["steps"]["loss"] for r in recs],
-                    "eval_accuracy": [r["epochs"]["eval_accuracy"] for r in recs]}
-              for arm, recs in report["runs"].items()}
-    lengths = {len(row) for c in curves.values() for row in c["step_loss"]}
-    if len(lengths) == 1 and 0 not in lengths:
+    curves = curve_data(report)
+    if curves is not None:
         figures["curves"] = plot_loss_curves(curves, out_dir / "curves.png",
                                              title=report["preset"]["title"])
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
