@@ -151,6 +151,12 @@ _PRESET_FIXED = ("model", "optimizers", "lr", "meta_iters", "groups", "tune_lr")
 _PRESET_OVERRIDES = ("batch_size", "backend", "dtype")
 
 
+def _given(args, names: Sequence[str]) -> dict:
+    """The options among ``names`` the user set (``None`` and an unset flag's False are not)."""
+    return {name: getattr(args, name) for name in names
+            if getattr(args, name) is not None and getattr(args, name) is not False}
+
+
 def _data_options(args) -> dict:
     return {"path": args.data_path} if args.data_path is not None else {}
 
@@ -173,8 +179,7 @@ def _compare(args) -> int:
         rso_options["meta_iters"] = args.meta_iters
     if args.groups is not None:
         rso_options["groups"] = args.groups
-    given = {name: getattr(args, name) for name in _PRESET_OVERRIDES
-             if getattr(args, name) is not None}
+    given = _given(args, _PRESET_OVERRIDES)
     config = CompareConfig(model=args.model or "mlp", data=args.data or "digits",
                            optimizers=tuple(args.optimizers or ("sgd", "adam", "rso")),
                            epochs=10 if args.epochs is None else args.epochs,
@@ -188,14 +193,12 @@ def _compare(args) -> int:
 def _compare_presets(args) -> int:
     from .presets import PRESETS, get_preset, run_preset, write_index, write_preset
 
-    fixed = [f"--{name.replace('_', '-')}" for name in _PRESET_FIXED
-             if getattr(args, name) is not None and getattr(args, name) is not False]
+    fixed = [f"--{name.replace('_', '-')}" for name in _given(args, _PRESET_FIXED)]
     if fixed:
         raise ValueError(f"{', '.join(fixed)} cannot be combined with --preset (the preset "
                          "fixes it; run without --preset to choose freely)")
     names = list(PRESETS) if args.preset == "all" else [get_preset(args.preset).name]
-    overrides = {name: getattr(args, name) for name in _PRESET_OVERRIDES
-                 if getattr(args, name) is not None}
+    overrides = _given(args, _PRESET_OVERRIDES)
     if args.data is not None:
         overrides.update(data=args.data, data_options=_data_options(args))
     elif args.data_path is not None:
