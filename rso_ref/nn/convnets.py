@@ -34,7 +34,8 @@ from .activations import flatten_bwd, flatten_fwd, relu_bwd, relu_fwd
 from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
 from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS, check_param_shapes, init_params
-from .losses import LOSSES, log_softmax, prepare_targets
+from .losses import LOSSES
+from .model import LossHead
 from .pooling import global_avg_pool_bwd, global_avg_pool_fwd, max_pool_bwd, max_pool_fwd
 from .residual import residual_bwd, residual_fwd
 
@@ -73,7 +74,7 @@ def _odd_kernel(value: Any) -> int:
     return value
 
 
-class _LayerModel:
+class _LayerModel(LossHead):
     """Shared machinery: parameter layout, init, validation, forward, backward.
 
     Subclasses call :meth:`_build_start` and the ``_add_*`` helpers in ``__init__``.
@@ -173,10 +174,6 @@ class _LayerModel:
         check_finite(X, "X", xp=xp)
         return X
 
-    def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
-        """Validate ``y`` and put it in the form the loss takes (:func:`prepare_targets`)."""
-        return prepare_targets(y, self.loss_kind, self.n_classes, n=n, dtype=dtype, xp=xp)
-
     # -- forward / backward ------------------------------------------------------------
     def _forward(self, params: Sequence, X: Any, xp: ModuleType) -> tuple[Any, list]:
         """Outputs (logits) and the cache of every step."""
@@ -204,24 +201,9 @@ class _LayerModel:
         xp = array_namespace(*params, X) if xp is None else xp
         return self._forward(params, X, xp)[0]
 
-    def loss(self, params: Sequence, X: Any, y: Any, *, xp: ModuleType | None = None) -> Any:
-        """Batch-mean loss as a 0-d array.
-
-        ``y``: integer labels of shape ``(n,)``; for ``loss="mse"`` also float targets
-        ``(n, n_classes)``. Raises as :meth:`forward`, and for labels that are not
-        integers, out of range, or fewer/more than the rows of ``X``.
-        """
-        xp = array_namespace(*params, X, y) if xp is None else xp
-        out, _ = self._forward(params, X, xp)
-        return self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp), xp=xp)[0]
-
     def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:
         """Loss (float) and gradients (list like ``params``) by the hand-written backward passes."""
-        xp = array_namespace(*params, X, y)
-        out, caches = self._forward(params, X, xp)
-        value, loss_cache = self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp),
-                                           xp=xp)
-        grad = self._loss_bwd(loss_cache, xp=xp)
+        xp, value, caches, grad = self._loss_and_output_grad(params, X, y)
         grads: list = [None] * len(params)
         first = min(i for i, step in enumerate(self._steps) if step.params is not None)
         for i in range(len(self._steps) - 1, first - 1, -1):
@@ -234,11 +216,6 @@ class _LayerModel:
             for j, g in zip(step.params, dparams):
                 grads[j] = g
         return float(value), grads
-
-    def predict(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
-        r"""Log-probabilities :math:`\log\operatorname{softmax}` of the logits, shape ``(n, C)``."""
-        xp = array_namespace(*params, X) if xp is None else xp
-        return log_softmax(self.forward(params, X, xp=xp), xp=xp)
 
 
 class _PlainConvNet(_LayerModel):

@@ -28,7 +28,8 @@ from ..backend import array_namespace, check_finite
 from .activations import get_activation
 from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS, check_param_shapes, init_params
-from .losses import LOSSES, log_softmax, prepare_targets
+from .losses import LOSSES
+from .model import LossHead
 
 __all__ = ["MLP"]
 
@@ -37,7 +38,7 @@ _DEFAULT_INIT = {"relu": "he_normal", "gelu": "he_normal", "tanh": "glorot_unifo
 _ORTHOGONAL_GAIN = {"relu": math.sqrt(2.0), "gelu": math.sqrt(2.0), "tanh": 1.0}
 
 
-class MLP:
+class MLP(LossHead):
     r"""Fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
     Parameters
@@ -176,25 +177,9 @@ class MLP:
         xp = array_namespace(*params, X) if xp is None else xp
         return self._forward(params, X, xp)[0]
 
-    def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
-        """Validate ``y`` and put it in the form the loss takes (:func:`prepare_targets`)."""
-        return prepare_targets(y, self.loss_kind, self.n_classes, n=n, dtype=dtype, xp=xp)
-
-    def loss(self, params: Sequence, X: Any, y: Any, *, xp: ModuleType | None = None) -> Any:
-        """Batch-mean loss as a 0-d array (traceable by autograd with ``xp=autodiff.namespace()``).
-
-        ``y``: integer labels ``(n,)``; for ``loss="mse"`` also float targets ``(n, q)``.
-        """
-        xp = array_namespace(*params, X, y) if xp is None else xp
-        out, _ = self._forward(params, X, xp)
-        return self._loss_fwd(out, self._targets(y, X.shape[0], out.dtype, xp), xp=xp)[0]
-
     def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:
         """Loss (float) and gradients (list like ``params``) by the hand-written backward passes."""
-        xp = array_namespace(*params, X, y)
-        out, caches = self._forward(params, X, xp)
-        value, loss_cache = self._loss_fwd(out, self._targets(y, X.shape[0], out.dtype, xp), xp=xp)
-        grad = self._loss_bwd(loss_cache, xp=xp)
+        xp, value, caches, grad = self._loss_and_output_grad(params, X, y)
         grads: list = [None] * len(params)
         for i in reversed(range(self.n_layers)):
             dense_cache, act_cache = caches[i]
@@ -204,12 +189,3 @@ class MLP:
                 params[2 * i:2 * i + 2], dense_cache, grad, xp=xp, input_grad=i > 0
             )
         return float(value), grads
-
-    def predict(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
-        r"""Log-probabilities :math:`\log\operatorname{softmax}` of the outputs, shape ``(n, C)``.
-
-        For ``loss="mse"`` too (the arg-max, the predicted class, is that of the outputs).
-        """
-        xp = array_namespace(*params, X) if xp is None else xp
-        return log_softmax(self.forward(params, X, xp=xp), xp=xp)
-
