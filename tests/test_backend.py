@@ -1,3 +1,5 @@
+import importlib
+
 import numpy as np
 import pytest
 
@@ -11,14 +13,14 @@ def test_unknown_backend_names_the_choices():
 
 
 def test_missing_backend_says_how_to_install(monkeypatch):
-    real_import = backend.importlib.import_module
+    real_import = importlib.import_module
 
     def without_cupy(name):
         if "cupy" in name:
             raise ImportError("No module named 'cupy'")
         return real_import(name)
 
-    monkeypatch.setattr(backend.importlib, "import_module", without_cupy)
+    monkeypatch.setattr(importlib, "import_module", without_cupy)
     with pytest.raises(RuntimeError, match=r"not installed.*pip install 'rso_ref\[gpu\]'"):
         backend.namespace("cupy")
 

@@ -1,4 +1,4 @@
-"""Sliding windows (im2col gather) and their adjoint (col2im scatter-add) in backend.py.
+"""Sliding windows (im2col gather) and their adjoint (col2im scatter-add), backend/windows.py.
 
 The windows only copy numbers and the adjoint adds offsets in one fixed order, so every
 backend must agree with NumPy bit for bit (np.array_equal, no tolerance). The adjoint
@@ -90,6 +90,20 @@ def test_numpy_path_is_a_view_without_padding(np_xp):
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         backend.sliding_windows(np.zeros((1, 1, 6, 6)), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"window": (2.0, 2)}, {"window": 2, "stride": (1, "1")}])
+def test_non_int_entries_are_type_errors_naming_the_argument(kwargs):
+    name = "stride" if "stride" in kwargs else "window"
+    with pytest.raises(TypeError, match=f"{name} must be an int"):
+        backend.sliding_windows(np.zeros((1, 1, 6, 6)), **kwargs)
+
+
+def test_numpy_integer_geometry_is_accepted():
+    x = np.arange(36.0).reshape(1, 1, 6, 6)
+    expected = backend.sliding_windows(x, 3, 2, padding=1)
+    got = backend.sliding_windows(x, np.int64(3), (np.int32(2), 2), padding=np.int8(1))
+    assert np.array_equal(got, expected)
 
 
 def test_bad_input_rank_and_adjoint_shape():

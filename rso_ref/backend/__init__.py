@@ -1,0 +1,62 @@
+r"""Array backends: the one door of rso_ref to array libraries.
+
+Device-path modules (:mod:`rso_ref.nn`, :mod:`rso_ref.optim`, :mod:`rso_ref.tree`,
+:mod:`rso_ref.linesearch`, :mod:`rso_ref.lbfgs`, :mod:`rso_ref.lanczos`,
+:mod:`rso_ref.hessian`, :mod:`rso_ref.rso`) import no array library, NumPy included:
+they receive arrays, ask :func:`array_namespace` for their namespace ``xp`` once, and
+then call only functions of the Python array API standard on ``xp``
+(https://data-apis.org/array-api/) and the helpers of this package.
+``tests/test_import_rules.py`` enforces this. Host-side modules (data, claims, golden,
+plots, cli, ...) may use NumPy. This package supplies what the standard lacks:
+
+* named backends (``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``) and
+  clear errors when one is unknown or missing (:func:`namespace`);
+* moving arrays between backends (:func:`to_numpy`, :func:`asarray`);
+* a host random number generator, so that every backend sees identical numbers
+  (draw with :class:`numpy.random.Generator`, then move);
+* :func:`synchronize` for honest timings on GPUs;
+* the dtype policy (float64 by default, float32 on request);
+* fast paths that need a library's own API, in their own module:
+  :mod:`rso_ref.backend.windows` (strided window views for convolutions).
+
+Namespaces are the array-api-compat wrappers (``array_api_compat.numpy`` and so on),
+so that ``xp.linalg``, ``xp.matmul`` and friends behave the same on every backend.
+"""
+from .core import (
+    BACKENDS,
+    array_namespace,
+    asarray,
+    backend_name,
+    check_finite,
+    check_floating,
+    erf,
+    is_numpy,
+    namespace,
+    random_normal,
+    random_uniform,
+    resolve_dtype,
+    rng,
+    synchronize,
+    to_numpy,
+)
+from .windows import sliding_windows, sliding_windows_adjoint
+
+__all__ = [
+    "BACKENDS",
+    "namespace",
+    "array_namespace",
+    "backend_name",
+    "is_numpy",
+    "to_numpy",
+    "asarray",
+    "rng",
+    "random_normal",
+    "random_uniform",
+    "synchronize",
+    "resolve_dtype",
+    "check_floating",
+    "erf",
+    "check_finite",
+    "sliding_windows",
+    "sliding_windows_adjoint",
+]

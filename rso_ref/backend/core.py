@@ -1,0 +1,346 @@
+r"""Namespaces, moving arrays, host randomness and the dtype policy.
+
+The public names live in :mod:`rso_ref.backend`, which re-exports them; see its
+docstring for the rule they serve.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "BACKENDS",
+    "namespace",
+    "array_namespace",
+    "backend_name",
+    "is_numpy",
+    "to_numpy",
+    "asarray",
+    "rng",
+    "random_normal",
+    "random_uniform",
+    "synchronize",
+    "resolve_dtype",
+    "check_floating",
+    "erf",
+    "check_finite",
+]
+
+#: Backend names accepted everywhere a ``backend=`` argument appears.
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+
+_INSTALL_HINT = {
+    "numpy": "pip install numpy",
+    "cupy": "pip install 'rso_ref[gpu]' (cupy-cuda12x; needs an NVIDIA GPU and CUDA 12 driver)",
+    "torch": "pip install torch==2.13.0 (or: pip install 'rso_ref[torch]')",
+    "array_api_strict": "pip install array-api-strict (or: pip install 'rso_ref[test]')",
+}
+
+_COMPAT_MODULE = {
+    "numpy": "array_api_compat.numpy",
+    "cupy": "array_api_compat.cupy",
+    "torch": "array_api_compat.torch",
+    "array_api_strict": "array_api_strict",
+}
+
+
+def namespace(name: str = "numpy") -> ModuleType:
+    """Return the array-API namespace of the backend called ``name``.
+
+    Parameters
+    ----------
+    name : {"numpy", "cupy", "torch", "array_api_strict"}
+        Backend name.
+
+    Returns
+    -------
+    xp : module
+        The array-api-compat wrapped namespace (``array_strict`` is compliant as is).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known backend.
+    RuntimeError
+        If the backend is not installed, or (CuPy) no CUDA device is usable; the message
+        says how to install it.
+
+    Examples
+    --------
+    >>> xp = namespace("numpy")
+    >>> float(xp.sum(xp.ones(3)))
+    3.0
+    """
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    library = name.split(".")[0]
+    try:
+        importlib.import_module(library)
+        xp = importlib.import_module(_COMPAT_MODULE[name])
+    except ImportError as exc:
+        raise RuntimeError(
+            f"backend {name!r} is not installed ({exc}); install it with: {_INSTALL_HINT[name]}"
+        ) from exc
+    if name == "cupy":
+        _check_cuda_device()
+    return xp
+
+
+def _check_cuda_device() -> None:
+    import cupy
+
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken: CuPy raises its own types
+        raise RuntimeError(
+            f"backend 'cupy' is installed but no CUDA device is usable ({exc}); "
+            "run on a machine with an NVIDIA GPU or choose backend='numpy'"
+        ) from exc
+    if count < 1:
+        raise RuntimeError("backend 'cupy' is installed but this machine has no CUDA GPU")
+
+
+def array_namespace(*arrays: Any) -> ModuleType:
+    """Return the common array-API namespace of ``arrays``.
+
+    ``None`` entries and Python scalars are ignored. Lists (parameter trees) are
+    searched element by element.
+
+    Raises
+    ------
+    ValueError
+        If the arrays come from two different namespaces or devices (both are named).
+    TypeError
+        If an argument is not an array of a supported library.
+    """
+    flat = list(_iter_arrays(arrays))
+    if not flat:
+        raise TypeError("array_namespace needs at least one array argument")
+    try:
+        xp = array_api_compat.array_namespace(*flat)
+    except TypeError as exc:
+        if "Multiple namespaces" in str(exc):
+            names = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in flat})
+            raise ValueError(
+                f"arrays from different namespaces were mixed: {', '.join(names)}; "
+                "move them to one backend first (rso_ref.backend.asarray)"
+            ) from exc
+        raise TypeError(f"not an array of a supported library: {exc}") from exc
+    devices = {str(array_api_compat.device(a)) for a in flat}
+    if len(devices) > 1:
+        raise ValueError(f"arrays live on different devices: {sorted(devices)}")
+    return xp
+
+
+def _iter_arrays(items):
+    for item in items:
+        if item is None or isinstance(item, (bool, int, float, complex)):
+            continue
+        if isinstance(item, (list, tuple)):
+            yield from _iter_arrays(item)
+        else:
+            yield item
+
+
+def backend_name(xp: ModuleType) -> str:
+    """Return the backend name (one of :data:`BACKENDS`) of namespace ``xp``."""
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    raise ValueError(f"unknown array namespace {getattr(xp, '__name__', xp)!r}")
+
+
+def is_numpy(xp: ModuleType) -> bool:
+    """True when ``xp`` is NumPy (plain or wrapped): NumPy fast paths may be used."""
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy an array of any supported backend to a NumPy array on the host.
+
+    Scalars and NumPy arrays pass through ``numpy.asarray``; CuPy arrays are copied off
+    the GPU; torch tensors are detached and moved to the CPU.
+    """
+    if isinstance(x, (np.ndarray, np.generic, bool, int, float)):
+        return np.asarray(x)
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
+        return np.from_dlpack(x)
+    return np.asarray(x)
+
+
+def asarray(x: Any, like: Any = None, *, xp: ModuleType | None = None, dtype: Any = None):
+    """Put ``x`` (array of any backend, or nested sequence) on a backend.
+
+    The target is the namespace of ``like`` or, failing that, ``xp`` (default NumPy).
+    Data goes through the host, so any pair of backends works.
+
+    Parameters
+    ----------
+    x : array_like
+    like : array, optional
+        An array whose namespace (and device) the result should share.
+    xp : module, optional
+        Target namespace when ``like`` is not given.
+    dtype : dtype or str, optional
+        ``"float32"``/``"float64"`` or a dtype of the target namespace; keeps the
+        dtype of ``x`` when omitted.
+    """
+    if like is not None:
+        xp = array_namespace(like)
+    if xp is None:
+        xp = namespace("numpy")
+    host = to_numpy(x)
+    target_dtype = resolve_dtype(xp, dtype) if dtype is not None else None
+    out = xp.asarray(host, dtype=target_dtype)
+    if like is not None and backend_name(xp) != "numpy":
+        out = xp.asarray(out, device=array_api_compat.device(like))
+    return out
+
+
+def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
+    """Return a host :class:`numpy.random.Generator`.
+
+    ``seed`` may be an int (a fresh PCG64 generator) or a Generator (returned as is, so
+    callers can thread one generator through several draws). ``None`` is refused: all
+    randomness in rso_ref is explicit and reproducible.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def random_normal(shape, seed: int | np.random.Generator = 0, *, xp: ModuleType | None = None,
+                  dtype: Any = None, scale: float = 1.0):
+    """Standard normal draws (times ``scale``) made on the host, then moved to ``xp``.
+
+    The same ``seed`` gives bit-identical numbers on every backend in float64 (float32
+    is the float64 draw rounded).
+    """
+    xp = namespace("numpy") if xp is None else xp
+    host = scale * rng(seed).standard_normal(shape)
+    return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype))
+
+
+def random_uniform(shape, seed: int | np.random.Generator = 0, *, low: float = 0.0,
+                   high: float = 1.0, xp: ModuleType | None = None, dtype: Any = None):
+    """Uniform draws on ``[low, high)`` made on the host, then moved to ``xp``."""
+    xp = namespace("numpy") if xp is None else xp
+    host = rng(seed).uniform(low, high, size=shape)
+    return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype))
+
+
+def synchronize(xp: ModuleType | Any = None) -> None:
+    """Wait until queued device work has finished (CuPy, CUDA torch); no-op on CPU.
+
+    ``xp`` may be a namespace or an array. Call it before reading a timer.
+    """
+    if xp is None:
+        return
+    if not isinstance(xp, ModuleType):
+        xp = array_namespace(xp)
+    name = backend_name(xp)
+    if name == "cupy":
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+    elif name == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+
+_DTYPE_NAMES = ("float64", "float32")
+
+
+def resolve_dtype(xp: ModuleType, dtype: Any = None):
+    """Return the floating dtype of ``xp`` meant by ``dtype``.
+
+    ``None`` means float64 (the reference default); strings ``"float64"`` and
+    ``"float32"`` or a dtype object of ``xp`` are accepted.
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is not a real floating dtype.
+    """
+    if dtype is None:
+        return xp.float64
+    if isinstance(dtype, str):
+        if dtype not in _DTYPE_NAMES:
+            raise TypeError(f"dtype must be one of {_DTYPE_NAMES}, got {dtype!r}")
+        return getattr(xp, dtype)
+    for name in _DTYPE_NAMES:
+        if dtype == getattr(xp, name):
+            return getattr(xp, name)
+    raise TypeError(f"dtype must be float64 or float32, got {dtype!r}")
+
+
+def check_floating(x: Any, name: str = "x") -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``x`` has a real floating dtype."""
+    xp = array_namespace(x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must have a real floating dtype (float32/float64), got {x.dtype}")
+
+
+def erf(x: Any, *, xp: ModuleType | None = None):
+    r"""The error function :math:`\operatorname{erf}(x) = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}\,dt`.
+
+    The array API standard has no ``erf``; this picks one per backend: the namespace's
+    own ``xp.erf`` when it has one (torch; the autograd namespace of
+    :func:`rso_ref.autodiff.namespace`, which keeps it differentiable), SciPy's for
+    NumPy, CuPy's ``cupyx.scipy.special.erf`` on the GPU, and a round trip through
+    SciPy on the host for ``array_api_strict`` (a test backend).
+
+    Parameters
+    ----------
+    x : array
+        Real floating input.
+    xp : module, optional
+        Namespace of ``x``; found from ``x`` when omitted.
+    """
+    xp = array_namespace(x) if xp is None else xp
+    own = getattr(xp, "erf", None)
+    if own is not None:
+        return own(x)
+    name = backend_name(xp)
+    if name == "cupy":
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.erf(x)
+    import scipy.special
+
+    if name == "numpy":
+        return scipy.special.erf(x)
+    host = to_numpy(x)
+    return xp.asarray(scipy.special.erf(host), dtype=x.dtype, device=array_api_compat.device(x))
+
+
+def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``x`` holds NaN or ±inf.
+
+    One reduction first (``sum(x)`` is finite whenever every entry is, unless the sum
+    overflows); the elementwise test runs only when that sum is not finite, so the
+    common case costs a single pass without temporaries.
+    """
+    xp = array_namespace(x) if xp is None else xp
+    if bool(xp.isfinite(xp.sum(x))):
+        return
+    bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or inf entries")
