@@ -6,19 +6,13 @@ status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import runpy
 import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["main", "build_parser"]
+from .benchmarks import BENCHMARKS
 
-_BENCHMARKS = {
-    "lbfgs": "lbfgs_vs_scipy.py",
-    "models": "models_vs_torch.py",
-    "lanczos": "lanczos_vs_eigsh.py",
-    "rso": "rso_overhead.py",
-}
+__all__ = ["main", "build_parser"]
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -111,9 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     g_verify.add_argument("--kind", default=None)
     g_verify.add_argument("--fixtures", default=None, help="fixture directory (default: shipped)")
 
-    bench = sub.add_parser("bench", help="run a benchmark script, JSON into benchmarks/results")
-    bench.add_argument("name", choices=sorted(_BENCHMARKS))
-    bench.add_argument("--quick", action="store_true")
+    bench = sub.add_parser("bench", help="run a benchmark shipped in rso_ref.benchmarks, "
+                                         "JSON out")
+    bench.add_argument("name", choices=sorted(BENCHMARKS), help="the benchmark")
+    bench.add_argument("--quick", action="store_true",
+                       help="fewer repeats and sizes; the JSON says \"quick\": true")
+    bench.add_argument("--out", default=None,
+                       help="JSON output (default ./rso-ref-out/bench/<module>.json)")
     return parser
 
 
@@ -243,13 +241,10 @@ def _golden(args) -> int:
 
 
 def _bench(args) -> int:
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / _BENCHMARKS[args.name]
-    if not script.is_file():
-        raise RuntimeError(f"benchmark script {script} not found (benchmarks ship with the "
-                           "source tree, not the wheel)")
-    sys.argv = [str(script)] + (["--quick"] if args.quick else [])
-    runpy.run_path(str(script), run_name="__main__")
-    return 0
+    from . import benchmarks
+
+    argv = (["--quick"] if args.quick else []) + ([] if args.out is None else ["--out", args.out])
+    return benchmarks.run(args.name, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,11 +13,12 @@ one large NumPy matrix product under the same thread limit.
 
 Usage::
 
-    python benchmarks/models_vs_torch.py [--threads 2] [--repeats 15]
-                                         [--backend numpy|cupy] [--out PATH]
+    rso-ref bench models [--quick] [--out PATH]
+    python -m rso_ref.benchmarks.models_vs_torch [--threads 2] [--repeats 15]
+                                                 [--backend numpy|cupy] [--quick] [--out PATH]
 
-Writes ``benchmarks/results/models_vs_torch.json`` (``..._cupy.json`` for CuPy) by an
-atomic rename. ``--backend cupy`` times rso_ref on CuPy against torch on CUDA (or the
+Writes ``./rso-ref-out/bench/models_vs_torch.json`` (``--out`` to change it; the JSON
+records the backend) by an atomic rename; ``--quick`` takes 5 repeats. ``--backend cupy`` times rso_ref on CuPy against torch on CUDA (or the
 CPU when torch has no CUDA) and exits cleanly, writing nothing, when CuPy or a GPU is
 missing.
 """
@@ -30,11 +31,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from rso_ref import backend
-from rso_ref.checkpoint import write_json_atomic
+from rso_ref.benchmarks import finish, parse_args
 from rso_ref.nn import MLP
 from rso_ref.nn.convnets import ConvNet2D
 
@@ -179,13 +181,18 @@ def run(threads: int, repeats: int, backend_name: str) -> dict:
     return results
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and write its JSON; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="BLAS and torch threads (default: all cores)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed calls per case (default 15, 5 with --quick)")
+    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                        help="array library of rso_ref's side")
+    args = parse_args(parser, "models_vs_torch", argv)
+    if args.repeats is None:
+        args.repeats = 5 if args.quick else 15
     if args.threads < 1 or args.repeats < 1:
         parser.error("--threads and --repeats must be >= 1")
     if args.backend == "cupy":
@@ -194,9 +201,7 @@ def main(argv=None) -> int:
         except RuntimeError as exc:
             print(f"skipped: {exc}")
             return 0
-    suffix = "" if args.backend == "numpy" else f"_{args.backend}"
-    out = args.out or Path(__file__).parent / "results" / f"models_vs_torch{suffix}.json"
-    write_json_atomic(out, run(args.threads, args.repeats, args.backend))
+    out = finish(run(args.threads, args.repeats, args.backend), args)
     print(f"wrote {out}")
     return 0
 

@@ -1,6 +1,7 @@
 """rso_ref.lbfgs.minimize against scipy.optimize.minimize(method="L-BFGS-B"), NumPy float64.
 
-Usage: ``python benchmarks/lbfgs_vs_scipy.py [--quick] [--out PATH]``
+Usage: ``rso-ref bench lbfgs [--quick] [--out PATH]`` (or ``python -m
+rso_ref.benchmarks.lbfgs_vs_scipy``); needs a source checkout, see :func:`reference_problems`.
 
 Writes JSON (tmp file + os.replace, never half-written) with, per reference problem of
 ``tests/problems.py``: nit, nfev, median time, final f and success of both, with totals
@@ -12,29 +13,45 @@ threadpoolctl; the load average before and after is recorded.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Sequence
 
 import numpy as np
 import scipy
 import scipy.optimize
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from problems import all_problems, extended_rosenbrock  # noqa: E402
-from rso_ref import backend  # noqa: E402
-from rso_ref.lbfgs import minimize  # noqa: E402
-from rso_ref.checkpoint import write_json_atomic  # noqa: E402
+from rso_ref import backend
+from rso_ref.benchmarks import finish, parse_args
+from rso_ref.lbfgs import minimize
 
 M = 10
+
+
+def reference_problems() -> ModuleType:
+    """The reference problem set, ``tests/problems.py`` of the source checkout.
+
+    The problem set is a test fixture that is not shipped in the package, so this
+    benchmark runs only where ``rso_ref`` is imported from a source checkout (an
+    editable install); elsewhere it raises ``RuntimeError``.
+    """
+    root = Path(__file__).resolve().parents[2]
+    path = root / "tests" / "problems.py"
+    if not ((root / "pyproject.toml").is_file() and (root / "rso_ref").is_dir()
+            and path.is_file()):
+        raise RuntimeError("the L-BFGS benchmark needs the reference problems of a source "
+                           "checkout (tests/problems.py); install rso_ref editable from one")
+    spec = importlib.util.spec_from_file_location("rso_ref_reference_problems", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_ours(fun, x0, **opts):
@@ -73,11 +90,11 @@ def side_by_side(fun, x0, repeats, **opts):
     return last
 
 
-def problem_set(repeats):
+def problem_set(problems, repeats):
     xp = backend.namespace("numpy")
     rows, totals = [], {"ours": {"nit": 0, "nfev": 0, "time_s": 0.0},
                         "scipy": {"nit": 0, "nfev": 0, "time_s": 0.0}}
-    for problem in all_problems():
+    for problem in problems.all_problems():
         result = side_by_side(problem.fun(xp), problem.x0, repeats)
         rows.append({"problem": problem.name, "n": int(problem.x0.shape[0]), **result})
         for name in totals:
@@ -87,8 +104,8 @@ def problem_set(repeats):
     return rows, totals, ratios
 
 
-def per_iteration(n, iters, repeats):
-    problem = extended_rosenbrock(n)
+def per_iteration(problems, n, iters, repeats):
+    problem = problems.extended_rosenbrock(n)
     opts = {"gtol": 0.0, "ftol": 0.0, "maxiter": iters}
     result = side_by_side(problem.fun(backend.namespace("numpy")), problem.x0, repeats, **opts)
     fun = problem.fun(backend.namespace("numpy"))
@@ -106,23 +123,21 @@ def per_iteration(n, iters, repeats):
     return out
 
 
-def main(argv=None) -> dict:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, write its JSON and print the ratios; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "lbfgs_vs_scipy.json")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, "lbfgs_vs_scipy", argv)
+    problems = reference_problems()
     repeats = 3 if args.quick else 7
     load_before = os.getloadavg()
     # Trial points of some problems overflow (e.g. exp in Jennrich-Sampson); the line
     # search backtracks from them, so NumPy's warnings are noise here.
     with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
-        rows, totals, ratios = problem_set(repeats)
-        rosen = [per_iteration(1000, 50 if args.quick else 200, repeats),
-                 per_iteration(100_000, 20 if args.quick else 60, repeats)]
+        rows, totals, ratios = problem_set(problems, repeats)
+        rosen = [per_iteration(problems, 1000, 50 if args.quick else 200, repeats),
+                 per_iteration(problems, 100_000, 20 if args.quick else 60, repeats)]
     data = {
         "benchmark": "rso_ref.lbfgs.minimize vs scipy L-BFGS-B (no bounds), m = 10, float64",
-        "quick": args.quick,
         "repeats": repeats,
         "blas_threads": 1,
         "loadavg_before": load_before,
@@ -135,15 +150,15 @@ def main(argv=None) -> dict:
         "ratios_ours_over_scipy": ratios,
         "extended_rosenbrock_per_iteration": rosen,
     }
-    write_json_atomic(args.out, data)
-    return data
+    finish(data, args)
+    print(json.dumps({"ratios": ratios,
+                      "per_iteration": [(r["n"], r["ours"]["time_per_iteration_s"],
+                                         r["scipy"]["time_per_iteration_s"],
+                                         r["ratio_time_per_iteration"]) for r in rosen]},
+                     indent=1))
+    print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    result = main()
-    print(json.dumps({"ratios": result["ratios_ours_over_scipy"],
-                      "per_iteration": [(r["n"], r["ours"]["time_per_iteration_s"],
-                                         r["scipy"]["time_per_iteration_s"],
-                                         r["ratio_time_per_iteration"])
-                                        for r in result["extended_rosenbrock_per_iteration"]]},
-                     indent=1))
+    raise SystemExit(main())

@@ -13,8 +13,10 @@ at least as strict as ARPACK's on every one of the k values.
 
 Also measured: the cost of one HVP over one autograd gradient (target <= 3).
 
-Usage: python benchmarks/lanczos_vs_eigsh.py [--repeats 3] [--out PATH]
-Writes JSON (atomically) to benchmarks/results/lanczos_vs_eigsh.json by default.
+Usage: ``rso-ref bench lanczos [--quick] [--out PATH]`` or ``python -m
+rso_ref.benchmarks.lanczos_vs_eigsh [--repeats 3] [--quick] [--out PATH]`` (``--quick``:
+one repeat). Writes JSON (atomically) to ``./rso-ref-out/bench/lanczos_vs_eigsh.json``
+by default.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import scipy
@@ -33,13 +35,12 @@ from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rso_ref import autodiff, hessian, tree
-from rso_ref.checkpoint import write_json_atomic
+from rso_ref.benchmarks import finish, parse_args
 from rso_ref.lanczos import top_eigenpairs
 from rso_ref.nn import MLP
 
 K, TOL, N_SAMPLES, SEED = 10, 1e-8, 512, 0
 SIZES = (64, 256, 256, 10)
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def make_problem():
@@ -100,12 +101,16 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
-def main():
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, write its JSON and print the ratios; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path,
-                        default=RESULTS / "lanczos_vs_eigsh.json")
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="interleaved runs of each solver (default 3, 1 with --quick)")
+    args = parse_args(parser, "lanczos_vs_eigsh", argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
     load_before = os.getloadavg()
     with threadpool_limits(limits=1):
         pools = [{key: d.get(key) for key in ("internal_api", "num_threads")}
@@ -174,12 +179,14 @@ def main():
                     "threadpools_during_run": pools,
                     "loadavg_before": load_before, "loadavg_after": load_after},
         "repeats": args.repeats,
-        "command": "python benchmarks/lanczos_vs_eigsh.py",
+        "command": "rso-ref bench lanczos",
     }
-    write_json_atomic(args.out, result)
+    finish(result, args)
     print(json.dumps(result["ratios"], indent=2))
     print({name: (s["n_matvec"], round(s["wall_s_median"], 3)) for name, s in summary.items()})
+    print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

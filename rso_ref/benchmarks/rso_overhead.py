@@ -13,7 +13,8 @@ run, interleaved, medians of repeats:
 * peak extra memory of ``rso_step`` beyond one ``value_and_grad`` call (tracemalloc,
   which sees NumPy's allocations), relative to the parameter size (target <= 3x).
 
-Usage: ``python benchmarks/rso_overhead.py [--quick] [--out PATH]``.
+Usage: ``rso-ref bench rso [--quick] [--out PATH]`` (or ``python -m
+rso_ref.benchmarks.rso_overhead``).
 """
 from __future__ import annotations
 
@@ -23,18 +24,15 @@ import platform
 import statistics
 import time
 import tracemalloc
-from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rso_ref.checkpoint import write_json_atomic
+from rso_ref.benchmarks import finish, parse_args
 from rso_ref.nn import MLP
 from rso_ref.optim import SGD
 from rso_ref.rso import RSO, rso_step
-
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rso_overhead.json"
-
 
 def _median_time(fn, repeats: int) -> float:
     times = []
@@ -132,14 +130,13 @@ def run(quick: bool) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and write its JSON; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
+    args = parse_args(parser, "rso_overhead", argv)
     with threadpool_limits(limits=1):
         result = run(args.quick)
-    write_json_atomic(args.out, result)
+    finish(result, args)
     print(f"value_and_grad {1e3 * result['t_value_and_grad']:.2f} ms, "
           f"SGD step {1e3 * result['t_sgd_step']:.2f} ms")
     for row in result["per_K"]:
@@ -151,7 +148,8 @@ def main() -> None:
     mem = result["memory"]
     print(f"peak extra memory of rso_step: {mem['extra_over_param_bytes']:.2f} x parameter size")
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Timing benchmarks shipped with the package; ``rso-ref bench NAME`` runs one.
+
+Each benchmark is a module of this package with ``main(argv=None) -> int`` taking
+``--quick`` (fewer repeats; the JSON then says ``"quick": true``) and ``--out PATH``.
+Results never go into the package or over the recorded results of the source tree
+(``benchmarks/results/``): the default is ``./rso-ref-out/bench/<name>.json`` under the
+current directory. ``rso-ref bench`` runs only the modules of :data:`BENCHMARKS`, by
+import, never a file found by path.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["BENCHMARKS", "run", "default_out", "parse_args", "finish"]
+
+#: ``rso-ref bench`` name -> module of this package.
+BENCHMARKS: dict[str, str] = {
+    "lbfgs": "lbfgs_vs_scipy",
+    "models": "models_vs_torch",
+    "lanczos": "lanczos_vs_eigsh",
+    "rso": "rso_overhead",
+    "checkpoint": "checkpoint_save",
+}
+
+
+def default_out(module: str) -> Path:
+    """``./rso-ref-out/bench/<module>.json``, resolved against the current directory now."""
+    return Path.cwd() / "rso-ref-out" / "bench" / f"{module}.json"
+
+
+def parse_args(parser: argparse.ArgumentParser, module: str,
+               argv: Sequence[str] | None) -> argparse.Namespace:
+    """Add the common ``--quick`` and ``--out`` options to ``parser`` and parse ``argv``.
+
+    ``module`` is the benchmark's module name (the last part of ``__name__``); it names
+    the default output file (:func:`default_out`).
+    """
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and sizes (minutes); the JSON says quick: true")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON output (default ./rso-ref-out/bench/{module}.json)")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = default_out(module)
+    return args
+
+
+def finish(result: dict, args: argparse.Namespace) -> Path:
+    """Write ``result`` with ``"quick"`` set from ``args`` to ``args.out`` (atomically)."""
+    from ..checkpoint import write_json_atomic
+
+    return write_json_atomic(args.out, {**result, "quick": bool(args.quick)})
+
+
+def run(name: str, argv: Sequence[str] | None = None) -> int:
+    """Import the benchmark ``name`` (a key of :data:`BENCHMARKS`) and call its ``main``."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"name must be one of {sorted(BENCHMARKS)}, got {name!r}")
+    module = importlib.import_module(f"{__name__}.{BENCHMARKS[name]}")
+    return module.main(argv)
