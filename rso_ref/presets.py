@@ -15,7 +15,7 @@ fully specified analogue that ``rso-ref compare --preset NAME`` runs end to end:
 3. **Analysis** (:func:`analyse`):
 
    * Table 1 analogue: test accuracy mean ± std (``ddof=1``) per arm, and Welch's
-     t-test (:func:`~rso_ref.claims.stats.welch_diff`) of the arm under test (RSO)
+     t-test (:func:`~rso_ref.stats.welch_diff`) of the arm under test (RSO)
      against every baseline, Holm-adjusted together (the tables single out the *best
      baseline*, the one with the highest mean, but no test depends on that choice);
    * ablations: every variant against the paper's preferred setting (K = 6; blocks),
@@ -44,7 +44,7 @@ import numpy as np
 
 from . import metrics
 from .checkpoint import write_json_atomic, write_text_atomic
-from .claims.stats import holm, mean_std, welch_diff
+from .stats import holm, mean_std, welch_diff
 from .compare import (LR_GRID_FACTORS, CompareConfig, curve_data, finished, run_comparison,
                       tune_learning_rates)
 

@@ -7,7 +7,7 @@ import pytest
 
 from rso_ref.claims import Claim, Evidence
 from rso_ref.claims.report import render_claim, write_report
-from rso_ref.claims.stats import bootstrap_ci, holm, mean_std, welch_diff
+from rso_ref.stats import bootstrap_ci, holm, mean_std, welch_diff
 
 
 def _claim(cid="demo-claim"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rso_ref import metrics, presets
-from rso_ref.claims.stats import holm, welch_diff
+from rso_ref.stats import holm, welch_diff
 from rso_ref.cli import main
 from rso_ref.compare import DEFAULT_LR, CompareConfig
 

@@ -28,7 +28,7 @@ from ..compare import DEFAULT_LR
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import final_accuracy, load_task, train_once
-from .stats import mean_std, welch_diff
+from ..stats import mean_std, welch_diff
 
 __all__ = ["mlp_blocks", "ablation_runs", "ablation_verdicts", "DEPTH"]
 

@@ -56,7 +56,7 @@ from ..nn import MLP
 from ..optim.subspace import InterpolatedSGD
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
-from .stats import bootstrap_ci, mean_std
+from ..stats import bootstrap_ci, mean_std
 
 __all__ = ["Protocol", "QUICK", "FULL", "LOSSES", "Task", "make_task", "hvp_fn", "dominant_pairs",
            "primed_state", "warmup", "method_runs", "is_stable", "largest_stable_lr",

@@ -58,7 +58,7 @@ from ..nn import MLP
 from ..plots import pyplot, save_figure
 from ..rso import meta_objective, resolve_groups, rso_step
 from .registry import Claim, Evidence, register
-from .stats import bootstrap_ci
+from ..stats import bootstrap_ci
 
 __all__ = [
     "EXACT_K", "BlockProblem", "make_problem", "gap_trajectory", "fit_linear_rate",

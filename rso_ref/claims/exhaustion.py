@@ -39,7 +39,7 @@ phase"); lag pairs :math:`(t, t+1)` are taken inside a phase only.
    so that form of the reading is reading 2 again.
 
 Confidence intervals are moving-block bootstrap intervals
-(:func:`rso_ref.claims.stats.bootstrap_ci`) over the concatenated per-step series of
+(:func:`rso_ref.stats.bootstrap_ci`) over the concatenated per-step series of
 all seeds, with block length :math:`\lceil n^{1/3} \rceil`, the order that minimises the
 mean squared error of block-bootstrap variance estimates [2]_; it exceeds the few
 steps over which the lag products stay correlated here.
@@ -72,7 +72,7 @@ from ..plots import pyplot, save_figure
 from ..rso import RSO
 from ..train import train
 from .registry import Claim, Evidence, register
-from .stats import bootstrap_ci
+from ..stats import bootstrap_ci
 
 __all__ = [
     "Setting", "BATCH_SIZE", "PHASE_EPOCHS", "build_model", "group_names", "weight_trajectories",

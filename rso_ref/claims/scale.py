@@ -34,7 +34,7 @@ from ..metrics import epochs_to_target
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import OPTIMIZERS, load_task, train_once
-from .stats import mean_std, welch_diff
+from ..stats import mean_std, welch_diff
 
 __all__ = ["PAPER_SETTINGS", "matmul_flops_per_second", "compute_estimate",
            "speed_runs"]

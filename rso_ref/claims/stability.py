@@ -41,7 +41,7 @@ from ..compare import DEFAULT_LR, CompareConfig, load_dataset, make_model, make_
 from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
-from .stats import mean_std, welch_diff
+from ..stats import mean_std, welch_diff
 
 __all__ = ["OPTIMIZERS", "BATCH_SIZE", "load_task", "train_once", "final_accuracy",
            "run_metrics", "reduction_ci", "stability_runs", "lr_sweep", "stability_verdict"]

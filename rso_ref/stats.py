@@ -1,4 +1,7 @@
-r"""Statistics used by the claims and presets: bootstrap CIs, Welch's t-test, Holm's correction.
+r"""Statistics shared by the claims and the presets: bootstrap CIs, Welch's t-test, Holm.
+
+One home for them (host side, NumPy and SciPy), below both users in the import
+direction, so that neither imports the other for a statistic.
 
 ``bootstrap_ci`` is the percentile bootstrap: resample the data with replacement
 ``n_boot`` times, compute the statistic on each resample, and report the
