@@ -152,7 +152,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     if y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
     if params is None:
-        params = model.init(seed=seed, dtype=X.dtype, backend=backend_name(xp))
+        params = model.init(seed=seed, like=X)
     opt_state = optimizer.init(params)
     needs_oracle = getattr(optimizer, "needs_oracle", False)
     steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "w": []}
