@@ -1,6 +1,8 @@
 """Presets of the paper's tables: definitions, analysis on known numbers, tiny end-to-end runs."""
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,9 +218,31 @@ def test_cli_preset_errors_are_one_line(argv, message, capsys):
 def test_cli_preset_all_writes_one_page_per_preset_and_the_index(tmp_path, monkeypatch):
     tiny = presets.Preset("tiny", "MLP, one epoch", "none",
                           CompareConfig(optimizers=("sgd", "rso"), epochs=1, seeds=(0, 1)))
-    monkeypatch.setattr(presets, "PRESETS", {"tiny": tiny})
+    # The CLI reads the package's PRESETS, get_preset the one of presets.protocol.
+    for module in (presets, presets.protocol):
+        monkeypatch.setattr(module, "PRESETS", {"tiny": tiny})
     assert main(["compare", "--preset", "all", "--no-tune", "--no-progress",
                  "--out", str(tmp_path)]) == 0
     assert (tmp_path / "tiny" / "README.md").is_file()
     index = (tmp_path / "README.md").read_text()
     assert "## Table 1 analogue" in index and "[tiny](tiny/README.md) | rso | " in index
+
+
+_TABLES = Path(__file__).resolve().parents[1] / "theory" / "tables"
+
+
+def test_committed_pages_are_what_their_saved_reports_render_to(tmp_path):
+    """Rendering is a pure function of report.json: the committed pages, byte for byte."""
+    names = [name for name in presets.PRESETS if (_TABLES / name / "report.json").is_file()]
+    assert len(names) == 7
+    reports = []
+    for name in names:
+        report = json.loads((_TABLES / name / "report.json").read_text())
+        page = (_TABLES / name / "README.md").read_text()
+        figures = {key: Path(f"{stem}.png")
+                   for key, stem in re.findall(r"^!\[(\w+)\]\((\w+)\.png\)$", page, re.M)}
+        assert set(figures) >= {"accuracy", "curves", "cost", "lr"}
+        assert presets.render_page(report, figures) == page, name
+        reports.append(report)
+    index = presets.write_index(reports, tmp_path)
+    assert index.read_text() == (_TABLES / "README.md").read_text()

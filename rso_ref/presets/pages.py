@@ -1,0 +1,326 @@
+r"""Markdown pages, the index of several presets, and figures, from a preset's report.
+
+A page is a pure function of the (compact) report and the figure paths, so a page
+rendered again from a saved ``report.json`` is byte-identical to the one written with
+it.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..checkpoint import write_json_atomic, write_text_atomic
+from ..compare import LR_GRID_FACTORS, curve_data
+from .analysis import LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION
+
+__all__ = ["write_preset", "write_index", "index_rows", "arm_grid", "compact", "render_page",
+           "plot_preset"]
+
+
+def _pct(pair: Sequence[float]) -> str:
+    if not math.isfinite(pair[0]):
+        return "–"
+    return f"{100 * pair[0]:.2f}" + (f" ± {100 * pair[1]:.2f}" if math.isfinite(pair[1]) else "")
+
+
+def _num(pair: Sequence[float], fmt: str = ".3g") -> str:
+    if not math.isfinite(pair[0]):
+        return "–"
+    return f"{pair[0]:{fmt}}" + (f" ± {pair[1]:.2g}" if math.isfinite(pair[1]) else "")
+
+
+def _reached(a: dict) -> str:
+    return f"{a['reached_target']}/{a['runs']} reached"
+
+
+def _lr_range_cell(arm: dict) -> str:
+    if "lr_sensitivity_range" not in arm:
+        return "–"
+    rng = arm["lr_sensitivity_range"]
+    if rng is None:
+        return "none above chance"
+    return ("≥ " if rng["open"] else "") + f"{rng['decades']:.2f}"
+
+
+def _arm_table(report: dict) -> list[str]:
+    analysis = report["analysis"]
+    lines = ["| arm | lr | test accuracy (%) | epochs to target | grad. evals / step | "
+             "grad. evals to target | time / run (s) | grad-norm CV | loss variance | "
+             "LR range (decades) |", "|" + " --- |" * 10]
+    for arm, a in analysis["arms"].items():
+        epochs = _num(a["epochs_to_target_mean_std"], ".1f") + (
+            f" ({_reached(a)})" if a["reached_target"] < a["runs"] else "")
+        lr_range = _lr_range_cell(a)
+        evals = a["gradient_evaluations_to_target_mean"]
+        accuracy = _pct(a["test_accuracy_mean_std"]) + (
+            f" ({a['diverged']} diverged)" if a["diverged"] else "")
+        lr = f"{a['lr']:.3g}" + (" (edge)" if a.get("lr_at_edge") else "")
+        lines.append(
+            f"| {arm} | {lr} | {accuracy} | {epochs} | "
+            f"{a['gradient_evaluations_per_step']:.2f} | "
+            f"{'–' if not math.isfinite(evals) else f'{evals:.0f}'} | "
+            f"{_num(a['wall_time_per_run_mean_std'], '.1f')} | "
+            f"{_num(a['grad_norm_cv_mean_std'])} | {_num(a['loss_variance_mean_std'])} | "
+            f"{lr_range} |")
+    return lines
+
+
+def _comparison_table(report: dict) -> list[str]:
+    lines = ["| arm | vs | difference (points) [95 % CI] | Welch t | p | p (Holm) | "
+             "conclusion |", "|" + " --- |" * 7]
+    for c in report["analysis"]["comparisons"]:
+        lines.append(f"| {c['arm']} | {c['reference']} | {100 * c['diff']:+.2f} "
+                     f"[{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | {c['t']:+.2f} | "
+                     f"{c['p']:.3g} | {c['p_holm']:.3g} | {c['conclusion']} |")
+    return lines
+
+
+def _tuning_table(report: dict) -> list[str]:
+    tuning = report.get("tuning")
+    if not tuning:
+        return ["Learning rates were not tuned (the optimizers' defaults were used)."]
+    lines = ["| arm | rate: validation accuracy (%), in increasing rate | chosen |",
+             "| --- | --- | --- |"]
+    for arm, t in tuning.items():
+        cells = [f"{lr:.3g}: {100 * s:.1f}" if s == s else f"{lr:.3g}: diverged"
+                 for lr, s in zip(t["grid"], t["val_accuracy"])]
+        lines.append(f"| {arm} | " + ", ".join(cells) + f" | {t['best']:.3g} |")
+    return lines
+
+
+#: CompareConfig fields that ``rso-ref compare --preset`` can change, and their options.
+_CLI_FLAGS = {"seeds": "--seeds", "epochs": "--epochs", "batch_size": "--batch-size",
+              "backend": "--backend", "dtype": "--dtype", "data": "--data"}
+
+
+def _command(report: dict) -> str:
+    cfg, preset = report["config"], report["preset"]
+    parts = [f"rso-ref compare --preset {preset['name']}"]
+    for key in preset["changed_from_preset"]:
+        if key in _CLI_FLAGS:
+            value = cfg[key]
+            if key == "seeds":  # a trailing comma keeps one seed a list ("3" means 0, 1, 2)
+                value = ",".join(map(str, value)) + ("," if len(value) == 1 else "")
+            parts.append(f"{_CLI_FLAGS[key]} {value}")
+    if cfg["data_options"].get("path") and "data_options" in preset["changed_from_preset"]:
+        parts.append(f"--data-path {cfg['data_options']['path']}")
+    if not preset["tuned"]:
+        parts.append("--no-tune")
+    other = [k for k in preset["changed_from_preset"] if k not in _CLI_FLAGS
+             and not (k == "data_options" and "data" in preset["changed_from_preset"])]
+    if other:
+        parts.append(f"(and, from Python, overrides of {', '.join(other)})")
+    return " ".join(parts)
+
+
+def render_page(report: dict, figures: dict[str, Path]) -> str:
+    """The markdown page of one preset's report (tables, figures, protocol)."""
+    cfg, preset, ds = report["config"], report["preset"], report["dataset"]
+    machine = report["machine"]
+    n = len(cfg["seeds"])
+    lines = [f"# {preset['name']}: {preset['title']}", "",
+             f"**Paper counterpart.** {preset['paper']}.", "",
+             "**Protocol.** "
+             f"{report['model']} on {ds['name']} ({ds['n_train']} training / {ds['n_test']} "
+             f"test examples, input {tuple(ds['input_shape'])}), {cfg['epochs']} epochs, batch "
+             f"{cfg['batch_size']}, {cfg['backend']}/{cfg['dtype']}, seeds "
+             f"{', '.join(map(str, cfg['seeds']))} (initialisation and minibatch order; the "
+             "split is fixed). "
+             + ("Learning rates from the validation grid below (20 % of the training "
+                "split, one seed, same epochs; the grid's five rates are the optimizer's "
+                "default times " + ", ".join(f"{f:g}" for f in LR_GRID_FACTORS)
+                + f", plus up to {report['preset'].get('lr_edge_extensions', 0)} rates "
+                "half a decade beyond an edge winner)"
+                + (f"; every arm uses the rate tuned for {preset['shared_lr']}"
+                   if preset["shared_lr"] else "") + ". "
+                if preset["tuned"] else "Default learning rates. ")
+             + f"Test accuracy after the last epoch; target for *epochs to target*: "
+             f"{100 * report['analysis']['target']:.2f} % ({100 * TARGET_FRACTION:.0f} % of "
+             "the best arm's final mean). Gradient evaluations count the step's gradient plus "
+             "RSO's meta-solve calls.", "",
+             f"Command: `{_command(report)}`. Ran in {machine['wall_time_s'] / 60:.1f} min "
+             f"(load average {machine['load_average'][0]:.1f} on {machine['cpu_count']} "
+             "CPUs).", ""]
+    changed = preset["changed_from_preset"] + ([] if preset["tuned"] else ["no tuning"])
+    if n < 5 or {"seeds", "epochs", "no tuning"} & set(changed):
+        lines += [f"> **Not the preset's protocol** (changed: {', '.join(changed) or 'none'}; "
+                  f"{n} seeds): a quick look, not evidence.", ""]
+    elif changed:
+        lines += [f"> Changed from the preset: {', '.join(changed)}.", ""]
+    lines += ["## Results (mean ± std over seeds)", ""] + _arm_table(report) + [
+        "", "*Columns.* lr: the rate used, \"(edge)\" if it is still the smallest or largest "
+        "rate tried. Epochs to target: over the seeds that reached it (diverged runs count "
+        "as not reaching it). Grad. evals / step: gradient evaluations per training step "
+        "(1 + the meta-solve's oracle calls for RSO). Grad-norm CV "
+        "(`rso_ref.metrics.gradient_norm_cv`): std / mean of the minibatch gradient norm "
+        "over the second half of training; it grows as the mean norm shrinks, so an arm "
+        "that converges further reads as more variable. Loss variance "
+        f"(`rso_ref.metrics.loss_variance`): variance of the minibatch loss about its "
+        f"{LOSS_WINDOW}-step centred moving average over the same steps; absolute, so it "
+        "favours arms at a lower loss. These two are the Table 2 analogues. LR range: the "
+        "rates tried whose validation accuracy is within "
+        f"{100 * LR_TOLERANCE:.0f} point of the best, in decades (0 = one rate; \"≥\" where "
+        "an end of the rates tried qualifies; one seed, so differences below about one point "
+        "are noise).", ""]
+    lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
+    lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
+    lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]
+    return "\n".join(lines)
+
+
+def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
+    """``accuracy.png`` (per seed), ``curves.png``, ``cost.png`` and, if tuned, ``lr.png``."""
+    from matplotlib.ticker import NullFormatter
+
+    from ..plots import plot_loss_curves, pyplot, save_figure
+
+    plt = pyplot()
+    analysis, name = report["analysis"], report["preset"]["name"]
+    arms = list(analysis["arms"])
+    fig, ax = plt.subplots(figsize=(1.4 * len(arms) + 2.5, 3.6))
+    for i, arm in enumerate(arms):
+        acc = 100 * np.asarray(analysis["arms"][arm]["test_accuracy"], dtype=np.float64)
+        jitter = np.linspace(-0.12, 0.12, acc.size) if acc.size > 1 else np.zeros(acc.size)
+        ax.plot(i + jitter, acc, "o", alpha=0.6, color=f"C{i}")
+        if acc.size:
+            sd = acc.std(ddof=1) if acc.size > 1 else 0.0
+            ax.errorbar(i + 0.3, acc.mean(), yerr=sd, fmt="s", color="k", capsize=4)
+    ticks = {arm: arm for arm in arms}
+    for c in analysis["comparisons"]:   # under the arm's name: its first (strongest) test
+        if ticks[c["arm"]] == c["arm"]:
+            ticks[c["arm"]] = (f"{c['arm']}\n{100 * c['diff']:+.1f} vs {c['reference']}\n"
+                               f"p={c['p_holm']:.2g}")
+    ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{name}: seeds (dots), mean ± std (squares); p: Welch, Holm-adjusted",
+                 fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    figures = {"accuracy": save_figure(fig, out_dir / "accuracy.png")}
+    curves = curve_data(report)
+    if curves is not None:
+        figures["curves"] = plot_loss_curves(curves, out_dir / "curves.png",
+                                             title=report["preset"]["title"])
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for i, arm in enumerate(arms):
+        a = analysis["arms"][arm]
+        curves_acc = [r["epochs"]["eval_accuracy"] for r in report["runs"][arm]]
+        if len({len(c) for c in curves_acc}) != 1 or not curves_acc[0]:
+            continue
+        mean = 100 * np.mean(np.asarray(curves_acc, dtype=np.float64), axis=0)
+        steps = np.mean([len(r["steps"]["loss"]) for r in report["runs"][arm]])
+        evals = (np.arange(1, mean.size + 1) * steps / mean.size
+                 * a["gradient_evaluations_per_step"])
+        ax.semilogx(evals, mean, marker="o", ms=3, ls=("-", "--", "-.", ":")[i % 4],
+                    color=f"C{i}", label=arm)  # dashes keep coinciding arms visible
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axhline(100 * analysis["target"], color="k", ls="--", lw=0.8, label="target")
+    _label(ax, "gradient evaluations (meta-solve included)",
+           "test accuracy (%), mean over seeds", f"{name}: accuracy per unit of compute")
+    figures["cost"] = save_figure(fig, out_dir / "cost.png")
+    if report.get("tuning"):
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for i, (arm, t) in enumerate(report["tuning"].items()):
+            ax.semilogx(t["grid"], 100 * np.asarray(t["val_accuracy"], dtype=np.float64),
+                        "o-", color=f"C{arms.index(arm) if arm in arms else i}", label=arm)
+        _label(ax, "learning rate", "validation accuracy (%)", f"{name}: learning-rate grid")
+        figures["lr"] = save_figure(fig, out_dir / "lr.png")
+    return figures
+
+
+def _label(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def compact(report: dict) -> dict:
+    """``report`` without per-step records (kept: per-epoch curves, summaries, analysis)."""
+    out = dict(report)
+    out["runs"] = {arm: [{k: v for k, v in r.items() if k != "steps"} for r in recs]
+                   for arm, recs in report["runs"].items()}
+    return out
+
+
+def write_preset(report: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.json`` (compact), the figures and ``README.md`` for one preset."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = plot_preset(report, out)
+    paths = {"report": write_json_atomic(out / "report.json", compact(report)), **figures}
+    paths["page"] = write_text_atomic(out / "README.md", render_page(report, figures))
+    return paths
+
+
+def index_rows(reports: Sequence[dict]) -> list[str]:
+    """One markdown row per comparison across presets (the index page's table)."""
+    lines = ["| preset | arm | test accuracy (%) | vs | its accuracy (%) | difference "
+             "[95 % CI] | p (Holm) | grad. evals / step (arm / vs) |", "|" + " --- |" * 8]
+    for report in reports:
+        analysis, name = report["analysis"], report["preset"]["name"]
+        for c in analysis["comparisons"]:
+            a, r = analysis["arms"][c["arm"]], analysis["arms"][c["reference"]]
+            lines.append(
+                f"| [{name}]({name}/README.md) | {c['arm']} | "
+                f"{_pct(a['test_accuracy_mean_std'])} | {c['reference']} | "
+                f"{_pct(r['test_accuracy_mean_std'])} | {100 * c['diff']:+.2f} "
+                f"[{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | {c['p_holm']:.3g} | "
+                f"{a['gradient_evaluations_per_step']:.1f} / "
+                f"{r['gradient_evaluations_per_step']:.1f} |")
+    return lines
+
+
+def arm_grid(reports: Sequence[dict], title: str,
+             cell: Callable[[dict], str]) -> list[str]:
+    """A markdown table, one row per report and one column per arm, of ``cell(arm stats)``.
+
+    Reports must share their arms (e.g. the Table 1 presets: SGD, Adam, AdamW, RSO).
+    """
+    arms = list(reports[0]["analysis"]["arms"])
+    lines = [f"| {title} | " + " | ".join(arms) + " |", "|" + " --- |" * (len(arms) + 1)]
+    for report in reports:
+        name, stats = report["preset"]["name"], report["analysis"]["arms"]
+        lines.append(f"| [{name}]({name}/README.md) | "
+                     + " | ".join(cell(stats[arm]) for arm in arms) + " |")
+    return lines
+
+
+def write_index(reports: Sequence[dict], out_dir: str | Path) -> Path:
+    """``README.md`` of a set of presets: Table 1 / Table 2 analogues and every comparison.
+
+    Presets tested against their best baseline (``reference`` None) with the same arms
+    form the Table 1 and Table 2 grids; every comparison of every preset is listed after.
+    """
+    lines = ["# The paper's tables at small scale", "",
+             "Generated by `rso-ref compare --preset all --out DIR`; each preset's page has "
+             "the protocol, every arm's statistics, the learning-rate grid and figures. "
+             "Differences are in accuracy points; p-values are Welch's, Holm-adjusted "
+             "over the comparisons of a preset (RSO against each baseline; each variant "
+             "against the reference), not across presets.", ""]
+    table1 = [r for r in reports if r["preset"]["reference"] is None]
+    table1 = [r for r in table1
+              if list(r["analysis"]["arms"]) == list(table1[0]["analysis"]["arms"])]
+    if table1:
+        lines += ["## Table 1 analogue: test accuracy (%), mean ± std over seeds", ""]
+        lines += arm_grid(table1, "preset", lambda a: _pct(a["test_accuracy_mean_std"]))
+        lines += ["", "## Table 2 analogue", "", "Gradient-norm coefficient of variation "
+                  "(second half of training):", ""]
+        lines += arm_grid(table1, "preset", lambda a: _num(a["grad_norm_cv_mean_std"]))
+        lines += ["", "Loss variance about the 21-step moving average (second half):", ""]
+        lines += arm_grid(table1, "preset", lambda a: _num(a["loss_variance_mean_std"]))
+        lines += ["", f"LR sensitivity range (decades of the grid within "
+                  f"{100 * LR_TOLERANCE:.0f} point of the best validation accuracy):", ""]
+        lines += arm_grid(table1, "preset", _lr_range_cell)
+        lines += ["", "## §4.3 analogue: epochs to target (90 % of the best arm's final "
+                  "mean), and the gradient evaluations that took", ""]
+        lines += arm_grid(table1, "preset", lambda a: (
+            _num(a["epochs_to_target_mean_std"], ".1f") + f" ({_reached(a)}"
+            + ("" if not math.isfinite(a["gradient_evaluations_to_target_mean"]) else
+               f"; {a['gradient_evaluations_to_target_mean']:.0f} evals") + ")"))
+        lines.append("")
+    lines += ["## Every comparison", ""] + index_rows(reports) + [""]
+    return write_text_atomic(Path(out_dir) / "README.md", "\n".join(lines))

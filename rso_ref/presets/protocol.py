@@ -1,0 +1,174 @@
+r"""The presets: definitions of the small-scale analogues of the paper's tables, and running one.
+
+Steps 1 (learning rates on a validation split) and 2 (test runs) of the protocol in
+:mod:`rso_ref.presets`; step 3 is :func:`rso_ref.presets.analysis.analyse`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
+
+from ..compare import LR_GRID_FACTORS, CompareConfig, run_comparison, tune_learning_rates
+from .analysis import analyse
+
+__all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "LR_EDGE_EXTENSIONS", "SEEDS"]
+
+#: Most rates tried beyond the grid's edge while the best rate sits there.
+LR_EDGE_EXTENSIONS = 2
+#: Default seeds of every preset (the issue asks for at least five).
+SEEDS = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named, fully specified small-scale experiment.
+
+    Attributes
+    ----------
+    name, title : str
+    paper : str
+        The paper's experiment this is the analogue of.
+    config : CompareConfig
+        Model, data, arms, epochs, seeds, batch size.
+    reference : str, optional
+        Arm every other arm is tested against (ablations). ``None``: the *best
+        baseline*, the arm outside ``focus`` with the highest mean test accuracy.
+    focus : tuple of str
+        Arms under test when ``reference`` is None.
+    shared_lr : str, optional
+        Tune only this arm and use its rate for every arm.
+    """
+
+    name: str
+    title: str
+    paper: str
+    config: CompareConfig
+    reference: str | None = None
+    focus: tuple[str, ...] = ("rso",)
+    shared_lr: str | None = None
+
+    def __post_init__(self):
+        arms = self.config.optimizers
+        for label in ((self.reference,) if self.reference else ()) + self.focus + (
+                (self.shared_lr,) if self.shared_lr else ()):
+            if label not in arms:
+                raise ValueError(f"preset {self.name!r}: {label!r} is not an arm of {arms}")
+        if self.reference is None and not set(arms) - set(self.focus):
+            raise ValueError(f"preset {self.name!r} has no baseline arm outside {self.focus}")
+
+
+_TABLE1_ARMS = ("sgd", "adam", "adamw", "rso")
+_TABLE1_PAPER = ("Table 1 (test accuracy, SGD+momentum / Adam / AdamW / RSO) and Table 2 "
+                 "(stability metrics)")
+
+
+def _ablation_model() -> dict:
+    """The ResNet of the ablations: digits as 1x8x8 images, stem + 2 residual blocks + head."""
+    return {"model": "resnet", "data": "digits", "epochs": 10,
+            "model_options": {"widths": [8, 16]}}
+
+
+def _table1(name: str, title: str, **config: Any) -> Preset:
+    return Preset(name, title, _TABLE1_PAPER,
+                  CompareConfig(optimizers=_TABLE1_ARMS, seeds=SEEDS, **config))
+
+
+def _rso_variant(**options: Any) -> dict:
+    return {"optimizer": "rso", "options": options}
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    _table1("table1-digits-mlp", "MLP 64-128-128-10 on the digits",
+            model="mlp", data="digits", epochs=15),
+    _table1("table1-mnist1d-mlp", "MLP 40-128-128-10 on MNIST-1D",
+            model="mlp", data="mnist1d", epochs=20),
+    _table1("table1-digits-convnet2d", "ConvNet2D conv16-pool-conv32-pool-fc on the digits",
+            model="convnet2d", data="digits", epochs=15,
+            model_options={"channels": [16, 32]}),
+    _table1("table1-mnist1d-convnet1d", "ConvNet1D conv16-pool-conv32-pool-fc on MNIST-1D",
+            model="convnet1d", data="mnist1d", epochs=10,
+            model_options={"channels": [16, 32]}),
+    _table1("table1-cifar-resnet", "ResNet (8, 16) on CIFAR-shaped synthetic 3x16x16 shapes",
+            model="resnet", data="cifar_like", epochs=12,
+            model_options={"widths": [8, 16]},
+            data_options={"n_train": 2000, "n_test": 1000, "image_size": 16}),
+    Preset("ablation-k", "RSO meta-iterations K = 2, 4, 6, 16 (blocks), ResNet on the digits",
+           "§4.5 ablation of K (77.2 / 78.8 / 79.3 / 79.3 % for K = 2 / 4 / 6 / 16)",
+           CompareConfig(optimizers=("K=2", "K=4", "K=6", "K=16"), seeds=SEEDS,
+                         variants={f"K={k}": _rso_variant(meta_iters=k, groups="block")
+                                   for k in (2, 4, 6, 16)}, **_ablation_model()),
+           reference="K=6", focus=(), shared_lr="K=6"),
+    Preset("ablation-groups", "RSO grouping: layers, blocks, uniform:2, uniform:5 (K = 6), "
+           "ResNet on the digits",
+           "§4.5 ablation of the grouping (layers 77.8, blocks 79.3, uniform groups of 5 "
+           "78.5 %)",
+           CompareConfig(optimizers=("block", "layer", "uniform:2", "uniform:5"), seeds=SEEDS,
+                         variants={g: _rso_variant(meta_iters=6, groups=g)
+                                   for g in ("block", "layer", "uniform:2", "uniform:5")},
+                         **_ablation_model()),
+           reference="block", focus=(), shared_lr="block"),
+)}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name`` (``ValueError`` listing the names if unknown)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
+               epochs: int | None = None, tune: bool = True, overrides: dict | None = None,
+               progress: bool = True, log: Callable[[str], Any] | None = None) -> dict:
+    """Tune, train every arm with every seed, and analyse (module docstring, steps 1-3).
+
+    Parameters
+    ----------
+    preset : Preset or str
+    seeds, epochs : optional
+        Replace the preset's (a quick look: fewer seeds and epochs; the report records
+        what ran).
+    tune : bool, default True
+        Choose learning rates on the validation split; ``False`` uses the defaults.
+    overrides : dict, optional
+        Other :class:`~rso_ref.compare.CompareConfig` fields to replace (e.g.
+        ``{"data_options": {"n_train": 200}}``, ``{"data": "cifar10", "data_options":
+        {"path": "~/cifar-10-batches-bin"}}``).
+
+    Returns
+    -------
+    dict
+        :func:`~rso_ref.compare.run_comparison`'s report plus ``"preset"``,
+        ``"tuning"`` (or None), ``"analysis"`` (:func:`analyse`) and ``"machine"``.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    changes = dict(overrides or {})
+    if seeds is not None:
+        changes["seeds"] = tuple(seeds)
+    if epochs is not None:
+        changes["epochs"] = epochs
+    config = replace(preset.config, **changes)
+    preset = replace(preset, config=config)   # re-checks reference / focus against the arms
+    started = time.perf_counter()
+    tuning = None
+    if tune:
+        arms = [preset.shared_lr] if preset.shared_lr else None
+        tuning = tune_learning_rates(config, arms=arms, extend_edges=LR_EDGE_EXTENSIONS,
+                                     progress=progress, log=log)
+        lrs = ({a: tuning[preset.shared_lr]["best"] for a in config.optimizers}
+               if preset.shared_lr else {a: t["best"] for a, t in tuning.items()})
+        config = replace(config, lrs=lrs)
+    report = run_comparison(config, progress=progress, log=log)
+    report["preset"] = {"name": preset.name, "title": preset.title, "paper": preset.paper,
+                        "reference": preset.reference, "focus": list(preset.focus),
+                        "shared_lr": preset.shared_lr, "tuned": tune,
+                        "lr_grid_factors": list(LR_GRID_FACTORS),
+                        "lr_edge_extensions": LR_EDGE_EXTENSIONS,
+                        "changed_from_preset": sorted(changes)}
+    report["tuning"] = tuning
+    report["analysis"] = analyse(report, reference=preset.reference, focus=preset.focus)
+    report["machine"] = {"wall_time_s": time.perf_counter() - started,
+                         "load_average": list(os.getloadavg()), "cpu_count": os.cpu_count()}
+    return report
