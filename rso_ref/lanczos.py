@@ -29,11 +29,11 @@ arithmetic, as ARPACK's implicitly restarted Lanczos), with full reorthogonalisa
 from __future__ import annotations
 
 import math
-import operator
 from types import ModuleType
 from typing import Any, Callable, NamedTuple
 
 from . import backend
+from .validation import check_callable, check_flag, check_int, check_positive
 
 __all__ = ["EigenResult", "top_eigenpairs", "hutchinson_trace"]
 
@@ -73,16 +73,6 @@ class EigenResult(NamedTuple):
     n_matvec: int
     n_restarts: int
     converged: bool
-
-
-def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = operator.index(value)
-    if value < low or (high is not None and value > high):
-        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
 
 
 def _apply(matvec: Callable, v: Any, dim: int) -> Any:
@@ -182,7 +172,8 @@ def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float
         If ``k``, ``dim``, ``ncv``, ``maxiter`` or ``tol`` is out of range, ``matvec``
         returns a wrong shape, or the operator is visibly non-symmetric.
     TypeError
-        If an integer argument is not an int.
+        If an integer argument is not an int, ``tol`` is not a real number, ``verify``
+        is not a bool or ``matvec`` is not callable.
 
     Notes
     -----
@@ -241,17 +232,16 @@ def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float
     >>> np.round(res.eigenvalues, 8).tolist(), res.converged
     ([49.0, 48.0, 47.0], True)
     """
-    dim = _check_int(dim, "dim", 1)
-    k = _check_int(k, "k", 1, dim)
-    if not callable(matvec):
-        raise TypeError(f"matvec must be callable, got {type(matvec).__name__}")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    dim = check_int(dim, "dim", 1)
+    k = check_int(k, "k", 1, dim)
+    check_callable(matvec, "matvec")
+    tol = check_positive(tol, "tol")
+    check_flag(verify, "verify")
     if ncv is None:
         m = min(dim, max(2 * k + 1, 20))
     else:
-        m = _check_int(ncv, "ncv", min(k + 1, dim), dim)
-    maxiter = 10 * dim if maxiter is None else _check_int(maxiter, "maxiter", 1)
+        m = check_int(ncv, "ncv", min(k + 1, dim), dim)
+    maxiter = 10 * dim if maxiter is None else check_int(maxiter, "maxiter", 1)
     xp = backend.namespace("numpy") if xp is None else xp
     dtype = backend.resolve_dtype(xp, dtype)
     gen = backend.rng(seed)
@@ -392,8 +382,9 @@ def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, 
        matrix for Laplacian smoothing splines", Commun. Stat. Simul. Comput. 19(2),
        433-450 (1990). https://doi.org/10.1080/03610919008812866
     """
-    dim = _check_int(dim, "dim", 1)
-    n_samples = _check_int(n_samples, "n_samples", 1)
+    check_callable(matvec, "matvec")
+    dim = check_int(dim, "dim", 1)
+    n_samples = check_int(n_samples, "n_samples", 1)
     xp = backend.namespace("numpy") if xp is None else xp
     dtype = backend.resolve_dtype(xp, dtype)
     gen = backend.rng(seed)

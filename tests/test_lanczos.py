@@ -150,6 +150,23 @@ def test_bad_input():
         top_eigenpairs(lambda v: N_ @ v, 30, 2)
 
 
+def test_arguments_follow_the_shared_validation_rules():
+    A = np.diag(np.arange(1.0, 7.0))
+    mv = lambda v: A @ v  # noqa: E731
+    # any real scalar is a tol (np.float32 was refused); tol bounds the residual, and the
+    # eigenvalue error (of order residual**2 / gap, gap 1) is below it
+    loose = top_eigenpairs(mv, 6, 2, tol=np.float32(1e-6))
+    assert loose.converged and loose.eigenvalues.tolist() == pytest.approx([6.0, 5.0], rel=1e-6)
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        top_eigenpairs(mv, 6, 2, tol="1e-8")
+    with pytest.raises(TypeError, match="verify must be a bool"):
+        top_eigenpairs(mv, 6, 2, verify="yes")
+    with pytest.raises(TypeError, match="matvec must be callable"):
+        hutchinson_trace(A, 6, 2)
+    with pytest.raises(TypeError, match="n_samples must be an int"):
+        hutchinson_trace(mv, 6, 2.0)
+
+
 def test_hutchinson_trace(xp):
     D = xp.asarray(np.diag(np.arange(1.0, 11.0)))
     est, _ = hutchinson_trace(lambda v: xp.matmul(D, v), 10, 2, xp=xp)
