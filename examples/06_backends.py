@@ -49,15 +49,16 @@ model = MLP((64, 32, 32, 10))
 # %% [markdown]
 # ## One RSO step on every backend
 #
-# `to_backend` moves a data set, `model.init(seed, backend=...)` draws the same
-# parameters for any backend, and `backend.to_numpy` brings results back for the
-# comparison. The code inside the loop does not mention the backend at all.
+# `to_backend` moves a data set, `model.init(seed, like=X)` draws the same
+# parameters in the namespace, on the device and in the dtype of `X`, and
+# `backend.to_numpy` brings results back for the comparison. The code inside the
+# loop does not mention the backend at all.
 
 # %%
 def one_step(name, dtype="float64"):
     data = to_backend(ds, name, dtype=dtype)
-    params = model.init(seed=0, dtype=dtype, backend=name)
     X, y = data.X_train[:128, ...], data.y_train[:128]
+    params = model.init(seed=0, like=X)
     oracle = lambda p: model.value_and_grad(p, X, y)  # noqa: E731
     res = rso_step(oracle, params, lr=0.1, groups="layer", layers=model.layers(), meta_iters=5)
     return res, [backend.to_numpy(p) for p in res.params]

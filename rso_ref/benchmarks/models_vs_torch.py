@@ -98,9 +98,8 @@ def _peak_gflops(xp, dtype, sync, n=2048, repeats=5):
 
 def _time_case(kind, model, x_shape, flops, dt, xp, torch, device, sync, repeats) -> dict:
     """Interleaved timings of one model and dtype: ours, torch, ours, torch, ..."""
-    name = backend.backend_name(xp)
-    params = model.init(seed=0, dtype=dt, backend=name)
     X = backend.random_normal(x_shape, 1, xp=xp, dtype=dt)
+    params = model.init(seed=0, like=X)
     y_host = backend.rng(2).integers(0, 10, x_shape[0])
     y = backend.asarray(y_host, xp=xp)
     # Dense weights are (in, out) here and (out, in) in torch.

@@ -135,7 +135,7 @@ class _LayerModel(LossHead):
         """Parameter indices per architectural block (conv stages or residual blocks, then head)."""
         return [list(ix) for ix in self._blocks]
 
-    def init(self, seed: Any = 0, dtype: Any = None, backend: str = "numpy") -> list:
+    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
         """Draw the parameters: weights with ``init`` (fans of the conv layout), biases zero.
 
         Weights are drawn in parameter order from one host generator seeded by ``seed``,
@@ -144,13 +144,16 @@ class _LayerModel(LossHead):
         Parameters
         ----------
         seed : int or numpy.random.Generator, default 0
-        dtype : {"float64", "float32"}, optional
-            Default float64.
-        backend : {"numpy", "cupy", "torch", "array_api_strict"}, default "numpy"
+        like : array, optional
+            Every parameter is created in the namespace and on the device of ``like``
+            (typically the inputs ``X``); default NumPy.
+        dtype : {"float64", "float32"} or dtype, optional
+            Default ``like.dtype`` when it is real floating, else float64
+            (:func:`rso_ref.nn.init.placement`).
         """
         # Orthogonal: gain sqrt(2) keeps the second moment through ReLUs, as He does.
-        return init_params(self._shapes, self.weight_init, seed, backend_name=backend,
-                           dtype=dtype, gain=math.sqrt(2.0))
+        return init_params(self._shapes, self.weight_init, seed, like=like, dtype=dtype,
+                           gain=math.sqrt(2.0))
 
     # -- validation ------------------------------------------------------------------
     def _check_params(self, params: Sequence) -> None:

@@ -1,8 +1,9 @@
 r"""Weight initialisers: He normal, Glorot uniform, LeCun normal and orthogonal.
 
 Every initialiser draws on the host with a :class:`numpy.random.Generator`
-(:func:`rso_ref.backend.rng`) and then moves the result to the target namespace, so a
-seed gives the same numbers on every backend. Biases are zero (the models create them).
+(:func:`rso_ref.backend.rng`) and then puts the result in the namespace and on the
+device of an array ``like`` (:func:`placement`), so a seed gives the same numbers on
+every backend and device. Biases are zero (:func:`init_params` creates them the same way).
 
 Fans follow the two weight layouts of :mod:`rso_ref.nn`:
 
@@ -48,14 +49,14 @@ References
 from __future__ import annotations
 
 import math
-from types import ModuleType
 from typing import Any, Sequence
 
 from .. import backend
+from ..validation import check_real
 
 __all__ = [
     "fans", "he_normal", "lecun_normal", "glorot_uniform", "orthogonal", "INITIALIZERS",
-    "init_params", "check_param_shapes",
+    "placement", "init_params", "check_param_shapes",
 ]
 
 
@@ -67,7 +68,7 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     ValueError
         If ``shape`` has fewer than 2 axes or a non-positive size.
     """
-    shape = tuple(int(s) for s in shape)
+    shape = _shape(shape)
     if len(shape) < 2 or min(shape) < 1:
         raise ValueError(f"shape must have >= 2 positive sizes (a weight), got {shape}")
     if len(shape) == 2:
@@ -76,13 +77,87 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _move(host, xp: ModuleType | None, dtype: Any):
-    xp = backend.namespace("numpy") if xp is None else xp
-    return backend.asarray(host, xp=xp, dtype=backend.resolve_dtype(xp, dtype))
+def _shape(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(s) for s in shape)
 
 
-def he_normal(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = None,
-              dtype: Any = None):
+def placement(like: Any = None, dtype: Any = None) -> tuple[Any, Any]:
+    """Where new parameters go: ``(like, dtype)``, ``dtype`` a dtype of ``like``'s namespace.
+
+    The one place where :mod:`rso_ref.nn` decides the namespace, device and dtype of
+    the arrays it creates: the namespace and device of ``like`` (NumPy on the host when
+    ``like`` is None), and ``dtype`` if given, else ``like.dtype`` when it is real
+    floating, else float64.
+
+    Parameters
+    ----------
+    like : array, optional
+        Any array of the target namespace and device (typically the inputs ``X``).
+    dtype : {"float64", "float32"} or dtype of that namespace, optional
+
+    Returns
+    -------
+    like : array or None
+        ``like`` unchanged, for :func:`rso_ref.backend.asarray`.
+    dtype : dtype
+        The dtype object of the target namespace.
+
+    Raises
+    ------
+    TypeError
+        If ``like`` is not an array of a supported library, or the dtype (given, or
+        taken from ``like``) is not float32/float64.
+    """
+    if like is None:
+        return None, backend.resolve_dtype(backend.namespace("numpy"), dtype)
+    message = (f"like must be an array (the new arrays take its namespace, device and dtype), "
+               f"got {type(like).__name__}")
+    if isinstance(like, (list, tuple)):
+        raise TypeError(message)
+    try:
+        xp = backend.array_namespace(like)
+    except TypeError:
+        raise TypeError(message) from None
+    if dtype is None and xp.isdtype(like.dtype, "real floating"):
+        if like.dtype not in (xp.float32, xp.float64):
+            raise TypeError(f"like has dtype {like.dtype}; pass dtype='float32' or 'float64'")
+        dtype = like.dtype
+    return like, backend.resolve_dtype(xp, dtype)
+
+
+def _put(host, like: Any, dtype: Any):
+    """Move a host array to the placement ``(like, dtype)`` of :func:`placement`."""
+    return backend.asarray(host, like=like, dtype=dtype)
+
+
+def _he_normal(shape: tuple[int, ...], gen: Any):
+    fan_in, _ = fans(shape)
+    return gen.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+
+
+def _lecun_normal(shape: tuple[int, ...], gen: Any):
+    fan_in, _ = fans(shape)
+    return gen.standard_normal(shape) * math.sqrt(1.0 / fan_in)
+
+
+def _glorot_uniform(shape: tuple[int, ...], gen: Any):
+    fan_in, fan_out = fans(shape)
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return gen.uniform(-limit, limit, size=shape)
+
+
+def _orthogonal(shape: tuple[int, ...], gen: Any, gain: float = 1.0):
+    fans(shape)  # validates the shape
+    rows, cols = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], math.prod(shape[1:]))
+    hx = backend.namespace("numpy")
+    q, r = hx.linalg.qr(gen.standard_normal((max(rows, cols), min(rows, cols))))
+    # Mezzadri (2007), section 5: Q diag(sign(diag R)) is Haar distributed.
+    q = q * hx.where(hx.linalg.diagonal(r) < 0.0, -1.0, 1.0)
+    matrix = q if rows >= cols else hx.matrix_transpose(q)
+    return hx.reshape(gain * matrix, shape)
+
+
+def he_normal(shape: Sequence[int], seed: Any = 0, *, like: Any = None, dtype: Any = None):
     r"""He (Kaiming) normal: :math:`\mathcal N(0, 2/n_{in})`, for ReLU-like layers.
 
     Parameters
@@ -90,37 +165,30 @@ def he_normal(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = No
     shape : tuple of int
         Weight shape (dense or conv layout, see module docs).
     seed : int or numpy.random.Generator, default 0
-    xp : module, optional
-        Target namespace (default NumPy).
+    like : array, optional
+        The result takes its namespace and device (default NumPy), and its dtype when
+        real floating (:func:`placement`).
     dtype : {"float64", "float32"} or dtype, optional
-        Default float64.
+        Overrides the dtype of ``like``; default float64.
     """
-    fan_in, _ = fans(shape)
-    return _move(backend.rng(seed).standard_normal(tuple(shape)) * math.sqrt(2.0 / fan_in),
-                 xp, dtype)
+    return _put(_he_normal(_shape(shape), backend.rng(seed)), *placement(like, dtype))
 
 
-def lecun_normal(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = None,
-                 dtype: Any = None):
+def lecun_normal(shape: Sequence[int], seed: Any = 0, *, like: Any = None, dtype: Any = None):
     r"""LeCun normal: :math:`\mathcal N(0, 1/n_{in})` (parameters as :func:`he_normal`)."""
-    fan_in, _ = fans(shape)
-    return _move(backend.rng(seed).standard_normal(tuple(shape)) * math.sqrt(1.0 / fan_in),
-                 xp, dtype)
+    return _put(_lecun_normal(_shape(shape), backend.rng(seed)), *placement(like, dtype))
 
 
-def glorot_uniform(shape: Sequence[int], seed: Any = 0, *, xp: ModuleType | None = None,
-                   dtype: Any = None):
+def glorot_uniform(shape: Sequence[int], seed: Any = 0, *, like: Any = None, dtype: Any = None):
     r"""Glorot (Xavier) uniform on :math:`[-a, a)`, :math:`a = \sqrt{6/(n_{in}+n_{out})}`.
 
     Parameters as :func:`he_normal`.
     """
-    fan_in, fan_out = fans(shape)
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return _move(backend.rng(seed).uniform(-limit, limit, size=tuple(shape)), xp, dtype)
+    return _put(_glorot_uniform(_shape(shape), backend.rng(seed)), *placement(like, dtype))
 
 
-def orthogonal(shape: Sequence[int], seed: Any = 0, *, gain: float = 1.0,
-               xp: ModuleType | None = None, dtype: Any = None):
+def orthogonal(shape: Sequence[int], seed: Any = 0, *, gain: float = 1.0, like: Any = None,
+               dtype: Any = None):
     r"""Orthogonal weight times ``gain``: orthonormal columns or rows, whichever fit.
 
     A dense ``(in, out)`` weight gets :math:`W^\top W = g^2 I` when ``in >= out`` and
@@ -129,21 +197,13 @@ def orthogonal(shape: Sequence[int], seed: Any = 0, *, gain: float = 1.0,
 
     Parameters
     ----------
-    shape, seed, xp, dtype
+    shape, seed, like, dtype
         As in :func:`he_normal`.
     gain : float, default 1.0
         Scale :math:`g`; :math:`\sqrt2` keeps the second moment of ReLU layers as He does.
     """
-    shape = tuple(int(s) for s in shape)
-    fans(shape)  # validates the shape
-    rows, cols = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], math.prod(shape[1:]))
-    hx = backend.namespace("numpy")
-    tall = backend.rng(seed).standard_normal((max(rows, cols), min(rows, cols)))
-    q, r = hx.linalg.qr(tall)
-    # Mezzadri (2007), section 5: Q diag(sign(diag R)) is Haar distributed.
-    q = q * hx.where(hx.linalg.diagonal(r) < 0.0, -1.0, 1.0)
-    matrix = q if rows >= cols else hx.matrix_transpose(q)
-    return _move(hx.reshape(gain * matrix, shape), xp, dtype)
+    gain = check_real(gain, "gain")
+    return _put(_orthogonal(_shape(shape), backend.rng(seed), gain), *placement(like, dtype))
 
 
 #: Initialiser name -> function.
@@ -153,24 +213,33 @@ INITIALIZERS = {
     "glorot_uniform": glorot_uniform,
     "orthogonal": orthogonal,
 }
+# The host draws behind them, by the same names (what init_params threads one generator through).
+_HOST_DRAWS = {
+    "he_normal": _he_normal,
+    "lecun_normal": _lecun_normal,
+    "glorot_uniform": _glorot_uniform,
+    "orthogonal": _orthogonal,
+}
 
 
 def init_params(shapes: Sequence[tuple[int, ...]], init: str, seed: Any = 0, *,
-                backend_name: str = "numpy", dtype: Any = None, gain: float | None = None
-                ) -> list:
+                like: Any = None, dtype: Any = None, gain: float | None = None) -> list:
     """Parameters of the given shapes: arrays of 2+ dimensions drawn with ``init``, 1-D zero.
 
-    Weights are drawn in list order from one host generator seeded by ``seed``, so every
-    backend gets identical numbers (float32 is the float64 draw rounded); biases use no
-    random numbers. ``gain`` is passed to the orthogonal initialiser only.
+    Weights are drawn on the host in list order from one generator seeded by ``seed``,
+    so every backend gets identical numbers (float32 is the float64 draw rounded);
+    biases use no random numbers. Every array, biases included, is then put in the
+    namespace and on the device of ``like`` with the dtype of :func:`placement`,
+    resolved once for the whole list. ``gain`` is passed to the orthogonal initialiser
+    only.
     """
-    xp = backend.namespace(backend_name)
-    dtype = backend.resolve_dtype(xp, dtype)
+    like, dtype = placement(like, dtype)
     gen = backend.rng(seed)
-    draw = INITIALIZERS[init]
-    extra = {"gain": gain} if init == "orthogonal" and gain is not None else {}
-    return [draw(tuple(shape), gen, xp=xp, dtype=dtype, **extra) if len(shape) > 1
-            else xp.zeros(tuple(shape), dtype=dtype) for shape in shapes]
+    draw = _HOST_DRAWS[init]
+    extra = {"gain": check_real(gain, "gain")} if init == "orthogonal" and gain is not None else {}
+    zeros = backend.namespace("numpy").zeros
+    return [_put(draw(_shape(shape), gen, **extra) if len(shape) > 1 else zeros(_shape(shape)),
+                 like, dtype) for shape in shapes]
 
 
 def check_param_shapes(params: Any, shapes: Sequence[tuple[int, ...]]) -> None:

@@ -87,9 +87,13 @@ def check_labels(labels: Any, n_classes: int, *, n: int | None = None, name: str
 
 
 def one_hot(labels: Any, n_classes: int, *, dtype: Any, xp: ModuleType | None = None) -> Any:
-    """Rows of the identity: ``out[i, c] = 1`` if ``labels[i] == c`` else 0, in ``dtype``."""
+    """Rows of the identity: ``out[i, c] = 1`` if ``labels[i] == c`` else 0, in ``dtype``.
+
+    Created on the device of ``labels``.
+    """
     xp = array_namespace(labels) if xp is None else xp
-    return xp.astype(labels[:, None] == xp.arange(n_classes)[None, :], dtype)
+    classes = xp.arange(n_classes, device=labels.device)
+    return xp.astype(labels[:, None] == classes[None, :], dtype)
 
 
 def softmax_cross_entropy(logits: Any, labels: Any, *, xp: ModuleType | None = None

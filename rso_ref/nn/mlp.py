@@ -104,7 +104,7 @@ class MLP(LossHead):
         """Number of dense layers."""
         return len(self.sizes) - 1
 
-    def init(self, seed: Any = 0, dtype: Any = None, backend: str = "numpy") -> list:
+    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
         """Draw the parameters ``[W1, b1, ..., WL, bL]``.
 
         Weights are drawn in layer order from one host generator seeded by ``seed``, so
@@ -113,13 +113,16 @@ class MLP(LossHead):
         Parameters
         ----------
         seed : int or numpy.random.Generator, default 0
-        dtype : {"float64", "float32"}, optional
-            Default float64.
-        backend : {"numpy", "cupy", "torch", "array_api_strict"}, default "numpy"
+        like : array, optional
+            Every parameter is created in the namespace and on the device of ``like``
+            (typically the inputs ``X``); default NumPy.
+        dtype : {"float64", "float32"} or dtype, optional
+            Default ``like.dtype`` when it is real floating, else float64
+            (:func:`rso_ref.nn.init.placement`).
         """
         gain = _ORTHOGONAL_GAIN[self.activation] if self.weight_init == "orthogonal" else None
-        return init_params(self._param_shapes(), self.weight_init, seed, backend_name=backend,
-                           dtype=dtype, gain=gain)
+        return init_params(self._param_shapes(), self.weight_init, seed, like=like, dtype=dtype,
+                           gain=gain)
 
     def _param_shapes(self) -> list[tuple[int, ...]]:
         """``[(n0, n1), (n1,), (n1, n2), (n2,), ...]``: the shapes of ``[W1, b1, W2, b2, ...]``."""

@@ -144,7 +144,7 @@ def test_orthogonal_conv_layout():
 
 @pytest.mark.parametrize("init", [he_normal, lecun_normal, glorot_uniform, orthogonal])
 def test_initialisers_are_deterministic_and_identical_across_backends(init, xp):
-    a = init((6, 3), seed=11, xp=xp)
+    a = init((6, 3), seed=11, like=xp.zeros(1, dtype=xp.float64))
     assert backend.backend_name(backend.array_namespace(a)) == backend.backend_name(xp)
     assert a.dtype == xp.float64
     ref = init((6, 3), seed=11)
@@ -152,5 +152,5 @@ def test_initialisers_are_deterministic_and_identical_across_backends(init, xp):
     assert not np.array_equal(init((6, 3), seed=12), ref)
     gen = np.random.default_rng(11)  # a Generator is accepted and advanced
     assert_close(init((6, 3), gen), ref, rtol=0)
-    f32 = init((6, 3), seed=11, xp=xp, dtype="float32")
+    f32 = init((6, 3), seed=11, like=xp.zeros(1, dtype=xp.float64), dtype="float32")
     assert f32.dtype == xp.float32

@@ -60,8 +60,8 @@ def test_mse_integer_labels_mean_one_hot_targets():
 
 def test_projection_vs_central_differences(xp):
     model = MLP(SIZES, activation="gelu")
-    params = model.init(seed=4, backend=backend.backend_name(xp))
     X, y = (backend.asarray(a, xp=xp) for a in _data(seed=4))
+    params = model.init(seed=4, like=X)
     autodiff.check_grads(lambda p, *, xp: model.loss(p, X, y, xp=xp), params,
                          lambda p, u: [u * g for g in model.value_and_grad(p, X, y)[1]])
 
@@ -71,12 +71,12 @@ def test_backends_agree(activation, loss, xp):
     # Same seed -> bit-identical parameters; loss and grads equal to NumPy's to 1e-12.
     model = MLP(SIZES, activation=activation, loss=loss)
     name = backend.backend_name(xp)
-    params, ref_params = model.init(seed=5, backend=name), model.init(seed=5)
+    X, y = _data(seed=5)
+    Xb, yb = backend.asarray(X, xp=xp), backend.asarray(y, xp=xp)
+    params, ref_params = model.init(seed=5, like=Xb), model.init(seed=5)
     for j, (p, r) in enumerate(zip(params, ref_params)):
         assert backend.backend_name(backend.array_namespace(p)) == name
         assert_close(p, r, rtol=0, err_msg=f"params[{j}]", check_namespace=False)
-    X, y = _data(seed=5)
-    Xb, yb = backend.asarray(X, xp=xp), backend.asarray(y, xp=xp)
     value, grads = model.value_and_grad(params, Xb, yb)
     ref_value, ref_grads = model.value_and_grad(ref_params, X, y)
     assert isinstance(value, float) and value == pytest.approx(ref_value, rel=CROSS_BACKEND_RTOL)
