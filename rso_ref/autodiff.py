@@ -48,8 +48,13 @@ import scipy.special
 from autograd.extend import Box, defjvp, defvjp, primitive
 
 from . import backend, tree
+from .validation import check_choice
 
-__all__ = ["namespace", "is_autograd_namespace", "value_and_grad", "check_grads"]
+__all__ = ["namespace", "is_autograd_namespace", "value_and_grad", "jvp", "vjp", "hvp",
+           "HVP_MODES", "check_grads"]
+
+#: How :func:`hvp` nests the two modes of differentiation.
+HVP_MODES = ("forward-over-reverse", "reverse-over-reverse")
 
 # Names whose autograd.numpy function already has the array-API signature and, when
 # differentiable, both a VJP and a JVP rule (checked in tests/test_autodiff.py).
@@ -270,6 +275,87 @@ def value_and_grad(loss_fn: Callable[..., Any], params: Sequence, *args: Any
     return float(value), [np.asarray(g) for g in grads]
 
 
+def jvp(fun: Callable[..., Any], params: Sequence, v: Sequence) -> tuple[Any, Any]:
+    r"""Value and Jacobian-vector product :math:`J(\theta)\, v` of ``fun``, by forward mode.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(params, *, xp) -> array`` written with array-API calls on ``xp`` (it
+        receives :func:`namespace`).
+    params, v : list of numpy.ndarray
+        The point :math:`\theta` and the tangent, shaped alike.
+
+    Returns
+    -------
+    value, tangent : numpy.ndarray
+        ``fun(params)`` and :math:`J v`, shaped like it.
+    """
+    _check_numpy_tree(params, "params")
+    _check_numpy_tree(v, "v")
+    xp = namespace()
+    return autograd.make_jvp(lambda p: fun(p, xp=xp))(list(params))(list(v))
+
+
+def vjp(fun: Callable[..., Any], params: Sequence) -> tuple[Any, Callable[[Any], list]]:
+    r"""Value of ``fun`` and its pullback :math:`u \mapsto J(\theta)^\top u`, by reverse mode.
+
+    ``fun`` and ``params`` as in :func:`jvp`. The pullback takes a cotangent shaped like
+    the value and returns a list of NumPy arrays shaped like ``params``.
+    """
+    _check_numpy_tree(params, "params")
+    return _pullback(fun, params)
+
+
+def _pullback(fun: Callable[..., Any], params: Sequence) -> tuple[Any, Callable[[Any], list]]:
+    xp = namespace()
+    pullback, value = autograd.make_vjp(lambda p: fun(p, xp=xp))(list(params))
+    return value, lambda u: [np.asarray(g) for g in pullback(u)]
+
+
+def hvp(fun: Callable[..., Any], params: Sequence, v: Sequence, *,
+        mode: str = "forward-over-reverse") -> list[np.ndarray]:
+    r"""Exact Hessian-vector product :math:`\nabla^2 f(\theta)\, v` of a scalar ``fun``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(params, *, xp) -> scalar`` (0-d array) written with array-API calls on
+        ``xp`` (it receives :func:`namespace`).
+    params, v : list of numpy.ndarray
+        The point and the direction, shaped alike.
+    mode : {"forward-over-reverse", "reverse-over-reverse"}
+        Forward-mode derivative of the gradient (about 2x a gradient on an MLP) or
+        reverse-mode gradient of :math:`\langle \nabla f, v\rangle`.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        :math:`H v`, shaped like ``params``.
+
+    Notes
+    -----
+    .. math::
+
+        H v = \frac{d}{dt}\nabla f(\theta + t v)\Big|_{t=0}
+            = \nabla_\theta \langle \nabla f(\theta), v\rangle
+
+    (Pearlmutter, Neural Computation 6(1), 1994). :func:`rso_ref.hessian.hvp` is the
+    entry point for losses of the form ``loss(params, *args, xp=...)``.
+    """
+    check_choice(mode, "mode", HVP_MODES)
+    _check_numpy_tree(params, "params")
+    _check_numpy_tree(v, "v")
+    xp = namespace()
+    grad_fn = autograd.grad(lambda p: fun(p, xp=xp))
+    params, v = list(params), list(v)
+    if mode == "forward-over-reverse":
+        _, out = autograd.make_jvp(grad_fn)(params)(v)
+    else:
+        out = autograd.grad(lambda p: sum(xp.sum(a * b) for a, b in zip(grad_fn(p), v)))(params)
+    return [np.asarray(o) for o in out]
+
+
 def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequence] | None = None,
                 *, eps: float = 1e-6, rtol: float = 1e-6, seed: int = 0) -> tuple[float, float]:
     r"""Check a derivative of ``fun`` at ``x`` along random directions.
@@ -318,11 +404,7 @@ def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequenc
     v = [backend.random_normal(tuple(xi.shape), gen, xp=home, dtype=xi.dtype) for xi in x]
     y = fun(x, xp=xp)
     u = backend.random_normal(tuple(y.shape), gen, xp=home, dtype=y.dtype)
-    if vjp is None:
-        pullback, _ = autograd.make_vjp(lambda p: fun(p, xp=xp))(x)
-        cotangent = [np.asarray(g) for g in pullback(u)]
-    else:
-        cotangent = list(vjp(x, u))
+    cotangent = _pullback(fun, x)[1](u) if vjp is None else list(vjp(x, u))
     analytic = tree.vdot(cotangent, v)
     difference = fun(tree.axpy(eps, v, x), xp=xp) - fun(tree.axpy(-eps, v, x), xp=xp)
     numeric = float(xp.sum(u * difference)) / (2.0 * eps)

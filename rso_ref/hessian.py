@@ -20,6 +20,11 @@ Metrics on a flat symmetric operator (see :func:`as_matvec`):
 
 Eigenpairs come from :func:`rso_ref.lanczos.top_eigenpairs`.
 
+This module is on the device path and imports no array or autodiff library: the exact
+products (:func:`hvp`, :func:`ggn_vp`, :func:`functional_hvp`) load the host module
+:mod:`rso_ref.autodiff` (autograd) when first called, so ``import rso_ref.hessian``
+(and :mod:`rso_ref.optim`, which uses :func:`as_matvec`) does not.
+
 References
 ----------
 .. [1] N. N. Schraudolph, "Fast curvature matrix-vector products for second-order
@@ -34,14 +39,12 @@ References
 """
 from __future__ import annotations
 
-import math
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
-import autograd
-
-from . import autodiff, backend, tree
+from . import backend, tree
 from .lanczos import top_eigenpairs
+from .validation import check_choice, check_int, check_positive
 
 __all__ = [
     "hvp",
@@ -59,7 +62,6 @@ __all__ = [
 
 #: Output losses whose derivatives in the logits/outputs ``z`` are known in closed form.
 LOSSES = ("cross_entropy", "mse")
-_MODES = ("forward-over-reverse", "reverse-over-reverse")
 
 
 def _check_numpy_pair(params: Sequence, v: Sequence, caller: str) -> None:
@@ -118,17 +120,10 @@ def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
     .. [5] B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural
        Computation 6(1), 147-160 (1994). https://doi.org/10.1162/neco.1994.6.1.147
     """
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    from . import autodiff  # a host module (autograd): loaded only when an exact HVP is asked
+
     _check_numpy_pair(params, v, "hvp")
-    xp = autodiff.namespace()
-    grad_fn = autograd.grad(lambda p: loss_fn(p, *args, xp=xp))
-    params, v = list(params), list(v)
-    if mode == "forward-over-reverse":
-        _, out = autograd.make_jvp(grad_fn)(params)(v)
-    else:
-        out = autograd.grad(lambda p: sum(xp.sum(a * b) for a, b in zip(grad_fn(p), v)))(params)
-    return list(out)
+    return autodiff.hvp(lambda p, *, xp: loss_fn(p, *args, xp=xp), params, v, mode=mode)
 
 
 def fd_hvp(value_and_grad: Callable[[list], tuple[Any, list]], params: Sequence, v: Sequence, *,
@@ -180,16 +175,11 @@ def fd_hvp(value_and_grad: Callable[[list], tuple[Any, list]], params: Sequence,
     if eps is None:
         unit = float(xp.finfo(params[0].dtype).eps)
         eps = unit ** (1.0 / 3.0) * (1.0 + tree.norm(params)) / v_norm
-    elif not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+    else:
+        eps = check_positive(eps, "eps")
     _, g_plus = value_and_grad(tree.axpy(eps, v, params))
     _, g_minus = value_and_grad(tree.axpy(-eps, v, params))
     return tree.scale(tree.sub(g_plus, g_minus), 1.0 / (2.0 * eps))
-
-
-def _check_loss(loss: str) -> None:
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
 def _softmax(z: Any, xp: ModuleType) -> Any:
@@ -206,7 +196,7 @@ def output_grad(z: Any, y: Any, loss: str) -> Any:
     :math:`\ell = \frac{1}{2n}\sum_i \|z_i - y_i\|^2`: :math:`(z_i - y_i) / n`.
     These are the conventions of :mod:`rso_ref.nn.losses`.
     """
-    _check_loss(loss)
+    check_choice(loss, "loss", LOSSES)
     xp = backend.array_namespace(z)
     n = z.shape[0]
     if loss == "mse" and not xp.isdtype(y.dtype, "integral"):
@@ -223,7 +213,7 @@ def output_hvp(z: Any, y: Any, w: Any, loss: str) -> Any:
     Cross-entropy: :math:`(\operatorname{diag}(p_i) - p_i p_i^T)\, w_i / n` per sample
     (positive semidefinite, so the GGN is too). MSE: :math:`w_i / n`.
     """
-    _check_loss(loss)
+    check_choice(loss, "loss", LOSSES)
     xp = backend.array_namespace(z, w)
     n = z.shape[0]
     if loss == "mse":
@@ -267,14 +257,13 @@ def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y
 
     :math:`J v` is one forward-mode pass, :math:`J^T u` one reverse-mode pass.
     """
-    _check_loss(loss)
+    from . import autodiff  # a host module (autograd), as in hvp
+
+    check_choice(loss, "loss", LOSSES)
     _check_numpy_pair(params, v, "ggn_vp")
-    xp = autodiff.namespace()
-    params, v = list(params), list(v)
-    f = lambda p: forward(p, X, xp=xp)  # noqa: E731
-    vjp_fn, z = autograd.make_vjp(f)(params)
-    _, jv = autograd.make_jvp(f)(params)(v)
-    return list(vjp_fn(output_hvp(z, y, jv, loss)))
+    z, pullback = autodiff.vjp(lambda p, *, xp: forward(p, X, xp=xp), params)
+    _, jv = autodiff.jvp(lambda p, *, xp: forward(p, X, xp=xp), params, v)
+    return pullback(output_hvp(z, y, jv, loss))
 
 
 def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y: Any, *,
@@ -287,7 +276,9 @@ def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X
     :math:`c = \partial\ell/\partial z` frozen at the current point, so that
     ``ggn_vp + functional_hvp`` equals :func:`hvp` of the loss to rounding.
     """
-    _check_loss(loss)
+    from . import autodiff  # a host module (autograd), as in hvp
+
+    check_choice(loss, "loss", LOSSES)
     _check_numpy_pair(params, v, "functional_hvp")
     c = output_grad(forward(list(params), X, xp=autodiff.namespace()), y, loss)
     return hvp(lambda p, *, xp: xp.sum(c * forward(p, X, xp=xp)), params, v)
@@ -394,9 +385,8 @@ def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
     """
     xp = backend.array_namespace(eigvecs)
     dim = _check_basis(eigvecs)
-    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int)
-                                  or n_samples < 1):
-        raise ValueError(f"n_samples must be a positive int or None, got {n_samples!r}")
+    if n_samples is not None:
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
     k = eigvecs.shape[1]
     MU = xp.stack([matvec(eigvecs[:, i]) for i in range(k)], axis=1)
     inside = float(xp.sum(xp.matmul(xp.matrix_transpose(eigvecs), MU) ** 2))

@@ -173,3 +173,51 @@ def test_forward_over_reverse_hvp_of_mlp_loss(activation):
         assert_close(a, b, rtol=RTOL, atol=RTOL * scale, err_msg=f"Hv[{j}] fwd-rev vs rev-rev")
         assert_close((gp - gm) / (2 * eps), b, rtol=1e-6, atol=1e-6 * scale,
                      err_msg=f"Hv[{j}] finite difference vs autograd")
+
+
+def test_jvp_vjp_hvp_on_a_known_function():
+    # f(W, b) = tanh(x W + b) (a (5, 2) array) and the scalar s = sum(f^2) / 2, with
+    # closed forms: J v = (1 - t^2) * (x dW + db); J^T u = (x^T g, sum_rows g) with
+    # g = (1 - t^2) * u; and H v of s from the chain rule, written out below.
+    rng = np.random.default_rng(6)
+    x, W, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    dW, db, u = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((5, 2))
+
+    def f(p, *, xp):
+        return xp.tanh(xp.matmul(x, p[0]) + p[1])
+
+    t = np.tanh(x @ W + b)
+    s = 1.0 - t * t
+    value, tangent = autodiff.jvp(f, [W, b], [dW, db])
+    assert_close(value, t, rtol=RTOL)
+    assert_close(tangent, s * (x @ dW + db), rtol=RTOL)
+    value, pullback = autodiff.vjp(f, [W, b])
+    g = s * u
+    cotangent = pullback(u)
+    assert_close(value, t, rtol=RTOL)
+    assert_close(cotangent[0], x.T @ g, rtol=RTOL)
+    assert_close(cotangent[1], g.sum(0), rtol=RTOL)
+    # s(theta) = sum(t^2)/2: ds/dz = t * s_z with s_z = 1 - t^2, d2s/dz2 = s_z^2 - 2 t^2 s_z
+    # elementwise, so H v = J_z^T (d2s/dz2 * (x dW + db)) for z = x W + b.
+    dz = x @ dW + db
+    hz = (s * s - 2.0 * t * t * s) * dz
+    for mode in autodiff.HVP_MODES:
+        out = autodiff.hvp(lambda p, *, xp: 0.5 * xp.sum(f(p, xp=xp) ** 2), [W, b], [dW, db],
+                           mode=mode)
+        assert_close(out[0], x.T @ hz, rtol=RTOL, err_msg=mode)
+        assert_close(out[1], hz.sum(0), rtol=RTOL, err_msg=mode)
+
+
+def test_jvp_vjp_hvp_refuse_bad_input():
+    import array_api_strict
+
+    f = lambda p, *, xp: xp.sum(p[0] ** 3)  # noqa: E731
+    with pytest.raises(ValueError, match="mode must be one of"):
+        autodiff.hvp(f, [np.ones(2)], [np.ones(2)], mode="backward")
+    strict = [array_api_strict.asarray([1.0, 2.0])]
+    with pytest.raises(TypeError, match=r"v\[0\].*NumPy arrays only"):
+        autodiff.hvp(f, [np.ones(2)], strict)
+    with pytest.raises(TypeError, match=r"params\[0\].*NumPy arrays only"):
+        autodiff.jvp(f, strict, [np.ones(2)])
+    with pytest.raises(TypeError, match=r"params\[0\].*NumPy arrays only"):
+        autodiff.vjp(f, strict)

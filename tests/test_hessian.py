@@ -131,6 +131,12 @@ def test_fd_hvp_accuracy_and_second_order():
     e1 = _rel(tree.flatten(hessian.fd_hvp(oracle, params, v, eps=2e-2)), exact)
     e2 = _rel(tree.flatten(hessian.fd_hvp(oracle, params, v, eps=1e-2)), exact)
     assert 3.5 < e1 / e2 < 4.5
+    # Any real type counts as a step (rso_ref.validation), float32 included; bool does not.
+    e32 = _rel(tree.flatten(hessian.fd_hvp(oracle, params, v, eps=np.float32(1e-2))), exact)
+    # float32(1e-2) = 1e-2 (1 - 2.2e-8): the O(eps^2) error moves by ~4e-8 relative.
+    assert e32 == pytest.approx(e2, rel=1e-6)
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        hessian.fd_hvp(oracle, params, v, eps=True)
 
 
 def test_fd_hvp_quadratic_on_every_backend(xp):
@@ -184,6 +190,8 @@ def test_subspace_energy_share_exact_and_hutchinson(xp):
     # Hutchinson's estimate is then exact, which tests its normalisation.
     estimate = hessian.subspace_energy_share(matvec, U, n_samples=3)
     assert estimate == pytest.approx(expected, rel=1e-12)
+    # Any integer type counts (rso_ref.validation): numpy's int64 gives the same draws.
+    assert hessian.subspace_energy_share(matvec, U, n_samples=np.int64(3)) == estimate
 
 
 def test_energy_share_of_ggn_on_model():
