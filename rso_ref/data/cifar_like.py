@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from .. import backend
-from ._checks import check_int, check_number
+from ..validation import check_fraction, check_int, check_nonnegative
 from .dataset import Dataset, check_layout
 from .splits import generated_dataset
 
@@ -179,14 +179,11 @@ def make_cifar_like(*, n_train: int = 5000, n_test: int = 1000, image_size: int 
     for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 0),
                              ("image_size", image_size, 8)):
         check_int(value, name, low)
-    for name, value in (("max_rotation", max_rotation), ("noise_scale", noise_scale),
-                        ("texture_scale", texture_scale), ("min_contrast", min_contrast)):
-        check_number(value, name, 0.0)
-    if min_contrast >= 1.0:
-        raise ValueError(f"min_contrast must lie in [0, 1), got {min_contrast}")
+    options = {name: check_nonnegative(value, name) for name, value in (
+        ("max_rotation", max_rotation), ("noise_scale", noise_scale),
+        ("texture_scale", texture_scale))}
+    options["min_contrast"] = check_fraction(min_contrast, "min_contrast")
     gen = backend.rng(seed)
-    options = dict(max_rotation=max_rotation, noise_scale=noise_scale,
-                   texture_scale=texture_scale, min_contrast=min_contrast)
     y_train, y_test = _balanced_labels(n_train, gen), _balanced_labels(n_test, gen)
     x_train = render_shapes(y_train, image_size, gen, **options)
     x_test = render_shapes(y_test, image_size, gen, **options)

@@ -91,7 +91,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ._checks import check_int, check_number
+from ..validation import check_int, check_nonnegative, check_positive, check_real
 
 __all__ = ["ConvexProblem", "LeastSquares", "LogisticRegression", "least_squares",
            "logistic_regression", "geometric_spectrum"]
@@ -212,13 +212,16 @@ def _haar_columns(n: int, k: int, gen: np.random.Generator, *, orthogonal_to_one
 
 
 def _check_problem_args(n: int, d: int, cond: float, top: float, *, n_name: str, top_name: str,
-                        extra_rows: int) -> None:
+                        extra_rows: int) -> tuple[float, float]:
+    """``(cond, top)`` as floats, once the sizes and both numbers are checked."""
     d = check_int(d, "n_features", 1)
     check_int(n, n_name, d + extra_rows)
-    check_number(cond, "cond", 1.0)
+    cond = check_real(cond, "cond")
+    if cond < 1.0:
+        raise ValueError(f"cond must be >= 1, got {cond!r}")
     if d == 1 and cond != 1:
         raise ValueError(f"cond must be 1 when n_features=1, got {cond!r}")
-    check_number(top, top_name, 0.0, strict=True)
+    return cond, check_positive(top, top_name)
 
 
 def _verified(problem: ConvexProblem) -> ConvexProblem:
@@ -272,9 +275,9 @@ def least_squares(n_samples: int = 200, n_features: int = 20, *, cond: float = 1
     RuntimeError
         If the optimum fails its gradient check (not expected for ``cond < 1e12``).
     """
-    _check_problem_args(n_samples, n_features, cond, L, n_name="n_samples", top_name="L",
-                        extra_rows=0)
-    check_number(noise, "noise", 0.0)
+    cond, L = _check_problem_args(n_samples, n_features, cond, L, n_name="n_samples",
+                                  top_name="L", extra_rows=0)
+    noise = check_nonnegative(noise, "noise")
     gen = backend.rng(seed)
     m, d = n_samples, n_features
     U, V = _haar_columns(m, d, gen), _haar_columns(d, d, gen)
@@ -354,10 +357,11 @@ def logistic_regression(n_samples: int = 500, n_features: int = 20, *, cond: flo
     RuntimeError
         If Newton's method cannot certify the optimum.
     """
-    _check_problem_args(n_samples, n_features, cond, top, n_name="n_samples", top_name="top",
-                        extra_rows=1)  # n >= d + 1: d centred orthonormal columns must fit
-    check_number(lam, "lam", 0.0, strict=True)
-    check_number(signal, "signal", 0.0)
+    # extra_rows=1, n >= d + 1: d centred orthonormal columns must fit
+    cond, top = _check_problem_args(n_samples, n_features, cond, top, n_name="n_samples",
+                                    top_name="top", extra_rows=1)
+    lam = check_positive(lam, "lam")
+    signal = check_nonnegative(signal, "signal")
     gen = backend.rng(seed)
     n, d = n_samples, n_features
     U = _haar_columns(n, d, gen, orthogonal_to_ones=True)

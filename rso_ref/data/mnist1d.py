@@ -78,7 +78,7 @@ import numpy as np
 import scipy.ndimage
 
 from .. import backend
-from ._checks import check_int, check_number
+from ..validation import check_int, check_nonnegative
 from .dataset import Dataset, check_layout
 from .splits import generated_dataset
 
@@ -185,18 +185,18 @@ def _draw(n: int, gen: np.random.Generator, *, padding: tuple[int, int], scale_c
 
 
 def _check_arguments(n_train: int, n_test: int, padding: Any, max_translation: int,
-                     length: int, scales: dict[str, float]) -> tuple[int, int]:
+                     length: int, scales: dict[str, float]
+                     ) -> tuple[tuple[int, int], dict[str, float]]:
+    """The checked ``padding`` as a pair of ints and ``scales`` as floats."""
     for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 0),
                              ("max_translation", max_translation, 1), ("length", length, 2)):
         check_int(value, name, low)
-    if (not isinstance(padding, (tuple, list)) or len(padding) != 2
-            or not all(isinstance(p, (int, np.integer)) for p in padding)
-            or not 0 <= padding[0] <= padding[1]):
+    if not isinstance(padding, (tuple, list)) or len(padding) != 2:
         raise ValueError(f"padding must be a pair of ints (low, high), 0 <= low <= high, "
                          f"got {padding!r}")
-    for name, value in scales.items():
-        check_number(value, name, 0.0)
-    return int(padding[0]), int(padding[1])
+    low = check_int(padding[0], "padding[0]", 0)
+    high = check_int(padding[1], "padding[1]", low)
+    return (low, high), {name: check_nonnegative(value, name) for name, value in scales.items()}
 
 
 def make_mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int | np.random.Generator = 0,
@@ -234,7 +234,7 @@ def make_mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int | np.rand
     check_layout(layout)
     scales = {"scale_coeff": scale_coeff, "corr_noise_scale": corr_noise_scale,
               "iid_noise_scale": iid_noise_scale, "shear_scale": shear_scale}
-    padding = _check_arguments(n_train, n_test, padding, max_translation, length, scales)
+    padding, scales = _check_arguments(n_train, n_test, padding, max_translation, length, scales)
     gen = backend.rng(seed)
     draw = dict(padding=padding, max_translation=max_translation, length=length, **scales)
     x_train, y_train = _draw(n_train, gen, **draw)  # separate draws: exact balance per split

@@ -40,7 +40,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import backend
-from ._checks import check_fraction, check_int
+from ..validation import check_fraction, check_int
 from .dataset import Dataset
 
 __all__ = ["split_indices", "split_arrays", "split_validation", "minibatches", "standardize"]

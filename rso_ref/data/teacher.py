@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import backend
-from ._checks import check_int, check_number
+from ..validation import check_int, check_nonnegative
 from .dataset import Dataset
 from .splits import split_validation
 
@@ -97,7 +97,7 @@ def make_teacher(*, n_train: int = 1000, n_test: int = 1000, n_features: int = 2
              **{f"hidden[{i}]": (h, 1) for i, h in enumerate(hidden)}}
     for name, (value, low) in sizes.items():
         check_int(value, name, low)
-    check_number(noise, "noise", 0.0)
+    noise = check_nonnegative(noise, "noise")
     if task == "classification" and noise:
         raise ValueError("noise applies to task='regression' only; got noise != 0 "
                          "with task='classification'")

@@ -1,4 +1,6 @@
 """scikit-learn digits, the teacher-student data and the load() dispatcher."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -66,7 +68,8 @@ def test_teacher_regression_targets_and_noise():
     ({"noise": 0.1}, "noise applies to task='regression' only"),
     ({"hidden": (8, 0)}, r"hidden\[1\] must be an int >= 1"),
     ({"n_outputs": 1}, "n_outputs must be an int >= 2"),
-    ({"task": "regression", "noise": -1.0}, "noise must be a finite number"),
+    ({"task": "regression", "noise": -1.0}, "noise must be >= 0"),
+    ({"task": "regression", "noise": float("nan")}, "noise must be finite"),
 ])
 def test_teacher_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -86,3 +89,19 @@ def test_sizes_must_be_ints():
         data.make_teacher(n_train=10.0)
     with pytest.raises(TypeError, match="n_test must be an int"):
         data.make_mnist1d(n_test=True)
+
+
+def test_real_scalars_of_any_type_are_accepted_and_used_as_floats():
+    # The shared rule (rso_ref.validation): a Fraction is a real number like 0.25; it was
+    # refused before. The result must be exactly the float run's.
+    half = Fraction(1, 2)
+    noisy = data.make_teacher(task="regression", n_outputs=2, noise=half, n_train=20, n_test=5)
+    ref = data.make_teacher(task="regression", n_outputs=2, noise=0.5, n_train=20, n_test=5)
+    assert np.array_equal(noisy.y_train, ref.y_train) and noisy.y_train.dtype == np.float64
+    shapes = data.make_cifar_like(n_train=10, n_test=0, image_size=8, min_contrast=half)
+    assert np.array_equal(shapes.X_train, data.make_cifar_like(
+        n_train=10, n_test=0, image_size=8, min_contrast=0.5).X_train)
+    problem = data.least_squares(20, 4, cond=Fraction(10), noise=np.float32(0.5))
+    assert type(problem.cond) is float and problem.cond == 10.0
+    with pytest.raises(TypeError, match=r"padding\[1\] must be an int"):
+        data.make_mnist1d(n_train=10, n_test=0, padding=(36, 60.0))

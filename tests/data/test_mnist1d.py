@@ -103,9 +103,10 @@ def test_noise_free_examples_are_matched_by_their_template():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_train": 0}, "n_train must be an int >= 1"),
-    ({"padding": (60, 36)}, "padding must be a pair"),
+    ({"padding": (60, 36)}, r"padding\[1\] must be an int >= 60"),
+    ({"padding": (36,)}, "padding must be a pair"),
     ({"max_translation": 0}, "max_translation must be"),
-    ({"shear_scale": -1.0}, "shear_scale must be a finite number"),
+    ({"shear_scale": -1.0}, "shear_scale must be >= 0"),
     ({"iid_noise_scale": float("nan")}, "iid_noise_scale must be"),
     ({"layout": "nhwc"}, "layout must be one of"),
 ])

@@ -86,7 +86,7 @@ def test_stratified_split_keeps_class_proportions_within_one_example():
 
 def test_split_indices_rejects_bad_arguments():
     y = np.arange(10) % 2
-    with pytest.raises(ValueError, match="test_fraction must lie in"):
+    with pytest.raises(ValueError, match=r"test_fraction must be in \[0, 1\)"):
         split_indices(y, test_fraction=1.0)
     with pytest.raises(ValueError, match="leave no training examples"):
         split_indices(y, test_fraction=0.6, val_fraction=0.4)
