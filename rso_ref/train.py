@@ -126,9 +126,12 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     progress : bool
         Show a tqdm progress bar.
     checkpoint_dir : path, optional
-        Write ``checkpoint_dir/last`` after each epoch (atomic, no pickle).
+        Write ``checkpoint_dir/last`` after each epoch (:class:`rso_ref.checkpoint.Checkpoint`:
+        atomic, integrity-checked, no pickle; the step records go to an append-only
+        history file beside it, so a save costs the same at any step).
     resume : bool
-        Continue from ``checkpoint_dir/last`` when it exists.
+        Continue from ``checkpoint_dir/last`` when it exists; a damaged checkpoint raises
+        :class:`rso_ref.checkpoint.CheckpointError` instead of restarting over it.
     callback : callable, optional
         ``callback(step, record)`` after each step; returning True stops the run.
 
@@ -159,13 +162,14 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     epoch_log: dict = {"epoch": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
     first_epoch, step = 0, 0
     fingerprint = _fingerprint(model, optimizer, batch_size, seed, meta_batch)
-    last = Path(checkpoint_dir) / "last" if checkpoint_dir is not None else None
-    if resume and last is not None and checkpoint.exists(last):
-        saved = checkpoint.load(last, xp=xp)
+    store = checkpoint.Checkpoint(Path(checkpoint_dir) / "last") if checkpoint_dir is not None \
+        else None
+    if resume and store is not None and store.exists():
+        saved, steps = store.load(xp=xp)  # CheckpointError if damaged: never a silent restart
         if saved["fingerprint"] != fingerprint:
-            raise ValueError(f"checkpoint at {last} was written by a different configuration")
+            raise ValueError(f"checkpoint at {store.path} was written by a different configuration")
         params, opt_state = saved["params"], saved["opt_state"]
-        steps, epoch_log = saved["steps"], saved["epochs"]
+        epoch_log = saved["epochs"]
         first_epoch, step = saved["epoch"], saved["step"]
 
     steps_per_epoch = math.ceil(n / batch_size)
@@ -219,10 +223,9 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
             if status != "completed":
                 break
             _log_epoch(epoch_log, epoch, epoch_losses, model, params, X_eval, y_eval)
-            if last is not None:
-                checkpoint.save(last, {"fingerprint": fingerprint, "params": params,
-                                       "opt_state": opt_state, "steps": steps,
-                                       "epochs": epoch_log, "epoch": epoch + 1, "step": step})
+            if store is not None:  # appends only this epoch's steps to the history file
+                store.save({"fingerprint": fingerprint, "params": params, "opt_state": opt_state,
+                            "epochs": epoch_log, "epoch": epoch + 1, "step": step}, history=steps)
     finally:
         bar.close()
     return TrainResult(params=params, opt_state=opt_state, steps=steps, epochs=epoch_log,
