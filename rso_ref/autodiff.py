@@ -48,7 +48,7 @@ import scipy.special
 from autograd.extend import Box, defjvp, defvjp, primitive
 
 from . import backend, tree
-from .validation import check_choice
+from .validation import check_callable, check_choice, check_positive
 
 __all__ = ["namespace", "is_autograd_namespace", "value_and_grad", "jvp", "vjp", "hvp",
            "HVP_MODES", "check_grads"]
@@ -266,6 +266,7 @@ def value_and_grad(loss_fn: Callable[..., Any], params: Sequence, *args: Any
         If ``params`` is not a list/tuple, or an entry of ``params`` or ``args`` is an
         array of another library (torch, CuPy, array_api_strict).
     """
+    check_callable(loss_fn, "loss_fn")
     if not isinstance(params, (list, tuple)):
         raise TypeError(f"params must be a list of numpy arrays, got {type(params).__name__}")
     _check_numpy_tree(params, "params")
@@ -291,6 +292,7 @@ def jvp(fun: Callable[..., Any], params: Sequence, v: Sequence) -> tuple[Any, An
     value, tangent : numpy.ndarray
         ``fun(params)`` and :math:`J v`, shaped like it.
     """
+    check_callable(fun, "fun")
     _check_numpy_tree(params, "params")
     _check_numpy_tree(v, "v")
     xp = namespace()
@@ -303,6 +305,7 @@ def vjp(fun: Callable[..., Any], params: Sequence) -> tuple[Any, Callable[[Any],
     ``fun`` and ``params`` as in :func:`jvp`. The pullback takes a cotangent shaped like
     the value and returns a list of NumPy arrays shaped like ``params``.
     """
+    check_callable(fun, "fun")
     _check_numpy_tree(params, "params")
     return _pullback(fun, params)
 
@@ -343,6 +346,7 @@ def hvp(fun: Callable[..., Any], params: Sequence, v: Sequence, *,
     (Pearlmutter, Neural Computation 6(1), 1994). :func:`rso_ref.hessian.hvp` is the
     entry point for losses of the form ``loss(params, *args, xp=...)``.
     """
+    check_callable(fun, "fun")
     check_choice(mode, "mode", HVP_MODES)
     _check_numpy_tree(params, "params")
     _check_numpy_tree(v, "v")
@@ -394,16 +398,23 @@ def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequenc
     ------
     AssertionError
         If ``|analytic - numeric| > rtol * max(|analytic|, |numeric|)``.
+    TypeError, ValueError
+        If ``fun`` or ``vjp`` is not callable or ``eps``/``rtol`` is not a positive real.
     """
+    check_callable(fun, "fun")
+    if vjp is not None:
+        check_callable(vjp, "vjp")
+    eps, rtol = check_positive(eps, "eps"), check_positive(rtol, "rtol")
     x = list(x)
     if vjp is None:
         _check_numpy_tree(x, "x")
-    home = backend.array_namespace(*x)  # where u and v are put
-    xp = namespace() if vjp is None else home
+    xp = namespace() if vjp is None else backend.array_namespace(*x)
     gen = backend.rng(seed)
-    v = [backend.random_normal(tuple(xi.shape), gen, xp=home, dtype=xi.dtype) for xi in x]
+    # Host draws, put on the namespace and device of the array each direction pairs with.
+    v = [backend.asarray(gen.standard_normal(tuple(xi.shape)), like=xi, dtype=xi.dtype)
+         for xi in x]
     y = fun(x, xp=xp)
-    u = backend.random_normal(tuple(y.shape), gen, xp=home, dtype=y.dtype)
+    u = backend.asarray(gen.standard_normal(tuple(y.shape)), like=x[0], dtype=y.dtype)
     cotangent = _pullback(fun, x)[1](u) if vjp is None else list(vjp(x, u))
     analytic = tree.vdot(cotangent, v)
     difference = fun(tree.axpy(eps, v, x), xp=xp) - fun(tree.axpy(-eps, v, x), xp=xp)

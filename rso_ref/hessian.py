@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 
 from . import backend, tree
 from .lanczos import top_eigenpairs
-from .validation import check_choice, check_int, check_positive
+from .validation import check_callable, check_choice, check_int, check_positive
 
 __all__ = [
     "hvp",
@@ -122,6 +122,7 @@ def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
     """
     from . import autodiff  # a host module (autograd): loaded only when an exact HVP is asked
 
+    check_callable(loss_fn, "loss_fn")
     _check_numpy_pair(params, v, "hvp")
     return autodiff.hvp(lambda p, *, xp: loss_fn(p, *args, xp=xp), params, v, mode=mode)
 
@@ -167,6 +168,7 @@ def fd_hvp(value_and_grad: Callable[[list], tuple[Any, list]], params: Sequence,
     :math:`\delta \approx 6\cdot 10^{-6}\,(1 + \|\theta\|)`, for a relative error
     of about :math:`10^{-10}` on a smooth model.
     """
+    check_callable(value_and_grad, "value_and_grad")
     tree.check_like(v, params, "v", "params")
     xp = backend.array_namespace(*params, *v)
     v_norm = tree.norm(v)
@@ -259,6 +261,7 @@ def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y
     """
     from . import autodiff  # a host module (autograd), as in hvp
 
+    check_callable(forward, "forward")
     check_choice(loss, "loss", LOSSES)
     _check_numpy_pair(params, v, "ggn_vp")
     z, pullback = autodiff.vjp(lambda p, *, xp: forward(p, X, xp=xp), params)
@@ -278,6 +281,7 @@ def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X
     """
     from . import autodiff  # a host module (autograd), as in hvp
 
+    check_callable(forward, "forward")
     check_choice(loss, "loss", LOSSES)
     _check_numpy_pair(params, v, "functional_hvp")
     c = output_grad(forward(list(params), X, xp=autodiff.namespace()), y, loss)

@@ -221,3 +221,32 @@ def test_jvp_vjp_hvp_refuse_bad_input():
         autodiff.jvp(f, strict, [np.ones(2)])
     with pytest.raises(TypeError, match=r"params\[0\].*NumPy arrays only"):
         autodiff.vjp(f, strict)
+
+
+def test_check_grads_draws_its_directions_on_the_device_of_x():
+    # array_api_strict refuses to mix its two devices, so a direction made on the default
+    # device would raise here; the numbers are the same host draws as on NumPy.
+    import array_api_strict
+
+    device = array_api_strict.Device("device1")
+    x_host = np.random.default_rng(8).standard_normal((4, 3))
+    x = [array_api_strict.asarray(x_host, device=device)]
+    cube = lambda p, *, xp: p[0] ** 3  # noqa: E731
+    on_device = autodiff.check_grads(cube, x, lambda p, u: [3.0 * p[0] ** 2 * u])
+    on_numpy = autodiff.check_grads(cube, [x_host], lambda p, u: [3.0 * p[0] ** 2 * u])
+    assert on_device == pytest.approx(on_numpy, rel=1e-12)  # same draws, same arithmetic
+
+
+def test_check_grads_validates_its_arguments():
+    x = [np.ones(3)]
+    cube = lambda p, *, xp: p[0] ** 3  # noqa: E731
+    with pytest.raises(TypeError, match="fun must be callable"):
+        autodiff.check_grads(None, x)
+    with pytest.raises(TypeError, match="vjp must be callable"):
+        autodiff.check_grads(cube, x, "backward")
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        autodiff.check_grads(cube, x, eps=0.0)
+    with pytest.raises(TypeError, match="rtol must be a real number"):
+        autodiff.check_grads(cube, x, rtol="1e-6")
+    assert autodiff.check_grads(cube, x, eps=np.float32(1e-6))[0] == pytest.approx(
+        autodiff.check_grads(cube, x)[0], rel=1e-12)  # the analytic side does not use eps

@@ -219,6 +219,12 @@ def test_bad_input():
         hessian.ggn_vp(model.forward, params, v, X, y, loss="hinge")
     with pytest.raises(ValueError, match="eps"):
         hessian.fd_hvp(lambda p: model.value_and_grad(p, X, y), params, v, eps=-1.0)
+    with pytest.raises(TypeError, match="value_and_grad must be callable"):
+        hessian.fd_hvp(None, params, v)
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        hessian.hvp("loss", params, v, X, y)
+    with pytest.raises(TypeError, match="forward must be callable"):
+        hessian.functional_hvp(None, params, v, X, y)
     with pytest.raises(ValueError, match="g is zero"):
         hessian.dominant_alignment(np.zeros(4), np.eye(4)[:, :2])
     with pytest.raises(ValueError, match="eigvecs"):
