@@ -44,8 +44,8 @@ from rso_ref.plots import smooth
 #
 # 1438 training and 359 test images, 64 pixels each; the model is the MLP
 # 64 → 128 → 128 → 10 with ReLU, so RSO has $L = 3$ groups. Learning rates are the
-# library's defaults (`rso_ref.compare.DEFAULT_LR`: 0.05 for SGD with momentum 0.9,
-# 1e-3 for Adam, 0.1 for RSO).
+# library's defaults (`rso_ref.optim.registry.DEFAULT_LR`: 0.05 for SGD with momentum
+# 0.9, 1e-3 for Adam, 0.1 for RSO).
 
 # %%
 digits = run_comparison(CompareConfig(model="mlp", data="digits", optimizers=("sgd", "adam", "rso"),

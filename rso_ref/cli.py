@@ -1,18 +1,46 @@
 """The ``rso-ref`` command: ``demo``, ``compare``, ``theory``, ``golden`` and ``bench``.
 
-Errors from bad options are printed as one line (``rso-ref: error: ...``) with exit
-status 2, never as a traceback.
+Every option is checked before any training: the experiment's configuration (every
+arm's optimizer is built, so a bad option fails in its constructor; the model, the data
+set and the backend are looked up) and the output directory (created, and a probe file
+written and removed). A bad option is reported as one line,
+``rso-ref: error: --option: ...``, with exit status 2, never as a traceback.
+
+Small-model training (``demo``, ``compare``, ``theory``) runs with the BLAS thread
+pool limited to ``--blas-threads`` threads (default 1): on tiny matrices a
+multi-threaded BLAS only spins, and under load it made the demo's RSO arm 10x slower.
+All printing of the library lives here (``golden`` and ``claims`` print nothing).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
-from .benchmarks import BENCHMARKS
+from . import benchmarks
 
 __all__ = ["main", "build_parser"]
+
+#: The default of ``--blas-threads``.
+DEFAULT_BLAS_THREADS = 1
+
+
+class _UsageError(Exception):
+    """A command line that does not parse; :func:`main` prints it and returns 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors name the option first (``--seeds: ...``)."""
+
+    def error(self, message: str):  # argparse's hook for every parse error
+        raise _UsageError(message[len("argument "):] if message.startswith("argument ")
+                          else message)
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -24,11 +52,19 @@ def _csv(text: str) -> tuple[str, ...]:
 
 def _seeds(text: str) -> tuple[int, ...]:
     try:
-        if text.isdigit():
-            return tuple(range(int(text)))
-        return tuple(int(s) for s in _csv(text))
+        if text.strip().isdigit():
+            count = int(text)
+            if count < 1:
+                raise ValueError(f"seeds must not be empty (a count N gives seeds 0..N-1; "
+                                 f"got {count})")
+            return tuple(range(count))
+        seeds = tuple(int(s) for s in _csv(text))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"seeds: {exc}") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {negative}")
+    return seeds
 
 
 def _lrs(text: str) -> dict:
@@ -36,24 +72,45 @@ def _lrs(text: str) -> dict:
     for item in _csv(text):
         name, sep, value = item.partition("=")
         if not sep:
-            raise argparse.ArgumentTypeError(f"--lr entries look like name=value, got {item!r}")
+            raise argparse.ArgumentTypeError(f"entries look like name=value, got {item!r}")
         try:
             out[name.strip()] = float(value)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"--lr {item!r}: {exc}") from exc
+            raise argparse.ArgumentTypeError(f"{item!r}: {exc}") from exc
     return out
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    """``--blas-threads`` (and ``--no-progress``) of the training commands."""
+    parser.add_argument("--blas-threads", type=_threads, default=DEFAULT_BLAS_THREADS,
+                        metavar="N",
+                        help=f"BLAS threads while training (default {DEFAULT_BLAS_THREADS}, "
+                             "fastest for small models; 0 leaves the BLAS pool as it is)")
+    if progress:
+        parser.add_argument("--no-progress", action="store_true",
+                            help="no progress bars (e.g. in logs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rso-ref``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rso-ref", description="Reference implementation of Recursive Subspace Optimization.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="train an MLP on digits with SGD, Adam and RSO (< 2 min)")
     demo.add_argument("--out", default="rso-ref-out/demo", help="output directory")
-    demo.add_argument("--epochs", type=int, default=15)
-    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--epochs", type=int, default=15, help="training epochs (default 15)")
+    _add_common(demo)
 
     cmp_ = sub.add_parser("compare", help="any model x data x optimizers, mean ± std over seeds; "
                                           "--preset runs the paper's tables at small scale")
@@ -67,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--data-path", default=None,
                       help="directory of the files of --data mnist / cifar10")
     cmp_.add_argument("--optimizers", type=_csv, default=None,
-                      help="comma list (default sgd,adam,rso)")
+                      help="comma list, any case (default sgd,adam,rso)")
     cmp_.add_argument("--epochs", type=int, default=None, help="default 10, or the preset's")
     cmp_.add_argument("--seeds", type=_seeds, default=None,
                       help="a count N (seeds 0..N-1) or a comma list (default 3, or the preset's)")
@@ -76,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--dtype", default=None, choices=("float64", "float32"),
                       help="default float64")
     cmp_.add_argument("--lr", type=_lrs, default=None, help="e.g. sgd=0.05,rso=0.1")
-    cmp_.add_argument("--meta-iters", type=int, default=None, help="RSO K")
+    cmp_.add_argument("--meta-iters", type=int, default=None, help="RSO K (default 5)")
     cmp_.add_argument("--groups", default=None, help="RSO grouping: layer, block, uniform:N")
     cmp_.add_argument("--tune-lr", action="store_true",
                       help="first choose each optimizer's lr on a validation split "
@@ -86,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", default=None,
                       help="output directory (default rso-ref-out/compare or "
                            "rso-ref-out/presets[/NAME])")
-    cmp_.add_argument("--no-progress", action="store_true")
+    _add_common(cmp_)
 
     theory = sub.add_parser("theory", help="run the papers' claims and write the verdict report")
     theory.add_argument("--quick", action="store_true", help="minutes on a 2-core CPU")
@@ -94,20 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
     theory.add_argument("--out", default=None,
                         help="output directory (default rso-ref-out/theory[-quick])")
     theory.add_argument("--list", action="store_true", help="list the claim ids and exit")
+    _add_common(theory, progress=False)
 
     golden = sub.add_parser("golden", help="write or verify the golden fixtures for ports")
     golden_sub = golden.add_subparsers(dest="action", required=True)
     g_write = golden_sub.add_parser("write", help="regenerate the fixtures into a directory")
-    g_write.add_argument("out_dir")
+    g_write.add_argument("out_dir", help="directory for the <kind>.json/.npz files "
+                                         "(created if missing)")
     g_verify = golden_sub.add_parser("verify", help="check a port against the fixtures")
     g_verify.add_argument("--port", required=True,
                           help="'module:function' (with --kind) or 'module' (every kind it defines)")
-    g_verify.add_argument("--kind", default=None)
+    g_verify.add_argument("--kind", default=None,
+                          help="the fixture kind the function ports (e.g. rso_step, mlp); "
+                               "without it every kind the module defines")
     g_verify.add_argument("--fixtures", default=None, help="fixture directory (default: shipped)")
 
     bench = sub.add_parser("bench", help="run a benchmark shipped in rso_ref.benchmarks, "
                                          "JSON out")
-    bench.add_argument("name", choices=sorted(BENCHMARKS), help="the benchmark")
+    bench.add_argument("name", choices=sorted(benchmarks.BENCHMARKS), help="the benchmark")
     bench.add_argument("--quick", action="store_true",
                        help="fewer repeats and sizes; the JSON says \"quick\": true")
     bench.add_argument("--out", default=None,
@@ -115,7 +176,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_compare(config, out: str, progress: bool, tune: bool = False) -> int:
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Limit the BLAS thread pool to ``n`` threads inside the block (``0``: no limit).
+
+    The one limiter of the training commands. NumPy is imported first, as
+    ``threadpoolctl`` limits only the libraries already loaded.
+    """
+    if n == 0:
+        yield
+        return
+    import numpy  # noqa: F401 - loads the BLAS that is to be limited
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+def _check_out(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``path`` and write and remove a probe file there, before any work."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".rso-ref-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot write to {str(out)!r}: "
+                         f"{exc.strerror or exc}") from None
+    return out
+
+
+#: CompareConfig fields (the first word of its errors) -> the option that sets them.
+_FIELD_OPTIONS = {
+    "model": "--model", "data": "--data", "data_options": "--data-path",
+    "optimizers": "--optimizers", "epochs": "--epochs", "seeds": "--seeds",
+    "batch_size": "--batch-size", "backend": "--backend", "dtype": "--dtype", "lrs": "--lr",
+}
+#: RSO options (the first word after ``rso_options:``) -> the option that sets them.
+_RSO_OPTIONS = {"meta_iters": "--meta-iters", "groups": "--groups"}
+
+
+def _option_error(exc: Exception) -> Exception:
+    """``exc`` from a CompareConfig field, re-worded to start with its command-line option.
+
+    Library errors start with the argument's name (``rso_options: meta_iters must ...``);
+    the user of ``rso-ref`` reads the option instead (``--meta-iters: meta_iters must
+    ...``). Other errors are returned unchanged.
+    """
+    message = str(exc)
+    match = re.match(r"(\w+)(?::\s*(\w+))?", message)
+    if match is None:
+        return exc
+    field, inner = match.groups()
+    option = _RSO_OPTIONS.get(inner) if field == "rso_options" else _FIELD_OPTIONS.get(field)
+    if option is None:
+        return exc
+    if field == "rso_options":
+        message = message[match.end(1) + 1:].lstrip()
+    return type(exc)(f"{option}: {message}")
+
+
+@contextlib.contextmanager
+def _options_named() -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise _option_error(exc) from None
+
+
+def _run_compare(config, out: Path, progress: bool, tune: bool = False) -> int:
     import dataclasses
 
     from .compare import run_comparison, summary_table, tune_learning_rates, write_report
@@ -140,7 +269,7 @@ def _demo(args) -> int:
 
     config = CompareConfig(model="mlp", data="digits", optimizers=("sgd", "adam", "rso"),
                            epochs=args.epochs, seeds=(0,))
-    return _run_compare(config, args.out, not args.no_progress)
+    return _run_compare(config, _check_out(args.out), not args.no_progress)
 
 
 #: ``rso-ref compare`` options a preset fixes (refused together with --preset).
@@ -184,8 +313,8 @@ def _compare(args) -> int:
                            seeds=(0, 1, 2) if args.seeds is None else tuple(args.seeds),
                            lrs=args.lr or {},
                            rso_options=rso_options, data_options=_data_options(args), **given)
-    return _run_compare(config, args.out or "rso-ref-out/compare", not args.no_progress,
-                        tune=args.tune_lr)
+    out = _check_out(args.out or "rso-ref-out/compare")
+    return _run_compare(config, out, not args.no_progress, tune=args.tune_lr)
 
 
 def _compare_presets(args) -> int:
@@ -201,8 +330,8 @@ def _compare_presets(args) -> int:
         overrides.update(data=args.data, data_options=_data_options(args))
     elif args.data_path is not None:
         raise ValueError("--data-path needs --data (mnist or cifar10) with --preset")
-    root = Path(args.out or ("rso-ref-out/presets" if args.preset == "all"
-                             else f"rso-ref-out/presets/{names[0]}"))
+    root = _check_out(args.out or ("rso-ref-out/presets" if args.preset == "all"
+                                   else f"rso-ref-out/presets/{names[0]}"))
     reports = []
     for name in names:
         print(f"== preset {name}")
@@ -225,37 +354,84 @@ def _theory(args) -> int:
         for claim in all_claims():
             print(f"{claim.id:<28} {claim.source}: {claim.title}")
         return 0
-    out = args.out or ("rso-ref-out/theory-quick" if args.quick else "rso-ref-out/theory")
+    out = _check_out(args.out or ("rso-ref-out/theory-quick" if args.quick
+                                  else "rso-ref-out/theory"))
     results = run_claims(args.claim, quick=args.quick, out_dir=out)
     paths = write_report(results, out, quick=args.quick)
     print(f"wrote {paths['index']} and {paths['json']}")
     return 0
 
 
-def _golden(args) -> int:
+def _resolve(spec: str) -> Any:
+    """The module, or the module's attribute, that ``"module[:function]"`` names."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name:
+        raise ValueError(f"port spec must be 'module' or 'module:function', got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # let `rso-ref golden verify my_port:fn` find ./my_port.py
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
+
+def _golden_write(out_dir: str) -> int:
+    """``rso-ref golden write OUT_DIR``: regenerate every fixture set; exit status 0."""
     from . import golden
 
+    for path in golden.write(_check_out(out_dir, "out_dir")):
+        print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def _golden_verify(port_spec: str, kind: str | None, fixture_dir: str | None) -> int:
+    """``rso-ref golden verify --port module[:function] [--kind K] [--fixtures DIR]``.
+
+    ``"module:function"`` with ``kind`` verifies one kind; a bare ``"module"`` (and no
+    kind) verifies every kind the module provides. Prints one table per kind; exit
+    status 0 when all pass, 1 when some quantity is out of tolerance or the port raised.
+    """
+    from . import golden
+
+    try:
+        target = _resolve(port_spec)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"--port: {exc}") from None
+    if kind is None:
+        reports = golden.verify_all(target, fixture_dir=fixture_dir)
+    else:
+        reports = {kind: golden.verify(target, kind, fixture_dir=fixture_dir)}
+    for report in reports.values():
+        print(report.format())
+        print()
+    failed = [k for k, r in reports.items() if not r.ok]
+    print("all fixture kinds pass" if not failed else f"FAILED: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def _golden(args) -> int:
     if args.action == "write":
-        return golden.golden_write(args.out_dir)
-    return golden.golden_verify(args.port, kind=args.kind, fixture_dir=args.fixtures)
+        return _golden_write(args.out_dir)
+    return _golden_verify(args.port, args.kind, args.fixtures)
 
 
 def _bench(args) -> int:
-    from . import benchmarks
-
     argv = (["--quick"] if args.quick else []) + ([] if args.out is None else ["--out", args.out])
     return benchmarks.run(args.name, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rso-ref``; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"rso-ref: error: {exc}", file=sys.stderr)
+        return 2
     handlers = {"demo": _demo, "compare": _compare, "theory": _theory, "golden": _golden,
                 "bench": _bench}
+    named = _options_named() if args.command in ("demo", "compare") else contextlib.nullcontext()
     try:
-        return handlers[args.command](args)
-    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:
+        with blas_threads(getattr(args, "blas_threads", 0)), named:
+            return handlers[args.command](args)
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:
         print(f"rso-ref: error: {exc}", file=sys.stderr)
         return 2
 

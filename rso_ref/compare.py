@@ -6,7 +6,6 @@ dict (JSON-ready) with per-run records and a mean +- std summary per optimizer.
 """
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,92 +14,46 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import data as datasets
-from .backend import namespace
+from .backend import BACKENDS, namespace
 from .checkpoint import write_json_atomic
-from .nn import MLP
-from .optim import LAMB, LARS, SGD, Adam, AdamW, Muon, RMSprop
-from .rso import RSO
+from .experiment import MODELS, check_data_options, load_dataset, make_model
+from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, make_optimizer
 from .train import train
+from .validation import check_choice, check_int, check_positive
 
 __all__ = [
-    "OPTIMIZERS", "DEFAULT_LR", "MODELS", "CompareConfig", "make_model", "make_optimizer",
-    "run_comparison", "summary_table", "write_report", "tune_learning_rates", "LR_GRID_FACTORS",
-    "LR_EDGE_STEP", "finished", "curve_data",
+    "CompareConfig", "run_comparison", "summary_table", "write_report", "tune_learning_rates",
+    "LR_GRID_FACTORS", "LR_EDGE_STEP", "finished", "curve_data", "prepare",
 ]
 
-
-def _rso(lr: float, model: Any, **options: Any) -> RSO:
-    return RSO(lr=lr, layers=model.layers(), blocks=model.blocks(),
-               **{"groups": "layer", "meta_iters": 5, **options})
+#: The dtypes a comparison can run in.
+_DTYPES = ("float64", "float32")
 
 
-#: Optimizer factories ``(lr, model, **options) -> optimizer``.
-OPTIMIZERS: dict[str, Callable[..., Any]] = {
-    "sgd": lambda lr, model, **o: SGD(lr=lr, **{"momentum": 0.9, **o}),
-    "adam": lambda lr, model, **o: Adam(lr=lr, **o),
-    "adamw": lambda lr, model, **o: AdamW(lr=lr, **{"weight_decay": 1e-2, **o}),
-    "rmsprop": lambda lr, model, **o: RMSprop(lr=lr, **o),
-    "lamb": lambda lr, model, **o: LAMB(lr=lr, **o),
-    "lars": lambda lr, model, **o: LARS(lr=lr, **{"momentum": 0.9, **o}),
-    "muon": lambda lr, model, **o: Muon(lr=lr, **o),
-    "rso": _rso,
-}
-
-#: Default learning rates: the centres of the tuning grids (:func:`tune_learning_rates`).
-DEFAULT_LR: dict[str, float] = {
-    "sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "lamb": 1e-2, "lars": 0.05,
-    "muon": 0.02, "rso": 0.1,
-}
-
-
-def _mlp(ds: Any, hidden: Sequence[int] = (128, 128), **options: Any) -> MLP:
-    n_in = int(np.prod(ds.input_shape))
-    return MLP((n_in, *hidden, ds.n_classes), **options)
-
-
-def _convnet1d(ds: Any, **options: Any) -> Any:
-    from .nn import ConvNet1D
-
-    if len(ds.input_shape) != 2:
-        raise ValueError(f"convnet1d needs (channels, length) inputs; {ds.name} has "
-                         f"{ds.input_shape}")
-    channels, length = ds.input_shape
-    return ConvNet1D(length=length, n_classes=ds.n_classes, in_channels=channels, **options)
-
-
-def _image_model(kind: str) -> Callable[..., Any]:
-    def build(ds: Any, **options: Any) -> Any:
-        from . import nn
-
-        if len(ds.input_shape) != 3:
-            raise ValueError(f"{kind} needs (C, H, W) images; {ds.name} has {ds.input_shape}")
-        return getattr(nn, kind)(input_shape=ds.input_shape, n_classes=ds.n_classes, **options)
-
-    return build
-
-
-#: Model factories ``(dataset, **model_options) -> model``.
-MODELS: dict[str, Callable[..., Any]] = {
-    "mlp": _mlp,
-    "convnet1d": _convnet1d,
-    "convnet2d": _image_model("ConvNet2D"),
-    "resnet": _image_model("ResNet"),
-}
-
-_LAYOUT = {"mlp": "flat", "convnet1d": "image", "convnet2d": "image", "resnet": "image"}
+def _prefixed(exc: Exception, where: str) -> Exception:
+    """``exc`` with ``where: `` in front of its message, keeping TypeError vs ValueError."""
+    return (TypeError if isinstance(exc, TypeError) else ValueError)(f"{where}: {exc}")
 
 
 @dataclass(frozen=True)
 class CompareConfig:
-    """Everything that determines a comparison.
+    """Everything that determines a comparison, checked when it is built.
 
-    Each entry of ``optimizers`` is an *arm*: a key of :data:`OPTIMIZERS`, or a label of
-    ``variants``, which maps a label to ``{"optimizer": key, "options": {...}}`` (e.g.
-    ``{"K=2": {"optimizer": "rso", "options": {"meta_iters": 2}}}`` for an ablation).
-    ``model_options`` go to the model's constructor (e.g. ``{"widths": [8, 16]}``) and
-    ``data_options`` to the data set's loader (e.g. ``{"path": "~/cifar"}``,
-    ``{"image_size": 16}``). ``rso_options`` apply to the plain ``"rso"`` arm.
+    Each entry of ``optimizers`` is an *arm*: a key of
+    :data:`~rso_ref.optim.registry.OPTIMIZERS` in any case (stored in lower case), or a
+    label of ``variants``, which maps a label to ``{"optimizer": key, "options": {...}}``
+    (e.g. ``{"K=2": {"optimizer": "rso", "options": {"meta_iters": 2}}}`` for an
+    ablation). ``rso_options`` apply to the plain ``"rso"`` arm; ``model_options`` go to
+    the model's constructor (e.g. ``{"widths": [8, 16]}``) and ``data_options`` to the
+    data set's loader (e.g. ``{"path": "~/cifar"}``, ``{"image_size": 16}``).
+
+    Construction checks every field without loading data: names (model, data, backend,
+    dtype, optimizers), the loader's options, and every arm's options by building its
+    optimizer through :func:`~rso_ref.optim.registry.make_optimizer` (so
+    ``rso_options={"meta_iter": 3}`` or ``{"meta_iters": -1}`` fail here). What needs
+    the model (RSO's ``groups`` against its layers) is checked by
+    :func:`run_comparison` and :func:`tune_learning_rates` before any training. Errors
+    start with the field's name (``rso_options: ...``, ``variants['K=2']: ...``).
     """
 
     model: str = "mlp"
@@ -118,86 +71,115 @@ class CompareConfig:
     variants: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
+        check_choice(self.model, "model", sorted(MODELS))
+        check_choice(self.backend, "backend", BACKENDS)
+        check_choice(self.dtype, "dtype", _DTYPES)
         for name in ("model_options", "data_options", "variants", "lrs", "rso_options"):
             if not isinstance(getattr(self, name), dict):
-                raise ValueError(f"{name} must be a dict, got {getattr(self, name)!r}")
-        reserved = {"seed", "layout", "val_fraction"} & set(self.data_options)
-        if reserved:
-            raise ValueError(f"data_options must not set {sorted(reserved)}: compare fixes the "
-                             "split seed, the layout (from the model) and the validation share")
+                raise TypeError(f"{name} must be a dict, got {getattr(self, name)!r}")
+        check_data_options(self.data, self.data_options)
+        check_int(self.epochs, "epochs", minimum=1)
+        check_int(self.batch_size, "batch_size", minimum=1)
+        if isinstance(self.seeds, (str, bytes)) or not isinstance(self.seeds, Sequence) \
+                or not self.seeds:
+            raise ValueError(f"seeds must be a non-empty sequence of ints, got {self.seeds!r}")
+        for seed in self.seeds:
+            check_int(seed, "seeds", minimum=0)
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        variants = {}
         for label, spec in self.variants.items():
-            if label in OPTIMIZERS:
+            if not isinstance(label, str) or label.lower() in OPTIMIZERS:
                 raise ValueError(f"variants: {label!r} would shadow the optimizer of that name")
-            if (not isinstance(spec, dict) or spec.get("optimizer") not in OPTIMIZERS
+            if (not isinstance(spec, dict) or not isinstance(spec.get("optimizer"), str)
+                    or spec["optimizer"].lower() not in OPTIMIZERS
                     or not isinstance(spec.get("options", {}), dict)
                     or set(spec) - {"optimizer", "options"}):
                 raise ValueError(f"variants: {label!r} must be {{'optimizer': one of "
                                  f"{sorted(OPTIMIZERS)}, 'options': dict}}, got {spec!r}")
-        known = set(OPTIMIZERS) | set(self.variants)
-        unknown = [o for o in self.optimizers if o not in known]
-        if unknown or not self.optimizers or len(set(self.optimizers)) != len(self.optimizers):
-            raise ValueError(f"optimizers must be distinct entries of {sorted(OPTIMIZERS)} or "
-                             f"of variants, got {list(self.optimizers)} (unknown: {unknown})")
-        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not self.seeds:
-            raise ValueError("seeds must not be empty")
-        for name, lr in self.lrs.items():
-            if (name not in known or isinstance(lr, bool)
-                    or not (isinstance(lr, (int, float)) and lr > 0)):
-                raise ValueError(f"lrs: bad entry {name}={lr!r}")
+            variants[label] = {"optimizer": spec["optimizer"].lower(),
+                               "options": dict(spec.get("options", {}))}
+        object.__setattr__(self, "variants", variants)
+        if isinstance(self.optimizers, str) or not isinstance(self.optimizers, Sequence):
+            raise TypeError(f"optimizers must be a sequence of names, got {self.optimizers!r}")
+        arms = tuple(self._label(o) for o in self.optimizers)
+        unknown = [o for o, a in zip(self.optimizers, arms) if a is None]
+        if unknown or not arms or len(set(arms)) != len(arms):
+            raise ValueError(f"optimizers must be distinct entries of {sorted(OPTIMIZERS)} (any "
+                             f"case) or of variants, got {list(self.optimizers)} "
+                             f"(unknown: {unknown})")
+        object.__setattr__(self, "optimizers", arms)
+        lrs = {}
+        for label, lr in self.lrs.items():
+            arm = self._label(label)
+            if arm is None:
+                raise ValueError(f"lrs: {label!r} is neither an optimizer nor a variant")
+            lrs[arm] = check_positive(lr, f"lrs[{label!r}]")
+        object.__setattr__(self, "lrs", lrs)
+        for where, name, options in self._option_sets():
+            try:
+                make_optimizer(name, DEFAULT_LR[name], **options)
+            except (TypeError, ValueError) as exc:
+                raise _prefixed(exc, where) from None
+
+    def _label(self, name: Any) -> str | None:
+        """The arm ``name`` spells (an optimizer key in any case, or a variant label)."""
+        if isinstance(name, str) and name in self.variants:
+            return name
+        if isinstance(name, str) and name.lower() in OPTIMIZERS:
+            return canonical_name(name)
+        return None
+
+    def _option_sets(self) -> list[tuple[str, str, dict]]:
+        """``(field, optimizer key, options)`` of ``rso_options`` and of every variant."""
+        return [("rso_options", "rso", dict(self.rso_options))] + [
+            (f"variants[{label!r}]", spec["optimizer"], dict(spec["options"]))
+            for label, spec in self.variants.items()]
 
     def arm(self, label: str) -> tuple[str, dict]:
         """``(optimizer key, options)`` of the arm ``label``."""
         if label in self.variants:
             spec = self.variants[label]
-            return spec["optimizer"], dict(spec.get("options", {}))
+            return spec["optimizer"], dict(spec["options"])
         return label, dict(self.rso_options) if label == "rso" else {}
 
     def lr(self, label: str) -> float:
         """The arm's learning rate: ``lrs[label]``, else its optimizer's default."""
         return float(self.lrs.get(label, DEFAULT_LR[self.arm(label)[0]]))
 
-
-def make_model(name: str, ds: Any, **options: Any) -> Any:
-    """The model ``name`` sized for dataset ``ds`` (``options`` go to its constructor)."""
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
-    return MODELS[name](ds, **options)
+    def _where(self, label: str) -> str:
+        """The field that holds the options of arm ``label``."""
+        return f"variants[{label!r}]" if label in self.variants else (
+            "rso_options" if label == "rso" else f"optimizers[{label!r}]")
 
 
-def make_optimizer(name: str, lr: float, model: Any, **options: Any) -> Any:
-    """The optimizer ``name`` with learning rate ``lr`` (RSO gets the model's structure)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
-    return OPTIMIZERS[name](lr, model, **options)
+def prepare(config: CompareConfig, *, val_fraction: float = 0.0) -> tuple[Any, Any]:
+    """Load the data, build the model and check every arm against it; no training.
 
+    Each arm's optimizer is built with the model's structure and initialised on the
+    model's parameters, so what only the model can decide (RSO's ``groups`` against its
+    layers and blocks) fails here, before :func:`run_comparison` or
+    :func:`tune_learning_rates` train anything.
 
-def load_dataset(config: CompareConfig, *, val_fraction: float = 0.0) -> Any:
-    """Load, standardise (train statistics only) and move the data set to the backend.
-
-    The split is fixed (seed 0); ``val_fraction`` carves a validation split out of the
-    data for learning-rate selection.
+    Returns
+    -------
+    (Dataset, model)
+        The data set (:func:`rso_ref.experiment.load_dataset`, split seed 0) and the model.
     """
-    loader = datasets.LOADERS.get(config.data)
-    accepted = inspect.signature(loader).parameters if loader is not None else {}
-    unknown = sorted(set(config.data_options) - set(accepted)) if loader is not None else []
-    if unknown:
-        raise ValueError(f"data_options: {unknown} are not options of data {config.data!r} "
-                         f"(it takes {sorted(set(accepted) - {'seed', 'layout', 'val_fraction'})})")
-    path = accepted.get("path")
-    if (path is not None and path.default is inspect.Parameter.empty
-            and "path" not in config.data_options):
-        raise ValueError(f"data {config.data!r} is read from files you have: give their "
-                         "directory as data_options={'path': DIR} (rso-ref compare "
-                         "--data-path DIR)")
-    ds = datasets.load(config.data, seed=0, layout=_LAYOUT[config.model], val_fraction=val_fraction,
-                       **config.data_options)
-    ds, _, _ = datasets.standardize(ds)
-    return datasets.to_backend(ds, config.backend, dtype=config.dtype)
+    namespace(config.backend)  # fail early and clearly when the backend is missing
+    ds = load_dataset(config.data, model=config.model, backend=config.backend,
+                      dtype=config.dtype, val_fraction=val_fraction, **config.data_options)
+    try:
+        model = make_model(config.model, ds, **config.model_options)
+    except (TypeError, ValueError) as exc:
+        raise _prefixed(exc, "model_options") from None
+    params = model.init(0)  # host parameters: the structure is what is checked
+    for label in config.optimizers:
+        name, options = config.arm(label)
+        try:
+            make_optimizer(name, config.lr(label), model, **options).init(params)
+        except (TypeError, ValueError) as exc:
+            raise _prefixed(exc, config._where(label)) from None
+    return ds, model
 
 
 def _train_once(config: CompareConfig, ds: Any, model: Any, label: str, lr: float, seed: int,
@@ -248,15 +230,14 @@ def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, see
         ``{arm: {"grid": [...], "val_accuracy": [...], "best": lr}}``, the grid in
         increasing order.
     """
-    arms = tuple(config.optimizers if arms is None else arms)
-    unknown = [a for a in arms if a not in config.optimizers]
+    requested = tuple(config.optimizers if arms is None else arms)
+    arms = tuple(config._label(a) for a in requested)
+    unknown = [r for r, a in zip(requested, arms) if a not in config.optimizers]
     if unknown:
         raise ValueError(f"arms must be among config.optimizers {list(config.optimizers)}, "
                          f"got {unknown}")
-    if isinstance(extend_edges, bool) or not isinstance(extend_edges, int) or extend_edges < 0:
-        raise ValueError(f"extend_edges must be a non-negative int, got {extend_edges!r}")
-    ds = load_dataset(config, val_fraction=val_fraction)
-    model = make_model(config.model, ds, **config.model_options)
+    check_int(extend_edges, "extend_edges")
+    ds, model = prepare(config, val_fraction=val_fraction)
     table = {}
     for label in arms:
         scores: dict[float, float] = {}
@@ -300,9 +281,7 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
     order only. Test accuracy is measured on the held-out test split after the last
     epoch.
     """
-    namespace(config.backend)  # fail early and clearly when the backend is missing
-    ds = load_dataset(config)
-    model = make_model(config.model, ds, **config.model_options)
+    ds, model = prepare(config)
     runs: dict[str, list] = {name: [] for name in config.optimizers}
     for name in config.optimizers:
         for seed in config.seeds:

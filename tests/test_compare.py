@@ -1,8 +1,14 @@
 """CompareConfig: arms (optimizers and named variants), model and data options, validation."""
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 
-from rso_ref import data
-from rso_ref.compare import DEFAULT_LR, CompareConfig, load_dataset, make_model
+from rso_ref import compare, data
+from rso_ref.compare import CompareConfig, run_comparison, tune_learning_rates
+from rso_ref.experiment import load_dataset, make_model
+from rso_ref.optim.registry import DEFAULT_LR, make_optimizer
 
 
 def test_arms_resolve_to_an_optimizer_and_its_options():
@@ -15,26 +21,89 @@ def test_arms_resolve_to_an_optimizer_and_its_options():
     assert config.lr("K=2") == 0.5 and config.lr("rso") == DEFAULT_LR["rso"]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"variants": {"v": {"optimizer": "nadam"}}}, "variants: 'v'"),
-    ({"variants": {"v": {"optimizer": "rso", "option": {}}}}, "variants: 'v'"),
-    ({"optimizers": ("sgd", "sgd")}, "distinct"),
-    ({"optimizers": ("sgd", "v")}, "unknown: \\['v'\\]"),
-    ({"lrs": {"v": 0.1}}, "lrs: bad entry v"),
-    ({"lrs": {"sgd": True}}, "lrs: bad entry sgd"),
-    ({"variants": {"sgd": {"optimizer": "rso"}}}, "'sgd' would shadow"),
-    ({"data_options": {"seed": 3}}, "data_options must not set \\['seed'\\]"),
-    ({"model_options": [("widths", 2)]}, "model_options must be a dict"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"variants": {"v": {"optimizer": "nadam"}}}, ValueError, "variants: 'v'"),
+    ({"variants": {"v": {"optimizer": "rso", "option": {}}}}, ValueError, "variants: 'v'"),
+    ({"optimizers": ("sgd", "sgd")}, ValueError, "distinct"),
+    ({"optimizers": ("sgd", "SGD")}, ValueError, "distinct"),
+    ({"optimizers": ("sgd", "v")}, ValueError, "unknown: \\['v'\\]"),
+    ({"lrs": {"v": 0.1}}, ValueError, "lrs: 'v' is neither"),
+    ({"lrs": {"sgd": True}}, TypeError, "lrs\\['sgd'\\] must be a real number"),
+    ({"lrs": {"sgd": -0.1}}, ValueError, "lrs\\['sgd'\\] must be > 0"),
+    ({"variants": {"sgd": {"optimizer": "rso"}}}, ValueError, "'sgd' would shadow"),
+    ({"variants": {"SGD": {"optimizer": "rso"}}}, ValueError, "'SGD' would shadow"),
+    ({"data_options": {"seed": 3}}, ValueError, "data_options must not set \\['seed'\\]"),
+    ({"model_options": [("widths", 2)]}, TypeError, "model_options must be a dict"),
+    # checked when the config is built, before any data is loaded (issue 15):
+    ({"rso_options": {"meta_iter": 3}}, ValueError,
+     "rso_options: meta_iter is not an option of optimizer 'rso'"),
+    ({"rso_options": {"meta_iters": -1}}, ValueError, "rso_options: meta_iters must be an int >= 0"),
+    ({"rso_options": {"meta_iters": 2.0}}, TypeError, "rso_options: meta_iters must be an int"),
+    ({"variants": {"K=2": {"optimizer": "rso", "options": {"meta_iters": -2}}}}, ValueError,
+     "variants\\['K=2'\\]: meta_iters must be"),
+    ({"variants": {"m": {"optimizer": "sgd", "options": {"momentum": -1}}}}, ValueError,
+     "variants\\['m'\\]: momentum must be >= 0"),
+    ({"backend": "nonsense"}, ValueError, "backend must be one of"),
+    ({"dtype": "float16"}, ValueError, "dtype must be one of"),
+    ({"data": "imagenet"}, ValueError, "data: unknown data set name 'imagenet'"),
+    ({"data": "digits", "data_options": {"n_train": 3}}, ValueError,
+     "data_options: \\['n_train'\\] are not options of data 'digits'"),
+    ({"seeds": (0, -1)}, ValueError, "seeds must be an int >= 0"),
+    ({"seeds": ()}, ValueError, "seeds must be a non-empty sequence"),
+    ({"epochs": 0}, ValueError, "epochs must be an int >= 1"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
 ])
-def test_bad_configs_name_the_field(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_configs_name_the_field(kwargs, error, match):
+    with pytest.raises(error, match=match):
         CompareConfig(**kwargs)
+
+
+def test_optimizer_names_are_case_insensitive_and_real_scalars_are_rates():
+    config = CompareConfig(optimizers=("SGD", "Adam", "rso"),
+                           lrs={"SGD": np.float32(0.25), "ADAM": 3e-3},
+                           variants={"Ws": {"optimizer": "RSO", "options": {"w0": "ones"}}})
+    assert config.optimizers == ("sgd", "adam", "rso")
+    assert config.lr("sgd") == 0.25 and config.lr("adam") == 3e-3
+    assert config.arm("Ws") == ("rso", {"w0": "ones"})
+    assert make_optimizer("LaRs", 0.1).momentum == 0.9      # the harness default
+
+
+def test_what_needs_the_model_fails_before_any_training(monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the configuration is bad")
+
+    monkeypatch.setattr(compare, "train", no_training)
+    config = CompareConfig(optimizers=("sgd", "adam", "rso"), rso_options={"groups": "foo"},
+                           epochs=1)
+    with pytest.raises(ValueError, match="rso_options: groups must be"):
+        run_comparison(config, progress=False)
+    with pytest.raises(ValueError, match="rso_options: groups must be"):
+        tune_learning_rates(config, progress=False)
+    variant = CompareConfig(optimizers=("sgd", "u0"), epochs=1, variants={
+        "u0": {"optimizer": "rso", "options": {"groups": "uniform:0"}}})
+    with pytest.raises(ValueError, match="variants\\['u0'\\]: groups='uniform:0'"):
+        run_comparison(variant, progress=False)
+    with pytest.raises(TypeError, match="model_options: .*hidden_sizes"):
+        run_comparison(CompareConfig(model_options={"hidden_sizes": (4,)}), progress=False)
+
+
+def test_claims_build_on_the_experiment_layers_not_on_the_harness():
+    # DESIGN.md: cli -> presets/compare -> claims -> train/optim/data; claims never
+    # import the CLI harness.
+    code = ("import sys, pkgutil, importlib, rso_ref.claims as c\n"
+            "for m in pkgutil.iter_modules(c.__path__):\n"
+            "    importlib.import_module('rso_ref.claims.' + m.name)\n"
+            "print(sorted(n for n in sys.modules if n in ('rso_ref.compare', 'rso_ref.cli', "
+            "'rso_ref.presets')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_model_and_data_options_reach_their_constructors():
     config = CompareConfig(model="resnet", data="cifar_like", model_options={"widths": [2, 4]},
                            data_options={"n_train": 30, "n_test": 20, "image_size": 8})
-    ds = load_dataset(config)
+    ds = load_dataset(config.data, model=config.model, **config.data_options)
     assert ds.name == "cifar_like" and ds.X_train.shape == (30, 3, 8, 8)
     model = make_model(config.model, ds, **config.model_options)
     assert model.widths == (2, 4) and model.input_shape == (3, 8, 8)
@@ -43,7 +112,7 @@ def test_model_and_data_options_reach_their_constructors():
 
 
 def test_tuning_extends_the_grid_beyond_an_edge_winner():
-    from rso_ref.compare import LR_EDGE_STEP, LR_GRID_FACTORS, tune_learning_rates
+    from rso_ref.compare import LR_EDGE_STEP, LR_GRID_FACTORS
 
     # Adam for one epoch on the digits: on the five-point grid the largest rate wins
     config = CompareConfig(optimizers=("sgd", "adam"), epochs=1,
@@ -65,5 +134,5 @@ def test_tuning_extends_the_grid_beyond_an_edge_winner():
     # SGD's winner is interior: nothing is added
     assert extended["sgd"]["grid"] == base["sgd"]["grid"]
     assert base["sgd"]["best"] not in (base["sgd"]["grid"][0], base["sgd"]["grid"][-1])
-    with pytest.raises(ValueError, match="extend_edges"):
+    with pytest.raises(ValueError, match="extend_edges must be an int >= 0"):
         tune_learning_rates(config, extend_edges=-1, progress=False)

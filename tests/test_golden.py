@@ -184,20 +184,6 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         golden.verify(reference.mlp, "mlp", fixture_dir=tmp_path)
 
 
-def test_cli_functions_exit_status_and_table(tmp_path, capsys):
-    assert golden.golden_write(tmp_path) == 0
-    assert "wrote" in capsys.readouterr().out
-    status = golden.golden_verify("rso_ref.golden.reference:mlp", kind="mlp",
-                                  fixture_dir=tmp_path)
-    out = capsys.readouterr().out
-    assert status == 0 and "== mlp: PASS" in out and "max rel err" in out
-    assert golden.golden_verify("rso_ref.golden.reference") == 0  # every kind by name
-    capsys.readouterr()
-    assert golden.golden_verify("rso_ref.golden.reference:hvp", kind="mlp") == 1
-    assert "FAIL" in capsys.readouterr().out
-    assert golden.golden_verify("no_such_module_xyz:fn", kind="mlp") == 2
-
-
 # --- independent torch ports (float64) -------------------------------------------------
 
 def _torch():

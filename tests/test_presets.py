@@ -10,7 +10,8 @@ import pytest
 from rso_ref import metrics, presets
 from rso_ref.stats import holm, welch_diff
 from rso_ref.cli import main
-from rso_ref.compare import DEFAULT_LR, CompareConfig
+from rso_ref.compare import CompareConfig
+from rso_ref.optim.registry import DEFAULT_LR
 
 
 def test_presets_follow_the_protocol_of_the_issue():

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..compare import DEFAULT_LR
+from ..optim.registry import DEFAULT_LR
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import final_accuracy, load_task, train_once

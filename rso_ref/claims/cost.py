@@ -39,16 +39,16 @@ from threadpoolctl import threadpool_limits
 
 from ..data import minibatches
 from ..nn import MLP
-from ..optim import SGD
+from ..optim import RSO, SGD
 from ..plots import pyplot, save_figure
-from ..rso import RSO, rso_step
+from ..rso import rso_step
 from .registry import Claim, Evidence, register
 from .stability import BATCH_SIZE, load_task
 
 __all__ = ["CostCase", "digits_case", "random_case", "count_calls", "time_steps",
            "peak_extra_memory", "cost_verdicts"]
 
-#: RSO learning rate used throughout (that of :data:`rso_ref.compare.DEFAULT_LR`).
+#: RSO learning rate used throughout (that of :data:`rso_ref.optim.registry.DEFAULT_LR`).
 LR = 0.1
 #: The paper's upper bound on the relative overhead at K = 5 (§3.3).
 CLAIMED_OVERHEAD = 0.10

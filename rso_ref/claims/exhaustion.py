@@ -65,11 +65,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import metrics
-from ..compare import CompareConfig, load_dataset
+from ..experiment import load_dataset
 from ..nn import MLP
 from ..nn.convnets import ConvNet2D
 from ..plots import pyplot, save_figure
-from ..rso import RSO
+from ..optim import RSO
 from ..train import train
 from .registry import Claim, Evidence, register
 from ..stats import bootstrap_ci
@@ -134,8 +134,8 @@ def group_names(setting: Setting) -> list[str]:
 
 @lru_cache(maxsize=4)
 def _digits(layout_model: str) -> tuple[np.ndarray, np.ndarray]:
-    # Standardised features, the seed-0 split of rso_ref.compare.
-    ds = load_dataset(CompareConfig(model=layout_model, data="digits"))
+    # Standardised features, the seed-0 split of rso_ref.experiment.load_dataset.
+    ds = load_dataset("digits", model=layout_model)
     return ds.X_train, ds.y_train
 
 

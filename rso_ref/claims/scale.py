@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import data as datasets
-from ..compare import DEFAULT_LR
+from ..optim.registry import DEFAULT_LR
 from ..metrics import epochs_to_target
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register

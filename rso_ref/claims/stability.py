@@ -37,7 +37,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import metrics
-from ..compare import DEFAULT_LR, CompareConfig, load_dataset, make_model, make_optimizer
+from ..experiment import load_dataset, make_model
+from ..optim.registry import DEFAULT_LR, make_optimizer
 from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
@@ -46,7 +47,7 @@ from ..stats import mean_std, welch_diff
 __all__ = ["OPTIMIZERS", "BATCH_SIZE", "load_task", "train_once", "final_accuracy",
            "run_metrics", "reduction_ci", "stability_runs", "lr_sweep", "stability_verdict"]
 
-#: Optimizers compared (SGD has momentum 0.9, as in :data:`rso_ref.compare.OPTIMIZERS`).
+#: Optimizers compared (SGD has momentum 0.9, :data:`rso_ref.optim.registry.DEFAULT_OPTIONS`).
 OPTIMIZERS = ("sgd", "adam", "rso")
 #: Minibatch size of every small-scale run.
 BATCH_SIZE = 64
@@ -59,9 +60,9 @@ CLAIMED_EXTRA_DECADES = math.log10(3.0)
 def load_task(data: str = "digits", hidden: Sequence[int] | None = None) -> tuple[Any, Any]:
     """Standardised data set (fixed split, seed 0) and an MLP for it.
 
-    ``hidden`` defaults to :func:`rso_ref.compare.make_model`'s (128, 128).
+    ``hidden`` defaults to :func:`rso_ref.experiment.make_model`'s (128, 128).
     """
-    ds = load_dataset(CompareConfig(model="mlp", data=data))
+    ds = load_dataset(data, model="mlp")
     if hidden is None:
         return ds, make_model("mlp", ds)
     from ..nn import MLP

@@ -48,14 +48,12 @@ or every kind a module provides (functions named after the kinds)::
 
     reports = golden.verify_all(my_port)
 
-From the command line (wired into ``rso-ref golden``): :func:`golden_write` and
-:func:`golden_verify`.
+From the command line: ``rso-ref golden write DIR`` and ``rso-ref golden verify --port
+module[:function] [--kind K]`` (:mod:`rso_ref.cli`; this package prints nothing).
 """
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping
@@ -67,7 +65,7 @@ from .store import Fixture, encode, read_set, write_set
 
 __all__ = [
     "SCHEMA_VERSION", "KINDS", "FIXTURE_DIR", "write", "load", "verify", "verify_all",
-    "reference_ports", "golden_write", "golden_verify", "VerifyReport", "Row", "Fixture",
+    "reference_ports", "VerifyReport", "Row", "Fixture",
 ]
 
 #: Version of the fixture layout and conventions; bumped on any change a port would notice.
@@ -197,45 +195,3 @@ def verify_all(ports: Mapping[str, Callable] | ModuleType, *,
         raise ValueError(f"ports provides none of the kinds {list(KINDS)}")
     return {kind: verify(fn, kind, fixture_dir=fixture_dir) for kind, fn in ports.items()}
 
-
-def golden_write(out_dir: str | os.PathLike) -> int:
-    """CLI ``rso-ref golden write OUT_DIR``: regenerate every fixture set; exit status 0."""
-    for path in write(out_dir):
-        print(f"wrote {path} ({path.stat().st_size} bytes)")
-    return 0
-
-
-def _resolve(spec: str) -> Any:
-    module_name, _, attr = spec.partition(":")
-    if not module_name:
-        raise ValueError(f"port spec must be 'module' or 'module:function', got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # let `rso-ref golden verify my_port:fn` find ./my_port.py
-    module = importlib.import_module(module_name)
-    return getattr(module, attr) if attr else module
-
-
-def golden_verify(port_spec: str, kind: str | None = None,
-                  fixture_dir: str | os.PathLike | None = None) -> int:
-    """CLI ``rso-ref golden verify module[:function] [--kind K] [--fixtures DIR]``.
-
-    ``"module:function"`` with ``kind`` verifies one kind; a bare ``"module"`` (and no
-    kind) verifies every kind the module provides. Prints one table per kind and
-    returns the exit status: 0 all pass, 1 some quantity out of tolerance or a port
-    error, 2 bad arguments.
-    """
-    try:
-        target = _resolve(port_spec)
-        if kind is None:
-            reports = verify_all(target, fixture_dir=fixture_dir)
-        else:
-            reports = {kind: verify(target, kind, fixture_dir=fixture_dir)}
-    except (ValueError, TypeError, ImportError, AttributeError, FileNotFoundError) as exc:
-        print(f"golden verify: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    for report in reports.values():
-        print(report.format())
-        print()
-    failed = [k for k, r in reports.items() if not r.ok]
-    print("all fixture kinds pass" if not failed else f"FAILED: {', '.join(failed)}")
-    return 1 if failed else 0
