@@ -3,7 +3,8 @@
 The same code runs on NumPy, CuPy, torch and array_api_strict arrays (see
 :mod:`rso_ref.backend`). Main entry points:
 
-* :func:`rso_ref.rso_step` / :class:`rso_ref.RSO`: Algorithm 1 of the RSO paper.
+* :func:`rso_ref.rso_step` (:mod:`rso_ref.rso`) / :class:`rso_ref.RSO`
+  (:mod:`rso_ref.optim`): Algorithm 1 of the RSO paper, as a function and as an optimizer.
 * :func:`rso_ref.minimize`: L-BFGS with a strong-Wolfe line search (scipy conventions).
 * :mod:`rso_ref.optim`: baseline optimizers; :mod:`rso_ref.nn`: models;
   :mod:`rso_ref.data`: data sets; :mod:`rso_ref.hessian`, :mod:`rso_ref.lanczos`:
@@ -11,7 +12,8 @@ The same code runs on NumPy, CuPy, torch and array_api_strict arrays (see
 """
 from . import backend, tree
 from .lbfgs import LBFGS, LBFGSResult, minimize
-from .rso import RSO, RSOStepResult, rso_step
+from .optim import RSO
+from .rso import RSOStepResult, rso_step
 
 __version__ = "0.1.0"
 

@@ -17,6 +17,11 @@ Each evaluation of ``f`` *and* its gradient needs a forward and a backward pass 
 :math:`\theta'(w)`; the paper's "one forward pass per meta iteration" (§2.3) is not
 enough for L-BFGS (see the warning in :func:`rso_step`).
 
+The optimizer form with the library's ``init``/``step`` contract is
+:class:`rso_ref.optim.RSO`. The weights :math:`w` are host data: float64 NumPy arrays
+of shape ``(L,)`` made through :func:`rso_ref.backend.namespace` (this module imports
+no array library itself), whatever the backend of the parameters.
+
 References
 ----------
 .. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §2–3.
@@ -26,24 +31,30 @@ References
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
-
-import numpy as np
+from types import ModuleType
+from typing import Any, Callable, Sequence
 
 from . import tree
-from .backend import array_namespace, to_numpy
+from .backend import array_namespace, namespace, to_numpy
 from .lbfgs import minimize
+from .validation import NonFiniteError, check_finite_loss, check_int, check_positive
 
 __all__ = [
-    "RSOStepResult", "rso_step", "meta_objective", "group_directions", "resolve_groups", "initial_weights", "RSO",
-    "W0_CHOICES",
+    "RSOStepResult", "rso_step", "meta_objective", "group_directions", "apply_weights",
+    "resolve_groups", "initial_weights", "host_weights", "evaluate_oracle", "W0_CHOICES",
+    "DEFAULT_META_ITERS", "META_FTOL",
 ]
 
 Oracle = Callable[[list], tuple]
 
+#: :math:`K`, the meta L-BFGS iterations per step, when not given (:func:`rso_step`,
+#: :class:`rso_ref.optim.RSO`, the experiment harness).
+DEFAULT_META_ITERS = 5
+
 #: Relative decrease of f per meta iteration at the rounding level of float64 (4 ulps).
-META_FTOL = 4 * float(np.finfo(np.float64).eps)
+META_FTOL = 4 * sys.float_info.epsilon
 
 #: Accepted values of ``w0``.
 W0_CHOICES = ("uniform", "ones", "previous")
@@ -58,7 +69,7 @@ class RSOStepResult:
     params : list of arrays
         :math:`\\theta' = \\theta - \\eta \\sum_i w_i d_i` for the returned ``w``.
     w : numpy.ndarray, shape (L,), float64
-        Final group weights.
+        Final group weights (a host array whatever the backend of ``params``).
     loss_before : float
         :math:`L(\\theta)` (on the step's batch).
     loss_after : float
@@ -69,8 +80,8 @@ class RSOStepResult:
         safeguard's evaluation included; the gradient at :math:`\\theta` excluded).
     nit : int
         L-BFGS iterations done on ``f`` (at most ``meta_iters``).
-    grad_norms : numpy.ndarray, shape (L,)
-        :math:`\\|g_i\\|` per group.
+    grad_norms : numpy.ndarray, shape (L,), float64
+        :math:`\\|g_i\\|` per group (host).
     meta_status : int
         Status of the meta L-BFGS run (see :data:`rso_ref.lbfgs.STATUS_MESSAGES`).
     meta_message : str
@@ -79,12 +90,12 @@ class RSOStepResult:
     """
 
     params: list
-    w: np.ndarray
+    w: Any
     loss_before: float
     loss_after: float
     nfev: int
     nit: int
-    grad_norms: np.ndarray
+    grad_norms: Any
     meta_status: int
     meta_message: str
     safeguarded: bool
@@ -134,56 +145,86 @@ def resolve_groups(groups: Any, n_params: int, *, layers: Sequence | None = None
     return tree.validate_groups(groups, n_params)
 
 
-def initial_weights(w0: Any, n_groups: int, previous: np.ndarray | None = None) -> np.ndarray:
-    """Starting weights of the meta-solve.
+def _host() -> ModuleType:
+    """The host namespace of the weights ``w`` (array-API NumPy)."""
+    return namespace("numpy")
+
+
+def host_weights(values: Any, n_groups: int | None, name: str = "w0") -> Any:
+    """``values`` (a sequence of numbers or a 1-D array of any backend) as a fresh host
+    float64 array of shape ``(n_groups,)`` (any length when ``n_groups`` is None).
+
+    Raises
+    ------
+    ValueError
+        If the shape is wrong, or an entry is not finite (``name`` is named).
+    """
+    hx = _host()
+    try:
+        w = hx.asarray(to_numpy(values) if hasattr(values, "shape") else values,
+                       dtype=hx.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 1-D sequence of real weights, got {values!r}") from exc
+    length = w.shape[0] if w.ndim == 1 and n_groups is None else n_groups
+    if tuple(w.shape) != (length,) or not bool(hx.all(hx.isfinite(w))):
+        expected = f"({n_groups},)" if n_groups is not None else "(L,)"
+        raise ValueError(f"{name} must be a finite array of shape {expected}, got {values!r}")
+    return w
+
+
+def initial_weights(w0: Any, n_groups: int, previous: Any = None) -> Any:
+    """Starting weights of the meta-solve, a host float64 array of shape ``(n_groups,)``.
 
     ``"uniform"``: :math:`w_i = 1/L` (Algorithm 1, line 2); ``"ones"``: the plain
     gradient step :math:`\\theta - \\eta g`; ``"previous"``: the last step's weights
-    (a warm start, as the MindsEye RecursiveSubspace optimizer does), uniform on the
-    first step; or an explicit array of length ``L``.
+    ``previous`` (a warm start, as the MindsEye RecursiveSubspace optimizer does),
+    uniform on the first step (``previous=None``); or explicit weights of length ``L``.
     """
+    hx = _host()
     if isinstance(w0, str):
         if w0 not in W0_CHOICES:
             raise ValueError(f"w0 must be one of {W0_CHOICES} or an array, got {w0!r}")
         if w0 == "ones":
-            return np.ones(n_groups)
+            return hx.ones(n_groups, dtype=hx.float64)
         if w0 == "previous" and previous is not None:
-            previous = np.asarray(to_numpy(previous), dtype=np.float64)  # host, any backend
-            if previous.shape != (n_groups,):
-                raise ValueError(f"previous weights have shape {previous.shape}, expected ({n_groups},)")
-            return previous.copy()
-        return np.full(n_groups, 1.0 / n_groups)
-    w = np.asarray(w0, dtype=np.float64)
-    if w.shape != (n_groups,) or not np.all(np.isfinite(w)):
-        raise ValueError(f"w0 must be a finite array of shape ({n_groups},), got {w!r}")
-    return w.copy()
+            return host_weights(previous, n_groups, "previous_w")
+        return hx.full(n_groups, 1.0 / n_groups, dtype=hx.float64)
+    return host_weights(w0, n_groups, "w0")
 
 
-def _check_lr(lr: float) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
-            or not math.isfinite(lr):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return float(lr)
+def evaluate_oracle(oracle: Oracle, params: list, name: str, where: str) -> tuple[Any, list]:
+    """``oracle(params)`` as ``(loss, grads)``, checked to be a pair with grads like ``params``.
 
-
-def _check_loss(loss: Any, where: str) -> float:
-    value = float(loss)
-    if not math.isfinite(value):
-        raise ValueError(f"the loss oracle returned a non-finite loss ({value}) {where}")
-    return value
+    Raises
+    ------
+    TypeError
+        If the oracle does not return a pair ``(loss, grads)`` (``name`` is named).
+    ValueError
+        If ``grads`` does not match ``params``.
+    """
+    out = oracle(params)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError(f"{name} must return a pair (loss, grads) {where}, "
+                        f"got {type(out).__name__}")
+    loss, grads = out
+    grads = list(grads)
+    tree.check_like(grads, params)
+    return loss, grads
 
 
 def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool = False
-                     ) -> tuple[list, np.ndarray]:
+                     ) -> tuple[list, Any]:
     r"""Per-group directions :math:`d_i` and the group gradient norms :math:`\|g_i\|`.
 
     :math:`d_i = g_i` (Algorithm 1), or :math:`d_i = g_i / \|g_i\|` with ``normalize``
     (a zero group gradient gives a zero direction). Returns ``(directions, norms)`` where
     ``directions`` is a params-shaped list (entries in no group are the gradient itself
-    and are never used) and ``norms`` a float64 array of shape ``(L,)``.
+    and are never used) and ``norms`` a host float64 array of shape ``(L,)``.
     """
     grads = list(grads)
-    norms = np.array([math.sqrt(v) for v in tree.group_vdots(grads, grads, groups)])
+    hx = _host()
+    norms = hx.asarray([math.sqrt(v) for v in tree.group_vdots(grads, grads, groups)],
+                       dtype=hx.float64)
     if not normalize:
         return list(grads), norms
     directions = list(grads)
@@ -194,8 +235,10 @@ def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool =
     return directions, norms
 
 
-def _apply(params: list, directions: list, groups: list[list[int]], lr: float, w) -> list:
-    r""":math:`\theta - \eta \sum_i w_i d_i` (indices in no group are left unchanged)."""
+def apply_weights(params: list, directions: list, groups: list[list[int]], lr: float,
+                  w: Any) -> list:
+    r""":math:`\theta - \eta \sum_i w_i d_i` for weights ``w`` of length ``L`` (a host
+    array or a sequence of floats); indices in no group are left unchanged."""
     out = list(params)
     for group, wi in zip(groups, w):
         step = lr * float(wi)
@@ -205,7 +248,7 @@ def _apply(params: list, directions: list, groups: list[list[int]], lr: float, w
 
 
 def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequence,
-                   groups: list[list[int]], lr: float) -> Callable[[np.ndarray], tuple]:
+                   groups: list[list[int]], lr: float) -> Callable[[Any], tuple]:
     r"""The meta-objective of Algorithm 1 (line 3) and its gradient, as one callable.
 
     .. math::
@@ -232,24 +275,27 @@ def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequenc
     Returns
     -------
     f : callable
-        ``f(w) -> (float, numpy.ndarray of shape (L,))``, ``w`` a 1-D float64 array.
+        ``f(w) -> (float, host float64 array of shape (L,))``, ``w`` of shape ``(L,)``.
+        Values are not checked for finiteness (a trial point of a line search may
+        overshoot; :func:`rso_step` checks :math:`f(w_0)` and the solution).
     """
     params, directions = list(params), list(directions)
+    hx = _host()
 
-    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
-        value, new_grads = value_and_grad(_apply(params, directions, groups, lr, w))
-        new_grads = list(new_grads)
-        tree.check_like(new_grads, params)
+    def f(w: Any) -> tuple[float, Any]:
+        trial = apply_weights(params, directions, groups, lr, w)
+        value, new_grads = evaluate_oracle(value_and_grad, trial, "value_and_grad",
+                                           "in the meta-objective")
         dots = tree.group_vdots(new_grads, directions, groups)
-        return float(value), -lr * np.asarray(dots, dtype=np.float64)
+        return float(value), -lr * hx.asarray(dots, dtype=hx.float64)
 
     return f
 
 
 def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any = None,
-             meta_iters: int = 5, w0: Any = "uniform", normalize: bool = False,
+             meta_iters: int = DEFAULT_META_ITERS, w0: Any = "uniform", normalize: bool = False,
              safeguard: bool = False, meta_value_and_grad: Oracle | None = None,
-             previous_w: np.ndarray | None = None, loss: float | None = None,
+             previous_w: Any = None, loss: float | None = None,
              grads: Sequence | None = None, layers: Sequence | None = None,
              blocks: Sequence | None = None, m: int = 10, c1: float = 1e-4, c2: float = 0.9,
              maxls: int = 20) -> RSOStepResult:
@@ -268,7 +314,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     groups : None, "layer", "block", "uniform:N" or list of lists of int
         The partition :math:`\theta_1, \dots, \theta_L` (see :func:`resolve_groups`).
         Parameters in no group are not updated.
-    meta_iters : int, default 5
+    meta_iters : int, default :data:`DEFAULT_META_ITERS` (5)
         :math:`K`, L-BFGS iterations on ``f``. The meta-solve runs ``K`` iterations
         unless it truly cannot make progress: its line search fails, or the last
         iteration decreased ``f`` by no more than :data:`META_FTOL` times :math:`|f|`
@@ -302,6 +348,18 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     -------
     RSOStepResult
 
+    Raises
+    ------
+    NonFiniteError
+        If the loss or a gradient entry at :math:`\theta` is NaN or inf (with any
+        ``meta_iters``, 0 included), or :math:`f(w_0)` or :math:`\nabla f(w_0)` is: the
+        step would otherwise return non-finite parameters or fail inside the meta-solve.
+    TypeError
+        If ``value_and_grad`` does not return a pair ``(loss, grads)`` with a scalar loss,
+        or ``lr``/``meta_iters`` are not numbers.
+    ValueError
+        Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes.
+
     Notes
     -----
     With :math:`G = [d_1, \dots, d_L]` (directions as columns of the flattened
@@ -334,9 +392,8 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     >>> bool(res.loss_after < res.loss_before)
     True
     """
-    lr = _check_lr(lr)
-    if isinstance(meta_iters, bool) or not isinstance(meta_iters, int) or meta_iters < 0:
-        raise ValueError(f"meta_iters must be a non-negative int, got {meta_iters!r}")
+    lr = check_positive(lr, "lr")
+    meta_iters = check_int(meta_iters, "meta_iters")
     params = list(params)
     if not params:
         raise ValueError("params must hold at least one array")
@@ -345,24 +402,35 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     meta_oracle = value_and_grad if meta_value_and_grad is None else meta_value_and_grad
 
     if grads is None:
-        loss, grads = value_and_grad(params)
+        loss, grads = evaluate_oracle(value_and_grad, params, "value_and_grad", "at params")
     elif loss is None:
         raise ValueError("grads was given without loss")
     grads = list(grads)
     tree.check_like(grads, params)
-    loss_before = _check_loss(loss, "at params")
+    loss_before = check_finite_loss(loss, "value_and_grad", "at params")
 
     directions, grad_norms = group_directions(grads, groups, normalize)
+    # A NaN or inf entry makes its group's norm non-finite (so does a squared norm
+    # beyond float64's range, ~1e308); it must not reach the parameters.
+    if not math.isfinite(float(sum(grad_norms))):
+        raise NonFiniteError("grads contains NaN or inf entries at params "
+                             f"(group gradient norms {grad_norms.tolist()})")
     objective = meta_objective(meta_oracle, params, directions, groups, lr)
     calls = 0
     objective_values: list = []  # f at w0, then after each meta iteration
+    hx = _host()
 
-    def counted(w: np.ndarray) -> tuple[float, np.ndarray]:
+    def counted(w: Any) -> tuple[float, Any]:
         nonlocal calls
         calls += 1
         value, grad_w = objective(w)
-        if not objective_values:
-            objective_values.append(float(value))
+        if not objective_values:  # f(w0): the meta-solve cannot start from a non-finite point
+            check_finite_loss(value, "value_and_grad" if meta_value_and_grad is None
+                              else "meta_value_and_grad", "at w0 of the meta-solve")
+            if not bool(hx.all(hx.isfinite(grad_w))):
+                raise NonFiniteError("the meta-gradient is not finite at w0 of the meta-solve "
+                                     f"(w0 = {w.tolist()})")
+            objective_values.append(value)
         return value, grad_w
 
     def no_progress_left(it) -> bool:
@@ -382,120 +450,20 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         result = minimize(counted, start, m=m, gtol=0.0, ftol=0.0, maxiter=meta_iters,
                           maxfun=max(1, meta_iters * (maxls + 1) + 1), maxls=maxls, c1=c1, c2=c2,
                           callback=no_progress_left)
-        w, f_w, nit = np.asarray(result.x, dtype=np.float64), float(result.fun), int(result.nit)
+        # minimize accepts finite points only, so f_w is finite.
+        w, f_w, nit = hx.asarray(result.x, dtype=hx.float64), float(result.fun), int(result.nit)
         status, message = int(result.status), str(result.message)
         if status == 3:
             status, message = 0, "meta-solve converged: no progress left above rounding level"
-    _check_loss(f_w, "at the meta-solution")
 
     safeguarded = False
     if safeguard and not (isinstance(w0, str) and w0 == "ones"):
-        ones = np.ones(len(groups))
+        ones = hx.ones(len(groups), dtype=hx.float64)
         f_gd, _ = counted(ones)
         if f_gd < f_w:
             w, f_w, safeguarded = ones, f_gd, True
 
     return RSOStepResult(
-        params=_apply(params, directions, groups, lr, w), w=w, loss_before=loss_before,
+        params=apply_weights(params, directions, groups, lr, w), w=w, loss_before=loss_before,
         loss_after=f_w, nfev=calls, nit=nit, grad_norms=grad_norms, meta_status=status,
         meta_message=message, safeguarded=safeguarded)
-
-
-@dataclass(frozen=True)
-class RSO:
-    r"""RSO as an optimizer with the library's ``init``/``step`` shape.
-
-    .. math::
-
-        \theta_{t+1} = \theta_t - \eta \sum_i w_i^{(t)} g_i^{(t)}, \qquad
-        w^{(t)} = \text{K L-BFGS iterations on } f_t(w) = L(\theta_t - \eta \textstyle\sum_i w_i g_i^{(t)})
-
-    Parameters
-    ----------
-    lr : float
-        :math:`\eta`.
-    groups, meta_iters, w0, normalize, safeguard
-        As in :func:`rso_step`.
-    meta_every : int, default 1
-        Re-solve ``w`` every ``meta_every`` steps; in between, reuse the last ``w``
-        (no meta evaluations). Reduces the cost by about that factor.
-    warmup_steps : int, default 0
-        Plain SGD steps (:math:`w = \mathbf 1`) before switching to RSO (§2.3, "Warm-up").
-    layers, blocks : list of lists of int, optional
-        Model structure for string ``groups`` (e.g. ``model.layers()``).
-
-    Attributes
-    ----------
-    state : dict
-        ``{"count": int, "w": ndarray (L,) or None, "nfev": int (meta oracle calls so far),
-        "last_nit": int}``.
-    """
-
-    lr: float
-    groups: Any = None
-    meta_iters: int = 5
-    w0: Any = "uniform"
-    normalize: bool = False
-    safeguard: bool = False
-    meta_every: int = 1
-    warmup_steps: int = 0
-    layers: Any = None
-    blocks: Any = None
-    #: The training loop passes ``value_and_grad`` (and ``loss``) to :meth:`step`.
-    needs_oracle: ClassVar[bool] = True
-
-    def __post_init__(self):
-        _check_lr(self.lr)
-        for name in ("meta_every",):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) \
-                or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be a non-negative int, got {self.warmup_steps!r}")
-        if isinstance(self.meta_iters, bool) or not isinstance(self.meta_iters, int) \
-                or self.meta_iters < 0:
-            raise ValueError(f"meta_iters must be a non-negative int, got {self.meta_iters!r}")
-        if isinstance(self.w0, str) and self.w0 not in W0_CHOICES:
-            raise ValueError(f"w0 must be one of {W0_CHOICES} or an array, got {self.w0!r}")
-
-    def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``."""
-        resolve_groups(self.groups, len(params), layers=self.layers, blocks=self.blocks)
-        return {"count": 0, "w": None, "nfev": 0, "last_nit": 0}
-
-    def step(self, params: Sequence, grads: Sequence, state: dict, *, value_and_grad: Oracle,
-             loss: float | None = None, meta_value_and_grad: Oracle | None = None
-             ) -> tuple[list, dict]:
-        """One step from the gradient ``grads`` at ``params``.
-
-        ``value_and_grad`` (and optionally ``meta_value_and_grad``, e.g. on a meta batch)
-        define the meta-objective. ``loss`` is :math:`L(\\theta)` when known; without it
-        one extra oracle call computes it (counted in ``state["nfev"]``).
-        """
-        groups = resolve_groups(self.groups, len(params), layers=self.layers, blocks=self.blocks)
-        params, grads = list(params), list(grads)
-        tree.check_like(grads, params)
-        count = state["count"]
-        n_groups = len(groups)
-        if count < self.warmup_steps:
-            w = np.ones(n_groups)
-            new_params = _apply(params, grads, groups, self.lr, w)
-            return new_params, {**state, "count": count + 1}
-        reuse = state["w"] is not None and (count - self.warmup_steps) % self.meta_every != 0
-        if reuse:
-            directions, _ = group_directions(grads, groups, self.normalize)
-            new_params = _apply(params, directions, groups, self.lr, state["w"])
-            return new_params, {**state, "count": count + 1, "last_nit": 0}
-        if loss is None:
-            loss, _ = value_and_grad(params)
-            extra = 1
-        else:
-            extra = 0
-        result = rso_step(value_and_grad, params, lr=self.lr, groups=groups,
-                          meta_iters=self.meta_iters, w0=self.w0, normalize=self.normalize,
-                          safeguard=self.safeguard, meta_value_and_grad=meta_value_and_grad,
-                          previous_w=state["w"], loss=loss, grads=grads)
-        return result.params, {"count": count + 1, "w": result.w,
-                               "nfev": state["nfev"] + result.nfev + extra,
-                               "last_nit": result.nit}

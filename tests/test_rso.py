@@ -4,6 +4,7 @@ The test losses are written once in array-API calls so every check runs on every
 backend. ``quartic_oracle`` is non-quadratic and couples its parameter arrays, so the
 meta-objective is not separable and a wrong sign or index shows up.
 """
+import inspect
 import math
 
 import numpy as np
@@ -11,8 +12,10 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from rso_ref import backend, tree
-from rso_ref.rso import RSO, initial_weights, meta_objective, resolve_groups, rso_step
+from rso_ref.optim import RSO
+from rso_ref.rso import DEFAULT_META_ITERS, initial_weights, meta_objective, resolve_groups, rso_step
 from rso_ref.testing import assert_close
+from rso_ref.validation import NonFiniteError
 
 SHAPES = [(3, 2), (2,), (4,), (1, 3)]
 
@@ -271,12 +274,77 @@ def test_bad_lr_raises(np_xp, lr):
         rso_step(quartic_oracle(np_xp), make_params(np_xp), lr=lr)
 
 
-def test_nan_loss_raises(np_xp):
+@pytest.mark.parametrize("meta_iters", [0, 3])
+def test_nan_loss_at_params_raises_non_finite_error(np_xp, meta_iters):
     def bad(params):
         return float("nan"), [np_xp.zeros_like(p) for p in params]
 
-    with pytest.raises(ValueError, match="non-finite loss"):
-        rso_step(bad, make_params(np_xp), lr=0.1)
+    with pytest.raises(NonFiniteError, match="value_and_grad returned a non-finite loss"):
+        rso_step(bad, make_params(np_xp), lr=0.1, meta_iters=meta_iters)
+
+
+@pytest.mark.parametrize("meta_iters", [0, 3])
+@pytest.mark.parametrize("bad_value", [float("nan"), float("inf")])
+def test_non_finite_grads_at_params_raise_before_reaching_params(xp, meta_iters, bad_value):
+    # Finite loss, one bad gradient entry: with meta_iters=0 the step used to return NaN
+    # parameters with status 0.
+    oracle = quartic_oracle(xp)
+
+    def bad(params):
+        loss, grads = oracle(params)
+        spoilt = backend.to_numpy(grads[2]).copy()
+        spoilt[1] = bad_value
+        return loss, [grads[0], grads[1], backend.asarray(spoilt, xp=xp), grads[3]]
+
+    with pytest.raises(NonFiniteError, match="grads contains NaN or inf"):
+        rso_step(bad, make_params(xp), lr=0.1, meta_iters=meta_iters)
+
+
+class _BlowsUpAwayFromStart:
+    """quartic_oracle at the start point, NaN loss (finite grads) anywhere else."""
+
+    def __init__(self, xp, start):
+        self.oracle, self.start = quartic_oracle(xp), start
+
+    def __call__(self, params):
+        loss, grads = self.oracle(params)
+        moved = any(not bool(np.array_equal(backend.to_numpy(p), backend.to_numpy(q)))
+                    for p, q in zip(params, self.start))
+        return (float("nan") if moved else loss), grads
+
+
+@pytest.mark.parametrize("meta_iters", [0, 3])
+def test_non_finite_meta_objective_at_w0_raises_non_finite_error(np_xp, meta_iters):
+    # f(w0) = L(theta - lr/L sum g_i) is NaN: the meta-solve cannot start. Before, K > 0
+    # raised a bare ValueError from inside minimize and K = 0 one about the solution.
+    params = make_params(np_xp, seed=2)
+    with pytest.raises(NonFiniteError, match="at w0 of the meta-solve"):
+        rso_step(_BlowsUpAwayFromStart(np_xp, params), params, lr=0.1, meta_iters=meta_iters)
+
+
+def test_meta_oracle_named_when_it_is_the_non_finite_one(np_xp):
+    params = make_params(np_xp, seed=2)
+    with pytest.raises(NonFiniteError, match="^meta_value_and_grad returned a non-finite"):
+        rso_step(quartic_oracle(np_xp), params, lr=0.1,
+                 meta_value_and_grad=_BlowsUpAwayFromStart(np_xp, params))
+
+
+@pytest.mark.parametrize("returns, error, match", [
+    (lambda loss, grads: loss, TypeError, "value_and_grad must return a pair"),
+    (lambda loss, grads: (loss, grads, 0), TypeError, "value_and_grad must return a pair"),
+    (lambda loss, grads: (np.ones(3), grads), TypeError,
+     "value_and_grad must return a real scalar loss"),
+    (lambda loss, grads: (None, grads), TypeError, "value_and_grad must return a real scalar"),
+])
+def test_an_oracle_of_the_wrong_shape_gets_one_clear_error(np_xp, returns, error, match):
+    oracle = quartic_oracle(np_xp)
+    with pytest.raises(error, match=match):
+        rso_step(lambda p: returns(*oracle(p)), make_params(np_xp), lr=0.1)
+
+
+def test_the_default_k_is_defined_once():
+    assert inspect.signature(rso_step).parameters["meta_iters"].default == DEFAULT_META_ITERS
+    assert RSO(lr=0.1).meta_iters == DEFAULT_META_ITERS == 5
 
 
 def test_grads_of_wrong_shape_raise(np_xp):
@@ -285,36 +353,3 @@ def test_grads_of_wrong_shape_raise(np_xp):
 
     with pytest.raises(ValueError, match=r"grads\[0\] has shape"):
         rso_step(wrong, make_params(np_xp), lr=0.1)
-
-
-def test_rso_optimizer_warmup_meta_every_and_state(np_xp):
-    params = make_params(np_xp, seed=9)
-    oracle = CountingOracle(quartic_oracle(np_xp))
-    opt = RSO(lr=0.05, meta_iters=2, meta_every=3, warmup_steps=2)
-    state = opt.init(params)
-    assert state == {"count": 0, "w": None, "nfev": 0, "last_nit": 0}
-    history = []
-    for _ in range(8):
-        loss, grads = oracle.oracle(params)
-        before = oracle.calls
-        params_new, state = opt.step(params, grads, state, value_and_grad=oracle, loss=loss)
-        history.append(oracle.calls - before)
-        if state["count"] <= 2:  # warm-up: plain SGD, no meta calls
-            for p, q, g in zip(params_new, params, grads):
-                assert_close(p, q - 0.05 * g, rtol=0)
-        params = params_new
-    # steps 3..8: solve at 3, 6; reuse w at 4, 5, 7, 8
-    assert history[:2] == [0, 0]
-    assert history[2] > 0 and history[5] > 0
-    assert history[3] == history[4] == history[6] == history[7] == 0
-    assert state["count"] == 8 and state["w"].shape == (len(params),)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"lr": 0.0}, "lr"), ({"lr": 0.1, "meta_every": 0}, "meta_every"),
-    ({"lr": 0.1, "warmup_steps": -1}, "warmup_steps"), ({"lr": 0.1, "meta_iters": -2}, "meta_iters"),
-    ({"lr": 0.1, "w0": "zeros"}, "w0"),
-])
-def test_rso_optimizer_rejects_bad_hyperparameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        RSO(**kwargs)

@@ -1,26 +1,35 @@
-r"""Optimizers sharing one shape: ``init(params)`` and ``step(params, grads, state, ...)``.
+r"""Optimizers of one contract (:mod:`rso_ref.optim.contract`).
 
-Hyperparameters are frozen at construction (names follow torch.optim); the state is a
-dict of arrays and numbers with fixed keys (see each class's Attributes), serialisable
-without pickle. Every update is built from the pure pieces of :mod:`rso_ref.tree`.
+``opt = Adam(lr=...)`` checks and freezes the hyperparameters (names follow
+torch.optim); ``state = opt.init(params)`` is a dict of arrays and numbers with fixed
+keys (see each class's Attributes), serialisable without pickle;
+``params, state, info = opt.step_with_info(params, grads, state, **oracles)`` returns
+the step's diagnostics as a :class:`StepInfo` and ``opt.step`` the same without it.
+Each class declares in ``needs`` (a :class:`Needs`) which oracles its step takes:
 
-First-order: :class:`SGD`, :class:`Adam`, :class:`AdamW`, :class:`RMSprop`,
-:class:`LAMB`, :class:`LARS`, :class:`Muon`. Curvature-subspace SGD:
-:class:`InterpolatedSGD`, :func:`DomSGD`, :func:`BulkSGD` (their ``step`` also takes
-``hvp_fn``). Oracle-driven (``needs_oracle = True``; ``step`` also takes
-``value_and_grad``): :class:`RSO` and the full-batch :class:`LBFGS`.
+* ``Needs.GRADIENT`` (``grads`` only): :class:`SGD`, :class:`Adam`, :class:`AdamW`,
+  :class:`RMSprop`, :class:`LAMB`, :class:`LARS`, :class:`Muon`;
+* ``Needs.HVP`` (``hvp_fn(params, v) -> H v``): the curvature-subspace SGD
+  :class:`InterpolatedSGD`, :class:`DomSGD`, :class:`BulkSGD`;
+* ``Needs.VALUE_AND_GRAD`` (``value_and_grad``, optional ``loss``): :class:`RSO`
+  (which also takes ``meta_value_and_grad``) and the full-batch :class:`LBFGS`.
+
+Every update is built from the pure pieces of :mod:`rso_ref.tree`; a NaN or inf in
+``grads`` raises :class:`rso_ref.validation.NonFiniteError` before it reaches the
+parameters.
 """
 from ..lbfgs import LBFGS
-from ..rso import RSO
 from .adam import Adam, AdamW
+from .contract import Needs, Optimizer, StepInfo
 from .lamb import LAMB
 from .lars import LARS
 from .muon import Muon, newton_schulz
 from .rmsprop import RMSprop
+from .rso import RSO
 from .sgd import SGD
 from .subspace import BulkSGD, DomSGD, InterpolatedSGD
 
 __all__ = [
     "SGD", "Adam", "AdamW", "RMSprop", "LAMB", "LARS", "Muon", "newton_schulz",
-    "InterpolatedSGD", "DomSGD", "BulkSGD", "RSO", "LBFGS",
+    "InterpolatedSGD", "DomSGD", "BulkSGD", "RSO", "LBFGS", "Optimizer", "Needs", "StepInfo",
 ]

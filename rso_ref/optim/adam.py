@@ -10,7 +10,9 @@ from dataclasses import KW_ONLY, dataclass
 from typing import ClassVar, Sequence
 
 from .. import tree
-from .base import begin_step, check_betas, check_flag, check_nonnegative, check_positive
+from ..validation import check_betas, check_flag, check_nonnegative, check_positive
+from .base import begin_step, store_checked
+from .contract import Optimizer, StepInfo
 
 __all__ = ["Adam", "AdamW", "adam_direction"]
 
@@ -35,7 +37,7 @@ def adam_direction(mu: Sequence, nu: Sequence, betas: tuple[float, float], eps: 
 
 
 @dataclass(frozen=True)
-class _AdamFamily:
+class _AdamFamily(Optimizer):
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -47,19 +49,19 @@ class _AdamFamily:
     decoupled: ClassVar[bool] = False
 
     def __post_init__(self):
-        check_positive(self.lr, "lr")
-        object.__setattr__(self, "betas", check_betas(self.betas))
-        check_positive(self.eps, "eps")
-        check_nonnegative(self.weight_decay, "weight_decay")
-        check_flag(self.amsgrad, "amsgrad")
+        store_checked(self, lr=check_positive(self.lr, "lr"), betas=check_betas(self.betas),
+                      eps=check_positive(self.eps, "eps"),
+                      weight_decay=check_nonnegative(self.weight_decay, "weight_decay"),
+                      amsgrad=check_flag(self.amsgrad, "amsgrad"))
 
     def init(self, params: Sequence) -> dict:
         """Fresh state for ``params``: count 0 and zero moments."""
         return {"count": 0, "mu": tree.zeros_like(params), "nu": tree.zeros_like(params),
                 "nu_max": tree.zeros_like(params) if self.amsgrad else []}
 
-    def step(self, params: Sequence, grads: Sequence, state: dict) -> tuple[list, dict]:
-        """One step; returns new ``(params, state)`` and leaves the inputs untouched."""
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict
+                       ) -> tuple[list, dict, StepInfo]:
+        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         if self.weight_decay and self.decoupled:
             params = tree.scale(params, 1.0 - self.lr * self.weight_decay)
@@ -72,7 +74,7 @@ class _AdamFamily:
         nu_max = tree.maximum(state["nu_max"], nu) if self.amsgrad else []
         direction = adam_direction(mu, nu_max if self.amsgrad else nu, self.betas, self.eps, count)
         new_params = tree.axpy(-self.lr, direction, params)
-        return new_params, {"count": count, "mu": mu, "nu": nu, "nu_max": nu_max}
+        return new_params, {"count": count, "mu": mu, "nu": nu, "nu_max": nu_max}, StepInfo()
 
 
 @dataclass(frozen=True)

@@ -1,101 +1,74 @@
-r"""What every first-order optimizer of :mod:`rso_ref.optim` shares.
+r"""What every optimizer of :mod:`rso_ref.optim` checks at the top of a step.
 
-An optimizer is a frozen dataclass of hyperparameters with two pure methods,
+An optimizer is a frozen dataclass of hyperparameters subclassing
+:class:`rso_ref.optim.contract.Optimizer`, with two pure methods,
 
 .. code-block:: python
 
-    state = opt.init(params)                       # dict with fixed keys
-    params, state = opt.step(params, grads, state)
+    state = opt.init(params)                                   # dict with fixed keys
+    params, state, info = opt.step_with_info(params, grads, state, **oracles)
 
 ``params`` and ``grads`` are lists of arrays of one namespace (:mod:`rso_ref.tree`).
-The state is plain data: a ``"count"`` (int, steps taken) and lists of arrays, so it
-can be written with :mod:`rso_ref.checkpoint` (``.npz`` + JSON, no pickle). A list that
-an option leaves unused (say the momentum buffer when ``momentum=0``) is empty, so that
-the keys of the state depend on the class alone.
+The state is plain data: a ``"count"`` (int, steps taken) and lists of arrays or
+tuples of floats, so it can be written with :mod:`rso_ref.checkpoint` (``.npz`` +
+JSON, no pickle). A list that an option leaves unused (say the momentum buffer when
+``momentum=0``) is empty, so that the keys of the state depend on the class alone.
+Hyperparameters are checked with :mod:`rso_ref.validation`.
 
-This module holds the hyperparameter checks (each error names the argument) and
-:func:`begin_step`, the input checks run at the top of every ``step``.
+:func:`store_checked` writes the checked (plain ``float``/``int``) hyperparameters back
+onto the frozen instance, so that ``lr=np.float32(0.1)`` is stored, compared and
+printed as ``0.1``. :func:`begin_step` holds the input checks run at the top of every
+step, and :func:`all_finite` the finiteness test they (and
+:func:`rso_ref.train.train`) use.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from .. import tree
 from ..backend import array_namespace
+from ..validation import NonFiniteError
 
-__all__ = [
-    "check_real",
-    "check_positive",
-    "check_nonnegative",
-    "check_decay",
-    "check_betas",
-    "check_flag",
-    "check_positive_int",
-    "begin_step",
-]
+__all__ = ["begin_step", "all_finite", "store_checked"]
 
 
-def check_real(value: Any, name: str) -> float:
-    """Return ``value`` as a float; TypeError/ValueError naming ``name`` unless real and finite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+def store_checked(optimizer: Any, **values: Any) -> None:
+    """Set the already checked ``values`` as attributes of the frozen ``optimizer``."""
+    for name, value in values.items():
+        object.__setattr__(optimizer, name, value)
 
 
-def check_positive(value: Any, name: str) -> float:
-    """Return ``value`` as a float; ``ValueError`` naming ``name`` unless ``value > 0``."""
-    if check_real(value, name) <= 0.0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return float(value)
+def all_finite(arrays: Sequence) -> bool:
+    r"""True when every entry of every array in ``arrays`` is finite.
 
-
-def check_nonnegative(value: Any, name: str) -> float:
-    """Return ``value`` as a float; ``ValueError`` naming ``name`` unless ``value >= 0``."""
-    if check_real(value, name) < 0.0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return float(value)
-
-
-def check_decay(value: Any, name: str) -> float:
-    """Return ``value`` as a float; ``ValueError`` naming ``name`` unless ``0 <= value < 1``."""
-    if not 0.0 <= check_real(value, name) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)
-
-
-def check_betas(betas: Any, name: str = "betas") -> tuple[float, float]:
-    """Return ``betas`` as a tuple of two floats, each in ``[0, 1)``."""
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"{name} must be a pair (beta1, beta2), got {betas!r}")
-    return (check_decay(betas[0], f"{name}[0]"), check_decay(betas[1], f"{name}[1]"))
-
-
-def check_flag(value: Any, name: str) -> bool:
-    """Return ``value``; ``TypeError`` naming ``name`` unless it is a bool."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return value
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """Return ``value``; ``ValueError`` naming ``name`` unless it is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    One reduction per array and a single transfer to the host in the common case:
+    :math:`\sum_j \sum_k a_{jk}` is finite whenever every entry is, unless the sum
+    overflows; only then are the entries tested one by one, so that large finite
+    values are never reported as non-finite.
+    """
+    arrays = list(arrays)
+    if not arrays:
+        return True
+    xp = array_namespace(*arrays)
+    total = xp.sum(arrays[0])
+    for a in arrays[1:]:
+        total = total + xp.sum(a)
+    if bool(xp.isfinite(total)):
+        return True
+    return all(bool(xp.all(xp.isfinite(a))) for a in arrays)
 
 
 def begin_step(params: Sequence, grads: Sequence, state: Any,
                keys: Sequence[str]) -> tuple[list, list]:
-    """Check the arguments of ``step`` and return ``params`` and ``grads`` as lists.
+    """Check the arguments of a step and return ``params`` and ``grads`` as lists.
 
     Raises
     ------
     ValueError
         If ``grads`` does not match ``params`` (count or shapes), if they mix
         namespaces or devices, or if ``state`` lacks one of ``keys`` or has extra ones.
+    NonFiniteError
+        If ``grads`` holds a NaN or an infinity (it would reach the parameters).
     TypeError
         If ``state`` is not a dict, or ``state["count"]`` is not a non-negative int.
     """
@@ -110,4 +83,6 @@ def begin_step(params: Sequence, grads: Sequence, state: Any,
     count = state["count"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise TypeError(f"state['count'] must be a non-negative int, got {count!r}")
+    if not all_finite(grads):
+        raise NonFiniteError(f"grads contains NaN or inf entries (step {count})")
     return params, grads

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .. import tree
+from ..validation import check_betas, check_nonnegative, check_positive
 from .adam import adam_direction
-from .base import begin_step, check_betas, check_nonnegative, check_positive
+from .base import begin_step, store_checked
+from .contract import Optimizer, StepInfo
 
 __all__ = ["LAMB"]
 
@@ -14,7 +16,7 @@ _KEYS = ("count", "mu", "nu")
 
 
 @dataclass(frozen=True)
-class LAMB:
+class LAMB(Optimizer):
     r"""Layer-wise Adaptive Moments for Batch training (LAMB), Algorithm 2 of You et al.
 
     Parameters
@@ -82,17 +84,17 @@ class LAMB:
     weight_decay: float = 0.0
 
     def __post_init__(self):
-        check_positive(self.lr, "lr")
-        object.__setattr__(self, "betas", check_betas(self.betas))
-        check_positive(self.eps, "eps")
-        check_nonnegative(self.weight_decay, "weight_decay")
+        store_checked(self, lr=check_positive(self.lr, "lr"), betas=check_betas(self.betas),
+                      eps=check_positive(self.eps, "eps"),
+                      weight_decay=check_nonnegative(self.weight_decay, "weight_decay"))
 
     def init(self, params: Sequence) -> dict:
         """Fresh state for ``params``: count 0 and zero moments."""
         return {"count": 0, "mu": tree.zeros_like(params), "nu": tree.zeros_like(params)}
 
-    def step(self, params: Sequence, grads: Sequence, state: dict) -> tuple[list, dict]:
-        """One step; returns new ``(params, state)`` and leaves the inputs untouched."""
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict
+                       ) -> tuple[list, dict, StepInfo]:
+        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         beta1, beta2 = self.betas
         count = state["count"] + 1
@@ -103,4 +105,4 @@ class LAMB:
             update = tree.axpy(self.weight_decay, params, update)
         ratios = tree.trust_ratio(params, update)  # phi(||theta||) / ||u||, Algorithm 2
         new_params = tree.axpy(-self.lr, tree.scale_leaves(update, ratios), params)
-        return new_params, {"count": count, "mu": mu, "nu": nu}
+        return new_params, {"count": count, "mu": mu, "nu": nu}, StepInfo()

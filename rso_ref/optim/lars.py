@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .. import tree
-from .base import begin_step, check_nonnegative, check_positive
+from ..validation import check_nonnegative, check_positive
+from .base import begin_step, store_checked
+from .contract import Optimizer, StepInfo
 
 __all__ = ["LARS"]
 
@@ -13,7 +15,7 @@ _KEYS = ("count", "momentum_buffer")
 
 
 @dataclass(frozen=True)
-class LARS:
+class LARS(Optimizer):
     r"""Layer-wise Adaptive Rate Scaling (LARS), Algorithm 1 of You, Gitman & Ginsburg.
 
     Parameters
@@ -82,17 +84,19 @@ class LARS:
     trust_coefficient: float = 1e-3
 
     def __post_init__(self):
-        check_positive(self.lr, "lr")
-        check_nonnegative(self.momentum, "momentum")
-        check_nonnegative(self.weight_decay, "weight_decay")
-        check_positive(self.trust_coefficient, "trust_coefficient")
+        store_checked(self, lr=check_positive(self.lr, "lr"),
+                      momentum=check_nonnegative(self.momentum, "momentum"),
+                      weight_decay=check_nonnegative(self.weight_decay, "weight_decay"),
+                      trust_coefficient=check_positive(self.trust_coefficient,
+                                                       "trust_coefficient"))
 
     def init(self, params: Sequence) -> dict:
         """Fresh state for ``params``: count 0 and zero momentum buffers."""
         return {"count": 0, "momentum_buffer": tree.zeros_like(params)}
 
-    def step(self, params: Sequence, grads: Sequence, state: dict) -> tuple[list, dict]:
-        """One step; returns new ``(params, state)`` and leaves the inputs untouched."""
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict
+                       ) -> tuple[list, dict, StepInfo]:
+        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         local_lr = tree.trust_ratio(params, grads, coefficient=self.trust_coefficient,
                                     weight_decay=self.weight_decay)
@@ -100,4 +104,4 @@ class LARS:
         scaled = tree.scale_leaves(direction, [self.lr * ratio for ratio in local_lr])
         buffers = tree.axpy(self.momentum, state["momentum_buffer"], scaled)
         new_params = tree.sub(params, buffers)
-        return new_params, {"count": state["count"] + 1, "momentum_buffer": buffers}
+        return new_params, {"count": state["count"] + 1, "momentum_buffer": buffers}, StepInfo()

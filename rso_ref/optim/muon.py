@@ -12,9 +12,11 @@ from typing import Any, Sequence
 
 from .. import tree
 from ..backend import array_namespace
+from ..validation import (check_betas, check_flag, check_fraction, check_int,
+                          check_nonnegative, check_positive)
 from .adam import AdamW
-from .base import (begin_step, check_betas, check_decay, check_flag, check_nonnegative,
-                   check_positive, check_positive_int)
+from .base import begin_step, store_checked
+from .contract import Optimizer, StepInfo
 
 __all__ = ["Muon", "newton_schulz", "NS_COEFFICIENTS"]
 
@@ -81,7 +83,7 @@ def newton_schulz(matrix: Any, steps: int = 5, *,
     xp = array_namespace(matrix)
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be 2-D, got shape {tuple(matrix.shape)}")
-    check_positive_int(steps, "steps")
+    check_int(steps, "steps", minimum=1)
     a, b, c = coefficients
     tall = matrix.shape[0] > matrix.shape[1]
     x = xp.matrix_transpose(matrix) if tall else matrix
@@ -102,7 +104,7 @@ def _orthogonalised(update: Any, steps: int) -> Any:
 
 
 @dataclass(frozen=True)
-class Muon:
+class Muon(Optimizer):
     r"""Muon for arrays with two or more dimensions, AdamW for the rest.
 
     Parameters
@@ -185,15 +187,16 @@ class Muon:
     adam_weight_decay: float = 0.0
 
     def __post_init__(self):
-        check_positive(self.lr, "lr")
-        check_decay(self.momentum, "momentum")
-        check_nonnegative(self.weight_decay, "weight_decay")
-        check_flag(self.nesterov, "nesterov")
-        check_positive_int(self.ns_steps, "ns_steps")
-        check_positive(self.adam_lr, "adam_lr")
-        object.__setattr__(self, "adam_betas", check_betas(self.adam_betas, "adam_betas"))
-        check_positive(self.adam_eps, "adam_eps")
-        check_nonnegative(self.adam_weight_decay, "adam_weight_decay")
+        store_checked(self, lr=check_positive(self.lr, "lr"),
+                      momentum=check_fraction(self.momentum, "momentum"),
+                      weight_decay=check_nonnegative(self.weight_decay, "weight_decay"),
+                      nesterov=check_flag(self.nesterov, "nesterov"),
+                      ns_steps=check_int(self.ns_steps, "ns_steps", minimum=1),
+                      adam_lr=check_positive(self.adam_lr, "adam_lr"),
+                      adam_betas=check_betas(self.adam_betas, "adam_betas"),
+                      adam_eps=check_positive(self.adam_eps, "adam_eps"),
+                      adam_weight_decay=check_nonnegative(self.adam_weight_decay,
+                                                          "adam_weight_decay"))
 
     def _adamw(self) -> AdamW:
         return AdamW(lr=self.adam_lr, betas=self.adam_betas, eps=self.adam_eps,
@@ -206,8 +209,9 @@ class Muon:
         return {"count": 0, "momentum_buffer": tree.zeros_like(matrices),
                 "mu": tree.zeros_like(others), "nu": tree.zeros_like(others)}
 
-    def step(self, params: Sequence, grads: Sequence, state: dict) -> tuple[list, dict]:
-        """One step; returns new ``(params, state)`` and leaves the inputs untouched."""
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict
+                       ) -> tuple[list, dict, StepInfo]:
+        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         is_matrix = [p.ndim >= 2 for p in params]
         mat_p = [p for p, m in zip(params, is_matrix) if m]
@@ -233,4 +237,4 @@ class Muon:
         mat_iter, vec_iter = iter(mat_p), iter(vec_p)
         new_params = [next(mat_iter) if m else next(vec_iter) for m in is_matrix]
         return new_params, {"count": state["count"] + 1, "momentum_buffer": buffers,
-                            "mu": adam_state["mu"], "nu": adam_state["nu"]}
+                            "mu": adam_state["mu"], "nu": adam_state["nu"]}, StepInfo()

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .. import tree
-from .base import begin_step, check_decay, check_flag, check_nonnegative, check_positive
+from ..validation import check_flag, check_fraction, check_nonnegative, check_positive
+from .base import begin_step, store_checked
+from .contract import Optimizer, StepInfo
 
 __all__ = ["RMSprop"]
 
@@ -13,7 +15,7 @@ _KEYS = ("count", "nu", "mu", "momentum_buffer")
 
 
 @dataclass(frozen=True)
-class RMSprop:
+class RMSprop(Optimizer):
     r"""RMSprop, as torch.optim.RMSprop.
 
     Parameters
@@ -88,12 +90,12 @@ class RMSprop:
     centered: bool = False
 
     def __post_init__(self):
-        check_positive(self.lr, "lr")
-        check_decay(self.alpha, "alpha")
-        check_positive(self.eps, "eps")
-        check_nonnegative(self.weight_decay, "weight_decay")
-        check_nonnegative(self.momentum, "momentum")
-        check_flag(self.centered, "centered")
+        store_checked(self, lr=check_positive(self.lr, "lr"),
+                      alpha=check_fraction(self.alpha, "alpha"),
+                      eps=check_positive(self.eps, "eps"),
+                      weight_decay=check_nonnegative(self.weight_decay, "weight_decay"),
+                      momentum=check_nonnegative(self.momentum, "momentum"),
+                      centered=check_flag(self.centered, "centered"))
 
     def init(self, params: Sequence) -> dict:
         """Fresh state for ``params``: count 0 and zero averages/buffers."""
@@ -101,8 +103,9 @@ class RMSprop:
                 "mu": tree.zeros_like(params) if self.centered else [],
                 "momentum_buffer": tree.zeros_like(params) if self.momentum > 0 else []}
 
-    def step(self, params: Sequence, grads: Sequence, state: dict) -> tuple[list, dict]:
-        """One step; returns new ``(params, state)`` and leaves the inputs untouched."""
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict
+                       ) -> tuple[list, dict, StepInfo]:
+        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         if self.weight_decay:
             grads = tree.axpy(self.weight_decay, params, grads)
@@ -116,4 +119,4 @@ class RMSprop:
             direction = buffers
         new_params = tree.axpy(-self.lr, direction, params)
         return new_params, {"count": state["count"] + 1, "nu": nu, "mu": mu,
-                            "momentum_buffer": buffers}
+                            "momentum_buffer": buffers}, StepInfo()

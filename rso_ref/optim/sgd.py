@@ -5,13 +5,15 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Sequence
 
 from .. import tree
-from .base import begin_step, check_flag, check_nonnegative, check_positive
+from ..validation import check_flag, check_nonnegative, check_positive
+from .base import begin_step, store_checked
+from .contract import Optimizer, StepInfo
 
 __all__ = ["SGD"]
 
 
 @dataclass(frozen=True)
-class SGD:
+class SGD(Optimizer):
     r"""SGD with (heavy-ball or Nesterov) momentum, with torch.optim.SGD semantics.
 
     Parameters
@@ -83,11 +85,12 @@ class SGD:
     nesterov: bool = False
 
     def __post_init__(self):
-        check_positive(self.lr, "lr")
-        check_nonnegative(self.momentum, "momentum")
-        if not 0.0 <= check_nonnegative(self.dampening, "dampening") <= 1.0:
+        store_checked(self, lr=check_positive(self.lr, "lr"),
+                      momentum=check_nonnegative(self.momentum, "momentum"),
+                      dampening=check_nonnegative(self.dampening, "dampening"),
+                      weight_decay=check_nonnegative(self.weight_decay, "weight_decay"))
+        if self.dampening > 1.0:
             raise ValueError(f"dampening must be in [0, 1], got {self.dampening!r}")
-        check_nonnegative(self.weight_decay, "weight_decay")
         if check_flag(self.nesterov, "nesterov") and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening == 0, got "
                              f"momentum={self.momentum!r}, dampening={self.dampening!r}")
@@ -97,8 +100,9 @@ class SGD:
         buffers = tree.zeros_like(params) if self.momentum > 0 else []
         return {"count": 0, "momentum_buffer": buffers}
 
-    def step(self, params: Sequence, grads: Sequence, state: dict) -> tuple[list, dict]:
-        """One SGD step; returns new ``(params, state)`` and leaves the inputs untouched."""
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict
+                       ) -> tuple[list, dict, StepInfo]:
+        """One SGD step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, ("count", "momentum_buffer"))
         if self.weight_decay:
             grads = tree.axpy(self.weight_decay, params, grads)
@@ -112,4 +116,5 @@ class SGD:
         else:
             direction = grads
         new_params = tree.axpy(-self.lr, direction, params)
-        return new_params, {"count": state["count"] + 1, "momentum_buffer": list(buffers)}
+        return new_params, {"count": state["count"] + 1, "momentum_buffer": list(buffers)}, \
+            StepInfo()

@@ -11,21 +11,96 @@ from __future__ import annotations
 
 import math
 from dataclasses import KW_ONLY, dataclass
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 from .. import tree
 from ..backend import array_namespace
-from ..hessian import as_matvec
 from ..lanczos import top_eigenpairs
-from .base import check_real, begin_step, check_positive, check_positive_int
+from ..validation import check_int, check_positive, check_real
+from .base import begin_step, store_checked
+from .contract import Needs, Optimizer, StepInfo
 
 __all__ = ["InterpolatedSGD", "DomSGD", "BulkSGD"]
 
 _KEYS = ("count", "basis", "eigenvalues", "n_matvec")
 
+HVP = Callable[[list, list], list]
+
 
 @dataclass(frozen=True)
-class InterpolatedSGD:
+class _SubspaceSGD(Optimizer):
+    r"""The step shared by :class:`InterpolatedSGD`, :class:`DomSGD` and :class:`BulkSGD`.
+
+    Subclasses provide the weights ``a`` (dominant part) and ``b`` (bulk part), as
+    fields or as class constants.
+    """
+
+    _: KW_ONLY
+    lr: float
+    k: int
+    every: int = 1
+    tol: float = 1e-6
+    seed: int = 0
+
+    needs: ClassVar[Needs] = Needs.HVP
+    a: ClassVar[float]
+    b: ClassVar[float]
+
+    def __post_init__(self):
+        store_checked(self, lr=check_positive(self.lr, "lr"),
+                      k=check_int(self.k, "k", minimum=1),
+                      every=check_int(self.every, "every", minimum=1),
+                      tol=check_positive(self.tol, "tol"), seed=check_int(self.seed, "seed"))
+
+    def init(self, params: Sequence) -> dict:
+        """Fresh state: no eigenvectors yet (they are computed at the first step)."""
+        return {"count": 0, "basis": [], "eigenvalues": [], "n_matvec": 0}
+
+    def step_with_info(self, params: Sequence, grads: Sequence, state: dict, *,
+                       hvp_fn: HVP) -> tuple[list, dict, StepInfo]:
+        """One step; recomputes the top-``k`` eigenvectors when ``count % every == 0``.
+
+        ``hvp_fn(params, v) -> H v`` (lists like ``params``) is required, even on the
+        steps that reuse the eigenvectors. The :class:`~rso_ref.optim.contract.StepInfo`
+        counts the Hessian-vector products of the step in ``hvp_calls``.
+
+        Raises
+        ------
+        TypeError
+            If ``hvp_fn`` is not callable.
+        ValueError
+            If ``k`` exceeds the number of parameters.
+        NonFiniteError
+            If ``grads`` holds NaN or inf.
+        """
+        params, grads = begin_step(params, grads, state, _KEYS)
+        if not callable(hvp_fn):
+            raise TypeError(f"hvp_fn must be callable (params, v) -> H v, got {hvp_fn!r}")
+        new_state = dict(state, count=state["count"] + 1)
+        if self.a == self.b:
+            return tree.axpy(-self.lr, tree.scale(grads, self.a), params), new_state, StepInfo()
+        hvp_calls = 0
+        if state["count"] % self.every == 0 or not state["basis"]:
+            dim = sum(math.prod(p.shape) for p in params)
+
+            def matvec(vector):
+                return tree.flatten(hvp_fn(params, tree.unflatten(vector, params)))
+
+            res = top_eigenpairs(matvec, dim, self.k, tol=self.tol, seed=self.seed,
+                                 xp=array_namespace(*params), dtype=params[0].dtype)
+            hvp_calls = res.n_matvec
+            new_state.update(basis=[res.eigenvectors], eigenvalues=[res.eigenvalues],
+                             n_matvec=state["n_matvec"] + hvp_calls)
+        U = new_state["basis"][0]
+        xp = array_namespace(U, *grads)
+        g = tree.flatten(grads)
+        direction = self.b * g + (self.a - self.b) * xp.matmul(U, xp.matmul(g, U))
+        new_params = tree.axpy(-self.lr, tree.unflatten(direction, params), params)
+        return new_params, new_state, StepInfo(hvp_calls=hvp_calls)
+
+
+@dataclass(frozen=True)
+class InterpolatedSGD(_SubspaceSGD):
     r"""SGD with separate weights on the dominant and bulk parts of the gradient.
 
     Parameters
@@ -46,17 +121,20 @@ class InterpolatedSGD:
 
     Attributes
     ----------
+    needs : Needs.HVP
+        ``step`` takes the keyword ``hvp_fn(params, v) -> H v``.
     state : dict
         ``{"count": int, "basis": [U] or [], "eigenvalues": [λ] or [], "n_matvec": int}``:
         steps taken, the orthonormal eigenvectors :math:`U` (shape ``(dim, k)``, flat
         parameter order of :func:`rso_ref.tree.flatten`) and eigenvalues (descending)
-        of the last solve, and the Hessian-vector products spent so far.
+        of the last solve, and the Hessian-vector products spent so far (those of one
+        step are its ``StepInfo.hvp_calls``).
 
     Notes
     -----
     With :math:`P = U U^T` the projector on the top-``k`` eigenvectors of the Hessian
-    :math:`H(\theta_s)` of the fixed batch behind ``hvp_fn``, computed at the last
-    recompute step :math:`s`:
+    :math:`H(\theta_s)` of the batch behind ``hvp_fn``, computed at the last recompute
+    step :math:`s`:
 
     .. math::
 
@@ -66,10 +144,10 @@ class InterpolatedSGD:
     The second form is the one computed; for :math:`a = b` no eigenvectors are needed
     and none are computed (the step is SGD scaled by :math:`a`).
 
-    ``step`` takes ``hvp_fn(params, v) -> H v`` (lists like ``params``), the curvature
-    of the fixed batch, for example
-    ``lambda p, v: hessian.hvp(model.loss, p, v, X_fixed, y_fixed)`` or, on any
-    backend, ``lambda p, v: hessian.fd_hvp(lambda q: model.value_and_grad(q, X, y), p, v)``.
+    ``hvp_fn(params, v) -> H v`` (lists like ``params``) is the curvature of a batch,
+    for example ``lambda p, v: hessian.hvp(model.loss, p, v, X, y)`` on NumPy or, on
+    any backend, ``lambda p, v: hessian.fd_hvp(lambda q: model.value_and_grad(q, X, y),
+    p, v)``; :func:`rso_ref.train.train` passes the one of each minibatch.
 
     References
     ----------
@@ -82,77 +160,62 @@ class InterpolatedSGD:
     --------
     >>> import numpy as np
     >>> A = np.diag([3.0, 2.0, 1.0])
+    >>> opt = InterpolatedSGD(0.5, 1.0, lr=0.1, k=1)
+    >>> params = [np.ones(3)]
+    >>> params, state = opt.step(params, [A @ params[0]], opt.init(params),
+    ...                          hvp_fn=lambda p, v: [A @ v[0]])
+    >>> np.round(params[0], 12).tolist()   # 1 - 0.1 * (0.5 * 3, 2, 1)
+    [0.85, 0.8, 0.9]
+    """
+
+    a: float
+    b: float
+
+    def __post_init__(self):
+        store_checked(self, a=check_real(self.a, "a"), b=check_real(self.b, "b"))
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class DomSGD(_SubspaceSGD):
+    r"""Dom-SGD: steps in the top-``k`` Hessian eigenspace only,
+    :math:`\theta \leftarrow \theta - \eta P g` (the step of :class:`InterpolatedSGD`
+    with ``a=1, b=0``; same parameters but ``a``, ``b``, same state).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.diag([3.0, 2.0, 1.0])
+    >>> opt = DomSGD(lr=0.1, k=1)
+    >>> params = [np.ones(3)]
+    >>> params, state = opt.step(params, [A @ params[0]], opt.init(params),
+    ...                          hvp_fn=lambda p, v: [A @ v[0]])
+    >>> np.round(params[0], 12).tolist()
+    [0.7, 1.0, 1.0]
+    """
+
+    a: ClassVar[float] = 1.0
+    b: ClassVar[float] = 0.0
+
+
+@dataclass(frozen=True)
+class BulkSGD(_SubspaceSGD):
+    r"""Bulk-SGD: steps orthogonal to the top-``k`` Hessian eigenspace,
+    :math:`\theta \leftarrow \theta - \eta (I - P) g` (the step of
+    :class:`InterpolatedSGD` with ``a=0, b=1``; same parameters but ``a``, ``b``,
+    same state).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.diag([3.0, 2.0, 1.0])
     >>> opt = BulkSGD(lr=0.1, k=1)
     >>> params = [np.ones(3)]
-    >>> state = opt.init(params)
-    >>> params, state = opt.step(params, [A @ params[0]], state,
+    >>> params, state = opt.step(params, [A @ params[0]], opt.init(params),
     ...                          hvp_fn=lambda p, v: [A @ v[0]])
     >>> np.round(params[0], 12).tolist()
     [1.0, 0.8, 0.9]
     """
 
-    a: float
-    b: float
-    _: KW_ONLY
-    lr: float
-    k: int
-    every: int = 1
-    tol: float = 1e-6
-    seed: int = 0
-
-    def __post_init__(self):
-        check_real(self.a, "a")
-        check_real(self.b, "b")
-        check_positive(self.lr, "lr")
-        check_positive_int(self.k, "k")
-        check_positive_int(self.every, "every")
-        check_positive(self.tol, "tol")
-
-    def init(self, params: Sequence) -> dict:
-        """Fresh state: no eigenvectors yet (they are computed at the first step)."""
-        return {"count": 0, "basis": [], "eigenvalues": [], "n_matvec": 0}
-
-    def step(self, params: Sequence, grads: Sequence, state: dict, *,
-             hvp_fn: Callable[[list, list], list] | None = None) -> tuple[list, dict]:
-        """One step; recomputes the top-``k`` eigenvectors when ``count % every == 0``.
-
-        Raises
-        ------
-        ValueError
-            If the eigenvectors are due and ``hvp_fn`` is missing, or ``k`` exceeds the
-            number of parameters.
-        """
-        params, grads = begin_step(params, grads, state, _KEYS)
-        new_state = dict(state, count=state["count"] + 1)
-        if self.a == self.b:
-            return tree.axpy(-self.lr, tree.scale(grads, self.a), params), new_state
-        if state["count"] % self.every == 0 or not state["basis"]:
-            if hvp_fn is None:
-                raise ValueError("hvp_fn is required to compute the Hessian eigenvectors "
-                                 f"(step {state['count']}, every={self.every})")
-            dim = sum(math.prod(p.shape) for p in params)
-            res = top_eigenpairs(as_matvec(lambda v: hvp_fn(params, v), params), dim, self.k,
-                                 tol=self.tol, seed=self.seed, xp=array_namespace(*params),
-                                 dtype=params[0].dtype)
-            new_state.update(basis=[res.eigenvectors], eigenvalues=[res.eigenvalues],
-                             n_matvec=state["n_matvec"] + res.n_matvec)
-        U = new_state["basis"][0]
-        xp = array_namespace(U, *grads)
-        g = tree.flatten(grads)
-        direction = self.b * g + (self.a - self.b) * xp.matmul(U, xp.matmul(g, U))
-        return tree.axpy(-self.lr, tree.unflatten(direction, params), params), new_state
-
-
-def DomSGD(*, lr: float, k: int, every: int = 1, tol: float = 1e-6,
-           seed: int = 0) -> InterpolatedSGD:
-    r"""Dom-SGD: steps in the top-``k`` Hessian eigenspace only, :math:`\theta \leftarrow
-    \theta - \eta P g` (:class:`InterpolatedSGD` with ``a=1, b=0``)."""
-    return InterpolatedSGD(1.0, 0.0, lr=lr, k=k, every=every, tol=tol, seed=seed)
-
-
-def BulkSGD(*, lr: float, k: int, every: int = 1, tol: float = 1e-6,
-            seed: int = 0) -> InterpolatedSGD:
-    r"""Bulk-SGD: steps orthogonal to the top-``k`` Hessian eigenspace,
-    :math:`\theta \leftarrow \theta - \eta (I - P) g` (:class:`InterpolatedSGD` with
-    ``a=0, b=1``)."""
-    return InterpolatedSGD(0.0, 1.0, lr=lr, k=k, every=every, tol=tol, seed=seed)
+    a: ClassVar[float] = 0.0
+    b: ClassVar[float] = 1.0

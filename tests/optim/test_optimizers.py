@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from rso_ref import backend
-from rso_ref.optim import LAMB, LARS, SGD, Adam, AdamW, Muon, RMSprop, newton_schulz
+from rso_ref.optim import (LAMB, LARS, SGD, Adam, AdamW, Muon, Needs, Optimizer, RMSprop,
+                           StepInfo, newton_schulz)
+from rso_ref.optim.base import all_finite
 from rso_ref.optim.muon import NS_COEFFICIENTS
+from rso_ref.validation import NonFiniteError
 
 SHAPES = ((4, 3), (3,), (2, 2, 3), (3, 5))  # tall matrix, bias, conv-like kernel, wide matrix
 
@@ -261,6 +264,66 @@ def test_muon_refuses_state_of_other_params():
         opt.step(params, params, state)
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_follows_the_contract(xp, name):
+    opt = OPTIMIZERS[name]
+    assert isinstance(opt, Optimizer) and opt.needs is Needs.GRADIENT
+    assert not opt.takes_meta_oracle
+    params = [xp.asarray(p) for p in quadratic(1)[0]]
+    grads = [xp.asarray(g) for g in random_grads(2, 1)[0]]
+    state = opt.init(params)
+    new, new_state, info = opt.step_with_info(params, grads, state)
+    assert info == StepInfo()  # nothing to report beyond the step itself
+    stepped, stepped_state = opt.step(params, grads, state)
+    for a, b in zip(host(new), host(stepped)):
+        np.testing.assert_array_equal(a, b)
+    assert stepped_state["count"] == new_state["count"] == 1
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_grads_raise_before_reaching_params(xp, name, value):
+    # Before, Adam (and every other optimizer) wrote NaN straight into the parameters.
+    opt = OPTIMIZERS[name]
+    params = [xp.asarray(p) for p in quadratic(1)[0]]
+    grads = random_grads(2, 1)[0]
+    grads[2][1, 0, 2] = value
+    with pytest.raises(NonFiniteError, match="^grads contains NaN or inf"):
+        opt.step(params, [xp.asarray(g) for g in grads], opt.init(params))
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (SGD, {"lr": np.float32(0.5), "momentum": np.float64(0.5)}),
+    (Adam, {"lr": np.float32(0.5), "betas": (np.float32(0.5), 0.75), "eps": np.float16(0.5)}),
+    (AdamW, {"lr": np.float32(0.5), "weight_decay": np.float32(0.25)}),
+    (RMSprop, {"lr": np.float32(0.5), "alpha": np.float32(0.5)}),
+    (LAMB, {"lr": np.float32(0.5)}),
+    (LARS, {"lr": np.float32(0.5), "trust_coefficient": np.float32(0.25)}),
+    (Muon, {"lr": np.float32(0.5), "ns_steps": np.int64(3), "adam_lr": np.float32(0.25)}),
+])
+def test_real_scalars_of_any_type_are_accepted_and_stored_as_python_numbers(cls, kwargs):
+    # lr=np.float32(0.1) used to raise TypeError in the first-order optimizers.
+    opt = cls(**kwargs)
+    for name, value in kwargs.items():
+        stored = getattr(opt, name)
+        if isinstance(value, tuple):
+            assert stored == tuple(float(v) for v in value)
+            assert all(type(v) is float for v in stored)
+        else:
+            assert stored == value and type(stored) in (float, int), name
+    assert opt == cls(**{k: (tuple(float(v) for v in v_) if isinstance(v_, tuple) else
+                             v_.item()) for k, v_ in kwargs.items()})
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_all_finite_tests_entries_not_the_sum():
+    # The sum of 1e308 entries overflows although every entry is finite.
+    assert all_finite([np.full(3, 1e308), np.ones(2)])
+    assert not all_finite([np.ones(2), np.array([1.0, np.nan])])
+    assert not all_finite([np.array([np.inf, -np.inf])])  # inf - inf is NaN, still caught
+    assert all_finite([])
+
+
 # --- state round trip without pickle ----------------------------------------------------
 
 def save_state(state, directory):
@@ -461,5 +524,5 @@ def test_newton_schulz_matches_svd_form_and_transposes(np_xp):
 def test_newton_schulz_refuses_non_matrices(np_xp):
     with pytest.raises(ValueError, match=r"matrix must be 2-D, got shape \(3,\)"):
         newton_schulz(np_xp.ones(3))
-    with pytest.raises(ValueError, match="steps must be a positive int"):
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
         newton_schulz(np_xp.ones((2, 2)), steps=0)
