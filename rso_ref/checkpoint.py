@@ -468,7 +468,10 @@ def load(path: str | os.PathLike, xp: ModuleType | None = None) -> Any:
 
 
 def exists(path: str | os.PathLike) -> bool:
-    """True when something is at ``path`` that :func:`load` reads or refuses (:meth:`Checkpoint.exists`)."""
+    """True when something is at ``path`` that :func:`load` reads or refuses.
+
+    See :meth:`Checkpoint.exists`.
+    """
     return Checkpoint(path).exists()
 
 

@@ -67,7 +67,8 @@ def test_bad_keys_and_missing_checkpoints_raise(tmp_path):
 
 
 def test_write_json_atomic(tmp_path):
-    path = checkpoint.write_json_atomic(tmp_path / "r.json", {"x": np.float64(1.5), "v": np.arange(3)})
+    path = checkpoint.write_json_atomic(tmp_path / "r.json",
+                                        {"x": np.float64(1.5), "v": np.arange(3)})
     assert json.loads(path.read_text()) == {"x": 1.5, "v": [0, 1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
@@ -188,8 +189,11 @@ def test_edited_numbers_are_refused_not_resumed_from(tmp_path, edit):
     _refused(ck, "state.json does not match its sha256")
 
 
+_OLD_FORMAT = json.dumps({"a": {"__array__": "a0"}}).encode()  # state.json before format 2
+
+
 @pytest.mark.parametrize("content", [b"", b"[" * 100_000, b"{}", b"[1, 2]", b'"text"',
-                                     b"\xff\xfe\x00", json.dumps({"a": {"__array__": "a0"}}).encode()],
+                                     b"\xff\xfe\x00", _OLD_FORMAT],
                          ids=["empty", "deep", "object", "list", "string", "binary", "old-format"])
 def test_a_state_file_that_is_not_one_is_refused(tmp_path, content):
     ck = _two_saves(tmp_path)
@@ -334,10 +338,12 @@ def test_bad_histories_are_refused_before_anything_is_written(tmp_path, history,
 
 
 # --- item 6: atomicity -----------------------------------------------------------------
-# Each test below fails if save deleted the old checkpoint and then wrote the new one
-# instead of moving the old one aside: a save stopped between the delete and the final
-# rename would leave no checkpoint at all, and load would raise FileNotFoundError where
-# these tests demand the previous state.
+# The tests below fail if save deleted the old checkpoint and then renamed the new one
+# into place instead of moving the old one aside first (checked by making that change):
+# a final rename that fails after the delete leaves no checkpoint (load raises
+# FileNotFoundError, not the previous state); a kill during the delete leaves half a
+# directory (CheckpointError "incomplete"), and the warning test sees no old copy to
+# remove. The hand-built half-swapped state of the fallback test above cannot tell.
 
 def _versions(directory):
     """Save version A, then return (checkpoint, A's history, B's state, B's history)."""
