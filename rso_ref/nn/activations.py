@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from ..backend import array_namespace, erf
+from ..validation import check_choice
 
 __all__ = [
     "relu_fwd",
@@ -131,6 +132,4 @@ def get_activation(name: str) -> tuple[Callable, Callable]:
     ValueError
         If ``name`` is not one of :data:`ACTIVATIONS`, naming the argument ``activation``.
     """
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[check_choice(name, "activation", sorted(ACTIVATIONS))]

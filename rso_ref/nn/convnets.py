@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..backend import array_namespace, check_finite
+from ..validation import check_choice, check_int
 from .activations import flatten_bwd, flatten_fwd, relu_bwd, relu_fwd
 from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
 from .dense import dense_bwd, dense_fwd
@@ -53,23 +54,16 @@ class _Step(NamedTuple):
     hyper: dict
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def _positive_ints(values: Any, name: str) -> tuple[int, ...]:
     values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
     if not values:
         raise ValueError(f"{name} must hold at least one positive int, got {values!r}")
-    for v in values:
-        _positive_int(v, name)
-    return values
+    return tuple(check_int(v, f"{name}[{i}]", minimum=1) for i, v in enumerate(values))
 
 
 def _odd_kernel(value: Any) -> int:
-    if _positive_int(value, "kernel_size") % 2 == 0:
+    value = check_int(value, "kernel_size", minimum=1)
+    if value % 2 == 0:
         raise ValueError(f"kernel_size must be odd (same padding k // 2), got {value!r}")
     return value
 
@@ -88,11 +82,9 @@ class _LayerModel(LossHead):
     def _build_start(self, input_shape: tuple[int, ...], n_classes: Any, loss: Any,
                      init: Any) -> None:
         self.input_shape = input_shape
-        self.n_classes = _positive_int(n_classes, "n_classes")
-        if not isinstance(loss, str) or loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        if not isinstance(init, str) or init not in INITIALIZERS:
-            raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got {init!r}")
+        self.n_classes = check_int(n_classes, "n_classes", minimum=1)
+        check_choice(loss, "loss", sorted(LOSSES))
+        check_choice(init, "init", sorted(INITIALIZERS))
         self.loss_kind, self.weight_init = loss, init
         self._loss_fwd, self._loss_bwd = LOSSES[loss]
         self._steps: list[_Step] = []
@@ -229,7 +221,7 @@ class _PlainConvNet(_LayerModel):
         self._build_start(input_shape, n_classes, loss, init)
         self.channels = _positive_ints(channels, "channels")
         self.kernel_size = _odd_kernel(kernel_size)
-        self.pool = _positive_int(pool, "pool")
+        self.pool = check_int(pool, "pool", minimum=1)
         d = len(input_shape) - 1
         size, c_in = input_shape[1:], input_shape[0]
         for c_out in self.channels:
@@ -287,7 +279,8 @@ class ConvNet1D(_PlainConvNet):
     def __init__(self, length: int = 40, n_classes: int = 10, channels: Sequence[int] = (32, 64),
                  kernel_size: int = 5, pool: int = 2, in_channels: int = 1,
                  loss: str = "cross_entropy", init: str = "he_normal"):
-        shape = (_positive_int(in_channels, "in_channels"), _positive_int(length, "length"))
+        shape = (check_int(in_channels, "in_channels", minimum=1),
+                 check_int(length, "length", minimum=1))
         self._build(shape, n_classes, channels, kernel_size, pool, loss, init)
 
     def _input(self, X: Any, xp: ModuleType) -> Any:
@@ -369,7 +362,7 @@ class ResNet(_LayerModel):
             raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
         self._build_start(shape, n_classes, loss, init)
         self.widths = _positive_ints(widths, "widths")
-        self.blocks_per_stage = _positive_int(blocks_per_stage, "blocks_per_stage")
+        self.blocks_per_stage = check_int(blocks_per_stage, "blocks_per_stage", minimum=1)
         self.kernel_size = k = _odd_kernel(kernel_size)
         self._blocks.append(self._add_conv_relu(2, shape[0], self.widths[0], k))
         c_in = self.widths[0]

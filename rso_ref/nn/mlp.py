@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any, Sequence
 
 from ..backend import array_namespace, check_finite
+from ..validation import check_choice, check_int
 from .activations import get_activation
 from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS, check_param_shapes, init_params
@@ -79,15 +80,13 @@ class MLP(LossHead):
     def __init__(self, sizes: Sequence[int], activation: str = "relu",
                  loss: str = "cross_entropy", init: str | None = None):
         sizes = tuple(sizes)
-        if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
-                                 for s in sizes):
-            raise ValueError(f"sizes must be >= 2 positive ints, got {sizes!r}")
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must hold >= 2 layer widths, got {sizes!r}")
+        sizes = tuple(check_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))
         self._act_fwd, self._act_bwd = get_activation(activation)
-        if not isinstance(loss, str) or loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        check_choice(loss, "loss", sorted(LOSSES))
         init = _DEFAULT_INIT[activation] if init is None else init
-        if not isinstance(init, str) or init not in INITIALIZERS:
-            raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got {init!r}")
+        check_choice(init, "init", sorted(INITIALIZERS))
         self.sizes = sizes
         self.activation = activation
         self.loss_kind = loss

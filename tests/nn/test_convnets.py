@@ -168,8 +168,18 @@ def test_bad_hyperparameters_are_named():
         ResNet((8, 8))
     with pytest.raises(ValueError, match="loss must be one of"):
         ConvNet1D(loss="hinge")
-    with pytest.raises(ValueError, match="channels must be a positive int"):
+    with pytest.raises(ValueError, match=r"channels\[1\] must be an int >= 1, got 0"):
         ConvNet1D(channels=(4, 0))
+    with pytest.raises(TypeError, match="kernel_size must be an int"):
+        ConvNet2D(kernel_size=3.0)
+
+
+def test_integer_hyperparameters_of_any_integer_type():
+    # rso_ref.validation: any numbers.Integral is an int (np.int64 from a config array).
+    model = ConvNet2D((1, 8, 8), n_classes=np.int64(3), channels=(np.int64(2),),
+                      kernel_size=np.int64(3))
+    assert model.n_classes == 3 and type(model.n_classes) is int
+    assert model.param_shapes() == ConvNet2D((1, 8, 8), n_classes=3, channels=(2,)).param_shapes()
 
 
 # -- torch twins ----------------------------------------------------------------------------

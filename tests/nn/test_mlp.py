@@ -221,7 +221,18 @@ def test_bad_hyperparameters_are_named(kwargs, match):
         MLP(SIZES, **kwargs)
 
 
-@pytest.mark.parametrize("sizes", [(5,), (5, 0), (5, 2.0), (5, True)])
-def test_bad_sizes(sizes):
-    with pytest.raises(ValueError, match="sizes must be"):
+@pytest.mark.parametrize("sizes, error, match", [
+    ((5,), ValueError, "sizes must hold >= 2 layer widths"),
+    ((5, 0), ValueError, r"sizes\[1\] must be an int >= 1, got 0"),
+    ((5, 2.0), TypeError, r"sizes\[1\] must be an int"),
+    ((5, True), TypeError, r"sizes\[1\] must be an int"),
+])
+def test_bad_sizes(sizes, error, match):
+    # rso_ref.validation: a wrong type is a TypeError, a wrong value a ValueError.
+    with pytest.raises(error, match=match):
         MLP(sizes)
+
+
+def test_sizes_of_any_integer_type():
+    model = MLP((np.int64(5), 3))
+    assert model.sizes == (5, 3) and all(type(s) is int for s in model.sizes)
