@@ -231,7 +231,7 @@ def _option_error(exc: Exception) -> Exception:
     option = _RSO_OPTIONS.get(inner) if field == "rso_options" else _FIELD_OPTIONS.get(field)
     if option is None:
         return exc
-    if field == "rso_options":
+    if message[match.end(1):].startswith(":"):  # "field: detail" -> "--option: detail"
         message = message[match.end(1) + 1:].lstrip()
     return type(exc)(f"{option}: {message}")
 
