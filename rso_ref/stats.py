@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as _scipy_stats
 
+from .validation import check_int, check_real
+
 __all__ = ["bootstrap_ci", "welch_diff", "holm", "mean_std"]
 
 
@@ -45,10 +47,10 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
     data = np.asarray(values, dtype=np.float64)
     if data.ndim != 1 or data.size < 2:
         raise ValueError(f"values must be 1-D with at least 2 entries, got shape {data.shape}")
-    if not 0 < alpha < 1:
+    n_boot = check_int(n_boot, "n_boot", 1)
+    block = check_int(block, "block", 1, data.size)
+    if not 0.0 < check_real(alpha, "alpha") < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    if block < 1 or block > data.size:
-        raise ValueError(f"block must lie in [1, {data.size}], got {block}")
     gen = np.random.default_rng(seed)
     n = data.size
     n_blocks = -(-n // block)
