@@ -34,9 +34,9 @@ from ..validation import check_choice, check_int
 from .activations import flatten_bwd, flatten_fwd, relu_bwd, relu_fwd
 from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
 from .dense import dense_bwd, dense_fwd
-from .init import INITIALIZERS, check_param_shapes, init_params
+from .init import INITIALIZERS
 from .losses import LOSSES
-from .model import LossHead
+from .model import ModelBase
 from .pooling import global_avg_pool_bwd, global_avg_pool_fwd, max_pool_bwd, max_pool_fwd
 from .residual import residual_bwd, residual_fwd
 
@@ -68,7 +68,7 @@ def _odd_kernel(value: Any) -> int:
     return value
 
 
-class _LayerModel(LossHead):
+class _LayerModel(ModelBase):
     """Shared machinery: parameter layout, init, validation, forward, backward.
 
     Subclasses call :meth:`_build_start` and the ``_add_*`` helpers in ``__init__``.
@@ -78,6 +78,8 @@ class _LayerModel(LossHead):
     loss_kind: str
     weight_init: str
     input_shape: tuple[int, ...]
+    # Orthogonal init: gain sqrt(2) keeps the second moment through ReLUs, as He does.
+    _orthogonal_gain = math.sqrt(2.0)
 
     def _build_start(self, input_shape: tuple[int, ...], n_classes: Any, loss: Any,
                      init: Any) -> None:
@@ -127,30 +129,7 @@ class _LayerModel(LossHead):
         """Parameter indices per architectural block (conv stages or residual blocks, then head)."""
         return [list(ix) for ix in self._blocks]
 
-    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
-        """Draw the parameters: weights with ``init`` (fans of the conv layout), biases zero.
-
-        Weights are drawn in parameter order from one host generator seeded by ``seed``,
-        so every backend gets identical numbers (float32 is the float64 draw rounded).
-
-        Parameters
-        ----------
-        seed : int or numpy.random.Generator, default 0
-        like : array, optional
-            Every parameter is created in the namespace and on the device of ``like``
-            (typically the inputs ``X``); default NumPy.
-        dtype : {"float64", "float32"} or dtype, optional
-            Default ``like.dtype`` when it is real floating, else float64
-            (:func:`rso_ref.nn.init.placement`).
-        """
-        # Orthogonal: gain sqrt(2) keeps the second moment through ReLUs, as He does.
-        return init_params(self._shapes, self.weight_init, seed, like=like, dtype=dtype,
-                           gain=math.sqrt(2.0))
-
     # -- validation ------------------------------------------------------------------
-    def _check_params(self, params: Sequence) -> None:
-        check_param_shapes(params, self._shapes)
-
     def _input(self, X: Any, xp: ModuleType) -> Any:
         """``X`` in the layout of the first layer (subclasses may accept more forms)."""
         return X

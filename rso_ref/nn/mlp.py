@@ -28,9 +28,9 @@ from ..backend import array_namespace, check_finite
 from ..validation import check_choice, check_int
 from .activations import get_activation
 from .dense import dense_bwd, dense_fwd
-from .init import INITIALIZERS, check_param_shapes, init_params
+from .init import INITIALIZERS
 from .losses import LOSSES
-from .model import LossHead
+from .model import ModelBase
 
 __all__ = ["MLP"]
 
@@ -39,7 +39,7 @@ _DEFAULT_INIT = {"relu": "he_normal", "gelu": "he_normal", "tanh": "glorot_unifo
 _ORTHOGONAL_GAIN = {"relu": math.sqrt(2.0), "gelu": math.sqrt(2.0), "tanh": 1.0}
 
 
-class MLP(LossHead):
+class MLP(ModelBase):
     r"""Fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
     Parameters
@@ -91,6 +91,7 @@ class MLP(LossHead):
         self.activation = activation
         self.loss_kind = loss
         self.weight_init = init
+        self._orthogonal_gain = _ORTHOGONAL_GAIN[activation]
         self.n_classes = sizes[-1]
         self._loss_fwd, self._loss_bwd = LOSSES[loss]
 
@@ -103,27 +104,7 @@ class MLP(LossHead):
         """Number of dense layers."""
         return len(self.sizes) - 1
 
-    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
-        """Draw the parameters ``[W1, b1, ..., WL, bL]``.
-
-        Weights are drawn in layer order from one host generator seeded by ``seed``, so
-        every backend gets identical numbers (float32 is the float64 draw rounded).
-
-        Parameters
-        ----------
-        seed : int or numpy.random.Generator, default 0
-        like : array, optional
-            Every parameter is created in the namespace and on the device of ``like``
-            (typically the inputs ``X``); default NumPy.
-        dtype : {"float64", "float32"} or dtype, optional
-            Default ``like.dtype`` when it is real floating, else float64
-            (:func:`rso_ref.nn.init.placement`).
-        """
-        gain = _ORTHOGONAL_GAIN[self.activation] if self.weight_init == "orthogonal" else None
-        return init_params(self._param_shapes(), self.weight_init, seed, like=like, dtype=dtype,
-                           gain=gain)
-
-    def _param_shapes(self) -> list[tuple[int, ...]]:
+    def param_shapes(self) -> list[tuple[int, ...]]:
         """``[(n0, n1), (n1,), (n1, n2), (n2,), ...]``: the shapes of ``[W1, b1, W2, b2, ...]``."""
         shapes = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -140,9 +121,6 @@ class MLP(LossHead):
         return self.layers()
 
     # -- forward --------------------------------------------------------------------
-    def _check_params(self, params: Sequence) -> None:
-        check_param_shapes(params, self._param_shapes())
-
     def _check_X(self, X: Any, params: Sequence, xp: ModuleType) -> None:
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ValueError(

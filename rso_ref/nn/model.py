@@ -1,9 +1,11 @@
-r"""The loss-side interface every model shares: targets, ``loss``, the output gradient, ``predict``.
+r"""What every model shares: ``init``, the parameter check, targets, ``loss``, ``predict``.
 
-A model supplies ``_forward(params, X, xp) -> (outputs, caches)``, the loss pair
+A model supplies ``param_shapes()``, ``weight_init`` and ``_orthogonal_gain`` (the
+parameter side), ``_forward(params, X, xp) -> (outputs, caches)``, the loss pair
 ``_loss_fwd`` / ``_loss_bwd`` (from :data:`~rso_ref.nn.losses.LOSSES`), ``loss_kind`` and
-``n_classes``; :class:`LossHead` adds what follows from them, so that
-:class:`~rso_ref.nn.MLP` and the convnets compute their loss the same way.
+``n_classes`` (the loss side); :class:`ModelBase` adds what follows from them, so that
+:class:`~rso_ref.nn.MLP` and the convnets draw their parameters and compute their loss
+the same way.
 """
 from __future__ import annotations
 
@@ -11,16 +13,52 @@ from types import ModuleType
 from typing import Any, Sequence
 
 from ..backend import array_namespace
+from .init import check_param_shapes, init_params
 from .losses import log_softmax, prepare_targets
 
-__all__ = ["LossHead"]
+__all__ = ["ModelBase"]
 
 
-class LossHead:
-    """Mixin: targets, batch-mean loss, the loss gradient at the outputs, log-probabilities."""
+class ModelBase:
+    """Mixin: parameters drawn and checked, targets, batch-mean loss, its output gradient,
+    log-probabilities."""
 
     loss_kind: str
     n_classes: int
+    weight_init: str
+    #: Gain of the orthogonal initialiser (used only when ``weight_init == "orthogonal"``).
+    _orthogonal_gain: float
+
+    def param_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the parameter list, in order."""
+        raise NotImplementedError
+
+    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
+        """Draw the parameters: weights with the model's initialiser, biases zero.
+
+        Weights are drawn in parameter order from one host generator seeded by ``seed``,
+        so every backend gets identical numbers (float32 is the float64 draw rounded).
+
+        Parameters
+        ----------
+        seed : int or numpy.random.Generator, default 0
+        like : array, optional
+            Every parameter is created in the namespace and on the device of ``like``
+            (typically the inputs ``X``); default NumPy.
+        dtype : {"float64", "float32"} or dtype, optional
+            Default ``like.dtype`` when it is real floating, else float64
+            (:func:`rso_ref.nn.init.placement`).
+
+        Returns
+        -------
+        list of arrays
+            Shaped as :meth:`param_shapes`.
+        """
+        return init_params(self.param_shapes(), self.weight_init, seed, like=like, dtype=dtype,
+                           gain=self._orthogonal_gain)
+
+    def _check_params(self, params: Sequence) -> None:
+        check_param_shapes(params, self.param_shapes())
 
     def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
         """Validate ``y`` and put it in the form the loss takes (:func:`prepare_targets`)."""

@@ -54,6 +54,7 @@ def test_init_and_training_stay_on_the_device_of_like(name):
     X, y = _batch(name)
     Xd, yd = strict.asarray(X, device=device), strict.asarray(y, device=device)
     params = model.init(3, like=Xd)
+    assert [tuple(p.shape) for p in params] == model.param_shapes()
     assert _devices(params) == {str(device)}
     assert all(p.dtype == strict.float64 for p in params)
     for j, (p, r) in enumerate(zip(params, model.init(3))):
