@@ -7,7 +7,9 @@ batch means, initialisers draw on the host, and models hold hyperparameters only
 (:mod:`rso_ref.autodiff`), the oracle the backward passes are tested against.
 
 Conventions: dense weights ``(in, out)`` with :math:`Y = XW + b`; parameters ordered
-``[W1, b1, W2, b2, ...]``; float64 unless asked otherwise.
+``[W1, b1, W2, b2, ...]``; ``model.init(seed, like=X)`` creates them in the namespace,
+on the device and in the floating dtype of ``X`` (float64 without ``like``), see
+:func:`rso_ref.nn.init.placement`.
 """
 from .activations import (
     ACTIVATIONS,
