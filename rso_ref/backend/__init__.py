@@ -22,6 +22,7 @@ plots, cli, ...) may use NumPy. This package supplies what the standard lacks:
 Namespaces are the array-api-compat wrappers (``array_api_compat.numpy`` and so on),
 so that ``xp.linalg``, ``xp.matmul`` and friends behave the same on every backend.
 """
+from . import core, windows
 from .core import (
     BACKENDS,
     array_namespace,
@@ -41,22 +42,4 @@ from .core import (
 )
 from .windows import sliding_windows, sliding_windows_adjoint
 
-__all__ = [
-    "BACKENDS",
-    "namespace",
-    "array_namespace",
-    "backend_name",
-    "is_numpy",
-    "to_numpy",
-    "asarray",
-    "rng",
-    "random_normal",
-    "random_uniform",
-    "synchronize",
-    "resolve_dtype",
-    "check_floating",
-    "erf",
-    "check_finite",
-    "sliding_windows",
-    "sliding_windows_adjoint",
-]
+__all__ = [*core.__all__, *windows.__all__]
