@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 from . import benchmarks
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "blas_threads", "DEFAULT_BLAS_THREADS"]
 
 #: The default of ``--blas-threads``.
 DEFAULT_BLAS_THREADS = 1
@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(created if missing)")
     g_verify = golden_sub.add_parser("verify", help="check a port against the fixtures")
     g_verify.add_argument("--port", required=True,
-                          help="'module:function' (with --kind) or 'module' (every kind it defines)")
+                          help="'module:function' (with --kind) or 'module' (every kind it "
+                               "defines)")
     g_verify.add_argument("--kind", default=None,
                           help="the fixture kind the function ports (e.g. rso_step, mlp); "
                                "without it every kind the module defines")

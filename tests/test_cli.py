@@ -117,7 +117,8 @@ def test_an_unwritable_out_fails_before_any_work(tmp_path, monkeypatch, capsys):
                  ["theory", "--quick", "--out", out]):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
-        assert err.startswith("rso-ref: error: --out: cannot write to ") and "Not a directory" in err
+        assert err.startswith("rso-ref: error: --out: cannot write to ")
+        assert "Not a directory" in err
     assert main(["golden", "write", out]) == 2
     assert capsys.readouterr().err.startswith("rso-ref: error: out_dir: cannot write to ")
 
@@ -224,5 +225,6 @@ def test_bench_results_go_under_the_current_directory_and_say_quick(tmp_path, mo
     args = benchmarks.parse_args(argparse.ArgumentParser(), "rso_overhead", ["--quick"])
     assert args.out == tmp_path / "rso-ref-out" / "bench" / "rso_overhead.json"
     assert json.loads(benchmarks.finish({"t": 1.0}, args).read_text()) == {"t": 1.0, "quick": True}
-    full = benchmarks.parse_args(argparse.ArgumentParser(), "x", ["--out", str(tmp_path / "o.json")])
+    full = benchmarks.parse_args(argparse.ArgumentParser(), "x",
+                                 ["--out", str(tmp_path / "o.json")])
     assert json.loads(benchmarks.finish({}, full).read_text()) == {"quick": False}

@@ -37,7 +37,8 @@ def test_arms_resolve_to_an_optimizer_and_its_options():
     # checked when the config is built, before any data is loaded (issue 15):
     ({"rso_options": {"meta_iter": 3}}, ValueError,
      "rso_options: meta_iter is not an option of optimizer 'rso'"),
-    ({"rso_options": {"meta_iters": -1}}, ValueError, "rso_options: meta_iters must be an int >= 0"),
+    ({"rso_options": {"meta_iters": -1}}, ValueError,
+     "rso_options: meta_iters must be an int >= 0"),
     ({"rso_options": {"meta_iters": 2.0}}, TypeError, "rso_options: meta_iters must be an int"),
     ({"variants": {"K=2": {"optimizer": "rso", "options": {"meta_iters": -2}}}}, ValueError,
      "variants\\['K=2'\\]: meta_iters must be"),

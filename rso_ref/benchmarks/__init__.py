@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import statistics
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-__all__ = ["BENCHMARKS", "run", "default_out", "parse_args", "finish"]
+__all__ = ["BENCHMARKS", "run", "default_out", "parse_args", "finish", "median_time"]
 
 #: ``rso-ref bench`` name -> module of this package.
 BENCHMARKS: dict[str, str] = {
@@ -53,6 +55,18 @@ def finish(result: dict, args: argparse.Namespace) -> Path:
     from ..checkpoint import write_json_atomic
 
     return write_json_atomic(args.out, {**result, "quick": bool(args.quick)})
+
+
+def median_time(fn: Callable[[], object], repeats: int, *, warmup: int = 0) -> float:
+    """Median wall time (s) of ``repeats`` calls of ``fn``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def run(name: str, argv: Sequence[str] | None = None) -> int:

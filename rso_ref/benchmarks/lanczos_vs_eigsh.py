@@ -35,7 +35,7 @@ from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rso_ref import autodiff, hessian, tree
-from rso_ref.benchmarks import finish, parse_args
+from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.lanczos import top_eigenpairs
 from rso_ref.nn import MLP
 
@@ -91,16 +91,6 @@ def true_residuals(matvec, run, scale):
     return [float(np.linalg.norm(matvec(U[:, i]) - lam[i] * U[:, i]) / scale) for i in range(K)]
 
 
-def median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write its JSON and print the ratios; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -119,11 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         dim = sum(p.size for p in params)
         matvec = hessian.as_matvec(lambda v: hessian.hvp(model.loss, params, v, X, y), params)
 
-        grad_s = median_time(lambda: autodiff.value_and_grad(model.loss, params, X, y), 10)
-        handwritten_s = median_time(lambda: model.value_and_grad(params, X, y), 10)
+        grad_s = median_time(lambda: autodiff.value_and_grad(model.loss, params, X, y), 10,
+                             warmup=1)
+        handwritten_s = median_time(lambda: model.value_and_grad(params, X, y), 10, warmup=1)
         v = tree.unflatten(np.random.default_rng(1).standard_normal(dim), params)
         hvp_s = {
-            mode: median_time(lambda m=mode: hessian.hvp(model.loss, params, v, X, y, mode=m), 10)
+            mode: median_time(lambda m=mode: hessian.hvp(model.loss, params, v, X, y, mode=m),
+                              10, warmup=1)
             for mode in ("forward-over-reverse", "reverse-over-reverse")
         }
 

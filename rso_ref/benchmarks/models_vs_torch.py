@@ -18,9 +18,9 @@ Usage::
                                                  [--backend numpy|cupy] [--quick] [--out PATH]
 
 Writes ``./rso-ref-out/bench/models_vs_torch.json`` (``--out`` to change it; the JSON
-records the backend) by an atomic rename; ``--quick`` takes 5 repeats. ``--backend cupy`` times rso_ref on CuPy against torch on CUDA (or the
-CPU when torch has no CUDA) and exits cleanly, writing nothing, when CuPy or a GPU is
-missing.
+records the backend) by an atomic rename; ``--quick`` takes 5 repeats. ``--backend
+cupy`` times rso_ref on CuPy against torch on CUDA (or the CPU when torch has no CUDA)
+and exits cleanly, writing nothing, when CuPy or a GPU is missing.
 """
 from __future__ import annotations
 

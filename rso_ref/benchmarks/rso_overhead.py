@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 import tracemalloc
 from typing import Sequence
@@ -29,19 +28,10 @@ from typing import Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rso_ref.benchmarks import finish, parse_args
+from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.nn import MLP
-from rso_ref.optim import SGD
-from rso_ref.rso import RSO, rso_step
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
+from rso_ref.optim import RSO, SGD
+from rso_ref.rso import rso_step
 
 def _peak_bytes(fn) -> int:
     tracemalloc.start()
@@ -78,8 +68,8 @@ def run(quick: bool) -> dict:
         _, grads = oracle(params)
         sgd.step(params, grads, sgd_state)
 
-    t_vg = _median_time(lambda: oracle(params), repeats)
-    t_sgd = _median_time(sgd_step, repeats)
+    t_vg = median_time(lambda: oracle(params), repeats)
+    t_sgd = median_time(sgd_step, repeats)
     rows = []
     for k in ks:
         info = {}
@@ -87,8 +77,8 @@ def run(quick: bool) -> dict:
         def one_step(k=k, info=info):
             info["res"] = rso_step(oracle, params, lr=0.05, meta_iters=k, groups=model.layers())
 
-        t_vg_again = _median_time(lambda: oracle(params), repeats)  # interleaved reference
-        t_rso = _median_time(one_step, repeats)
+        t_vg_again = median_time(lambda: oracle(params), repeats)  # interleaved reference
+        t_rso = median_time(one_step, repeats)
         nfev = info["res"].nfev
         rows.append({
             "K": k, "nfev": nfev, "nit": info["res"].nit, "t_rso": t_rso,
@@ -104,15 +94,18 @@ def run(quick: bool) -> dict:
         n_steps = 10 if quick else 20
         state = opt.init(params)
         p = params
+        meta_calls = 0
         start = time.perf_counter()
         for _ in range(n_steps):
             loss, grads = oracle(p)
-            p, state = opt.step(p, grads, state, value_and_grad=oracle, loss=loss,
-                                meta_value_and_grad=meta_oracle if meta else None)
+            p, state, info = opt.step_with_info(p, grads, state, value_and_grad=oracle,
+                                                loss=loss,
+                                                meta_value_and_grad=meta_oracle if meta else None)
+            meta_calls += info.oracle_calls
         per_step = (time.perf_counter() - start) / n_steps
         amortised.append({"meta_every": meta_every, "meta_batch": 32 if meta else None,
                           "K": 5, "t_step": per_step, "vs_sgd_step": per_step / t_sgd,
-                          "meta_nfev_per_step": state["nfev"] / n_steps})
+                          "meta_nfev_per_step": meta_calls / n_steps})
 
     peak_vg = _peak_bytes(lambda: oracle(params))
     peak_rso = _peak_bytes(lambda: rso_step(oracle, params, lr=0.05, meta_iters=5,
@@ -144,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"overhead ratio {row['overhead_ratio']:.3f}  x SGD step {row['vs_sgd_step']:.2f}")
     for row in result["amortised"]:
         print(f"meta_every={row['meta_every']:>2} meta_batch={row['meta_batch']}: "
-              f"{row['vs_sgd_step']:.2f} x SGD step, {row['meta_nfev_per_step']:.1f} meta calls/step")
+              f"{row['vs_sgd_step']:.2f} x SGD step, "
+              f"{row['meta_nfev_per_step']:.1f} meta calls/step")
     mem = result["memory"]
     print(f"peak extra memory of rso_step: {mem['extra_over_param_bytes']:.2f} x parameter size")
     print(f"wrote {args.out}")
