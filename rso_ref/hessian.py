@@ -294,6 +294,7 @@ def as_matvec(product: Callable[[list], list], like: Sequence) -> Callable[[Any]
     ``product(v_tree) -> tree``; the result maps a 1-D array of length
     ``sum(p.size for p in like)`` to ``flatten(product(unflatten(v, like)))``.
     """
+    check_callable(product, "product")
     like = list(like)
     return lambda vector: tree.flatten(product(tree.unflatten(vector, like)))
 
@@ -387,6 +388,7 @@ def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
     indefinite with a trace near zero, which makes the trace share unbounded. The
     numerator costs ``k`` products.
     """
+    check_callable(matvec, "matvec")
     xp = backend.array_namespace(eigvecs)
     dim = _check_basis(eigvecs)
     if n_samples is not None:

@@ -231,6 +231,10 @@ def test_bad_input():
         hessian.dominant_alignment(np.ones(4), np.eye(5)[:, :2])
     with pytest.raises(ValueError, match="n_samples"):
         hessian.subspace_energy_share(lambda z: z, np.eye(4)[:, :2], n_samples=0)
+    with pytest.raises(TypeError, match="matvec must be callable"):
+        hessian.subspace_energy_share(np.eye(4), np.eye(4)[:, :2])
+    with pytest.raises(TypeError, match="product must be callable"):
+        hessian.as_matvec(np.eye(4), params)
 
 
 def test_hvp_refuses_other_backends():
