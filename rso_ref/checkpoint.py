@@ -282,8 +282,8 @@ class Checkpoint:
             form, digest, payload = document["format"], document["sha256"], document["payload"]
             matches = _canonical_sha256(payload) == digest
         except (ValueError, KeyError, TypeError, RecursionError) as error:
-            raise CheckpointError(f"{where}: {_STATE} is not a checkpoint state "
-                                  f"({type(error).__name__}: {error})") from None
+            raise CheckpointError(f"{where}: {_STATE} is not a checkpoint state of format "
+                                  f"{_FORMAT} ({type(error).__name__}: {error})") from None
         if form != _FORMAT:
             raise CheckpointError(f"{where}: checkpoint format {form!r}, this version of rso_ref "
                                   f"reads format {_FORMAT}")
