@@ -117,7 +117,7 @@ def test_initialisers_take_like_too():
         assert np.array_equal(backend.to_numpy(W), draw((5, 4), 7).astype(np.float32))
 
 
-def test_placement_resolves_once_and_names_like():
+def test_placement_and_errors_that_name_like():
     like, dtype = init.placement(None, "float32")
     assert like is None and dtype == np.float32
     x = strict.zeros(1, dtype=strict.float32)
