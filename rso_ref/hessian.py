@@ -44,6 +44,7 @@ from typing import Any, Callable, Sequence
 
 from . import backend, tree
 from .lanczos import top_eigenpairs
+from .nn.losses import one_hot
 from .validation import check_callable, check_choice, check_int, check_positive
 
 __all__ = [
@@ -203,7 +204,7 @@ def output_grad(z: Any, y: Any, loss: str) -> Any:
     n = z.shape[0]
     if loss == "mse" and not xp.isdtype(y.dtype, "integral"):
         return (z - y) / n
-    onehot = xp.astype(xp.arange(z.shape[1])[None, :] == y[:, None], z.dtype)
+    onehot = one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
     if loss == "mse":
         return (z - onehot) / n
     return (_softmax(z, xp) - onehot) / n
@@ -397,7 +398,7 @@ def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
     MU = xp.stack([matvec(eigvecs[:, i]) for i in range(k)], axis=1)
     inside = float(xp.sum(xp.matmul(xp.matrix_transpose(eigvecs), MU) ** 2))
     if n_samples is None:
-        eye = xp.eye(dim, dtype=eigvecs.dtype)
+        eye = xp.eye(dim, dtype=eigvecs.dtype, device=eigvecs.device)
         total = sum(float(xp.sum(matvec(eye[:, i]) ** 2)) for i in range(dim))
     else:
         gen = backend.rng(seed)

@@ -244,3 +244,23 @@ def test_hvp_refuses_other_backends():
     moved = [backend.asarray(p, xp=torch_xp) for p in params]
     with pytest.raises(TypeError, match="fd_hvp"):
         hessian.hvp(model.loss, moved, [backend.asarray(w, xp=torch_xp) for w in v], X, y)
+
+
+def test_output_derivatives_and_energy_share_stay_on_the_device():
+    # array_api_strict refuses to mix devices: a one-hot table or identity made on the
+    # default device would raise. Values equal NumPy's (same arithmetic, 1e-12).
+    strict = pytest.importorskip("array_api_strict")
+    device = strict.Device("device1")
+    gen = np.random.default_rng(5)
+    z, w, y = gen.standard_normal((6, 3)), gen.standard_normal((6, 3)), gen.integers(0, 3, 6)
+    zd, wd, yd = (strict.asarray(a, device=device) for a in (z, w, y))
+    for loss in hessian.LOSSES:
+        for mine, ref in [(hessian.output_grad(zd, yd, loss), hessian.output_grad(z, y, loss)),
+                          (hessian.output_hvp(zd, yd, wd, loss),
+                           hessian.output_hvp(z, y, w, loss))]:
+            assert mine.device == device
+            np.testing.assert_allclose(backend.to_numpy(mine), ref, rtol=1e-12, atol=0)
+    M = np.diag([4.0, -3.0, 2.0, 1.0])
+    Md, U = strict.asarray(M, device=device), strict.asarray(np.eye(4)[:, :2], device=device)
+    share = hessian.subspace_energy_share(lambda v: strict.matmul(Md, v), U)
+    assert share == pytest.approx((16 + 9) / 30, rel=1e-12)
