@@ -45,6 +45,16 @@ def test_overrides_are_checked_against_the_preset():
                            progress=False)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"preset": 5}, "preset must be a Preset or a preset name"),
+    ({"tune": "no"}, "tune must be a bool"),          # a truthy string used to tune
+    ({"progress": None}, "progress must be a bool"),
+])
+def test_run_preset_refuses_bad_arguments_before_any_training(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        presets.run_preset(**{"preset": "table1-digits-mlp", **kwargs})
+
+
 def test_bad_presets_and_names_are_refused():
     config = CompareConfig(optimizers=("sgd", "rso"))
     with pytest.raises(ValueError, match="'adam' is not an arm"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from ..compare import LR_GRID_FACTORS, CompareConfig, run_comparison, tune_learning_rates
+from ..validation import check_flag
 from .analysis import analyse
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "LR_EDGE_EXTENSIONS", "SEEDS"]
@@ -142,8 +143,21 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     dict
         :func:`~rso_ref.compare.run_comparison`'s report plus ``"preset"``,
         ``"tuning"`` (or None), ``"analysis"`` (:func:`analyse`) and ``"machine"``.
+
+    Raises
+    ------
+    TypeError
+        If ``preset`` is neither a :class:`Preset` nor a name, or ``tune`` or
+        ``progress`` is not a bool (before anything is trained).
+    ValueError
+        For an unknown preset name, or overrides that drop an arm the preset needs.
     """
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    if isinstance(preset, str):
+        preset = get_preset(preset)
+    elif not isinstance(preset, Preset):
+        raise TypeError(f"preset must be a Preset or a preset name, got {type(preset).__name__}")
+    check_flag(tune, "tune")
+    check_flag(progress, "progress")
     changes = dict(overrides or {})
     if seeds is not None:
         changes["seeds"] = tuple(seeds)
