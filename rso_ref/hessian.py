@@ -398,8 +398,11 @@ def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
     MU = xp.stack([matvec(eigvecs[:, i]) for i in range(k)], axis=1)
     inside = float(xp.sum(xp.matmul(xp.matrix_transpose(eigvecs), MU) ** 2))
     if n_samples is None:
-        eye = xp.eye(dim, dtype=eigvecs.dtype, device=eigvecs.device)
-        total = sum(float(xp.sum(matvec(eye[:, i]) ** 2)) for i in range(dim))
+        total = 0.0
+        for i in range(dim):
+            unit = xp.zeros_like(eigvecs[:, 0])  # on the device of eigvecs, one at a time
+            unit[i] = 1.0
+            total += float(xp.sum(matvec(unit) ** 2))
     else:
         gen = backend.rng(seed)
         total = 0.0

@@ -37,7 +37,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
-from ..backend import array_namespace, check_finite
+from ..backend import array_namespace, asarray, check_finite, namespace
 
 __all__ = [
     "prepare_targets",
@@ -89,10 +89,11 @@ def check_labels(labels: Any, n_classes: int, *, n: int | None = None, name: str
 def one_hot(labels: Any, n_classes: int, *, dtype: Any, xp: ModuleType | None = None) -> Any:
     """Rows of the identity: ``out[i, c] = 1`` if ``labels[i] == c`` else 0, in ``dtype``.
 
-    Created on the device of ``labels``.
+    Created on the device of ``labels`` (the class indices go there from the host, which
+    needs no device API: NumPy 1.26 arrays have no ``.device``).
     """
     xp = array_namespace(labels) if xp is None else xp
-    classes = xp.arange(n_classes, device=labels.device)
+    classes = asarray(namespace("numpy").arange(n_classes), like=labels)
     return xp.astype(labels[:, None] == classes[None, :], dtype)
 
 
