@@ -7,9 +7,22 @@ One step on minibatch :math:`B_t`:
     (\ell_t, g_t) = \big(L_{B_t}(\theta_t), \nabla L_{B_t}(\theta_t)\big), \qquad
     \theta_{t+1}, s_{t+1} = \mathrm{opt.step}(\theta_t, g_t, s_t)
 
-Optimizers that need the loss oracle itself (RSO, full-batch L-BFGS; they set
-``needs_oracle = True``) also get ``value_and_grad`` on :math:`B_t` and, with
-``meta_batch=k``, a meta oracle on the first ``k`` examples of :math:`B_t`.
+The keywords of the step follow what the optimizer declares in ``optimizer.needs``
+(:mod:`rso_ref.optim.contract`): ``Needs.VALUE_AND_GRAD`` (RSO, full-batch L-BFGS)
+gets ``value_and_grad`` and ``loss`` on :math:`B_t` and, with ``meta_batch=k`` (only
+for optimizers with ``takes_meta_oracle``), ``meta_value_and_grad`` on the first ``k``
+examples of :math:`B_t`; ``Needs.HVP`` (Dom-/Bulk-SGD) gets ``hvp_fn(params, v)``, the
+Hessian-vector product of :math:`B_t`: exact by autograd on NumPy
+(:func:`rso_ref.hessian.hvp` of ``model.loss``), a central difference of
+``model.value_and_grad`` elsewhere (:func:`rso_ref.hessian.fd_hvp`). The per-step
+diagnostics come from the :class:`~rso_ref.optim.contract.StepInfo` each step returns.
+
+Nothing is lost when a run goes wrong: a non-finite minibatch loss, a
+:class:`~rso_ref.validation.NonFiniteError` raised by the step, non-finite parameters
+after it, a non-finite loss the optimizer reports, a non-finite evaluation loss or a
+non-finite loss of the final parameters (on the last minibatch) ends the run with
+``status="diverged"``, the history so far, and the last parameters whose minibatch
+loss was finite.
 
 The minibatch order of epoch ``e`` is drawn from ``numpy.random.default_rng([seed, e])``,
 so a run resumed from the checkpoint written after epoch ``e`` continues bit for bit
@@ -26,9 +39,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoint, tree
-from .backend import array_namespace, backend_name, to_numpy
+from . import checkpoint, hessian, tree
+from .backend import array_namespace, is_numpy
 from .data import minibatches
+from .optim import Needs, Optimizer
+from .optim.base import all_finite
+from .validation import NonFiniteError, check_finite_loss, check_int
 
 __all__ = ["TrainResult", "train", "accuracy", "evaluate"]
 
@@ -45,14 +61,21 @@ class TrainResult:
         Final optimizer state.
     steps : dict of lists
         Per-step records: ``loss`` (minibatch loss before the step), ``grad_norm``,
-        ``time`` (seconds of the step, oracle calls included), ``nfev`` (extra oracle
-        calls made by the optimizer in the step), and ``w`` (RSO weights, when the
-        optimizer keeps them; ``None`` otherwise).
+        ``time`` (seconds of the step, oracle calls included), and from the step's
+        :class:`~rso_ref.optim.contract.StepInfo`: ``nfev`` (its ``oracle_calls``, the
+        oracle calls made by the optimizer beyond the minibatch gradient),
+        ``hvp_calls`` (Hessian-vector products) and ``w`` (RSO's group weights as a
+        list of floats; ``None`` for optimizers without them).
     epochs : dict of lists
         Per-epoch records: ``epoch``, ``train_loss`` (mean minibatch loss),
         ``eval_loss`` and ``eval_accuracy`` (when evaluation data was given).
-    status : {"completed", "diverged", "max_steps"}
+    status : {"completed", "diverged", "max_steps", "stopped"}
+        ``"completed"``: every epoch ran; ``"max_steps"``: ``max_steps`` were taken;
+        ``"stopped"``: the callback returned True; ``"diverged"``: a loss or the
+        parameters became non-finite (``params`` are then the last ones whose
+        minibatch loss was finite, ``opt_state`` the state that went with them).
     message : str
+        What happened, naming the step for ``"diverged"`` and ``"stopped"``.
     """
 
     params: list
@@ -106,8 +129,9 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     ----------
     model : rso_ref model
         Has ``init``, ``value_and_grad``, ``loss``, ``predict``.
-    optimizer : rso_ref optimizer
-        ``init(params)`` and ``step(params, grads, state, ...)``.
+    optimizer : rso_ref.optim.Optimizer
+        Any optimizer of the contract (:mod:`rso_ref.optim.contract`); its ``needs``
+        decides which oracles each step gets.
     X, y : arrays of one backend
         Training inputs and labels; the backend and dtype of ``X`` are used throughout.
     epochs, batch_size : int
@@ -119,8 +143,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     X_eval, y_eval : arrays, optional
         Evaluated (loss, accuracy) after every epoch.
     meta_batch : int, optional
-        For optimizers with ``needs_oracle``: the meta-objective uses the first
-        ``meta_batch`` examples of each minibatch.
+        For optimizers with ``takes_meta_oracle`` (RSO): the meta-objective uses the
+        first ``meta_batch`` examples of each minibatch.
     max_steps : int, optional
         Stop after this many steps in total.
     progress : bool
@@ -133,21 +157,40 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         Continue from ``checkpoint_dir/last`` when it exists; a damaged checkpoint raises
         :class:`rso_ref.checkpoint.CheckpointError` instead of restarting over it.
     callback : callable, optional
-        ``callback(step, record)`` after each step; returning True stops the run.
+        ``callback(step, record)`` after each step; returning True stops the run
+        (``status="stopped"``).
 
     Returns
     -------
     TrainResult
-        A run whose minibatch loss became NaN/inf stops with ``status="diverged"`` and
-        a message naming the step; the parameters returned are the last ones whose
-        minibatch loss was finite (the loss is checked at the start of each step).
+        A run in which a loss or the parameters became NaN/inf ends with
+        ``status="diverged"`` and a message naming the step (see the module
+        docstring); the parameters returned are the last ones whose minibatch loss was
+        finite, and the step history is kept.
+
+    Raises
+    ------
+    TypeError
+        If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, or an integer
+        argument is not an int.
+    ValueError
+        Bad ``epochs``, ``batch_size``, ``meta_batch`` (or one given to an optimizer
+        without ``takes_meta_oracle``), ``max_steps``, ``seed``, mismatched ``X``/``y``,
+        or non-finite initial ``params``.
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if meta_batch is not None and (isinstance(meta_batch, bool) or not isinstance(meta_batch, int)
-                                   or meta_batch < 1):
-        raise ValueError(f"meta_batch must be a positive int, got {meta_batch!r}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError("optimizer must be an rso_ref.optim.Optimizer (subclass it and declare "
+                        f"needs), got {type(optimizer).__name__}")
+    check_int(epochs, "epochs", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(seed, "seed")
+    if max_steps is not None:
+        check_int(max_steps, "max_steps", minimum=1)
+    if meta_batch is not None:
+        check_int(meta_batch, "meta_batch", minimum=1)
+        if not optimizer.takes_meta_oracle:
+            raise ValueError(f"meta_batch is for optimizers that take a meta oracle (RSO); "
+                             f"{type(optimizer).__name__} does not")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir")
     xp = array_namespace(X, y)
@@ -156,9 +199,11 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
     if params is None:
         params = model.init(seed=seed, like=X)
+    if not all_finite(params):
+        raise ValueError("params contains NaN or inf entries: there is nothing finite to start from")
     opt_state = optimizer.init(params)
-    needs_oracle = getattr(optimizer, "needs_oracle", False)
-    steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "w": []}
+    exact_hvp = is_numpy(xp)
+    steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "hvp_calls": [], "w": []}
     epoch_log: dict = {"epoch": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
     first_epoch, step = 0, 0
     fingerprint = _fingerprint(model, optimizer, batch_size, seed, meta_batch)
@@ -174,7 +219,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
 
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    last_finite = params  # returned if the very first loss is already non-finite
+    good = (params, opt_state)  # the last params with a finite minibatch loss, and their state
+    last_batch = None  # the minibatch of the last step taken here (for the final loss check)
     bar = _progress_bar(total, step, progress, type(optimizer).__name__)
     status, message = "completed", f"trained {epochs} epochs"
     try:
@@ -186,30 +232,25 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                     break
                 xb, yb = _take(xp, X, index), _take(xp, y, index)
                 started = time.perf_counter()
-                loss, grads = model.value_and_grad(params, xb, yb)
-                if not math.isfinite(loss):
-                    params = last_finite
-                    status = "diverged"
-                    message = (f"training diverged at step {step} (epoch {epoch}): minibatch loss "
-                               f"is {loss}; lower the learning rate")
+                try:
+                    loss, grads = model.value_and_grad(params, xb, yb)
+                    loss = check_finite_loss(loss, "model.value_and_grad", "(minibatch loss)")
+                    good = (params, opt_state)
+                    oracles = _oracles(optimizer.needs, model, loss, xb, yb, meta_batch, exact_hvp)
+                    params, opt_state, info = optimizer.step_with_info(params, grads, opt_state,
+                                                                       **oracles)
+                    _check_step(params, info, type(optimizer).__name__)
+                except NonFiniteError as exc:
+                    (params, opt_state), status = good, "diverged"
+                    message = (f"training diverged at step {step} (epoch {epoch}): {exc}; "
+                               "lower the learning rate")
                     break
-                last_finite = params
-                kwargs = {}
-                if needs_oracle:
-                    kwargs["value_and_grad"] = lambda p, xb=xb, yb=yb: model.value_and_grad(p, xb, yb)
-                    kwargs["loss"] = loss
-                    if meta_batch is not None:
-                        xm, ym = xb[:meta_batch, ...], yb[:meta_batch]
-                        kwargs["meta_value_and_grad"] = lambda p, xm=xm, ym=ym: \
-                            model.value_and_grad(p, xm, ym)
-                nfev_before = opt_state.get("nfev", 0) if isinstance(opt_state, dict) else 0
-                new_params, opt_state = optimizer.step(params, grads, opt_state, **kwargs)
                 elapsed = time.perf_counter() - started
-                params = new_params
+                last_batch = (xb, yb)
                 record = {
                     "loss": loss, "grad_norm": tree.norm(grads), "time": elapsed,
-                    "nfev": (opt_state.get("nfev", 0) - nfev_before) if isinstance(opt_state, dict) else 0,
-                    "w": _weights(opt_state),
+                    "nfev": info.oracle_calls, "hvp_calls": info.hvp_calls,
+                    "w": list(info.w) if info.w is not None else None,
                 }
                 for key, value in record.items():
                     steps[key].append(value)
@@ -218,24 +259,55 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
                 if callback is not None and callback(step, record):
-                    status, message = "max_steps", f"stopped by callback at step {step}"
+                    status, message = "stopped", f"stopped by callback at step {step}"
                     break
             if status != "completed":
                 break
             _log_epoch(epoch_log, epoch, epoch_losses, model, params, X_eval, y_eval)
+            if X_eval is not None and not math.isfinite(epoch_log["eval_loss"][-1]):
+                (params, opt_state), status = good, "diverged"
+                message = (f"training diverged in epoch {epoch}: the evaluation loss is "
+                           f"{epoch_log['eval_loss'][-1]}; lower the learning rate")
+                break
             if store is not None:  # appends only this epoch's steps to the history file
                 store.save({"fingerprint": fingerprint, "params": params, "opt_state": opt_state,
                             "epochs": epoch_log, "epoch": epoch + 1, "step": step}, history=steps)
     finally:
         bar.close()
+    if status != "diverged" and last_batch is not None:
+        # The loss after the last step is computed by no step: check it here.
+        final = float(model.loss(params, *last_batch))
+        if not math.isfinite(final):
+            (params, opt_state), status = good, "diverged"
+            message = (f"training diverged at step {step - 1}: the minibatch loss after the "
+                       f"last step is {final}; lower the learning rate")
     return TrainResult(params=params, opt_state=opt_state, steps=steps, epochs=epoch_log,
                        status=status, message=message)
 
 
-def _weights(opt_state: Any):
-    if isinstance(opt_state, dict) and opt_state.get("w") is not None:
-        return [float(v) for v in to_numpy(opt_state["w"])]
-    return None
+def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch: int | None,
+             exact_hvp: bool) -> dict:
+    """The keyword oracles of one step on the minibatch ``(xb, yb)``, as ``needs`` declares."""
+    if needs is Needs.VALUE_AND_GRAD:
+        oracles = {"value_and_grad": lambda p: model.value_and_grad(p, xb, yb), "loss": loss}
+        if meta_batch is not None:
+            xm, ym = xb[:meta_batch, ...], yb[:meta_batch]
+            oracles["meta_value_and_grad"] = lambda p: model.value_and_grad(p, xm, ym)
+        return oracles
+    if needs is Needs.HVP:
+        if exact_hvp:
+            return {"hvp_fn": lambda p, v: hessian.hvp(model.loss, p, v, xb, yb)}
+        return {"hvp_fn": lambda p, v: hessian.fd_hvp(
+            lambda q: model.value_and_grad(q, xb, yb), p, v)}
+    return {}
+
+
+def _check_step(params: list, info: Any, name: str) -> None:
+    """Raise :class:`NonFiniteError` if a step left non-finite parameters or loss."""
+    if not all_finite(params):
+        raise NonFiniteError("the step made the parameters non-finite")
+    if info.loss_after is not None:
+        check_finite_loss(info.loss_after, name, "after the step")
 
 
 def _log_epoch(log: dict, epoch: int, losses: list, model, params, X_eval, y_eval) -> None:

@@ -1,11 +1,13 @@
-"""The training loop: determinism, checkpoint/resume bit-identity, divergence, records."""
+"""The training loop: determinism, checkpoint/resume bit-identity, divergence, records,
+and the optimizer contract (every exported optimizer runs; needs decide the oracles)."""
+import math
+
 import numpy as np
 import pytest
 
-from rso_ref import backend
+from rso_ref import backend, optim
 from rso_ref.nn import MLP
-from rso_ref.optim import SGD, Adam
-from rso_ref.rso import RSO
+from rso_ref.optim import RSO, SGD, Adam, BulkSGD, DomSGD, InterpolatedSGD
 from rso_ref.train import accuracy, evaluate, train
 
 
@@ -90,30 +92,182 @@ def test_meta_batch_and_max_steps(np_xp):
     assert result.status == "max_steps" and len(result.steps["loss"]) == 4
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"epochs": 0, "batch_size": 4}, "epochs"), ({"epochs": 1, "batch_size": 0}, "batch_size"),
-    ({"epochs": 1, "batch_size": 4, "resume": True}, "checkpoint_dir"),
-    ({"epochs": 1, "batch_size": 4, "meta_batch": 0}, "meta_batch"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": 0, "batch_size": 4}, ValueError, "^epochs"),
+    ({"epochs": 1, "batch_size": 0}, ValueError, "^batch_size"),
+    ({"epochs": 2.0, "batch_size": 4}, TypeError, "^epochs"),
+    ({"epochs": 1, "batch_size": np.int64(4), "seed": -1}, ValueError, "^seed"),
+    ({"epochs": 1, "batch_size": 4, "max_steps": 0}, ValueError, "^max_steps"),
+    ({"epochs": 1, "batch_size": 4, "max_steps": "3"}, TypeError, "^max_steps"),
+    ({"epochs": 1, "batch_size": 4, "resume": True}, ValueError, "checkpoint_dir"),
+    ({"epochs": 1, "batch_size": 4, "meta_batch": 0}, ValueError, "^meta_batch"),
+    # SGD takes no meta oracle: meta_batch used to be accepted and ignored.
+    ({"epochs": 1, "batch_size": 4, "meta_batch": 2}, ValueError, "^meta_batch is for"),
+    ({"epochs": 1, "batch_size": 4, "params": [np.full((6, 16), np.nan)]}, ValueError, "^params"),
 ])
-def test_bad_arguments(np_xp, kwargs, match):
+def test_bad_arguments(np_xp, kwargs, error, match):
     X, y = _data(np_xp)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         train(MODEL, SGD(lr=0.1), X, y, progress=False, **kwargs)
 
 
-class _RunawayModel:
-    """Loss p, gradient -1 (SGD walks p up by lr); the loss is NaN once p > 2.5."""
+class _DuckSGD:
+    """Has init and step like an optimizer, but declares nothing."""
 
-    def init(self, seed=0, dtype=None, backend="numpy"):
+    def init(self, params):
+        return {}
+
+    def step(self, params, grads, state):
+        return params, state
+
+
+def test_an_object_outside_the_contract_is_refused_before_training(np_xp):
+    X, y = _data(np_xp)
+    with pytest.raises(TypeError, match="^optimizer must be an rso_ref.optim.Optimizer"):
+        train(MODEL, _DuckSGD(), X, y, epochs=1, batch_size=8, progress=False)
+
+
+class _CliffModel:
+    """Loss -p with gradient -1 (SGD walks p up by lr); the loss is NaN beyond p = 2.5.
+
+    ``bad_grad`` makes the gradient NaN while the loss stays finite.
+    """
+
+    def __init__(self, bad_grad=False):
+        self.bad_grad = bad_grad
+
+    def init(self, seed=0, *, like=None):
         return [np.zeros(1)]
 
-    def value_and_grad(self, params, X, y):
+    def loss(self, params, X, y):
         p = float(params[0][0])
-        return (float("nan") if p > 2.5 else p), [-np.ones(1)]
+        return float("nan") if p > 2.5 else -p
+
+    def value_and_grad(self, params, X, y):
+        return self.loss(params, X, y), [np.full(1, np.nan if self.bad_grad else -1.0)]
 
 
-def test_divergence_returns_the_last_params_with_a_finite_loss(np_xp):
-    X, y = np.zeros((4, 1)), np.zeros(4, dtype=np.int64)
-    result = train(_RunawayModel(), SGD(lr=1.0), X, y, epochs=10, batch_size=4, progress=False)
+_CLIFF_DATA = (np.zeros((4, 1)), np.zeros(4, dtype=np.int64))
+
+
+def test_divergence_returns_the_last_params_with_a_finite_loss():
+    result = train(_CliffModel(), SGD(lr=1.0), *_CLIFF_DATA, epochs=10, batch_size=4,
+                   progress=False)
     assert result.status == "diverged" and "step 3" in result.message
-    assert float(result.params[0][0]) == 2.0
+    assert float(result.params[0][0]) == 2.0 and len(result.steps["loss"]) == 3
+
+
+def test_a_nan_last_step_does_not_end_completed():
+    # Three steps reach p = 3, beyond the cliff: no step starts there, so before only the
+    # loss at the start of a step was checked and the run was "completed" with a NaN loss.
+    result = train(_CliffModel(), SGD(lr=1.0), *_CLIFF_DATA, epochs=3, batch_size=4,
+                   progress=False)
+    assert result.status == "diverged" and "after the last step" in result.message
+    assert float(result.params[0][0]) == 2.0 and len(result.steps["loss"]) == 3
+
+
+def test_a_nan_first_loss_returns_the_initial_params_and_state():
+    start = [np.array([3.0])]
+    result = train(_CliffModel(), SGD(lr=1.0, momentum=0.5), *_CLIFF_DATA, epochs=2,
+                   batch_size=4, params=start, progress=False)
+    assert result.status == "diverged" and "step 0" in result.message
+    assert result.params[0].tolist() == [3.0] and result.steps["loss"] == []
+    assert result.opt_state["count"] == 0
+
+
+@pytest.mark.parametrize("make_opt", [lambda: SGD(lr=0.1), lambda: Adam(lr=0.1),
+                                      lambda: RSO(lr=0.1, meta_iters=2)],
+                         ids=["sgd", "adam", "rso"])
+def test_a_nan_gradient_with_a_finite_loss_never_reaches_the_params(make_opt):
+    # One step: before, SGD and Adam returned NaN parameters with status "completed".
+    result = train(_CliffModel(bad_grad=True), make_opt(), *_CLIFF_DATA, epochs=1,
+                   batch_size=4, progress=False)
+    assert result.status == "diverged" and "grads contains NaN" in result.message
+    assert result.params[0].tolist() == [0.0]
+
+
+def test_rso_blow_up_inside_train_is_a_divergence_not_an_exception():
+    # RSO's meta-solve reaches the cliff: f(w0) = L(theta - lr/L g) is NaN at the start of
+    # a later step. Before, minimize raised "non-finite value ... at x0" out of train and
+    # the partial result was lost.
+    result = train(_CliffModel(), RSO(lr=1.0, meta_iters=2), *_CLIFF_DATA, epochs=10,
+                   batch_size=4, progress=False)
+    assert result.status == "diverged" and "at w0 of the meta-solve" in result.message
+    assert len(result.steps["loss"]) >= 1 and math.isfinite(float(result.params[0][0]))
+    assert float(result.params[0][0]) <= 2.5
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+@pytest.mark.parametrize("make_opt", [lambda: SGD(lr=1e300), lambda: Adam(lr=1e300),
+                                      lambda: RSO(lr=1e300, meta_iters=1)],
+                         ids=["sgd", "adam", "rso"])
+def test_huge_learning_rates_end_diverged_with_finite_params(np_xp, make_opt):
+    # A single step: before, the loss after it was never checked (status "completed").
+    X, y = _data(np_xp)
+    start = MODEL.init(seed=0, like=X)
+    result = train(MODEL, make_opt(), X, y, epochs=1, batch_size=X.shape[0], params=start,
+                   X_eval=X, y_eval=y, progress=False)
+    assert result.status == "diverged", result.message
+    for p, q in zip(result.params, start):
+        np.testing.assert_array_equal(backend.to_numpy(p), backend.to_numpy(q))
+
+
+def test_callback_stop_is_reported_as_stopped(np_xp):
+    X, y = _data(np_xp)
+    result = train(MODEL, SGD(lr=0.1), X, y, epochs=3, batch_size=32, progress=False,
+                   callback=lambda step, record: step == 2)
+    assert result.status == "stopped" and "step 2" in result.message
+    assert len(result.steps["loss"]) == 2
+
+
+def _all_exported_optimizers():
+    k = 3  # the number of classes
+    made = {
+        "SGD": SGD(lr=0.1), "Adam": Adam(lr=1e-2), "AdamW": optim.AdamW(lr=1e-2),
+        "RMSprop": optim.RMSprop(lr=1e-3), "LAMB": optim.LAMB(lr=1e-2),
+        "LARS": optim.LARS(lr=1.0), "Muon": optim.Muon(lr=0.02, adam_lr=1e-2),
+        "InterpolatedSGD": InterpolatedSGD(0.5, 1.0, lr=0.1, k=k, every=2),
+        "DomSGD": DomSGD(lr=0.1, k=k, every=2), "BulkSGD": BulkSGD(lr=0.1, k=k, every=2),
+        "RSO": RSO(lr=0.2, meta_iters=2, groups="layer", layers=MODEL.layers()),
+        "LBFGS": optim.LBFGS(),
+    }
+    exported = {name for name in optim.__all__ if isinstance(getattr(optim, name), type)
+                and issubclass(getattr(optim, name), optim.Optimizer)
+                and getattr(optim, name) is not optim.Optimizer}
+    assert set(made) == exported, "a new optimizer must be added to this table"
+    return made
+
+
+@pytest.mark.parametrize("name", sorted(_all_exported_optimizers()))
+def test_every_exported_optimizer_runs_through_train(np_xp, name):
+    # Dom-/Bulk-SGD used to fail inside train ("hvp_fn is required").
+    opt = _all_exported_optimizers()[name]
+    X, y = _data(np_xp, n=48)
+    result = train(MODEL, opt, X, y, epochs=2, batch_size=16, X_eval=X, y_eval=y,
+                   progress=False)
+    assert result.status == "completed", result.message
+    assert len(result.steps["loss"]) == 6
+    assert result.epochs["eval_loss"][-1] < float(MODEL.loss(MODEL.init(seed=0, like=X), X, y))
+    if opt.needs is optim.Needs.HVP:
+        # eigenvectors at steps 0, 2, 4 (every=2), except where a == b would need none
+        assert [n > 0 for n in result.steps["hvp_calls"]] == [True, False] * 3
+    else:
+        assert result.steps["hvp_calls"] == [0] * 6
+    if opt.needs is optim.Needs.VALUE_AND_GRAD:
+        assert all(n >= 1 for n in result.steps["nfev"])
+    else:
+        assert result.steps["nfev"] == [0] * 6
+    assert (result.steps["w"][0] is None) == (name != "RSO")
+
+
+def test_the_hvp_oracle_is_exact_on_numpy_and_a_difference_elsewhere(xp):
+    # NumPy gets autograd's exact H v, other backends a central difference of gradients
+    # (relative error ~1e-10, fd_hvp's docstring). The Lanczos eigenvectors (tol 1e-10)
+    # then agree to ~1e-9, and so do the Bulk-SGD steps: 1e-7 leaves a margin of 100.
+    opt = BulkSGD(lr=0.1, k=3, tol=1e-10)
+    ref = train(MODEL, opt, *_data(backend.namespace("numpy"), n=48), epochs=1, batch_size=16,
+                progress=False)
+    res = train(MODEL, opt, *_data(xp, n=48), epochs=1, batch_size=16, progress=False)
+    assert res.steps["hvp_calls"] == ref.steps["hvp_calls"] or backend.backend_name(xp) != "numpy"
+    for p, q in zip(res.params, ref.params):
+        np.testing.assert_allclose(backend.to_numpy(p), q, rtol=1e-7, atol=1e-9)
