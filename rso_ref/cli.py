@@ -101,8 +101,21 @@ def _add_common(parser: argparse.ArgumentParser, *, progress: bool = True) -> No
                             help="no progress bars (e.g. in logs)")
 
 
+#: The seeds of ``rso-ref compare`` without ``--seeds`` (three, for a mean ± std).
+_COMPARE_SEEDS = (0, 1, 2)
+
+
+def _default(name: str) -> Any:
+    """The default of the :class:`~rso_ref.compare.CompareConfig` field ``name``."""
+    from .compare import CompareConfig
+
+    return CompareConfig.__dataclass_fields__[name].default
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rso-ref``."""
+    from .rso import DEFAULT_META_ITERS
+
     parser = _Parser(
         prog="rso-ref", description="Reference implementation of Recursive Subspace Optimization.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,22 +131,29 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a preset name (see --list-presets) or 'all': tune, 5 seeds, "
                            "Welch tests, pages")
     cmp_.add_argument("--list-presets", action="store_true", help="list the presets and exit")
-    cmp_.add_argument("--model", default=None, help="mlp (default), convnet1d, convnet2d, resnet")
-    cmp_.add_argument("--data", default=None, help="digits (default), mnist1d, cifar_like, "
-                                                   "mnist, cifar10")
+    cmp_.add_argument("--model", default=None,
+                      help=f"mlp, convnet1d, convnet2d or resnet (default {_default('model')})")
+    cmp_.add_argument("--data", default=None,
+                      help="digits, mnist1d, cifar_like, teacher, mnist or cifar10 "
+                           f"(default {_default('data')})")
     cmp_.add_argument("--data-path", default=None,
                       help="directory of the files of --data mnist / cifar10")
     cmp_.add_argument("--optimizers", type=_csv, default=None,
-                      help="comma list, any case (default sgd,adam,rso)")
-    cmp_.add_argument("--epochs", type=int, default=None, help="default 10, or the preset's")
+                      help="comma list, any case (default "
+                           f"{','.join(_default('optimizers'))})")
+    cmp_.add_argument("--epochs", type=int, default=None,
+                      help=f"default {_default('epochs')}, or the preset's")
     cmp_.add_argument("--seeds", type=_seeds, default=None,
-                      help="a count N (seeds 0..N-1) or a comma list (default 3, or the preset's)")
-    cmp_.add_argument("--batch-size", type=int, default=None, help="default 64")
-    cmp_.add_argument("--backend", default=None, help="default numpy")
+                      help="a count N (seeds 0..N-1) or a comma list (default "
+                           f"{len(_COMPARE_SEEDS)}, or the preset's)")
+    cmp_.add_argument("--batch-size", type=int, default=None,
+                      help=f"default {_default('batch_size')}")
+    cmp_.add_argument("--backend", default=None, help=f"default {_default('backend')}")
     cmp_.add_argument("--dtype", default=None, choices=("float64", "float32"),
-                      help="default float64")
+                      help=f"default {_default('dtype')}")
     cmp_.add_argument("--lr", type=_lrs, default=None, help="e.g. sgd=0.05,rso=0.1")
-    cmp_.add_argument("--meta-iters", type=int, default=None, help="RSO K (default 5)")
+    cmp_.add_argument("--meta-iters", type=int, default=None,
+                      help=f"RSO K (default {DEFAULT_META_ITERS})")
     cmp_.add_argument("--groups", default=None, help="RSO grouping: layer, block, uniform:N")
     cmp_.add_argument("--tune-lr", action="store_true",
                       help="first choose each optimizer's lr on a validation split "
@@ -277,6 +297,8 @@ def _demo(args) -> int:
 _PRESET_FIXED = ("model", "optimizers", "lr", "meta_iters", "groups", "tune_lr")
 #: Options that may change a preset's run, as CompareConfig fields.
 _PRESET_OVERRIDES = ("batch_size", "backend", "dtype")
+#: Options of a plain ``rso-ref compare`` that are CompareConfig fields of the same name.
+_CONFIG_OPTIONS = ("model", "data", "optimizers", "epochs", *_PRESET_OVERRIDES)
 
 
 def _given(args, names: Sequence[str]) -> dict:
@@ -307,13 +329,9 @@ def _compare(args) -> int:
         rso_options["meta_iters"] = args.meta_iters
     if args.groups is not None:
         rso_options["groups"] = args.groups
-    given = _given(args, _PRESET_OVERRIDES)
-    config = CompareConfig(model=args.model or "mlp", data=args.data or "digits",
-                           optimizers=tuple(args.optimizers or ("sgd", "adam", "rso")),
-                           epochs=10 if args.epochs is None else args.epochs,
-                           seeds=(0, 1, 2) if args.seeds is None else tuple(args.seeds),
-                           lrs=args.lr or {},
-                           rso_options=rso_options, data_options=_data_options(args), **given)
+    config = CompareConfig(seeds=_COMPARE_SEEDS if args.seeds is None else args.seeds,
+                           lrs=args.lr or {}, rso_options=rso_options,
+                           data_options=_data_options(args), **_given(args, _CONFIG_OPTIONS))
     out = _check_out(args.out or "rso-ref-out/compare")
     return _run_compare(config, out, not args.no_progress, tune=args.tune_lr)
 
