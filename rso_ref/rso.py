@@ -165,8 +165,8 @@ def host_weights(values: Any, n_groups: int | None, name: str = "w0") -> Any:
                        dtype=hx.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a 1-D sequence of real weights, got {values!r}") from exc
-    length = w.shape[0] if w.ndim == 1 and n_groups is None else n_groups
-    if tuple(w.shape) != (length,) or not bool(hx.all(hx.isfinite(w))):
+    wrong_length = n_groups is not None and w.shape[:1] != (n_groups,)
+    if w.ndim != 1 or wrong_length or not bool(hx.all(hx.isfinite(w))):
         expected = f"({n_groups},)" if n_groups is not None else "(L,)"
         raise ValueError(f"{name} must be a finite array of shape {expected}, got {values!r}")
     return w
