@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +51,7 @@ def reference_problems() -> ModuleType:
                            "checkout (tests/problems.py); install rso_ref editable from one")
     spec = importlib.util.spec_from_file_location("rso_ref_reference_problems", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
