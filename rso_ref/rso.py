@@ -39,7 +39,8 @@ from typing import Any, Callable, Sequence
 from . import tree
 from .backend import array_namespace, namespace, to_numpy
 from .lbfgs import minimize
-from .validation import NonFiniteError, check_finite_loss, check_int, check_positive
+from .validation import (NonFiniteError, check_callable, check_finite_loss, check_flag,
+                         check_int, check_positive)
 
 __all__ = [
     "RSOStepResult", "rso_step", "meta_objective", "group_directions", "apply_weights",
@@ -392,8 +393,13 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     >>> bool(res.loss_after < res.loss_before)
     True
     """
+    check_callable(value_and_grad, "value_and_grad")
+    if meta_value_and_grad is not None:
+        check_callable(meta_value_and_grad, "meta_value_and_grad")
     lr = check_positive(lr, "lr")
     meta_iters = check_int(meta_iters, "meta_iters")
+    check_flag(normalize, "normalize")
+    check_flag(safeguard, "safeguard")
     params = list(params)
     if not params:
         raise ValueError("params must hold at least one array")

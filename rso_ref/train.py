@@ -44,7 +44,7 @@ from .backend import array_namespace, is_numpy
 from .data import minibatches
 from .optim import Needs, Optimizer
 from .optim.base import all_finite
-from .validation import NonFiniteError, check_finite_loss, check_int
+from .validation import NonFiniteError, check_callable, check_finite_loss, check_flag, check_int
 
 __all__ = ["TrainResult", "train", "accuracy", "evaluate"]
 
@@ -171,12 +171,13 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     Raises
     ------
     TypeError
-        If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, or an integer
-        argument is not an int.
+        If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, an integer
+        argument is not an int, ``progress``/``resume`` not a bool, or ``callback`` not
+        callable.
     ValueError
         Bad ``epochs``, ``batch_size``, ``meta_batch`` (or one given to an optimizer
         without ``takes_meta_oracle``), ``max_steps``, ``seed``, mismatched ``X``/``y``,
-        or non-finite initial ``params``.
+        ``X_eval`` without ``y_eval`` (or the reverse), or non-finite initial ``params``.
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError("optimizer must be an rso_ref.optim.Optimizer (subclass it and declare "
@@ -184,6 +185,12 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     check_int(epochs, "epochs", minimum=1)
     check_int(batch_size, "batch_size", minimum=1)
     check_int(seed, "seed")
+    check_flag(progress, "progress")
+    check_flag(resume, "resume")
+    if callback is not None:
+        check_callable(callback, "callback")
+    if (X_eval is None) != (y_eval is None):
+        raise ValueError("X_eval and y_eval must be given together")
     if max_steps is not None:
         check_int(max_steps, "max_steps", minimum=1)
     if meta_batch is not None:
@@ -200,7 +207,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     if params is None:
         params = model.init(seed=seed, like=X)
     if not all_finite(params):
-        raise ValueError("params contains NaN or inf entries: there is nothing finite to start from")
+        raise ValueError("params contains NaN or inf entries: there is nothing finite to "
+                         "start from")
     opt_state = optimizer.init(params)
     exact_hvp = is_numpy(xp)
     steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "hvp_calls": [], "w": []}

@@ -13,7 +13,8 @@ from scipy.optimize import minimize_scalar
 
 from rso_ref import backend, tree
 from rso_ref.optim import RSO
-from rso_ref.rso import DEFAULT_META_ITERS, initial_weights, meta_objective, resolve_groups, rso_step
+from rso_ref.rso import (DEFAULT_META_ITERS, initial_weights, meta_objective, resolve_groups,
+                         rso_step)
 from rso_ref.testing import assert_close
 from rso_ref.validation import NonFiniteError
 
@@ -340,6 +341,26 @@ def test_an_oracle_of_the_wrong_shape_gets_one_clear_error(np_xp, returns, error
     oracle = quartic_oracle(np_xp)
     with pytest.raises(error, match=match):
         rso_step(lambda p: returns(*oracle(p)), make_params(np_xp), lr=0.1)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"normalize": 1}, TypeError, "^normalize"), ({"safeguard": "yes"}, TypeError, "^safeguard"),
+    ({"meta_value_and_grad": 3}, TypeError, "^meta_value_and_grad must be callable"),
+    ({"meta_iters": 2.0}, TypeError, "^meta_iters"),
+    ({"w0": [1.0, 2.0]}, ValueError, r"^w0 must be a finite array of shape \(4,\)"),
+    ({"w0": "up"}, ValueError, "^w0 must be one of"),
+])
+def test_bad_options_raise_naming_them(np_xp, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rso_step(quartic_oracle(np_xp), make_params(np_xp), lr=0.1, **kwargs)
+
+
+def test_weights_from_another_backend_start_the_meta_solve(xp):
+    previous = backend.asarray(np.array([0.5, 1.5, 2.0, -1.0]), xp=xp)
+    start = initial_weights("previous", 4, previous=previous)
+    assert isinstance(start, np.ndarray) and start.dtype == np.float64
+    assert start.tolist() == [0.5, 1.5, 2.0, -1.0]
+    assert initial_weights((0.5, 1.5, 2.0, -1.0), 4).tolist() == start.tolist()
 
 
 def test_the_default_k_is_defined_once():

@@ -104,11 +104,14 @@ def test_meta_batch_and_max_steps(np_xp):
     # SGD takes no meta oracle: meta_batch used to be accepted and ignored.
     ({"epochs": 1, "batch_size": 4, "meta_batch": 2}, ValueError, "^meta_batch is for"),
     ({"epochs": 1, "batch_size": 4, "params": [np.full((6, 16), np.nan)]}, ValueError, "^params"),
+    ({"epochs": 1, "batch_size": 4, "X_eval": np.zeros((2, 6))}, ValueError, "^X_eval and y_eval"),
+    ({"epochs": 1, "batch_size": 4, "progress": 1}, TypeError, "^progress"),
+    ({"epochs": 1, "batch_size": 4, "callback": "print"}, TypeError, "^callback"),
 ])
 def test_bad_arguments(np_xp, kwargs, error, match):
     X, y = _data(np_xp)
     with pytest.raises(error, match=match):
-        train(MODEL, SGD(lr=0.1), X, y, progress=False, **kwargs)
+        train(MODEL, SGD(lr=0.1), X, y, **{"progress": False, **kwargs})
 
 
 class _DuckSGD:

@@ -29,7 +29,8 @@ class RSO(Optimizer):
     .. math::
 
         \theta_{t+1} = \theta_t - \eta \sum_i w_i^{(t)} g_i^{(t)}, \qquad
-        w^{(t)} = \text{K L-BFGS iterations on } f_t(w) = L(\theta_t - \eta \textstyle\sum_i w_i g_i^{(t)})
+        w^{(t)} = \text{K L-BFGS iterations on }
+            f_t(w) = L\big(\theta_t - \eta \textstyle\sum_i w_i g_i^{(t)}\big)
 
     Parameters
     ----------
