@@ -247,7 +247,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                     oracles = _oracles(optimizer.needs, model, loss, xb, yb, meta_batch, exact_hvp)
                     params, opt_state, info = optimizer.step_with_info(params, grads, opt_state,
                                                                        **oracles)
-                    _check_step(params, info, type(optimizer).__name__)
+                    _check_step(params, info, type(optimizer).__name__, xp)
                 except NonFiniteError as exc:
                     (params, opt_state), status = good, "diverged"
                     message = (f"training diverged at step {step} (epoch {epoch}): {exc}; "
@@ -310,9 +310,9 @@ def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch
     return {}
 
 
-def _check_step(params: list, info: Any, name: str) -> None:
+def _check_step(params: list, info: Any, name: str, xp: Any) -> None:
     """Raise :class:`NonFiniteError` if a step left non-finite parameters or loss."""
-    if not all_finite(params):
+    if not all_finite(params, xp=xp):
         raise NonFiniteError("the step made the parameters non-finite")
     if info.loss_after is not None:
         check_finite_loss(info.loss_after, name, "after the step")

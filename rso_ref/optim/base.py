@@ -23,6 +23,7 @@ step, and :func:`all_finite` the finiteness test they (and
 """
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Sequence
 
 from .. import tree
@@ -38,8 +39,8 @@ def store_checked(optimizer: Any, **values: Any) -> None:
         object.__setattr__(optimizer, name, value)
 
 
-def all_finite(arrays: Sequence) -> bool:
-    r"""True when every entry of every array in ``arrays`` is finite.
+def all_finite(arrays: Sequence, *, xp: ModuleType | None = None) -> bool:
+    r"""True when every entry of every array in ``arrays`` (one namespace ``xp``) is finite.
 
     One reduction per array and a single transfer to the host in the common case:
     :math:`\sum_j \sum_k a_{jk}` is finite whenever every entry is, unless the sum
@@ -49,7 +50,7 @@ def all_finite(arrays: Sequence) -> bool:
     arrays = list(arrays)
     if not arrays:
         return True
-    xp = array_namespace(*arrays)
+    xp = array_namespace(*arrays) if xp is None else xp
     total = xp.sum(arrays[0])
     for a in arrays[1:]:
         total = total + xp.sum(a)
@@ -74,8 +75,7 @@ def begin_step(params: Sequence, grads: Sequence, state: Any,
     """
     params, grads = list(params), list(grads)
     tree.check_like(grads, params)
-    if params:
-        array_namespace(*params, *grads)
+    xp = array_namespace(*params, *grads) if params else None
     if not isinstance(state, dict):
         raise TypeError(f"state must be the dict returned by init, got {type(state).__name__}")
     if set(state) != set(keys):
@@ -83,6 +83,6 @@ def begin_step(params: Sequence, grads: Sequence, state: Any,
     count = state["count"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise TypeError(f"state['count'] must be a non-negative int, got {count!r}")
-    if not all_finite(grads):
+    if not all_finite(grads, xp=xp):
         raise NonFiniteError(f"grads contains NaN or inf entries (step {count})")
     return params, grads
