@@ -242,7 +242,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                 started = time.perf_counter()
                 try:
                     loss, grads = model.value_and_grad(params, xb, yb)
-                    loss = check_finite_loss(loss, "model.value_and_grad", "(minibatch loss)")
+                    loss = check_finite_loss(loss, "model.value_and_grad", "on the minibatch")
                     good = (params, opt_state)
                     oracles = _oracles(optimizer.needs, model, loss, xb, yb, meta_batch, exact_hvp)
                     params, opt_state, info = optimizer.step_with_info(params, grads, opt_state,
