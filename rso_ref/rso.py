@@ -44,7 +44,7 @@ from .validation import (NonFiniteError, check_callable, check_finite_loss, chec
 
 __all__ = [
     "RSOStepResult", "rso_step", "meta_objective", "group_directions", "apply_weights",
-    "resolve_groups", "initial_weights", "host_weights", "evaluate_oracle", "W0_CHOICES",
+    "check_group_spec", "resolve_groups", "initial_weights", "host_weights", "evaluate_oracle", "W0_CHOICES",
     "DEFAULT_META_ITERS", "META_FTOL",
 ]
 
@@ -102,6 +102,29 @@ class RSOStepResult:
     safeguarded: bool
 
 
+def check_group_spec(groups: Any) -> None:
+    """Check the part of a grouping specification that needs no model or parameters.
+
+    A string must be ``"layer"``, ``"block"`` or ``"uniform:N"`` with ``N >= 1``; index
+    lists and the structure a string needs are checked by :func:`resolve_groups`. Lets
+    an optimizer refuse ``groups="layers"`` when it is built.
+
+    Raises
+    ------
+    ValueError
+        For an unknown string specification or a bad ``N``.
+    """
+    if not isinstance(groups, str) or groups in ("layer", "block"):
+        return
+    if groups.startswith("uniform:"):
+        size_text = groups.split(":", 1)[1]
+        if not size_text.isdigit() or int(size_text) < 1:
+            raise ValueError(f"groups={groups!r}: N in 'uniform:N' must be a positive integer")
+        return
+    raise ValueError(f"groups must be None, 'layer', 'block', 'uniform:N' or a list of "
+                     f"index lists, got {groups!r}")
+
+
 def resolve_groups(groups: Any, n_params: int, *, layers: Sequence | None = None,
                    blocks: Sequence | None = None) -> list[list[int]]:
     """Turn a grouping specification into validated lists of parameter indices.
@@ -123,27 +146,18 @@ def resolve_groups(groups: Any, n_params: int, *, layers: Sequence | None = None
         Unknown specification, missing structure, empty/overlapping groups, indices
         out of range.
     """
+    check_group_spec(groups)
     if groups is None:
         return [[j] for j in range(n_params)]
-    if isinstance(groups, str):
-        if groups.startswith("uniform:"):
-            size_text = groups.split(":", 1)[1]
-            if not size_text.isdigit() or int(size_text) < 1:
-                raise ValueError(f"groups={groups!r}: N in 'uniform:N' must be a positive integer")
-            if layers is None:
-                raise ValueError(f"groups={groups!r} needs the model's layers()")
-            return tree.validate_groups(tree.uniform_groups(layers, int(size_text)), n_params)
-        if groups == "layer":
-            if layers is None:
-                raise ValueError("groups='layer' needs the model's layers()")
-            return tree.validate_groups(layers, n_params)
-        if groups == "block":
-            if blocks is None:
-                raise ValueError("groups='block' needs the model's blocks()")
-            return tree.validate_groups(blocks, n_params)
-        raise ValueError(f"groups must be None, 'layer', 'block', 'uniform:N' or a list of "
-                         f"index lists, got {groups!r}")
-    return tree.validate_groups(groups, n_params)
+    if not isinstance(groups, str):
+        return tree.validate_groups(groups, n_params)
+    structure = blocks if groups == "block" else layers
+    if structure is None:
+        needed = "blocks()" if groups == "block" else "layers()"
+        raise ValueError(f"groups={groups!r} needs the model's {needed}")
+    if groups.startswith("uniform:"):
+        structure = tree.uniform_groups(structure, int(groups.split(":", 1)[1]))
+    return tree.validate_groups(structure, n_params)
 
 
 def _host() -> ModuleType:

@@ -7,7 +7,8 @@ from typing import Any, ClassVar, Sequence
 
 from ..linesearch import check_wolfe_constants
 from ..rso import (DEFAULT_META_ITERS, W0_CHOICES, Oracle, apply_weights, evaluate_oracle,
-                   group_directions, host_weights, resolve_groups, rso_step)
+                   check_group_spec, group_directions, host_weights, resolve_groups,
+                   rso_step)
 from ..validation import check_flag, check_int, check_positive
 from .base import begin_step, store_checked
 from .contract import Needs, Optimizer, StepInfo
@@ -38,7 +39,9 @@ class RSO(Optimizer):
         :math:`\eta > 0`.
     groups, meta_iters, w0, normalize, safeguard
         As in :func:`rso_ref.rso.rso_step` (``meta_iters`` defaults to
-        :data:`rso_ref.rso.DEFAULT_META_ITERS`).
+        :data:`rso_ref.rso.DEFAULT_META_ITERS`). A string ``groups`` is checked here
+        (:func:`rso_ref.rso.check_group_spec`); the structure it needs and the indices
+        by :meth:`init`, so that an RSO can be built for validation before the model.
     meta_every : int, default 1
         Re-solve ``w`` every ``meta_every`` steps; in between, reuse the last ``w``
         (no meta evaluations). Reduces the cost by about that factor.
@@ -113,6 +116,7 @@ class RSO(Optimizer):
                       warmup_steps=check_int(self.warmup_steps, "warmup_steps"),
                       m=check_int(self.m, "m", minimum=1), c1=c1, c2=c2,
                       maxls=check_int(self.maxls, "maxls", minimum=1))
+        check_group_spec(self.groups)
         if isinstance(self.w0, str):
             if self.w0 not in W0_CHOICES:
                 raise ValueError(f"w0 must be one of {W0_CHOICES} or an array, got {self.w0!r}")

@@ -98,10 +98,19 @@ def test_real_and_integer_scalars_of_any_type_are_accepted():
     ({"lr": 0.1, "c1": 0.0}, ValueError, "0 < c1 < c2 < 1"),
     ({"lr": 0.1, "c1": 0.5, "c2": 0.4}, ValueError, "0 < c1 < c2 < 1"),
     ({"lr": 0.1, "c2": 1.0}, ValueError, "0 < c1 < c2 < 1"),
+    # a bad grouping used to pass construction and fail only at init (after data loading)
+    ({"lr": 0.1, "groups": "layers"}, ValueError, "^groups must be None, 'layer'"),
+    ({"lr": 0.1, "groups": "uniform:x"}, ValueError, "positive integer"),
 ])
 def test_rejects_bad_hyperparameters_at_construction(kwargs, error, match):
     with pytest.raises(error, match=match):
         RSO(**kwargs)
+
+
+def test_a_string_grouping_needs_its_structure_only_at_init():
+    opt = RSO(lr=0.1, groups="uniform:2")  # can be built before the model, for validation
+    with pytest.raises(ValueError, match=r"needs the model's layers\(\)"):
+        opt.init([np.ones(2)])
 
 
 def _spoil(grads, value):
