@@ -17,7 +17,7 @@ import numpy as np
 from .backend import BACKENDS, namespace
 from .checkpoint import write_json_atomic
 from .experiment import MODELS, check_data_options, load_dataset, make_model
-from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, make_optimizer
+from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, check_options, make_optimizer
 from .train import train
 from .validation import check_choice, check_int, check_positive
 
@@ -49,7 +49,7 @@ class CompareConfig:
 
     Construction checks every field without loading data: names (model, data, backend,
     dtype, optimizers), the loader's options, and every arm's options by building its
-    optimizer through :func:`~rso_ref.optim.registry.make_optimizer` (so
+    optimizer (:func:`~rso_ref.optim.registry.check_options`, so
     ``rso_options={"meta_iter": 3}`` or ``{"meta_iters": -1}`` fail here). What needs
     the model (RSO's ``groups`` against its layers) is checked by
     :func:`run_comparison` and :func:`tune_learning_rates` before any training. Errors
@@ -117,7 +117,7 @@ class CompareConfig:
         object.__setattr__(self, "lrs", lrs)
         for where, name, options in self._option_sets():
             try:
-                make_optimizer(name, DEFAULT_LR[name], **options)
+                check_options(name, **options)
             except (TypeError, ValueError) as exc:
                 raise _prefixed(exc, where) from None
 

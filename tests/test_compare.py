@@ -37,6 +37,8 @@ def test_arms_resolve_to_an_optimizer_and_its_options():
     ({"rso_options": {"meta_iters": -1}}, ValueError,
      "rso_options: meta_iters must be an int >= 0"),
     ({"rso_options": {"meta_iters": 2.0}}, TypeError, "rso_options: meta_iters must be an int"),
+    ({"rso_options": {"groups": "foo"}}, ValueError, "rso_options: groups must be None, 'layer'"),
+    ({"rso_options": {"groups": "uniform:0"}}, ValueError, "rso_options: groups='uniform:0'"),
     ({"variants": {"K=2": {"optimizer": "rso", "options": {"meta_iters": -2}}}}, ValueError,
      "variants\\['K=2'\\]: meta_iters must be"),
     ({"variants": {"m": {"optimizer": "sgd", "options": {"momentum": -1}}}}, ValueError,
@@ -71,15 +73,16 @@ def test_what_needs_the_model_fails_before_any_training(monkeypatch):
         raise AssertionError("trained although the configuration is bad")
 
     monkeypatch.setattr(compare, "train", no_training)
-    config = CompareConfig(optimizers=("sgd", "adam", "rso"), rso_options={"groups": "foo"},
-                           epochs=1)
-    with pytest.raises(ValueError, match="rso_options: groups must be"):
+    # index lists are checked against the model's 6 parameter arrays, once it is built
+    config = CompareConfig(optimizers=("sgd", "adam", "rso"), epochs=1,
+                           rso_options={"groups": [[0, 1], [99]]})
+    with pytest.raises(ValueError, match="rso_options: groups\\[1\\] holds index 99"):
         run_comparison(config, progress=False)
-    with pytest.raises(ValueError, match="rso_options: groups must be"):
+    with pytest.raises(ValueError, match="rso_options: groups\\[1\\] holds index 99"):
         tune_learning_rates(config, progress=False)
-    variant = CompareConfig(optimizers=("sgd", "u0"), epochs=1, variants={
-        "u0": {"optimizer": "rso", "options": {"groups": "uniform:0"}}})
-    with pytest.raises(ValueError, match="variants\\['u0'\\]: groups='uniform:0'"):
+    variant = CompareConfig(optimizers=("sgd", "v"), epochs=1, variants={
+        "v": {"optimizer": "rso", "options": {"groups": [[0, 1, 2, 3, 4, 5, 6]]}}})
+    with pytest.raises(ValueError, match="variants\\['v'\\]: groups"):
         run_comparison(variant, progress=False)
     with pytest.raises(TypeError, match="model_options: .*hidden_sizes"):
         run_comparison(CompareConfig(model_options={"hidden_sizes": (4,)}), progress=False)

@@ -19,7 +19,8 @@ from .rmsprop import RMSprop
 from .rso import RSO
 from .sgd import SGD
 
-__all__ = ["OPTIMIZERS", "DEFAULT_LR", "DEFAULT_OPTIONS", "canonical_name", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "DEFAULT_LR", "DEFAULT_OPTIONS", "canonical_name", "make_optimizer",
+           "check_options"]
 
 #: The optimizer classes by (lower-case) name.
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -71,8 +72,8 @@ def make_optimizer(name: str, lr: float, model: Any = None, **options: Any) -> O
         The learning rate, checked by the constructor.
     model : optional
         A model with ``layers()`` and ``blocks()``; RSO takes its structure for string
-        groupings (``"layer"``, ``"block"``, ``"uniform:N"``). Without it the optimizer is
-        built for validation only (its ``init`` needs the structure).
+        groupings (``"layer"``, ``"block"``, ``"uniform:N"``), unless ``layers`` /
+        ``blocks`` are given as options.
     **options
         Constructor options on top of :data:`DEFAULT_OPTIONS`.
 
@@ -94,3 +95,22 @@ def make_optimizer(name: str, lr: float, model: Any = None, **options: Any) -> O
     if model is not None and all(p in accepted for p in _STRUCTURE):
         kwargs.update({p: getattr(model, p)() for p in _STRUCTURE if p not in options})
     return cls(lr=lr, **kwargs)
+
+
+def check_options(name: str, **options: Any) -> None:
+    """Check ``options`` of optimizer ``name`` by its constructor, before any model exists.
+
+    The optimizer is built with its :data:`DEFAULT_LR` and, where it takes a model
+    structure, an empty one: the constructor checks every option's type and range and
+    the form of RSO's ``groups`` (``"uniform:0"``, ``"foo"``); that the groups fit a
+    model is checked when the optimizer is built with it and initialised.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`make_optimizer`.
+    """
+    key = canonical_name(name)
+    accepted = inspect.signature(OPTIMIZERS[key]).parameters
+    stand_in = {p: [] for p in _STRUCTURE if p in accepted and p not in options}
+    make_optimizer(key, DEFAULT_LR[key], **stand_in, **options)
