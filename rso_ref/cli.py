@@ -410,6 +410,9 @@ def _golden_verify(port_spec: str, kind: str | None, fixture_dir: str | None) ->
     """
     from . import golden
 
+    if kind is not None and kind.partition("/")[0] not in golden.KINDS:
+        raise ValueError(f"--kind: must be one of {list(golden.KINDS)} (or 'kind/case'), "
+                         f"got {kind!r}")
     try:
         target = _resolve(port_spec)
     except (ImportError, AttributeError, ValueError) as exc:

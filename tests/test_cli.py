@@ -183,6 +183,9 @@ def test_golden_commands_print_tables_and_exit_status(tmp_path, capsys):
     assert main(["golden", "verify", "--port", "no_such_module_xyz:fn", "--kind", "mlp"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rso-ref: error: --port: ") and len(err.strip().splitlines()) == 1
+    assert main(["golden", "verify", "--port", "rso_ref.golden.reference:mlp", "--kind",
+                 "mlpp"]) == 2
+    assert capsys.readouterr().err.startswith("rso-ref: error: --kind: must be one of")
 
 
 def test_golden_library_functions_print_nothing(tmp_path, capsys):
