@@ -236,6 +236,7 @@ def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool =
     ``directions`` is a params-shaped list (entries in no group are the gradient itself
     and are never used) and ``norms`` a host float64 array of shape ``(L,)``.
     """
+    check_flag(normalize, "normalize")
     grads = list(grads)
     hx = _host()
     norms = hx.asarray([math.sqrt(v) for v in tree.group_vdots(grads, grads, groups)],
@@ -294,7 +295,10 @@ def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequenc
         Values are not checked for finiteness (a trial point of a line search may
         overshoot; :func:`rso_step` checks :math:`f(w_0)` and the solution).
     """
+    check_callable(value_and_grad, "value_and_grad")
+    lr = check_positive(lr, "lr")
     params, directions = list(params), list(directions)
+    tree.check_like(directions, params, "directions", "params")
     hx = _host()
 
     def f(w: Any) -> tuple[float, Any]:

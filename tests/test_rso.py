@@ -355,6 +355,19 @@ def test_bad_options_raise_naming_them(np_xp, kwargs, error, match):
         rso_step(quartic_oracle(np_xp), make_params(np_xp), lr=0.1, **kwargs)
 
 
+def test_meta_objective_checks_its_arguments(np_xp):
+    params = make_params(np_xp)
+    oracle = quartic_oracle(np_xp)
+    _, grads = oracle(params)
+    groups = resolve_groups(None, len(params))
+    with pytest.raises(ValueError, match="^lr must be > 0"):
+        meta_objective(oracle, params, grads, groups, lr=-0.1)
+    with pytest.raises(TypeError, match="^value_and_grad must be callable"):
+        meta_objective(None, params, grads, groups, lr=0.1)
+    with pytest.raises(ValueError, match="^directions has 3 arrays"):
+        meta_objective(oracle, params, grads[:3], groups, lr=0.1)
+
+
 def test_weights_from_another_backend_start_the_meta_solve(xp):
     previous = backend.asarray(np.array([0.5, 1.5, 2.0, -1.0]), xp=xp)
     start = initial_weights("previous", 4, previous=previous)
