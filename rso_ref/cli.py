@@ -436,6 +436,9 @@ def _golden(args) -> int:
 
 
 def _bench(args) -> int:
+    module = benchmarks.BENCHMARKS[args.name]
+    out = benchmarks.default_out(module) if args.out is None else Path(args.out)
+    _check_out(out.parent)  # before the benchmark runs for minutes
     argv = (["--quick"] if args.quick else []) + ([] if args.out is None else ["--out", args.out])
     return benchmarks.run(args.name, argv)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .backend import BACKENDS, namespace
 from .checkpoint import write_json_atomic
-from .experiment import MODELS, check_data_options, load_dataset, make_model
+from .experiment import MODELS, check_data_options, check_fits, load_dataset, make_model
 from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, check_options, make_optimizer
 from .train import train
 from .validation import check_choice, check_int, check_positive
@@ -85,6 +85,8 @@ class CompareConfig:
             raise ValueError(f"seeds must be a non-empty sequence of ints, got {self.seeds!r}")
         for seed in self.seeds:
             check_int(seed, "seeds", minimum=0)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         variants = {}
         for label, spec in self.variants.items():
@@ -113,6 +115,8 @@ class CompareConfig:
             arm = self._label(label)
             if arm is None:
                 raise ValueError(f"lrs: {label!r} is neither an optimizer nor a variant")
+            if arm in lrs:
+                raise ValueError(f"lrs: {arm!r} is given twice (names are case-insensitive)")
             lrs[arm] = check_positive(lr, f"lrs[{label!r}]")
         object.__setattr__(self, "lrs", lrs)
         for where, name, options in self._option_sets():
@@ -168,6 +172,7 @@ def prepare(config: CompareConfig, *, val_fraction: float = 0.0) -> tuple[Any, A
     namespace(config.backend)  # fail early and clearly when the backend is missing
     ds = load_dataset(config.data, model=config.model, backend=config.backend,
                       dtype=config.dtype, val_fraction=val_fraction, **config.data_options)
+    check_fits(config.model, ds)
     try:
         model = make_model(config.model, ds, **config.model_options)
     except (TypeError, ValueError) as exc:

@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 from . import data as datasets
 from .nn import MLP
 
-__all__ = ["MODELS", "LAYOUT", "make_model", "check_data_options", "load_dataset"]
+__all__ = ["MODELS", "LAYOUT", "INPUT_RANK", "make_model", "check_fits", "check_data_options",
+           "load_dataset"]
 
 
 def _mlp(ds: Any, hidden: Sequence[int] = (128, 128), **options: Any) -> MLP:
@@ -26,9 +27,6 @@ def _mlp(ds: Any, hidden: Sequence[int] = (128, 128), **options: Any) -> MLP:
 def _convnet1d(ds: Any, **options: Any) -> Any:
     from .nn import ConvNet1D
 
-    if len(ds.input_shape) != 2:
-        raise ValueError(f"convnet1d needs (channels, length) inputs; {ds.name} has "
-                         f"{ds.input_shape}")
     channels, length = ds.input_shape
     return ConvNet1D(length=length, n_classes=ds.n_classes, in_channels=channels, **options)
 
@@ -37,8 +35,6 @@ def _image_model(kind: str) -> Callable[..., Any]:
     def build(ds: Any, **options: Any) -> Any:
         from . import nn
 
-        if len(ds.input_shape) != 3:
-            raise ValueError(f"{kind} needs (C, H, W) images; {ds.name} has {ds.input_shape}")
         return getattr(nn, kind)(input_shape=ds.input_shape, n_classes=ds.n_classes, **options)
 
     return build
@@ -56,18 +52,38 @@ MODELS: dict[str, Callable[..., Any]] = {
 LAYOUT: dict[str, str] = {"mlp": "flat", "convnet1d": "image", "convnet2d": "image",
                           "resnet": "image"}
 
+#: The number of input dimensions each model reads (``None``: any, it flattens them).
+INPUT_RANK: dict[str, int | None] = {"mlp": None, "convnet1d": 2, "convnet2d": 3, "resnet": 3}
+_RANK_TEXT = {2: "(channels, length) inputs", 3: "(C, H, W) images"}
+
 #: Loader arguments the protocol fixes (never data options).
 _FIXED = ("seed", "layout", "val_fraction")
+
+
+def check_fits(name: str, ds: Any) -> None:
+    """Check that model ``name`` (a key of :data:`MODELS`) can read dataset ``ds``'s inputs.
+
+    Raises
+    ------
+    ValueError
+        Unknown model, or inputs of another rank than :data:`INPUT_RANK` says (e.g.
+        ``convnet1d`` on images); the message starts with ``model``.
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    rank = INPUT_RANK[name]
+    if rank is not None and len(ds.input_shape) != rank:
+        raise ValueError(f"model: {name} needs {_RANK_TEXT[rank]}; {ds.name} has "
+                         f"{tuple(ds.input_shape)}")
 
 
 def make_model(name: str, ds: Any, **options: Any) -> Any:
     """The model ``name`` (a key of :data:`MODELS`) sized for dataset ``ds``.
 
     ``options`` go to the model's constructor (e.g. ``hidden=(64,)`` for the MLP,
-    ``widths=[8, 16]`` for the ResNet).
+    ``widths=[8, 16]`` for the ResNet); :func:`check_fits` checks the pair first.
     """
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    check_fits(name, ds)
     return MODELS[name](ds, **options)
 
 
@@ -126,6 +142,9 @@ def load_dataset(name: str, *, model: str = "mlp", backend: str = "numpy",
     if model not in LAYOUT:
         raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
     check_data_options(name, options)
-    ds = datasets.load(name, seed=0, layout=LAYOUT[model], val_fraction=val_fraction, **options)
+    fixed = {"seed": 0, "val_fraction": val_fraction}
+    if "layout" in inspect.signature(datasets.LOADERS[name]).parameters:
+        fixed["layout"] = LAYOUT[model]  # a loader without it has flat inputs only
+    ds = datasets.load(name, **fixed, **options)
     ds, _, _ = datasets.standardize(ds)
     return datasets.to_backend(ds, backend, dtype=dtype)

@@ -93,6 +93,9 @@ def _refuse_training(monkeypatch):
     (["--batch-size", "0"], "--batch-size"),
     (["--data", "digits", "--data-path", "/x"], "--data-path"),
     (["--blas-threads", "-1"], "--blas-threads"),
+    (["--model", "convnet1d"], "--model"),            # digits are images, not sequences
+    (["--seeds", "1,1"], "--seeds"),
+    (["--lr", "SGD=0.1,sgd=0.2"], "--lr"),
 ])
 def test_a_bad_option_fails_before_any_training_and_names_the_option(argv, option, tmp_path,
                                                                       monkeypatch, capsys):
@@ -214,6 +217,11 @@ def test_bench_runs_only_the_benchmarks_shipped_in_the_package(tmp_path, monkeyp
     assert calls == [["--quick"]] and not marker.exists()
     assert main(["bench", "evil"]) == 2 and not marker.exists()
     assert "invalid choice: 'evil'" in capsys.readouterr().err
+    # an --out that cannot be written fails before the benchmark runs
+    (tmp_path / "a-file").write_text("")
+    assert main(["bench", "rso", "--out", str(tmp_path / "a-file" / "r.json")]) == 2
+    assert calls == [["--quick"]]
+    assert capsys.readouterr().err.startswith("rso-ref: error: --out: cannot write to ")
 
 
 @pytest.mark.parametrize("name", sorted(benchmarks.BENCHMARKS))

@@ -50,6 +50,8 @@ def test_arms_resolve_to_an_optimizer_and_its_options():
      "data_options: \\['n_train'\\] are not options of data 'digits'"),
     ({"seeds": (0, -1)}, ValueError, "seeds must be an int >= 0"),
     ({"seeds": ()}, ValueError, "seeds must be a non-empty sequence"),
+    ({"seeds": (1, 1)}, ValueError, "seeds must be distinct"),
+    ({"lrs": {"SGD": 0.1, "sgd": 0.2}}, ValueError, "lrs: 'sgd' is given twice"),
     ({"epochs": 0}, ValueError, "epochs must be an int >= 1"),
     ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
 ])
@@ -97,6 +99,15 @@ def test_model_and_data_options_reach_their_constructors():
     assert model.widths == (2, 4) and model.input_shape == (3, 8, 8)
     with pytest.raises(TypeError, match="hidden_sizes"):
         make_model("mlp", data.load_digits(), hidden_sizes=(4,))
+    with pytest.raises(ValueError, match="model: convnet1d needs \\(channels, length\\)"):
+        make_model("convnet1d", data.load_digits(layout="image"))
+
+
+def test_a_loader_without_layouts_serves_the_mlp():
+    ds = load_dataset("teacher", model="mlp", n_train=40, n_test=10, n_features=5)
+    assert ds.X_train.shape == (40, 5)
+    with pytest.raises(ValueError, match="model: resnet needs \\(C, H, W\\) images"):
+        make_model("resnet", load_dataset("teacher", model="resnet", n_train=40, n_test=10))
 
 
 def test_tuning_extends_the_grid_beyond_an_edge_winner():
