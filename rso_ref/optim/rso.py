@@ -157,7 +157,7 @@ class RSO(Optimizer):
             return new_params, {"count": count + 1, "w": None}, \
                 StepInfo(w=w, iterations=0, message="warm-up: plain gradient step")
         if state["w"] is not None and (count - self.warmup_steps) % self.meta_every != 0:
-            w = tuple(state["w"])
+            w = tuple(float(v) for v in state["w"])
             directions, _ = group_directions(grads, groups, self.normalize)
             new_params = apply_weights(params, directions, groups, self.lr, w)
             return new_params, {"count": count + 1, "w": w}, \
