@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib
 import os
 import re
@@ -266,8 +267,6 @@ def _options_named() -> Iterator[None]:
 
 
 def _run_compare(config, out: Path, progress: bool, tune: bool = False) -> int:
-    import dataclasses
-
     from .compare import run_comparison, summary_table, tune_learning_rates, write_report
 
     tuning = None
@@ -349,6 +348,15 @@ def _compare_presets(args) -> int:
         overrides.update(data=args.data, data_options=_data_options(args))
     elif args.data_path is not None:
         raise ValueError("--data-path needs --data (mnist or cifar10) with --preset")
+    if args.data is not None:  # every preset's model must read the data, before any trains
+        from .compare import prepare
+
+        for name in names:
+            try:
+                prepare(dataclasses.replace(PRESETS[name].config, **overrides))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"--data: {args.data!r} does not suit preset {name}: {exc}"
+                                 ) from None
     root = _check_out(args.out or ("rso-ref-out/presets" if args.preset == "all"
                                    else f"rso-ref-out/presets/{names[0]}"))
     reports = []

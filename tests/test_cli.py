@@ -106,6 +106,15 @@ def test_a_bad_option_fails_before_any_training_and_names_the_option(argv, optio
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_a_data_set_that_one_preset_cannot_read_fails_before_any_preset_trains(monkeypatch,
+                                                                               capsys):
+    _refuse_training(monkeypatch)
+    assert main(["compare", "--preset", "all", "--data", "digits", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rso-ref: error: --data: 'digits' does not suit preset ")
+    assert "needs (channels, length) inputs" in err and len(err.strip().splitlines()) == 1
+
+
 def test_an_unwritable_out_fails_before_any_work(tmp_path, monkeypatch, capsys):
     _refuse_training(monkeypatch)
     from rso_ref.claims import report
