@@ -11,8 +11,8 @@ The same code runs on NumPy, CuPy, torch and array_api_strict arrays (see
   curvature; :mod:`rso_ref.train`: the training loop.
 """
 from . import backend, tree
-from .lbfgs import LBFGS, LBFGSResult, minimize
-from .optim import RSO
+from .lbfgs import LBFGSResult, minimize
+from .optim import LBFGS, RSO
 from .rso import RSOStepResult, rso_step
 
 __version__ = "0.1.0"

@@ -59,6 +59,8 @@ from types import ModuleType
 from typing import Any, Callable
 
 from .backend import array_namespace, backend_name
+from .validation import (NonFiniteError, check_finite_loss, check_int, check_positive,
+                         check_real)
 
 __all__ = [
     "LINESEARCH_MESSAGES",
@@ -69,6 +71,7 @@ __all__ = [
     "ScalarSearchResult",
     "LineSearchResult",
     "check_wolfe_constants",
+    "split_pair",
     "evaluate",
     "scalar_search_wolfe",
     "line_search",
@@ -189,22 +192,21 @@ class LineSearchResult(_Status):
     info: LineSearchInfo
 
 
-def check_wolfe_constants(c1: float, c2: float) -> tuple[float, float]:
-    """Return ``(c1, c2)`` as floats; raise ``ValueError`` unless ``0 < c1 < c2 < 1``."""
-    for name, value in (("c1", c1), ("c2", c2)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                and not hasattr(value, "__float__"):
-            raise TypeError(f"{name} must be a real number, got {value!r}")
-    c1, c2 = float(c1), float(c2)
+def check_wolfe_constants(c1: Any, c2: Any) -> tuple[float, float]:
+    """Return ``(c1, c2)`` as floats.
+
+    Raises
+    ------
+    TypeError
+        Unless both are real numbers (:func:`rso_ref.validation.check_real`).
+    ValueError
+        Unless :math:`0 < c_1 < c_2 < 1`.
+    """
+    c1, c2 = check_real(c1, "c1"), check_real(c2, "c2")
     if not 0.0 < c1 < c2 < 1.0:
-        raise ValueError(f"the Wolfe constants must satisfy 0 < c1 < c2 < 1, got c1={c1}, c2={c2}")
+        raise ValueError(f"c1 and c2 (the Wolfe constants) must satisfy 0 < c1 < c2 < 1, "
+                         f"got c1={c1}, c2={c2}")
     return c1, c2
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _cubicmin(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float | None:
@@ -308,9 +310,11 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
 
     Raises
     ------
+    TypeError
+        If an argument is not a number of its kind (``maxls`` an int, the others real).
     ValueError
         On Wolfe constants outside :math:`0 < c_1 < c_2 < 1`, a non-positive ``maxls``
-        or ``alpha0``, or non-finite ``phi0``/``dphi0``.
+        or ``alpha0``, or non-finite ``alpha0``/``phi0``/``dphi0``.
 
     Notes
     -----
@@ -325,13 +329,9 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
     (0, 3.0)
     """
     c1, c2 = check_wolfe_constants(c1, c2)
-    _check_positive_int(maxls, "maxls")
-    alpha0 = float(alpha0)
-    if not (math.isfinite(alpha0) and alpha0 > 0.0):
-        raise ValueError(f"alpha0 must be positive and finite, got {alpha0!r}")
-    phi0, dphi0 = float(phi0), float(dphi0)
-    if not (math.isfinite(phi0) and math.isfinite(dphi0)):
-        raise ValueError(f"phi0 and dphi0 must be finite, got {phi0!r}, {dphi0!r}")
+    maxls = check_int(maxls, "maxls", minimum=1)
+    alpha0 = check_positive(alpha0, "alpha0")
+    phi0, dphi0 = check_real(phi0, "phi0"), check_real(dphi0, "dphi0")
 
     steps: list[float] = []
     errors = [math.inf, math.inf]  # decrease and curvature residuals at the last trial
@@ -405,41 +405,72 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
     return done(1, lo)
 
 
-def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str) -> tuple[float, Any]:
-    """Call ``fun(x) -> (f, g)`` and check the gradient's namespace, shape and dtype.
+def split_pair(out: Any, name: str, where: str = "") -> tuple[Any, Any]:
+    """Return ``out`` as ``(value, gradient)``; ``TypeError`` naming ``name`` unless a pair.
 
-    Returns ``f`` as a float and ``g`` unchanged; values are *not* checked for
-    finiteness here (callers decide what a NaN means).
+    ``out`` is what an oracle ``name`` returned (``where`` says at which point); a tuple
+    or list of two items is a pair, anything else (a lone loss, a loss array) is not.
+    """
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        suffix = f" {where}" if where else ""
+        raise TypeError(f"{name} must return (value, gradient), got {type(out).__name__}{suffix}")
+    return out[0], out[1]
+
+
+def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "fun",
+             finite: bool = False) -> tuple[float, Any]:
+    """Call ``fun(x) -> (value, gradient)`` once and check what it returned.
+
+    The value must be a real scalar (a Python or NumPy number or a 0-d array,
+    :func:`rso_ref.validation.check_finite_loss`) and the gradient an array of ``x``'s
+    namespace and shape with a real floating dtype. With ``finite=False`` NaN and inf
+    are let through (a line search backtracks from them); with ``finite=True`` they
+    raise. ``name`` is the oracle's name in messages, ``where`` the point.
+
+    Returns
+    -------
+    value : float
+    gradient : array
+        Unchanged.
 
     Raises
     ------
     TypeError
-        If ``fun`` does not return a pair, or ``g`` is not an array of ``x``'s namespace.
+        ``fun`` returned no pair, a value that is not a real scalar, or a gradient that
+        is not an array of ``x``'s namespace with a real floating dtype.
     ValueError
-        If ``g`` has another shape than ``x``, or ``f`` is not a scalar.
+        The gradient's shape is not ``x``'s.
+    rso_ref.validation.NonFiniteError
+        ``finite=True`` and the value or the gradient holds NaN or inf.
     """
-    out = fun(x)
-    if not isinstance(out, tuple) or len(out) != 2:
-        raise TypeError(f"fun must return a pair (f, g); got {type(out).__name__} {where}")
-    f, g = out
+    value, g = split_pair(fun(x), name, where)
+    try:
+        f = check_finite_loss(value, name, where)
+    except NonFiniteError:
+        if finite:
+            raise
+        f = float(value)  # a real scalar, NaN or inf: the line search backtracks
     try:
         g_xp = array_namespace(g)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"fun returned a gradient that is not an array {where}: {exc}") from exc
+        raise TypeError(f"{name} returned a gradient that is not an array {where}: {exc}") from exc
     if backend_name(g_xp) != backend_name(xp):
-        raise TypeError(f"fun returned a gradient of namespace {backend_name(g_xp)} for x of "
+        raise TypeError(f"{name} returned a gradient of namespace {backend_name(g_xp)} for x of "
                         f"namespace {backend_name(xp)} {where}")
+    if not xp.isdtype(g.dtype, "real floating"):
+        raise TypeError(f"{name} returned a gradient of dtype {g.dtype} {where}; "
+                        f"a real floating dtype is needed")
     if tuple(g.shape) != tuple(x.shape):
-        raise ValueError(f"fun returned a gradient of shape {tuple(g.shape)} for x of shape "
+        raise ValueError(f"{name} returned a gradient of shape {tuple(g.shape)} for x of shape "
                          f"{tuple(x.shape)} {where}")
-    if getattr(f, "ndim", 0) != 0:
-        raise ValueError(f"fun must return a scalar f, got shape {tuple(f.shape)} {where}")
-    return float(f), g
+    if finite and not bool(xp.all(xp.isfinite(g))):
+        raise NonFiniteError(f"{name} returned a non-finite gradient {where}")
+    return f, g
 
 
 def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: float = 1.0,
                 c1: float = 1e-4, c2: float = 0.9, maxls: int = 20, dphi0: float | None = None,
-                xp: ModuleType | None = None) -> LineSearchResult:
+                xp: ModuleType | None = None, name: str = "fun") -> LineSearchResult:
     r"""Strong-Wolfe line search along ``d`` from ``x`` (vector wrapper of the scalar core).
 
     Parameters
@@ -464,6 +495,8 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
         :math:`g^\top d` when the caller already has it.
     xp : module, optional
         Namespace of ``x``.
+    name : str, default "fun"
+        Name of ``fun`` in error messages (:func:`evaluate` checks every call).
 
     Returns
     -------
@@ -493,7 +526,8 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
 
     def phi(alpha: float) -> tuple[float, float]:
         x_trial = x + alpha * d
-        f_trial, g_trial = evaluate(fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}")
+        f_trial, g_trial = evaluate(fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}",
+                                    name=name)
         last.update(x=x_trial, f=f_trial, g=g_trial)
         with warnings.catch_warnings():
             # A huge or NaN gradient at a trial makes this overflow: that is the

@@ -10,10 +10,11 @@ import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rso_ref import autodiff, backend, tree
-from rso_ref.lbfgs import (LBFGS, STATUS_MESSAGES, _History, inverse_hessian, minimize,
-                           two_loop)
+from rso_ref import autodiff, backend
+from rso_ref.lbfgs import (STATUS_MESSAGES, History, inverse_hessian, line_model_decrease,
+                           minimize, two_loop)
 from rso_ref.testing import assert_close
+from rso_ref.validation import NonFiniteError
 from problems import all_problems, assert_wolfe, extended_rosenbrock, quadratic
 
 PROBLEMS = all_problems()
@@ -160,7 +161,7 @@ def test_two_loop_equals_dense_inverse_hessian(xp):
 def test_ring_buffer_keeps_the_last_m_pairs_in_order(np_xp):
     rng = np.random.default_rng(4)
     s, y = _random_pairs(rng, 8, 7)
-    history = _History.empty(3, np_xp.zeros(8), np_xp)
+    history = History.empty(3, np_xp.zeros(8), np_xp)
     for si, yi in zip(s, y):
         assert history.push(si, yi)
     assert history.size == 3 and history.order() == [1, 2, 0]
@@ -173,16 +174,27 @@ def test_ring_buffer_keeps_the_last_m_pairs_in_order(np_xp):
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"m": 0}, ValueError, "m must"), ({"m": 2.5}, ValueError, "m must"),
-    ({"maxiter": 0}, ValueError, "maxiter"), ({"maxfun": -1}, ValueError, "maxfun"),
-    ({"maxls": True}, ValueError, "maxls"), ({"gtol": -1.0}, ValueError, "gtol"),
-    ({"ftol": math.nan}, ValueError, "ftol"), ({"gtol": "1"}, TypeError, "gtol"),
-    ({"c1": 0.9, "c2": 0.1}, ValueError, "c1"), ({"c2": 1.0}, ValueError, "c2"),
-    ({"callback": 3}, TypeError, "callback"),
+    ({"m": 0}, ValueError, "^m must"), ({"m": 2.5}, TypeError, "^m must"),
+    ({"maxiter": 0}, ValueError, "^maxiter"), ({"maxfun": -1}, ValueError, "^maxfun"),
+    ({"maxls": True}, TypeError, "^maxls"), ({"gtol": -1.0}, ValueError, "^gtol"),
+    ({"ftol": math.nan}, ValueError, "^ftol"), ({"gtol": "1"}, TypeError, "^gtol"),
+    ({"c1": 0.9, "c2": 0.1}, ValueError, "^c1"), ({"c2": 1.0}, ValueError, "^c1 and c2"),
+    ({"c1": "0.1"}, TypeError, "^c1"), ({"callback": 3}, TypeError, "^callback"),
 ])
 def test_bad_options_raise(kwargs, error, match, np_xp):
     with pytest.raises(error, match=match):
         minimize(lambda x: (float(x @ x), 2 * x), np_xp.ones(2), **kwargs)
+
+
+def test_numpy_scalars_are_accepted_as_options(np_xp):
+    # One rule everywhere (rso_ref.validation): any real / integral type; before, a
+    # np.int64 m was refused ("m must be a positive int") and np.float32 c1 too.
+    fun = lambda x: (float(x @ x), 2 * x)  # noqa: E731
+    ref = minimize(fun, np_xp.ones(2), m=5, gtol=1e-5, c1=1e-4)
+    res = minimize(fun, np_xp.ones(2), m=np.int64(5), maxls=np.int32(20),
+                   gtol=np.float32(1e-5), ftol=np.float64(2.2e-9), c1=np.float32(1e-4),
+                   c2=np.float32(0.9))
+    assert (res.nit, res.nfev, res.status) == (ref.nit, ref.nfev, ref.status)
 
 
 def test_bad_x0_and_oracle_raise(np_xp):
@@ -193,12 +205,69 @@ def test_bad_x0_and_oracle_raise(np_xp):
         minimize(fun, np_xp.asarray([1, 2]))
     with pytest.raises(TypeError, match="x0"):
         minimize(fun, [1.0, 2.0])
-    with pytest.raises(ValueError, match="non-finite"):
-        minimize(lambda x: (math.nan, 2 * x), np_xp.ones(2))
-    with pytest.raises(ValueError, match="non-finite"):
-        minimize(lambda x: (1.0, x * math.inf), np_xp.ones(2))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="^fun returned a gradient of shape"):
         minimize(lambda x: (1.0, np_xp.ones(3)), np_xp.ones(2))
+
+
+def _good(x):
+    return float(x @ x), 2.0 * x
+
+
+# What fun returns at x0 -> the TypeError naming fun (item 7 of issue 15: int gradients
+# gave UFuncTypeError, None/list/str values bare float() errors, a lone loss "cannot
+# unpack non-iterable float").
+_BAD_ORACLES = {
+    "value None": (lambda x: (None, 2.0 * x), "^fun must return a real scalar loss at x0"),
+    "value list": (lambda x: ([1.0], 2.0 * x), "^fun must return a real scalar loss at x0"),
+    "value str": (lambda x: ("1.0", 2.0 * x), "^fun must return a real scalar loss at x0"),
+    "value array": (lambda x: (x * x, 2.0 * x), "^fun must return a real scalar loss at x0"),
+    "only a loss": (lambda x: float(x @ x), r"^fun must return \(value, gradient\)"),
+    "triple": (lambda x: (1.0, x, x), r"^fun must return \(value, gradient\)"),
+    "int gradient": (lambda x: (1.0, np.asarray([1, 2])), "^fun returned a gradient of dtype"),
+    "bool gradient": (lambda x: (1.0, x > 0), "^fun returned a gradient of dtype"),
+    "list gradient": (lambda x: (1.0, [1.0, 2.0]), "^fun returned a gradient that is not"),
+    "None gradient": (lambda x: (1.0, None), "^fun returned a gradient that is not"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BAD_ORACLES))
+def test_bad_oracle_output_raises_type_error_naming_fun(name, np_xp):
+    fun, match = _BAD_ORACLES[name]
+    with pytest.raises(TypeError, match=match):
+        minimize(fun, np_xp.asarray([1.0, 2.0]))
+
+
+def test_bad_oracle_output_at_a_trial_point_is_caught_too(np_xp):
+    # Good at x0, an int gradient at the first line-search trial: checked on every call.
+    def fun(x):
+        return _good(x) if bool(np.all(x == 1.0)) else (1.0, np.asarray([1, 2]))
+
+    with pytest.raises(TypeError, match="^fun returned a gradient of dtype int.* at line-search"):
+        minimize(fun, np_xp.ones(2))
+
+
+def test_gradient_of_another_namespace_raises(np_xp):
+    strict = backend.namespace("array_api_strict")
+    with pytest.raises(TypeError, match="^fun returned a gradient of namespace"):
+        minimize(lambda x: (float(x @ x), strict.asarray([1.0, 2.0])), np_xp.ones(2))
+
+
+@pytest.mark.parametrize("value,grad_scale,match", [
+    (math.nan, 1.0, "^fun returned a non-finite loss"),
+    (math.inf, 1.0, "^fun returned a non-finite loss"),
+    (1.0, math.inf, "^fun returned a non-finite gradient at x0"),
+    (1.0, math.nan, "^fun returned a non-finite gradient at x0"),
+])
+def test_non_finite_at_x0_raises_non_finite_error(value, grad_scale, match, np_xp):
+    with pytest.raises(NonFiniteError, match=match):
+        minimize(lambda x: (value, grad_scale * x), np_xp.ones(2))
+
+
+def test_real_scalar_values_of_any_kind_are_accepted(np_xp):
+    ref = minimize(_good, np_xp.ones(2))
+    for wrap in (np.float64, np.float32, np.asarray, lambda v: np.asarray([v])[0]):
+        res = minimize(lambda x: (wrap(_good(x)[0]), _good(x)[1]), np_xp.ones(2))
+        assert res.success and res.nit == ref.nit
 
 
 def test_nan_region_is_backtracked_and_never_returned(np_xp):
@@ -292,63 +361,81 @@ def test_iterates_invariant_to_shift_of_f(seed, shift):
            lambda c: not 0 < c[0] < c[1] < 1))
 def test_bad_inputs_raise_documented_errors(m, c):
     fun = lambda x: (float(x @ x), 2 * x)  # noqa: E731
-    with pytest.raises(ValueError, match="m must"):
+    # A non-positive int is a wrong range, a float or a bool a wrong type.
+    error = ValueError if isinstance(m, int) and not isinstance(m, bool) else TypeError
+    with pytest.raises(error, match="^m must"):
         minimize(fun, np.ones(2), m=m)
     with pytest.raises(ValueError, match="Wolfe"):
         minimize(fun, np.ones(2), c1=c[0], c2=c[1])
 
 
-def test_lbfgs_optimizer_matches_minimize(xp):
-    problem = extended_rosenbrock(6)
-    fun = problem.fun(xp)
-    x0 = xp.asarray(problem.x0)
-    params = [xp.reshape(x0[:4], (2, 2)), x0[4:]]
-
-    def value_and_grad(p):
-        f, g = fun(tree.flatten(p))
-        return f, tree.unflatten(g, p)
-
-    opt = LBFGS(m=5)
-    state = opt.init(params)
-    assert set(state) == {"count", "s", "y", "rho", "head", "size", "gamma", "nfev", "loss",
-                          "status"}
-    k = 6
-    for _ in range(k):
-        loss, grads = value_and_grad(params)
-        params, state = opt.step(params, grads, state, value_and_grad=value_and_grad,
-                                 loss=loss)
-    ref = minimize(fun, x0, m=5, gtol=0.0, ftol=0.0, maxiter=k)
-    # The same iteration on the same numbers: identical up to flatten/unflatten copies.
-    assert_close(tree.flatten(params), ref.x, rtol=1e-12)
-    assert state["loss"] == ref.fun and state["count"] == k and state["status"] == 0
-    assert state["nfev"] == ref.nfev - 1  # minimize also counts the call at x0
+def test_line_model_decrease_is_the_line_minimum_on_a_quadratic():
+    # phi(t) = 3 t^2 - 4 t: phi'(0) = -4, minimum 4/3 below phi(0) at t = 2/3, whatever
+    # step the secant curvature is taken from; a few flops of rounding: 1e-15.
+    for alpha in (0.1, 2.0 / 3.0, 1.0, 1.2):
+        assert abs(line_model_decrease(alpha, -4.0, 6.0 * alpha - 4.0) - 4.0 / 3.0) <= 1e-15
+    assert line_model_decrease(1.0, -1.0, -2.0) == math.inf  # no positive curvature
 
 
-def test_lbfgs_step_is_pure(np_xp):
-    problem = extended_rosenbrock(4)
+def _scipy(fun, x0, **options):
+    return scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
+                                   options={"maxcor": 10, **options})
+
+
+# Issue 15 item 11: n = 60, cond = 1e6 (all three seeds), and n = 200, cond = 1e8, where
+# L-BFGS-B's one-step ftol test stopped this solver on a step accepted far from the
+# line minimum, 2e-7 to 2.2e-6 relative above SciPy's value. Now every one ends below
+# SciPy's (by 3e-7 to 1.8e-6 relative: far beyond rounding, so no tolerance).
+@pytest.mark.parametrize("n,cond,seed", [(60, 1e6, 0), (60, 1e6, 1), (60, 1e6, 2),
+                                         (200, 1e8, 0), (200, 1e8, 2)])
+def test_ftol_does_not_stop_on_a_step_far_from_the_line_minimum(n, cond, seed, np_xp):
+    problem = quadratic(n, cond, seed)
     fun = problem.fun(np_xp)
-
-    def value_and_grad(p):
-        f, g = fun(p[0])
-        return f, [g]
-
-    opt = LBFGS(m=3)
-    params = [np_xp.asarray(problem.x0)]
-    state = opt.init(params)
-    for _ in range(3):
-        params, state = opt.step(params, value_and_grad(params)[1], state,
-                                 value_and_grad=value_and_grad)
-    saved = {k: (np.array(v, copy=True) if hasattr(v, "shape") else v) for k, v in state.items()}
-    first, _ = opt.step(params, value_and_grad(params)[1], state, value_and_grad=value_and_grad)
-    second, _ = opt.step(params, value_and_grad(params)[1], state, value_and_grad=value_and_grad)
-    np.testing.assert_array_equal(first[0], second[0])
-    for key, value in saved.items():
-        np.testing.assert_array_equal(state[key], value)
+    ref = _scipy(fun, problem.x0)
+    res = minimize(fun, problem.x0, m=10)
+    assert ref.success and res.success and res.message == STATUS_MESSAGES["ftol"][1]
+    assert res.fun <= ref.fun
+    last = res.trace[-1]
+    tol_f = 2.2e-9 * max(abs(last.f_prev), abs(last.f), 1.0)
+    assert last.f_prev - last.f <= tol_f
+    assert line_model_decrease(last.alpha, last.dphi0, last.dphi) <= tol_f
 
 
-@pytest.mark.parametrize("kwargs,match", [({"m": 0}, "m must"), ({"lr": 0.0}, "lr"),
-                                          ({"max_linesearch": 0}, "max_linesearch"),
-                                          ({"c1": 0.5, "c2": 0.4}, "c1")])
-def test_lbfgs_optimizer_rejects_bad_hyperparameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        LBFGS(**kwargs)
+_ILL = [(n, cond, seed) for n in (20, 60, 200) for cond in (1e4, 1e5, 1e6, 1e7, 1e8)
+        for seed in range(3)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n,cond,seed", _ILL, ids=[f"n{n}-cond{c:.0e}-s{s}" for n, c, s in _ILL])
+def test_ill_conditioned_quadratics_end_as_close_to_the_minimum_as_scipy(n, cond, seed, np_xp):
+    # Default options on both. Both stop by an ftol test while L-BFGS decreases f by a
+    # few ftol per step, 1e-7 to 1e-5 relative above f*, and both need the same
+    # evaluations to reach a given f - f* (within 3%, measured): where each stops is
+    # down to one step's decrease falling below ftol, which fluctuates tenfold from
+    # step to step. So the comparison is of distances to f*: ours may be at most twice
+    # SciPy's (measured worst 1.58 at n = 20, cond = 1e5; 2.6 with L-BFGS-B's test).
+    problem = quadratic(n, cond, seed)
+    fun = problem.fun(np_xp)
+    ref = _scipy(fun, problem.x0)
+    res = minimize(fun, problem.x0, m=10)
+    assert ref.success and res.success, (ref.message, res.message)
+    assert res.fun - problem.f_star <= 2.0 * (ref.fun - problem.f_star)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n,cond,seed", [(n, c, s) for n, c, s in _ILL
+                                         if c in (1e4, 1e6) and n <= 60])
+def test_ill_conditioned_quadratics_reach_scipys_value_when_run_to_rounding(n, cond, seed,
+                                                                             np_xp):
+    # Tight tolerances: both run until f stalls at its rounding, where f - f* is
+    # O(eps cond |f|) (the gradient's rounding, eps lambda_max |x|, leaves x undetermined
+    # by eps cond |x| along the small eigenvectors). Measured |gap| <= 0.03 eps cond |f|;
+    # allowed: 0.1 eps cond |f|. (cond 1e8 needs over 15000 evaluations, n = 200 about
+    # 5000 at cond 1e6: left out to keep the test short.)
+    problem = quadratic(n, cond, seed)
+    fun = problem.fun(np_xp)
+    ref = _scipy(fun, problem.x0, maxiter=15000, maxfun=15000, **_TIGHT)
+    res = minimize(fun, problem.x0, m=10, **_TIGHT)
+    # At the rounding floor a line search may find no strong-Wolfe step (status 2).
+    assert ref.success and res.status in (0, 2), (ref.message, res.message)
+    assert res.fun - ref.fun <= 0.1 * 2.2e-16 * cond * abs(ref.fun)

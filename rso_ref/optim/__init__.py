@@ -18,11 +18,11 @@ Every update is built from the pure pieces of :mod:`rso_ref.tree`; a NaN or inf 
 ``grads`` raises :class:`rso_ref.validation.NonFiniteError` before it reaches the
 parameters.
 """
-from ..lbfgs import LBFGS
 from .adam import Adam, AdamW
 from .contract import Needs, Optimizer, StepInfo
 from .lamb import LAMB
 from .lars import LARS
+from .lbfgs import LBFGS
 from .muon import Muon, newton_schulz
 from .rmsprop import RMSprop
 from .rso import RSO
