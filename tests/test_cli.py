@@ -162,10 +162,14 @@ def _blas_threads():
     return [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
 
 
-@pytest.mark.parametrize("command", [["demo"], ["compare", "--optimizers", "rso"]])
+@pytest.mark.parametrize("command", [["demo", "--epochs", "1", "--no-progress"],
+                                     ["compare", "--optimizers", "rso", "--no-progress"],
+                                     ["theory", "--quick"]])
 @pytest.mark.parametrize("argv, limited", [([], True), (["--blas-threads", "0"], False)])
 def test_training_runs_with_one_blas_thread_unless_told_otherwise(command, argv, limited,
                                                                   tmp_path, monkeypatch, capsys):
+    from rso_ref.claims import report
+
     seen = []
 
     def record(*args, **kwargs):
@@ -173,8 +177,9 @@ def test_training_runs_with_one_blas_thread_unless_told_otherwise(command, argv,
         raise RuntimeError("stop after the first training call")
 
     monkeypatch.setattr(compare, "train", record)
+    monkeypatch.setattr(report, "run_claims", record)
     outside = _blas_threads()
-    assert main([*command, "--epochs", "1", "--no-progress", "--out", str(tmp_path), *argv]) == 2
+    assert main([*command, "--out", str(tmp_path), *argv]) == 2
     assert "stop after the first training call" in capsys.readouterr().err
     assert seen == [[1] * len(outside) if limited else outside]
     assert _blas_threads() == outside  # restored afterwards
