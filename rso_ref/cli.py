@@ -383,7 +383,7 @@ def _theory(args) -> int:
         return 0
     out = _check_out(args.out or ("rso-ref-out/theory-quick" if args.quick
                                   else "rso-ref-out/theory"))
-    results = run_claims(args.claim, quick=args.quick, out_dir=out)
+    results = run_claims(args.claim, quick=args.quick, out_dir=out, log=print)
     paths = write_report(results, out, quick=args.quick)
     print(f"wrote {paths['index']} and {paths['json']}")
     return 0

@@ -434,9 +434,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     loss_before = check_finite_loss(loss, "value_and_grad", "at params")
 
     directions, grad_norms = group_directions(grads, groups, normalize)
-    # A NaN or inf entry makes its group's norm non-finite (so does a squared norm
-    # beyond float64's range, ~1e308); it must not reach the parameters.
-    if not math.isfinite(float(sum(grad_norms))):
+    if not tree.all_finite(grads):  # a NaN or inf entry must not reach the parameters
         raise NonFiniteError("grads contains NaN or inf entries at params "
                              f"(group gradient norms {grad_norms.tolist()})")
     objective = meta_objective(meta_oracle, params, directions, groups, lr)

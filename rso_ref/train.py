@@ -43,7 +43,6 @@ from . import checkpoint, hessian, tree
 from .backend import array_namespace, is_numpy
 from .data import minibatches
 from .optim import Needs, Optimizer
-from .optim.base import all_finite
 from .validation import NonFiniteError, check_callable, check_finite_loss, check_flag, check_int
 
 __all__ = ["TrainResult", "train", "accuracy", "evaluate"]
@@ -206,7 +205,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
     if params is None:
         params = model.init(seed=seed, like=X)
-    if not all_finite(params):
+    if not tree.all_finite(params):
         raise ValueError("params contains NaN or inf entries: there is nothing finite to "
                          "start from")
     opt_state = optimizer.init(params)
@@ -312,7 +311,7 @@ def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch
 
 def _check_step(params: list, info: Any, name: str, xp: Any) -> None:
     """Raise :class:`NonFiniteError` if a step left non-finite parameters or loss."""
-    if not all_finite(params, xp=xp):
+    if not tree.all_finite(params, xp=xp):
         raise NonFiniteError("the step made the parameters non-finite")
     if info.loss_after is not None:
         check_finite_loss(info.loss_after, name, "after the step")

@@ -19,11 +19,13 @@ on them; on a GPU this is one device-to-host transfer per call.
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any, Sequence
 
 from .backend import array_namespace
 
 __all__ = [
+    "all_finite",
     "add",
     "sub",
     "scale",
@@ -340,3 +342,23 @@ def trust_ratio(params: Sequence, updates: Sequence, *, coefficient: float = 1.0
         ok = p_norm > 0.0 and denominator > 0.0
         ratios.append(coefficient * p_norm / denominator if ok else 1.0)
     return ratios
+
+
+def all_finite(arrays: Sequence, *, xp: ModuleType | None = None) -> bool:
+    r"""True when every entry of every array in ``arrays`` (one namespace ``xp``) is finite.
+
+    One reduction per array and a single transfer to the host in the common case:
+    :math:`\sum_j \sum_k a_{jk}` is finite whenever every entry is, unless the sum
+    overflows; only then are the entries tested one by one, so that large finite
+    values are never reported as non-finite.
+    """
+    arrays = list(arrays)
+    if not arrays:
+        return True
+    xp = array_namespace(*arrays) if xp is None else xp
+    total = xp.sum(arrays[0])
+    for a in arrays[1:]:
+        total = total + xp.sum(a)
+    if bool(xp.isfinite(total)):
+        return True
+    return all(bool(xp.all(xp.isfinite(a))) for a in arrays)

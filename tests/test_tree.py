@@ -256,3 +256,12 @@ def test_mixed_namespaces_are_refused(xp):
     a = host_tree(19)
     with pytest.raises(ValueError, match="different namespaces"):
         tree.vdot(on(xp, a), a)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_all_finite_tests_entries_not_the_sum():
+    # The sum of 1e308 entries overflows although every entry is finite.
+    assert tree.all_finite([np.full(3, 1e308), np.ones(2)])
+    assert not tree.all_finite([np.ones(2), np.array([1.0, np.nan])])
+    assert not tree.all_finite([np.array([np.inf, -np.inf])])  # inf - inf is NaN, still caught
+    assert tree.all_finite([])

@@ -7,7 +7,7 @@ of the weights per epoch: the first layer dominates early (0.82), the distributi
 is balanced from epoch 31 on.
 
 We train small networks on the scikit-learn digits with Algorithm 1
-(:class:`rso_ref.rso.RSO`, ``K = 5``, :math:`w^{(0)} = 1/L`), record :math:`w(t)` at every
+(:class:`rso_ref.optim.RSO`, ``K = 5``, :math:`w^{(0)} = 1/L`), record :math:`w(t)` at every
 step, and test three readings of Theorem 2 and the two statements of Figure 1.
 
 Estimators

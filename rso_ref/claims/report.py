@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..checkpoint import write_json_atomic, write_text_atomic
 from .registry import Claim, Evidence, all_claims, as_jsonable, get
@@ -18,8 +18,13 @@ def command_for(claim: Claim, quick: bool) -> str:
 
 
 def run_claims(ids: Iterable[str] | None = None, *, quick: bool = False,
-               out_dir: str | Path = "rso-ref-out/theory", log=print) -> list[tuple[Claim, Evidence, float]]:
-    """Run the claims ``ids`` (all when None), writing figures into ``out_dir``."""
+               out_dir: str | Path = "rso-ref-out/theory",
+               log: Callable[[str], None] | None = None) -> list[tuple[Claim, Evidence, float]]:
+    """Run the claims ``ids`` (all when None), writing figures into ``out_dir``.
+
+    ``log``, when given, receives one line per claim started and finished (the
+    command line passes ``print``; the library itself never prints).
+    """
     claims = all_claims() if ids is None else [get(i) for i in ids]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,45 +18,23 @@ Hyperparameters are checked with :mod:`rso_ref.validation`.
 :func:`store_checked` writes the checked (plain ``float``/``int``) hyperparameters back
 onto the frozen instance, so that ``lr=np.float32(0.1)`` is stored, compared and
 printed as ``0.1``. :func:`begin_step` holds the input checks run at the top of every
-step, and :func:`all_finite` the finiteness test they (and
-:func:`rso_ref.train.train`) use.
+step (finiteness of the gradients by :func:`rso_ref.tree.all_finite`).
 """
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any, Sequence
 
 from .. import tree
 from ..backend import array_namespace
 from ..validation import NonFiniteError
 
-__all__ = ["begin_step", "all_finite", "store_checked"]
+__all__ = ["begin_step", "store_checked"]
 
 
 def store_checked(optimizer: Any, **values: Any) -> None:
     """Set the already checked ``values`` as attributes of the frozen ``optimizer``."""
     for name, value in values.items():
         object.__setattr__(optimizer, name, value)
-
-
-def all_finite(arrays: Sequence, *, xp: ModuleType | None = None) -> bool:
-    r"""True when every entry of every array in ``arrays`` (one namespace ``xp``) is finite.
-
-    One reduction per array and a single transfer to the host in the common case:
-    :math:`\sum_j \sum_k a_{jk}` is finite whenever every entry is, unless the sum
-    overflows; only then are the entries tested one by one, so that large finite
-    values are never reported as non-finite.
-    """
-    arrays = list(arrays)
-    if not arrays:
-        return True
-    xp = array_namespace(*arrays) if xp is None else xp
-    total = xp.sum(arrays[0])
-    for a in arrays[1:]:
-        total = total + xp.sum(a)
-    if bool(xp.isfinite(total)):
-        return True
-    return all(bool(xp.all(xp.isfinite(a))) for a in arrays)
 
 
 def begin_step(params: Sequence, grads: Sequence, state: Any,
@@ -83,6 +61,6 @@ def begin_step(params: Sequence, grads: Sequence, state: Any,
     count = state["count"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise TypeError(f"state['count'] must be a non-negative int, got {count!r}")
-    if not all_finite(grads, xp=xp):
+    if not tree.all_finite(grads, xp=xp):
         raise NonFiniteError(f"grads contains NaN or inf entries (step {count})")
     return params, grads

@@ -56,7 +56,11 @@ def test_primed_state_reuses_the_basis_until_every():
     opt = B.InterpolatedSGD(0.0, 1.0, lr=0.01, k=task.k, every=5)
     state = B.primed_state(opt, pairs)
     _, g = task.model.value_and_grad(start, task.Xc, task.yc)
-    params, state = opt.step(start, g, state)       # no hvp_fn needed: basis is primed
+
+    def unused_hvp(params, v):
+        raise AssertionError("the primed basis must be reused, not recomputed")
+
+    params, state = opt.step(start, g, state, hvp_fn=unused_hvp)
     assert state["n_matvec"] == 0
     # the bulk step is orthogonal to the dominant basis (float64 identity)
     U = pairs.eigenvectors[:, :task.k]
