@@ -324,7 +324,7 @@ def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: 
     scale : float
         First trial step (1 in :func:`minimize`), or ``scale / ||d||_2`` while the
         memory is empty, so that the steepest-descent step has length ``scale``
-        (L-BFGS-B's first step [3]_).
+        (L-BFGS-B's first step, ref. [3] of the module).
     c1, c2 : float
         Wolfe constants (already checked).
     maxls : int
