@@ -5,6 +5,7 @@ The fixtures are host NumPy files and a port is any callable, so these tests do 
 the ``xp`` fixture; the torch ports below are the cross-backend check.
 """
 import io
+import json
 import math
 
 import numpy as np
@@ -182,6 +183,49 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         golden.verify(None, "mlp")
     with pytest.raises(FileNotFoundError):
         golden.verify(reference.mlp, "mlp", fixture_dir=tmp_path)
+
+
+
+def _copy_fixtures(tmp_path):
+    for path in golden.FIXTURE_DIR.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    return tmp_path
+
+
+def test_an_emptied_or_edited_case_fails_instead_of_passing(tmp_path):
+    directory = _copy_fixtures(tmp_path)
+    document = json.loads((directory / "mlp.json").read_text())
+    for case in document["cases"]:
+        case["outputs"] = {}                      # nothing left to compare against
+    document["cases"][0]["outputs"] = {"gradz": {"npz": "x"}}  # a quantity mlp does not have
+    (directory / "mlp.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="refers to an array 'x'"):
+        golden.verify(reference.mlp, "mlp", fixture_dir=directory)
+    document["cases"][0]["outputs"] = {}
+    (directory / "mlp.json").write_text(json.dumps(document))
+    report = golden.verify(reference.mlp, "mlp", fixture_dir=directory)
+    assert not report.ok
+    assert {(r.quantity, r.note) for r in report.rows} == {
+        ("loss", "missing from the fixture"), ("grads", "missing from the fixture")}
+
+
+@pytest.mark.parametrize("damage", ["truncate-npz", "not-json", "dangling-reference"])
+def test_a_damaged_fixture_file_is_one_error_naming_it(tmp_path, damage):
+    directory = _copy_fixtures(tmp_path)
+    if damage == "truncate-npz":
+        data = (directory / "hvp.npz").read_bytes()
+        (directory / "hvp.npz").write_bytes(data[:len(data) // 2])
+        name = "hvp.npz"
+    elif damage == "not-json":
+        (directory / "hvp.json").write_text("{{{")
+        name = "hvp.json"
+    else:
+        document = json.loads((directory / "hvp.json").read_text())
+        document["cases"][0]["inputs"]["X"] = {"npz": "no/such/key"}
+        (directory / "hvp.json").write_text(json.dumps(document))
+        name = "hvp.json"
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        golden.verify(reference.hvp, "hvp", fixture_dir=directory)
 
 
 # --- independent torch ports (float64) -------------------------------------------------

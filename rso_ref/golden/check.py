@@ -138,10 +138,19 @@ def _leaf_error(actual: Any, desired: Any, exact: bool, sign_free: bool) -> tupl
 
 
 def compare_outputs(kind: str, case: str, actual: dict, desired: dict) -> list[Row]:
-    """Rows of one case: each quantity of the reference against the port's value."""
+    """Rows of one case: each quantity of the reference against the port's value.
+
+    A quantity of the kind that the stored case lacks, or a stored quantity the kind
+    does not know, is a failing row: an emptied or edited fixture never passes.
+    """
     spec = KINDS[kind]
-    rows = []
+    rows = [Row(case, quantity, float("inf"), tol, "", False, "missing from the fixture")
+            for quantity, tol in spec.tolerances.items() if quantity not in desired]
     for quantity, reference in desired.items():
+        if quantity not in spec.tolerances:
+            rows.append(Row(case, quantity, float("inf"), 0.0, "", False,
+                            f"not a quantity of the {kind} kind"))
+            continue
         tol = spec.tolerances[quantity]
         if quantity not in actual:
             if quantity in spec.optional:

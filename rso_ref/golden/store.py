@@ -137,14 +137,31 @@ def read_set(directory: str | os.PathLike, kind: str) -> Fixture:
     FileNotFoundError
         If either file is missing.
     ValueError
-        If the JSON names another kind or lacks ``schema_version``.
+        If a file cannot be read as a fixture (not JSON, not a ``.npz``, truncated,
+        an array reference that the ``.npz`` lacks), or the JSON names another kind or
+        lacks ``schema_version``; the message names the file.
     """
     directory = Path(directory)
-    document = json.loads((directory / f"{kind}.json").read_text(encoding="utf-8"))
-    if document.get("kind") != kind or "schema_version" not in document:
-        raise ValueError(f"{directory / (kind + '.json')} is not a {kind!r} fixture set "
-                         f"(kind={document.get('kind')!r})")
-    with np.load(directory / f"{kind}.npz", allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    return Fixture(kind=kind, schema_version=int(document["schema_version"]),
-                   meta=decode(document, arrays))
+    json_path, npz_path = directory / f"{kind}.json", directory / f"{kind}.npz"
+    try:
+        document = json.loads(json_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{json_path} is not a readable fixture document: {exc}") from None
+    if not isinstance(document, dict) or document.get("kind") != kind \
+            or "schema_version" not in document:
+        found = document.get("kind") if isinstance(document, dict) else type(document).__name__
+        raise ValueError(f"{json_path} is not a {kind!r} fixture set (kind={found!r})")
+    try:
+        with np.load(npz_path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{npz_path} is not a readable fixture archive "
+                         f"(truncated or corrupt): {exc}") from None
+    try:
+        meta = decode(document, arrays)
+    except KeyError as exc:
+        raise ValueError(f"{json_path} refers to an array {exc} that {npz_path.name} lacks") \
+            from None
+    return Fixture(kind=kind, schema_version=int(document["schema_version"]), meta=meta)
