@@ -59,7 +59,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from .backend import array_namespace, backend_name
-from .validation import (NonFiniteError, check_finite_loss, check_int, check_positive,
+from .validation import (NonFiniteError, check_finite_loss, check_int, check_pair, check_positive,
                          check_real)
 
 __all__ = [
@@ -71,7 +71,6 @@ __all__ = [
     "ScalarSearchResult",
     "LineSearchResult",
     "check_wolfe_constants",
-    "split_pair",
     "evaluate",
     "scalar_search_wolfe",
     "line_search",
@@ -405,18 +404,6 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
     return done(1, lo)
 
 
-def split_pair(out: Any, name: str, where: str = "") -> tuple[Any, Any]:
-    """Return ``out`` as ``(value, gradient)``; ``TypeError`` naming ``name`` unless a pair.
-
-    ``out`` is what an oracle ``name`` returned (``where`` says at which point); a tuple
-    or list of two items is a pair, anything else (a lone loss, a loss array) is not.
-    """
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        suffix = f" {where}" if where else ""
-        raise TypeError(f"{name} must return (value, gradient), got {type(out).__name__}{suffix}")
-    return out[0], out[1]
-
-
 def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "fun",
              finite: bool = False) -> tuple[float, Any]:
     """Call ``fun(x) -> (value, gradient)`` once and check what it returned.
@@ -443,7 +430,7 @@ def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "
     rso_ref.validation.NonFiniteError
         ``finite=True`` and the value or the gradient holds NaN or inf.
     """
-    value, g = split_pair(fun(x), name, where)
+    value, g = check_pair(fun(x), name, where)
     try:
         f = check_finite_loss(value, name, where)
     except NonFiniteError:

@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 from . import tree
 from .backend import array_namespace, namespace, to_numpy
 from .lbfgs import minimize
-from .validation import (NonFiniteError, check_callable, check_finite_loss, check_flag,
+from .validation import (NonFiniteError, check_callable, check_finite_loss, check_flag, check_pair,
                          check_int, check_positive)
 
 __all__ = [
@@ -217,11 +217,7 @@ def evaluate_oracle(oracle: Oracle, params: list, name: str, where: str) -> tupl
     ValueError
         If ``grads`` does not match ``params``.
     """
-    out = oracle(params)
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError(f"{name} must return a pair (loss, grads) {where}, "
-                        f"got {type(out).__name__}")
-    loss, grads = out
+    loss, grads = check_pair(oracle(params), name, where)
     grads = list(grads)
     tree.check_like(grads, params)
     return loss, grads

@@ -33,6 +33,7 @@ __all__ = [
     "check_int",
     "check_choice",
     "check_callable",
+    "check_pair",
     "check_finite_loss",
 ]
 
@@ -139,6 +140,19 @@ def check_callable(value: Any, name: str) -> Callable:
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
     return value
+
+
+def check_pair(value: Any, name: str, where: str = "") -> tuple[Any, Any]:
+    """Return what the oracle ``name`` returned as a pair ``(loss, gradient)``.
+
+    A tuple or list of two items is a pair; anything else (a lone loss, a loss array,
+    a triple) raises :class:`TypeError` naming ``name`` and the point ``where``.
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        suffix = f" {where}" if where else ""
+        raise TypeError(f"{name} must return a pair (loss, gradient){suffix}, "
+                        f"got {type(value).__name__}")
+    return value[0], value[1]
 
 
 def check_finite_loss(value: Any, name: str, where: str = "") -> float:

@@ -170,5 +170,5 @@ def test_vector_line_search_rejects_bad_gradient_shape(np_xp):
     x = np_xp.asarray([1.0, 2.0])
     with pytest.raises(ValueError, match="shape"):
         line_search(lambda z: (1.0, np_xp.zeros(3)), x, 5.0, x, -x)
-    with pytest.raises(TypeError, match=r"^fun must return \(value, gradient\), got float"):
+    with pytest.raises(TypeError, match=r"^fun must return a pair \(loss, gradient\).*, got float"):
         line_search(lambda z: 1.0, x, 5.0, x, -x)

@@ -13,8 +13,8 @@ from typing import Any, Callable, ClassVar, Sequence
 from .. import tree
 from ..backend import array_namespace
 from ..lbfgs import History, search
-from ..linesearch import check_wolfe_constants, split_pair
-from ..validation import check_finite_loss, check_int, check_positive
+from ..linesearch import check_wolfe_constants
+from ..validation import check_finite_loss, check_int, check_pair, check_positive
 from .base import begin_step, store_checked
 from .contract import Needs, Optimizer, StepInfo
 
@@ -153,12 +153,12 @@ class LBFGS(Optimizer):
                              f"expected {(self.m, x.shape[0])}")
         calls = 0
         if loss is None:
-            loss, _ = split_pair(value_and_grad(params), _ORACLE, "at params")
+            loss, _ = check_pair(value_and_grad(params), _ORACLE, "at params")
             calls = 1
         loss = check_finite_loss(loss, _ORACLE, "at params")
 
         def fun(v: Any) -> tuple[Any, Any]:
-            value, grad_list = split_pair(value_and_grad(tree.unflatten(v, params)), _ORACLE)
+            value, grad_list = check_pair(value_and_grad(tree.unflatten(v, params)), _ORACLE)
             return value, tree.flatten(list(grad_list))
 
         history = History(xp.asarray(state["s"], copy=True), xp.asarray(state["y"], copy=True),

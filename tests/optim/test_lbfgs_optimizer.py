@@ -19,6 +19,12 @@ def _value_and_grad(fun):
     return value_and_grad
 
 
+def _rosenbrock_start(xp):
+    """``(value_and_grad, params)`` at the start of the 4-d extended Rosenbrock problem."""
+    problem = extended_rosenbrock(4)
+    return _value_and_grad(problem.fun(xp)), [xp.asarray(problem.x0)]
+
+
 def test_lbfgs_optimizer_matches_minimize(xp):
     problem = extended_rosenbrock(6)
     fun = problem.fun(xp)
@@ -50,9 +56,7 @@ def test_lbfgs_declares_the_contract():
 
 
 def test_missing_loss_costs_one_call_counted_in_the_info(np_xp):
-    problem = extended_rosenbrock(4)
-    value_and_grad = _value_and_grad(problem.fun(np_xp))
-    params = [np_xp.asarray(problem.x0)]
+    value_and_grad, params = _rosenbrock_start(np_xp)
     opt = LBFGS()
     state = opt.init(params)
     loss, grads = value_and_grad(params)
@@ -64,10 +68,8 @@ def test_missing_loss_costs_one_call_counted_in_the_info(np_xp):
 
 
 def test_lbfgs_step_is_pure(np_xp):
-    problem = extended_rosenbrock(4)
-    value_and_grad = _value_and_grad(problem.fun(np_xp))
+    value_and_grad, params = _rosenbrock_start(np_xp)
     opt = LBFGS(m=3)
-    params = [np_xp.asarray(problem.x0)]
     state = opt.init(params)
     for _ in range(3):
         params, state = opt.step(params, value_and_grad(params)[1], state,
@@ -103,9 +105,7 @@ def test_lr_accepts_any_real_scalar(np_xp):
     opt = LBFGS(lr=np.float32(0.1), m=np.int64(4), maxls=np.int32(5), c1=np.float32(1e-4))
     assert type(opt.lr) is float and opt.lr == float(np.float32(0.1))
     assert type(opt.m) is int and type(opt.maxls) is int
-    problem = extended_rosenbrock(4)
-    value_and_grad = _value_and_grad(problem.fun(np_xp))
-    params = [np_xp.asarray(problem.x0)]
+    value_and_grad, params = _rosenbrock_start(np_xp)
     _, _, info = opt.step_with_info(params, value_and_grad(params)[1], opt.init(params),
                                     value_and_grad=value_and_grad)
     assert info.status == 0
@@ -129,9 +129,7 @@ def test_old_name_max_linesearch_is_gone():
 
 
 def test_non_finite_grads_or_loss_raise_non_finite_error(np_xp):
-    problem = extended_rosenbrock(4)
-    value_and_grad = _value_and_grad(problem.fun(np_xp))
-    params = [np_xp.asarray(problem.x0)]
+    value_and_grad, params = _rosenbrock_start(np_xp)
     opt = LBFGS()
     state = opt.init(params)
     grads = value_and_grad(params)[1]
@@ -142,7 +140,7 @@ def test_non_finite_grads_or_loss_raise_non_finite_error(np_xp):
 
 
 @pytest.mark.parametrize("oracle,match", [
-    (lambda p: 1.0, r"^value_and_grad must return \(value, gradient\)"),
+    (lambda p: 1.0, r"^value_and_grad must return a pair \(loss, gradient\)"),
     (lambda p: (None, [2.0 * p[0]]), "^value_and_grad must return a real scalar loss"),
     (lambda p: (1.0, [np.asarray([1, 2])]), "^value_and_grad returned a gradient of dtype"),
 ])
