@@ -31,3 +31,15 @@ def test_readme_snippets_run(index):
     namespace: dict = {}
     for code in SNIPPETS[:index + 1]:
         exec(compile(code, f"README snippet {index}", "exec"), namespace)
+
+
+def test_jax_is_an_extra_that_the_test_command_installs():
+    # JAX is optional (a CPU wheel) but CI tests it: the extra exists, the README's test
+    # command (hence .ci/run) installs it, and array-api-extra is a core dependency.
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["optional-dependencies"]["jax"] == ["jax[cpu]>=0.4.30"]
+    assert any(d.startswith("array-api-extra>=") for d in project["dependencies"])
+    extras = re.search(r'-e "\.\[([a-z,]+)\]"', _indented_commands(README)[1]).group(1)
+    assert set(extras.split(",")) >= {"test", "torch", "jax", "notebooks"}
