@@ -1,30 +1,157 @@
 """Shared fixtures: the one ``xp`` fixture that runs a test on every available backend.
 
-numpy and array_api_strict always run; torch (CPU, float64) runs when installed; cupy
+numpy and array_api_strict always run, the latter twice: on its default device and on
+its second device ``"device1"``, the stand-in for a GPU (array_api_strict refuses to mix
+devices and refuses to hand such arrays to NumPy, as CuPy and torch-CUDA do). torch
+(CPU, float64) and JAX (``jax.numpy`` with ``jax_enable_x64``) run when installed; cupy
 runs under the ``gpu`` marker when CuPy and a CUDA device are usable. A backend that is
 missing is skipped with its reason shown (``pytest -ra``), never silently dropped.
+
+Tests make their inputs with ``xp.asarray(...)``, ``xp.zeros(...)`` and so on. For a
+device case the fixture hands out :class:`DeviceNamespace`, a test-side wrapper whose
+creation functions put arrays on that device unless told otherwise; every other name is
+the real namespace's. Library code never sees the wrapper: it asks
+``backend.array_namespace`` for the namespace of the arrays it gets, which is the real one,
+so an array the library creates without the input's device lands on the default device
+and the next operation mixing the two raises.
+
+``xp32`` runs float32 tests on array_api_strict's float32-only devices: ``"no_float64"``
+(like Apple MPS) and ``"no_x64"`` (like JAX without x64: no float64, no int64).
+
+``on_device(*arrays)`` asserts that every array (lists of arrays included) lives on the
+device of the test's ``xp`` (or ``xp32``).
 """
+from __future__ import annotations
+
+import types
+from typing import Any
+
 import pytest
 
 from rso_ref import backend
 
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "jax: runs on JAX (skipped when jax is not installed)")
+
+
+#: Creation functions whose ``device=`` defaults to the wrapped device. The ``*_like``
+#: functions are left alone: the standard already puts their result on ``x``'s device.
+_CREATION = ("asarray", "zeros", "ones", "empty", "full", "arange", "linspace", "eye")
+
+
+class DeviceNamespace(types.ModuleType):
+    """A namespace whose creation functions default to ``device``; the rest delegates.
+
+    Test-side only: it keeps the real namespace's ``__name__`` so that tests asking
+    ``backend.backend_name(xp)`` see the real backend.
+    """
+
+    def __init__(self, xp: types.ModuleType, device: Any):
+        super().__init__(xp.__name__)
+        self._xp = xp
+        self._device = device
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._xp, name)
+        if name not in _CREATION:
+            return attr
+
+        def create(*args, **kwargs):
+            kwargs.setdefault("device", self._device)
+            return attr(*args, **kwargs)
+
+        return create
+
+    def __repr__(self) -> str:
+        return f"<{self._xp.__name__} on {self._device!r} (test wrapper)>"
+
+
+def _enable_jax_x64() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def _real_namespace(name: str) -> types.ModuleType:
+    try:
+        if name == "jax":
+            _enable_jax_x64()
+        ns = backend.namespace(name)
+    except (RuntimeError, ImportError) as exc:
+        pytest.skip(str(exc))
+    # As sklearn does: take the namespace from an actual array, not the bare module.
+    return backend.array_namespace(ns.asarray([0.0]))
+
+
+def _strict_on(device_name: str) -> types.ModuleType:
+    import array_api_strict
+
+    return DeviceNamespace(_real_namespace("array_api_strict"), array_api_strict.Device(device_name))
+
+
 _PARAMS = [
     pytest.param("numpy", id="numpy"),
     pytest.param("array_api_strict", id="array_api_strict"),
+    pytest.param("array_api_strict:device1", id="array_api_strict-device1"),
     pytest.param("torch", id="torch", marks=pytest.mark.torch),
+    pytest.param("jax", id="jax", marks=pytest.mark.jax),
     pytest.param("cupy", id="cupy", marks=pytest.mark.gpu),
 ]
+
+_PARAMS32 = [
+    pytest.param("array_api_strict:no_float64", id="array_api_strict-no_float64"),
+    pytest.param("array_api_strict:no_x64", id="array_api_strict-no_x64"),
+]
+
+
+def _make(param: str) -> types.ModuleType:
+    name, _, device = param.partition(":")
+    return _strict_on(device) if device else _real_namespace(name)
 
 
 @pytest.fixture(params=_PARAMS)
 def xp(request):
-    """The array-API namespace of one backend, built from a real array of it."""
-    try:
-        ns = backend.namespace(request.param)
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    # As sklearn does: take the namespace from an actual array, not the bare module.
-    return backend.array_namespace(ns.asarray([0.0]))
+    """The array-API namespace of one backend (and device) under test."""
+    return _make(request.param)
+
+
+@pytest.fixture(params=_PARAMS32)
+def xp32(request):
+    """A namespace on a float32-only device: float32 runs work, float64 is refused."""
+    return _make(request.param)
+
+
+def _device_of_namespace(ns: types.ModuleType) -> Any:
+    return backend.device(ns.asarray(0.0, dtype=ns.float32))
+
+
+def _flatten(items):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        elif item is not None and not isinstance(item, (bool, int, float)):
+            yield item
+
+
+@pytest.fixture
+def on_device(request):
+    """``on_device(*arrays)``: assert every array is on the device of the test's namespace.
+
+    Uses the test's ``xp`` (or ``xp32``) fixture; lists and tuples of arrays are
+    searched; ``None`` and Python scalars (documented host scalars) are skipped.
+    """
+    names = [n for n in ("xp", "xp32") if n in request.fixturenames]
+    if not names:
+        raise RuntimeError("on_device needs the test to use the xp or xp32 fixture")
+    expected = _device_of_namespace(request.getfixturevalue(names[0]))
+
+    def check(*arrays):
+        for i, a in enumerate(_flatten(arrays)):
+            got = backend.device(a)
+            assert got == expected, f"array {i} (shape {tuple(a.shape)}) is on {got!r}, expected {expected!r}"
+
+    return check
 
 
 @pytest.fixture

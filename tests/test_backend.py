@@ -9,7 +9,7 @@ from rso_ref.testing import assert_close
 
 def test_unknown_backend_names_the_choices():
     with pytest.raises(ValueError, match="backend must be one of"):
-        backend.namespace("jax")
+        backend.namespace("tensorflow")
 
 
 def test_missing_backend_says_how_to_install(monkeypatch):

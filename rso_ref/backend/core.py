@@ -17,6 +17,7 @@ __all__ = [
     "namespace",
     "array_namespace",
     "backend_name",
+    "device",
     "is_numpy",
     "to_numpy",
     "asarray",
@@ -31,13 +32,14 @@ __all__ = [
 ]
 
 #: Backend names accepted everywhere a ``backend=`` argument appears.
-BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict", "jax")
 
 _INSTALL_HINT = {
     "numpy": "pip install numpy",
     "cupy": "pip install 'rso_ref[gpu]' (cupy-cuda12x; needs an NVIDIA GPU and CUDA 12 driver)",
     "torch": "pip install torch==2.13.0 (or: pip install 'rso_ref[torch]')",
     "array_api_strict": "pip install array-api-strict (or: pip install 'rso_ref[test]')",
+    "jax": "pip install 'jax[cpu]' (or: pip install 'rso_ref[jax]')",
 }
 
 _COMPAT_MODULE = {
@@ -45,6 +47,7 @@ _COMPAT_MODULE = {
     "cupy": "array_api_compat.cupy",
     "torch": "array_api_compat.torch",
     "array_api_strict": "array_api_strict",
+    "jax": "jax.numpy",
 }
 
 
@@ -53,13 +56,16 @@ def namespace(name: str = "numpy") -> ModuleType:
 
     Parameters
     ----------
-    name : {"numpy", "cupy", "torch", "array_api_strict"}
+    name : {"numpy", "cupy", "torch", "array_api_strict", "jax"}
         Backend name.
 
     Returns
     -------
     xp : module
-        The array-api-compat wrapped namespace (``array_strict`` is compliant as is).
+        The array-api-compat wrapped namespace (``array_api_strict`` and ``jax.numpy``
+        are compliant as they are). JAX computes in float32 unless
+        ``jax.config.update("jax_enable_x64", True)`` was called before its first use;
+        a float64 request without it raises (:func:`resolve_dtype`).
 
     Raises
     ------
@@ -156,7 +162,14 @@ def backend_name(xp: ModuleType) -> str:
         return "torch"
     if array_api_compat.is_array_api_strict_namespace(xp):
         return "array_api_strict"
+    if array_api_compat.is_jax_namespace(xp):
+        return "jax"
     raise ValueError(f"unknown array namespace {getattr(xp, '__name__', xp)!r}")
+
+
+def device(x: Any) -> Any:
+    """Return the device of array ``x`` (``"cpu"`` for NumPy), as the standard's ``x.device``."""
+    return array_api_compat.device(x)
 
 
 def is_numpy(xp: ModuleType) -> bool:
