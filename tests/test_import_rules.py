@@ -8,7 +8,8 @@
    libraries listed for it and no other. A new module fails the test until it is
    classified here.
 2. Importing the device path loads no host-side module of rso_ref and no library beyond
-   the two that ``rso_ref.backend`` needs (NumPy, array-api-compat): autograd, SciPy,
+   the three that ``rso_ref.backend`` needs (NumPy, array-api-compat, array-api-extra,
+   which the device path reaches only through ``backend.at``/``backend.one_hot``): autograd, SciPy,
    torch and friends load only when a host-side feature is used.
 3. Import direction: nothing below the experiment harness (``cli``, ``presets``,
    ``compare``) imports it; ``compare`` does not import ``presets``, and only ``cli``
@@ -30,7 +31,8 @@ PACKAGE = Path(rso_ref.__file__).resolve().parent
 
 #: The array libraries (and SciPy / autograd, which bring NumPy arrays with them).
 ARRAY_LIBRARIES = frozenset({"numpy", "cupy", "cupyx", "torch", "jax", "jaxlib",
-                             "array_api_strict", "array_api_compat", "autograd", "scipy"})
+                             "array_api_strict", "array_api_compat", "array_api_extra",
+                             "autograd", "scipy"})
 
 #: Modules (files, or packages ending in "/") on the device path: no array library.
 DEVICE_PATH = ("nn/", "optim/", "tree.py", "linesearch.py", "lbfgs.py", "lanczos.py",
@@ -187,7 +189,8 @@ _DEVICE_MODULES = tuple("rso_ref." + key.rstrip("/").removesuffix(".py") for key
 ], ids=["optim", "whole-device-path"])
 def test_importing_the_device_path_loads_no_host_side_library(statement):
     loaded = _loaded_after(statement)
-    extra = sorted(set(loaded["libraries"]) & ARRAY_LIBRARIES - {"numpy", "array_api_compat"})
+    extra = sorted(set(loaded["libraries"]) & ARRAY_LIBRARIES
+                   - {"numpy", "array_api_compat", "array_api_extra"})
     assert not extra, f"{statement!r} loads {extra}"
     host = [m for m in loaded["rso_ref"]
             if m != "rso_ref" and _classify_module(m) not in (*DEVICE_PATH, BACKEND)]

@@ -9,9 +9,14 @@ then call only functions of the Python array API standard on ``xp``
 ``tests/test_import_rules.py`` enforces this. Host-side modules (data, claims, golden,
 plots, cli, ...) may use NumPy. This package supplies what the standard lacks:
 
-* named backends (``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``) and
+* named backends (``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``,
+  ``"jax"``) and
   clear errors when one is unknown or missing (:func:`namespace`);
-* moving arrays between backends (:func:`to_numpy`, :func:`asarray`);
+* moving arrays between backends (:func:`to_numpy`, :func:`asarray`) and devices
+  (:func:`device`; every array made here takes the device of a ``like`` array or an
+  explicit ``device=``);
+* what the device path needs from array-api-extra: :data:`at` (functional updates, so
+  that immutable JAX arrays work) and :data:`one_hot` (created on the labels' device);
 * a host random number generator, so that every backend sees identical numbers
   (draw with :class:`numpy.random.Generator`, then move);
 * :func:`synchronize` for honest timings on GPUs;
@@ -26,13 +31,16 @@ from . import core, windows
 from .core import (
     BACKENDS,
     array_namespace,
+    at,
     asarray,
     backend_name,
     check_finite,
     check_floating,
+    device,
     erf,
     is_numpy,
     namespace,
+    one_hot,
     random_normal,
     random_uniform,
     resolve_dtype,

@@ -10,10 +10,13 @@ from types import ModuleType
 from typing import Any
 
 import array_api_compat
+import array_api_extra
 import numpy as np
 
 __all__ = [
     "BACKENDS",
+    "at",
+    "one_hot",
     "namespace",
     "array_namespace",
     "backend_name",
@@ -49,6 +52,15 @@ _COMPAT_MODULE = {
     "array_api_strict": "array_api_strict",
     "jax": "jax.numpy",
 }
+
+
+#: Functional updates ``at(x)[idx].set(y)`` / ``.add(y)`` (array-api-extra): in place
+#: where the namespace's arrays are writable, a new array where they are immutable (JAX).
+at = array_api_extra.at
+
+#: ``one_hot(labels, num_classes, dtype=...)`` (array-api-extra), created on the labels'
+#: device.
+one_hot = array_api_extra.one_hot
 
 
 def namespace(name: str = "numpy") -> ModuleType:
