@@ -43,7 +43,8 @@ BACKEND = "backend/"
 HOST = {
     "__init__.py": set(),
     "autodiff.py": {"autograd", "numpy", "scipy"},
-    "benchmarks/": {"numpy", "scipy", "torch"},   # timings against SciPy and torch
+    "benchmarks/": {"numpy", "scipy", "torch", "cupy", "cupyx"},   # timings against SciPy
+                                                  # and torch; gpu_check times CuPy GEMMs
     "checkpoint.py": {"numpy"},
     "claims/": {"numpy"},
     "cli.py": {"numpy"},
@@ -51,6 +52,7 @@ HOST = {
     "data/": {"numpy", "scipy"},
     "experiment.py": {"numpy"},
     "golden/": {"numpy"},
+    "interop/": {"torch"},                        # rso_ref.interop.torch (torch extra)
     "metrics.py": {"numpy"},
     "plots.py": {"numpy"},
     "presets/": {"numpy"},

@@ -1,0 +1,473 @@
+r"""RSO on a user's torch model: a module as a library model, and RSO as a torch optimizer.
+
+Two doors, one algorithm (:func:`rso_ref.rso.rso_step`, Algorithm 1 of the RSO paper):
+
+* :func:`as_model` shows a ``torch.nn.Module`` through the library's model protocol
+  (``init``, ``value_and_grad(params, X, y)``, ``loss``, ``predict``, ``layers()``,
+  ``blocks()``), so that :func:`rso_ref.rso_step`, :class:`rso_ref.optim.RSO` and
+  :func:`rso_ref.train.train` take it as they take :class:`rso_ref.nn.MLP`. It is a
+  pure function of the parameters, built on :func:`torch.func.functional_call`:
+  detached tensors in, detached tensors out, no autograd graph kept.
+* :class:`RSO` is a ``torch.optim.Optimizer`` used like ``torch.optim.LBFGS``:
+  ``loss = opt.step(closure)``, parameters updated in place.
+
+Parameters are grouped by their names in ``named_parameters()`` order: ``"layer"``
+makes one group per module that owns parameters (a leaf module such as ``Linear`` or
+``Conv2d``: the name without its last component), ``"block"`` one group per top-level
+child (the first component), and a *key function* ``key(name)`` one group per distinct
+key, parameters with key ``None`` or ``False`` in no group (not updated); a boolean
+predicate thus selects one group.
+
+Module state
+------------
+**Buffers** (BatchNorm running statistics). :func:`as_model` never writes them: each
+evaluation runs on copies of the module's buffers, so a training-mode BatchNorm
+normalises with the batch statistics and the module keeps its running statistics
+(put the module in ``eval()`` to evaluate with them). :meth:`RSO.step` updates them
+*once per step*, as one call of the closure at :math:`\theta` does: every trial point
+of the meta-solve runs the closure too, and afterwards every buffer of every module the
+closure ran is restored to its value after that first call.
+
+**Randomness** (dropout). The meta-objective :math:`f(w)` must be a function of
+:math:`w` for L-BFGS to make sense, so :meth:`RSO.step` runs every closure call of a
+step from the same state of torch's random generators (CPU, and CUDA for the devices
+of the parameters): all trial points see the same dropout masks as the evaluation at
+:math:`\theta`. After the step the generators are where one closure call leaves them.
+:func:`as_model` draws afresh at each call: call ``module.eval()`` or seed inside the
+oracle for a deterministic meta-objective.
+
+Host cost: :meth:`RSO.step` reads each loss as a Python float (one device-to-host
+transfer per closure call), and the group inner products of the meta-gradient, as
+:func:`rso_ref.rso_step` does on every backend.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Sequence
+
+try:
+    import torch
+    from torch.func import functional_call
+except ImportError as exc:  # pragma: no cover - exercised without torch only
+    raise ImportError("rso_ref.interop.torch needs torch: pip install 'rso_ref[torch]'") from exc
+
+from ..optim import RSO as _LibraryRSO
+from ..optim import StepInfo
+from ..rso import DEFAULT_META_ITERS
+from ..validation import check_callable
+
+__all__ = ["TorchModel", "as_model", "name_groups", "RSO"]
+
+
+def name_groups(names: Sequence[str], how: Any) -> list[list[int]]:
+    """Index lists of the parameters named ``names``, grouped by name.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Parameter names in ``named_parameters()`` order (``"features.0.weight"``).
+    how : "layer", "block" or callable
+        ``"layer"``: one group per owning module (the name without its last component);
+        ``"block"``: one group per top-level child (the first component; parameters of
+        the root module itself form one group); a callable ``key(name)``: one group per
+        distinct key in order of first appearance, ``None``/``False`` leaves the
+        parameter out.
+
+    Raises
+    ------
+    ValueError
+        If ``how`` is none of these, or selects no parameter.
+    """
+    if how == "layer":
+        def key(name): return name.rpartition(".")[0]
+    elif how == "block":
+        def key(name): return name.partition(".")[0] if "." in name else ""
+    elif callable(how):
+        key = how
+    else:
+        raise ValueError(f"groups must be 'layer', 'block' or a key function of parameter "
+                         f"names, got {how!r}")
+    found: dict = {}
+    for j, name in enumerate(names):
+        label = key(name)
+        if label is not None and label is not False:
+            found.setdefault(label, []).append(j)
+    if not found:
+        raise ValueError(f"groups={how!r} selects no parameter of {list(names)}")
+    return list(found.values())
+
+
+def _check_device(tensors: Sequence[torch.Tensor], name: str) -> torch.device:
+    """The one device of ``tensors``; ``ValueError`` naming ``name`` and both devices else."""
+    devices = sorted({str(t.device) for t in tensors})
+    if len(devices) > 1:
+        raise ValueError(f"{name} live on different devices: {devices}; move them to one device")
+    return tensors[0].device
+
+
+class TorchModel:
+    r"""A ``torch.nn.Module`` and a loss through the library's model protocol.
+
+    Built by :func:`as_model`. The parameters are the module's trainable parameters
+    (``requires_grad``) in ``named_parameters()`` order; frozen parameters and buffers
+    are read from the module. Every method is a pure function of ``params``: it runs
+    :func:`torch.func.functional_call` on copies of the buffers, returns detached
+    tensors, and never changes the module.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+    loss_fn : callable
+        ``loss_fn(outputs, y) -> 0-d tensor`` (a batch mean, e.g.
+        ``torch.nn.functional.cross_entropy``).
+    names : tuple of str
+        The parameter names, in order.
+    """
+
+    def __init__(self, module: torch.nn.Module, loss_fn: Callable):
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        check_callable(loss_fn, "loss_fn")
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        if not named:
+            raise ValueError(f"module has no trainable parameters (requires_grad=True): "
+                             f"{type(module).__name__}")
+        self.module = module
+        self.loss_fn = loss_fn
+        self.names = tuple(n for n, _ in named)
+        self._shapes = [tuple(p.shape) for _, p in named]
+
+    def __repr__(self) -> str:
+        return f"as_model({type(self.module).__name__}, names={list(self.names)})"
+
+    def param_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the parameter list, in order."""
+        return list(self._shapes)
+
+    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
+        """Detached copies of the module's current trainable parameters.
+
+        ``seed`` is accepted for the protocol and not used: a torch module draws its
+        parameters when it is built. ``like`` (a tensor) puts the copies on its device;
+        ``dtype`` (a ``torch.dtype``) casts them; default the module's own.
+        """
+        device = None if like is None else like.device
+        return [p.detach().to(device=device, dtype=dtype, copy=True)
+                for n, p in self.module.named_parameters() if n in self.names]
+
+    def _check(self, params: Sequence, X: Any) -> list:
+        params = list(params)
+        if len(params) != len(self._shapes):
+            raise ValueError(f"params has {len(params)} tensors but the module has "
+                             f"{len(self._shapes)} trainable parameters")
+        for j, (p, shape) in enumerate(zip(params, self._shapes)):
+            if not isinstance(p, torch.Tensor) or tuple(p.shape) != shape:
+                raise ValueError(f"params[{j}] ({self.names[j]}) must be a tensor of shape "
+                                 f"{shape}, got {getattr(p, 'shape', type(p).__name__)}")
+        device = _check_device(params, "params")
+        if X.device != device:
+            raise ValueError(f"X is on device {X.device} but params are on {device}")
+        return params
+
+    def _outputs(self, params: Sequence, X: Any) -> torch.Tensor:
+        buffers = {n: b.clone() for n, b in self.module.named_buffers()}
+        return functional_call(self.module, ({**dict(zip(self.names, params)), **buffers}), (X,))
+
+    def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[torch.Tensor, list]:
+        r"""Batch loss :math:`L(\theta)` (0-d tensor) and :math:`\nabla L(\theta)` (list).
+
+        Raises
+        ------
+        ValueError
+            If ``params`` do not match the module's trainable parameters, or ``params``
+            and ``X`` are on different devices.
+        """
+        params = self._check(params, X)
+        with torch.enable_grad():
+            leaves = [p.detach().requires_grad_(True) for p in params]
+            loss = self.loss_fn(self._outputs(leaves, X), y)
+            grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+        return loss.detach(), [torch.zeros_like(p) if g is None else g
+                               for p, g in zip(params, grads)]
+
+    def forward(self, params: Sequence, X: Any) -> torch.Tensor:
+        """The module's outputs at ``params`` (no graph)."""
+        params = self._check(params, X)
+        with torch.no_grad():
+            return self._outputs(params, X)
+
+    def loss(self, params: Sequence, X: Any, y: Any, *, xp: Any = None) -> torch.Tensor:
+        """Batch loss as a 0-d tensor (no graph). ``xp`` is accepted for the protocol."""
+        with torch.no_grad():
+            return self.loss_fn(self.forward(params, X), y)
+
+    def predict(self, params: Sequence, X: Any, *, xp: Any = None) -> torch.Tensor:
+        r"""Log-probabilities :math:`\log\operatorname{softmax}` of the outputs, ``(n, C)``."""
+        return torch.log_softmax(self.forward(params, X), dim=1)
+
+    def layers(self) -> list[list[int]]:
+        """One group per module that owns parameters (:func:`name_groups` ``"layer"``)."""
+        return name_groups(self.names, "layer")
+
+    def blocks(self) -> list[list[int]]:
+        """One group per top-level child (:func:`name_groups` ``"block"``)."""
+        return name_groups(self.names, "block")
+
+    def group_by(self, key: Callable[[str], Any]) -> list[list[int]]:
+        """Groups from a key function of parameter names (:func:`name_groups`)."""
+        return name_groups(self.names, key)
+
+
+def as_model(module: torch.nn.Module, loss_fn: Callable) -> TorchModel:
+    """``module`` with ``loss_fn(outputs, y)`` as a library model (:class:`TorchModel`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rso_ref import rso_step
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    >>> model = as_model(net, torch.nn.functional.cross_entropy)
+    >>> X, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    >>> res = rso_step(lambda p: model.value_and_grad(p, X, y), model.init(), lr=0.1,
+    ...                groups=model.layers())
+    >>> bool(res.loss_after <= res.loss_before)
+    True
+    """
+    return TorchModel(module, loss_fn)
+
+
+class _StepGuard:
+    """What one :meth:`RSO.step` must put back: buffers of the modules the closure ran
+    and torch's random generator states.
+
+    While active, a global forward pre-hook records each module the first time it runs,
+    with copies of its own buffers at that moment.
+    """
+
+    def __init__(self, devices: Iterable[torch.device]):
+        self._cuda = sorted({d.index or 0 for d in devices if d.type == "cuda"})
+        self._before: dict[int, tuple[torch.nn.Module, dict]] = {}
+        self._after_first: dict[int, dict] = {}
+        self._rng_start = self._rng()
+        self._rng_after_first = None
+        self._handle = None
+
+    def _rng(self) -> tuple:
+        return torch.get_rng_state(), [torch.cuda.get_rng_state(i) for i in self._cuda]
+
+    def _set_rng(self, state: tuple) -> None:
+        torch.set_rng_state(state[0])
+        for i, s in zip(self._cuda, state[1]):
+            torch.cuda.set_rng_state(s, i)
+
+    @staticmethod
+    def _copy(module: torch.nn.Module) -> dict:
+        return {n: b.detach().clone() for n, b in module.named_buffers(recurse=False)}
+
+    def _record(self, module, _inputs) -> None:
+        if id(module) not in self._before:
+            self._before[id(module)] = (module, self._copy(module))
+
+    def __enter__(self) -> "_StepGuard":
+        self._handle = torch.nn.modules.module.register_module_forward_pre_hook(self._record)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
+
+    def first_call_done(self) -> None:
+        """Remember the buffers and generator states after the evaluation at theta."""
+        self._after_first = {key: self._copy(module) for key, (module, _) in self._before.items()}
+        self._rng_after_first = self._rng()
+
+    def rewind_rng(self) -> None:
+        """Generators back to their state at the start of the step (before each call)."""
+        self._set_rng(self._rng_start)
+
+    def restore(self, succeeded: bool) -> None:
+        """Buffers and generators as after the first call (success) or the start (failure)."""
+        for key, (module, before) in self._before.items():
+            saved = self._after_first.get(key, before) if succeeded else before
+            for name, buffer in module.named_buffers(recurse=False):
+                if name in saved:
+                    buffer.copy_(saved[name])
+        self._set_rng(self._rng_after_first if succeeded else self._rng_start)
+
+
+class RSO(torch.optim.Optimizer):
+    r"""Recursive Subspace Optimization as a ``torch.optim`` optimizer, used like LBFGS.
+
+    .. math::
+
+        \theta \leftarrow \theta - \eta \sum_i w_i^{*} g_i, \qquad
+        w^{*} \approx \arg\min_w L\Big(\theta - \eta \sum_i w_i g_i\Big)
+        \ \text{(K L-BFGS iterations)}
+
+    One :meth:`step` is :func:`rso_ref.rso_step` (through :class:`rso_ref.optim.RSO`)
+    with the closure as the oracle: the closure is called at :math:`\theta` for the
+    loss and the gradients :math:`g_i`, and at every trial point
+    :math:`\theta'(w)` of the meta-solve, with the trial parameters written into the
+    tensors.
+
+    Parameters
+    ----------
+    params : iterable of tensors, of ``(name, tensor)`` pairs, or of param-group dicts
+        As every ``torch.optim`` optimizer. Pass ``model.named_parameters()`` (or
+        ``module=``) for groupings by name. All param groups share one ``lr``.
+    lr : float
+        :math:`\eta > 0` (``param_groups[i]["lr"]``, so learning-rate schedulers work).
+    meta_iters : int, default :data:`rso_ref.rso.DEFAULT_META_ITERS`
+        :math:`K`.
+    groups : None, "layer", "block", "uniform:N", list of lists of int, or callable
+        ``None``: one group per parameter tensor. ``"layer"``, ``"block"`` and a key
+        function of parameter names as in :func:`name_groups` (these need names);
+        ``"uniform:N"`` merges ``N`` consecutive layers; index lists into the
+        parameters in param-group order.
+    w0, normalize, safeguard, m, c1, c2, maxls
+        As in :func:`rso_ref.rso_step`.
+    module : torch.nn.Module, optional
+        The module the parameters belong to, to name them (instead of
+        ``named_parameters()``).
+
+    Attributes
+    ----------
+    state : dict
+        ``state[first parameter] = {"count": int, "w": tuple of float or None}``: steps
+        taken and the last weights (the start of ``w0="previous"``), as torch's LBFGS
+        keeps its global state; round-trips through ``state_dict``.
+    last_info : StepInfo or None
+        Diagnostics of the last step (oracle calls, ``w``, meta iterations, status).
+
+    Notes
+    -----
+    The closure re-evaluates the loss with autograd and returns it, as for
+    ``torch.optim.LBFGS``; gradients are reset to ``None`` before each call, and after
+    the step ``.grad`` holds :math:`\nabla L(\theta)` at the parameters the step started
+    from. BatchNorm buffers change once per step and every call of a step sees the same
+    random numbers (see the module documentation). If the step raises (an error in the
+    closure, a non-finite loss at :math:`\theta`), the parameters, the buffers and the
+    random generators are as before the step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 2)
+    >>> X, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    >>> opt = RSO(net.named_parameters(), lr=0.1, groups="layer")
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = torch.nn.functional.cross_entropy(net(X), y)
+    ...     loss.backward()
+    ...     return loss
+    >>> loss = opt.step(closure)
+    """
+
+    def __init__(self, params: Any, lr: float, *, meta_iters: int = DEFAULT_META_ITERS,
+                 groups: Any = None, w0: Any = "uniform", normalize: bool = False,
+                 safeguard: bool = False, m: int = 10, c1: float = 1e-4, c2: float = 0.9,
+                 maxls: int = 20, module: torch.nn.Module | None = None):
+        super().__init__(params, {"lr": lr})
+        flat = self._params()
+        _check_device(flat, "params")
+        names = self._names(flat, module)
+        structure: dict = {}
+        if callable(groups) or groups in ("layer", "block") or (
+                isinstance(groups, str) and groups.startswith("uniform:")):
+            if names is None:
+                raise ValueError(f"groups={groups!r} needs parameter names: pass "
+                                 "model.named_parameters() or module=")
+            if callable(groups):
+                groups = name_groups(names, groups)
+            else:
+                structure = {"layers": name_groups(names, "layer"),
+                             "blocks": name_groups(names, "block")}
+        self.names = names
+        self.last_info: StepInfo | None = None
+        self._rso = _LibraryRSO(lr=lr, groups=groups, meta_iters=meta_iters, w0=w0,
+                                normalize=normalize, safeguard=safeguard, m=m, c1=c1, c2=c2,
+                                maxls=maxls, **structure)
+        self._rso.init(flat)  # groups fit the parameters
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def _names(self, flat: list, module: torch.nn.Module | None) -> tuple[str, ...] | None:
+        if module is not None:
+            owned = {id(p): n for n, p in module.named_parameters()}
+            for j, p in enumerate(flat):
+                if id(p) not in owned:
+                    raise ValueError(f"params[{j}] (shape {tuple(p.shape)}) is not a parameter "
+                                     f"of module ({type(module).__name__})")
+            return tuple(owned[id(p)] for p in flat)
+        if all("param_names" in group for group in self.param_groups):
+            return tuple(n for group in self.param_groups for n in group["param_names"])
+        return None
+
+    def _configured(self) -> _LibraryRSO:
+        lrs = {float(group["lr"]) for group in self.param_groups}
+        if len(lrs) > 1:
+            raise ValueError(f"RSO takes one lr for all param groups, got {sorted(lrs)}")
+        lr = lrs.pop()
+        return self._rso if lr == self._rso.lr else replace(self._rso, lr=lr)
+
+    @staticmethod
+    def _evaluate(closure: Callable, params: list) -> tuple[Any, float, list]:
+        for p in params:
+            p.grad = None
+        loss = closure()
+        if loss is None:
+            raise TypeError("closure must return the loss (a tensor or float), got None")
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
+                 for p in params]
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        return loss, value, grads
+
+    @staticmethod
+    def _write(params: list, values: Sequence) -> None:
+        for p, v in zip(params, values):
+            p.copy_(v)
+
+    @torch.no_grad()
+    def step(self, closure: Callable) -> Any:  # type: ignore[override]
+        """One RSO step; returns what the closure returned at the starting parameters.
+
+        Raises
+        ------
+        TypeError
+            If ``closure`` is None or returns None.
+        rso_ref.validation.NonFiniteError
+            If the loss or a gradient at the starting parameters is NaN or inf.
+        """
+        if closure is None:
+            raise TypeError("RSO.step() missing the closure: pass a closure that "
+                            "re-evaluates the model and returns the loss")
+        closure = torch.enable_grad()(closure)
+        params = self._params()
+        rso = self._configured()
+        state = self.state[params[0]]
+        start = {"count": state.get("count", 0), "w": state.get("w")}
+        saved = [p.detach().clone() for p in params]
+        guard = _StepGuard(p.device for p in params)
+        try:
+            with guard:
+                original, loss, grads = self._evaluate(closure, params)
+                guard.first_call_done()
+
+                def oracle(trial: list) -> tuple[float, list]:
+                    self._write(params, trial)
+                    guard.rewind_rng()
+                    return self._evaluate(closure, params)[1:]
+
+                new, new_state, info = rso.step_with_info(saved, grads, start,
+                                                          value_and_grad=oracle, loss=loss)
+        except BaseException:
+            self._write(params, saved)
+            guard.restore(succeeded=False)
+            raise
+        self._write(params, new)
+        guard.restore(succeeded=True)
+        for p, g in zip(params, grads):
+            p.grad = g
+        state.update(new_state)
+        self.last_info = info
+        return original
