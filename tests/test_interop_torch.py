@@ -1,0 +1,339 @@
+"""rso_ref.interop.torch: a torch module as a library model, and RSO as a torch optimizer."""
+import copy
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rso_ref import rso_step  # noqa: E402
+from rso_ref.interop.torch import RSO, as_model, name_groups  # noqa: E402
+from rso_ref.optim import RSO as LibraryRSO  # noqa: E402
+from rso_ref.train import train  # noqa: E402
+from rso_ref.validation import NonFiniteError  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+F = torch.nn.functional
+#: float64 identities (the same arithmetic in another order): 1e-10 relative.
+RTOL = 1e-10
+
+
+def _net(batchnorm=False, dropout=0.0, seed=0):
+    torch.manual_seed(seed)
+    hidden = [torch.nn.Linear(5, 7), torch.nn.Tanh()]
+    if batchnorm:
+        hidden.insert(1, torch.nn.BatchNorm1d(7))
+    if dropout:
+        hidden.append(torch.nn.Dropout(dropout))
+    return torch.nn.Sequential(torch.nn.Sequential(*hidden), torch.nn.Linear(7, 3)).double()
+
+
+def _batch(n=24, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, 5, generator=gen, dtype=torch.float64),
+            torch.randint(0, 3, (n,), generator=gen))
+
+
+def _closure(opt, net, X, y, log=None):
+    def closure():
+        opt.zero_grad()
+        if log is not None:
+            log.append(float(torch.rand(())))
+        loss = F.cross_entropy(net(X), y)
+        loss.backward()
+        return loss
+    return closure
+
+
+def _close(actual, desired, rtol=RTOL):
+    for a, d in zip(actual, desired):
+        torch.testing.assert_close(a.detach(), d.detach(), rtol=rtol, atol=rtol * float(d.abs().max()))
+
+
+# -- optional dependency ------------------------------------------------------------
+
+def test_without_torch_the_import_error_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import rso_ref, rso_ref.interop\n"
+            "try:\n    import rso_ref.interop.torch\n"
+            "except ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert "rso_ref[torch]" in out and len(out.strip().splitlines()) == 1
+
+
+# -- as_model -----------------------------------------------------------------------
+
+def test_value_and_grad_is_torch_autograd_and_detached():
+    net = _net(batchnorm=True)
+    model, (X, y) = as_model(net, F.cross_entropy), _batch()
+    params = model.init()
+    tracked = int(net[0][1].num_batches_tracked)
+    loss, grads = model.value_and_grad(params, X, y)
+    reference = F.cross_entropy(net(X), y)
+    expected = torch.autograd.grad(reference, list(net.parameters()))
+    torch.testing.assert_close(loss, reference.detach(), rtol=RTOL, atol=0.0)
+    _close(grads, expected)
+    for t in [loss, *grads, *params]:
+        assert not t.requires_grad and t.grad_fn is None
+    # as_model never writes buffers: the reference call above updated them once.
+    assert int(net[0][1].num_batches_tracked) == tracked + 1
+
+
+def test_value_and_grad_leaves_the_module_alone():
+    net = _net(batchnorm=True)
+    model, (X, y) = as_model(net, F.cross_entropy), _batch()
+    before = copy.deepcopy(net.state_dict())
+    model.value_and_grad([p + 1.0 for p in model.init()], X, y)
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_structure_from_parameter_names():
+    model = as_model(_net(batchnorm=True), F.cross_entropy)
+    assert model.names == ("0.0.weight", "0.0.bias", "0.1.weight", "0.1.bias",
+                           "1.weight", "1.bias")
+    assert model.layers() == [[0, 1], [2, 3], [4, 5]]
+    assert model.blocks() == [[0, 1, 2, 3], [4, 5]]
+    assert model.group_by(lambda n: n.endswith("weight")) == [[0, 2, 4]]
+    assert model.group_by(lambda n: n.rpartition(".")[2]) == [[0, 2, 4], [1, 3, 5]]
+
+
+def test_frozen_parameters_are_not_params():
+    net = _net()
+    net[1].weight.requires_grad_(False)
+    model = as_model(net, F.cross_entropy)
+    assert "1.weight" not in model.names and len(model.init()) == 3
+
+
+def test_rso_step_takes_it_like_an_mlp():
+    model, (X, y) = as_model(_net(), F.cross_entropy), _batch()
+    res = rso_step(lambda p: model.value_and_grad(p, X, y), model.init(), lr=0.5,
+                   groups="layer", layers=model.layers(), meta_iters=3)
+    assert res.loss_after < res.loss_before
+    assert all(isinstance(p, torch.Tensor) and p.grad_fn is None for p in res.params)
+    assert float(model.loss(res.params, X, y)) == pytest.approx(res.loss_after, rel=RTOL)
+
+
+def test_library_rso_and_train_take_it():
+    model, (X, y) = as_model(_net(), F.cross_entropy), _batch(n=48)
+    opt = LibraryRSO(lr=0.5, groups="block", blocks=model.blocks(), meta_iters=2)
+    result = train(model, opt, X, y, epochs=2, batch_size=16, seed=0)
+    assert result.status == "completed", result.message
+    losses = result.steps["loss"]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    assert all(isinstance(p, torch.Tensor) for p in result.params)
+    assert model.predict(result.params, X).shape == (48, 3)
+
+
+# -- the torch.optim optimizer ------------------------------------------------------
+
+@pytest.mark.parametrize("options", [
+    {"groups": "layer"},
+    {"groups": None, "normalize": True},
+    {"groups": "block", "safeguard": True, "w0": "ones"},
+    {"groups": lambda n: n.rpartition(".")[2], "safeguard": True, "m": 3, "maxls": 5},
+], ids=["layer", "per-tensor-normalized", "block-safeguard", "key-function"])
+def test_one_step_equals_rso_step_through_as_model(options):
+    net, (X, y) = _net(), _batch()
+    model = as_model(net, F.cross_entropy)
+    params = model.init()
+    groups = options["groups"]
+    index_groups = (model.layers() if groups == "layer" else model.blocks() if groups == "block"
+                    else model.group_by(groups) if callable(groups) else None)
+    rest = {k: v for k, v in options.items() if k != "groups"}
+    expected = rso_step(lambda p: model.value_and_grad(p, X, y), params, lr=0.3,
+                        groups=index_groups, meta_iters=4, **rest)
+    opt = RSO(net.named_parameters(), lr=0.3, meta_iters=4, **options)
+    loss = opt.step(_closure(opt, net, X, y))
+    assert float(loss.detach()) == pytest.approx(expected.loss_before, rel=RTOL)
+    _close(list(net.parameters()), expected.params)
+    assert opt.last_info.oracle_calls == expected.nfev
+    assert opt.last_info.w == pytest.approx(list(expected.w), rel=RTOL)
+
+
+def test_grad_after_the_step_is_the_gradient_at_the_start():
+    net, (X, y) = _net(), _batch()
+    model = as_model(net, F.cross_entropy)
+    _, expected = model.value_and_grad(model.init(), X, y)
+    opt = RSO(net.parameters(), lr=0.3)
+    opt.step(_closure(opt, net, X, y))
+    _close([p.grad for p in net.parameters()], expected)
+
+
+def test_state_dict_round_trip_keeps_w_for_previous():
+    (X, y) = _batch()
+    net_a = _net()
+    opt_a = RSO(net_a.named_parameters(), lr=0.3, groups="layer", w0="previous", meta_iters=2)
+    opt_a.step(_closure(opt_a, net_a, X, y))
+    saved = copy.deepcopy(opt_a.state_dict())
+    net_b, net_c = copy.deepcopy(net_a), copy.deepcopy(net_a)
+    opt_b = RSO(net_b.named_parameters(), lr=0.3, groups="layer", w0="previous", meta_iters=2)
+    opt_b.load_state_dict(saved)
+    opt_c = RSO(net_c.named_parameters(), lr=0.3, groups="layer", w0="previous", meta_iters=2)
+    first_w = opt_a.state[next(net_a.parameters())]["w"]
+    assert opt_b.state[next(net_b.parameters())] == {"count": 1, "w": first_w}
+    for opt, net in [(opt_a, net_a), (opt_b, net_b), (opt_c, net_c)]:
+        opt.step(_closure(opt, net, X, y))
+    assert opt_b.last_info.w == opt_a.last_info.w
+    assert opt_c.last_info.w != opt_a.last_info.w  # a fresh state starts uniform instead
+    for a, b in zip(net_a.parameters(), net_b.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_missing_closure_is_refused_as_torch_lbfgs_refuses_it():
+    net = _net()
+    opt = RSO(net.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'closure'"):
+        opt.step()
+    with pytest.raises(TypeError, match="closure"):
+        opt.step(None)
+
+
+def test_batchnorm_statistics_change_once_per_step():
+    net, (X, y) = _net(batchnorm=True), _batch()
+    bn = net[0][1]
+    opt = RSO(net.named_parameters(), lr=0.3, groups="layer", meta_iters=3)
+    for step in range(1, 4):
+        start = copy.deepcopy(net)
+        opt.step(_closure(opt, net, X, y))
+        assert opt.last_info.oracle_calls > 2  # many closure calls per step ...
+        assert int(bn.num_batches_tracked) == step  # ... one update of the statistics
+        start(X)  # one forward pass at the step's start gives the same statistics
+        torch.testing.assert_close(bn.running_mean, start[0][1].running_mean, rtol=0, atol=0)
+        torch.testing.assert_close(bn.running_var, start[0][1].running_var, rtol=0, atol=0)
+
+
+def test_every_call_of_a_step_sees_the_same_random_numbers():
+    net, (X, y) = _net(dropout=0.5), _batch()
+    opt = RSO(net.parameters(), lr=0.3, meta_iters=3)
+    torch.manual_seed(5)
+    draws = []
+    opt.step(_closure(opt, net, X, y, log=draws))
+    after_step = float(torch.rand(()))
+    assert len(draws) > 2 and len(set(draws)) == 1  # deterministic meta-objective
+    twin = _net(dropout=0.5)
+    torch.manual_seed(5)
+    _closure(opt, twin, X, y, log=[])()  # one closure call from the same seed
+    assert after_step == float(torch.rand(()))
+
+
+def _failing_closure(opt, net, X, y, *, fail_at):
+    calls = []
+
+    def closure():
+        calls.append(1)
+        if len(calls) == fail_at:
+            raise RuntimeError("closure failed")
+        return _closure(opt, net, X, y)()
+    return closure
+
+
+def test_an_error_in_the_meta_solve_leaves_the_module_as_it_was():
+    net, (X, y) = _net(batchnorm=True), _batch()
+    opt = RSO(net.parameters(), lr=0.3, meta_iters=3)
+    before = copy.deepcopy(net.state_dict())
+    rng = torch.get_rng_state()
+    with pytest.raises(RuntimeError, match="closure failed"):
+        opt.step(_failing_closure(opt, net, X, y, fail_at=3))
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert opt.state[next(net.parameters())] == {}  # no step was recorded
+
+
+def test_a_nan_loss_raises_and_changes_nothing():
+    net, (X, y) = _net(), _batch()
+    X[0, 0] = float("nan")
+    opt = RSO(net.parameters(), lr=0.3)
+    before = copy.deepcopy(net.state_dict())
+    with pytest.raises(NonFiniteError):
+        opt.step(_closure(opt, net, X, y))
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_lr_is_read_from_the_param_groups():
+    net, (X, y) = _net(), _batch()
+    model = as_model(net, F.cross_entropy)
+    expected = rso_step(lambda p: model.value_and_grad(p, X, y), model.init(), lr=0.05)
+    opt = RSO(net.parameters(), lr=0.3)
+    opt.param_groups[0]["lr"] = 0.05  # as a learning-rate scheduler does
+    opt.step(_closure(opt, net, X, y))
+    _close(list(net.parameters()), expected.params)
+
+
+# -- bad input ----------------------------------------------------------------------
+
+def test_a_module_without_trainable_parameters_is_refused():
+    with pytest.raises(ValueError, match="module has no trainable parameters"):
+        as_model(torch.nn.ReLU(), F.cross_entropy)
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
+        as_model(lambda x: x, F.cross_entropy)
+    with pytest.raises(TypeError, match="loss_fn"):
+        as_model(_net(), "cross_entropy")
+
+
+def test_a_grouping_that_selects_nothing_is_refused():
+    net = _net()
+    with pytest.raises(ValueError, match="selects no parameter"):
+        as_model(net, F.cross_entropy).group_by(lambda n: n.startswith("decoder"))
+    with pytest.raises(ValueError, match="selects no parameter"):
+        RSO(net.named_parameters(), lr=0.1, groups=lambda n: False)
+    with pytest.raises(ValueError, match="must be 'layer', 'block' or a key function"):
+        name_groups(["w"], "layers")
+
+
+def test_groups_by_name_need_names():
+    with pytest.raises(ValueError, match="needs parameter names"):
+        RSO(_net().parameters(), lr=0.1, groups="layer")
+
+
+def test_parameters_not_in_the_module_are_refused():
+    net, other = _net(), torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match=r"params\[2\] \(shape \(2, 2\)\) is not a parameter of module"):
+        RSO([*list(net[1].parameters()), other.weight], lr=0.1, module=net)
+
+
+def test_params_of_the_wrong_shape_are_refused():
+    model, (X, y) = as_model(_net(), F.cross_entropy), _batch()
+    params = model.init()
+    with pytest.raises(ValueError, match="params has 3 tensors but the module has 4"):
+        model.value_and_grad(params[:3], X, y)
+    params[1] = torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"params\[1\] \(0.0.bias\) must be a tensor of shape \(7,\)"):
+        model.value_and_grad(params, X, y)
+
+
+def test_two_devices_are_refused_naming_the_argument():
+    model, (X, y) = as_model(_net(), F.cross_entropy), _batch()
+    with pytest.raises(ValueError, match="X is on device meta but params are on cpu"):
+        model.value_and_grad(model.init(), X.to("meta"), y)
+    mixed = [torch.zeros(2, requires_grad=True), torch.zeros(2, device="meta", requires_grad=True)]
+    with pytest.raises(ValueError, match=r"params live on different devices: \['cpu', 'meta'\]"):
+        RSO(mixed, lr=0.1)
+
+
+def test_param_groups_with_two_lrs_are_refused():
+    net, (X, y) = _net(), _batch()
+    opt = RSO([{"params": net[0].parameters()}, {"params": net[1].parameters(), "lr": 0.2}], lr=0.1)
+    with pytest.raises(ValueError, match="one lr for all param groups"):
+        opt.step(_closure(opt, net, X, y))
+
+
+# -- CUDA ---------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch has no CUDA device here")
+def test_a_step_on_cuda_equals_the_step_on_cpu():
+    (X, y) = _batch()
+    net_cpu = _net(batchnorm=True)
+    net_gpu = copy.deepcopy(net_cpu).cuda()
+    for net, X_, y_ in [(net_cpu, X, y), (net_gpu, X.cuda(), y.cuda())]:
+        opt = RSO(net.named_parameters(), lr=0.3, groups="layer", meta_iters=3)
+        opt.step(_closure(opt, net, X_, y_))
+        assert all(p.device == X_.device for p in net.parameters())
+    # float64 on two BLAS implementations: reductions in another order, 1e-10 relative.
+    _close([p.cpu() for p in net_gpu.parameters()], list(net_cpu.parameters()))
