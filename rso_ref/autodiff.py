@@ -29,6 +29,15 @@ array, ``astype``, ``clip``, ``concat``, ``stack``, ``permute_dims``,
 standard, see :func:`rso_ref.backend.erf`) is defined with its own derivative rules
 because ``autograd.scipy.special.erf`` has no forward-mode rule.
 
+:func:`jvp`, :func:`vjp` and :func:`hvp` are exact on three backends, each by its own
+automatic differentiation, chosen from the namespace of ``params``: NumPy arrays by
+autograd (``fun`` receives :func:`namespace`), torch tensors by ``torch.func``
+(``torch.func.jvp`` of ``torch.func.grad``; ``fun`` receives the array-API namespace
+of torch, outputs are detached) and JAX arrays by ``jax.jvp`` of ``jax.grad`` (``fun``
+receives ``jax.numpy``). torch and JAX are imported only when their arrays arrive.
+Other namespaces (array_api_strict, CuPy) have no autodiff here: they raise
+``TypeError`` pointing to :func:`rso_ref.hessian.fd_hvp`.
+
 References
 ----------
 .. [1] D. Maclaurin, D. Duvenaud, M. Johnson, J. Townsend, "Autograd: effortless
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
@@ -51,10 +61,13 @@ from . import backend, tree
 from .validation import check_callable, check_choice, check_positive
 
 __all__ = ["namespace", "is_autograd_namespace", "value_and_grad", "jvp", "vjp", "hvp",
-           "HVP_MODES", "check_grads"]
+           "HVP_MODES", "EXACT_BACKENDS", "has_exact_derivatives", "check_grads"]
 
 #: How :func:`hvp` nests the two modes of differentiation.
 HVP_MODES = ("forward-over-reverse", "reverse-over-reverse")
+
+#: Backends whose arrays :func:`jvp`, :func:`vjp` and :func:`hvp` differentiate exactly.
+EXACT_BACKENDS = ("numpy", "torch", "jax")
 
 # Names whose autograd.numpy function already has the array-API signature and, when
 # differentiable, both a VJP and a JVP rule (checked in tests/test_autodiff.py).
@@ -226,16 +239,19 @@ def is_autograd_namespace(xp: Any) -> bool:
     return xp is namespace()
 
 
-def _check_numpy_tree(items: Sequence, name: str) -> None:
+def _check_numpy_tree(items: Sequence, name: str, *, exact_elsewhere: bool = False) -> None:
     for j, item in enumerate(items):
         if item is None or isinstance(item, (bool, int, float, np.ndarray, np.generic)):
             continue
         if isinstance(item, (list, tuple)):
-            _check_numpy_tree(item, f"{name}[{j}]")
+            _check_numpy_tree(item, f"{name}[{j}]", exact_elsewhere=exact_elsewhere)
             continue
+        hint = ("; torch and JAX arrays use their own autodiff, other backends "
+                "rso_ref.hessian.fd_hvp" if exact_elsewhere
+                else " (move it with rso_ref.backend.to_numpy)")
         raise TypeError(
             f"{name}[{j}] is a {type(item).__module__}.{type(item).__name__}; autograd "
-            "differentiates NumPy arrays only (move it with rso_ref.backend.to_numpy)"
+            f"differentiates NumPy arrays only{hint}"
         )
 
 
@@ -276,6 +292,80 @@ def value_and_grad(loss_fn: Callable[..., Any], params: Sequence, *args: Any
     return float(value), [np.asarray(g) for g in grads]
 
 
+@dataclass(frozen=True)
+class _Engine:
+    """One backend's automatic differentiation, on functions of a list of arrays.
+
+    ``grad(f)`` maps ``params -> grads``; ``jvp(f, params, v) -> (value, tangent)``;
+    ``vjp(f, params) -> (value, pullback)`` with ``pullback(u) -> list``; ``xp`` is the
+    namespace the traced function receives; ``out`` turns a list of results into plain
+    arrays of the backend (no autodiff history).
+    """
+
+    xp: ModuleType
+    grad: Callable
+    jvp: Callable
+    vjp: Callable
+    out: Callable
+
+
+def _autograd_engine() -> _Engine:
+    def pull(f, p):
+        pullback, value = autograd.make_vjp(f)(p)
+        return value, pullback
+
+    return _Engine(namespace(), autograd.grad,
+                   lambda f, p, t: autograd.make_jvp(f)(p)(t), pull,
+                   lambda items: [np.asarray(o) for o in items])
+
+
+def _torch_engine(xp: ModuleType) -> _Engine:
+    import torch.func  # a host module: torch is imported only when its tensors arrive
+
+    def pull(f, p):
+        value, pullback = torch.func.vjp(f, p)
+        return value, lambda u: pullback(u)[0]
+
+    return _Engine(xp, torch.func.grad,
+                   lambda f, p, t: torch.func.jvp(f, (p,), (t,)), pull,
+                   lambda items: [o.detach() for o in items])
+
+
+def _jax_engine(xp: ModuleType) -> _Engine:
+    import jax  # a host module: JAX is imported only when its arrays arrive
+
+    def pull(f, p):
+        value, pullback = jax.vjp(f, p)
+        return value, lambda u: pullback(u)[0]
+
+    return _Engine(xp, jax.grad, lambda f, p, t: jax.jvp(f, (p,), (t,)), pull, list)
+
+
+def has_exact_derivatives(xp: ModuleType) -> bool:
+    """True when :func:`jvp`, :func:`vjp` and :func:`hvp` differentiate arrays of ``xp``
+    exactly (a backend of :data:`EXACT_BACKENDS`); False for array_api_strict and CuPy."""
+    return backend.backend_name(xp) in EXACT_BACKENDS
+
+
+def _engine(**trees: Sequence) -> _Engine:
+    """The autodiff of the namespace shared by the named lists of arrays (``params=...``)."""
+    for name, items in trees.items():
+        if not isinstance(items, (list, tuple)):
+            raise TypeError(f"{name} must be a list of arrays, got {type(items).__name__}")
+    try:
+        xp = backend.array_namespace(*trees.values())
+    except TypeError:  # not arrays at all: the per-entry check below names the culprit
+        xp = None
+    name = None if xp is None else backend.backend_name(xp)
+    if name == "torch":
+        return _torch_engine(xp)
+    if name == "jax":
+        return _jax_engine(xp)
+    for tree_name, items in trees.items():
+        _check_numpy_tree(items, tree_name, exact_elsewhere=True)
+    return _autograd_engine()
+
+
 def jvp(fun: Callable[..., Any], params: Sequence, v: Sequence) -> tuple[Any, Any]:
     r"""Value and Jacobian-vector product :math:`J(\theta)\, v` of ``fun``, by forward mode.
 
@@ -283,58 +373,69 @@ def jvp(fun: Callable[..., Any], params: Sequence, v: Sequence) -> tuple[Any, An
     ----------
     fun : callable
         ``fun(params, *, xp) -> array`` written with array-API calls on ``xp`` (it
-        receives :func:`namespace`).
-    params, v : list of numpy.ndarray
-        The point :math:`\theta` and the tangent, shaped alike.
+        receives the namespace of the backend's autodiff, see the module docstring).
+    params, v : list of arrays
+        The point :math:`\theta` and the tangent, shaped alike; NumPy, torch or JAX.
 
     Returns
     -------
-    value, tangent : numpy.ndarray
+    value, tangent : arrays of the backend of ``params``
         ``fun(params)`` and :math:`J v`, shaped like it.
+
+    Raises
+    ------
+    TypeError
+        If the arrays belong to a backend without autodiff here (array_api_strict, CuPy).
     """
     check_callable(fun, "fun")
-    _check_numpy_tree(params, "params")
-    _check_numpy_tree(v, "v")
-    xp = namespace()
-    return autograd.make_jvp(lambda p: fun(p, xp=xp))(list(params))(list(v))
+    engine = _engine(params=params, v=v)
+    value, tangent = engine.jvp(lambda p: fun(p, xp=engine.xp), list(params), list(v))
+    return tuple(engine.out([value, tangent]))
 
 
 def vjp(fun: Callable[..., Any], params: Sequence) -> tuple[Any, Callable[[Any], list]]:
     r"""Value of ``fun`` and its pullback :math:`u \mapsto J(\theta)^\top u`, by reverse mode.
 
     ``fun`` and ``params`` as in :func:`jvp`. The pullback takes a cotangent shaped like
-    the value and returns a list of NumPy arrays shaped like ``params``.
+    the value and returns a list of arrays of the backend of ``params``, shaped like it.
     """
     check_callable(fun, "fun")
-    _check_numpy_tree(params, "params")
-    return _pullback(fun, params)
+    return _pullback(fun, params, _engine(params=params))
 
 
-def _pullback(fun: Callable[..., Any], params: Sequence) -> tuple[Any, Callable[[Any], list]]:
-    xp = namespace()
-    pullback, value = autograd.make_vjp(lambda p: fun(p, xp=xp))(list(params))
-    return value, lambda u: [np.asarray(g) for g in pullback(u)]
+def _pullback(fun: Callable[..., Any], params: Sequence, engine: _Engine
+              ) -> tuple[Any, Callable[[Any], list]]:
+    value, pullback = engine.vjp(lambda p: fun(p, xp=engine.xp), list(params))
+    return engine.out([value])[0], lambda u: engine.out(pullback(u))
 
 
 def hvp(fun: Callable[..., Any], params: Sequence, v: Sequence, *,
-        mode: str = "forward-over-reverse") -> list[np.ndarray]:
+        mode: str = "forward-over-reverse") -> list:
     r"""Exact Hessian-vector product :math:`\nabla^2 f(\theta)\, v` of a scalar ``fun``.
 
     Parameters
     ----------
     fun : callable
         ``fun(params, *, xp) -> scalar`` (0-d array) written with array-API calls on
-        ``xp`` (it receives :func:`namespace`).
-    params, v : list of numpy.ndarray
-        The point and the direction, shaped alike.
+        ``xp`` (it receives the namespace of the backend's autodiff).
+    params, v : list of arrays
+        The point and the direction, shaped alike; NumPy (autograd), torch
+        (``torch.func``) or JAX arrays.
     mode : {"forward-over-reverse", "reverse-over-reverse"}
         Forward-mode derivative of the gradient (about 2x a gradient on an MLP) or
         reverse-mode gradient of :math:`\langle \nabla f, v\rangle`.
 
     Returns
     -------
-    list of numpy.ndarray
-        :math:`H v`, shaped like ``params``.
+    list of arrays
+        :math:`H v`, shaped like ``params``, on the backend and device of ``params``.
+
+    Raises
+    ------
+    TypeError
+        If the arrays belong to a backend without autodiff here (array_api_strict, CuPy).
+    ValueError
+        If ``mode`` is unknown.
 
     Notes
     -----
@@ -348,16 +449,15 @@ def hvp(fun: Callable[..., Any], params: Sequence, v: Sequence, *,
     """
     check_callable(fun, "fun")
     check_choice(mode, "mode", HVP_MODES)
-    _check_numpy_tree(params, "params")
-    _check_numpy_tree(v, "v")
-    xp = namespace()
-    grad_fn = autograd.grad(lambda p: fun(p, xp=xp))
+    engine = _engine(params=params, v=v)
+    xp = engine.xp
+    grad_fn = engine.grad(lambda p: fun(p, xp=xp))
     params, v = list(params), list(v)
     if mode == "forward-over-reverse":
-        _, out = autograd.make_jvp(grad_fn)(params)(v)
+        _, out = engine.jvp(grad_fn, params, v)
     else:
-        out = autograd.grad(lambda p: sum(xp.sum(a * b) for a, b in zip(grad_fn(p), v)))(params)
-    return [np.asarray(o) for o in out]
+        out = engine.grad(lambda p: sum(xp.sum(a * b) for a, b in zip(grad_fn(p), v)))(params)
+    return engine.out(out)
 
 
 def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequence] | None = None,
@@ -415,7 +515,7 @@ def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequenc
          for xi in x]
     y = fun(x, xp=xp)
     u = backend.asarray(gen.standard_normal(tuple(y.shape)), like=x[0], dtype=y.dtype)
-    cotangent = _pullback(fun, x)[1](u) if vjp is None else list(vjp(x, u))
+    cotangent = _pullback(fun, x, _autograd_engine())[1](u) if vjp is None else list(vjp(x, u))
     analytic = tree.vdot(cotangent, v)
     difference = fun(tree.axpy(eps, v, x), xp=xp) - fun(tree.axpy(-eps, v, x), xp=xp)
     numeric = float(xp.sum(u * difference)) / (2.0 * eps)

@@ -2,10 +2,12 @@ r"""Curvature of a loss: Hessian-vector products, their Gauss–Newton split, an
 
 Products (parameter trees in, parameter trees out):
 
-* :func:`hvp` — exact :math:`H v` of a scalar loss written in array-API calls,
-  by autograd (forward-over-reverse by default); NumPy arrays.
+* :func:`hvp` — exact :math:`H v` of a scalar loss written in array-API calls, by
+  the autodiff of the arrays' backend (forward-over-reverse by default): autograd on
+  NumPy, ``torch.func`` on torch, ``jax.jvp`` of ``jax.grad`` on JAX.
 * :func:`fd_hvp` — central difference of two gradients, for any gradient oracle on
-  any backend (CuPy, torch, hand-written backward passes).
+  any backend; the product to use on array_api_strict and CuPy, which have no autodiff
+  (:func:`rso_ref.autodiff.has_exact_derivatives` tells which applies).
 * :func:`ggn_vp` and :func:`functional_hvp` — the two terms of the Gauss–Newton
   decomposition of the Hessian of a loss :math:`\ell(z(\theta))` on model outputs
   :math:`z` (softmax cross-entropy or MSE): :math:`H = G + F` [1]_, [2]_.
@@ -22,8 +24,9 @@ Eigenpairs come from :func:`rso_ref.lanczos.top_eigenpairs`.
 
 This module is on the device path and imports no array or autodiff library: the exact
 products (:func:`hvp`, :func:`ggn_vp`, :func:`functional_hvp`) load the host module
-:mod:`rso_ref.autodiff` (autograd) when first called, so ``import rso_ref.hessian``
-(and :mod:`rso_ref.optim`, which uses :func:`as_matvec`) does not.
+:mod:`rso_ref.autodiff` (autograd, and torch or JAX when their arrays arrive) when first
+called, so ``import rso_ref.hessian`` (and :mod:`rso_ref.optim`, which uses
+:func:`as_matvec`) does not.
 
 References
 ----------
@@ -65,47 +68,46 @@ __all__ = [
 LOSSES = ("cross_entropy", "mse")
 
 
-def _check_numpy_pair(params: Sequence, v: Sequence, caller: str) -> None:
+def _check_pair(params: Sequence, v: Sequence) -> None:
     if not isinstance(params, (list, tuple)) or not params:
         raise TypeError(f"params must be a non-empty list of arrays, got {type(params).__name__}")
     if not isinstance(v, (list, tuple)):
         raise TypeError(f"v must be a list of arrays like params, got {type(v).__name__}")
     tree.check_like(v, params, "v", "params")
-    if not backend.is_numpy(backend.array_namespace(*params, *v)):
-        raise TypeError(
-            f"{caller} differentiates with autograd and needs NumPy arrays; for other "
-            "backends use fd_hvp with a gradient oracle"
-        )
 
 
 def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
         mode: str = "forward-over-reverse") -> list:
-    r"""Exact Hessian-vector product :math:`\nabla^2 L(\theta)\, v` by autograd.
+    r"""Exact Hessian-vector product :math:`\nabla^2 L(\theta)\, v` by the arrays' autodiff.
 
     Parameters
     ----------
     loss_fn : callable
         ``loss_fn(params, *args, xp=...) -> scalar`` written with array-API calls on
-        ``xp``; it is called with ``xp = rso_ref.autodiff.namespace()`` and traced.
-    params : list of numpy.ndarray
-        The point :math:`\theta`.
-    v : list of numpy.ndarray
-        Direction, shaped like ``params``.
+        ``xp`` (the models' ``loss`` is); it is traced with the ``xp`` of the backend's
+        autodiff: ``rso_ref.autodiff.namespace()`` (autograd) for NumPy arrays, the
+        array-API namespace of torch under ``torch.func``, ``jax.numpy`` under JAX.
+    params : list of arrays
+        The point :math:`\theta`: NumPy, torch or JAX arrays.
+    v : list of arrays
+        Direction, shaped like ``params``, of the same backend and device.
     *args
-        Passed to ``loss_fn`` unchanged (e.g. ``X, y``).
+        Passed to ``loss_fn`` unchanged (e.g. ``X, y``, on the device of ``params``).
     mode : {"forward-over-reverse", "reverse-over-reverse"}
         Forward-mode derivative of the gradient (cheaper: about 2x a gradient on an
         MLP) or reverse-mode gradient of :math:`\langle \nabla L, v\rangle` [5]_.
 
     Returns
     -------
-    list of numpy.ndarray
-        :math:`H v`, shaped like ``params``.
+    list of arrays
+        :math:`H v`, shaped like ``params``, on their backend and device (torch
+        tensors detached).
 
     Raises
     ------
     TypeError
-        If the arrays are not NumPy arrays or not lists.
+        If the arrays are not lists, or belong to a backend without autodiff here
+        (array_api_strict, CuPy: use :func:`fd_hvp` with a gradient oracle).
     ValueError
         If ``v`` does not match ``params`` or ``mode`` is unknown.
 
@@ -116,15 +118,18 @@ def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
         H v = \frac{d}{dt}\nabla L(\theta + t v)\Big|_{t=0}
             = \nabla_\theta \langle \nabla L(\theta), v\rangle .
 
+    On torch the forward-over-reverse product is ``torch.func.jvp`` of
+    ``torch.func.grad``, on JAX ``jax.jvp`` of ``jax.grad``: no graph outlives the call.
+
     References
     ----------
     .. [5] B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural
        Computation 6(1), 147-160 (1994). https://doi.org/10.1162/neco.1994.6.1.147
     """
-    from . import autodiff  # a host module (autograd): loaded only when an exact HVP is asked
+    from . import autodiff  # a host module (autodiff libraries): loaded on the first exact HVP
 
     check_callable(loss_fn, "loss_fn")
-    _check_numpy_pair(params, v, "hvp")
+    _check_pair(params, v)
     return autodiff.hvp(lambda p, *, xp: loss_fn(p, *args, xp=xp), params, v, mode=mode)
 
 
@@ -233,19 +238,20 @@ def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y
     ----------
     forward : callable
         ``forward(params, X, xp=...) -> z`` of shape ``(n, C)`` (logits or outputs),
-        written with array-API calls; traced by autograd.
-    params, v : list of numpy.ndarray
-        Point and direction.
-    X : numpy.ndarray
-        Inputs of the batch.
-    y : numpy.ndarray
+        written with array-API calls; traced by the arrays' autodiff as in :func:`hvp`.
+    params, v : list of arrays
+        Point and direction: NumPy, torch or JAX arrays.
+    X : array
+        Inputs of the batch (same backend and device).
+    y : array
         Integer labels ``(n,)`` (cross-entropy) or targets ``(n, C)`` (MSE).
     loss : {"cross_entropy", "mse"}
         Batch-mean loss on ``z`` (see :func:`output_grad` for the conventions).
 
     Returns
     -------
-    list of numpy.ndarray
+    list of arrays
+        :math:`G v`, on the backend and device of ``params``.
 
     Notes
     -----
@@ -260,11 +266,11 @@ def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y
 
     :math:`J v` is one forward-mode pass, :math:`J^T u` one reverse-mode pass.
     """
-    from . import autodiff  # a host module (autograd), as in hvp
+    from . import autodiff  # a host module, as in hvp
 
     check_callable(forward, "forward")
     check_choice(loss, "loss", LOSSES)
-    _check_numpy_pair(params, v, "ggn_vp")
+    _check_pair(params, v)
     z, pullback = autodiff.vjp(lambda p, *, xp: forward(p, X, xp=xp), params)
     _, jv = autodiff.jvp(lambda p, *, xp: forward(p, X, xp=xp), params, v)
     return pullback(output_hvp(z, y, jv, loss))
@@ -280,12 +286,10 @@ def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X
     :math:`c = \partial\ell/\partial z` frozen at the current point, so that
     ``ggn_vp + functional_hvp`` equals :func:`hvp` of the loss to rounding.
     """
-    from . import autodiff  # a host module (autograd), as in hvp
-
     check_callable(forward, "forward")
     check_choice(loss, "loss", LOSSES)
-    _check_numpy_pair(params, v, "functional_hvp")
-    c = output_grad(forward(list(params), X, xp=autodiff.namespace()), y, loss)
+    _check_pair(params, v)
+    c = output_grad(forward(list(params), X, xp=backend.array_namespace(*params, X)), y, loss)
     return hvp(lambda p, *, xp: xp.sum(c * forward(p, X, xp=xp)), params, v)
 
 
@@ -400,8 +404,8 @@ def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
     if n_samples is None:
         total = 0.0
         for i in range(dim):
-            unit = xp.zeros_like(eigvecs[:, 0])  # on the device of eigvecs, one at a time
-            unit[i] = 1.0
+            # on the device of eigvecs, one at a time; a functional update (immutable JAX)
+            unit = backend.at(xp.zeros_like(eigvecs[:, 0]))[i].set(1.0, xp=xp)
             total += float(xp.sum(matvec(unit) ** 2))
     else:
         gen = backend.rng(seed)
