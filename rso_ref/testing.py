@@ -1,7 +1,8 @@
 r"""Assertions for tests of rso_ref and of ports cross-checked against it.
 
-:func:`assert_close` checks, in this order, the namespace, dtype and shape of
-``actual`` against ``desired`` and only then the values, with the elementwise rule
+:func:`assert_close` checks, in this order, the namespace, device, dtype and shape of
+``actual`` against ``desired`` and only then the values (lists of arrays item by item),
+with the elementwise rule
 
 .. math::
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_namespace, backend_name, to_numpy
+from .backend import array_namespace, backend_name, device, to_numpy
 
 __all__ = ["RTOL", "assert_close", "rtol_for"]
 
@@ -37,21 +38,34 @@ def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: 
 
     Parameters
     ----------
-    actual, desired : array
-        ``desired`` may be a NumPy array when ``check_namespace=False``.
+    actual, desired : array, or list/tuple of arrays
+        Lists (parameter lists) must have the same length and are compared item by
+        item. ``desired`` may be a NumPy array when ``check_namespace=False``.
     rtol : float, optional
         Relative tolerance; default from :data:`RTOL` by ``desired``'s dtype.
     atol : float, default 0
     err_msg : str
         Prefixed to the failure message.
     check_namespace : bool, default True
-        Require both arrays to share a namespace and dtype.
+        Require both arrays to share a namespace, device and dtype (so that a result
+        is checked to live on the device of the expected array).
     """
     prefix = f"{err_msg}: " if err_msg else ""
+    if isinstance(actual, (list, tuple)) or isinstance(desired, (list, tuple)):
+        if not (isinstance(actual, (list, tuple)) and isinstance(desired, (list, tuple))):
+            raise AssertionError(f"{prefix}one of actual, desired is a list and the other not")
+        if len(actual) != len(desired):
+            raise AssertionError(f"{prefix}{len(actual)} arrays != {len(desired)} arrays")
+        for i, (a, d) in enumerate(zip(actual, desired)):
+            assert_close(a, d, rtol=rtol, atol=atol, err_msg=f"{prefix}item {i}",
+                         check_namespace=check_namespace)
+        return
     if check_namespace:
         xa, xd = array_namespace(actual), array_namespace(desired)
         if backend_name(xa) != backend_name(xd):
             raise AssertionError(f"{prefix}namespace {backend_name(xa)} != {backend_name(xd)}")
+        if device(actual) != device(desired):
+            raise AssertionError(f"{prefix}device {device(actual)!r} != {device(desired)!r}")
         if actual.dtype != desired.dtype:
             raise AssertionError(f"{prefix}dtype {actual.dtype} != {desired.dtype}")
     a, d = to_numpy(actual), to_numpy(desired)

@@ -58,7 +58,8 @@ class DeviceNamespace(types.ModuleType):
             return attr
 
         def create(*args, **kwargs):
-            kwargs.setdefault("device", self._device)
+            if kwargs.get("device") is None:   # device=None means the default device
+                kwargs["device"] = self._device
             return attr(*args, **kwargs)
 
         return create

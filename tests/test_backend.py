@@ -1,4 +1,5 @@
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -107,3 +108,106 @@ def test_cupy_backend_runs_on_a_gpu():
         pytest.skip(str(exc))
     a = backend.random_normal((3,), seed=0, xp=cp)
     np.testing.assert_array_equal(backend.to_numpy(a), np.random.default_rng(0).standard_normal(3))
+
+
+def test_jax_is_a_backend_name():
+    pytest.importorskip("jax")
+    xp = backend.namespace("jax")
+    assert xp.__name__ == "jax.numpy"
+    assert backend.backend_name(backend.array_namespace(xp.asarray([1.0]))) == "jax"
+
+
+def test_fixture_wrapper_never_reaches_the_library(xp):
+    """array_namespace of an array made through the fixture is the real namespace."""
+    real = backend.array_namespace(xp.asarray([1.0]))
+    assert "test wrapper" not in repr(real)
+    assert backend.backend_name(real) == backend.backend_name(xp)
+
+
+def test_asarray_like_keeps_the_device_of_like(xp, on_device):
+    like = xp.zeros(2)
+    moved = backend.asarray(np.arange(3.0), like=like)
+    on_device(moved)
+    assert backend.device(moved) == backend.device(like)
+    np.testing.assert_array_equal(backend.to_numpy(moved), np.arange(3.0))
+
+
+def test_random_draws_go_to_the_requested_device(xp, on_device):
+    device = backend.device(xp.zeros(1))
+    real = backend.array_namespace(xp.zeros(1))
+    a = backend.random_normal((3,), seed=2, xp=real, device=device)
+    b = backend.random_uniform((3,), seed=2, xp=real, device=device, dtype="float32")
+    on_device(a, b)
+    np.testing.assert_array_equal(backend.to_numpy(a), np.random.default_rng(2).standard_normal(3))
+
+
+def test_device1_really_is_another_device():
+    """The stand-in for a GPU refuses to mix with the default device, so the fixture's
+    device1 case catches arrays created without the input's device."""
+    strict = backend.namespace("array_api_strict")
+    import array_api_strict
+
+    a = strict.ones(2, device=array_api_strict.Device("device1"))
+    with pytest.raises(ValueError):
+        a + strict.ones(2)
+
+
+def test_two_devices_raise_naming_both_devices_and_the_arguments():
+    import array_api_strict
+
+    strict = backend.namespace("array_api_strict")
+    params = [strict.ones(2), strict.ones(3, device=array_api_strict.Device("device1"))]
+    X = strict.ones(2)
+    with pytest.raises(ValueError, match=r"different devices: X on .*CPU_DEVICE.*, "
+                                         r"params\[1\] on .*device1"):
+        backend.array_namespace(X, params, names=["X", "params"])
+    with pytest.raises(ValueError, match=r"CPU_DEVICE.*device1"):
+        backend.array_namespace(params)
+    with pytest.raises(ValueError, match="names must name each"):
+        backend.array_namespace(X, params, names=["X"])
+
+
+def test_float32_only_devices_run_float32(xp32, on_device):
+    a = backend.random_normal((4,), seed=0, xp=xp32, dtype="float32")
+    on_device(a)
+    assert a.dtype == xp32.float32
+    moved = backend.asarray(np.ones(2, dtype=np.float32), like=a)
+    on_device(moved)
+    assert backend.resolve_dtype(xp32, "float32", device=backend.device(a)) == xp32.float32
+
+
+def test_float64_on_a_float32_only_device_is_one_error_naming_the_device(xp32):
+    device = backend.device(xp32.zeros(1, dtype=xp32.float32))
+    named = "float64 is not supported on device " + re.escape(repr(device))
+    with pytest.raises(ValueError, match=named):
+        backend.resolve_dtype(xp32, "float64", device=device)
+    with pytest.raises(ValueError, match=named):
+        backend.random_normal((2,), xp=xp32, device=device)   # float64 by default: refused
+    like = xp32.zeros(1, dtype=xp32.float32)
+    with pytest.raises(ValueError, match="float64 is not supported"):
+        backend.asarray(np.ones(2), like=like)        # a float64 host array is not rounded
+
+
+def test_float64_on_jax_without_x64_names_the_flag():
+    jax = pytest.importorskip("jax")
+    jnp = backend.namespace("jax")
+    was = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(ValueError, match="jax_enable_x64"):
+            backend.resolve_dtype(jnp, "float64")
+        with pytest.raises(ValueError, match="jax_enable_x64"):
+            backend.asarray(np.ones(2), xp=jnp)
+        assert backend.random_normal((2,), xp=jnp, dtype="float32").dtype == jnp.float32
+    finally:
+        jax.config.update("jax_enable_x64", was)
+
+
+def test_at_and_one_hot_work_on_every_device(xp, on_device):
+    x = xp.zeros(3)
+    y = backend.at(x)[1].set(2.0)          # a new array on JAX, in place elsewhere
+    np.testing.assert_array_equal(backend.to_numpy(y), [0.0, 2.0, 0.0])
+    labels = xp.asarray([2, 0])
+    onehot = backend.one_hot(labels, 3, dtype=backend.array_namespace(x).float64)
+    on_device(y, onehot)
+    np.testing.assert_array_equal(backend.to_numpy(onehot), np.eye(3)[[2, 0]])

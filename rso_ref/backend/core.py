@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any
+from typing import Any, Sequence
 
 import array_api_compat
 import array_api_extra
@@ -122,20 +122,31 @@ def _check_cuda_device() -> None:
         raise RuntimeError("backend 'cupy' is installed but this machine has no CUDA GPU")
 
 
-def array_namespace(*arrays: Any) -> ModuleType:
+def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleType:
     """Return the common array-API namespace of ``arrays``.
 
     ``None`` entries and Python scalars are ignored. Lists (parameter trees) are
     searched element by element.
 
+    Parameters
+    ----------
+    *arrays : array or list of arrays
+    names : sequence of str, optional
+        The argument name of each of ``arrays`` (same length), used in the error when
+        two devices meet; entries of a list argument are named ``name[i]``.
+
     Raises
     ------
     ValueError
-        If the arrays come from two different namespaces or devices (both are named).
+        If the arrays come from two different namespaces or devices (both are named,
+        and with ``names`` the first argument on each device).
     TypeError
         If an argument is not an array of a supported library.
     """
-    flat = list(_iter_arrays(arrays))
+    if names is not None and len(names) != len(arrays):
+        raise ValueError(f"names must name each of the {len(arrays)} arrays, got {len(names)}")
+    labelled = list(_label_arrays(arrays, names or [None] * len(arrays)))
+    flat = [a for _, a in labelled]
     if not flat:
         raise TypeError("array_namespace needs at least one array argument")
     try:
@@ -148,20 +159,31 @@ def array_namespace(*arrays: Any) -> ModuleType:
                 "move them to one backend first (rso_ref.backend.asarray)"
             ) from exc
         raise TypeError(f"not an array of a supported library: {exc}") from exc
-    devices = {str(array_api_compat.device(a)) for a in flat}
-    if len(devices) > 1:
-        raise ValueError(f"arrays live on different devices: {sorted(devices)}")
+    first_on: dict[str, str | None] = {}
+    for label, a in labelled:
+        first_on.setdefault(str(array_api_compat.device(a)), label)
+    if len(first_on) > 1:
+        where = ", ".join(f"{label} on {dev}" if label else dev for dev, label in first_on.items())
+        raise ValueError(f"arrays live on different devices: {where}; move them to one "
+                         "device first (rso_ref.backend.asarray(x, like=...))")
     return xp
 
 
 def _iter_arrays(items):
-    for item in items:
+    for _, item in _label_arrays(items, [None] * len(items)):
+        yield item
+
+
+def _label_arrays(items, labels):
+    """``(label, array)`` for every array in ``items``; lists are searched, labels indexed."""
+    for item, label in zip(items, labels):
         if item is None or isinstance(item, (bool, int, float, complex)):
             continue
         if isinstance(item, (list, tuple)):
-            yield from _iter_arrays(item)
+            sub = [None if label is None else f"{label}[{i}]" for i in range(len(item))]
+            yield from _label_arrays(item, sub)
         else:
-            yield item
+            yield label, item
 
 
 def backend_name(xp: ModuleType) -> str:
@@ -206,33 +228,46 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def asarray(x: Any, like: Any = None, *, xp: ModuleType | None = None, dtype: Any = None):
-    """Put ``x`` (array of any backend, or nested sequence) on a backend.
+def asarray(x: Any, like: Any = None, *, xp: ModuleType | None = None, dtype: Any = None,
+            device: Any = None):
+    """Put ``x`` (array of any backend, or nested sequence) on a backend and device.
 
-    The target is the namespace of ``like`` or, failing that, ``xp`` (default NumPy).
-    Data goes through the host, so any pair of backends works.
+    The target is the namespace and device of ``like`` or, failing that, ``xp``
+    (default NumPy) and ``device`` (default: the namespace's default device). Data goes
+    through the host, so any pair of backends and devices works.
 
     Parameters
     ----------
     x : array_like
     like : array, optional
-        An array whose namespace (and device) the result should share.
+        An array whose namespace and device the result shares.
     xp : module, optional
         Target namespace when ``like`` is not given.
     dtype : dtype or str, optional
         ``"float32"``/``"float64"`` or a dtype of the target namespace; keeps the
         dtype of ``x`` when omitted.
+    device : device, optional
+        Target device when ``like`` is not given (a device of the target namespace).
+
+    Raises
+    ------
+    ValueError
+        If both ``like`` and ``device`` are given, or the target device cannot hold
+        the (given or kept) floating dtype: float64 on a float32-only device, or on JAX
+        without ``jax_enable_x64`` (:func:`resolve_dtype`); nothing is silently rounded.
     """
     if like is not None:
+        if device is not None:
+            raise ValueError("pass like or device, not both (like already fixes the device)")
         xp = array_namespace(like)
+        device = array_api_compat.device(like)
     if xp is None:
         xp = namespace("numpy")
     host = to_numpy(x)
-    target_dtype = resolve_dtype(xp, dtype) if dtype is not None else None
-    out = xp.asarray(host, dtype=target_dtype)
-    if like is not None and backend_name(xp) != "numpy":
-        out = xp.asarray(out, device=array_api_compat.device(like))
-    return out
+    if dtype is None and host.dtype.name in _DTYPE_NAMES:
+        dtype = host.dtype.name
+    target_dtype = resolve_dtype(xp, dtype, device=device) if dtype is not None else None
+    return xp.asarray(host, dtype=target_dtype, device=device)
 
 
 def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
@@ -250,23 +285,26 @@ def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
 
 
 def random_normal(shape, seed: int | np.random.Generator = 0, *, xp: ModuleType | None = None,
-                  dtype: Any = None, scale: float = 1.0):
+                  dtype: Any = None, scale: float = 1.0, device: Any = None):
     """Standard normal draws (times ``scale``) made on the host, then moved to ``xp``.
 
-    The same ``seed`` gives bit-identical numbers on every backend in float64 (float32
-    is the float64 draw rounded).
+    The same ``seed`` gives bit-identical numbers on every backend and device in
+    float64 (float32 is the float64 draw rounded). ``device`` is a device of ``xp``
+    (default its default device); ``dtype`` defaults to float64 (:func:`resolve_dtype`).
     """
     xp = namespace("numpy") if xp is None else xp
     host = scale * rng(seed).standard_normal(shape)
-    return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype))
+    return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype, device=device), device=device)
 
 
 def random_uniform(shape, seed: int | np.random.Generator = 0, *, low: float = 0.0,
-                   high: float = 1.0, xp: ModuleType | None = None, dtype: Any = None):
-    """Uniform draws on ``[low, high)`` made on the host, then moved to ``xp``."""
+                   high: float = 1.0, xp: ModuleType | None = None, dtype: Any = None,
+                   device: Any = None):
+    """Uniform draws on ``[low, high)`` made on the host, then moved to ``xp`` and ``device``
+    (as :func:`random_normal`)."""
     xp = namespace("numpy") if xp is None else xp
     host = rng(seed).uniform(low, high, size=shape)
-    return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype))
+    return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype, device=device), device=device)
 
 
 def synchronize(xp: ModuleType | Any = None) -> None:
@@ -293,27 +331,61 @@ def synchronize(xp: ModuleType | Any = None) -> None:
 _DTYPE_NAMES = ("float64", "float32")
 
 
-def resolve_dtype(xp: ModuleType, dtype: Any = None):
-    """Return the floating dtype of ``xp`` meant by ``dtype``.
+def resolve_dtype(xp: ModuleType, dtype: Any = None, *, device: Any = None):
+    """Return the floating dtype of ``xp`` meant by ``dtype``, checked against ``device``.
 
     ``None`` means float64 (the reference default); strings ``"float64"`` and
-    ``"float32"`` or a dtype object of ``xp`` are accepted.
+    ``"float32"`` or a dtype object of ``xp`` are accepted. The dtype must be one the
+    device holds, as the namespace's inspection API
+    (``xp.__array_namespace_info__().dtypes(device=...)``) reports: float32-only devices
+    (Apple MPS; array_api_strict's ``"no_float64"`` and ``"no_x64"``) and JAX without
+    64-bit mode refuse float64 here, once, instead of rounding it silently.
+
+    Parameters
+    ----------
+    xp : module
+        Target namespace.
+    dtype : {"float64", "float32"} or dtype of ``xp``, optional
+    device : device of ``xp``, optional
+        Default: the namespace's default device.
 
     Raises
     ------
     TypeError
         If ``dtype`` is not a real floating dtype.
+    ValueError
+        If the device does not support the dtype; the message names the device, and on
+        JAX the ``jax_enable_x64`` flag.
     """
     if dtype is None:
-        return xp.float64
-    if isinstance(dtype, str):
+        name = "float64"
+    elif isinstance(dtype, str):
         if dtype not in _DTYPE_NAMES:
             raise TypeError(f"dtype must be one of {_DTYPE_NAMES}, got {dtype!r}")
-        return getattr(xp, dtype)
-    for name in _DTYPE_NAMES:
-        if dtype == getattr(xp, name):
-            return getattr(xp, name)
-    raise TypeError(f"dtype must be float64 or float32, got {dtype!r}")
+        name = dtype
+    else:
+        matches = [n for n in _DTYPE_NAMES if dtype == getattr(xp, n)]
+        if not matches:
+            raise TypeError(f"dtype must be float64 or float32, got {dtype!r}")
+        name = matches[0]
+    _check_device_dtype(xp, name, device)
+    return getattr(xp, name)
+
+
+def _check_device_dtype(xp: ModuleType, name: str, device: Any) -> None:
+    """``ValueError`` naming the device (or JAX's flag) when it cannot hold dtype ``name``."""
+    info = getattr(xp, "__array_namespace_info__", None)
+    if name == "float32" or info is None:
+        return
+    if name in info().dtypes(device=device, kind="real floating"):
+        return
+    if array_api_compat.is_jax_namespace(xp):
+        raise ValueError(f"dtype {name} on JAX needs 64-bit mode: call "
+                         "jax.config.update('jax_enable_x64', True) before creating arrays, "
+                         "or pass dtype='float32'")
+    where = f"device {device!r}" if device is not None else "the default device"
+    raise ValueError(f"dtype {name} is not supported on {where} of {backend_name(xp)}; "
+                     "pass dtype='float32'")
 
 
 def check_floating(x: Any, name: str = "x") -> None:
