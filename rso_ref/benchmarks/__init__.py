@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "lanczos": "lanczos_vs_eigsh",
     "rso": "rso_overhead",
     "checkpoint": "checkpoint_save",
+    "gpu": "gpu_check",
 }
 
 
