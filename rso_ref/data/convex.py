@@ -235,16 +235,18 @@ def _verified(problem: ConvexProblem) -> ConvexProblem:
     return problem
 
 
-def _moved(host: ConvexProblem, xp: ModuleType | None, dtype: Any) -> ConvexProblem:
+def _moved(host: ConvexProblem, xp: ModuleType | None, dtype: Any, device: Any) -> ConvexProblem:
     xp = backend.namespace("numpy") if xp is None else xp
-    dtype = backend.resolve_dtype(xp, dtype)
-    return dataclasses.replace(host, **{k: backend.asarray(getattr(host, k), xp=xp, dtype=dtype)
+    dtype = backend.resolve_dtype(xp, dtype, device=device)
+    return dataclasses.replace(host, **{k: backend.asarray(getattr(host, k), xp=xp, dtype=dtype,
+                                                           device=device)
                                         for k in ("A", "b", "x_star")})
 
 
 def least_squares(n_samples: int = 200, n_features: int = 20, *, cond: float = 100.0,
                   L: float = 1.0, noise: float = 0.1, seed: int | np.random.Generator = 0,
-                  xp: ModuleType | None = None, dtype: Any = None) -> LeastSquares:
+                  xp: ModuleType | None = None, dtype: Any = None,
+                  device: Any = None) -> LeastSquares:
     r"""Least squares with the spectrum of :math:`A^\top A/m` set exactly (module Notes).
 
     Parameters
@@ -262,6 +264,8 @@ def least_squares(n_samples: int = 200, n_features: int = 20, *, cond: float = 1
     xp : module, optional
         Backend of the returned arrays (default NumPy).
     dtype : {"float64", "float32"}, optional
+    device : device of ``xp``, optional
+        Where the arrays go (default the namespace's default device).
 
     Returns
     -------
@@ -289,7 +293,7 @@ def least_squares(n_samples: int = 200, n_features: int = 20, *, cond: float = 1
     x_star = x_star + V @ ((U.T @ (b - A @ x_star)) / s)  # one refinement step via the SVD
     host = LeastSquares("least_squares", A, b, 0.0, x_star, 0.0, L / cond, float(L), float(cond))
     host = dataclasses.replace(host, f_star=float(host.value(x_star)))
-    return _moved(_verified(host), xp, dtype)
+    return _moved(_verified(host), xp, dtype, device)
 
 
 def _newton(problem: LogisticRegression) -> np.ndarray:
@@ -325,7 +329,7 @@ def _newton(problem: LogisticRegression) -> np.ndarray:
 def logistic_regression(n_samples: int = 500, n_features: int = 20, *, cond: float = 100.0,
                         lam: float = 1e-2, top: float = 1.0, signal: float = 2.0,
                         seed: int | np.random.Generator = 0, xp: ModuleType | None = None,
-                        dtype: Any = None) -> LogisticRegression:
+                        dtype: Any = None, device: Any = None) -> LogisticRegression:
     r"""L2-regularised logistic regression with a set feature-covariance spectrum.
 
     Parameters
@@ -344,6 +348,8 @@ def logistic_regression(n_samples: int = 500, n_features: int = 20, *, cond: flo
     xp : module, optional
         Backend of the returned arrays (default NumPy).
     dtype : {"float64", "float32"}, optional
+    device : device of ``xp``, optional
+        Where the arrays go (default the namespace's default device).
 
     Returns
     -------
@@ -375,4 +381,4 @@ def logistic_regression(n_samples: int = 500, n_features: int = 20, *, cond: flo
                               float(lam), top / 4.0 + lam, float(cond))
     w_star = _newton(host)
     host = dataclasses.replace(host, x_star=w_star, f_star=float(host.value(w_star)))
-    return _moved(_verified(host), xp, dtype)
+    return _moved(_verified(host), xp, dtype, device)

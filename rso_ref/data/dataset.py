@@ -104,8 +104,9 @@ class Dataset:
         return dataclasses.replace(self, **changes)
 
 
-def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None) -> Dataset:
-    """Return ``ds`` with every array moved to another backend.
+def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None, *,
+               device: Any = None) -> Dataset:
+    """Return ``ds`` with every array moved to another backend and device.
 
     Parameters
     ----------
@@ -114,7 +115,12 @@ def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None) 
         A backend name (see :data:`rso_ref.backend.BACKENDS`) or an array namespace.
     dtype : {"float64", "float32"} or dtype, optional
         Floating dtype of the features (and of regression targets); float64 by default.
-        Class labels always become ``int64``.
+        Class labels become ``int64``, or ``int32`` on a device without 64-bit
+        integers (JAX without ``jax_enable_x64``, array_api_strict's ``"no_x64"``): the
+        device's default index dtype.
+    device : device of that backend, optional
+        Where the arrays go (e.g. ``torch.device("cuda")``); default the backend's
+        default device.
 
     Returns
     -------
@@ -126,7 +132,8 @@ def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None) 
     TypeError
         If ``ds`` is not a :class:`Dataset` or ``dtype`` is not a floating dtype.
     ValueError, RuntimeError
-        If the backend name is unknown or the backend is not installed.
+        If the backend name is unknown or the backend is not installed, or the device
+        cannot hold ``dtype`` (:func:`rso_ref.backend.resolve_dtype`).
     """
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a Dataset, got {type(ds).__name__}")
@@ -137,13 +144,15 @@ def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None) 
     else:
         raise TypeError(f"backend_or_xp must be a backend name or an array namespace, "
                         f"got {type(backend_or_xp).__name__}")
-    float_dtype = backend.resolve_dtype(xp, dtype)
+    float_dtype = backend.resolve_dtype(xp, dtype, device=device)
+    label_dtype = xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
     moved = {}
     for split in _SPLITS:
         X, y = getattr(ds, f"X_{split}"), getattr(ds, f"y_{split}")
-        moved[f"X_{split}"] = backend.asarray(X, xp=xp, dtype=float_dtype)
+        moved[f"X_{split}"] = backend.asarray(X, xp=xp, dtype=float_dtype, device=device)
         if ds.n_classes is None:
-            moved[f"y_{split}"] = backend.asarray(y, xp=xp, dtype=float_dtype)
+            moved[f"y_{split}"] = backend.asarray(y, xp=xp, dtype=float_dtype, device=device)
         else:
-            moved[f"y_{split}"] = backend.asarray(backend.to_numpy(y).astype(np.int64), xp=xp)
+            moved[f"y_{split}"] = xp.asarray(backend.to_numpy(y).astype(np.int64),
+                                             dtype=label_dtype, device=device)
     return ds.replace(**moved)

@@ -90,6 +90,16 @@ def test_value_and_grad_on_every_backend_equals_numpy(xp, name):
 
 
 @pytest.mark.parametrize("name", sorted(MAKERS))
+def test_problem_and_its_gradient_live_on_the_requested_device(xp, on_device, name):
+    real, device = backend.array_namespace(xp.zeros(1)), backend.device(xp.zeros(1))
+    p = MAKERS[name](20, 3, cond=5.0, seed=0, xp=real, device=device)
+    on_device(p.A, p.b, p.x_star)
+    f, g = p.value_and_grad(p.x_star)
+    assert isinstance(f, float)
+    on_device(g)
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
 def test_gradient_matches_central_differences_on_every_backend(xp, name):
     p = MAKERS[name](30, 4, cond=10.0, seed=0, xp=xp)
     x = backend.random_normal((4,), 7, xp=xp)

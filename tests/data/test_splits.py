@@ -40,6 +40,30 @@ def test_to_backend_moves_every_array_with_the_policy_dtypes(xp):
     assert to_backend(ds, xp, dtype="float32").X_train.dtype == xp.float32
 
 
+def _arrays(ds):
+    return [getattr(ds, f"{kind}_{split}") for kind in "Xy" for split in ("train", "val", "test")]
+
+
+def test_to_backend_puts_every_array_on_the_requested_device(xp, on_device):
+    real, device = backend.array_namespace(xp.zeros(1)), backend.device(xp.zeros(1))
+    moved = to_backend(_toy(), real, device=device)
+    on_device(_arrays(moved))
+    np.testing.assert_array_equal(backend.to_numpy(moved.X_train), _toy().X_train)
+
+
+def test_to_backend_on_a_float32_only_device(xp32, on_device):
+    real, device = backend.array_namespace(xp32.zeros(1)), backend.device(xp32.zeros(1))
+    moved = to_backend(_toy(), real, dtype="float32", device=device)
+    on_device(_arrays(moved))
+    assert moved.X_train.dtype == real.float32
+    # labels take the device's index dtype: int32 where it has no int64 ("no_x64")
+    assert moved.y_train.dtype == real.__array_namespace_info__().default_dtypes(
+        device=device)["indexing"]
+    np.testing.assert_array_equal(backend.to_numpy(moved.y_train), _toy().y_train)
+    with pytest.raises(ValueError, match="float64 is not supported on device"):
+        to_backend(_toy(), real, device=device)
+
+
 def test_to_backend_keeps_regression_targets_floating():
     ds = _toy()
     reg = ds.replace(n_classes=None, y_train=np.ones((30, 2)), y_test=np.ones((12, 2)),
@@ -52,7 +76,7 @@ def test_to_backend_rejects_bad_arguments():
     with pytest.raises(TypeError, match="ds must be a Dataset"):
         to_backend({"X": 1}, "numpy")
     with pytest.raises(ValueError, match="backend must be one of"):
-        to_backend(_toy(), "jax")
+        to_backend(_toy(), "tensorflow")
     with pytest.raises(TypeError, match="backend_or_xp must be a backend name"):
         to_backend(_toy(), np.zeros(3))
     with pytest.raises(TypeError, match="dtype must be"):
