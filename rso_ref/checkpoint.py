@@ -58,7 +58,6 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -224,10 +223,11 @@ class Checkpoint:
         reads or refuses with :class:`CheckpointError`; False only when nothing is."""
         return any(p.exists() or p.is_symlink() for p in (self.path, self._backup))
 
-    def load(self, xp: ModuleType | None = None) -> tuple[Any, dict | None]:
+    def load(self, like: Any = None) -> tuple[Any, dict | None]:
         """Read and check the checkpoint; return ``(state, history)``.
 
-        Arrays go to namespace ``xp`` (NumPy when None); ``history`` is the dict of
+        Arrays go to the namespace and device of the array ``like`` (host NumPy arrays
+        when None), so a run on a GPU or a second device resumes there; ``history`` is the dict of
         columns saved with the state, or None when it was saved without one. Falls back
         to the ``.old`` copy when an interrupted save left none at :attr:`path`. A later
         :meth:`save` of this object appends to the history loaded here.
@@ -262,7 +262,7 @@ class Checkpoint:
         except (ValueError, EOFError, zipfile.BadZipFile) as error:
             raise CheckpointError(f"{where}: {_ARRAYS} is not a pickle-free npz file "
                                   f"({type(error).__name__}: {error})") from error
-        arrays = host if xp is None else {k: asarray(v, xp=xp) for k, v in host.items()}
+        arrays = host if like is None else {k: asarray(v, like=like) for k, v in host.items()}
         try:
             state = _decode(payload["state"], arrays)
             history, log = self._read_history(payload["history"], where)
@@ -462,9 +462,9 @@ def save(path: str | os.PathLike, state: Any) -> Path:
     return Checkpoint(path).save(state)
 
 
-def load(path: str | os.PathLike, xp: ModuleType | None = None) -> Any:
+def load(path: str | os.PathLike, like: Any = None) -> Any:
     """The state of the checkpoint at ``path`` (:meth:`Checkpoint.load` without the history)."""
-    return Checkpoint(path).load(xp)[0]
+    return Checkpoint(path).load(like)[0]
 
 
 def exists(path: str | os.PathLike) -> bool:

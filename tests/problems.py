@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rso_ref import backend
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -42,7 +44,7 @@ class Problem:
 
 def _const(xp, x, host):
     """A host constant as an array of ``x``'s dtype on ``xp``."""
-    return xp.asarray(np.asarray(host, dtype=np.float64), dtype=x.dtype)
+    return xp.asarray(np.asarray(host, dtype=np.float64), dtype=x.dtype, device=backend.device(x))
 
 
 def _vec(xp, x, *items):

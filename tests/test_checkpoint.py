@@ -25,9 +25,10 @@ def _state(xp):
 def test_round_trip_is_bit_exact_on_every_backend(xp, tmp_path):
     state = _state(xp)
     checkpoint.save(tmp_path / "ck", state)
-    back = checkpoint.load(tmp_path / "ck", xp=xp)
+    back = checkpoint.load(tmp_path / "ck", like=state["params"][0])
     for a, b in zip(back["params"], state["params"]):
         assert a.dtype == b.dtype
+        assert backend.device(a) == backend.device(b)  # back on the device it was saved from
         np.testing.assert_array_equal(backend.to_numpy(a), backend.to_numpy(b))
     assert back["opt"]["count"] == 7 and back["opt"]["lr"] == 0.125
     assert isinstance(back["opt"]["mu"], tuple) and back["opt"]["mu"][1] is None
