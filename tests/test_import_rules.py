@@ -42,7 +42,7 @@ BACKEND = "backend/"
 #: Host-side modules and the array libraries each may import.
 HOST = {
     "__init__.py": set(),
-    "autodiff.py": {"autograd", "numpy", "scipy"},
+    "autodiff.py": {"autograd", "numpy", "scipy", "torch", "jax"},  # exact HVPs: torch.func, jax.jvp (lazy)
     "benchmarks/": {"numpy", "scipy", "torch", "cupy", "cupyx"},   # timings against SciPy
                                                   # and torch; gpu_check times CuPy GEMMs
     "checkpoint.py": {"numpy"},
