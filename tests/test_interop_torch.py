@@ -2,6 +2,7 @@
 import copy
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -49,7 +50,8 @@ def _closure(opt, net, X, y, log=None):
 
 def _close(actual, desired, rtol=RTOL):
     for a, d in zip(actual, desired):
-        torch.testing.assert_close(a.detach(), d.detach(), rtol=rtol, atol=rtol * float(d.abs().max()))
+        torch.testing.assert_close(a.detach(), d.detach(), rtol=rtol,
+                                   atol=rtol * float(d.abs().max()))
 
 
 # -- optional dependency ------------------------------------------------------------
@@ -135,23 +137,34 @@ def test_library_rso_and_train_take_it():
     {"groups": None, "normalize": True},
     {"groups": "block", "safeguard": True, "w0": "ones"},
     {"groups": lambda n: n.rpartition(".")[2], "safeguard": True, "m": 3, "maxls": 5},
-], ids=["layer", "per-tensor-normalized", "block-safeguard", "key-function"])
+    {"groups": [[0, 3], [1, 2]], "w0": [0.5, 2.0]},
+    {"groups": "uniform:2", "c1": 1e-3, "c2": 0.5},
+], ids=["layer", "per-tensor-normalized", "block-safeguard", "key-function", "index-lists",
+        "uniform"])
 def test_one_step_equals_rso_step_through_as_model(options):
     net, (X, y) = _net(), _batch()
     model = as_model(net, F.cross_entropy)
     params = model.init()
     groups = options["groups"]
-    index_groups = (model.layers() if groups == "layer" else model.blocks() if groups == "block"
-                    else model.group_by(groups) if callable(groups) else None)
     rest = {k: v for k, v in options.items() if k != "groups"}
     expected = rso_step(lambda p: model.value_and_grad(p, X, y), params, lr=0.3,
-                        groups=index_groups, meta_iters=4, **rest)
+                        groups=model.group_by(groups) if callable(groups) else groups,
+                        layers=model.layers(), blocks=model.blocks(), meta_iters=4, **rest)
     opt = RSO(net.named_parameters(), lr=0.3, meta_iters=4, **options)
     loss = opt.step(_closure(opt, net, X, y))
     assert float(loss.detach()) == pytest.approx(expected.loss_before, rel=RTOL)
     _close(list(net.parameters()), expected.params)
     assert opt.last_info.oracle_calls == expected.nfev
     assert opt.last_info.w == pytest.approx(list(expected.w), rel=RTOL)
+
+
+def test_a_step_warns_about_nothing():
+    # The closure's loss carries its graph; reading it as a float must not warn.
+    net, (X, y) = _net(batchnorm=True), _batch()
+    opt = RSO(net.named_parameters(), lr=0.3, groups="layer", meta_iters=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step(_closure(opt, net, X, y))
 
 
 def test_grad_after_the_step_is_the_gradient_at_the_start():
@@ -293,7 +306,8 @@ def test_groups_by_name_need_names():
 
 def test_parameters_not_in_the_module_are_refused():
     net, other = _net(), torch.nn.Linear(2, 2)
-    with pytest.raises(ValueError, match=r"params\[2\] \(shape \(2, 2\)\) is not a parameter of module"):
+    with pytest.raises(ValueError,
+                       match=r"params\[2\] \(shape \(2, 2\)\) is not a parameter of module"):
         RSO([*list(net[1].parameters()), other.weight], lr=0.1, module=net)
 
 
@@ -303,7 +317,8 @@ def test_params_of_the_wrong_shape_are_refused():
     with pytest.raises(ValueError, match="params has 3 tensors but the module has 4"):
         model.value_and_grad(params[:3], X, y)
     params[1] = torch.zeros(2, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"params\[1\] \(0.0.bias\) must be a tensor of shape \(7,\)"):
+    with pytest.raises(ValueError,
+                       match=r"params\[1\] \(0.0.bias\) must be a tensor of shape \(7,\)"):
         model.value_and_grad(params, X, y)
 
 

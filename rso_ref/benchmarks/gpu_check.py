@@ -100,7 +100,8 @@ def _mlp(xp, dtype: str, repeats: int, peak_gflops: float) -> dict:
     flops = mlp_gemm_flops(SIZES, BATCH)
     timing = _median_gpu_s(lambda: model.value_and_grad(params, X, y), repeats, warmup=3)
     gflops = flops["total"] / timing["gpu_s"] / 1e9
-    return {"dtype": dtype, "sizes": list(SIZES), "batch": BATCH, "gflop_per_call": flops["total"] / 1e9,
+    return {"dtype": dtype, "sizes": list(SIZES), "batch": BATCH,
+            "gflop_per_call": flops["total"] / 1e9,
             **timing, "gflops": gflops, "fraction_of_peak": gflops / peak_gflops}
 
 
@@ -200,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tests_failed = result["gpu_tests"]["ran"] and not result["gpu_tests"]["passed"]
     f32 = result["mlp"][0]
     print(f"{result['device']['name']}: MLP float32 {f32['gflops']:.0f} GFLOP/s = "
-          f"{f32['fraction_of_peak']:.0%} of the GEMM peak {result['peak']['float32']['gflops']:.0f} "
+          f"{f32['fraction_of_peak']:.0%} of the GEMM peak "
+          f"{result['peak']['float32']['gflops']:.0f} "
           f"(target {TARGET_FRACTION:.0%}: {'met' if result['meets_target'] else 'missed'}); "
           f"gpu tests: {result['gpu_tests'].get('summary', result['gpu_tests'].get('reason'))}")
     print(f"wrote {out}")

@@ -371,8 +371,8 @@ class RSO(torch.optim.Optimizer):
         _check_device(flat, "params")
         names = self._names(flat, module)
         structure: dict = {}
-        if callable(groups) or groups in ("layer", "block") or (
-                isinstance(groups, str) and groups.startswith("uniform:")):
+        if callable(groups) or (isinstance(groups, str) and (
+                groups in ("layer", "block") or groups.startswith("uniform:"))):
             if names is None:
                 raise ValueError(f"groups={groups!r} needs parameter names: pass "
                                  "model.named_parameters() or module=")
