@@ -18,8 +18,8 @@ and the next operation mixing the two raises.
 ``xp32`` runs float32 tests on array_api_strict's float32-only devices: ``"no_float64"``
 (like Apple MPS) and ``"no_x64"`` (like JAX without x64: no float64, no int64).
 
-``on_device(*arrays)`` asserts that every array (lists of arrays included) lives on the
-device of the test's ``xp`` (or ``xp32``).
+``on_device(*arrays)`` asserts that every array (lists of arrays included) is an array of
+the test's ``xp`` (or ``xp32``) backend and lives on its device.
 """
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def _flatten(items):
 
 @pytest.fixture
 def on_device(request):
-    """``on_device(*arrays)``: assert every array is on the device of the test's namespace.
+    """``on_device(*arrays)``: assert every array is of the test's backend and on its device.
 
     Uses the test's ``xp`` (or ``xp32``) fixture; lists and tuples of arrays are
     searched; ``None`` and Python scalars (documented host scalars) are skipped.
@@ -145,12 +145,16 @@ def on_device(request):
     names = [n for n in ("xp", "xp32") if n in request.fixturenames]
     if not names:
         raise RuntimeError("on_device needs the test to use the xp or xp32 fixture")
-    expected = _device_of_namespace(request.getfixturevalue(names[0]))
+    ns = request.getfixturevalue(names[0])
+    expected, name = _device_of_namespace(ns), backend.backend_name(ns)
 
     def check(*arrays):
         for i, a in enumerate(_flatten(arrays)):
+            got_name = backend.backend_name(backend.array_namespace(a))
+            assert got_name == name, f"array {i} is a {got_name} array, expected {name}"
             got = backend.device(a)
-            assert got == expected, f"array {i} (shape {tuple(a.shape)}) is on {got!r}, expected {expected!r}"
+            assert got == expected, (f"array {i} (shape {tuple(a.shape)}) is on {got!r}, "
+                                     f"expected {expected!r}")
 
     return check
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..validation import check_int
-from .core import array_namespace, backend_name
+from .core import array_namespace, at, backend_name
 
 __all__ = ["sliding_windows", "sliding_windows_adjoint"]
 
@@ -58,14 +58,15 @@ def _window_geometry(shape: tuple, window: Any, stride: Any, padding: Any
 def _fast_library(xp: ModuleType) -> str | None:
     """``"numpy"``, ``"cupy"`` or ``"torch"`` when ``xp`` has strided views, else None.
 
-    ``array_api_strict`` and the autograd namespace of :mod:`rso_ref.autodiff` (which
-    must be traced, so must not see NumPy's strided views) take the generic paths.
+    ``array_api_strict``, JAX (immutable arrays, no views) and the autograd namespace of
+    :mod:`rso_ref.autodiff` (which must be traced, so must not see NumPy's strided
+    views) take the generic paths.
     """
     try:
         name = backend_name(xp)
     except ValueError:  # the autograd namespace is none of the named backends
         return None
-    return None if name == "array_api_strict" else name
+    return name if name in ("numpy", "cupy", "torch") else None
 
 
 def _device_kwargs(x: Any) -> dict:
@@ -133,8 +134,8 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
     windows : array, shape (N, C, *O, *K)
         A strided *view* of the (padded) input, not to be written to, on NumPy
         (``numpy.lib.stride_tricks.sliding_window_view``, read-only), CuPy
-        (``as_strided``) and torch (``Tensor.unfold``); on other namespaces (``array_api_strict``, autograd)
-        a new array gathered with ``xp.take`` and precomputed flat indices. All paths
+        (``as_strided``) and torch (``Tensor.unfold``); on other namespaces
+        (``array_api_strict``, JAX, autograd) a new array gathered with ``xp.take`` and precomputed flat indices. All paths
         give bit-identical values (they only copy numbers).
 
     Raises
@@ -239,8 +240,9 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
     -----
     No ``add.at`` scatter: one strided-slice accumulation per window offset
     (:math:`\prod_i K_i` of them), each over ``N C prod(O)`` entries. NumPy, CuPy and
-    torch add in place into a view of the padded result; other namespaces use
-    ``__setitem__`` on the same slices. When windows do not overlap (stride >= window
+    torch add in place into a view of the padded result; other namespaces write the
+    same slices with :data:`rso_ref.backend.at` (``__setitem__`` where arrays are
+    writable, a functional update on JAX). When windows do not overlap (stride >= window
     on every axis) every entry receives at most one value and the slices are assigned
     instead of added. All backends run the same steps in the same (row-major) order,
     so their results are bit-identical.
@@ -293,10 +295,11 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
         if masks is not None:
             zero = xp.zeros_like(source) if zero is None else zero
             source = xp.where(masks[j], source, zero)
-        if disjoint:
+        if library is None:
+            update = at(dx, target)
+            dx = update.set(source, xp=xp) if disjoint else update.add(source, xp=xp)
+        elif disjoint:
             dx[target] = source
-        elif library is None:
-            dx[target] = dx[target] + source
         else:
             view = dx[target]  # basic slicing gives a writable view on these libraries
             view += source

@@ -37,7 +37,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
-from ..backend import array_namespace, asarray, check_finite, namespace
+from ..backend import array_namespace, check_finite, one_hot
 
 __all__ = [
     "prepare_targets",
@@ -84,17 +84,6 @@ def check_labels(labels: Any, n_classes: int, *, n: int | None = None, name: str
             f"{name} holds labels in [{low}, {high}], outside [0, {n_classes - 1}] "
             f"for {n_classes} classes"
         )
-
-
-def one_hot(labels: Any, n_classes: int, *, dtype: Any, xp: ModuleType | None = None) -> Any:
-    """Rows of the identity: ``out[i, c] = 1`` if ``labels[i] == c`` else 0, in ``dtype``.
-
-    Created on the device of ``labels`` (the class indices go there from the host, which
-    needs no device API: NumPy 1.26 arrays have no ``.device``).
-    """
-    xp = array_namespace(labels) if xp is None else xp
-    classes = asarray(namespace("numpy").arange(n_classes), like=labels)
-    return xp.astype(labels[:, None] == classes[None, :], dtype)
 
 
 def softmax_cross_entropy(logits: Any, labels: Any, *, xp: ModuleType | None = None
