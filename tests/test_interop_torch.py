@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from rso_ref import rso_step  # noqa: E402
 from rso_ref.interop.torch import RSO, as_model, name_groups  # noqa: E402
 from rso_ref.optim import RSO as LibraryRSO  # noqa: E402
+from rso_ref.optim.registry import make_optimizer  # noqa: E402
 from rso_ref.train import train  # noqa: E402
 from rso_ref.validation import NonFiniteError  # noqa: E402
 
@@ -119,10 +120,14 @@ def test_rso_step_takes_it_like_an_mlp():
     assert float(model.loss(res.params, X, y)) == pytest.approx(res.loss_after, rel=RTOL)
 
 
-def test_library_rso_and_train_take_it():
+@pytest.mark.parametrize("make", [
+    lambda model: LibraryRSO(lr=0.5, groups="block", blocks=model.blocks(), meta_iters=2),
+    lambda model: make_optimizer("rso", 0.5, model, groups="layer", meta_iters=2),
+    lambda model: make_optimizer("adam", 0.05, model),
+], ids=["optim.RSO", "registry-rso", "registry-adam"])
+def test_library_optimizers_and_train_take_it(make):
     model, (X, y) = as_model(_net(), F.cross_entropy), _batch(n=48)
-    opt = LibraryRSO(lr=0.5, groups="block", blocks=model.blocks(), meta_iters=2)
-    result = train(model, opt, X, y, epochs=2, batch_size=16, seed=0)
+    result = train(model, make(model), X, y, epochs=2, batch_size=16, seed=0)
     assert result.status == "completed", result.message
     losses = result.steps["loss"]
     assert len(losses) == 6 and losses[-1] < losses[0]
