@@ -134,7 +134,7 @@ def load(kind: str, fixture_dir: str | os.PathLike | None = None) -> Fixture:
 
 
 def verify(port_fn: Callable, fixture: str | Fixture, *,
-           fixture_dir: str | os.PathLike | None = None) -> VerifyReport:
+           fixture_dir: str | os.PathLike | None = None, like: Any = None) -> VerifyReport:
     """Run a port on every case of a fixture set and compare it with the stored outputs.
 
     Parameters
@@ -146,6 +146,12 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
         :class:`Fixture`.
     fixture_dir : path, optional
         Where to read fixtures (default: the shipped ones).
+    like : array, optional
+        Run the port on device arrays: every stored input array (and the oracles built
+        from them) is moved to the namespace and device of ``like`` (say a torch CUDA
+        tensor, a JAX array or an ``array_api_strict`` array on ``"device1"``) before the
+        port is called; its outputs are copied back to the host for the comparison.
+        Default: host NumPy inputs.
 
     Returns
     -------
@@ -170,7 +176,7 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
     errors = []
     for case in cases:
         try:
-            actual = run_port(fixture.kind, port_fn, case)
+            actual = run_port(fixture.kind, port_fn, case, like)
         except Exception as exc:  # noqa: BLE001 - a failing port is a verdict, not a crash
             errors.append(f"{case['name']}: {type(exc).__name__}: {exc}")
             continue
@@ -179,12 +185,14 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
 
 
 def verify_all(ports: Mapping[str, Callable] | ModuleType, *,
-               fixture_dir: str | os.PathLike | None = None) -> dict[str, VerifyReport]:
+               fixture_dir: str | os.PathLike | None = None,
+               like: Any = None) -> dict[str, VerifyReport]:
     """:func:`verify` every kind the port provides.
 
     ``ports`` maps kind names to port functions, or is a module whose attributes are
     named after the kinds (``lbfgs``, ``rso_meta``, ``rso_step``, ``optim``, ``mlp``,
-    ``hvp``, ``eigen``); kinds it lacks are skipped. Returns ``{kind: report}``.
+    ``hvp``, ``eigen``); kinds it lacks are skipped. ``like`` as in :func:`verify`.
+    Returns ``{kind: report}``.
     """
     if isinstance(ports, ModuleType):
         ports = {k: getattr(ports, k) for k in KINDS if callable(getattr(ports, k, None))}
@@ -193,5 +201,6 @@ def verify_all(ports: Mapping[str, Callable] | ModuleType, *,
     _kinds(list(ports))
     if not ports:
         raise ValueError(f"ports provides none of the kinds {list(KINDS)}")
-    return {kind: verify(fn, kind, fixture_dir=fixture_dir) for kind, fn in ports.items()}
+    return {kind: verify(fn, kind, fixture_dir=fixture_dir, like=like)
+            for kind, fn in ports.items()}
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import backend
 from ..nn.mlp import MLP
 
 __all__ = [
@@ -31,17 +32,23 @@ __all__ = [
 _LBFGS_DEFAULTS = {"gtol": 1e-5, "ftol": 2.2e-9, "maxls": 20, "c1": 1e-4, "c2": 0.9}
 
 
-def _rosenbrock(x: np.ndarray) -> tuple[float, np.ndarray]:
+def _rosenbrock(x: Any) -> tuple[float, Any]:
+    """Value and gradient on any namespace and device (no in-place writes: JAX).
+
+    The gradient sums the same two terms in the same order as an in-place
+    ``g[:-1] = ...; g[1:] += ...`` would, so NumPy's bits do not change.
+    """
+    xp = backend.array_namespace(x)
     a, b = x[:-1], x[1:]
     t = b - a * a
-    grad = np.zeros_like(x)
-    grad[:-1] = -400.0 * a * t - 2.0 * (1.0 - a)
-    grad[1:] += 200.0 * t
-    return float(np.sum(100.0 * t * t + (1.0 - a) ** 2)), grad
+    zero = xp.zeros_like(x[:1])
+    grad = xp.concat([-400.0 * a * t - 2.0 * (1.0 - a), zero]) + xp.concat([zero, 200.0 * t])
+    return float(xp.sum(100.0 * t * t + (1.0 - a) ** 2)), grad
 
 
-def objective(options: dict, inputs: dict) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """The oracle ``fun(x) -> (f, g)`` (host NumPy) of an L-BFGS case."""
+def objective(options: dict, inputs: dict) -> Callable[[Any], tuple[float, Any]]:
+    """The oracle ``fun(x) -> (f, g)`` of an L-BFGS case (``g`` on the namespace and
+    device of ``x`` and of the stored ``A``, ``b``)."""
     name = options["objective"]
     if name == "rosenbrock":
         return _rosenbrock
@@ -104,7 +111,8 @@ def mlp_params(sizes: tuple, activation: str, seed: int, bias_scale: float = 0.1
 
 
 def model_oracle(options: dict, inputs: dict) -> Callable[[list], tuple[float, list]]:
-    """``value_and_grad(params)`` of the case's MLP on its stored batch (host NumPy)."""
+    """``value_and_grad(params)`` of the case's MLP on its stored batch (``inputs``'
+    ``X`` and ``y``, on their namespace and device)."""
     sizes = tuple(int(p.shape[1]) for p in inputs["params"][0::2])
     model = MLP((int(inputs["params"][0].shape[0]),) + sizes,
                 activation=options["activation"], loss=options["loss"])

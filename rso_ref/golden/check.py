@@ -175,6 +175,10 @@ def compare_outputs(kind: str, case: str, actual: dict, desired: dict) -> list[R
     return rows
 
 
-def run_port(kind: str, port: Callable, case: dict) -> dict:
-    """Call ``port`` on a stored case through the kind's runner."""
-    return KINDS[kind].run(port, case["options"], case["inputs"])
+def run_port(kind: str, port: Callable, case: dict, like: Any = None) -> dict:
+    """Call ``port`` on a stored case through the kind's runner.
+
+    The case's input arrays go to the namespace and device of ``like`` (host NumPy when
+    None); the returned quantities are host values.
+    """
+    return KINDS[kind].run(port, case["options"], case["inputs"], like)

@@ -6,8 +6,12 @@ tolerance per quantity. The same runner produces the fixture from the reference 
 (:mod:`rso_ref.golden.reference`) and the values a port is compared on, so a port is
 always called exactly as the reference was.
 
-Port signatures (host NumPy in and out; lists follow the parameter order
-``[W1, b1, ..., WL, bL]``):
+Port signatures (lists follow the parameter order ``[W1, b1, ..., WL, bL]``). Arrays
+come as host NumPy arrays, or, when a port is verified with ``like=`` (an array of
+another namespace or device, :func:`rso_ref.golden.verify`), as arrays of that
+namespace on that device, oracles included; a port may return arrays of any supported
+backend (they are copied to the host for the comparison). Weights ``w`` and scalars
+(losses, counts) are always host values:
 
 ``lbfgs``
     ``port(fun, x0, *, m, gtol, ftol, maxiter, maxls, c1, c2) -> {"x", "f", "g", "nfev"}``
@@ -39,6 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import backend
 from . import cases as _cases
 
 __all__ = ["Kind", "KINDS", "EXACT"]
@@ -62,8 +67,9 @@ class Kind:
     build : callable
         ``build() -> list of cases`` (``{"name", "options", "inputs"}``).
     run : callable
-        ``run(port, options, inputs) -> {quantity: value}``; a value is an array, a
-        number, or a (nested) list of them.
+        ``run(port, options, inputs, like) -> {quantity: value}``: calls the port on the
+        stored ``inputs`` moved to the namespace and device of ``like`` (host NumPy when
+        None); a value is a host array, a number, or a (nested) list of them.
     tolerances : dict
         Quantity -> relative tolerance (:data:`EXACT` for exact equality).
     optional : tuple of str
@@ -74,53 +80,69 @@ class Kind:
 
     name: str
     build: Callable[[], list]
-    run: Callable[[Callable, dict, dict], dict]
+    run: Callable[[Callable, dict, dict, Any], dict]
     tolerances: dict
     optional: tuple = ()
     sign_free: tuple = field(default=())
 
 
 def _host(value: Any) -> Any:
-    """Nested lists of arrays/numbers -> the same nesting of float64/int64 NumPy values."""
+    """Nested lists of arrays (any backend)/numbers -> the same nesting of float64/int64
+    NumPy values."""
     if isinstance(value, (list, tuple)):
         return [_host(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
-    array = np.asarray(value)
+    array = backend.to_numpy(value)
     if array.dtype.kind in "iu":
         return array.astype(np.int64)
     return array.astype(np.float64) if array.ndim else float(array)
 
 
-def _run_lbfgs(port: Callable, options: dict, inputs: dict) -> dict:
-    fun = _cases.objective(options, inputs)
-    out = port(fun, np.array(inputs["x0"]), **{k: options[k] for k in _LBFGS_KEYS})
+def _on(value: Any, like: Any) -> Any:
+    """Stored inputs (nested lists/dicts of host arrays) as fresh arrays of ``like``'s
+    namespace and device; fresh NumPy copies when ``like`` is None."""
+    if isinstance(value, dict):
+        return {k: _on(v, like) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_on(v, like) for v in value]
+    if not isinstance(value, np.ndarray):
+        return value
+    return np.array(value) if like is None else backend.asarray(value, like=like)
+
+
+def _run_lbfgs(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    fun = _cases.objective(options, _on(inputs, like))
+    out = port(fun, _on(inputs["x0"], like), **{k: options[k] for k in _LBFGS_KEYS})
     return {k: np.asarray(_host(out[k])) for k in ("x", "f", "g", "nfev")}
 
 
-def _run_rso_meta(port: Callable, options: dict, inputs: dict) -> dict:
-    oracle = _cases.model_oracle(options, inputs)
+def _run_rso_meta(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    moved = _on({k: inputs[k] for k in ("params", "X", "y")}, like)
+    oracle = _cases.model_oracle(options, moved)
     fs, grads = [], []
-    for w in inputs["w"]:
-        f, g = port(oracle, list(inputs["params"]), np.array(w), lr=options["lr"],
+    for w in inputs["w"]:  # host weights, as rso_step's w
+        f, g = port(oracle, list(moved["params"]), np.array(w), lr=options["lr"],
                     groups=options["groups"], normalize=options["normalize"])
         fs.append(_host(f))
         grads.append(np.asarray(_host(g)))
     return {"f": np.array(fs), "grad_w": np.stack(grads)}
 
 
-def _run_rso_step(port: Callable, options: dict, inputs: dict) -> dict:
-    oracle = _cases.model_oracle(options, inputs)
-    params = list(inputs["params"])
+def _run_rso_step(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    moved = _on(inputs, like)
+    oracle = _cases.model_oracle(options, moved)
+    params = list(moved["params"])
     out: dict[str, list] = {"params": [], "w": []}
     for _ in range(options["steps"]):
         result = port(oracle, params, **{k: options[k] for k in _RSO_KEYS})
         if not isinstance(result, dict):
             result = dict(zip(("params", "w"), result))
-        params = [np.asarray(p) for p in _host(list(result["params"]))]
-        out["params"].append(params)
+        host = [np.asarray(p) for p in _host(list(result["params"]))]
+        out["params"].append(host)
+        params = _on(host, like)  # the next step starts from this output, on the device
         out["w"].append(np.asarray(_host(result["w"])))
         for key in _RSO_OPTIONAL:
             if key in result:
@@ -128,27 +150,30 @@ def _run_rso_step(port: Callable, options: dict, inputs: dict) -> dict:
     return {k: np.array(v) if k != "params" else v for k, v in out.items()}
 
 
-def _run_optim(port: Callable, options: dict, inputs: dict) -> dict:
-    steps = port(options["optimizer"], list(inputs["params"]), [list(g) for g in inputs["grads"]],
-                 **options["hyper"])
+def _run_optim(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    moved = _on(inputs, like)
+    steps = port(options["optimizer"], moved["params"], moved["grads"], **options["hyper"])
     return {"params": _host(list(steps))}
 
 
-def _run_mlp(port: Callable, options: dict, inputs: dict) -> dict:
-    loss, grads = port(list(inputs["params"]), inputs["X"], inputs["y"],
+def _run_mlp(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    moved = _on(inputs, like)
+    loss, grads = port(moved["params"], moved["X"], moved["y"],
                        activation=options["activation"], loss=options["loss"])
     return {"loss": _host(loss), "grads": _host(list(grads))}
 
 
-def _run_hvp(port: Callable, options: dict, inputs: dict) -> dict:
-    products = [port(list(inputs["params"]), inputs["X"], inputs["y"], list(v),
+def _run_hvp(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    moved = _on(inputs, like)
+    products = [port(list(moved["params"]), moved["X"], moved["y"], v,
                      activation=options["activation"], loss=options["loss"])
-                for v in inputs["v"]]
+                for v in moved["v"]]
     return {"hv": _host([list(p) for p in products])}
 
 
-def _run_eigen(port: Callable, options: dict, inputs: dict) -> dict:
-    values, vectors = port(list(inputs["params"]), inputs["X"], inputs["y"], options["k"],
+def _run_eigen(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    moved = _on(inputs, like)
+    values, vectors = port(moved["params"], moved["X"], moved["y"], options["k"],
                            activation=options["activation"], loss=options["loss"])
     return {"eigenvalues": np.asarray(_host(values)), "eigenvectors": np.asarray(_host(vectors))}
 

@@ -2,17 +2,25 @@ r"""The reference implementation of every port signature, written with :mod:`rso
 
 These functions *are* the contract a port implements: :func:`rso_ref.golden.write` runs
 them to produce the stored outputs, and ``verify(reference_ports()[kind], kind)`` must
-pass with zero error. Each takes host NumPy inputs (lists of arrays in the parameter
-order ``[W1, b1, ..., WL, bL]``) and returns host values; a port in another framework
-converts at its boundary. The functions are named after the kinds, so this module is
-itself a valid argument of :func:`rso_ref.golden.verify_all`.
+pass with zero error. Each takes arrays of one namespace and device (lists in the
+parameter order ``[W1, b1, ..., WL, bL]``; host NumPy for the fixtures) and returns its
+arrays there (weights ``w`` and scalars on the host), so that
+``verify(reference_ports()[kind], kind, like=x)`` runs the reference itself on the
+namespace and device of ``x``. ``hvp`` and ``eigen`` need an exact Hessian-vector
+product: NumPy, torch and JAX arrays (:func:`rso_ref.hessian.hvp`); on array_api_strict
+and CuPy they raise ``TypeError`` (an approximate product would not meet the fixtures'
+1e-10). A port in another framework converts at its boundary. The functions are named
+after the kinds, so this module is itself a valid argument of
+:func:`rso_ref.golden.verify_all`.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 
+from .. import backend
 from .. import optim as _optim
 from ..hessian import as_matvec
 from ..hessian import hvp as _hvp
@@ -31,23 +39,26 @@ OPTIMIZERS = {"sgd": _optim.SGD, "adam": _optim.Adam, "adamw": _optim.AdamW,
               "muon": _optim.Muon}
 
 
-def lbfgs(fun: Callable, x0: np.ndarray, *, m: int, gtol: float, ftol: float, maxiter: int,
+def lbfgs(fun: Callable, x0: Any, *, m: int, gtol: float, ftol: float, maxiter: int,
           maxls: int, c1: float, c2: float) -> dict:
-    """L-BFGS iterates: rows ``k = 0..nit`` of ``x``, ``f``, ``g`` and cumulative ``nfev``."""
-    rows = {"x": [np.array(x0, dtype=np.float64)], "f": [], "g": [], "nfev": [1]}
-    f0, g0 = fun(rows["x"][0])
-    rows["f"].append(float(f0))
-    rows["g"].append(np.asarray(g0, dtype=np.float64))
+    """L-BFGS iterates: rows ``k = 0..nit`` of ``x``, ``f``, ``g`` and cumulative ``nfev``.
+
+    ``x`` and ``g`` are stacked on the namespace and device of ``x0``; ``f`` and ``nfev``
+    are host arrays.
+    """
+    f0, g0 = fun(x0)
+    rows = {"x": [x0], "f": [float(f0)], "g": [g0], "nfev": [1]}
 
     def record(it) -> None:
-        rows["x"].append(np.asarray(it.x, dtype=np.float64))
+        rows["x"].append(it.x)
         rows["f"].append(float(it.fun))
-        rows["g"].append(np.asarray(it.jac, dtype=np.float64))
+        rows["g"].append(it.jac)
         rows["nfev"].append(int(it.nfev))
 
-    minimize(fun, rows["x"][0], m=m, gtol=gtol, ftol=ftol, maxiter=maxiter, maxfun=15000,
+    minimize(fun, x0, m=m, gtol=gtol, ftol=ftol, maxiter=maxiter, maxfun=15000,
              maxls=maxls, c1=c1, c2=c2, callback=record)
-    return {"x": np.stack(rows["x"]), "f": np.array(rows["f"]), "g": np.stack(rows["g"]),
+    xp = backend.array_namespace(x0)
+    return {"x": xp.stack(rows["x"]), "f": np.array(rows["f"]), "g": xp.stack(rows["g"]),
             "nfev": np.array(rows["nfev"], dtype=np.int64)}
 
 
@@ -65,7 +76,7 @@ def rso_step(value_and_grad: Callable, params: list, *, lr: float, groups: list,
     """One RSO step: new ``params``, ``w`` and the optional diagnostics."""
     res = _rso_step(value_and_grad, params, lr=lr, groups=groups, meta_iters=meta_iters, w0=w0,
                    normalize=normalize, safeguard=safeguard, m=m, c1=c1, c2=c2, maxls=maxls)
-    return {"params": [np.asarray(p) for p in res.params], "w": res.w,
+    return {"params": list(res.params), "w": res.w,
             "loss_before": res.loss_before, "loss_after": res.loss_after, "nfev": res.nfev,
             "nit": res.nit, "safeguarded": res.safeguarded}
 
@@ -77,7 +88,7 @@ def optim(name: str, params: list, grads: list, **hyper: Any) -> list:
     state, out = opt.init(params), []
     for g in grads:
         params, state = opt.step(params, g, state)
-        out.append([np.asarray(p) for p in params])
+        out.append(list(params))
     return out
 
 
@@ -86,30 +97,31 @@ def _model(params: list, activation: str, loss: str) -> MLP:
     return MLP(sizes, activation=activation, loss=loss)
 
 
-def mlp(params: list, X: np.ndarray, y: np.ndarray, *, activation: str, loss: str
+def mlp(params: list, X: Any, y: Any, *, activation: str, loss: str
         ) -> tuple[float, list]:
     """Batch-mean loss and its gradients (hand-written backward passes)."""
     return _model(params, activation, loss).value_and_grad(list(params), X, y)
 
 
-def hvp(params: list, X: np.ndarray, y: np.ndarray, v: list, *, activation: str,
+def hvp(params: list, X: Any, y: Any, v: list, *, activation: str,
         loss: str) -> list:
     """Exact :math:`\\nabla^2 L\\, v` by autograd (forward over reverse)."""
     model = _model(params, activation, loss)
     return _hvp(model.loss, list(params), list(v), X, y)
 
 
-def eigen(params: list, X: np.ndarray, y: np.ndarray, k: int, *, activation: str, loss: str
-          ) -> tuple[np.ndarray, np.ndarray]:
+def eigen(params: list, X: Any, y: Any, k: int, *, activation: str, loss: str
+          ) -> tuple[Any, Any]:
     """The ``k`` largest Hessian eigenvalues and unit eigenvectors (columns, flat params order)."""
     model = _model(params, activation, loss)
     params = list(params)
     matvec = as_matvec(lambda v: _hvp(model.loss, params, v, X, y), params)
-    dim = sum(int(p.size) for p in params)
-    res = top_eigenpairs(matvec, dim, k, tol=1e-12, seed=0)
+    dim = sum(math.prod(p.shape) for p in params)
+    res = top_eigenpairs(matvec, dim, k, tol=1e-12, seed=0, xp=backend.array_namespace(*params),
+                         dtype=params[0].dtype, device=backend.device(params[0]))
     if not res.converged:
         raise RuntimeError("Lanczos did not converge on the eigen fixture")
-    return np.asarray(res.eigenvalues), np.asarray(res.eigenvectors)
+    return res.eigenvalues, res.eigenvectors
 
 
 def reference_ports() -> dict[str, Callable]:
