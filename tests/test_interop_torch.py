@@ -331,6 +331,8 @@ def test_two_devices_are_refused_naming_the_argument():
     model, (X, y) = as_model(_net(), F.cross_entropy), _batch()
     with pytest.raises(ValueError, match="X is on device meta but params are on cpu"):
         model.value_and_grad(model.init(), X.to("meta"), y)
+    with pytest.raises(TypeError, match="X must be a torch tensor, got ndarray"):
+        model.value_and_grad(model.init(), X.numpy(), y)
     mixed = [torch.zeros(2, requires_grad=True), torch.zeros(2, device="meta", requires_grad=True)]
     with pytest.raises(ValueError, match=r"params live on different devices: \['cpu', 'meta'\]"):
         RSO(mixed, lr=0.1)

@@ -165,6 +165,8 @@ class TorchModel:
                 raise ValueError(f"params[{j}] ({self.names[j]}) must be a tensor of shape "
                                  f"{shape}, got {getattr(p, 'shape', type(p).__name__)}")
         device = _check_device(params, "params")
+        if not isinstance(X, torch.Tensor):
+            raise TypeError(f"X must be a torch tensor, got {type(X).__name__}")
         if X.device != device:
             raise ValueError(f"X is on device {X.device} but params are on {device}")
         return params
@@ -181,6 +183,8 @@ class TorchModel:
         ValueError
             If ``params`` do not match the module's trainable parameters, or ``params``
             and ``X`` are on different devices.
+        TypeError
+            If ``X`` is not a tensor.
         """
         params = self._check(params, X)
         with torch.enable_grad():
