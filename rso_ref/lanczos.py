@@ -7,8 +7,9 @@ symmetric operators the same iteration as Stewart's Krylov–Schur and, in exact
 arithmetic, as ARPACK's implicitly restarted Lanczos), with full reorthogonalisation:
 
 * the Krylov basis ``V`` (one row per vector) lives on the operator's backend and
-  only array-API calls touch it; the small projected matrix ``T = V A Vᵀ`` and its
-  eigendecomposition live on the host in NumPy float64;
+  device and only array-API calls touch it (row writes are functional updates,
+  ``rso_ref.backend.at``, so immutable JAX arrays work); the small projected matrix
+  ``T = V A Vᵀ`` and its eigendecomposition live on the host in NumPy float64;
 * every new vector is orthogonalised against the whole basis twice (classical
   Gram–Schmidt, "twice is enough", Giraud et al. 2005), and the Gram–Schmidt coefficients *are*
   the new column of ``T``, so ``T`` stays exact after restarts (arrowhead plus
@@ -101,9 +102,9 @@ def _norm(w: Any, xp: ModuleType) -> float:
     return float(xp.linalg.vector_norm(w))
 
 
-def _random_unit(gen: Any, basis: Any, dim: int, xp: ModuleType, dtype) -> Any:
+def _random_unit(gen: Any, basis: Any, dim: int, xp: ModuleType, dtype, device) -> Any:
     """A random unit vector orthogonal to the rows of ``basis`` (``None``: no basis)."""
-    w = backend.asarray(gen.standard_normal(dim), xp=xp, dtype=dtype)
+    w = xp.asarray(gen.standard_normal(dim), dtype=dtype, device=device)
     if basis is not None:
         w, _ = _orthogonalize(basis, w, xp)
     return w / _norm(w, xp)
@@ -129,7 +130,7 @@ def _check_symmetric(T: Any, eps: float) -> None:
 def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float = 1e-8,
                    maxiter: int | None = None, ncv: int | None = None, seed: int = 0,
                    verify: bool = False, xp: ModuleType | None = None,
-                   dtype: Any = None) -> EigenResult:
+                   dtype: Any = None, device: Any = None) -> EigenResult:
     r"""The ``k`` algebraically largest eigenpairs of a symmetric operator.
 
     Parameters
@@ -159,6 +160,9 @@ def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float
         Array namespace of the vectors ``matvec`` takes; default NumPy.
     dtype : dtype or str, optional
         Floating dtype of the vectors; default float64.
+    device : device, optional
+        Device of the vectors (``xp``'s default device when omitted); every array of
+        the result lives there.
 
     Returns
     -------
@@ -245,21 +249,21 @@ def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float
     xp = backend.namespace("numpy") if xp is None else xp
     dtype = backend.resolve_dtype(xp, dtype)
     gen = backend.rng(seed)
-    res = _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, locked=None)
+    res = _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, device, locked=None)
     while verify and res.converged and k < dim:
-        better, spent = _missing_pair(matvec, res, dim, tol, maxiter, gen, xp, dtype)
+        better, spent = _missing_pair(matvec, res, dim, tol, maxiter, gen, xp, dtype, device)
         if better is None:
             return res._replace(n_matvec=res.n_matvec + spent)
         res = better
     return res
 
 
-def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, locked) -> EigenResult:
+def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, device, locked) -> EigenResult:
     """Thick-restart Lanczos on ``matvec``, started in the complement of the rows of ``locked``."""
     eps = float(xp.finfo(dtype).eps)
-    V = xp.zeros((m + 1, dim), dtype=dtype)        # basis vectors are rows
+    V = xp.zeros((m + 1, dim), dtype=dtype, device=device)  # basis vectors are rows
     H = hp.zeros((m + 1, m))                       # H[:j, :j] = T_j, H[j, j-1] = beta_j
-    V[0, :] = _random_unit(gen, locked, dim, xp, dtype)
+    V = backend.at(V)[0, :].set(_random_unit(gen, locked, dim, xp, dtype, device), xp=xp)
     kept, n_matvec, n_restarts = 0, 0, 0
     while True:
         for j in range(kept, m):
@@ -273,9 +277,10 @@ def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, locked) -> EigenRe
                 beta = 0.0
                 if j + 1 < m:
                     basis = V[:j + 1, :] if locked is None else xp.concat([locked, V[:j + 1, :]])
-                    V[j + 1, :] = _random_unit(gen, basis, dim, xp, dtype)
+                    V = backend.at(V)[j + 1, :].set(
+                        _random_unit(gen, basis, dim, xp, dtype, device), xp=xp)
             else:
-                V[j + 1, :] = w / beta
+                V = backend.at(V)[j + 1, :].set(w / beta, xp=xp)
             H[j + 1, j] = beta
             if j + 1 < k:
                 continue
@@ -286,22 +291,25 @@ def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, locked) -> EigenRe
             done = bool(hp.all(res <= tol * scale))
             if done or j + 1 == dim:
                 return _result(V[:j + 1, :], theta, Y, res, n_matvec, n_restarts, done, k,
-                               xp, dtype)
+                               xp, dtype, device)
         if n_restarts >= maxiter:
-            return _result(V[:m, :], theta, Y, res, n_matvec, n_restarts, False, k, xp, dtype)
+            return _result(V[:m, :], theta, Y, res, n_matvec, n_restarts, False, k, xp, dtype,
+                           device)
         # thick restart (Wu and Simon 2000, §3): keep the largest Ritz vectors and the
         # residual direction
         kept = k + (m - k) // 3
         n_restarts += 1
-        V[:kept, :] = xp.matmul(xp.asarray(Y[:, :kept].T.copy(), dtype=dtype), V[:m, :])
-        V[kept, :] = V[m, :]
+        kept_rows = xp.matmul(xp.asarray(Y[:, :kept].T.copy(), dtype=dtype, device=device),
+                              V[:m, :])
+        V = backend.at(V)[:kept, :].set(kept_rows, xp=xp)
+        V = backend.at(V)[kept, :].set(V[m, :], xp=xp)
         s = H[m, m - 1] * Y[m - 1, :kept]          # coupling of the kept vectors to v_{m+1}
         H[:] = 0.0
         H[:kept, :kept] = hp.diag(theta[:kept])
         H[kept, :kept] = s
 
 
-def _missing_pair(matvec, res: EigenResult, dim, tol, maxiter, gen, xp, dtype
+def _missing_pair(matvec, res: EigenResult, dim, tol, maxiter, gen, xp, dtype, device
                   ) -> tuple[EigenResult | None, int]:
     """Look for an eigenvalue above the k-th one in the complement of the found vectors.
 
@@ -314,7 +322,7 @@ def _missing_pair(matvec, res: EigenResult, dim, tol, maxiter, gen, xp, dtype
     k = X.shape[0]
     m = min(dim - k, 20)
     deflated = lambda v: project(matvec(project(v)))  # noqa: E731
-    found = _lanczos(deflated, dim, 1, tol, maxiter, m, gen, xp, dtype, X)
+    found = _lanczos(deflated, dim, 1, tol, maxiter, m, gen, xp, dtype, device, X)
     theta = backend.to_numpy(res.eigenvalues)
     scale = max(float(hp.max(hp.abs(theta))), _TINY)
     lam = float(found.eigenvalues[0])
@@ -328,9 +336,9 @@ def _missing_pair(matvec, res: EigenResult, dim, tol, maxiter, gen, xp, dtype
     old_residuals = backend.to_numpy(res.residual_norms)[:-1]
     residuals = hp.concat([old_residuals, hp.asarray([residual])])[order]
     better = EigenResult(
-        eigenvalues=xp.asarray(values, dtype=dtype),
-        eigenvectors=xp.take(vectors, xp.asarray(order), axis=1),
-        residual_norms=xp.asarray(residuals, dtype=dtype),
+        eigenvalues=xp.asarray(values, dtype=dtype, device=device),
+        eigenvectors=xp.take(vectors, xp.asarray(order, device=device), axis=1),
+        residual_norms=xp.asarray(residuals, dtype=dtype, device=device),
         n_matvec=res.n_matvec + found.n_matvec + 1,
         n_restarts=res.n_restarts + found.n_restarts,
         converged=True,
@@ -338,12 +346,14 @@ def _missing_pair(matvec, res: EigenResult, dim, tol, maxiter, gen, xp, dtype
     return better, 0
 
 
-def _result(basis, theta, Y, res, n_matvec, n_restarts, converged, k, xp, dtype) -> EigenResult:
-    vectors = xp.matmul(xp.matrix_transpose(basis), xp.asarray(Y[:, :k].copy(), dtype=dtype))
+def _result(basis, theta, Y, res, n_matvec, n_restarts, converged, k, xp, dtype, device
+            ) -> EigenResult:
+    vectors = xp.matmul(xp.matrix_transpose(basis),
+                        xp.asarray(Y[:, :k].copy(), dtype=dtype, device=device))
     return EigenResult(
-        eigenvalues=xp.asarray(theta[:k].copy(), dtype=dtype),
+        eigenvalues=xp.asarray(theta[:k].copy(), dtype=dtype, device=device),
         eigenvectors=vectors,
-        residual_norms=xp.asarray(res.copy(), dtype=dtype),
+        residual_norms=xp.asarray(res.copy(), dtype=dtype, device=device),
         n_matvec=n_matvec,
         n_restarts=n_restarts,
         converged=converged,
@@ -351,7 +361,8 @@ def _result(basis, theta, Y, res, n_matvec, n_restarts, converged, k, xp, dtype)
 
 
 def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, seed: int = 0,
-                     xp: ModuleType | None = None, dtype: Any = None) -> tuple[float, float]:
+                     xp: ModuleType | None = None, dtype: Any = None,
+                     device: Any = None) -> tuple[float, float]:
     r"""Hutchinson's estimate of :math:`\operatorname{tr}(A)` and its standard error.
 
     Parameters
@@ -362,8 +373,8 @@ def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, 
         Operator dimension and number of probe vectors (products).
     seed : int, default 0
         Seed of the host generator drawing the Rademacher probes.
-    xp, dtype
-        Namespace and dtype of the probes (default NumPy float64).
+    xp, dtype, device
+        Namespace, dtype and device of the probes (default NumPy float64 on the CPU).
 
     Returns
     -------
@@ -390,7 +401,7 @@ def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, 
     gen = backend.rng(seed)
     samples = hp.empty(n_samples)
     for i in range(n_samples):
-        z = backend.asarray(gen.choice([-1.0, 1.0], size=dim), xp=xp, dtype=dtype)
+        z = xp.asarray(gen.choice([-1.0, 1.0], size=dim), dtype=dtype, device=device)
         samples[i] = float(xp.sum(z * _apply(matvec, z, dim)))
     err = float(hp.std(samples, correction=1)) / math.sqrt(n_samples) if n_samples > 1 else math.nan
     return float(hp.mean(samples)), err

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
-from .backend import array_namespace
+from .backend import array_namespace, at, device
 from .linesearch import LineSearchResult, check_wolfe_constants, evaluate, line_search
 from .validation import check_callable, check_int, check_nonnegative
 
@@ -227,7 +227,7 @@ def inverse_hessian(s_hist: Any, y_hist: Any, rho: Any, order: Sequence[int],
     """
     xp = array_namespace(s_hist, y_hist) if xp is None else xp
     n = s_hist.shape[1]
-    eye = xp.eye(n, dtype=s_hist.dtype)
+    eye = xp.eye(n, dtype=s_hist.dtype, device=device(s_hist))
     h = gamma * eye
     for i in order:
         s, y = s_hist[i, :], y_hist[i, :]
@@ -242,9 +242,11 @@ class History:
     Parameters
     ----------
     s_hist, y_hist : array, shape (m, n)
-        Pair storage, one pair per row; written in place by :meth:`push`.
+        Pair storage, one pair per row; updated by :meth:`push`, in place where the
+        namespace's arrays are writeable, otherwise (JAX) replaced by a functional
+        update (``array_api_extra.at``), so never share them with the caller.
     rho : array, shape (m,)
-        :math:`\rho_i = 1/(s_i^\top y_i)` per row; written in place.
+        :math:`\rho_i = 1/(s_i^\top y_i)` per row; updated like ``s_hist``.
     head : int
         Row the next pair goes to.
     size : int
@@ -272,7 +274,7 @@ class History:
     def empty(cls, m: int, like: Any, xp: ModuleType) -> "History":
         """An empty memory of ``m`` pairs for vectors like ``like`` (shape (n,))."""
         n = like.shape[0]
-        zeros = lambda shape: xp.zeros(shape, dtype=like.dtype, device=like.device)  # noqa: E731
+        zeros = lambda shape: xp.zeros(shape, dtype=like.dtype, device=device(like))  # noqa: E731
         return cls(zeros((m, n)), zeros((m, n)), zeros((m,)), 0, 0, 1.0, xp)
 
     def order(self) -> list[int]:
@@ -296,10 +298,10 @@ class History:
         sy, yy = float(s @ y), float(y @ y)
         if not sy > self.eps * yy:
             return False
-        m = self.s_hist.shape[0]
-        self.s_hist[self.head, :] = s
-        self.y_hist[self.head, :] = y
-        self.rho[self.head] = 1.0 / sy
+        m, row, xp = self.s_hist.shape[0], self.head, self.xp
+        self.s_hist = at(self.s_hist)[row, :].set(s, xp=xp)
+        self.y_hist = at(self.y_hist)[row, :].set(y, xp=xp)
+        self.rho = at(self.rho)[row].set(1.0 / sy, xp=xp)
         self.head = (self.head + 1) % m
         self.size = min(self.size + 1, m)
         self.gamma = sy / yy  # N&W eq. (7.20)

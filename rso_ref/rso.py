@@ -241,7 +241,8 @@ def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool =
         return list(grads), norms
     directions = list(grads)
     for group, nrm in zip(groups, norms):
-        factor = 1.0 / nrm if nrm > 0 else 0.0
+        # a Python float: a NumPy scalar times a device array would pull it to the host
+        factor = 1.0 / float(nrm) if nrm > 0 else 0.0
         for j in group:
             directions[j] = factor * grads[j]
     return directions, norms

@@ -88,21 +88,27 @@ def test_known_minimum_reached(problem, np_xp):
         np.testing.assert_allclose(res.x, problem.x_star, rtol=0, atol=1e-6)
 
 
-# NumPy's BLAS and torch round dot products differently; L-BFGS amplifies such ulp
-# differences on ill-conditioned problems (the quadratics: paths part after ~100
-# iterations). array_api_strict wraps NumPy and must agree to 1e-12 everywhere; torch
-# agrees on nit/nfev and, norm-wise, to 1e-8 on the other problems.
-_TORCH_PATH_DIVERGES = {"quadratic_cond1e+04", "quadratic_cond1e+08"}
+# NumPy's BLAS, torch and JAX (XLA) round dot products (and XLA elementwise functions)
+# differently; L-BFGS amplifies such ulp differences on ill-conditioned problems (the
+# quadratics: paths part after ~100 iterations; on JAX also Powell's badly scaled
+# problem, nit 73 against 78). array_api_strict wraps NumPy and must agree to 1e-12
+# everywhere, on either device; torch and JAX agree on nit/nfev and, norm-wise, to 1e-8
+# on the other problems (JAX to 1e-12 on a subset: tests/test_solvers_off_home.py).
+_PATH_DIVERGES = {
+    "torch": {"quadratic_cond1e+04", "quadratic_cond1e+08"},
+    "jax": {"quadratic_cond1e+04", "quadratic_cond1e+08", "powell_badly_scaled"},
+}
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
-def test_same_result_on_every_backend(problem, xp):
+def test_same_result_on_every_backend(problem, xp, on_device):
     name = backend.backend_name(xp)
-    if name != "numpy" and name != "array_api_strict" and problem.name in _TORCH_PATH_DIVERGES:
+    if problem.name in _PATH_DIVERGES.get(name, ()):
         pytest.skip(f"{name}: reductions round differently; path diverges on {problem.name}")
     ref = minimize(problem.fun(backend.namespace("numpy")), problem.x0)
     res = minimize(problem.fun(xp), xp.asarray(problem.x0))
     assert backend.backend_name(backend.array_namespace(res.x)) == name
+    on_device(res.x, res.jac)
     assert (res.nit, res.nfev, res.status) == (ref.nit, ref.nfev, ref.status)
     x = backend.to_numpy(res.x)
     tol = 1e-12 if name in ("numpy", "array_api_strict") else 1e-8

@@ -181,12 +181,13 @@ def test_meta_iterations_decrease_the_loss_monotonically_in_k(np_xp):
     assert after[-1] < after[0]
 
 
-def test_deterministic_and_identical_across_backends(xp):
+def test_deterministic_and_identical_across_backends(xp, on_device):
     ref_xp = backend.namespace("numpy")
     ref = rso_step(quartic_oracle(ref_xp), make_params(ref_xp, seed=4), lr=0.05, meta_iters=5)
     res = rso_step(quartic_oracle(xp), make_params(xp, seed=4), lr=0.05, meta_iters=5)
     again = rso_step(quartic_oracle(xp), make_params(xp, seed=4), lr=0.05, meta_iters=5)
     np.testing.assert_array_equal(res.w, again.w)
+    on_device(res.params)
     # float64 on every backend: only summation order in reductions may differ.
     np.testing.assert_allclose(res.w, ref.w, rtol=1e-12)
     assert (res.nfev, res.nit) == (ref.nfev, ref.nit)

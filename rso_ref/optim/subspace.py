@@ -14,7 +14,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Callable, ClassVar, Sequence
 
 from .. import tree
-from ..backend import array_namespace
+from ..backend import array_namespace, device
 from ..lanczos import top_eigenpairs
 from ..validation import check_int, check_positive, check_real
 from .base import begin_step, store_checked
@@ -87,7 +87,8 @@ class _SubspaceSGD(Optimizer):
                 return tree.flatten(hvp_fn(params, tree.unflatten(vector, params)))
 
             res = top_eigenpairs(matvec, dim, self.k, tol=self.tol, seed=self.seed,
-                                 xp=array_namespace(*params), dtype=params[0].dtype)
+                                 xp=array_namespace(*params), dtype=params[0].dtype,
+                                 device=device(params[0]))
             hvp_calls = res.n_matvec
             new_state.update(basis=[res.eigenvectors], eigenvalues=[res.eigenvalues],
                              n_matvec=state["n_matvec"] + hvp_calls)

@@ -25,7 +25,7 @@ def _rosenbrock_start(xp):
     return _value_and_grad(problem.fun(xp)), [xp.asarray(problem.x0)]
 
 
-def test_lbfgs_optimizer_matches_minimize(xp):
+def test_lbfgs_optimizer_matches_minimize(xp, on_device):
     problem = extended_rosenbrock(6)
     fun = problem.fun(xp)
     x0 = xp.asarray(problem.x0)
@@ -48,6 +48,7 @@ def test_lbfgs_optimizer_matches_minimize(xp):
     assert_close(tree.flatten(params), ref.x, rtol=1e-12)
     assert losses == [r.f for r in ref.trace] and state["count"] == k
     assert calls == ref.nfev - 1  # minimize also counts the call at x0
+    on_device(params, state["s"], state["y"], state["rho"], ref.x, ref.jac)
 
 
 def test_lbfgs_declares_the_contract():

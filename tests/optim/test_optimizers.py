@@ -85,7 +85,7 @@ def assert_descent(losses, factor):
 # --- the table crossed with backends ----------------------------------------------------
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_same_result_on_every_backend(xp, name):
+def test_same_result_on_every_backend(xp, name, on_device):
     opt = OPTIMIZERS[name]
     p0 = quadratic(1)[0]
     grad_seq = random_grads(2, 5)
@@ -101,6 +101,7 @@ def test_same_result_on_every_backend(xp, name):
                                    err_msg=f"{name} state[{key}]")
     assert all(backend.backend_name(backend.array_namespace(p)) == backend.backend_name(xp)
                for p in mine)
+    on_device(mine, [v for v in mine_state.values() if isinstance(v, list)])
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

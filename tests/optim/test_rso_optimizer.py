@@ -116,7 +116,7 @@ def test_a_string_grouping_needs_its_structure_only_at_init():
 def _spoil(grads, value):
     host = backend.to_numpy(grads[1]).copy()
     host[0] = value
-    return [grads[0], backend.asarray(host, xp=backend.array_namespace(grads[0])), *grads[2:]]
+    return [grads[0], backend.asarray(host, like=grads[0]), *grads[2:]]
 
 
 @pytest.mark.parametrize("phase", ["warm-up", "reuse", "solve"])
