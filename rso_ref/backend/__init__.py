@@ -38,6 +38,7 @@ from .core import (
     check_floating,
     device,
     erf,
+    index_dtype,
     is_numpy,
     namespace,
     one_hot,

@@ -30,6 +30,7 @@ __all__ = [
     "synchronize",
     "resolve_dtype",
     "check_floating",
+    "index_dtype",
     "erf",
     "check_finite",
 ]
@@ -386,6 +387,16 @@ def _check_device_dtype(xp: ModuleType, name: str, device: Any) -> None:
     where = f"device {device!r}" if device is not None else "the default device"
     raise ValueError(f"dtype {name} is not supported on {where} of {backend_name(xp)}; "
                      "pass dtype='float32'")
+
+
+def index_dtype(xp: ModuleType, device: Any = None):
+    """The default index dtype of ``device`` in ``xp``: ``int64``, or ``int32`` where the
+    device has no 64-bit integers (JAX without ``jax_enable_x64``, array_api_strict's
+    ``"no_x64"``). ``None`` for a namespace without the inspection API (autograd's), whose
+    ``asarray`` then keeps the host dtype.
+    """
+    info = getattr(xp, "__array_namespace_info__", None)
+    return None if info is None else info().default_dtypes(device=device)["indexing"]
 
 
 def check_floating(x: Any, name: str = "x") -> None:

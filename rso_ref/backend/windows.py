@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..validation import check_int
-from .core import array_namespace, at, backend_name
+from .core import array_namespace, at, backend_name, index_dtype
 
 __all__ = ["sliding_windows", "sliding_windows_adjoint"]
 
@@ -187,7 +187,8 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
                         *(np.arange(k) for k in window), indexing="ij")
     coords = [grids[i] + grids[d + i] for i in range(d)]
     flat = np.ravel_multi_index(coords, padded).reshape(-1)
-    index = xp.asarray(flat, **_device_kwargs(x))
+    device = _device_kwargs(x)
+    index = xp.asarray(flat, dtype=index_dtype(xp, device.get("device")), **device)
     gathered = xp.take(xp.reshape(x, shape[:2] + (math.prod(padded),)), index, axis=2)
     return xp.reshape(gathered, shape[:2] + out + window)
 

@@ -145,7 +145,7 @@ def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None, 
         raise TypeError(f"backend_or_xp must be a backend name or an array namespace, "
                         f"got {type(backend_or_xp).__name__}")
     float_dtype = backend.resolve_dtype(xp, dtype, device=device)
-    label_dtype = xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
+    label_dtype = backend.index_dtype(xp, device)
     moved = {}
     for split in _SPLITS:
         X, y = getattr(ds, f"X_{split}"), getattr(ds, f"y_{split}")

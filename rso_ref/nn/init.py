@@ -107,6 +107,9 @@ def placement(like: Any = None, dtype: Any = None) -> tuple[Any, Any]:
     TypeError
         If ``like`` is not an array of a supported library, or the dtype (given, or
         taken from ``like``) is not float32/float64.
+    ValueError
+        If ``like``'s device cannot hold the dtype (float64 on a float32-only device, or
+        on JAX without ``jax_enable_x64``); the message names the device or the flag.
     """
     if like is None:
         return None, backend.resolve_dtype(backend.namespace("numpy"), dtype)
@@ -122,7 +125,7 @@ def placement(like: Any = None, dtype: Any = None) -> tuple[Any, Any]:
         if like.dtype not in (xp.float32, xp.float64):
             raise TypeError(f"like has dtype {like.dtype}; pass dtype='float32' or 'float64'")
         dtype = like.dtype
-    return like, backend.resolve_dtype(xp, dtype)
+    return like, backend.resolve_dtype(xp, dtype, device=backend.device(like))
 
 
 def _put(host, like: Any, dtype: Any):

@@ -97,6 +97,23 @@ def test_backends_agree_with_numpy(xp, on_device, name):
     for j, (g, r) in enumerate(zip(grads, ref_grads)):
         on_device(g)
         _close(g, r, f"grads[{j}]: {backend.backend_name(xp)} vs numpy", RTOL_BACKEND)
+    on_device(model.predict(params, _batch(name, seed=3, xp=xp)[0]))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_float32_only_devices_run_float32(xp32, on_device, name):
+    # float32 vs the float64 run: the float32 tolerance of testing.RTOL (5e-4), with the
+    # same absolute floor (5e-4 x the largest entry) for entries that cancel
+    model = MODELS[name][0]()
+    X, y = _batch(name, seed=4)
+    X32, y32 = xp32.asarray(X.astype(np.float32)), xp32.asarray(y.astype(np.int32))
+    params = model.init(seed=4, like=X32)
+    value, grads = model.value_and_grad(params, X32, y32)
+    on_device(params, grads)
+    ref_value, ref_grads = model.value_and_grad(model.init(seed=4), X, y)
+    assert abs(value - ref_value) <= 5e-4 * abs(ref_value)
+    for j, (g, r) in enumerate(zip(grads, ref_grads)):
+        _close(g, r.astype(np.float32), f"grads[{j}]: float32 vs float64", 5e-4)
 
 
 def test_structure_and_shapes():

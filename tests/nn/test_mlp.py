@@ -67,7 +67,7 @@ def test_projection_vs_central_differences(xp):
 
 
 @pytest.mark.parametrize("activation, loss", CASES)
-def test_backends_agree(activation, loss, xp):
+def test_backends_agree(activation, loss, xp, on_device):
     # Same seed -> bit-identical parameters; loss and grads equal to NumPy's to 1e-12.
     model = MLP(SIZES, activation=activation, loss=loss)
     name = backend.backend_name(xp)
@@ -80,8 +80,25 @@ def test_backends_agree(activation, loss, xp):
     value, grads = model.value_and_grad(params, Xb, yb)
     ref_value, ref_grads = model.value_and_grad(ref_params, X, y)
     assert isinstance(value, float) and value == pytest.approx(ref_value, rel=CROSS_BACKEND_RTOL)
-    assert all(backend.backend_name(backend.array_namespace(g)) == name for g in grads)
+    on_device(params, grads, model.forward(params, Xb), model.predict(params, Xb),
+              model.loss(params, Xb, yb))
     _assert_grads(grads, ref_grads, CROSS_BACKEND_RTOL, "numpy")
+
+
+def test_float32_only_devices_run_float32_and_refuse_float64(xp32, on_device):
+    model = MLP(SIZES)
+    X, y = _data(seed=8)
+    X32, y32 = xp32.asarray(X.astype(np.float32)), xp32.asarray(y.astype(np.int32))
+    params = model.init(seed=8, like=X32)
+    value, grads = model.value_and_grad(params, X32, y32)
+    on_device(params, grads, model.predict(params, X32))
+    assert all(g.dtype == xp32.float32 for g in grads)
+    ref_value, ref_grads = model.value_and_grad(model.init(seed=8), X, y)
+    assert value == pytest.approx(ref_value, rel=DTYPE_RTOL["float32"])
+    _assert_grads(grads, [g.astype(np.float32) for g in ref_grads], DTYPE_RTOL["float32"],
+                  "float64")
+    with pytest.raises(ValueError, match="float64 is not supported on device"):
+        model.init(seed=8, like=X32, dtype="float64")
 
 
 def test_float32_follows_float64(np_xp):
