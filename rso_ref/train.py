@@ -12,9 +12,10 @@ The keywords of the step follow what the optimizer declares in ``optimizer.needs
 gets ``value_and_grad`` and ``loss`` on :math:`B_t` and, with ``meta_batch=k`` (only
 for optimizers with ``takes_meta_oracle``), ``meta_value_and_grad`` on the first ``k``
 examples of :math:`B_t`; ``Needs.HVP`` (Dom-/Bulk-SGD) gets ``hvp_fn(params, v)``, the
-Hessian-vector product of :math:`B_t`: exact by autograd on NumPy
-(:func:`rso_ref.hessian.hvp` of ``model.loss``), a central difference of
-``model.value_and_grad`` elsewhere (:func:`rso_ref.hessian.fd_hvp`). The per-step
+Hessian-vector product of :math:`B_t`: exact where the backend has autodiff
+(:func:`rso_ref.hessian.hvp` of ``model.loss``: autograd on NumPy, ``torch.func`` on
+torch, JAX's own on JAX), a central difference of ``model.value_and_grad`` elsewhere
+(:func:`rso_ref.hessian.fd_hvp`: array_api_strict, CuPy). The per-step
 diagnostics come from the :class:`~rso_ref.optim.contract.StepInfo` each step returns.
 
 Nothing is lost when a run goes wrong: a non-finite minibatch loss, a
@@ -39,8 +40,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoint, hessian, tree
-from .backend import array_namespace, is_numpy
+from . import autodiff, checkpoint, hessian, tree
+from .backend import array_namespace, device
 from .data import minibatches
 from .optim import Needs, Optimizer
 from .validation import NonFiniteError, check_callable, check_finite_loss, check_flag, check_int
@@ -110,7 +111,8 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
 
 
 def _take(xp, array, index: np.ndarray):
-    return xp.take(array, xp.asarray(index), axis=0)
+    """Rows ``index`` (host integers) of ``array``, the index moved to ``array``'s device."""
+    return xp.take(array, xp.asarray(index, device=device(array)), axis=0)
 
 
 def _fingerprint(model, optimizer, batch_size, seed, meta_batch) -> str:
@@ -209,7 +211,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         raise ValueError("params contains NaN or inf entries: there is nothing finite to "
                          "start from")
     opt_state = optimizer.init(params)
-    exact_hvp = is_numpy(xp)
+    exact_hvp = autodiff.has_exact_derivatives(xp)
     steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "hvp_calls": [], "w": []}
     epoch_log: dict = {"epoch": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
     first_epoch, step = 0, 0
@@ -217,7 +219,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     store = checkpoint.Checkpoint(Path(checkpoint_dir) / "last") if checkpoint_dir is not None \
         else None
     if resume and store is not None and store.exists():
-        saved, steps = store.load(xp=xp)  # CheckpointError if damaged: never a silent restart
+        saved, steps = store.load(like=X)  # CheckpointError if damaged: never a silent restart
         if saved["fingerprint"] != fingerprint:
             raise ValueError(f"checkpoint at {store.path} was written by a different configuration")
         params, opt_state = saved["params"], saved["opt_state"]
