@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
+from rso_ref import backend
 from rso_ref.checkpoint import CheckpointError
 from rso_ref.nn import MLP
-from rso_ref.optim import SGD
+from rso_ref.optim import RSO, SGD, Adam
 from rso_ref.train import train
 
 MODEL = MLP((6, 16, 3))
@@ -61,3 +62,28 @@ def test_resume_refuses_a_damaged_checkpoint_instead_of_starting_over(tmp_path, 
     with pytest.raises(CheckpointError, match=str(last)):
         _run(tmp_path, 3, resume=True)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+
+
+@pytest.mark.parametrize("make_opt", [lambda: Adam(lr=1e-2),
+                                      lambda: RSO(lr=0.2, meta_iters=2, groups="layer",
+                                                  layers=MODEL.layers(), w0="previous")],
+                         ids=["adam", "rso-previous"])
+def test_resume_on_the_device_of_the_data_continues_bit_for_bit(xp, on_device, tmp_path,
+                                                                make_opt):
+    # The checkpoint is read back onto the data's namespace and device (array_api_strict's
+    # device1 refuses to mix devices at the first resumed step otherwise); the resumed run
+    # equals the uninterrupted one on that device exactly, optimizer state included.
+    X, y = (xp.asarray(a) for a in _data())
+
+    def run(epochs, **kwargs):
+        return train(MODEL, make_opt(), X, y, epochs=epochs, batch_size=20, seed=1,
+                     progress=False, **kwargs)
+
+    straight = run(3)
+    run(2, checkpoint_dir=tmp_path)
+    resumed = run(3, checkpoint_dir=tmp_path, resume=True)
+    on_device(resumed.params)
+    for p, q in zip(resumed.params, straight.params):
+        np.testing.assert_array_equal(backend.to_numpy(p), backend.to_numpy(q))
+    assert resumed.steps["loss"] == straight.steps["loss"]
+    assert resumed.steps["w"] == straight.steps["w"]
