@@ -158,6 +158,18 @@ def test_group_vdots_sum_to_vdot_on_a_partition(xp):
     assert math.isclose(sum(got), tree.vdot(A, B), rel_tol=1e-12)
 
 
+def test_group_vdots_is_vdot_per_group_with_one_host_transfer(xp, monkeypatch):
+    # RSO's meta-gradient: one device-to-host transfer per evaluation, not one per group.
+    A, B = on(xp, host_tree(6)), on(xp, host_tree(7))
+    groups = [[2, 0], [1]]
+    transfers = []
+    real = tree.to_numpy
+    monkeypatch.setattr(tree, "to_numpy", lambda x: transfers.append(x) or real(x))
+    got = tree.group_vdots(A, B, groups)
+    assert len(transfers) == 1 and all(type(v) is float for v in got)
+    assert got == [tree.vdot([A[2], A[0]], [B[2], B[0]]), tree.vdot([A[1]], [B[1]])]  # bit for bit
+
+
 # --- optimizer pieces ------------------------------------------------------------------
 
 def test_copy_equals_but_does_not_alias(xp):
