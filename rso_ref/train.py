@@ -89,7 +89,7 @@ class TrainResult:
 def _n_correct(xp, model: Any, params: list, X: Any, y: Any) -> float:
     """Number of rows of ``X`` whose arg-max prediction equals the integer label ``y``."""
     predicted = xp.argmax(model.predict(params, X), axis=1)
-    return float(xp.sum(xp.astype(predicted == y, xp.float64)))
+    return float(xp.count_nonzero(predicted == y))  # no float64 needed (float32-only devices)
 
 
 def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
@@ -103,7 +103,8 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
     n = X.shape[0]
     total_loss, total_correct = 0.0, 0.0
     for start in range(0, n, batch_size):
-        xb, yb = X[start:start + batch_size, ...], y[start:start + batch_size]
+        stop = min(start + batch_size, n)  # the standard leaves out-of-bounds stops undefined
+        xb, yb = X[start:stop, ...], y[start:stop]
         rows = xb.shape[0]
         total_loss += rows * float(model.loss(params, xb, yb))
         total_correct += _n_correct(xp, model, params, xb, yb)
@@ -111,8 +112,11 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
 
 
 def _take(xp, array, index: np.ndarray):
-    """Rows ``index`` (host integers) of ``array``, the index moved to ``array``'s device."""
-    return xp.take(array, xp.asarray(index, device=device(array)), axis=0)
+    """Rows ``index`` (host integers) of ``array``, the index moved to ``array``'s device
+    in that device's indexing dtype (int32 where a device has no 64-bit types)."""
+    where = device(array)
+    dtype = xp.__array_namespace_info__().default_dtypes(device=where)["indexing"]
+    return xp.take(array, xp.asarray(index, dtype=dtype, device=where), axis=0)
 
 
 def _fingerprint(model, optimizer, batch_size, seed, meta_batch) -> str:

@@ -304,3 +304,42 @@ def test_every_optimizer_trains_on_every_backend_as_on_numpy(xp, on_device, name
     for p, q in zip(res.params, ref.params):
         np.testing.assert_allclose(backend.to_numpy(p), q, rtol=rtol, atol=rtol * np.max(np.abs(q)))
     assert res.steps["nfev"] == ref.steps["nfev"] and res.steps["hvp_calls"] == ref.steps["hvp_calls"]
+
+
+def test_evaluate_on_every_backend_equals_numpy(xp):
+    # A batch of 1000 rows over 96: array_api_strict refuses the out-of-bounds slice stop
+    # that NumPy clips; loss equal to NumPy's to 1e-12 (float64), accuracy exactly.
+    params = MODEL.init(seed=4)
+    X, y = _data(backend.namespace("numpy"))
+    moved = [xp.asarray(p) for p in params]
+    loss, acc = evaluate(MODEL, moved, *_moved(xp, n=96), batch_size=1000)
+    ref_loss, ref_acc = evaluate(MODEL, params, X, y, batch_size=1000)
+    assert loss == pytest.approx(ref_loss, rel=1e-12) and acc == ref_acc
+    assert accuracy(MODEL, moved, *_moved(xp, n=96)) == ref_acc
+
+
+@pytest.mark.parametrize("make_opt", [lambda: SGD(lr=0.1, momentum=0.9),
+                                      lambda: RSO(lr=0.2, meta_iters=2, groups="layer",
+                                                  layers=MODEL.layers())], ids=["sgd", "rso"])
+def test_float32_training_on_float32_only_devices(xp32, on_device, make_opt):
+    # Devices without float64 (like Apple MPS) or without any 64-bit type (like JAX
+    # without x64): a float32 run trains there (minibatch indices in the device's int32,
+    # accuracy counted without float64) and equals NumPy's float32 run -- array_api_strict
+    # computes with NumPy, so the arithmetic is the same up to rounding: 1e-6 relative is
+    # ~10 float32 ulps.
+    X, y = (np.asarray(a) for a in _data(backend.namespace("numpy"), n=48))
+    X32, y32 = X.astype(np.float32), y.astype(np.int32)
+    ref = train(MODEL, make_opt(), X32, y32, epochs=1, batch_size=16, progress=False)
+    # array_api_strict's argmax makes an int64 result, which the no-64-bit device refuses:
+    # evaluation (accuracy) only where int64 exists.
+    no_x64 = "no_x64" in str(backend.device(xp32.asarray(0.0, dtype=xp32.float32)))
+    Xd, yd = xp32.asarray(X32), xp32.asarray(y32)
+    extra = {} if no_x64 else {"X_eval": Xd, "y_eval": yd}
+    res = train(MODEL, make_opt(), Xd, yd, epochs=1, batch_size=16, progress=False, **extra)
+    assert res.status == "completed", res.message
+    on_device(res.params)
+    assert all(p.dtype == xp32.float32 for p in res.params)
+    for p, q in zip(res.params, ref.params):
+        np.testing.assert_allclose(backend.to_numpy(p), q, rtol=1e-6, atol=1e-6 * np.max(np.abs(q)))
+    if not no_x64:
+        assert 0.0 <= res.epochs["eval_accuracy"][0] <= 1.0
