@@ -211,3 +211,19 @@ def test_at_and_one_hot_work_on_every_device(xp, on_device):
     onehot = backend.one_hot(labels, 3, dtype=backend.array_namespace(x).float64)
     on_device(y, onehot)
     np.testing.assert_array_equal(backend.to_numpy(onehot), np.eye(3)[[2, 0]])
+
+
+@pytest.mark.jax
+def test_value_checks_skip_only_arrays_being_traced():
+    jax = pytest.importorskip("jax")
+    jnp = backend.namespace("jax")
+    bad = jnp.asarray([1.0, float("nan")])
+    assert not backend.is_traced(bad) and not backend.is_traced(np.ones(2))
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        backend.check_finite(bad)                          # eager JAX: checked
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        jax.grad(lambda v: (backend.check_finite(v), jnp.sum(v))[1])(bad)   # grad: concrete
+    seen = []
+    jax.jit(lambda v: seen.append(backend.is_traced(v)) or backend.check_finite(v) or v)(bad)
+    assert seen == [True]                                  # jit: no values to check
+    jax.jit(lambda v: backend.check_finite(bad) or v)(bad)   # closed over: staged, skipped

@@ -39,6 +39,7 @@ from .core import (
     device,
     erf,
     index_dtype,
+    is_traced,
     is_numpy,
     namespace,
     one_hot,

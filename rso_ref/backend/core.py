@@ -33,6 +33,7 @@ __all__ = [
     "index_dtype",
     "erf",
     "check_finite",
+    "is_traced",
 ]
 
 #: Backend names accepted everywhere a ``backend=`` argument appears.
@@ -162,7 +163,9 @@ def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleT
         raise TypeError(f"not an array of a supported library: {exc}") from exc
     first_on: dict[str, str | None] = {}
     for label, a in labelled:
-        first_on.setdefault(str(array_api_compat.device(a)), label)
+        where = array_api_compat.device(a)
+        if where is not None:  # None: a JAX array being traced by jit, placed later
+            first_on.setdefault(str(where), label)
     if len(first_on) > 1:
         where = ", ".join(f"{label} on {dev}" if label else dev for dev, label in first_on.items())
         raise ValueError(f"arrays live on different devices: {where}; move them to one "
@@ -412,8 +415,9 @@ def erf(x: Any, *, xp: ModuleType | None = None):
     The array API standard has no ``erf``; this picks one per backend: the namespace's
     own ``xp.erf`` when it has one (torch; the autograd namespace of
     :func:`rso_ref.autodiff.namespace`, which keeps it differentiable), SciPy's for
-    NumPy, CuPy's ``cupyx.scipy.special.erf`` on the GPU, and a round trip through
-    SciPy on the host for ``array_api_strict`` (a test backend).
+    NumPy, CuPy's ``cupyx.scipy.special.erf`` on the GPU, ``jax.scipy.special.erf`` on
+    JAX (traceable, so a jitted GELU model works), and a round trip through SciPy on the
+    host for ``array_api_strict`` (a test backend), back on the input's device.
 
     Parameters
     ----------
@@ -431,6 +435,10 @@ def erf(x: Any, *, xp: ModuleType | None = None):
         import cupyx.scipy.special
 
         return cupyx.scipy.special.erf(x)
+    if name == "jax":
+        import jax.scipy.special
+
+        return jax.scipy.special.erf(x)
     import scipy.special
 
     if name == "numpy":
@@ -439,15 +447,39 @@ def erf(x: Any, *, xp: ModuleType | None = None):
     return xp.asarray(scipy.special.erf(host), dtype=x.dtype, device=array_api_compat.device(x))
 
 
+def is_traced(x: Any) -> bool:
+    """True when ``x`` is an abstract JAX value being traced (inside ``jax.jit``,
+    ``jax.vmap``, ...): its numbers do not exist yet, so checks on values must skip it.
+
+    Concrete JAX arrays (eager code, and the inputs that ``jax.grad`` does not
+    differentiate) are not traced and are checked as any other array.
+    """
+    if not array_api_compat.is_jax_array(x):
+        return False
+    import jax
+
+    if not isinstance(x, jax.core.Tracer):
+        return False
+    try:  # a tracer of eager autodiff (jax.grad outside jit) still holds its numbers
+        bool(jax.numpy.any(jax.numpy.ravel(x)[:1]))
+    except jax.errors.ConcretizationTypeError:
+        return True
+    return False
+
+
 def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> None:
     """Raise ``ValueError`` naming ``name`` if ``x`` holds NaN or ±inf.
 
     One reduction first (``sum(x)`` is finite whenever every entry is, unless the sum
     overflows); the elementwise test runs only when that sum is not finite, so the
-    common case costs a single pass without temporaries.
+    common case costs a single pass without temporaries. Inside ``jax.jit`` that sum
+    has no value yet (:func:`is_traced`; even for a concrete array closed over, the
+    reduction is staged) and nothing is checked: check the data eagerly before jitting
+    a function of it.
     """
     xp = array_namespace(x) if xp is None else xp
-    if bool(xp.isfinite(xp.sum(x))):
+    total = xp.sum(x)
+    if is_traced(total) or bool(xp.isfinite(total)):
         return
     bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
     if bad:

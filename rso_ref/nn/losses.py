@@ -37,7 +37,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
-from ..backend import array_namespace, check_finite, one_hot
+from ..backend import array_namespace, check_finite, is_traced, one_hot
 
 __all__ = [
     "prepare_targets",
@@ -63,6 +63,10 @@ def check_labels(labels: Any, n_classes: int, *, n: int | None = None, name: str
                  rows: str = "X", xp: ModuleType | None = None) -> None:
     """Check integer class labels in ``[0, n_classes)``, one per row of ``rows``.
 
+    Inside ``jax.jit`` the labels' extremes have no values yet
+    (:func:`rso_ref.backend.is_traced`): their dtype and shape are checked, their range is
+    not (check the data eagerly first).
+
     Raises
     ------
     TypeError
@@ -78,7 +82,10 @@ def check_labels(labels: Any, n_classes: int, *, n: int | None = None, name: str
         raise ValueError(f"{name} must be 1-D class labels, got shape {tuple(labels.shape)}")
     if n is not None and labels.shape[0] != n:
         raise ValueError(f"{name} has {labels.shape[0]} labels but {rows} has {n} rows")
-    low, high = int(xp.min(labels)), int(xp.max(labels))
+    low, high = xp.min(labels), xp.max(labels)
+    if is_traced(low):
+        return
+    low, high = int(low), int(high)
     if low < 0 or high >= n_classes:
         raise ValueError(
             f"{name} holds labels in [{low}, {high}], outside [0, {n_classes - 1}] "

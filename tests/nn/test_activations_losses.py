@@ -79,10 +79,28 @@ def test_relu_gradient_is_zero_at_zero(np_xp):
     assert_close(bwd(cache, np_xp.ones(3)), np_xp.asarray([0.0, 0.0, 1.0]), rtol=0)
 
 
-def test_erf_on_every_backend(xp):
+def test_erf_on_every_backend(xp, on_device):
     x = np.linspace(-4.0, 4.0, 17)
-    out = backend.erf(backend.asarray(x, xp=xp))
-    assert_close(out, backend.asarray(scipy.special.erf(x), like=out), rtol=RTOL)
+    out = backend.erf(xp.asarray(x))
+    on_device(out)
+    assert_close(out, xp.asarray(scipy.special.erf(x)), rtol=RTOL)
+
+
+@pytest.mark.jax
+def test_erf_and_a_gelu_mlp_trace_under_jax_jit():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from rso_ref.nn import MLP
+
+    x = np.linspace(-4.0, 4.0, 17)
+    out = jax.jit(backend.erf)(jax.numpy.asarray(x))   # no host round trip of a tracer
+    np.testing.assert_allclose(np.asarray(out), scipy.special.erf(x), rtol=RTOL)
+    model = MLP((3, 4, 2), activation="gelu")
+    X, y = np.random.default_rng(0).standard_normal((5, 3)), np.array([0, 1, 1, 0, 1])
+    params = model.init(0, like=jax.numpy.asarray(X))
+    jitted = jax.jit(lambda p, X, y: model.loss(p, X, y))
+    value = float(jitted(params, jax.numpy.asarray(X), jax.numpy.asarray(y)))
+    assert value == pytest.approx(float(model.loss(model.init(0), X, y)), rel=1e-12)
 
 
 def test_unknown_activation_is_named():

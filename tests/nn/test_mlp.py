@@ -253,3 +253,18 @@ def test_bad_sizes(sizes, error, match):
 def test_sizes_of_any_integer_type():
     model = MLP((np.int64(5), 3))
     assert model.sizes == (5, 3) and all(type(s) is int for s in model.sizes)
+
+
+@pytest.mark.jax
+def test_jitted_jax_gradient_of_the_loss_equals_the_hand_backward():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = backend.namespace("jax")
+    model = MLP(SIZES, activation="tanh")
+    X, y = (jnp.asarray(a) for a in _data(seed=9))
+    params = model.init(seed=9, like=X)
+    oracle = jax.jit(jax.value_and_grad(lambda p: model.loss(p, X, y)))
+    value, grads = oracle(params)
+    ref_value, ref_grads = model.value_and_grad(params, X, y)
+    assert float(value) == pytest.approx(ref_value, rel=RTOL)
+    _assert_grads(grads, ref_grads, RTOL, "jax.grad under jit")
