@@ -6,9 +6,10 @@ rso_ref.benchmarks.lbfgs_vs_scipy``); needs a source checkout, see :func:`refere
 Writes JSON (tmp file + os.replace, never half-written) with, per reference problem of
 ``tests/problems.py``: nit, nfev, median time, final f and success of both, with totals
 and ratios; and the time per iteration on extended Rosenbrock at n = 1e3 and 1e5 (both
-solvers run the same fixed number of iterations, gtol = ftol = 0). Cases are measured
-side by side, interleaved, medians of repeats; BLAS is pinned to one thread with
-threadpoolctl; the load average before and after is recorded.
+solvers run the same fixed number of iterations, gtol = ftol = 0), with a third column
+for ``minimize`` on JAX arrays (CPU, float64, the oracle run op by op) when JAX is
+installed. Cases are measured side by side, interleaved, medians of repeats; BLAS is
+pinned to one thread with threadpoolctl; the load average before and after is recorded.
 """
 from __future__ import annotations
 
@@ -78,12 +79,32 @@ def timed(runner, fun, x0, **opts):
     return out
 
 
-def side_by_side(fun, x0, repeats, **opts):
-    """Interleave the two solvers ``repeats`` times; keep the last run and median times."""
-    times = {"ours": [], "scipy": []}
+def jax_namespace() -> ModuleType | None:
+    """``jax.numpy`` with float64, or ``None`` when JAX is missing or was imported without
+    x64 before this benchmark ran.
+
+    x64 and one XLA CPU thread are asked for through JAX's environment variables, read
+    when JAX is first imported: XLA's busy threads otherwise slow the interleaved NumPy
+    runs down (by 2-3x at n = 1e3 on two cores).
+    """
+    os.environ.setdefault("JAX_ENABLE_X64", "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                       "intra_op_parallelism_threads=1")
+    try:
+        jx = backend.namespace("jax")
+        backend.resolve_dtype(jx, "float64")
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return jx
+
+
+def side_by_side(cases, repeats, **opts):
+    """Interleave ``cases`` (name -> (runner, fun, x0)) ``repeats`` times; keep the last
+    run of each and its median time."""
+    times = {name: [] for name in cases}
     last = {}
     for _ in range(repeats):
-        for name, runner in (("ours", run_ours), ("scipy", run_scipy)):
+        for name, (runner, fun, x0) in cases.items():
             out = timed(runner, fun, x0, **opts)
             times[name].append(out.pop("time_s"))
             last[name] = out
@@ -97,7 +118,9 @@ def problem_set(problems, repeats):
     rows, totals = [], {"ours": {"nit": 0, "nfev": 0, "time_s": 0.0},
                         "scipy": {"nit": 0, "nfev": 0, "time_s": 0.0}}
     for problem in problems.all_problems():
-        result = side_by_side(problem.fun(xp), problem.x0, repeats)
+        fun = problem.fun(xp)
+        result = side_by_side({"ours": (run_ours, fun, problem.x0),
+                               "scipy": (run_scipy, fun, problem.x0)}, repeats)
         rows.append({"problem": problem.name, "n": int(problem.x0.shape[0]), **result})
         for name in totals:
             for key in totals[name]:
@@ -106,22 +129,27 @@ def problem_set(problems, repeats):
     return rows, totals, ratios
 
 
-def per_iteration(problems, n, iters, repeats):
+def per_iteration(problems, n, iters, repeats, jx=None):
     problem = problems.extended_rosenbrock(n)
     opts = {"gtol": 0.0, "ftol": 0.0, "maxiter": iters}
-    result = side_by_side(problem.fun(backend.namespace("numpy")), problem.x0, repeats, **opts)
     fun = problem.fun(backend.namespace("numpy"))
+    cases = {"ours": (run_ours, fun, problem.x0), "scipy": (run_scipy, fun, problem.x0)}
+    if jx is not None:
+        cases["ours_jax"] = (run_ours, problem.fun(jx), jx.asarray(problem.x0))
+    result = side_by_side(cases, repeats, **opts)
     oracle = []
     for _ in range(max(3, repeats)):  # cost of one (f, g) call, for context
         start = time.perf_counter()
         fun(problem.x0)
         oracle.append(time.perf_counter() - start)
     out = {"n": n, "iterations": iters, "fun_and_grad_time_s": statistics.median(oracle)}
-    for name in ("ours", "scipy"):
-        r = result[name]
+    for name, r in result.items():
         out[name] = {**r, "time_per_iteration_s": r["time_s"] / max(r["nit"], 1)}
     out["ratio_time_per_iteration"] = (out["ours"]["time_per_iteration_s"]
                                        / out["scipy"]["time_per_iteration_s"])
+    if jx is not None:
+        out["ratio_jax_over_numpy_time_per_iteration"] = (
+            out["ours_jax"]["time_per_iteration_s"] / out["ours"]["time_per_iteration_s"])
     return out
 
 
@@ -130,20 +158,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args = parse_args(parser, "lbfgs_vs_scipy", argv)
     problems = reference_problems()
+    jx = jax_namespace()
     repeats = 3 if args.quick else 7
     load_before = os.getloadavg()
     # Trial points of some problems overflow (e.g. exp in Jennrich-Sampson); the line
     # search backtracks from them, so NumPy's warnings are noise here.
     with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
         rows, totals, ratios = problem_set(problems, repeats)
-        rosen = [per_iteration(problems, 1000, 50 if args.quick else 200, repeats),
-                 per_iteration(problems, 100_000, 20 if args.quick else 60, repeats)]
+        rosen = [per_iteration(problems, 1000, 50 if args.quick else 200, repeats, jx),
+                 per_iteration(problems, 100_000, 20 if args.quick else 60, repeats, jx)]
     data = {
         "benchmark": "rso_ref.lbfgs.minimize vs scipy L-BFGS-B (no bounds), m = 10, float64",
         "repeats": repeats,
         "blas_threads": 1,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
+        "jax": "float64 on the CPU, oracle run op by op" if jx is not None else
+               "not run: JAX missing, or imported without x64 before the benchmark",
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "scipy": scipy.__version__, "cpu_count": os.cpu_count(),
                     "processor": platform.processor() or platform.machine()},
@@ -156,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps({"ratios": ratios,
                       "per_iteration": [(r["n"], r["ours"]["time_per_iteration_s"],
                                          r["scipy"]["time_per_iteration_s"],
-                                         r["ratio_time_per_iteration"]) for r in rosen]},
+                                         r["ratio_time_per_iteration"]) for r in rosen],
+                      "jax_over_numpy_per_iteration": [
+                          (r["n"], r.get("ratio_jax_over_numpy_time_per_iteration"))
+                          for r in rosen]},
                      indent=1))
     print(f"wrote {args.out}")
     return 0
