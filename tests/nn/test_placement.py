@@ -96,6 +96,26 @@ def test_torch_cuda_like_puts_every_parameter_on_the_gpu():
     assert all(p.device == X.device for p in params)  # biases included
 
 
+@pytest.mark.gpu
+@pytest.mark.torch
+@pytest.mark.skipif(not _has_cuda(), reason="torch with a CUDA GPU is needed")
+@pytest.mark.parametrize("name", MODELS)
+def test_torch_cuda_forward_and_backward_stay_on_the_gpu(name):
+    # The loss on the GPU is the float64 CPU loss up to the summation order of cuBLAS
+    # (1e-12 relative, as across CPU backends).
+    import torch
+
+    model = MODELS[name][0]()
+    X, y = _batch(name)
+    Xd = torch.as_tensor(X, device="cuda")
+    yd = torch.as_tensor(y, device="cuda")
+    params = model.init(3, like=Xd)
+    value, grads = model.value_and_grad(params, Xd, yd)
+    assert _devices(grads) == {str(Xd.device)}
+    assert model.predict(params, Xd).device == Xd.device
+    assert value == pytest.approx(model.value_and_grad(model.init(3), X, y)[0], rel=1e-12)
+
+
 def test_dtype_precedence():
     model = MLP((6, 5, 3))
     x32 = strict.asarray(np.zeros((2, 6)), dtype=strict.float32)
