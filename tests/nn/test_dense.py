@@ -30,13 +30,15 @@ def _problem(xp, n=6, p=5, q=4, seed=0):
     return [backend.asarray(a, xp=xp) for a in (X, W, b, G)]
 
 
-def test_forward_convention(xp):
+def test_forward_convention(xp, on_device):
     # Weight (in, out), Y = X @ W + b, bias broadcast over rows.
     X, W, b, _ = _problem(xp)
     Y, cache = dense_fwd([W, b], X)
     Xn, Wn, bn = (backend.to_numpy(a) for a in (X, W, b))
-    assert_close(Y, backend.asarray(Xn @ Wn + bn[None, :], like=Y), rtol=RTOL)
+    assert_close(Y, xp.asarray(Xn @ Wn + bn[None, :]), rtol=RTOL)  # on X's device too
     assert cache is X
+    dX, (dW, db) = dense_bwd([W, b], cache, _problem(xp)[3])
+    on_device(dX, dW, db)
 
 
 def test_backward_matches_autograd():
@@ -143,7 +145,7 @@ def test_orthogonal_conv_layout():
 
 
 @pytest.mark.parametrize("init", [he_normal, lecun_normal, glorot_uniform, orthogonal])
-def test_initialisers_are_deterministic_and_identical_across_backends(init, xp):
+def test_initialisers_are_deterministic_and_identical_across_backends(init, xp, on_device):
     a = init((6, 3), seed=11, like=xp.zeros(1, dtype=xp.float64))
     assert backend.backend_name(backend.array_namespace(a)) == backend.backend_name(xp)
     assert a.dtype == xp.float64
@@ -154,3 +156,4 @@ def test_initialisers_are_deterministic_and_identical_across_backends(init, xp):
     assert_close(init((6, 3), gen), ref, rtol=0)
     f32 = init((6, 3), seed=11, like=xp.zeros(1, dtype=xp.float64), dtype="float32")
     assert f32.dtype == xp.float32
+    on_device(a, f32)
