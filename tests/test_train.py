@@ -303,7 +303,8 @@ def test_every_optimizer_trains_on_every_backend_as_on_numpy(xp, on_device, name
     rtol = 1e-7 if approximate else 1e-12
     for p, q in zip(res.params, ref.params):
         np.testing.assert_allclose(backend.to_numpy(p), q, rtol=rtol, atol=rtol * np.max(np.abs(q)))
-    assert res.steps["nfev"] == ref.steps["nfev"] and res.steps["hvp_calls"] == ref.steps["hvp_calls"]
+    assert res.steps["nfev"] == ref.steps["nfev"]
+    assert res.steps["hvp_calls"] == ref.steps["hvp_calls"]
 
 
 def test_evaluate_on_every_backend_equals_numpy(xp):
