@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
-from .backend import array_namespace, backend_name
+from .backend import array_namespace, backend_name, device
 from .validation import (NonFiniteError, check_finite_loss, check_int, check_pair, check_positive,
                          check_real)
 
@@ -426,7 +426,7 @@ def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "
         ``fun`` returned no pair, a value that is not a real scalar, or a gradient that
         is not an array of ``x``'s namespace with a real floating dtype.
     ValueError
-        The gradient's shape is not ``x``'s.
+        The gradient's shape or device is not ``x``'s.
     rso_ref.validation.NonFiniteError
         ``finite=True`` and the value or the gradient holds NaN or inf.
     """
@@ -444,6 +444,9 @@ def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "
     if backend_name(g_xp) != backend_name(xp):
         raise TypeError(f"{name} returned a gradient of namespace {backend_name(g_xp)} for x of "
                         f"namespace {backend_name(xp)} {where}")
+    if str(device(g)) != str(device(x)):
+        raise ValueError(f"{name} returned a gradient on device {device(g)} for x on device "
+                         f"{device(x)} {where}")
     if not xp.isdtype(g.dtype, "real floating"):
         raise TypeError(f"{name} returned a gradient of dtype {g.dtype} {where}; "
                         f"a real floating dtype is needed")

@@ -290,18 +290,26 @@ def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequenc
     f : callable
         ``f(w) -> (float, host float64 array of shape (L,))``, ``w`` of shape ``(L,)``.
         Values are not checked for finiteness (a trial point of a line search may
-        overshoot; :func:`rso_step` checks :math:`f(w_0)` and the solution).
+        overshoot; :func:`rso_step` checks :math:`f(w_0)` and the solution). Its first
+        call checks that the oracle's gradients live on the device of ``params`` (a
+        ``ValueError`` naming both devices); an oracle that keeps its device is not
+        checked again.
     """
     check_callable(value_and_grad, "value_and_grad")
     lr = check_positive(lr, "lr")
     params, directions = list(params), list(directions)
     tree.check_like(directions, params, "directions", "params")
     hx = _host()
+    devices_checked = False
 
     def f(w: Any) -> tuple[float, Any]:
+        nonlocal devices_checked
         trial = apply_weights(params, directions, groups, lr, w)
         value, new_grads = evaluate_oracle(value_and_grad, trial, "value_and_grad",
                                            "in the meta-objective")
+        if not devices_checked:
+            array_namespace(params, new_grads, names=["params", "value_and_grad's grads"])
+            devices_checked = True
         dots = tree.group_vdots(new_grads, directions, groups)
         return float(value), -lr * hx.asarray(dots, dtype=hx.float64)
 
@@ -374,7 +382,9 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         If ``value_and_grad`` does not return a pair ``(loss, grads)`` with a scalar loss,
         or ``lr``/``meta_iters`` are not numbers.
     ValueError
-        Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes.
+        Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes; ``params`` on
+        two devices, or gradients (given, or returned by either oracle) on another
+        device than ``params`` (both devices and the argument are named).
 
     Notes
     -----
@@ -436,7 +446,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     params = list(params)
     if not params:
         raise ValueError("params must hold at least one array")
-    array_namespace(*params)  # one namespace, one device
+    array_namespace(params, names=["params"])  # one namespace, one device
     groups = resolve_groups(groups, len(params), layers=layers, blocks=blocks)
     meta_oracle = value_and_grad if meta_value_and_grad is None else meta_value_and_grad
 
@@ -446,6 +456,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         raise ValueError("grads was given without loss")
     grads = list(grads)
     tree.check_like(grads, params)
+    array_namespace(params, grads, names=["params", "grads"])
     loss_before = check_finite_loss(loss, "value_and_grad", "at params")
 
     directions, grad_norms = group_directions(grads, groups, normalize)

@@ -284,3 +284,41 @@ def test_rso_step_takes_a_jitted_oracle(jnp):
     # XLA fuses the compiled oracle differently from the eager one: ulps apart per call.
     np.testing.assert_allclose(res.w, ref.w, rtol=1e-10)
     assert all(isinstance(p, jax.Array) for p in res.params)
+
+
+# --- arrays on two devices: one ValueError naming the argument and both devices ----------
+
+@pytest.fixture
+def two_devices():
+    import array_api_strict as strict
+
+    return strict, strict.Device("device1"), strict.Device("CPU_DEVICE")
+
+
+def test_minimize_names_a_gradient_on_another_device(two_devices):
+    strict, device1, cpu = two_devices
+    fun = lambda x: (float(strict.sum(x * x)), strict.asarray([2.0, 2.0], device=cpu))  # noqa: E731
+    with pytest.raises(ValueError, match=r"fun returned a gradient on device .*CPU_DEVICE.* "
+                                         r"for x on device .*device1.* at x0"):
+        minimize(fun, strict.asarray([1.0, 1.0], device=device1))
+
+
+def test_rso_step_names_params_and_gradients_on_two_devices(two_devices):
+    strict, device1, cpu = two_devices
+    params = make_params(strict, seed=1)
+    moved = [strict.asarray(p, device=device1) for p in params]
+    oracle, oracle1 = quartic_oracle(strict), quartic_oracle(strict)
+    with pytest.raises(ValueError, match=r"params\[0\] on .*CPU_DEVICE.*params\[1\] on .*device1"):
+        rso_step(oracle, [params[0], *moved[1:]], lr=0.1)
+    loss, grads = oracle1(moved)
+    with pytest.raises(ValueError, match=r"params\[0\] on .*device1.*grads\[0\] on .*CPU_DEVICE"):
+        rso_step(oracle, moved, lr=0.1, loss=loss, grads=[strict.asarray(g, device=cpu)
+                                                         for g in grads])
+
+    def meta_on_cpu(p):  # evaluates on the host copy: its gradients come back on the CPU
+        value, g = oracle([strict.asarray(x, device=cpu) for x in p])
+        return value, g
+
+    with pytest.raises(ValueError, match=r"params\[0\] on .*device1.*value_and_grad's grads\[0\] "
+                                         r"on .*CPU_DEVICE"):
+        rso_step(oracle1, moved, lr=0.1, meta_value_and_grad=meta_on_cpu)
