@@ -159,7 +159,8 @@ def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float
     xp : module, optional
         Array namespace of the vectors ``matvec`` takes; default NumPy.
     dtype : dtype or str, optional
-        Floating dtype of the vectors; default float64.
+        Floating dtype of the vectors; default float64 (refused, naming the device, where
+        the device has no float64: :func:`rso_ref.backend.resolve_dtype`).
     device : device, optional
         Device of the vectors (``xp``'s default device when omitted); every array of
         the result lives there.
@@ -247,7 +248,7 @@ def top_eigenpairs(matvec: Callable[[Any], Any], dim: int, k: int, *, tol: float
         m = check_int(ncv, "ncv", min(k + 1, dim), dim)
     maxiter = 10 * dim if maxiter is None else check_int(maxiter, "maxiter", 1)
     xp = backend.namespace("numpy") if xp is None else xp
-    dtype = backend.resolve_dtype(xp, dtype)
+    dtype = backend.resolve_dtype(xp, dtype, device=device)
     gen = backend.rng(seed)
     res = _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, device, locked=None)
     while verify and res.converged and k < dim:
@@ -397,7 +398,7 @@ def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, 
     dim = check_int(dim, "dim", 1)
     n_samples = check_int(n_samples, "n_samples", 1)
     xp = backend.namespace("numpy") if xp is None else xp
-    dtype = backend.resolve_dtype(xp, dtype)
+    dtype = backend.resolve_dtype(xp, dtype, device=device)
     gen = backend.rng(seed)
     samples = hp.empty(n_samples)
     for i in range(n_samples):

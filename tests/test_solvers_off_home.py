@@ -13,7 +13,7 @@ import pytest
 
 from rso_ref import backend, tree
 from rso_ref.hessian import fd_hvp
-from rso_ref.lanczos import top_eigenpairs
+from rso_ref.lanczos import hutchinson_trace, top_eigenpairs
 from rso_ref.lbfgs import History, minimize
 from rso_ref.nn import MLP
 from rso_ref.optim import LBFGS, RSO, BulkSGD, DomSGD, InterpolatedSGD
@@ -322,3 +322,11 @@ def test_rso_step_names_params_and_gradients_on_two_devices(two_devices):
     with pytest.raises(ValueError, match=r"params\[0\] on .*device1.*value_and_grad's grads\[0\] "
                                          r"on .*CPU_DEVICE"):
         rso_step(oracle1, moved, lr=0.1, meta_value_and_grad=meta_on_cpu)
+
+
+def test_lanczos_refuses_float64_on_a_float32_only_device(xp32):
+    where = backend.device(xp32.asarray(0.0, dtype=xp32.float32))
+    with pytest.raises(ValueError, match="float64 is not supported on device"):
+        top_eigenpairs(lambda v: v, 6, 1, xp=xp32, device=where)
+    with pytest.raises(ValueError, match="float64 is not supported on device"):
+        hutchinson_trace(lambda v: v, 6, 2, xp=xp32, device=where)
