@@ -16,7 +16,7 @@ from rso_ref.hessian import fd_hvp
 from rso_ref.lanczos import hutchinson_trace, top_eigenpairs
 from rso_ref.lbfgs import History, minimize
 from rso_ref.nn import MLP
-from rso_ref.optim import LBFGS, RSO, BulkSGD, DomSGD, InterpolatedSGD
+from rso_ref.optim import LBFGS, RSO, SGD, Adam, BulkSGD, DomSGD, InterpolatedSGD, Muon
 from rso_ref.rso import rso_step
 from problems import all_problems, extended_rosenbrock
 from test_rso import make_params, quartic_oracle
@@ -330,3 +330,15 @@ def test_lanczos_refuses_float64_on_a_float32_only_device(xp32):
         top_eigenpairs(lambda v: v, 6, 1, xp=xp32, device=where)
     with pytest.raises(ValueError, match="float64 is not supported on device"):
         hutchinson_trace(lambda v: v, 6, 2, xp=xp32, device=where)
+
+
+def test_optimizers_name_grads_on_another_device(two_devices):
+    strict, device1, cpu = two_devices
+    params = [strict.asarray(p, device=device1) for p in make_params(strict, seed=2)]
+    grads = [strict.asarray(p, device=cpu) for p in make_params(strict, seed=3)]
+    oracle = {"value_and_grad": quartic_oracle(strict)}
+    for opt, extra in ((SGD(lr=0.1), {}), (Adam(lr=0.1), {}), (Muon(lr=0.1), {}),
+                       (LBFGS(), oracle), (RSO(lr=0.1), oracle)):
+        with pytest.raises(ValueError, match=r"params\[0\] on .*device1.*grads\[0\] on "
+                                             r".*CPU_DEVICE"):
+            opt.step(params, grads, opt.init(params), **extra)

@@ -45,7 +45,8 @@ def begin_step(params: Sequence, grads: Sequence, state: Any,
     ------
     ValueError
         If ``grads`` does not match ``params`` (count or shapes), if they mix
-        namespaces or devices, or if ``state`` lacks one of ``keys`` or has extra ones.
+        namespaces or devices (the first array on each device is named), or if
+        ``state`` lacks one of ``keys`` or has extra ones.
     NonFiniteError
         If ``grads`` holds a NaN or an infinity (it would reach the parameters).
     TypeError
@@ -53,7 +54,7 @@ def begin_step(params: Sequence, grads: Sequence, state: Any,
     """
     params, grads = list(params), list(grads)
     tree.check_like(grads, params)
-    xp = array_namespace(*params, *grads) if params else None
+    xp = array_namespace(params, grads, names=["params", "grads"]) if params else None
     if not isinstance(state, dict):
         raise TypeError(f"state must be the dict returned by init, got {type(state).__name__}")
     if set(state) != set(keys):
