@@ -88,7 +88,8 @@ def _real_namespace(name: str) -> types.ModuleType:
 def _strict_on(device_name: str) -> types.ModuleType:
     import array_api_strict
 
-    return DeviceNamespace(_real_namespace("array_api_strict"), array_api_strict.Device(device_name))
+    real = _real_namespace("array_api_strict")
+    return DeviceNamespace(real, array_api_strict.Device(device_name))
 
 
 _PARAMS = [

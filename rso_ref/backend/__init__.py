@@ -10,17 +10,20 @@ then call only functions of the Python array API standard on ``xp``
 plots, cli, ...) may use NumPy. This package supplies what the standard lacks:
 
 * named backends (``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``,
-  ``"jax"``) and
-  clear errors when one is unknown or missing (:func:`namespace`);
+  ``"jax"``) and clear errors when one is unknown or missing (:func:`namespace`);
 * moving arrays between backends (:func:`to_numpy`, :func:`asarray`) and devices
   (:func:`device`; every array made here takes the device of a ``like`` array or an
   explicit ``device=``);
 * what the device path needs from array-api-extra: :data:`at` (functional updates, so
   that immutable JAX arrays work) and :data:`one_hot` (created on the labels' device);
+* :func:`index_dtype` (int32 where a device has no int64) and :func:`is_traced` (a JAX
+  value inside ``jit``, whose numbers cannot be checked yet);
 * a host random number generator, so that every backend sees identical numbers
   (draw with :class:`numpy.random.Generator`, then move);
 * :func:`synchronize` for honest timings on GPUs;
-* the dtype policy (float64 by default, float32 on request);
+* the dtype policy (float64 by default, float32 on request; a device that cannot hold
+  the dtype, such as a float32-only device or JAX without ``jax_enable_x64``, is one
+  ``ValueError`` naming it, never a silent rounding: :func:`resolve_dtype`);
 * fast paths that need a library's own API, in their own module:
   :mod:`rso_ref.backend.windows` (strided window views for convolutions).
 
@@ -31,8 +34,8 @@ from . import core, windows
 from .core import (
     BACKENDS,
     array_namespace,
-    at,
     asarray,
+    at,
     backend_name,
     check_finite,
     check_floating,

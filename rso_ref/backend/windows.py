@@ -135,8 +135,9 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
         A strided *view* of the (padded) input, not to be written to, on NumPy
         (``numpy.lib.stride_tricks.sliding_window_view``, read-only), CuPy
         (``as_strided``) and torch (``Tensor.unfold``); on other namespaces
-        (``array_api_strict``, JAX, autograd) a new array gathered with ``xp.take`` and precomputed flat indices. All paths
-        give bit-identical values (they only copy numbers).
+        (``array_api_strict``, JAX, autograd) a new array gathered with ``xp.take`` and
+        precomputed flat indices. All paths give bit-identical values (they only copy
+        numbers).
 
     Raises
     ------
