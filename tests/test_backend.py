@@ -220,3 +220,15 @@ def test_value_checks_skip_only_arrays_being_traced():
     jax.jit(lambda v: seen.append(backend.is_traced(v)) or backend.check_finite(v) or v)(bad)
     assert seen == [True]                                  # jit: no values to check
     jax.jit(lambda v: backend.check_finite(bad) or v)(bad)   # closed over: staged, skipped
+
+
+@pytest.mark.jax
+def test_synchronize_blocks_on_jax_arrays(monkeypatch):
+    jax = pytest.importorskip("jax")
+    jnp = backend.namespace("jax")
+    waited = []
+    monkeypatch.setattr(jax, "block_until_ready", lambda x: waited.append(x) or x)
+    a = [jnp.ones(2), jnp.zeros(3)]
+    backend.synchronize(a)
+    backend.synchronize(jnp)        # a namespace alone: JAX has no global barrier
+    assert waited == [a]

@@ -312,16 +312,23 @@ def random_uniform(shape, seed: int | np.random.Generator = 0, *, low: float = 0
 
 
 def synchronize(xp: ModuleType | Any = None) -> None:
-    """Wait until queued device work has finished (CuPy, CUDA torch); no-op on CPU.
+    """Wait until queued device work has finished (CuPy, CUDA torch, JAX); no-op on CPU.
 
-    ``xp`` may be a namespace or an array. Call it before reading a timer.
+    ``xp`` may be a namespace or an array (or a list of arrays). Call it before reading a
+    timer. JAX dispatches asynchronously even on the CPU and has no global barrier: pass
+    the arrays whose computation is being timed, and this blocks until they are ready.
     """
     if xp is None:
         return
+    arrays = None
     if not isinstance(xp, ModuleType):
-        xp = array_namespace(xp)
+        arrays, xp = xp, array_namespace(xp)
     name = backend_name(xp)
-    if name == "cupy":
+    if name == "jax" and arrays is not None:
+        import jax
+
+        jax.block_until_ready(arrays)
+    elif name == "cupy":
         import cupy
 
         cupy.cuda.get_current_stream().synchronize()
