@@ -130,7 +130,7 @@ def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
 
     check_callable(loss_fn, "loss_fn")
     _check_pair(params, v)
-    return autodiff.hvp(lambda p, *, xp: loss_fn(p, *args, xp=xp), params, v, mode=mode)
+    return autodiff.hvp(loss_fn, params, v, *args, mode=mode)
 
 
 def fd_hvp(value_and_grad: Callable[[list], tuple[Any, list]], params: Sequence, v: Sequence, *,

@@ -288,3 +288,36 @@ def test_output_derivatives_and_energy_share_stay_on_the_device():
     Md, U = strict.asarray(M, device=device), strict.asarray(np.eye(4)[:, :2], device=device)
     share = hessian.subspace_energy_share(lambda v: strict.matmul(Md, v), U)
     assert share == pytest.approx((16 + 9) / 30, rel=1e-12)
+
+
+@pytest.mark.jax
+def test_jax_hvp_is_compiled_for_a_returning_loss_and_eager_otherwise():
+    # Lanczos calls hvp with the same model.loss many times: from the second call the
+    # product is jax.jit-compiled and cached (one trace per shape), with the same values
+    # as the eager product (1e-10, float64 identity). A fresh lambda per call is never
+    # compiled (it would recompile every time), and a loss that needs concrete data
+    # (Python control flow on X, traced under jit only) falls back to the eager product.
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jxp = backend.namespace("jax")
+    model, params, X, y, v = _problem("cross_entropy", seed=19)
+    ref = hessian.hvp(model.loss, params, v, X, y)
+    moved = [[jxp.asarray(a) for a in tree_] for tree_ in (params, v)]
+    Xj, yj = jxp.asarray(X), jxp.asarray(y)
+    before = autodiff._jax_jitted_product.cache_info().currsize
+    for _ in range(3):
+        assert _rel_tree(hessian.hvp(model.loss, *moved, Xj, yj), ref) < EXACT
+    assert autodiff._jax_jitted_product.cache_info().currsize == before + 1
+    for _ in range(3):
+        out = hessian.hvp(lambda p, a, b, *, xp: model.loss(p, a, b, xp=xp), *moved, Xj, yj)
+        assert _rel_tree(out, ref) < EXACT
+    assert autodiff._jax_jitted_product.cache_info().currsize == before + 1
+
+    def concrete(p, a, b, *, xp):
+        if float(xp.max(xp.abs(a))) > 1e6:  # concrete under jax.grad, traced under jax.jit
+            raise ValueError("inputs too large")
+        return model.loss(p, a, b, xp=xp)
+
+    for _ in range(3):
+        assert _rel_tree(hessian.hvp(concrete, *moved, Xj, yj), ref) < EXACT
+    assert (concrete, "forward-over-reverse") in autodiff._JAX_EAGER  # tried once, then eager
