@@ -406,7 +406,7 @@ def _engine(**trees: Sequence) -> _Engine:
         if not isinstance(items, (list, tuple)):
             raise TypeError(f"{name} must be a list of arrays, got {type(items).__name__}")
     try:
-        xp = backend.array_namespace(*trees.values())
+        xp = backend.array_namespace(*trees.values(), names=list(trees))
     except TypeError:  # not arrays at all: the per-entry check below names the culprit
         xp = None
     name = None if xp is None else backend.backend_name(xp)

@@ -176,7 +176,7 @@ def fd_hvp(value_and_grad: Callable[[list], tuple[Any, list]], params: Sequence,
     """
     check_callable(value_and_grad, "value_and_grad")
     tree.check_like(v, params, "v", "params")
-    xp = backend.array_namespace(*params, *v)
+    xp = backend.array_namespace(params, v, names=["params", "v"])
     v_norm = tree.norm(v)
     if v_norm == 0.0:
         return tree.zeros_like(params)

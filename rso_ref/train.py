@@ -205,7 +205,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                              f"{type(optimizer).__name__} does not")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir")
-    xp = array_namespace(X, y)
+    xp = array_namespace(X, y, names=["X", "y"])
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X has {n} rows but y has {y.shape[0]}")

@@ -237,6 +237,17 @@ def test_bad_input():
         hessian.as_matvec(np.eye(4), params)
 
 
+def test_products_on_two_devices_are_refused_naming_both():
+    strict = pytest.importorskip("array_api_strict")
+    one = strict.asarray(np.ones(3), device=strict.Device("device1"))
+    default = strict.asarray(np.ones(3))
+    pattern = r"params\[0\] on .*device1.*v\[0\] on .*CPU_DEVICE"
+    with pytest.raises(ValueError, match=pattern):
+        hessian.fd_hvp(lambda q: (0.0, q), [one], [default])
+    with pytest.raises(ValueError, match=pattern):  # not the TypeError about autodiff
+        hessian.hvp(lambda q, *, xp: xp.sum(q[0]), [one], [default])
+
+
 def _rel_tree(mine, ref):
     """Relative error of a product returned on any backend against a NumPy one."""
     return _rel(tree.flatten([backend.to_numpy(m) for m in mine]), tree.flatten(ref))

@@ -114,6 +114,14 @@ def test_bad_arguments(np_xp, kwargs, error, match):
         train(MODEL, SGD(lr=0.1), X, y, **{"progress": False, **kwargs})
 
 
+def test_data_on_two_devices_is_refused_naming_both():
+    strict = pytest.importorskip("array_api_strict")
+    X, y = _data(backend.namespace("numpy"))
+    X1 = strict.asarray(X, device=strict.Device("device1"))
+    with pytest.raises(ValueError, match=r"X on .*device1.*y on .*CPU_DEVICE"):
+        train(MODEL, SGD(lr=0.1), X1, strict.asarray(y), epochs=1, batch_size=4, progress=False)
+
+
 class _DuckSGD:
     """Has init and step like an optimizer, but declares nothing."""
 
