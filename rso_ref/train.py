@@ -41,7 +41,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import autodiff, checkpoint, hessian, tree
-from .backend import array_namespace, device
+from .backend import array_namespace, device, index_dtype
 from .data import minibatches
 from .optim import Needs, Optimizer
 from .validation import NonFiniteError, check_callable, check_finite_loss, check_flag, check_int
@@ -115,8 +115,7 @@ def _take(xp, array, index: np.ndarray):
     """Rows ``index`` (host integers) of ``array``, the index moved to ``array``'s device
     in that device's indexing dtype (int32 where a device has no 64-bit types)."""
     where = device(array)
-    dtype = xp.__array_namespace_info__().default_dtypes(device=where)["indexing"]
-    return xp.take(array, xp.asarray(index, dtype=dtype, device=where), axis=0)
+    return xp.take(array, xp.asarray(index, dtype=index_dtype(xp, where), device=where), axis=0)
 
 
 def _fingerprint(model, optimizer, batch_size, seed, meta_batch) -> str:
