@@ -332,3 +332,17 @@ def test_jax_hvp_is_compiled_for_a_returning_loss_and_eager_otherwise():
     for _ in range(3):
         assert _rel_tree(hessian.hvp(concrete, *moved, Xj, yj), ref) < EXACT
     assert (concrete, "forward-over-reverse") in autodiff._JAX_EAGER  # tried once, then eager
+
+
+def test_fd_hvp_in_float32_on_float32_only_devices(xp32, on_device):
+    # The float32 step delta ~ 5e-3 (1 + |theta|) (fd_hvp's Notes) on a smooth (tanh) MLP:
+    # truncation ~delta^2 and rounding ~u/delta, both ~1e-5 here; measured 5e-5 against
+    # the exact float64 product, so 1e-3 leaves a margin of 20.
+    model, params, X, y, v = _problem("cross_entropy", seed=23)
+    ref = hessian.hvp(model.loss, params, v, X, y)
+    f32 = [[xp32.asarray(a, dtype=xp32.float32) for a in t] for t in (params, v)]
+    Xd, yd = xp32.asarray(X, dtype=xp32.float32), xp32.asarray(y.astype(np.int32))
+    out = hessian.fd_hvp(lambda p: model.value_and_grad(p, Xd, yd), *f32)
+    on_device(out)
+    assert all(o.dtype == xp32.float32 for o in out)
+    assert _rel_tree(out, ref) < 1e-3
