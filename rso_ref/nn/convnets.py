@@ -172,7 +172,7 @@ class _LayerModel(ModelBase):
         TypeError
             ``X`` and ``params`` of different dtypes.
         """
-        xp = array_namespace(*params, X) if xp is None else xp
+        xp = array_namespace(params, X, names=("params", "X")) if xp is None else xp
         return self._forward(params, X, xp)[0]
 
     def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:

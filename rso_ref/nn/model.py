@@ -71,14 +71,14 @@ class ModelBase:
         ``(n, n_classes)``. Raises as :meth:`forward`, and for labels that are not
         integers, out of range, or fewer/more than the rows of ``X``.
         """
-        xp = array_namespace(*params, X, y) if xp is None else xp
+        xp = array_namespace(params, X, y, names=("params", "X", "y")) if xp is None else xp
         out, _ = self._forward(params, X, xp)
         return self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp), xp=xp)[0]
 
     def _loss_and_output_grad(self, params: Sequence, X: Any, y: Any
                               ) -> tuple[ModuleType, Any, list, Any]:
         """``(xp, loss, forward caches, dloss/doutputs)``: where every backward pass starts."""
-        xp = array_namespace(*params, X, y)
+        xp = array_namespace(params, X, y, names=("params", "X", "y"))
         out, caches = self._forward(params, X, xp)
         value, loss_cache = self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp),
                                            xp=xp)
@@ -89,5 +89,5 @@ class ModelBase:
 
         For ``loss="mse"`` too (the arg-max, the predicted class, is that of the outputs).
         """
-        xp = array_namespace(*params, X) if xp is None else xp
+        xp = array_namespace(params, X, names=("params", "X")) if xp is None else xp
         return log_softmax(self.forward(params, X, xp=xp), xp=xp)

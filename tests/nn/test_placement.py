@@ -150,3 +150,16 @@ def test_placement_and_errors_that_name_like():
         MLP((6, 5, 3)).init(like=np.zeros(1, dtype=np.float16))
     with pytest.raises(TypeError, match="dtype must be"):
         MLP((6, 5, 3)).init(like=x, dtype="int32")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_parameters_and_data_on_two_devices_name_both(name):
+    model = MODELS[name][0]()
+    X, y = _batch(name)
+    params = model.init(3, like=strict.asarray(X, device=strict.Device("device1")))
+    Xh, yh = strict.asarray(X), strict.asarray(y)
+    match = r"different devices: params\[0\] on .*device1.*, X on .*CPU_DEVICE"
+    for call in (lambda: model.value_and_grad(params, Xh, yh), lambda: model.loss(params, Xh, yh),
+                 lambda: model.predict(params, Xh)):
+        with pytest.raises(ValueError, match=match):
+            call()
