@@ -10,10 +10,12 @@ missing is skipped with its reason shown (``pytest -ra``), never silently droppe
 Tests make their inputs with ``xp.asarray(...)``, ``xp.zeros(...)`` and so on. For a
 device case the fixture hands out :class:`DeviceNamespace`, a test-side wrapper whose
 creation functions put arrays on that device unless told otherwise; every other name is
-the real namespace's. Library code never sees the wrapper: it asks
-``backend.array_namespace`` for the namespace of the arrays it gets, which is the real one,
-so an array the library creates without the input's device lands on the default device
-and the next operation mixing the two raises.
+the real namespace's. Library code that works from arrays never sees the wrapper: it
+asks ``backend.array_namespace`` for the namespace of the arrays it gets, which is the
+real one, so an array the library creates without the input's device lands on the
+default device and the next operation mixing the two raises. (A test that passes the
+wrapper itself as ``xp=`` to a function that has no input array, such as
+``backend.random_normal``, asks for that device, as a user passing ``device=`` would.)
 
 ``xp32`` runs float32 tests on array_api_strict's float32-only devices: ``"no_float64"``
 (like Apple MPS) and ``"no_x64"`` (like JAX without x64: no float64, no int64).
