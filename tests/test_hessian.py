@@ -346,3 +346,19 @@ def test_fd_hvp_in_float32_on_float32_only_devices(xp32, on_device):
     on_device(out)
     assert all(o.dtype == xp32.float32 for o in out)
     assert _rel_tree(out, ref) < 1e-3
+
+
+@pytest.mark.gpu
+@pytest.mark.torch
+def test_exact_hvp_of_torch_cuda_tensors_stays_on_the_gpu():
+    # torch.func runs where the tensors are: the product of CUDA tensors is on CUDA and
+    # equals autograd's NumPy product (float64 identity on another device: 1e-10).
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device here")
+    model, params, X, y, v = _problem("cross_entropy", seed=29)
+    cuda = [[torch.as_tensor(a, device="cuda") for a in t] for t in (params, v)]
+    Xc, yc = torch.as_tensor(X, device="cuda"), torch.as_tensor(y, device="cuda")
+    out = hessian.hvp(model.loss, *cuda, Xc, yc)
+    assert all(o.device.type == "cuda" and not o.requires_grad for o in out)
+    assert _rel_tree(out, hessian.hvp(model.loss, params, v, X, y)) < EXACT
