@@ -33,10 +33,6 @@ import pytest
 from rso_ref import backend
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "jax: runs on JAX (skipped when jax is not installed)")
-
-
 #: Creation functions whose ``device=`` defaults to the wrapped device. The ``*_like``
 #: functions are left alone: the standard already puts their result on ``x``'s device.
 _CREATION = ("asarray", "zeros", "ones", "empty", "full", "arange", "linspace", "eye")
