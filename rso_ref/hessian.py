@@ -120,6 +120,8 @@ def hvp(loss_fn: Callable[..., Any], params: Sequence, v: Sequence, *args: Any,
 
     On torch the forward-over-reverse product is ``torch.func.jvp`` of
     ``torch.func.grad``, on JAX ``jax.jvp`` of ``jax.grad``: no graph outlives the call.
+    On JAX a loss that comes back (a model's bound ``loss``, as Lanczos calls it) is
+    compiled by ``jax.jit`` from its second call (:func:`rso_ref.autodiff.hvp`).
 
     References
     ----------
