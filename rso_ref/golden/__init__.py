@@ -48,6 +48,11 @@ or every kind a module provides (functions named after the kinds)::
 
     reports = golden.verify_all(my_port)
 
+A port that works on device arrays is called with them by ``like=`` (any array of the
+target namespace and device; the comparison happens on the host)::
+
+    report = golden.verify(my_port.rso_step, "rso_step", like=torch.zeros(1, device="cuda"))
+
 From the command line: ``rso-ref golden write DIR`` and ``rso-ref golden verify --port
 module[:function] [--kind K]`` (:mod:`rso_ref.cli`; this package prints nothing).
 """
