@@ -85,6 +85,24 @@ def test_value_and_grad_is_torch_autograd_and_detached():
     assert int(net[0][1].num_batches_tracked) == tracked + 1
 
 
+def test_loss_is_differentiable_by_torch_func_so_the_exact_hvp_is_not_zero():
+    from rso_ref import hessian
+
+    net = _net()
+    model, (X, y) = as_model(net, F.cross_entropy), _batch()
+    params = model.init()
+    loss = model.loss(params, X, y)
+    assert not loss.requires_grad and loss.grad_fn is None  # no graph for detached params
+    gen = torch.Generator().manual_seed(3)
+    v = [torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in params]
+    exact = hessian.hvp(model.loss, params, v, X, y)
+    approx = hessian.fd_hvp(lambda p: model.value_and_grad(p, X, y), params, v)
+    norm = float(torch.sqrt(sum((h * h).sum() for h in exact)))
+    assert norm > 1e-3  # a torch.no_grad inside loss made torch.func return zeros
+    # central differences of a smooth (tanh, cross-entropy) loss: O(eps^2) ~ 1e-7 relative
+    _close(exact, approx, rtol=1e-6)
+
+
 def test_value_and_grad_leaves_the_module_alone():
     net = _net(batchnorm=True)
     model, (X, y) = as_model(net, F.cross_entropy), _batch()

@@ -195,15 +195,20 @@ class TorchModel:
                                for p, g in zip(params, grads)]
 
     def forward(self, params: Sequence, X: Any) -> torch.Tensor:
-        """The module's outputs at ``params`` (no graph)."""
+        """The module's outputs at ``params``.
+
+        No graph is built for detached ``params`` (what :meth:`init` and
+        :meth:`value_and_grad` hand out); the call stays differentiable by
+        ``torch.func`` transforms, so :func:`rso_ref.hessian.hvp` of :meth:`loss` is exact
+        (a ``torch.no_grad`` here would make ``torch.func.grad`` return zeros).
+        """
         params = self._check(params, X)
-        with torch.no_grad():
-            return self._outputs(params, X)
+        return self._outputs(params, X)
 
     def loss(self, params: Sequence, X: Any, y: Any, *, xp: Any = None) -> torch.Tensor:
-        """Batch loss as a 0-d tensor (no graph). ``xp`` is accepted for the protocol."""
-        with torch.no_grad():
-            return self.loss_fn(self.forward(params, X), y)
+        """Batch loss as a 0-d tensor (see :meth:`forward` on graphs). ``xp`` is accepted
+        for the protocol."""
+        return self.loss_fn(self.forward(params, X), y)
 
     def predict(self, params: Sequence, X: Any, *, xp: Any = None) -> torch.Tensor:
         r"""Log-probabilities :math:`\log\operatorname{softmax}` of the outputs, ``(n, C)``."""
