@@ -156,13 +156,19 @@ class CompareConfig:
             "rso_options" if label == "rso" else f"optimizers[{label!r}]")
 
 
-def prepare(config: CompareConfig, *, val_fraction: float = 0.0) -> tuple[Any, Any]:
+def prepare(config: CompareConfig, *, val_fraction: float = 0.0,
+            model: Any = None) -> tuple[Any, Any]:
     """Load the data, build the model and check every arm against it; no training.
 
     Each arm's optimizer is built with the model's structure and initialised on the
     model's parameters, so what only the model can decide (RSO's ``groups`` against its
     layers and blocks) fails here, before :func:`run_comparison` or
     :func:`tune_learning_rates` train anything.
+
+    ``model``, when given, is a model object used instead of building ``config.model``
+    (e.g. a torch module through :func:`rso_ref.interop.torch.as_model`, with
+    ``config.backend="torch"``); ``config.model`` then only chooses the layout the data
+    set is loaded in (``"mlp"``: flat rows; a convnet name: images).
 
     Returns
     -------
@@ -172,12 +178,13 @@ def prepare(config: CompareConfig, *, val_fraction: float = 0.0) -> tuple[Any, A
     namespace(config.backend)  # fail early and clearly when the backend is missing
     ds = load_dataset(config.data, model=config.model, backend=config.backend,
                       dtype=config.dtype, val_fraction=val_fraction, **config.data_options)
-    check_fits(config.model, ds)
-    try:
-        model = make_model(config.model, ds, **config.model_options)
-    except (TypeError, ValueError) as exc:
-        raise _prefixed(exc, "model_options") from None
-    params = model.init(0)  # host parameters: the structure is what is checked
+    if model is None:
+        check_fits(config.model, ds)
+        try:
+            model = make_model(config.model, ds, **config.model_options)
+        except (TypeError, ValueError) as exc:
+            raise _prefixed(exc, "model_options") from None
+    params = model.init(0, like=ds.X_train[:1, ...])  # the structure is what is checked
     for label in config.optimizers:
         name, options = config.arm(label)
         try:
@@ -212,7 +219,8 @@ LR_GRID_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, seed: int = 0,
                         arms: Sequence[str] | None = None, extend_edges: int = 0,
-                        progress: bool = True, log: Callable[[str], Any] | None = None) -> dict:
+                        progress: bool = True, log: Callable[[str], Any] | None = None,
+                        model: Any = None) -> dict:
     """Choose each arm's learning rate on a validation split.
 
     Every arm gets the grid ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS`` (one seed,
@@ -228,6 +236,8 @@ def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, see
         The arms to tune (default: all of ``config.optimizers``).
     extend_edges : int, default 0
         Most rates added beyond an edge winner, per arm.
+    model : model object, optional
+        Used instead of building ``config.model`` (see :func:`prepare`).
 
     Returns
     -------
@@ -242,7 +252,7 @@ def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, see
         raise ValueError(f"arms must be among config.optimizers {list(config.optimizers)}, "
                          f"got {unknown}")
     check_int(extend_edges, "extend_edges")
-    ds, model = prepare(config, val_fraction=val_fraction)
+    ds, model = prepare(config, val_fraction=val_fraction, model=model)
     table = {}
     for label in arms:
         scores: dict[float, float] = {}
@@ -279,14 +289,16 @@ def _best_rate(scores: dict, label: str) -> float:
 
 
 def run_comparison(config: CompareConfig, *, progress: bool = True,
-                   log: Callable[[str], Any] | None = None) -> dict:
+                   log: Callable[[str], Any] | None = None, model: Any = None) -> dict:
     """Train every optimizer of ``config`` with every seed; return the report dict.
 
     The data split is fixed (seed 0) so seeds vary the initialisation and minibatch
     order only. Test accuracy is measured on the held-out test split after the last
-    epoch.
+    epoch. ``model``, when given, replaces ``config.model`` (see :func:`prepare`; a
+    model whose parameters come with it, like a torch module's, starts every seed from
+    the same parameters).
     """
-    ds, model = prepare(config)
+    ds, model = prepare(config, model=model)
     runs: dict[str, list] = {name: [] for name in config.optimizers}
     for name in config.optimizers:
         for seed in config.seeds:

@@ -1,4 +1,6 @@
 """CompareConfig: arms (optimizers and named variants), model and data options, validation."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -135,3 +137,28 @@ def test_tuning_extends_the_grid_beyond_an_edge_winner():
     assert base["sgd"]["best"] not in (base["sgd"]["grid"][0], base["sgd"]["grid"][-1])
     with pytest.raises(ValueError, match="extend_edges must be an int >= 0"):
         tune_learning_rates(config, extend_edges=-1, progress=False)
+
+
+@pytest.mark.torch
+def test_a_torch_module_through_as_model_is_compared_like_an_mlp():
+    torch = pytest.importorskip("torch")
+    from rso_ref.interop.torch import as_model
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.Tanh(),
+                              torch.nn.Linear(16, 10)).double()
+    model = as_model(net, torch.nn.functional.cross_entropy)
+    config = CompareConfig(model="mlp", optimizers=("sgd", "rso"), epochs=1, batch_size=128,
+                           backend="torch")
+    before = [p.detach().clone() for p in net.parameters()]
+    report = run_comparison(config, progress=False, model=model)
+    assert report["groups"] == [[0, 1], [2, 3]]          # the torch module's layers
+    for arm in ("sgd", "rso"):
+        (run,) = report["runs"][arm]
+        assert run["status"] == "completed" and run["eval_accuracy"] > 0.5  # chance is 0.1
+    assert sum(report["runs"]["rso"][0]["steps"]["nfev"]) > 0  # the meta-solve ran on torch
+    # the module's own parameters are untouched: the comparison trains copies
+    assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before))
+    with pytest.raises(ValueError, match="groups"):
+        run_comparison(dataclasses.replace(config, rso_options={"groups": [[0], [9]]}),
+                       progress=False, model=model)
