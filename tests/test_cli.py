@@ -32,7 +32,7 @@ def test_compare_writes_report_plots_and_table(tmp_path, capsys):
     (["compare", "--model", "transformer"], "model must be one of"),
     (["compare", "--optimizers", "sgd,nadam"], "optimizers must be"),
     (["compare", "--data", "imagenet"], "unknown data set name"),
-    (["compare", "--backend", "jax"], "--backend: backend must be one of"),
+    (["compare", "--backend", "tensorflow"], "--backend: backend must be one of"),
     (["compare", "--epochs", "0"], "--epochs: epochs must be an int >= 1"),
     (["compare", "--data", "cifar10"], "--data-path DIR"),
     (["compare", "--data", "cifar10", "--data-path", "/nonexistent"],
