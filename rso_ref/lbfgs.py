@@ -16,8 +16,8 @@ row per pair), with :math:`\rho_i = 1/(y_i^\top s_i)` in an ``(m,)`` array, so a
 iteration allocates no history and the two-loop recursion streams rows of one block.
 Rows are written with :data:`rso_ref.backend.at`: in place where arrays are writeable
 (NumPy, CuPy, torch, array_api_strict), a functional update on JAX, whose arrays are
-immutable (there each pair stored copies the two blocks, :math:`O(mn)`, outside
-``jax.jit`` as the rest of the iteration).
+immutable (there each stored pair copies the two blocks, :math:`O(mn)`; the iteration
+runs eagerly, outside ``jax.jit``).
 
 The pieces of one iteration, :class:`History` (the memory) and :func:`search` (the line
 search with its reset retry), are public so that the full-batch optimizer
