@@ -232,3 +232,16 @@ def test_synchronize_blocks_on_jax_arrays(monkeypatch):
     backend.synchronize(a)
     backend.synchronize(jnp)        # a namespace alone: JAX has no global barrier
     assert waited == [a]
+
+
+def test_put_writes_a_row_on_every_backend_and_device(xp, on_device):
+    x = xp.zeros((3, 2))
+    row = xp.asarray([1.0, 2.0])
+    out = backend.put(x, (1, slice(None)), row)
+    on_device(out)
+    assert backend.to_numpy(out).tolist() == [[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]]
+    # NumPy is written in place (the fast path); JAX arrays are never changed in place
+    if backend.is_numpy(backend.array_namespace(x)):
+        assert out is x
+    if backend.backend_name(backend.array_namespace(x)) == "jax":
+        assert backend.to_numpy(x).tolist() == [[0.0, 0.0]] * 3

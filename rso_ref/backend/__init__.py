@@ -36,6 +36,7 @@ from .core import (
     array_namespace,
     asarray,
     at,
+    put,
     backend_name,
     check_finite,
     check_floating,

@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "BACKENDS",
     "at",
+    "put",
     "one_hot",
     "namespace",
     "array_namespace",
@@ -63,6 +64,20 @@ at = array_api_extra.at
 #: ``one_hot(labels, num_classes, dtype=...)`` (array-api-extra), created on the labels'
 #: device.
 one_hot = array_api_extra.one_hot
+
+
+def put(x: Any, index: Any, value: Any) -> Any:
+    """``x[index] = value`` as an expression: reassign the result, never reuse ``x``.
+
+    A NumPy array is written in place and returned (the plain assignment: :data:`at`
+    spends about 10 us per call in its checks, 14 % of an L-BFGS iteration at
+    n = 1000); any other array goes through :data:`at`, in place where the namespace's
+    arrays are writeable and a functional update where they are not (JAX).
+    """
+    if type(x) is np.ndarray:
+        x[index] = value
+        return x
+    return at(x)[index].set(value)
 
 
 def namespace(name: str = "numpy") -> ModuleType:
