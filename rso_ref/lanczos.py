@@ -7,9 +7,10 @@ symmetric operators the same iteration as Stewart's Krylov–Schur and, in exact
 arithmetic, as ARPACK's implicitly restarted Lanczos), with full reorthogonalisation:
 
 * the Krylov basis ``V`` (one row per vector) lives on the operator's backend and
-  device and only array-API calls touch it (row writes are functional updates,
-  ``rso_ref.backend.at``, so immutable JAX arrays work); the small projected matrix
-  ``T = V A Vᵀ`` and its eigendecomposition live on the host in NumPy float64;
+  device and only array-API calls touch it (row writes go through
+  ``rso_ref.backend.put``, functional on JAX, whose arrays are immutable); the small
+  projected matrix ``T = V A Vᵀ`` and its eigendecomposition live on the host in NumPy
+  float64;
 * every new vector is orthogonalised against the whole basis twice (classical
   Gram–Schmidt, "twice is enough", Giraud et al. 2005), and the Gram–Schmidt coefficients *are*
   the new column of ``T``, so ``T`` stays exact after restarts (arrowhead plus
@@ -264,7 +265,7 @@ def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, device, locked) ->
     eps = float(xp.finfo(dtype).eps)
     V = xp.zeros((m + 1, dim), dtype=dtype, device=device)  # basis vectors are rows
     H = hp.zeros((m + 1, m))                       # H[:j, :j] = T_j, H[j, j-1] = beta_j
-    V = backend.at(V)[0, :].set(_random_unit(gen, locked, dim, xp, dtype, device), xp=xp)
+    V = backend.put(V, (0, slice(None)), _random_unit(gen, locked, dim, xp, dtype, device))
     kept, n_matvec, n_restarts = 0, 0, 0
     while True:
         for j in range(kept, m):
@@ -278,10 +279,10 @@ def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, device, locked) ->
                 beta = 0.0
                 if j + 1 < m:
                     basis = V[:j + 1, :] if locked is None else xp.concat([locked, V[:j + 1, :]])
-                    V = backend.at(V)[j + 1, :].set(
-                        _random_unit(gen, basis, dim, xp, dtype, device), xp=xp)
+                    V = backend.put(V, (j + 1, slice(None)),
+                                    _random_unit(gen, basis, dim, xp, dtype, device))
             else:
-                V = backend.at(V)[j + 1, :].set(w / beta, xp=xp)
+                V = backend.put(V, (j + 1, slice(None)), w / beta)
             H[j + 1, j] = beta
             if j + 1 < k:
                 continue
@@ -302,8 +303,8 @@ def _lanczos(matvec, dim, k, tol, maxiter, m, gen, xp, dtype, device, locked) ->
         n_restarts += 1
         kept_rows = xp.matmul(xp.asarray(Y[:, :kept].T.copy(), dtype=dtype, device=device),
                               V[:m, :])
-        V = backend.at(V)[:kept, :].set(kept_rows, xp=xp)
-        V = backend.at(V)[kept, :].set(V[m, :], xp=xp)
+        V = backend.put(V, (slice(None, kept), slice(None)), kept_rows)
+        V = backend.put(V, (kept, slice(None)), V[m, :])
         s = H[m, m - 1] * Y[m - 1, :kept]          # coupling of the kept vectors to v_{m+1}
         H[:] = 0.0
         H[:kept, :kept] = hp.diag(theta[:kept])

@@ -14,7 +14,7 @@ compared with it; see :func:`minimize` for where and why this module differs.
 Storage: the pairs live in two contiguous ``(m, n)`` arrays used as ring buffers (one
 row per pair), with :math:`\rho_i = 1/(y_i^\top s_i)` in an ``(m,)`` array, so an
 iteration allocates no history and the two-loop recursion streams rows of one block.
-Rows are written with :data:`rso_ref.backend.at`: in place where arrays are writeable
+Rows are written with :func:`rso_ref.backend.put`: in place where arrays are writeable
 (NumPy, CuPy, torch, array_api_strict), a functional update on JAX, whose arrays are
 immutable (there each stored pair copies the two blocks, :math:`O(mn)`; the iteration
 runs eagerly, outside ``jax.jit``).
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
-from .backend import array_namespace, at, device
+from .backend import array_namespace, device, put
 from .linesearch import LineSearchResult, check_wolfe_constants, evaluate, line_search
 from .validation import check_callable, check_int, check_nonnegative
 
@@ -248,7 +248,7 @@ class History:
     s_hist, y_hist : array, shape (m, n)
         Pair storage, one pair per row; updated by :meth:`push`, in place where the
         namespace's arrays are writeable, otherwise (JAX) replaced by a functional
-        update (``array_api_extra.at``), so never share them with the caller.
+        update (:func:`rso_ref.backend.put`), so never share them with the caller.
     rho : array, shape (m,)
         :math:`\rho_i = 1/(s_i^\top y_i)` per row; updated like ``s_hist``.
     head : int
@@ -302,10 +302,10 @@ class History:
         sy, yy = float(s @ y), float(y @ y)
         if not sy > self.eps * yy:
             return False
-        m, row, xp = self.s_hist.shape[0], self.head, self.xp
-        self.s_hist = at(self.s_hist)[row, :].set(s, xp=xp)
-        self.y_hist = at(self.y_hist)[row, :].set(y, xp=xp)
-        self.rho = at(self.rho)[row].set(1.0 / sy, xp=xp)
+        m, row = self.s_hist.shape[0], self.head
+        self.s_hist = put(self.s_hist, (row, slice(None)), s)
+        self.y_hist = put(self.y_hist, (row, slice(None)), y)
+        self.rho = put(self.rho, row, 1.0 / sy)
         self.head = (self.head + 1) % m
         self.size = min(self.size + 1, m)
         self.gamma = sy / yy  # N&W eq. (7.20)
