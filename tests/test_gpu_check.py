@@ -1,12 +1,10 @@
 """rso-ref bench gpu: one line and exit 0 without a GPU; FLOPs counted per GEMM; the JSON."""
 import json
-import statistics
-import time
 
 import pytest
 
 from rso_ref import backend, benchmarks
-from rso_ref.benchmarks import gpu_check
+from rso_ref.benchmarks import gpu_check, median_time
 from rso_ref.cli import main as cli_main
 
 
@@ -47,14 +45,8 @@ def test_flops_count_every_gemm_of_forward_and_backward():
 
 
 def _wall_timer(fn, repeats, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"gpu_s": statistics.median(times), "cpu_s": statistics.median(times)}
+    seconds = median_time(fn, repeats, warmup=warmup)
+    return {"gpu_s": seconds, "cpu_s": seconds}
 
 
 @pytest.fixture
