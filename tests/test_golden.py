@@ -265,17 +265,21 @@ def test_a_damaged_fixture_file_is_one_error_naming_it(tmp_path, damage):
 
 # --- independent torch ports (float64) -------------------------------------------------
 
-def _torch():
+@pytest.fixture
+def torch64():
+    """torch with float64 as its default dtype for one test (restored afterwards)."""
     torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
-    return torch
+    yield torch
+    torch.set_default_dtype(previous)
 
 
 @pytest.mark.slow
 @pytest.mark.torch
-def test_torch_port_of_rso_step_passes():
+def test_torch_port_of_rso_step_passes(torch64):
     """RSO in torch from Algorithm 1; the meta L-BFGS is rso_ref.minimize on torch arrays."""
-    torch = _torch()
+    torch = torch64
     from rso_ref.lbfgs import minimize
 
     def port(value_and_grad, params, *, lr, groups, meta_iters, w0, normalize, safeguard, m,
@@ -344,8 +348,8 @@ def _torch_loss(torch, params, X, y, activation, loss):
 
 
 @pytest.mark.torch
-def test_torch_ports_of_the_mlp_and_its_hessian_vector_products_pass():
-    torch = _torch()
+def test_torch_ports_of_the_mlp_and_its_hessian_vector_products_pass(torch64):
+    torch = torch64
 
     def leaves(params):
         return [torch.tensor(p, requires_grad=True) for p in params]
@@ -371,8 +375,8 @@ def test_torch_ports_of_the_mlp_and_its_hessian_vector_products_pass():
 @pytest.mark.parametrize("case", ["sgd_momentum", "sgd_nesterov_wd", "sgd_dampening", "adam",
                                   "adam_l2_amsgrad", "adamw", "rmsprop",
                                   "rmsprop_centered_momentum"])
-def test_torch_optim_passes_the_optimizer_fixtures(case):
-    torch = _torch()
+def test_torch_optim_passes_the_optimizer_fixtures(case, torch64):
+    torch = torch64
     classes = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                "rmsprop": torch.optim.RMSprop}
 

@@ -23,13 +23,16 @@ RTOL = 1e-10
 
 
 def _net(batchnorm=False, dropout=0.0, seed=0):
+    # float64 given to each layer, so the draws do not depend on torch's default dtype
+    # (other tests set it to float64)
     torch.manual_seed(seed)
-    hidden = [torch.nn.Linear(5, 7), torch.nn.Tanh()]
+    f64 = {"dtype": torch.float64}
+    hidden = [torch.nn.Linear(5, 7, **f64), torch.nn.Tanh()]
     if batchnorm:
-        hidden.insert(1, torch.nn.BatchNorm1d(7))
+        hidden.insert(1, torch.nn.BatchNorm1d(7, **f64))
     if dropout:
         hidden.append(torch.nn.Dropout(dropout))
-    return torch.nn.Sequential(torch.nn.Sequential(*hidden), torch.nn.Linear(7, 3)).double()
+    return torch.nn.Sequential(torch.nn.Sequential(*hidden), torch.nn.Linear(7, 3, **f64))
 
 
 def _batch(n=24, seed=1):
@@ -147,8 +150,9 @@ def test_library_optimizers_and_train_take_it(make):
     model, (X, y) = as_model(_net(), F.cross_entropy), _batch(n=48)
     result = train(model, make(model), X, y, epochs=2, batch_size=16, seed=0)
     assert result.status == "completed", result.message
-    losses = result.steps["loss"]
-    assert len(losses) == 6 and losses[-1] < losses[0]
+    assert len(result.steps["loss"]) == 6
+    # the loss on the whole training set went down (minibatch losses are too noisy to compare)
+    assert float(model.loss(result.params, X, y)) < float(model.loss(model.init(), X, y))
     assert all(isinstance(p, torch.Tensor) for p in result.params)
     assert model.predict(result.params, X).shape == (48, 3)
 
