@@ -47,7 +47,6 @@ from typing import Any, Callable, Sequence
 
 from . import backend, tree
 from .lanczos import top_eigenpairs
-from .nn.losses import one_hot
 from .validation import check_callable, check_choice, check_int, check_positive
 
 __all__ = [
@@ -221,7 +220,7 @@ def output_grad(z: Any, y: Any, loss: str) -> Any:
     n = z.shape[0]
     if loss == "mse" and not xp.isdtype(y.dtype, "integral"):
         return (z - y) / n
-    onehot = one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
+    onehot = backend.one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
     if loss == "mse":
         return (z - onehot) / n
     return (_softmax(z, xp) - onehot) / n
@@ -417,7 +416,7 @@ def subspace_energy_share(matvec: Callable[[Any], Any], eigvecs: Any, *,
         total = 0.0
         for i in range(dim):
             # on the device of eigvecs, one at a time; a functional update (immutable JAX)
-            unit = backend.at(xp.zeros_like(eigvecs[:, 0]))[i].set(1.0, xp=xp)
+            unit = backend.put(xp.zeros_like(eigvecs[:, 0]), i, 1.0)
             total += float(xp.sum(matvec(unit) ** 2))
     else:
         gen = backend.rng(seed)

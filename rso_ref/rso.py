@@ -44,7 +44,7 @@ from .validation import (NonFiniteError, check_callable, check_finite_loss, chec
 
 __all__ = [
     "RSOStepResult", "rso_step", "meta_objective", "group_directions", "apply_weights",
-    "check_group_spec", "resolve_groups", "initial_weights", "host_weights", "evaluate_oracle", "W0_CHOICES",
+    "check_group_spec", "check_w0", "resolve_groups", "initial_weights", "host_weights", "evaluate_oracle", "W0_CHOICES",
     "DEFAULT_META_ITERS", "META_FTOL",
 ]
 
@@ -187,6 +187,22 @@ def host_weights(values: Any, n_groups: int | None, name: str = "w0") -> Any:
     return w
 
 
+def check_w0(w0: Any) -> str | tuple[float, ...]:
+    """Return a valid ``w0``: one of :data:`W0_CHOICES` as given, explicit weights as a
+    tuple of floats (any 1-D real sequence or array of finite numbers).
+
+    Raises
+    ------
+    ValueError
+        For an unknown string, or weights that are not a finite 1-D real array.
+    """
+    if isinstance(w0, str):
+        if w0 not in W0_CHOICES:
+            raise ValueError(f"w0 must be one of {W0_CHOICES} or an array, got {w0!r}")
+        return w0
+    return tuple(float(v) for v in host_weights(w0, None, "w0"))
+
+
 def initial_weights(w0: Any, n_groups: int, previous: Any = None) -> Any:
     """Starting weights of the meta-solve, a host float64 array of shape ``(n_groups,)``.
 
@@ -197,8 +213,7 @@ def initial_weights(w0: Any, n_groups: int, previous: Any = None) -> Any:
     """
     hx = _host()
     if isinstance(w0, str):
-        if w0 not in W0_CHOICES:
-            raise ValueError(f"w0 must be one of {W0_CHOICES} or an array, got {w0!r}")
+        check_w0(w0)
         if w0 == "ones":
             return hx.ones(n_groups, dtype=hx.float64)
         if w0 == "previous" and previous is not None:

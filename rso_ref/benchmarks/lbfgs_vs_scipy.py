@@ -31,7 +31,7 @@ import scipy.optimize
 from threadpoolctl import threadpool_limits
 
 from rso_ref import backend
-from rso_ref.benchmarks import finish, parse_args
+from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.lbfgs import minimize
 
 M = 10
@@ -137,12 +137,8 @@ def per_iteration(problems, n, iters, repeats, jx=None):
     if jx is not None:
         cases["ours_jax"] = (run_ours, problem.fun(jx), jx.asarray(problem.x0))
     result = side_by_side(cases, repeats, **opts)
-    oracle = []
-    for _ in range(max(3, repeats)):  # cost of one (f, g) call, for context
-        start = time.perf_counter()
-        fun(problem.x0)
-        oracle.append(time.perf_counter() - start)
-    out = {"n": n, "iterations": iters, "fun_and_grad_time_s": statistics.median(oracle)}
+    oracle = median_time(lambda: fun(problem.x0), max(3, repeats))  # one (f, g) call, for context
+    out = {"n": n, "iterations": iters, "fun_and_grad_time_s": oracle}
     for name, r in result.items():
         out[name] = {**r, "time_per_iteration_s": r["time_s"] / max(r["nit"], 1)}
     out["ratio_time_per_iteration"] = (out["ours"]["time_per_iteration_s"]

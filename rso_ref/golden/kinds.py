@@ -114,8 +114,9 @@ def _on(value: Any, like: Any) -> Any:
 
 
 def _run_lbfgs(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
-    fun = _cases.objective(options, _on(inputs, like))
-    out = port(fun, _on(inputs["x0"], like), **{k: options[k] for k in _LBFGS_KEYS})
+    moved = _on(inputs, like)
+    out = port(_cases.objective(options, moved), moved["x0"],
+               **{k: options[k] for k in _LBFGS_KEYS})
     return {k: np.asarray(_host(out[k])) for k in ("x", "f", "g", "nfev")}
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import backend
-from .. import optim as _optim
+from ..optim import registry
 from ..hessian import as_matvec
 from ..hessian import hvp as _hvp
 from ..lanczos import top_eigenpairs
@@ -34,9 +34,7 @@ __all__ = ["lbfgs", "rso_meta", "rso_step", "optim", "mlp", "hvp", "eigen",
            "reference_ports"]
 
 #: Optimizer names of the ``optim`` fixtures -> classes of :mod:`rso_ref.optim`.
-OPTIMIZERS = {"sgd": _optim.SGD, "adam": _optim.Adam, "adamw": _optim.AdamW,
-              "rmsprop": _optim.RMSprop, "lamb": _optim.LAMB, "lars": _optim.LARS,
-              "muon": _optim.Muon}
+OPTIMIZERS = {name: cls for name, cls in registry.OPTIMIZERS.items() if name != "rso"}
 
 
 def lbfgs(fun: Callable, x0: Any, *, m: int, gtol: float, ftol: float, maxiter: int,

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 from ..linesearch import check_wolfe_constants
-from ..rso import (DEFAULT_META_ITERS, W0_CHOICES, Oracle, apply_weights, evaluate_oracle,
-                   check_group_spec, group_directions, host_weights, resolve_groups,
-                   rso_step)
+from ..rso import (DEFAULT_META_ITERS, Oracle, apply_weights, check_group_spec, check_w0,
+                   evaluate_oracle, group_directions, resolve_groups, rso_step)
 from ..validation import check_flag, check_int, check_positive
 from .base import begin_step, store_checked
 from .contract import Needs, Optimizer, StepInfo
@@ -117,12 +116,7 @@ class RSO(Optimizer):
                       m=check_int(self.m, "m", minimum=1), c1=c1, c2=c2,
                       maxls=check_int(self.maxls, "maxls", minimum=1))
         check_group_spec(self.groups)
-        if isinstance(self.w0, str):
-            if self.w0 not in W0_CHOICES:
-                raise ValueError(f"w0 must be one of {W0_CHOICES} or an array, got {self.w0!r}")
-        else:
-            w0 = host_weights(self.w0, None, "w0")
-            store_checked(self, w0=tuple(float(v) for v in w0))
+        store_checked(self, w0=check_w0(self.w0))
 
     def _groups(self, n_params: int) -> list[list[int]]:
         return resolve_groups(self.groups, n_params, layers=self.layers, blocks=self.blocks)

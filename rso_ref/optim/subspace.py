@@ -15,8 +15,9 @@ from typing import Callable, ClassVar, Sequence
 
 from .. import tree
 from ..backend import array_namespace, device
+from ..hessian import as_matvec
 from ..lanczos import top_eigenpairs
-from ..validation import check_int, check_positive, check_real
+from ..validation import check_callable, check_int, check_positive, check_real
 from .base import begin_step, store_checked
 from .contract import Needs, Optimizer, StepInfo
 
@@ -74,19 +75,14 @@ class _SubspaceSGD(Optimizer):
             If ``grads`` holds NaN or inf.
         """
         params, grads = begin_step(params, grads, state, _KEYS)
-        if not callable(hvp_fn):
-            raise TypeError(f"hvp_fn must be callable (params, v) -> H v, got {hvp_fn!r}")
+        check_callable(hvp_fn, "hvp_fn")
         new_state = dict(state, count=state["count"] + 1)
         if self.a == self.b:
             return tree.axpy(-self.lr, tree.scale(grads, self.a), params), new_state, StepInfo()
         hvp_calls = 0
         if state["count"] % self.every == 0 or not state["basis"]:
             dim = sum(math.prod(p.shape) for p in params)
-
-            def matvec(vector):
-                return tree.flatten(hvp_fn(params, tree.unflatten(vector, params)))
-
-            res = top_eigenpairs(matvec, dim, self.k, tol=self.tol, seed=self.seed,
+            res = top_eigenpairs(as_matvec(lambda v: hvp_fn(params, v), params), dim, self.k, tol=self.tol, seed=self.seed,
                                  xp=array_namespace(*params), dtype=params[0].dtype,
                                  device=device(params[0]))
             hvp_calls = res.n_matvec
