@@ -57,7 +57,7 @@ HOST = {
     "plots.py": {"numpy"},
     "presets/": {"numpy"},
     "stats.py": {"numpy", "scipy"},
-    "testing.py": {"numpy"},
+    "testing/": {"numpy"},
     "train.py": {"numpy"},
 }
 #: The experiment harness, above everything else.

@@ -15,7 +15,7 @@ from rso_ref.lbfgs import (STATUS_MESSAGES, History, inverse_hessian, line_model
                            minimize, two_loop)
 from rso_ref.testing import assert_close
 from rso_ref.validation import NonFiniteError
-from problems import all_problems, assert_wolfe, extended_rosenbrock, quadratic
+from rso_ref.testing.problems import all_problems, assert_wolfe, extended_rosenbrock, quadratic
 
 PROBLEMS = all_problems()
 IDS = [p.name for p in PROBLEMS]

@@ -7,7 +7,7 @@ import pytest
 from rso_ref import backend
 from rso_ref.linesearch import (LINESEARCH_MESSAGES, _cubicmin, _quadmin, line_search,
                                 scalar_search_wolfe)
-from problems import assert_wolfe, chained_rosenbrock, extended_rosenbrock
+from rso_ref.testing.problems import assert_wolfe, chained_rosenbrock, extended_rosenbrock
 
 # Scalar test functions phi(a) -> (phi, dphi) with phi'(0) < 0: Moré-Thuente's first
 # three (doi:10.1145/192115.192132, Table 1-3) and two smooth ones with far minima.

@@ -18,7 +18,7 @@ from rso_ref.lbfgs import History, minimize
 from rso_ref.nn import MLP
 from rso_ref.optim import LBFGS, RSO, SGD, Adam, BulkSGD, DomSGD, InterpolatedSGD, Muon
 from rso_ref.rso import rso_step
-from problems import all_problems, extended_rosenbrock
+from rso_ref.testing.problems import all_problems, extended_rosenbrock
 from test_rso import make_params, quartic_oracle
 
 # The same float64 operations in another library or on another device: only the

@@ -1,10 +1,10 @@
 """rso_ref.lbfgs.minimize against scipy.optimize.minimize(method="L-BFGS-B"), NumPy float64.
 
 Usage: ``rso-ref bench lbfgs [--quick] [--out PATH]`` (or ``python -m
-rso_ref.benchmarks.lbfgs_vs_scipy``); needs a source checkout, see :func:`reference_problems`.
+rso_ref.benchmarks.lbfgs_vs_scipy``).
 
 Writes JSON (tmp file + os.replace, never half-written) with, per reference problem of
-``tests/problems.py``: nit, nfev, median time, final f and success of both, with totals
+:mod:`rso_ref.testing.problems`: nit, nfev, median time, final f and success of both, with totals
 and ratios; and the time per iteration on extended Rosenbrock at n = 1e3 and 1e5 (both
 solvers run the same fixed number of iterations, gtol = ftol = 0), with a third column
 for ``minimize`` on JAX arrays (CPU, float64, the oracle run op by op) when JAX is
@@ -14,14 +14,11 @@ pinned to one thread with threadpoolctl; the load average before and after is re
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 from types import ModuleType
 from typing import Sequence
 
@@ -33,28 +30,9 @@ from threadpoolctl import threadpool_limits
 from rso_ref import backend
 from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.lbfgs import minimize
+from rso_ref.testing import problems
 
 M = 10
-
-
-def reference_problems() -> ModuleType:
-    """The reference problem set, ``tests/problems.py`` of the source checkout.
-
-    The problem set is a test fixture that is not shipped in the package, so this
-    benchmark runs only where ``rso_ref`` is imported from a source checkout (an
-    editable install); elsewhere it raises ``RuntimeError``.
-    """
-    root = Path(__file__).resolve().parents[2]
-    path = root / "tests" / "problems.py"
-    if not ((root / "pyproject.toml").is_file() and (root / "rso_ref").is_dir()
-            and path.is_file()):
-        raise RuntimeError("the L-BFGS benchmark needs the reference problems of a source "
-                           "checkout (tests/problems.py); install rso_ref editable from one")
-    spec = importlib.util.spec_from_file_location("rso_ref_reference_problems", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_ours(fun, x0, **opts):
@@ -113,7 +91,7 @@ def side_by_side(cases, repeats, **opts):
     return last
 
 
-def problem_set(problems, repeats):
+def problem_set(repeats):
     xp = backend.namespace("numpy")
     rows, totals = [], {"ours": {"nit": 0, "nfev": 0, "time_s": 0.0},
                         "scipy": {"nit": 0, "nfev": 0, "time_s": 0.0}}
@@ -129,7 +107,7 @@ def problem_set(problems, repeats):
     return rows, totals, ratios
 
 
-def per_iteration(problems, n, iters, repeats, jx=None):
+def per_iteration(n, iters, repeats, jx=None):
     problem = problems.extended_rosenbrock(n)
     opts = {"gtol": 0.0, "ftol": 0.0, "maxiter": iters}
     fun = problem.fun(backend.namespace("numpy"))
@@ -153,16 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write its JSON and print the ratios; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args = parse_args(parser, "lbfgs_vs_scipy", argv)
-    problems = reference_problems()
     jx = jax_namespace()
     repeats = 3 if args.quick else 7
     load_before = os.getloadavg()
     # Trial points of some problems overflow (e.g. exp in Jennrich-Sampson); the line
     # search backtracks from them, so NumPy's warnings are noise here.
     with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
-        rows, totals, ratios = problem_set(problems, repeats)
-        rosen = [per_iteration(problems, 1000, 50 if args.quick else 200, repeats, jx),
-                 per_iteration(problems, 100_000, 20 if args.quick else 60, repeats, jx)]
+        rows, totals, ratios = problem_set(repeats)
+        rosen = [per_iteration(1000, 50 if args.quick else 200, repeats, jx),
+                 per_iteration(100_000, 20 if args.quick else 60, repeats, jx)]
     data = {
         "benchmark": "rso_ref.lbfgs.minimize vs scipy L-BFGS-B (no bounds), m = 10, float64",
         "repeats": repeats,

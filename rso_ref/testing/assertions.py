@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_namespace, backend_name, device, to_numpy
+from ..backend import array_namespace, backend_name, device, to_numpy
 
 __all__ = ["RTOL", "assert_close", "rtol_for"]
 

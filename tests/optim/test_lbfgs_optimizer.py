@@ -9,7 +9,7 @@ from rso_ref.lbfgs import minimize
 from rso_ref.optim import LBFGS, Needs, Optimizer, StepInfo
 from rso_ref.testing import assert_close
 from rso_ref.validation import NonFiniteError
-from problems import extended_rosenbrock
+from rso_ref.testing.problems import extended_rosenbrock
 
 
 def _value_and_grad(fun):
