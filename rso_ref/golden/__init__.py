@@ -69,7 +69,7 @@ from .reference import reference_ports
 from .store import Fixture, encode, read_set, write_set
 
 __all__ = [
-    "SCHEMA_VERSION", "KINDS", "FIXTURE_DIR", "write", "load", "verify", "verify_all",
+    "SCHEMA_VERSION", "KINDS", "FIXTURE_DIR", "write", "write_cases", "load", "verify", "verify_all",
     "reference_ports", "VerifyReport", "Row", "Fixture",
 ]
 
@@ -80,21 +80,53 @@ SCHEMA_VERSION = 1
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "golden_fixtures"
 
 
-def _document(kind: str) -> tuple[dict, dict]:
-    """The JSON document and arrays of one kind, outputs from the reference port."""
+def _document(kind: str, cases: list) -> tuple[dict, dict]:
+    """The JSON document and arrays of ``cases`` of one kind, outputs from the reference port."""
     spec, port = KINDS[kind], reference_ports()[kind]
     arrays: dict = {}
-    cases = []
-    for case in spec.build():
+    encoded = []
+    for case in cases:
         outputs = run_port(kind, port, case)
-        cases.append(encode({"name": case["name"], "options": case["options"],
-                             "inputs": case["inputs"], "outputs": outputs},
-                            case["name"], arrays))
+        encoded.append(encode({"name": case["name"], "options": case["options"],
+                               "inputs": case["inputs"], "outputs": outputs},
+                              case["name"], arrays))
     document = {"schema_version": SCHEMA_VERSION, "kind": kind,
                 "conventions": "rso_ref/golden_fixtures/SCHEMA.md",
                 "tolerances": spec.tolerances, "optional_outputs": list(spec.optional),
-                "cases": cases}
+                "cases": encoded}
     return document, arrays
+
+
+def write_cases(directory: str | os.PathLike, kind: str, cases: list) -> list[Path]:
+    """Write a verifiable fixture set of ``kind`` made of ``cases`` into ``directory``.
+
+    The reference port (:func:`reference_ports`) is run on each case to produce its
+    outputs; ``<kind>.json`` and ``<kind>.npz`` are written atomically (replacing a set
+    of that kind already there). :func:`verify` with ``fixture_dir=directory`` replays
+    them.
+
+    Parameters
+    ----------
+    directory : path
+        Created if missing.
+    kind : str
+        One of :data:`KINDS`.
+    cases : list of dict
+        In the builder format of :mod:`rso_ref.golden.cases`: ``{"name", "options",
+        "inputs"}`` with inputs nested dicts/lists of host NumPy arrays and numbers.
+        Names must be unique.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    _kinds([kind])
+    names = [case["name"] for case in cases]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"cases must be a non-empty list with unique names, got {names}")
+    document, arrays = _document(kind, cases)
+    return write_set(directory, kind, document, arrays)
 
 
 def write(directory: str | os.PathLike = FIXTURE_DIR, kinds: Any = None) -> list[Path]:
@@ -115,8 +147,7 @@ def write(directory: str | os.PathLike = FIXTURE_DIR, kinds: Any = None) -> list
     """
     paths = []
     for kind in _kinds(kinds):
-        document, arrays = _document(kind)
-        paths += write_set(directory, kind, document, arrays)
+        paths += write_cases(directory, kind, KINDS[kind].build())
     return paths
 
 
