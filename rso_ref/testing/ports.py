@@ -1,0 +1,464 @@
+r"""Differential checks of a port: drawn cases of a golden kind, port against reference.
+
+The golden fixtures (:mod:`rso_ref.golden`) check a port on a handful of stored cases;
+a port tuned to them (right for the shipped 16-8-10 network, wrong for a deeper one)
+passes. :func:`check_port` draws many more cases of the same kind with `hypothesis`_,
+calls the port and the reference port (:func:`rso_ref.golden.reference_ports`) through
+the kind's own runner (:func:`rso_ref.golden.check.run_port`, so the port is called
+exactly as by :func:`rso_ref.golden.verify`), and compares the two with the kind's
+documented tolerances (:func:`rso_ref.golden.check.compare_outputs`, never looser). A
+mismatch is shrunk to a minimal case, written as a replayable fixture set, and raised
+as :class:`AssertionError`.
+
+What is drawn, per kind (every array from ``numpy.random.default_rng`` of a drawn seed,
+so a case shrinks towards small sizes and seed 0):
+
+``mlp``, ``hvp``, ``eigen``, ``rso_meta``, ``rso_step``
+    MLPs with 1-4 hidden layers of widths 1-6 (input 2-6, output 2-5 units), every
+    activation and loss of :mod:`rso_ref.nn`, a batch of 2-8 Gaussian rows, parameters
+    from :meth:`~rso_ref.nn.mlp.MLP.init` with N(0, 0.1²) biases.
+    ``hvp``: 1-2 Gaussian directions. ``eigen``: ``k`` = 1-3, on at most 60 parameters.
+    ``rso_meta``: a random partition of the parameter arrays into groups, ``lr`` over
+    four decades (1e-3 to 10), ``normalize``, 1-3 weight vectors in [-1, 2].
+    ``rso_step``: the same plus ``meta_iters`` K = 0-10, every ``w0`` (the named choices
+    and explicit weights), ``safeguard``, L-BFGS memory ``m`` = 1-10, 1-3 chained steps.
+``lbfgs``
+    Quadratics :math:`\tfrac12 x^\top A x - b^\top x` with SPD ``A`` of dimension 2-8
+    and condition number 1 to 1e3, and chained Rosenbrock of dimension 2-6 from
+    perturbed :math:`(-1.2, 1, \dots)`, memory ``m`` = 1-10, ``maxiter`` 1-16 (quadratic)
+    or 1-25 (Rosenbrock). These are the shipped cases' limits: rounding differences of
+    1e-16 between two correct float64 implementations grow about tenfold every four
+    iterations on a quadratic of condition 1e3 with small ``m`` (the golden docs), so
+    16 iterations keep them near 1e-12, far inside the kind's 1e-6; longer runs would
+    test chaos, not the port.
+``optim``
+    Every optimizer of :data:`rso_ref.golden.reference.OPTIMIZERS` with each optional
+    hyperparameter either left at its default or drawn (learning rates 1e-4 to 1,
+    momenta and averaging constants in [0, 0.99], ``eps`` 1e-10 to 1e-4, decays 1e-4 to
+    0.1, flags, Newton-Schulz steps 1-6), 1-3 parameter arrays of 1-D or 2-D shapes,
+    gradient sequences of T = 1-6 steps with entries spanning 1e-4 to 1.
+
+Rejected cases (drawn again, not counted): those where the *reference* raises (an
+invalid hyperparameter combination such as Nesterov without momentum, a
+:class:`~rso_ref.validation.NonFiniteError` at a large ``lr``, a Lanczos run that does
+not converge), ``eigen`` cases whose top-``k`` eigenvalues are not separated (any gap
+:math:`\lambda_i - \lambda_{i+1}`, :math:`i \le k`, below :math:`10^{-3}\,\max_j
+|\lambda_j|` of the dense Hessian: eigenvectors are then ill defined, their error
+growing as rounding over the gap), and those where the port raises
+:class:`NotImplementedError` (counted as *skipped*). Any other exception of the port is
+a mismatch.
+
+.. _hypothesis: https://hypothesis.readthedocs.io
+
+The module imports without hypothesis; :func:`check_port` then raises
+:class:`ImportError` saying to ``pip install 'rso_ref[testing]'``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import golden
+from ..golden import cases as _cases
+from ..golden.check import Row, compare_outputs, run_port
+from ..golden.kinds import EXACT, KINDS
+from ..golden.reference import OPTIMIZERS
+from ..nn.activations import ACTIVATIONS
+from ..nn.losses import LOSSES
+from ..rso import W0_CHOICES
+from ..validation import check_callable, check_int
+
+__all__ = ["CheckReport", "check_port"]
+
+_INSTALL = "check_port needs hypothesis: pip install 'rso_ref[testing]'"
+
+#: Largest parameter count of an ``eigen`` case (its dense Hessian decides the gap rule).
+_EIGEN_MAX_DIM = 60
+#: Smallest admitted eigen-gap, relative to the largest |eigenvalue|.
+_EIGEN_GAP = 1e-3
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Outcome of a :func:`check_port` run that found no mismatch.
+
+    Attributes
+    ----------
+    kind : str
+    examples : int
+        Cases run (the reference accepted them).
+    passed : int
+        Cases where the port matched the reference.
+    skipped : int
+        Cases where the port raised ``NotImplementedError``.
+    seconds : float
+        Wall time of the whole check.
+    status : {"PASS", "SKIP"}
+        ``"SKIP"`` when the port skipped every case it was given.
+    """
+
+    kind: str
+    examples: int
+    passed: int
+    skipped: int
+    seconds: float
+    status: str
+
+    def format(self) -> str:
+        """One line: kind, status, counts and time."""
+        return (f"{self.kind}: {self.status} ({self.passed} passed, {self.skipped} skipped "
+                f"of {self.examples} drawn cases, {self.seconds:.1f} s)")
+
+
+class _Mismatch(Exception):
+    """Raised inside the property when the port disagrees with the reference (or raises)."""
+
+    def __init__(self, case: dict, rows: list, error: str = "") -> None:
+        super().__init__(error or "; ".join(r.quantity for r in rows))
+        self.case, self.rows, self.error = case, rows, error
+
+
+# ---------------------------------------------------------------- case strategies ----
+
+def _hypothesis() -> Any:
+    try:
+        import hypothesis
+    except ImportError:
+        raise ImportError(_INSTALL) from None
+    return hypothesis
+
+
+def _log_uniform(st: Any, low: float, high: float) -> Any:
+    """``10**u`` for ``u`` uniform in ``[log10 low, log10 high]`` (shrinks to ``low``)."""
+    return st.floats(math.log10(low), math.log10(high)).map(lambda u: float(10.0 ** u))
+
+
+def _network(st: Any, max_params: int | None = None) -> Any:
+    """Strategy of ``(options, inputs)``: an MLP case with ``params``, ``X``, ``y``."""
+
+    @st.composite
+    def draw_network(draw: Callable) -> tuple[dict, dict]:
+        hidden = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+        sizes = (draw(st.integers(2, 6)), *hidden, draw(st.integers(2, 5)))
+        dim = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        if max_params is not None:
+            _hypothesis().assume(dim <= max_params)
+        activation = draw(st.sampled_from(sorted(ACTIVATIONS)))
+        loss = draw(st.sampled_from(sorted(LOSSES)))
+        seed, batch = draw(st.integers(0, 2**16)), draw(st.integers(2, 8))
+        gen = np.random.default_rng(seed)
+        X = gen.standard_normal((batch, sizes[0]))
+        y = (gen.integers(0, sizes[-1], batch) if loss == "cross_entropy"
+             else gen.standard_normal((batch, sizes[-1])))
+        params = _cases.mlp_params(sizes, activation, seed)
+        return ({"activation": activation, "loss": loss},
+                {"params": params, "X": X, "y": y})
+
+    return draw_network()
+
+
+def _partition(st: Any, n: int) -> Any:
+    """Strategy of random partitions of ``range(n)`` into non-empty index lists."""
+
+    @st.composite
+    def draw_partition(draw: Callable) -> list:
+        order = draw(st.permutations(range(n)))
+        cuts = draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))
+        groups, current = [], [order[0]]
+        for index, cut in zip(order[1:], cuts):
+            if cut:
+                groups.append(sorted(current))
+                current = []
+            current.append(index)
+        return groups + [sorted(current)]
+
+    return draw_partition()
+
+
+def _named(kind: str, options: dict, inputs: dict) -> dict:
+    return {"name": f"drawn_{kind}", "options": options, "inputs": inputs}
+
+
+def _mlp_case(st: Any) -> Any:
+    return _network(st).map(lambda net: _named("mlp", *net))
+
+
+def _hvp_case(st: Any) -> Any:
+    @st.composite
+    def draw(draw: Callable) -> dict:
+        options, inputs = draw(_network(st))
+        gen = np.random.default_rng(draw(st.integers(0, 2**16)))
+        inputs["v"] = [[gen.standard_normal(p.shape) for p in inputs["params"]]
+                       for _ in range(draw(st.integers(1, 2)))]
+        return _named("hvp", options, inputs)
+
+    return draw()
+
+
+def _eigen_case(st: Any) -> Any:
+    @st.composite
+    def draw(draw: Callable) -> dict:
+        options, inputs = draw(_network(st, max_params=_EIGEN_MAX_DIM))
+        k = draw(st.integers(1, 3))
+        _hypothesis().assume(_separated(options, inputs, k))
+        return _named("eigen", {**options, "k": k}, inputs)
+
+    return draw()
+
+
+def _separated(options: dict, inputs: dict, k: int) -> bool:
+    r"""The eigen-gap rule: :math:`\lambda_i - \lambda_{i+1} \ge 10^{-3} \max|\lambda|`
+    for :math:`i = 1..k` on the dense Hessian (columns from the reference ``hvp``)."""
+    params = inputs["params"]
+    sizes = [p.size for p in params]
+    dim = sum(sizes)
+    if k >= dim:
+        return False
+    hvp = golden.reference_ports()["hvp"]
+    columns = []
+    for j in range(dim):
+        unit = np.zeros(dim)
+        unit[j] = 1.0
+        v = [part.reshape(p.shape) for part, p in zip(np.split(unit, np.cumsum(sizes)[:-1]),
+                                                          params)]
+        hv = hvp(params, inputs["X"], inputs["y"], v, activation=options["activation"],
+                 loss=options["loss"])
+        columns.append(np.concatenate([np.asarray(h).reshape(-1) for h in hv]))
+    hessian = np.stack(columns, axis=1)
+    values = np.linalg.eigvalsh(0.5 * (hessian + hessian.T))[::-1]
+    scale = float(np.max(np.abs(values)))
+    return scale > 0.0 and bool(np.all(values[:k] - values[1:k + 1] >= _EIGEN_GAP * scale))
+
+
+def _rso_common(st: Any, draw: Callable) -> tuple[dict, dict, int]:
+    """Network, partition, ``lr`` and ``normalize`` shared by ``rso_meta``/``rso_step``."""
+    options, inputs = draw(_network(st))
+    groups = draw(_partition(st, len(inputs["params"])))
+    options = {**options, "groups": groups, "lr": draw(_log_uniform(st, 1e-3, 10.0)),
+               "normalize": draw(st.booleans())}
+    return options, inputs, len(groups)
+
+
+def _weights(st: Any, n: int) -> Any:
+    return st.lists(st.floats(-1.0, 2.0), min_size=n, max_size=n)
+
+
+def _rso_meta_case(st: Any) -> Any:
+    @st.composite
+    def draw(draw: Callable) -> dict:
+        options, inputs, n_groups = _rso_common(st, draw)
+        ws = draw(st.lists(_weights(st, n_groups), min_size=1, max_size=3))
+        return _named("rso_meta", options, {**inputs, "w": [np.array(w) for w in ws]})
+
+    return draw()
+
+
+def _rso_step_case(st: Any) -> Any:
+    @st.composite
+    def draw(draw: Callable) -> dict:
+        options, inputs, n_groups = _rso_common(st, draw)
+        w0 = draw(st.one_of(st.sampled_from(W0_CHOICES), _weights(st, n_groups)))
+        options.update(meta_iters=draw(st.integers(0, 10)), w0=w0,
+                       safeguard=draw(st.booleans()), m=draw(st.integers(1, 10)),
+                       c1=1e-4, c2=0.9, maxls=20, steps=draw(st.integers(1, 3)))
+        return _named("rso_step", options, inputs)
+
+    return draw()
+
+
+def _spd(n: int, cond: float, gen: np.random.Generator) -> np.ndarray:
+    """A symmetric positive definite matrix with eigenvalues log-spaced in ``[1, cond]``."""
+    q, _ = np.linalg.qr(gen.standard_normal((n, n)))
+    a = (q * np.logspace(0.0, math.log10(cond), n)) @ q.T
+    return 0.5 * (a + a.T)
+
+
+def _lbfgs_case(st: Any) -> Any:
+    @st.composite
+    def draw(draw: Callable) -> dict:
+        gen = np.random.default_rng(draw(st.integers(0, 2**16)))
+        options = {"m": draw(st.integers(1, 10)), "gtol": 1e-5, "ftol": 2.2e-9, "maxls": 20,
+                   "c1": 1e-4, "c2": 0.9}
+        if draw(st.booleans()):
+            n = draw(st.integers(2, 8))
+            A = _spd(n, draw(_log_uniform(st, 1.0, 1e3)), gen)
+            inputs = {"x0": gen.standard_normal(n), "A": A, "b": gen.standard_normal(n)}
+            options.update(objective="quadratic", maxiter=draw(st.integers(1, 16)))
+        else:
+            n = draw(st.integers(2, 6))
+            start = np.resize([-1.2, 1.0], n) + draw(st.floats(0.0, 0.5)) * gen.standard_normal(n)
+            inputs = {"x0": start}
+            options.update(objective="rosenbrock", maxiter=draw(st.integers(1, 25)))
+        return _named("lbfgs", options, inputs)
+
+    return draw()
+
+
+def _hyper_strategies(st: Any) -> dict:
+    """Hyperparameter name -> strategy of its drawn values (JSON-storable)."""
+    fraction = st.floats(0.0, 0.99)
+    decay = _log_uniform(st, 1e-4, 0.1)
+    betas = st.tuples(st.floats(0.5, 0.99), st.floats(0.9, 0.9999)).map(list)
+    return {"lr": _log_uniform(st, 1e-4, 1.0), "adam_lr": _log_uniform(st, 1e-4, 1e-1),
+            "momentum": fraction, "dampening": fraction, "alpha": st.floats(0.5, 0.99),
+            "betas": betas, "adam_betas": betas, "eps": _log_uniform(st, 1e-10, 1e-4),
+            "adam_eps": _log_uniform(st, 1e-10, 1e-4), "weight_decay": decay,
+            "adam_weight_decay": decay, "trust_coefficient": decay,
+            "nesterov": st.booleans(), "amsgrad": st.booleans(), "centered": st.booleans(),
+            "ns_steps": st.integers(1, 6)}
+
+
+def _optim_case(st: Any) -> Any:
+    import inspect
+
+    table = _hyper_strategies(st)
+
+    @st.composite
+    def draw(draw: Callable) -> dict:
+        name = draw(st.sampled_from(sorted(OPTIMIZERS)))
+        hyper = {}
+        for key, param in inspect.signature(OPTIMIZERS[name]).parameters.items():
+            if param.default is inspect.Parameter.empty or draw(st.booleans()):
+                hyper[key] = draw(table[key])
+        shapes = draw(st.lists(st.one_of(st.tuples(st.integers(1, 4)),
+                                         st.tuples(st.integers(1, 4), st.integers(1, 4))),
+                               min_size=1, max_size=3))
+        gen = np.random.default_rng(draw(st.integers(0, 2**16)))
+        params = [gen.standard_normal(s) for s in shapes]
+        grads = [[gen.standard_normal(s) * 10.0 ** gen.uniform(-4.0, 0.0, s) for s in shapes]
+                 for _ in range(draw(st.integers(1, 6)))]
+        return _named("optim", {"optimizer": name, "hyper": hyper},
+                      {"params": params, "grads": grads})
+
+    return draw()
+
+
+_STRATEGIES = {"lbfgs": _lbfgs_case, "rso_meta": _rso_meta_case, "rso_step": _rso_step_case,
+               "optim": _optim_case, "mlp": _mlp_case, "hvp": _hvp_case, "eigen": _eigen_case}
+
+
+# ------------------------------------------------------------------- the check ----
+
+def _shape_summary(value: Any) -> Any:
+    """Arrays replaced by their shapes (nested lists of shapes stay lists)."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple)):
+        return [_shape_summary(v) for v in value]
+    return value
+
+
+def _message(kind: str, case: dict, rows: list, error: str, port_name: str,
+             directory: Path) -> str:
+    """The assertion text: case, failing quantities, replay commands."""
+    inputs = {k: _shape_summary(v) for k, v in case["inputs"].items()}
+    lines = [f"check_port: the port disagrees with the reference on a drawn {kind} case",
+             f"  options: {case['options']}", f"  input shapes: {inputs}"]
+    if error:
+        lines.append(f"  the port raised {error}")
+    for r in rows:
+        if not r.ok:
+            tol = "exact" if r.tolerance == EXACT else f"{r.tolerance:.0e}"
+            note = f"  ({r.note})" if r.note else ""
+            lines.append(f"  {r.quantity}: error {r.error:.3e} > tolerance {tol}, worst at "
+                         f"{r.where}{note}")
+    lines += [f"  replay (fixture written to {directory}):",
+              f"    rso-ref golden verify --port {port_name} --kind {kind} --fixtures {directory}",
+              f"    golden.verify(port, {kind!r}, fixture_dir={str(directory)!r})"]
+    return "\n".join(lines)
+
+
+def _port_name(port: Callable) -> str:
+    module = getattr(port, "__module__", None) or "MODULE"
+    return f"{module}:{getattr(port, '__qualname__', 'FUNCTION')}"
+
+
+def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int = 0,
+               like: Any = None, failure_dir: str | Path = "rso-ref-out/check-port"
+               ) -> CheckReport:
+    """Compare a port with the reference on drawn cases of a golden kind.
+
+    Parameters
+    ----------
+    port : callable
+        The port, with the signature of ``kind`` (:mod:`rso_ref.golden.kinds`).
+    kind : str
+        A key of :data:`rso_ref.golden.KINDS`.
+    max_examples : int, default 50
+        Cases to run (rejected cases are drawn again and do not count).
+    seed : int, default 0
+        Seed of the draw; a run is deterministic given ``seed`` (no example database).
+    like : array, optional
+        Call the port on arrays of this namespace and device, as
+        :func:`rso_ref.golden.verify` does; the reference always runs on the host.
+    failure_dir : path, default "rso-ref-out/check-port"
+        Where the minimal failing case is written, as ``<failure_dir>/<kind>-seed<seed>``.
+
+    Returns
+    -------
+    CheckReport
+        ``status="PASS"``, or ``"SKIP"`` when the port raised ``NotImplementedError`` on
+        every case.
+
+    Raises
+    ------
+    AssertionError
+        On the first mismatch, after shrinking: the message shows the case, the failing
+        quantities (error, tolerance, worst leaf) and how to replay the written fixture.
+    ImportError
+        Without hypothesis.
+    """
+    check_callable(port, "port")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    check_int(max_examples, "max_examples", minimum=1)
+    check_int(seed, "seed")
+    hyp = _hypothesis()
+    st = hyp.strategies
+    reference = golden.reference_ports()[kind]
+    counts = {"passed": 0, "skipped": 0}
+
+    @hyp.settings(max_examples=max_examples, database=None, deadline=None,
+                  derandomize=False, verbosity=hyp.Verbosity.quiet,
+                  suppress_health_check=[hyp.HealthCheck.too_slow, hyp.HealthCheck.filter_too_much,
+                                         hyp.HealthCheck.data_too_large,
+                                         hyp.HealthCheck.large_base_example])
+    @hyp.seed(seed)
+    @hyp.given(_STRATEGIES[kind](st))
+    def same_as_reference(case: dict) -> None:
+        try:
+            desired = run_port(kind, reference, case)
+        except Exception:  # noqa: BLE001 - the reference refuses the case: draw another
+            hyp.reject()
+        try:
+            actual = run_port(kind, port, case, like)
+        except NotImplementedError:
+            counts["skipped"] += 1
+            hyp.reject()
+        except Exception as exc:  # noqa: BLE001 - a raising port is a mismatch
+            raise _Mismatch(case, [], f"{type(exc).__name__}: {exc}") from exc
+        rows = compare_outputs(kind, case["name"], actual, desired)
+        if not all(r.ok for r in rows):
+            raise _Mismatch(case, rows)
+        counts["passed"] += 1
+
+    start = time.perf_counter()
+    try:
+        same_as_reference()
+    except _Mismatch as failure:
+        directory = Path(failure_dir) / f"{kind}-seed{seed}"
+        golden.write_cases(directory, kind, [failure.case])
+        raise AssertionError(_message(kind, failure.case, failure.rows, failure.error,
+                                      _port_name(port), directory)) from None
+    except hyp.errors.Unsatisfiable:
+        if not counts["skipped"]:
+            raise
+    seconds = time.perf_counter() - start
+    examples = counts["passed"] + counts["skipped"]
+    status = "SKIP" if counts["skipped"] and not counts["passed"] else "PASS"
+    return CheckReport(kind, examples, counts["passed"], counts["skipped"], seconds, status)
