@@ -51,6 +51,7 @@ HOST = {
     "compare.py": {"numpy"},
     "data/": {"numpy", "scipy"},
     "experiment.py": {"numpy"},
+    "extras.py": set(),                           # optional dependencies: require()
     "golden/": {"numpy"},
     "interop/": {"torch"},                        # rso_ref.interop.torch (torch extra)
     "metrics.py": {"numpy"},

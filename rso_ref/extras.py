@@ -1,0 +1,69 @@
+r"""Optional dependencies: one line that names the extra to install.
+
+The core of :mod:`rso_ref` (``minimize``, ``rso_step``, the optimizers, the models of
+:mod:`rso_ref.nn`, :func:`rso_ref.golden.verify`) needs only the numerical stack
+(NumPy, SciPy, autograd, array-api-compat, array-api-extra). Figures, progress bars,
+the digits data set and BLAS thread limits live in the ``cli`` extra; torch and JAX in
+their own. Every lazy import of such a library goes through :func:`require`, so a
+missing one is reported the same way everywhere::
+
+    ImportError: the digits data set needs sklearn: pip install 'rso_ref[cli]'
+
+This module imports no array library; it is safe on the device path and the host.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+__all__ = ["require"]
+
+
+def require(module_name: str, extra: str, feature: str) -> ModuleType:
+    r"""Import ``module_name``, or say which extra of rso_ref provides it.
+
+    Parameters
+    ----------
+    module_name : str
+        Dotted name of the module to import, e.g. ``"matplotlib.pyplot"``.
+    extra : str
+        The optional-dependency group of rso_ref that installs it, e.g. ``"cli"``.
+    feature : str
+        What the caller was about to do, in a few words (``"plotting"``); it starts
+        the error message.
+
+    Returns
+    -------
+    ModuleType
+        The imported module.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a string.
+    ValueError
+        If an argument is empty.
+    ImportError
+        ``"<feature> needs <top-level package>: pip install 'rso_ref[<extra>]'"`` when the
+        package is not installed; the original error is chained as ``__cause__``.
+        An import error raised *inside* an installed package (a broken installation)
+        propagates unchanged.
+
+    Examples
+    --------
+    >>> from rso_ref.extras import require
+    >>> require("json", "cli", "reading JSON").__name__
+    'json'
+    """
+    for name, value in (("module_name", module_name), ("extra", extra), ("feature", feature)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r}")
+        if not value:
+            raise ValueError(f"{name} must not be empty")
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        top = module_name.split(".")[0]
+        if error.name is not None and error.name.split(".")[0] != top:
+            raise  # a dependency of the package itself is missing: not ours to rename
+        raise ImportError(f"{feature} needs {top}: pip install 'rso_ref[{extra}]'") from error
