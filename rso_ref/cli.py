@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import benchmarks
+from .extras import require
 
 __all__ = ["main", "build_parser", "blas_threads", "DEFAULT_BLAS_THREADS"]
 
@@ -209,7 +210,7 @@ def blas_threads(n: int) -> Iterator[None]:
         yield
         return
     import numpy  # noqa: F401 - loads the BLAS that is to be limited
-    from threadpoolctl import threadpool_limits
+    threadpool_limits = require("threadpoolctl", "cli", "--blas-threads").threadpool_limits
 
     with threadpool_limits(limits=n, user_api="blas"):
         yield

@@ -12,18 +12,15 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .checkpoint import atomic_path
+from .extras import require
 
 __all__ = ["pyplot", "save_figure", "plot_loss_curves", "plot_layer_weights", "smooth"]
 
 
 def pyplot():
     """``matplotlib.pyplot`` with the non-interactive Agg backend unless one is already chosen."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    require("matplotlib", "cli", "plotting").use("Agg", force=False)
+    return require("matplotlib.pyplot", "cli", "plotting")
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:

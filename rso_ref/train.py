@@ -43,6 +43,7 @@ import numpy as np
 from . import autodiff, checkpoint, hessian, tree
 from .backend import array_namespace, device, index_dtype
 from .data import minibatches
+from .extras import require
 from .optim import Needs, Optimizer
 from .validation import NonFiniteError, check_callable, check_finite_loss, check_flag, check_int
 
@@ -152,7 +153,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     max_steps : int, optional
         Stop after this many steps in total.
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (tqdm comes with the ``cli`` extra; ``progress=False``
+        trains without it).
     checkpoint_dir : path, optional
         Write ``checkpoint_dir/last`` after each epoch (:class:`rso_ref.checkpoint.Checkpoint`:
         atomic, integrity-checked, no pickle; the step records go to an append-only
@@ -333,8 +335,23 @@ def _log_epoch(log: dict, epoch: int, losses: list, model, params, X_eval, y_eva
     log["eval_accuracy"].append(eval_acc)
 
 
-def _progress_bar(total: int, initial: int, enabled: bool, name: str):
-    from tqdm import tqdm  # the console bar: tqdm.auto warns in kernels without ipywidgets
+class _NoBar:
+    """The progress bar when ``progress=False``: training then needs no tqdm (cli extra)."""
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=name, unit="step",
-                leave=False, dynamic_ncols=True)
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **values: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, initial: int, enabled: bool, name: str):
+    if not enabled:
+        return _NoBar()
+    # The console bar: tqdm.auto warns in kernels without ipywidgets.
+    tqdm = require("tqdm", "cli", "train's progress bar (progress=True)").tqdm
+    return tqdm(total=total, initial=initial, desc=name, unit="step", leave=False,
+                dynamic_ncols=True)

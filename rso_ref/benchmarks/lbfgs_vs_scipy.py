@@ -25,12 +25,14 @@ from typing import Sequence
 import numpy as np
 import scipy
 import scipy.optimize
-from threadpoolctl import threadpool_limits
 
 from rso_ref import backend
 from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.lbfgs import minimize
 from rso_ref.testing import problems
+from rso_ref.extras import require
+
+threadpool_limits = require("threadpoolctl", "cli", "the benchmarks").threadpool_limits
 
 M = 10
 

@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .. import data, hessian, tree
 from ..lanczos import EigenResult, top_eigenpairs
@@ -57,6 +56,9 @@ from ..optim.subspace import InterpolatedSGD
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from ..stats import bootstrap_ci, mean_std
+from ..extras import require
+
+threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["Protocol", "QUICK", "FULL", "LOSSES", "Task", "make_task", "hvp_fn", "dominant_pairs",
            "primed_state", "warmup", "method_runs", "is_stable", "largest_stable_lr",

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..data import minibatches
 from ..nn import MLP
@@ -44,6 +43,9 @@ from ..plots import pyplot, save_figure
 from ..rso import rso_step
 from .registry import Claim, Evidence, register
 from .stability import BATCH_SIZE, load_task
+from ..extras import require
+
+threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["CostCase", "digits_case", "random_case", "count_calls", "time_steps",
            "peak_extra_memory", "cost_verdicts"]

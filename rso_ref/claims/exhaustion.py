@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .. import metrics
 from ..experiment import load_dataset
@@ -73,6 +72,9 @@ from ..optim import RSO
 from ..train import train
 from .registry import Claim, Evidence, register
 from ..stats import bootstrap_ci
+from ..extras import require
+
+threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = [
     "Setting", "BATCH_SIZE", "PHASE_EPOCHS", "build_model", "group_names", "weight_trajectories",
@@ -417,7 +419,7 @@ def _forest(ax, cells: list[dict], key: str, null_key: str | None, xlabel: str) 
 
 def _plot_theorem2(group_cells: list[dict], setting_cells: list[dict], out_dir: Path) -> list[str]:
     plt = pyplot()
-    from matplotlib import ticker
+    ticker = require("matplotlib.ticker", "cli", "plotting")
 
     height = max(4.0, 0.16 * len(group_cells) + 1.5)
     fig, (ax_rho, ax_raw) = plt.subplots(1, 2, figsize=(13, height), sharey=True)
@@ -466,7 +468,7 @@ def _plot_theorem2(group_cells: list[dict], setting_cells: list[dict], out_dir: 
 
 def _plot_figure1(profiles: dict, out_dir: Path) -> list[str]:
     plt = pyplot()
-    from matplotlib import ticker
+    ticker = require("matplotlib.ticker", "cli", "plotting")
 
     names = []
     for k, (label, runs) in enumerate(profiles.items()):

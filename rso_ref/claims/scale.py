@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .. import data as datasets
 from ..optim.registry import DEFAULT_LR
@@ -35,6 +34,9 @@ from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import OPTIMIZERS, load_task, train_once
 from ..stats import mean_std, welch_diff
+from ..extras import require
+
+threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["PAPER_SETTINGS", "matmul_flops_per_second", "compute_estimate",
            "speed_runs"]

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .. import metrics
 from ..experiment import load_dataset, make_model
@@ -43,6 +42,9 @@ from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
 from ..stats import mean_std, welch_diff
+from ..extras import require
+
+threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["OPTIMIZERS", "BATCH_SIZE", "load_task", "train_once", "final_accuracy",
            "run_metrics", "reduction_ci", "stability_runs", "lr_sweep", "stability_verdict"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..extras import require
 from .dataset import Dataset, check_layout
 from .splits import split_arrays
 
@@ -49,9 +50,8 @@ def load_digits(*, layout: str = "flat", test_fraction: float = 0.2, val_fractio
         ``name="digits"``, ``n_classes=10``, int64 labels.
     """
     check_layout(layout)
-    import sklearn.datasets  # local: importing scikit-learn costs about a second
-
-    bunch = sklearn.datasets.load_digits()
+    # Imported here: importing scikit-learn costs about a second.
+    bunch = require("sklearn.datasets", "cli", "the digits data set").load_digits()
     X = (np.asarray(bunch.data, dtype=np.float64) / 16.0).reshape((-1,) + _SHAPES[layout])
     y = np.asarray(bunch.target, dtype=np.int64)
     return split_arrays("digits", X, y, n_classes=10, test_fraction=test_fraction,

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import backend
+from ..extras import require
 from ..nn.mlp import MLP
 
 __all__ = [
@@ -93,9 +94,8 @@ def digits_rows() -> tuple[np.ndarray, np.ndarray]:
     Each 8x8 image (pixels / 16) is averaged over 2x2 blocks and flattened row-major;
     the pooling only keeps the stored fixtures small.
     """
-    import sklearn.datasets  # local: importing scikit-learn costs about a second
-
-    bunch = sklearn.datasets.load_digits()
+    # Imported here: importing scikit-learn costs about a second.
+    bunch = require("sklearn.datasets", "cli", "the digits data set").load_digits()
     labels = np.asarray(bunch.target, dtype=np.int64)
     rows = np.concatenate([np.flatnonzero(labels == c)[:2] for c in range(10)])
     rows.sort()

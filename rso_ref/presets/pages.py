@@ -14,6 +14,7 @@ import numpy as np
 
 from ..checkpoint import write_json_atomic, write_text_atomic
 from ..compare import LR_GRID_FACTORS, curve_data
+from ..extras import require
 from .analysis import LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION
 
 __all__ = ["write_preset", "write_index", "index_rows", "arm_grid", "compact", "render_page",
@@ -173,7 +174,7 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
 
 def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
     """``accuracy.png`` (per seed), ``curves.png``, ``cost.png`` and, if tuned, ``lr.png``."""
-    from matplotlib.ticker import NullFormatter
+    NullFormatter = require("matplotlib.ticker", "cli", "plotting").NullFormatter
 
     from ..plots import plot_loss_curves, pyplot, save_figure
 
