@@ -33,13 +33,44 @@ def test_readme_snippets_run(index):
         exec(compile(code, f"README snippet {index}", "exec"), namespace)
 
 
-def test_jax_is_an_extra_that_the_test_command_installs():
-    # JAX is optional (a CPU wheel) but CI tests it: the extra exists, the README's test
-    # command (hence .ci/run) installs it, and array-api-extra is a core dependency.
+def _project() -> dict:
     import tomllib
 
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["optional-dependencies"]["jax"] == ["jax[cpu]>=0.4.30"]
-    assert any(d.startswith("array-api-extra>=") for d in project["dependencies"])
-    extras = re.search(r'-e "\.\[([a-z,]+)\]"', _indented_commands(README)[1]).group(1)
-    assert set(extras.split(",")) >= {"test", "torch", "jax", "notebooks"}
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def _extras_installed_by(command: str) -> set[str]:
+    match = re.search(r'-e "\.\[([a-z,]+)\]"', command)
+    assert match, f"no -e \".[extras]\" in {command!r}"
+    return set(match.group(1).split(","))
+
+
+def test_the_demo_command_installs_the_cli_extra():
+    demo = _indented_commands(README)[0]
+    assert _extras_installed_by(demo) == {"cli"}
+    assert "rso_ref[cli]" not in str(_project()["dependencies"])
+
+
+def test_the_test_command_installs_every_extra_ci_tests_and_pins_torch_by_constraint():
+    # torch and JAX are optional backends (CPU wheels) that CI tests; the notebooks and
+    # docs build too. The exact torch pin is CI's (a local CPU wheel), never the extra's.
+    tests = _indented_commands(README)[1]
+    optional = _project()["optional-dependencies"]
+    installed = _extras_installed_by(tests)
+    assert installed >= {"test", "torch", "jax", "notebooks", "docs"}
+    assert installed <= set(optional), sorted(installed - set(optional))
+    assert "-c .ci/constraints.txt" in tests
+    pins = [line.strip() for line in (ROOT / ".ci" / "constraints.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert "torch==2.13.0" in pins
+    assert all("==" not in requirement for requirement in optional["torch"]), optional["torch"]
+
+
+def test_the_core_install_is_the_numerical_stack_only():
+    project = _project()
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in project["dependencies"]}
+    assert names == {"numpy", "scipy", "autograd", "array-api-compat", "array-api-extra"}
+    optional = project["optional-dependencies"]
+    cli = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in optional["cli"]}
+    assert cli >= {"matplotlib", "tqdm", "scikit-learn", "threadpoolctl"}
+    assert "rso_ref[cli,testing]" in optional["test"]
