@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import benchmarks
-from .extras import require
+from .extras import installed_version, require
 
 __all__ = ["main", "build_parser", "blas_threads", "DEFAULT_BLAS_THREADS"]
 
@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="rso-ref", description="Reference implementation of Recursive Subspace Optimization.")
+    parser.add_argument("--version", action="version", version=f"rso-ref {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="train an MLP on digits with SGD, Adam and RSO (< 2 min)")

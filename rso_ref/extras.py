@@ -14,9 +14,10 @@ This module imports no array library; it is safe on the device path and the host
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from types import ModuleType
 
-__all__ = ["require"]
+__all__ = ["require", "installed_version"]
 
 
 def require(module_name: str, extra: str, feature: str) -> ModuleType:
@@ -67,3 +68,22 @@ def require(module_name: str, extra: str, feature: str) -> ModuleType:
         if error.name is not None and error.name.split(".")[0] != top:
             raise  # a dependency of the package itself is missing: not ours to rename
         raise ImportError(f"{feature} needs {top}: pip install 'rso_ref[{extra}]'") from error
+
+
+def installed_version() -> str:
+    r"""The version of rso_ref that is installed: its package metadata, as pip sees it.
+
+    Falls back to :data:`rso_ref.__version__` when the package runs from a source tree
+    that was never installed (no metadata); both come from the same release.
+
+    Returns
+    -------
+    str
+        A PEP 440 version string, e.g. ``"0.1.0"``.
+    """
+    try:
+        return importlib.metadata.version("rso_ref")
+    except importlib.metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
