@@ -53,8 +53,24 @@ target namespace and device; the comparison happens on the host)::
 
     report = golden.verify(my_port.rso_step, "rso_step", like=torch.zeros(1, device="cuda"))
 
-From the command line: ``rso-ref golden write DIR`` and ``rso-ref golden verify --port
-module[:function] [--kind K]`` (:mod:`rso_ref.cli`; this package prints nothing).
+Integrity (schema version 2). A fixture directory carries ``MANIFEST.json``
+(:mod:`rso_ref.golden.manifest`): the SHA-256 of every file, the number of cases of each
+kind and each kind's required quantities. :func:`load` checks it before anything is
+read, and the shipped directory's manifest is itself pinned by :data:`MANIFEST_SHA256`,
+so a trimmed, edited, truncated or extra file fails with one error naming it. A stored
+case without one of its kind's quantities fails verification; it never passes.
+
+Verdicts. Each case is run on fresh copies of its inputs (read-only on the host), so a
+port cannot corrupt a later case. A port that raises ``NotImplementedError`` for a case
+(or for every case of a kind) has it counted as *skipped*; any other exception is that
+case's failure. A report's :attr:`~VerifyReport.status` is ``"FAIL"`` if any case
+failed, else ``"PASS"`` if any case was compared, else ``"SKIP"``.
+
+From the command line: ``rso-ref golden verify`` (the library against its own
+fixtures: a self-check after installing), ``rso-ref golden verify --port
+module[:function] [--kind K]``, ``rso-ref golden check --port module:function --kind K``
+(:func:`rso_ref.testing.check_port`) and ``rso-ref golden write DIR``
+(:mod:`rso_ref.cli`; this package prints nothing).
 """
 from __future__ import annotations
 
@@ -63,21 +79,33 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
+from . import manifest
 from .check import Row, VerifyReport, compare_outputs, run_port
 from .kinds import KINDS
+from .manifest import FixtureError
 from .reference import reference_ports
 from .store import Fixture, encode, read_set, write_set
 
 __all__ = [
-    "SCHEMA_VERSION", "KINDS", "FIXTURE_DIR", "write", "write_cases", "load", "verify", "verify_all",
-    "reference_ports", "VerifyReport", "Row", "Fixture",
+    "SCHEMA_VERSION", "READABLE_VERSIONS", "KINDS", "FIXTURE_DIR", "MANIFEST_SHA256", "write",
+    "write_cases", "load", "verify", "verify_all", "reference_ports", "VerifyReport", "Row",
+    "Fixture", "FixtureError",
 ]
 
 #: Version of the fixture layout and conventions; bumped on any change a port would notice.
-SCHEMA_VERSION = 1
+#: Version 2 added the manifest, read-only inputs, SKIP, and the model keywords (``X``,
+#: ``y``, ``activation``, ``loss``) of the ``rso_meta`` and ``rso_step`` ports.
+SCHEMA_VERSION = 2
+
+#: Schema versions :func:`load` reads (version-1 directories have no manifest to check).
+READABLE_VERSIONS = (1, 2)
 
 #: The fixtures shipped with the package.
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "golden_fixtures"
+
+#: SHA-256 of the shipped ``MANIFEST.json``: a manifest rewritten to match edited fixtures
+#: fails too. Changes only when the fixtures are regenerated on purpose.
+MANIFEST_SHA256 = "856211ac4d8141c625baa3f57d464fbe0b718c173ac3cd648696bbe4a8dc8526"
 
 
 def _document(kind: str, cases: list) -> tuple[dict, dict]:
@@ -119,14 +147,13 @@ def write_cases(directory: str | os.PathLike, kind: str, cases: list) -> list[Pa
     Returns
     -------
     list of Path
-        The files written.
+        The files written, ``MANIFEST.json`` last (rewritten to describe the directory).
     """
     _kinds([kind])
     names = [case["name"] for case in cases]
     if not names or len(set(names)) != len(names):
         raise ValueError(f"cases must be a non-empty list with unique names, got {names}")
-    document, arrays = _document(kind, cases)
-    return write_set(directory, kind, document, arrays)
+    return write_set(directory, kind, *_document(kind, cases)) + [manifest.write(directory)]
 
 
 def write(directory: str | os.PathLike = FIXTURE_DIR, kinds: Any = None) -> list[Path]:
@@ -136,7 +163,8 @@ def write(directory: str | os.PathLike = FIXTURE_DIR, kinds: Any = None) -> list
     ----------
     directory : path, default the package's ``golden_fixtures``
         Created if missing; existing ``<kind>.json``/``<kind>.npz`` are replaced
-        atomically, other files are left alone.
+        atomically, other files are left alone, and ``MANIFEST.json`` is rewritten to
+        describe the directory as it then is.
     kinds : iterable of str, optional
         Subset of :data:`KINDS` (default all).
 
@@ -145,10 +173,10 @@ def write(directory: str | os.PathLike = FIXTURE_DIR, kinds: Any = None) -> list
     list of Path
         The files written.
     """
-    paths = []
+    paths: list[Path] = []
     for kind in _kinds(kinds):
-        paths += write_cases(directory, kind, KINDS[kind].build())
-    return paths
+        paths += write_set(directory, kind, *_document(kind, KINDS[kind].build()))
+    return paths + [manifest.write(directory)]
 
 
 def _kinds(kinds: Any) -> list[str]:
@@ -160,12 +188,43 @@ def _kinds(kinds: Any) -> list[str]:
 
 
 def load(kind: str, fixture_dir: str | os.PathLike | None = None) -> Fixture:
-    """Read one fixture set; ``ValueError`` if its schema version is not :data:`SCHEMA_VERSION`."""
+    """Read one fixture set after checking its directory against the manifest.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    fixture_dir : path, optional
+        Default: the shipped fixtures, whose manifest must also match
+        :data:`MANIFEST_SHA256`.
+
+    Returns
+    -------
+    Fixture
+
+    Raises
+    ------
+    FixtureError
+        The directory does not match its manifest (one line naming the file), or a
+        schema-2 set has no manifest.
+    ValueError
+        A file cannot be read as a fixture, or its schema version is not one of
+        :data:`READABLE_VERSIONS`.
+    FileNotFoundError
+        The kind's files are missing (and no manifest says they should be there).
+    """
     _kinds([kind])
-    fixture = read_set(FIXTURE_DIR if fixture_dir is None else fixture_dir, kind)
-    if fixture.schema_version != SCHEMA_VERSION:
-        raise ValueError(f"{kind} fixtures have schema version {fixture.schema_version}; this "
-                         f"rso_ref reads version {SCHEMA_VERSION}")
+    directory = Path(FIXTURE_DIR if fixture_dir is None else fixture_dir)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"fixture_dir {directory} is not a directory")
+    listed = manifest.check(directory, MANIFEST_SHA256 if fixture_dir is None else None)
+    fixture = read_set(directory, kind)
+    if fixture.schema_version not in READABLE_VERSIONS:
+        raise ValueError(f"{directory / (kind + '.json')} has schema version "
+                         f"{fixture.schema_version}; this rso_ref reads {READABLE_VERSIONS}")
+    if listed is None and fixture.schema_version >= 2:
+        raise FixtureError(f"{directory / manifest.MANIFEST} is missing (schema version "
+                           f"{fixture.schema_version} fixtures carry one)")
     return fixture
 
 
@@ -193,8 +252,10 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
     -------
     VerifyReport
         One row per case and quantity (max relative error, tolerance, worst leaf);
-        ``report.ok`` is the verdict and ``report.format()`` a readable table. A case
-        where the port raises is reported in ``report.errors``, not re-raised.
+        ``report.status`` (``"PASS"``, ``"FAIL"``, ``"SKIP"``) is the verdict and
+        ``report.format()`` a readable table. A case where the port raises is reported
+        in ``report.errors`` (a write into a read-only input says so), one where it
+        raises ``NotImplementedError`` in ``report.skipped``; neither is re-raised.
     """
     if not callable(port_fn):
         raise TypeError(f"port_fn must be callable, got {type(port_fn).__name__}")
@@ -209,15 +270,28 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
         raise ValueError(f"no case {only!r} in the {fixture.kind} fixtures; cases: "
                          f"{[c['name'] for c in fixture.cases]}")
     rows: list[Row] = []
-    errors = []
+    errors, skipped = [], []
     for case in cases:
         try:
             actual = run_port(fixture.kind, port_fn, case, like)
-        except Exception as exc:  # noqa: BLE001 - a failing port is a verdict, not a crash
-            errors.append(f"{case['name']}: {type(exc).__name__}: {exc}")
+        except NotImplementedError as exc:
+            skipped.append(f"{case['name']}: {exc or 'not implemented by the port'}")
             continue
-        rows += compare_outputs(fixture.kind, case["name"], actual, case["outputs"])
-    return VerifyReport(fixture.kind, tuple(rows), tuple(errors))
+        except Exception as exc:  # noqa: BLE001 - a failing port is a verdict, not a crash
+            errors.append(f"{case['name']}: {type(exc).__name__}: {exc}{_hint(exc)}")
+            continue
+        outputs = case.get("outputs")
+        rows += compare_outputs(fixture.kind, case["name"], actual,
+                                outputs if isinstance(outputs, dict) else {})
+    return VerifyReport(fixture.kind, tuple(rows), tuple(errors), tuple(skipped))
+
+
+def _hint(exc: Exception) -> str:
+    """Why a port's exception happened, where the verifier caused it on purpose."""
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        return (" (the port wrote into one of its input arrays, which verify hands out "
+                "read-only: copy an input before changing it)")
+    return ""
 
 
 def verify_all(ports: Mapping[str, Callable] | ModuleType, *,

@@ -53,28 +53,49 @@ class VerifyReport:
     rows : tuple of Row
     errors : tuple of str
         Cases where the port raised (``"case: ExceptionType: message"``).
+    skipped : tuple of str
+        Cases the port declined by raising ``NotImplementedError`` (``"case: message"``).
     """
 
     kind: str
     rows: tuple
     errors: tuple = ()
+    skipped: tuple = ()
+
+    @property
+    def status(self) -> str:
+        """``"FAIL"`` if a quantity is out of tolerance or a case raised; otherwise
+        ``"PASS"`` if at least one case was compared, ``"SKIP"`` if none was."""
+        if self.errors or not all(row.ok for row in self.rows):
+            return "FAIL"
+        return "PASS" if self.rows else "SKIP"
 
     @property
     def ok(self) -> bool:
-        """True when every quantity is within tolerance and no case raised."""
-        return not self.errors and all(row.ok for row in self.rows)
+        """True when :attr:`status` is ``"PASS"`` (skipped cases alone are no pass)."""
+        return self.status == "PASS"
+
+    @property
+    def counts(self) -> dict:
+        """Cases that passed, failed and were skipped: ``{"PASS": n, "FAIL": n, "SKIP": n}``."""
+        cases = dict.fromkeys(row.case for row in self.rows)
+        failed = {row.case for row in self.rows if not row.ok}
+        return {"PASS": len([c for c in cases if c not in failed]),
+                "FAIL": len(failed) + len(self.errors), "SKIP": len(self.skipped)}
 
     def format(self) -> str:
         """A fixed-width table: case, quantity, error, tolerance, worst leaf, verdict."""
         header = f"{'case':<28} {'quantity':<12} {'max rel err':>11} {'tolerance':>9}  " \
                  f"{'worst at':<10} result"
-        lines = [f"== {self.kind}: {'PASS' if self.ok else 'FAIL'}", header, "-" * len(header)]
+        counts = ", ".join(f"{n} {name}" for name, n in self.counts.items())
+        lines = [f"== {self.kind}: {self.status} ({counts})", header, "-" * len(header)]
         for r in self.rows:
             tol = "exact" if r.tolerance == EXACT else f"{r.tolerance:.0e}"
             verdict = "ok" if r.ok else "FAIL"
             lines.append(f"{r.case:<28} {r.quantity:<12} {r.error:>11.3e} {tol:>9}  "
                          f"{r.where:<10} {verdict}{'  (' + r.note + ')' if r.note else ''}")
         lines += [f"{'ERROR':<28} {msg}" for msg in self.errors]
+        lines += [f"{'SKIP':<28} {msg}" for msg in self.skipped]
         return "\n".join(lines)
 
 

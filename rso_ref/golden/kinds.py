@@ -18,13 +18,22 @@ backend (they are copied to the host for the comparison). Weights ``w`` and scal
     with rows ``k = 0..nit`` (row 0 is the start; ``nfev`` cumulative, 1 at row 0);
     ``fun(x) -> (float, ndarray)``.
 ``rso_meta``
-    ``port(value_and_grad, params, w, *, lr, groups, normalize) -> (f, grad_w)``.
+    ``port(value_and_grad, params, w, *, lr, groups, normalize, X, y, activation, loss)
+    -> (f, grad_w)``.
 ``rso_step``
     ``port(value_and_grad, params, *, lr, groups, meta_iters, w0, normalize, safeguard, m,
-    c1, c2, maxls) -> (params, w)``, or a dict with ``"params"``, ``"w"`` and optionally
-    ``"loss_before"``, ``"loss_after"``, ``"nfev"``, ``"nit"``, ``"safeguarded"``
-    (checked when given).
+    c1, c2, maxls, X, y, activation, loss) -> (params, w)``, or a dict with ``"params"``,
+    ``"w"`` and optionally ``"loss_before"``, ``"loss_after"``, ``"nfev"``, ``"nit"``,
+    ``"safeguarded"`` (checked when given).
     Called ``steps`` times, each from the port's own previous output.
+
+``value_and_grad`` is the stored model on the stored batch, ready to use; ``X``, ``y``,
+``activation`` and ``loss`` (as in the ``mlp`` kind) describe the same model, so that a
+port can build its own native (say jitted) oracle instead (schema version 2).
+
+Every call hands the port fresh copies of the stored inputs; host arrays are read-only
+(``writeable=False``), so writing into an input fails in the case that does it and
+cannot leak into a later case.
 ``optim``
     ``port(name, params, grads, **hyper) -> [params after step 1, ..., after step T]``.
 ``mlp``
@@ -103,14 +112,30 @@ def _host(value: Any) -> Any:
 
 def _on(value: Any, like: Any) -> Any:
     """Stored inputs (nested lists/dicts of host arrays) as fresh arrays of ``like``'s
-    namespace and device; fresh NumPy copies when ``like`` is None."""
+    namespace and device; fresh *read-only* NumPy copies when ``like`` is None.
+
+    Every call makes new copies, so a port that writes into its inputs (in place, or
+    through an alias such as ``torch.from_numpy``) cannot change a later case: on the
+    host the write itself fails (``writeable=False``) and is reported as the port's
+    error for that case.
+    """
     if isinstance(value, dict):
         return {k: _on(v, like) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_on(v, like) for v in value]
     if not isinstance(value, np.ndarray):
         return value
-    return np.array(value) if like is None else backend.asarray(value, like=like)
+    if like is not None:
+        return backend.asarray(value, like=like)
+    fresh = np.array(value)
+    fresh.setflags(write=False)
+    return fresh
+
+
+def _model_spec(options: dict, moved: dict) -> dict:
+    """The keywords that let a port build its own oracle: the batch and the model's spec."""
+    return {"X": moved["X"], "y": moved["y"], "activation": options["activation"],
+            "loss": options["loss"]}
 
 
 def _run_lbfgs(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
@@ -125,8 +150,9 @@ def _run_rso_meta(port: Callable, options: dict, inputs: dict, like: Any) -> dic
     oracle = _cases.model_oracle(options, moved)
     fs, grads = [], []
     for w in inputs["w"]:  # host weights, as rso_step's w
-        f, g = port(oracle, list(moved["params"]), np.array(w), lr=options["lr"],
-                    groups=options["groups"], normalize=options["normalize"])
+        f, g = port(oracle, list(moved["params"]), _on(w, None), lr=options["lr"],
+                    groups=options["groups"], normalize=options["normalize"],
+                    **_model_spec(options, moved))
         fs.append(_host(f))
         grads.append(np.asarray(_host(g)))
     return {"f": np.array(fs), "grad_w": np.stack(grads)}
@@ -138,7 +164,8 @@ def _run_rso_step(port: Callable, options: dict, inputs: dict, like: Any) -> dic
     params = list(moved["params"])
     out: dict[str, list] = {"params": [], "w": []}
     for _ in range(options["steps"]):
-        result = port(oracle, params, **{k: options[k] for k in _RSO_KEYS})
+        result = port(oracle, params, **{k: options[k] for k in _RSO_KEYS},
+                      **_model_spec(options, moved))
         if not isinstance(result, dict):
             result = dict(zip(("params", "w"), result))
         host = [np.asarray(p) for p in _host(list(result["params"]))]

@@ -61,17 +61,25 @@ def lbfgs(fun: Callable, x0: Any, *, m: int, gtol: float, ftol: float, maxiter: 
 
 
 def rso_meta(value_and_grad: Callable, params: list, w: np.ndarray, *, lr: float,
-             groups: list, normalize: bool) -> tuple[float, np.ndarray]:
-    r"""``(f(w), ∇f(w))`` of the RSO meta-objective (gradient taken at ``params``)."""
+             groups: list, normalize: bool, **model: Any) -> tuple[float, np.ndarray]:
+    r"""``(f(w), ∇f(w))`` of the RSO meta-objective (gradient taken at ``params``).
+
+    The reference evaluates the model through ``value_and_grad``; the model keywords
+    (``X``, ``y``, ``activation``, ``loss``) that let a port build its own oracle are
+    accepted and not needed.
+    """
     _, grads = value_and_grad(params)
     directions, _ = group_directions(grads, groups, normalize)
     return meta_objective(value_and_grad, params, directions, groups, lr)(np.asarray(w))
 
 
 def rso_step(value_and_grad: Callable, params: list, *, lr: float, groups: list,
-                  meta_iters: int, w0: str, normalize: bool, safeguard: bool, m: int,
-                  c1: float, c2: float, maxls: int) -> dict:
-    """One RSO step: new ``params``, ``w`` and the optional diagnostics."""
+             meta_iters: int, w0: Any, normalize: bool, safeguard: bool, m: int,
+             c1: float, c2: float, maxls: int, **model: Any) -> dict:
+    """One RSO step: new ``params``, ``w`` and the optional diagnostics.
+
+    Like :func:`rso_meta`, it uses ``value_and_grad`` and ignores the model keywords.
+    """
     res = _rso_step(value_and_grad, params, lr=lr, groups=groups, meta_iters=meta_iters, w0=w0,
                    normalize=normalize, safeguard=safeguard, m=m, c1=c1, c2=c2, maxls=maxls)
     return {"params": list(res.params), "w": res.w,
