@@ -276,6 +276,15 @@ def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y
             \nabla_\theta^2 z_{ic}}_{F}.
 
     :math:`J v` is one forward-mode pass, :math:`J^T u` one reverse-mode pass.
+
+    References
+    ----------
+    .. [1] N. N. Schraudolph, "Fast curvature matrix-vector products for second-order
+       gradient descent", Neural Computation 14(7), 1723-1738 (2002).
+       https://doi.org/10.1162/08997660260028683
+    .. [2] S. P. Singh, G. Bachmann and T. Hofmann, "Analytic insights into structure and
+       rank of neural network Hessian maps", NeurIPS (2021).
+       https://arxiv.org/abs/2106.16225
     """
     from . import autodiff  # a host module, as in hvp
 

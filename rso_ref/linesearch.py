@@ -3,7 +3,7 @@ r"""Strong-Wolfe line search: bracketing and zoom with safeguarded interpolation
 Along a descent direction :math:`d` from :math:`x` the search looks at the scalar
 function :math:`\phi(\alpha) = f(x + \alpha d)` with :math:`\phi'(\alpha) = \nabla
 f(x + \alpha d)^\top d` and returns a step :math:`\alpha > 0` satisfying the *strong
-Wolfe conditions* (N&W eq. 3.7, p. 34)
+Wolfe conditions* (N&W [1]_ eq. 3.7, p. 34)
 
 .. math::
 
@@ -85,7 +85,7 @@ LINESEARCH_MESSAGES = {
 }
 
 #: Extrapolation keeps the next trial in ``[a + lo * D, a + hi * D]`` with ``D`` the last
-#: increase of the step (Moré-Thuente's ``xtrapl = 1.1`` and ``xtrapu = 4``, [2]_ §4).
+#: increase of the step (``xtrapl = 1.1`` and ``xtrapu = 4``; Moré and Thuente 1994, §4).
 EXTRAPOLATION_BOUNDS = (1.1, 4.0)
 
 #: An interpolated zoom trial must lie at least this fraction of the bracket width away
@@ -93,8 +93,8 @@ EXTRAPOLATION_BOUNDS = (1.1, 4.0)
 INTERPOLATION_MARGIN = 0.1
 
 #: When two zoom trials have not cut the bracket below this fraction of its width, the
-#: next trial bisects it (Moré-Thuente's ``p66`` rule, [2]_ §4), so the bracket shrinks
-#: geometrically even when interpolation keeps landing next to the same end.
+#: next trial bisects it (the ``p66`` rule of Moré and Thuente 1994, §4), so the bracket
+#: shrinks geometrically even when interpolation keeps landing next to the same end.
 BISECTION_SHRINK = 0.66
 
 

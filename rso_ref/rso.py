@@ -12,7 +12,8 @@ on the *meta-objective*
     \frac{\partial f}{\partial w_i} = -\eta\, \big\langle \nabla_{\theta_i} L(\theta'(w)),\, g_i \big\rangle,
 
 starting from :math:`w = (1/L, \dots, 1/L)`, and returns
-:math:`\theta' = \theta - \eta \sum_i w_i^{*} g_i` (paper §2.2, Algorithm 1, lines 1–8).
+:math:`\theta' = \theta - \eta \sum_i w_i^{*} g_i` (paper [1]_ §2.2, Algorithm 1, lines
+1–8; L-BFGS as in [2]_).
 Each evaluation of ``f`` *and* its gradient needs a forward and a backward pass at
 :math:`\theta'(w)`; the paper's "one forward pass per meta iteration" (§2.3) is not
 enough for L-BFGS (see the warning in :func:`rso_step`).

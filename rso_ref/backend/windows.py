@@ -131,7 +131,7 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
 
     Returns
     -------
-    windows : array, shape (N, C, *O, *K)
+    windows : array, shape ``(N, C, *O, *K)``
         A strided *view* of the (padded) input, not to be written to, on NumPy
         (``numpy.lib.stride_tricks.sliding_window_view``, read-only), CuPy
         (``as_strided``) and torch (``Tensor.unfold``); on other namespaces
@@ -211,7 +211,7 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
 
     Parameters
     ----------
-    windows : array of shape (N, C, *O, *K), or sequence of arrays of shape (N, C, *O)
+    windows : array of shape ``(N, C, *O, *K)``, or sequence of arrays of shape ``(N, C, *O)``
         Any strides (a permuted view of a matrix product is fine). A sequence holds
         ``G[..., k]`` for every window offset ``k`` in row-major order (what a
         layer computes offset by offset, as max pooling does), which saves stacking.
@@ -222,7 +222,7 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
     window : int or tuple of int, optional
         The window size; required when ``windows`` is a sequence, read from its shape
         otherwise.
-    masks : sequence of boolean arrays of shape (N, C, *O), optional
+    masks : sequence of boolean arrays of shape ``(N, C, *O)``, optional
         With a sequence ``windows`` only: ``G[..., k]`` is taken as
         ``where(masks[k], windows[k], 0)`` (max pooling's routing), which NumPy applies
         while writing (``copyto``/``add`` with ``where=``) instead of making a temporary.

@@ -82,7 +82,7 @@ def max_pool_fwd(X: Any, *, kernel_size: Any = 2, stride: Any = None,
 
     Returns
     -------
-    Y : array, shape (N, C, *O)
+    Y : array, shape ``(N, C, *O)``
         :math:`O_i = \lfloor (S_i - K_i)/s_i \rfloor + 1`.
     cache : tuple
         The windows of ``X`` (a view on NumPy/CuPy/torch), ``Y`` and the input shape.
@@ -133,7 +133,7 @@ def avg_pool_fwd(X: Any, *, kernel_size: Any = 2, stride: Any = None,
 
     Returns
     -------
-    Y : array, shape (N, C, *O)
+    Y : array, shape ``(N, C, *O)``
     cache : tuple
         The windows of ``X`` (used for their shape only) and the input shape.
     """
