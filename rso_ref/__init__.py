@@ -11,13 +11,13 @@ The same code runs on NumPy, CuPy, torch and array_api_strict arrays (see
   curvature; :mod:`rso_ref.train`: the training loop.
 """
 from . import backend, tree
-from .lbfgs import LBFGSResult, minimize
+from .lbfgs import minimize
 from .optim import LBFGS, RSO
 from .rso import RSOStepResult, rso_step
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "backend", "tree", "minimize", "LBFGS", "LBFGSResult", "rso_step", "RSO", "RSOStepResult",
+    "backend", "tree", "minimize", "LBFGS", "rso_step", "RSO", "RSOStepResult",
     "__version__",
 ]

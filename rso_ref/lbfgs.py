@@ -38,15 +38,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .backend import array_namespace, device, put
+from .backend.results import optimize_result
 from .linesearch import LineSearchResult, check_wolfe_constants, evaluate, line_search
 from .validation import check_callable, check_int, check_nonnegative
 
+if TYPE_CHECKING:
+    from .backend.results import OptimizeResult
+
 __all__ = [
     "STATUS_MESSAGES",
-    "LBFGSResult",
     "StepRecord",
     "Iterate",
     "two_loop",
@@ -123,43 +126,6 @@ class Iterate:
     x_prev: Any
     direction: Any
     step: StepRecord
-
-
-@dataclass(frozen=True)
-class LBFGSResult:
-    """Outcome of :func:`minimize` (SciPy ``OptimizeResult`` field names).
-
-    Attributes
-    ----------
-    x : array, shape (n,)
-        Last accepted iterate, on the backend of ``x0``; always finite.
-    fun : float
-        :math:`f(x)`.
-    jac : array, shape (n,)
-        :math:`\\nabla f(x)`.
-    nit : int
-        Accepted steps.
-    nfev : int
-        Calls of ``fun``, the one at ``x0`` included.
-    status : int
-        0 converged, 1 iteration/evaluation limit, 2 no progress possible,
-        3 stopped by the callback (:data:`STATUS_MESSAGES`).
-    success : bool
-        ``status == 0``.
-    message : str
-    trace : tuple of StepRecord
-        One record per accepted step.
-    """
-
-    x: Any
-    fun: float
-    jac: Any
-    nit: int
-    nfev: int
-    status: int
-    success: bool
-    message: str
-    trace: tuple
 
 
 def two_loop(grad: Any, s_hist: Any, y_hist: Any, rho: Any, order: Sequence[int],
@@ -411,7 +377,7 @@ def line_model_decrease(alpha: float, dphi0: float, dphi: float) -> float:
 def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gtol: float = 1e-5,
              ftol: float = 2.2e-9, maxiter: int = 15000, maxfun: int = 15000, maxls: int = 20,
              c1: float = 1e-4, c2: float = 0.9,
-             callback: Callable[[Iterate], Any] | None = None) -> LBFGSResult:
+             callback: Callable[[Iterate], Any] | None = None) -> OptimizeResult:
     r"""Minimise a smooth function by L-BFGS with a strong-Wolfe line search.
 
     Parameters
@@ -443,7 +409,35 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
 
     Returns
     -------
-    LBFGSResult
+    scipy.optimize.OptimizeResult
+        SciPy's result record (a ``dict`` whose keys are also attributes:
+        ``res.x`` or ``res["x"]``) with
+
+        x : array, shape (n,)
+            Last accepted iterate, on the backend and device of ``x0``; always finite.
+        fun : float
+            :math:`f(x)`.
+        jac : array, shape (n,)
+            :math:`\nabla f(x)`.
+        nit : int
+            Accepted steps.
+        nfev : int
+            Calls of ``fun``, the one at ``x0`` included.
+        njev : int
+            Evaluations of the gradient: equal to ``nfev``, as one call of ``fun``
+            returns both ``f`` and ``g`` (SciPy's ``jac=True`` convention).
+        status : int
+            0 converged, 1 iteration/evaluation limit, 2 no progress possible,
+            3 stopped by the callback (:data:`STATUS_MESSAGES`).
+        success : bool
+            ``status == 0``.
+        message : str
+            The text of :data:`STATUS_MESSAGES` for the reason of the stop.
+        trace : tuple of StepRecord
+            One record per accepted step.
+
+        SciPy is imported when the result is built (the first call), never when this
+        module is imported.
 
     Raises
     ------
@@ -521,6 +515,8 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
     >>> res = minimize(fun, np.zeros(2))
     >>> res.success, np.round(res.x, 6).tolist()
     (True, [1.0, -2.0])
+    >>> res["nfev"] == res.njev
+    True
     """
     m, maxiter = check_int(m, "m", minimum=1), check_int(maxiter, "maxiter", minimum=1)
     maxfun, maxls = check_int(maxfun, "maxfun", minimum=1), check_int(maxls, "maxls", minimum=1)
@@ -575,5 +571,5 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
     status, message = STATUS_MESSAGES[reason]
     if reason == "linesearch":
         message = f"{message} ({ls.message})"
-    return LBFGSResult(x=x, fun=f, jac=g, nit=nit, nfev=nfev, status=status,
-                       success=status == 0, message=message, trace=tuple(trace))
+    return optimize_result(x=x, fun=f, jac=g, nit=nit, nfev=nfev, njev=nfev, status=status,
+                           success=status == 0, message=message, trace=tuple(trace))

@@ -117,6 +117,25 @@ def test_same_result_on_every_backend(problem, xp, on_device):
     assert abs(res.fun - ref.fun) <= tol * max(abs(ref.fun), 1.0)
 
 
+def test_result_is_scipys_optimize_result_with_every_call_counted(np_xp):
+    problem = next(p for p in PROBLEMS if p.name == "beale")
+    fun, calls = problem.fun(np_xp), []
+
+    def counted(x):
+        calls.append(x)
+        return fun(x)
+
+    res = minimize(counted, problem.x0)
+    assert isinstance(res, scipy.optimize.OptimizeResult) and res.success
+    assert res["x"] is res.x and res["status"] == res.status == 0
+    assert res["message"] in (STATUS_MESSAGES["gtol"][1], STATUS_MESSAGES["ftol"][1])
+    # One call of fun returns f and g (SciPy's jac=True): both counts are the calls made.
+    assert res["nfev"] == res["njev"] == len(calls) > res.nit
+    ref = scipy.optimize.minimize(fun, problem.x0, jac=True, method="L-BFGS-B")
+    missing = set(ref) - {"hess_inv"} - set(res)  # no dense or operator H here
+    assert not missing, sorted(missing)
+
+
 # "Known good, may not increase": nfev at default options on numpy.
 _PINNED_NFEV = {"extended_rosenbrock_10": 44, "beale": 16, "wood": 21, "watson_6": 52}
 
