@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -82,19 +83,22 @@ def _lrs(text: str) -> dict:
     return out
 
 
-def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse ``type`` accepting whole numbers ``>= minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, got {text!r}")
+        return value
+    return parse
 
 
 def _add_common(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
     """``--blas-threads`` (and ``--no-progress``) of the training commands."""
-    parser.add_argument("--blas-threads", type=_threads, default=DEFAULT_BLAS_THREADS,
+    parser.add_argument("--blas-threads", type=_int_at_least(0), default=DEFAULT_BLAS_THREADS,
                         metavar="N",
                         help=f"BLAS threads while training (default {DEFAULT_BLAS_THREADS}, "
                              "fastest for small models; 0 leaves the BLAS pool as it is)")
@@ -176,19 +180,37 @@ def build_parser() -> argparse.ArgumentParser:
     theory.add_argument("--list", action="store_true", help="list the claim ids and exit")
     _add_common(theory, progress=False)
 
-    golden = sub.add_parser("golden", help="write or verify the golden fixtures for ports")
+    from .golden.kinds import KINDS
+
+    golden = sub.add_parser("golden", help="verify a port (or this install) against the golden "
+                                           "fixtures, check it on drawn cases, or write them")
     golden_sub = golden.add_subparsers(dest="action", required=True)
     g_write = golden_sub.add_parser("write", help="regenerate the fixtures into a directory")
-    g_write.add_argument("out_dir", help="directory for the <kind>.json/.npz files "
-                                         "(created if missing)")
-    g_verify = golden_sub.add_parser("verify", help="check a port against the fixtures")
-    g_verify.add_argument("--port", required=True,
-                          help="'module:function' (with --kind) or 'module' (every kind it "
-                               "defines)")
+    g_write.add_argument("out_dir", help="directory for the <kind>.json/.npz files and "
+                                         "MANIFEST.json (created if missing)")
+    port_help = ("the port: 'module' or 'path/to/file.py' (every kind it defines, functions "
+                 "named after the kinds), or 'module:function' / 'file.py:function' (one kind: "
+                 "--kind, else the function's name)")
+    g_verify = golden_sub.add_parser(
+        "verify", help="run a port on the stored fixtures; without --port, this rso_ref itself "
+                       "(a self-check after installing)")
+    g_verify.add_argument("--port", default=None, help=port_help)
     g_verify.add_argument("--kind", default=None,
-                          help="the fixture kind the function ports (e.g. rso_step, mlp); "
-                               "without it every kind the module defines")
+                          help=f"one kind ({', '.join(KINDS)}) or 'kind/case'")
     g_verify.add_argument("--fixtures", default=None, help="fixture directory (default: shipped)")
+    g_check = golden_sub.add_parser(
+        "check", help="compare a port with the reference on cases drawn by hypothesis "
+                      "(rso_ref.testing.check_port; needs the testing extra)")
+    g_check.add_argument("--port", required=True, help="'module:function' or "
+                                                       "'file.py:function' (one kind)")
+    g_check.add_argument("--kind", default=None, help="the kind (default: the function's name)")
+    g_check.add_argument("--examples", type=_int_at_least(1), default=50,
+                         help="drawn cases to run (default 50)")
+    g_check.add_argument("--seed", type=_int_at_least(0), default=0,
+                         help="seed of the draw (default 0)")
+    g_check.add_argument("--out", default="rso-ref-out/check-port",
+                         help="where a failing case is written as a replayable fixture "
+                              "(default rso-ref-out/check-port)")
 
     bench = sub.add_parser("bench", help="run a benchmark shipped in rso_ref.benchmarks, "
                                          "JSON out")
@@ -391,15 +413,56 @@ def _theory(args) -> int:
     return 0
 
 
-def _resolve(spec: str) -> Any:
-    """The module, or the module's attribute, that ``"module[:function]"`` names."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name:
-        raise ValueError(f"port spec must be 'module' or 'module:function', got {spec!r}")
+def _import_port_module(name: str) -> Any:
+    """The module a port spec names: a dotted module name, or a path to a ``.py`` file."""
+    if name.endswith(".py") or os.sep in name or "/" in name:
+        path = Path(name)
+        if not path.is_file():
+            raise ValueError(f"no such file {name!r}")
+        spec = importlib.util.spec_from_file_location(f"_rso_ref_port_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
     if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # let `rso-ref golden verify my_port:fn` find ./my_port.py
-    module = importlib.import_module(module_name)
-    return getattr(module, attr) if attr else module
+        sys.path.insert(0, os.getcwd())  # let `--port my_port:fn` find ./my_port.py
+    return importlib.import_module(name)
+
+
+def _resolve_port(spec: str, kind: str | None) -> dict[str, Any]:
+    """``{kind: port}`` for ``--port SPEC [--kind K]``, every error naming the option.
+
+    ``module`` gives every kind it defines (or the one ``kind`` names); ``module:function``
+    gives one port whose kind is ``kind`` or, failing that, the function's own name.
+    """
+    from . import golden
+
+    if kind is not None and kind.partition("/")[0] not in golden.KINDS:
+        raise ValueError(f"--kind: must be one of {list(golden.KINDS)} (or 'kind/case'), "
+                         f"got {kind!r}")
+    module_name, _, attr = spec.rpartition(":") if spec.count(":") else (spec, "", "")
+    if not module_name:
+        raise ValueError(f"--port: must be 'module', 'file.py', 'module:function' or "
+                         f"'file.py:function', got {spec!r}")
+    try:
+        module = _import_port_module(module_name)
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"--port: cannot import {module_name!r}: {exc}") from None
+    if not attr:
+        names = [kind.partition("/")[0]] if kind else list(golden.KINDS)
+        ports = {k: getattr(module, k) for k in names if callable(getattr(module, k, None))}
+        if not ports:
+            raise ValueError(f"--port: {module_name!r} defines no function named "
+                             f"{' or '.join(names)}")
+        return {kind or k: fn for k, fn in ports.items()}
+    port = getattr(module, attr, None)
+    if not callable(port):
+        raise ValueError(f"--port: {module_name!r} has no function {attr!r}")
+    if kind is None:
+        if attr not in golden.KINDS:
+            raise ValueError(f"--kind: cannot tell which kind {attr!r} ports; name the "
+                             f"function after a kind ({', '.join(golden.KINDS)}) or pass --kind")
+        kind = attr
+    return {kind: port}
 
 
 def _golden_write(out_dir: str) -> int:
@@ -411,37 +474,66 @@ def _golden_write(out_dir: str) -> int:
     return 0
 
 
-def _golden_verify(port_spec: str, kind: str | None, fixture_dir: str | None) -> int:
-    """``rso-ref golden verify --port module[:function] [--kind K] [--fixtures DIR]``.
+def _golden_verify(port_spec: str | None, kind: str | None, fixture_dir: str | None) -> int:
+    """``rso-ref golden verify [--port SPEC] [--kind K] [--fixtures DIR]``.
 
-    ``"module:function"`` with ``kind`` verifies one kind; a bare ``"module"`` (and no
-    kind) verifies every kind the module provides. Prints one table per kind; exit
-    status 0 when all pass, 1 when some quantity is out of tolerance or the port raised.
+    Prints one table per kind and a closing count of kinds that PASS, FAIL and SKIP;
+    exit status 0 only with no FAIL and at least one PASS, else 1.
     """
     from . import golden
 
-    if kind is not None and kind.partition("/")[0] not in golden.KINDS:
-        raise ValueError(f"--kind: must be one of {list(golden.KINDS)} (or 'kind/case'), "
-                         f"got {kind!r}")
-    try:
-        target = _resolve(port_spec)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ValueError(f"--port: {exc}") from None
-    if kind is None:
-        reports = golden.verify_all(target, fixture_dir=fixture_dir)
+    if fixture_dir is not None and not Path(fixture_dir).is_dir():
+        raise ValueError(f"--fixtures: {fixture_dir} is not a directory")
+    if port_spec is None:
+        if kind is not None and kind.partition("/")[0] not in golden.KINDS:
+            raise ValueError(f"--kind: must be one of {list(golden.KINDS)}, got {kind!r}")
+        reference = golden.reference_ports()
+        ports = {kind: reference[kind.partition("/")[0]]} if kind else reference
+        print(f"verifying rso_ref {installed_version()} against its own fixtures "
+              f"({fixture_dir or golden.FIXTURE_DIR})")
     else:
-        reports = {kind: golden.verify(target, kind, fixture_dir=fixture_dir)}
+        ports = _resolve_port(port_spec, kind)
+    reports = {k: golden.verify(fn, k, fixture_dir=fixture_dir) for k, fn in ports.items()}
     for report in reports.values():
         print(report.format())
         print()
-    failed = [k for k, r in reports.items() if not r.ok]
-    print("all fixture kinds pass" if not failed else f"FAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+    by_status = {s: [k for k, r in reports.items() if r.status == s]
+                 for s in ("PASS", "FAIL", "SKIP")}
+    print("; ".join(f"{s}: {len(ks)}" + (f" ({', '.join(ks)})" if ks else "")
+                    for s, ks in by_status.items()))
+    return 0 if by_status["PASS"] and not by_status["FAIL"] else 1
+
+
+def _golden_check(args) -> int:
+    """``rso-ref golden check --port SPEC [--kind K] [--examples N] [--seed S] [--out DIR]``.
+
+    Exit status 0 when the port matched the reference on every drawn case it ran, 1 on a
+    mismatch (the minimal case is printed and written under ``--out``) or when the port
+    skipped every case.
+    """
+    from .testing import check_port
+
+    if ":" not in args.port:
+        raise ValueError(f"--port: check takes one function, 'module:function' or "
+                         f"'file.py:function', got {args.port!r}")
+    if args.kind is not None and "/" in args.kind:
+        raise ValueError(f"--kind: check draws its own cases; give a kind, not {args.kind!r}")
+    (kind, port), = _resolve_port(args.port, args.kind).items()
+    try:
+        report = check_port(port, kind, max_examples=args.examples, seed=args.seed,
+                            failure_dir=_check_out(args.out))
+    except AssertionError as failure:
+        print(failure)
+        return 1
+    print(report.format())
+    return 0 if report.status == "PASS" else 1
 
 
 def _golden(args) -> int:
     if args.action == "write":
         return _golden_write(args.out_dir)
+    if args.action == "check":
+        return _golden_check(args)
     return _golden_verify(args.port, args.kind, args.fixtures)
 
 
@@ -466,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with blas_threads(getattr(args, "blas_threads", 0)), named:
             return handlers[args.command](args)
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError, ImportError) as exc:
         print(f"rso-ref: error: {exc}", file=sys.stderr)
         return 2
 

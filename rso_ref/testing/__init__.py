@@ -6,9 +6,13 @@ r"""A kit for testing code against rso_ref: assertions, reference problems, stra
     The reference problem set for unconstrained minimisation (Moré-Garbow-Hillstrom,
     ill-conditioned quadratics, least squares and logistic regression with known
     optima), analytic gradients, starting points and minima.
+:mod:`rso_ref.testing.ports`
+    :func:`check_port`: a port against the reference on cases of a golden kind drawn by
+    hypothesis (the ``testing`` extra), the minimal failing case written as a fixture.
 """
 from __future__ import annotations
 
 from .assertions import RTOL, assert_close, rtol_for
+from .ports import CheckReport, check_port
 
-__all__ = ["RTOL", "assert_close", "rtol_for"]
+__all__ = ["RTOL", "assert_close", "rtol_for", "check_port", "CheckReport"]
