@@ -6,24 +6,30 @@ dict (JSON-ready) with per-run records and a mean +- std summary per optimizer.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import math
+import platform
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .backend import BACKENDS, namespace
-from .checkpoint import write_json_atomic
+from .checkpoint import write_json_atomic, write_text_atomic
 from .experiment import MODELS, check_data_options, check_fits, load_dataset, make_model
+from .extras import installed_version, require
 from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, check_options, make_optimizer
+from .stats import mean_std
 from .train import train
 from .validation import check_choice, check_int, check_positive
 
 __all__ = [
-    "CompareConfig", "run_comparison", "summary_table", "write_report", "tune_learning_rates",
-    "LR_GRID_FACTORS", "LR_EDGE_STEP", "finished", "curve_data", "prepare",
+    "CompareConfig", "run_comparison", "summary_table", "summary_markdown", "write_report",
+    "tune_learning_rates", "LR_GRID_FACTORS", "LR_EDGE_STEP", "finished", "curve_data",
+    "prepare", "gradient_evaluations", "gradient_evaluations_per_step", "environment",
 ]
 
 #: The dtypes a comparison can run in.
@@ -296,9 +302,11 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
     order only. Test accuracy is measured on the held-out test split after the last
     epoch. ``model``, when given, replaces ``config.model`` (see :func:`prepare`; a
     model whose parameters come with it, like a torch module's, starts every seed from
-    the same parameters).
+    the same parameters). ``"environment"`` records the library's version, the start
+    time and the machine (:func:`environment`).
     """
     ds, model = prepare(config, model=model)
+    env = environment()
     runs: dict[str, list] = {name: [] for name in config.optimizers}
     for name in config.optimizers:
         for seed in config.seeds:
@@ -309,7 +317,7 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
                 log(f"{name:>8} seed {seed}: test accuracy {100 * record['eval_accuracy']:.2f}% "
                     f"({record['status']}, {record['wall_time']:.1f} s)")
     summary = {name: _summarise(records) for name, records in runs.items()}
-    return {"config": asdict(config), "model": repr(model), "dataset": {
+    return {"config": asdict(config), "environment": env, "model": repr(model), "dataset": {
         "name": ds.name, "n_train": ds.n_train, "n_test": ds.n_test,
         "input_shape": list(ds.input_shape), "n_classes": ds.n_classes},
         "groups": model.layers(), "runs": runs, "summary": summary}
@@ -320,13 +328,50 @@ def finished(records: list) -> list:
     return [r for r in records if r["status"] != "diverged"]
 
 
-def curve_data(report: dict) -> dict | None:
-    """Per-arm step losses and per-epoch accuracies for :func:`~rso_ref.plots.plot_loss_curves`.
+def gradient_evaluations(run: dict) -> np.ndarray:
+    r"""Cumulative gradient evaluations after each training step of one run record.
 
-    ``None`` when the runs differ in length (e.g. one diverged early) or are empty, as
-    the plot averages curves step by step.
+    Step :math:`t` costs :math:`1 + c_t` gradient evaluations: the minibatch gradient
+    handed to the optimizer, plus the :math:`c_t` oracle calls the step declared in its
+    :class:`~rso_ref.optim.contract.StepInfo` (``oracle_calls``, recorded as
+    ``run["steps"]["nfev"]``; RSO's meta-solve, each a forward and a backward pass). So
+    entry :math:`t` is :math:`\sum_{s \le t} (1 + c_s)`: for SGD or Adam the step
+    count, for RSO with K = 5 about 8.5 times it on the digits MLP. Hessian-vector
+    products (``StepInfo.hvp_calls``, Dom-/Bulk-SGD) are not counted here.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one entry per recorded step (empty when no step was recorded).
+    """
+    return np.cumsum(1.0 + np.asarray(run["steps"]["nfev"], dtype=np.float64))
+
+
+def gradient_evaluations_per_step(run: dict) -> float:
+    r"""Mean gradient evaluations per training step of one run record (1.0 without steps).
+
+    :math:`1 + \bar c`, from the record's total ``meta_nfev`` (the sum of its steps'
+    ``oracle_calls``): 1 for optimizers that use only the gradient they are handed. It
+    equals the last entry of :func:`gradient_evaluations` over the number of steps, and
+    needs only the totals that summaries keep.
+    """
+    return 1.0 + run["meta_nfev"] / max(len(run["steps"]["loss"]), 1)
+
+
+def curve_data(report: dict) -> dict | None:
+    """Per-arm, per-seed curves for :func:`~rso_ref.plots.plot_loss_curves`.
+
+    Each arm maps to lists with one row per seed: ``step_loss`` (the minibatch loss of
+    each step), ``gradient_evaluations`` (:func:`gradient_evaluations`), ``wall_time``
+    (cumulative seconds spent in the training steps, evaluation excluded) and
+    ``eval_accuracy`` (test accuracy after each epoch). ``None`` when the runs differ in
+    length (e.g. one diverged early) or are empty, as the plot averages curves step by
+    step.
     """
     curves = {name: {"step_loss": [r["steps"]["loss"] for r in records],
+                     "gradient_evaluations": [gradient_evaluations(r) for r in records],
+                     "wall_time": [np.cumsum(np.asarray(r["steps"]["time"], dtype=np.float64))
+                                   for r in records],
                      "eval_accuracy": [r["epochs"]["eval_accuracy"] for r in records]}
               for name, records in report["runs"].items()}
     lengths = {len(row) for c in curves.values() for row in c["step_loss"]}
@@ -336,54 +381,134 @@ def curve_data(report: dict) -> dict | None:
 
 def _summarise(records: list) -> dict:
     # Diverged runs have no final accuracy: they are counted, not averaged.
-    acc = np.array([r["eval_accuracy"] for r in finished(records)], dtype=np.float64)
-    wall = np.array([r["wall_time"] for r in records], dtype=np.float64)
+    acc = [r["eval_accuracy"] for r in finished(records)]
+    acc_mean, acc_std = mean_std(acc) if acc else (float("nan"), 0.0)
     steps = sum(len(r["steps"]["loss"]) for r in records)
     return {
-        "test_accuracy_mean": float(np.mean(acc)) if acc.size else float("nan"),
-        "test_accuracy_std": float(np.std(acc, ddof=1)) if acc.size > 1 else 0.0,
-        "wall_time_mean": float(np.mean(wall)),
+        "test_accuracy_mean": acc_mean,
+        "test_accuracy_std": acc_std,
+        "wall_time_mean": float(np.mean([r["wall_time"] for r in records])),
         "meta_nfev_per_step": sum(r["meta_nfev"] for r in records) / max(steps, 1),
+        "gradient_evaluations_per_step": float(np.mean(
+            [gradient_evaluations_per_step(r) for r in records])),
         "diverged": int(sum(r["status"] == "diverged" for r in records)),
         "n_seeds": len(records),
         "lr": records[0]["lr"],
     }
 
 
-def summary_table(report: dict) -> str:
-    """A plain-text results table (one row per optimizer)."""
+def environment() -> dict:
+    """Where, when and with what a report is made, for ``report.json``.
+
+    Timings in a report mean little without the machine and the thread pools they ran
+    with (one BLAS thread or two made the demo's RSO arm 2 s or 70-100 s under load).
+
+    Returns
+    -------
+    dict
+        ``rso_ref`` (the installed version, :func:`~rso_ref.extras.installed_version`),
+        ``time`` (now, ISO 8601 with the UTC offset), ``platform``, ``python``,
+        ``numpy`` and ``scipy`` (versions) and ``threadpools``: for each thread pool
+        loaded in this process (``threadpoolctl.threadpool_info``), its ``user_api``
+        (``"blas"`` or ``"openmp"``), ``internal_api`` (the library), ``version`` and
+        ``num_threads`` at the time of the call, i.e. under the caller's limit
+        (``rso-ref`` trains with one BLAS thread, :func:`rso_ref.cli.blas_threads`).
+
+    Raises
+    ------
+    ImportError
+        Naming the ``cli`` extra when threadpoolctl is not installed.
+    """
+    threadpoolctl = require("threadpoolctl", "cli", "recording the BLAS threads")
+    return {
+        "rso_ref": installed_version(),
+        "time": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "platform": platform.platform(), "python": platform.python_version(),
+        "numpy": np.__version__, "scipy": importlib.metadata.version("scipy"),
+        "threadpools": [{key: pool.get(key) for key in
+                         ("user_api", "internal_api", "version", "num_threads")}
+                        for pool in threadpoolctl.threadpool_info()],
+    }
+
+
+def _table(report: dict) -> tuple[str, list[str], list[list[str]]]:
+    """The results table's caption, column names and rows of cells (one per arm)."""
     config = report["config"]
-    lines = [f"{report['model']} on {report['dataset']['name']} "
-             f"({config['epochs']} epochs, batch {config['batch_size']}, "
-             f"{len(config['seeds'])} seed(s), {config['backend']}/{config['dtype']})",
-             f"{'optimizer':>10} {'lr':>8} {'test acc (%)':>16} {'time (s)':>9} "
-             f"{'meta calls/step':>16}"]
+    seeds = len(config["seeds"])
+    caption = (f"{report['model']} on {report['dataset']['name']} "
+               f"({config['epochs']} epochs, batch {config['batch_size']}, "
+               f"{seeds} seed{'s' if seeds > 1 else ''}, {config['backend']}/{config['dtype']})")
+    columns = ["optimizer", "lr", "test acc (%)", "time (s)", "grad evals/step"]
+    rows = []
     for name, s in report["summary"].items():
-        lr = s["lr"]
-        acc = f"{100 * s['test_accuracy_mean']:.2f} ± {100 * s['test_accuracy_std']:.2f}"
-        flag = f"  ({s['diverged']} diverged)" if s["diverged"] else ""
-        lines.append(f"{name:>10} {lr:>8.3g} {acc:>16} {s['wall_time_mean']:>9.2f} "
-                     f"{s['meta_nfev_per_step']:>16.2f}{flag}")
-    return "\n".join(lines)
+        acc = f"{100 * s['test_accuracy_mean']:.2f}"
+        if s["n_seeds"] - s["diverged"] > 1:   # one seed has no spread: the bare mean
+            acc += f" ± {100 * s['test_accuracy_std']:.2f}"
+        if s["diverged"]:
+            acc += f" ({s['diverged']} of {s['n_seeds']} diverged)"
+        rows.append([name, f"{s['lr']:.3g}", acc, f"{s['wall_time_mean']:.2f}",
+                     f"{s['gradient_evaluations_per_step']:.2f}"])
+    return caption, columns, rows
+
+
+#: What the results table's columns mean (under the table in ``results.md``).
+_COLUMNS_NOTE = (
+    "Test accuracy after the last epoch (mean ± std over the seeds that did not diverge; "
+    "the bare value for one seed). Time: seconds per run, training and evaluation. Grad "
+    "evals/step: gradient evaluations per training step, the minibatch gradient plus the "
+    "oracle calls the optimizer declared (RSO's meta-solve).")
+
+
+def summary_table(report: dict) -> str:
+    """The results table as aligned plain text (one row per optimizer), for the console."""
+    caption, columns, rows = _table(report)
+    widths = [max(len(cell) for cell in column) for column in zip(columns, *rows)]
+    lines = ["  ".join([row[0].ljust(widths[0])]   # names left, numbers right
+                      + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])])
+             for row in (columns, *rows)]
+    return "\n".join([caption, *lines])
+
+
+def summary_markdown(report: dict) -> str:
+    """The results table as a markdown page: caption, table, column notes, provenance."""
+    caption, columns, rows = _table(report)
+    env = report.get("environment")
+    made = (f"Made by rso_ref {env['rso_ref']} on {env['time']} (Python {env['python']}, "
+            f"{env['platform']}); the full record is `report.json`." if env else
+            "The full record is `report.json`.")
+    lines = [f"# Results: {caption}", "",
+             "| " + " | ".join(columns) + " |",
+             "| --- |" + " ---: |" * (len(columns) - 1),
+             *("| " + " | ".join(row) + " |" for row in rows),
+             "", _COLUMNS_NOTE, "", made]
+    return "\n".join(lines) + "\n"
 
 
 def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``report.json``, ``loss_curves.png`` and (with RSO) ``rso_layer_weights.png``."""
+    """Write ``report.json``, ``results.md``, ``loss_curves.png`` and ``rso_layer_weights.png``.
+
+    ``results.md`` is :func:`summary_markdown`; ``loss_curves.png`` is drawn when the
+    runs have equal lengths (:func:`curve_data`), ``rso_layer_weights.png`` when an arm
+    is called ``"rso"`` and recorded weights (its first seed's). Every file is written
+    atomically.
+    """
     from .plots import plot_layer_weights, plot_loss_curves
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"report": write_json_atomic(out / "report.json", report)}
+    paths = {"report": write_json_atomic(out / "report.json", report),
+             "results": write_text_atomic(out / "results.md", summary_markdown(report))}
     curves = curve_data(report)
     if curves is not None:
         paths["loss_curves"] = plot_loss_curves(
             curves, out / "loss_curves.png",
             title=f"{report['model'].split('(')[0]} on {report['dataset']['name']}")
     if "rso" in report["runs"]:
-        weights = [w for w in report["runs"]["rso"][0]["steps"]["w"] if w is not None]
+        run = report["runs"]["rso"][0]
+        weights = [w for w in run["steps"]["w"] if w is not None]
         if weights:
             names = [f"layer {i + 1}" for i in range(len(weights[0]))]
-            paths["rso_layer_weights"] = plot_layer_weights(weights, out / "rso_layer_weights.png",
-                                                            group_names=names)
+            paths["rso_layer_weights"] = plot_layer_weights(
+                weights, out / "rso_layer_weights.png", group_names=names,
+                title=f"RSO layer weights, seed {run['seed']} (paper Figure 1)")
     return paths
-

@@ -1,5 +1,7 @@
 """CompareConfig: arms (optimizers and named variants), model and data options, validation."""
 import dataclasses
+import json
+import re
 
 import numpy as np
 import pytest
@@ -162,3 +164,158 @@ def test_a_torch_module_through_as_model_is_compared_like_an_mlp():
     with pytest.raises(ValueError, match="groups"):
         run_comparison(dataclasses.replace(config, rso_options={"groups": [[0], [9]]}),
                        progress=False, model=model)
+
+
+@pytest.fixture(scope="module")
+def small_report():
+    """SGD and RSO (K = 3), two seeds, one epoch on the digits: a real report, ~1 s."""
+    config = CompareConfig(optimizers=("sgd", "rso"), epochs=1, seeds=(0, 1), batch_size=128,
+                           rso_options={"meta_iters": 3})
+    return run_comparison(config, progress=False)
+
+
+def test_gradient_evaluations_count_the_step_gradient_and_the_declared_oracle_calls(
+        small_report):
+    for arm, records in small_report["runs"].items():
+        for run in records:
+            evals = compare.gradient_evaluations(run)
+            nfev = np.asarray(run["steps"]["nfev"])
+            assert evals.shape == (len(run["steps"]["loss"]),)
+            # each step adds its own gradient plus the oracle calls its StepInfo declared
+            assert np.array_equal(np.diff(evals, prepend=0.0), 1.0 + nfev)
+            assert compare.gradient_evaluations_per_step(run) == pytest.approx(
+                evals[-1] / evals.size, rel=1e-12)   # the totals' form agrees, to rounding
+    sgd, rso = (small_report["summary"][arm] for arm in ("sgd", "rso"))
+    assert sgd["gradient_evaluations_per_step"] == 1.0     # SGD uses the gradient it is given
+    # RSO's meta-solve makes at least one oracle call per L-BFGS iteration it runs
+    assert rso["gradient_evaluations_per_step"] >= 2.0
+    assert rso["gradient_evaluations_per_step"] == pytest.approx(
+        1.0 + rso["meta_nfev_per_step"], rel=1e-12)
+    assert compare.gradient_evaluations({"steps": {"nfev": []}}).size == 0
+
+
+def test_curve_data_has_cost_axes_step_by_step(small_report):
+    curves = compare.curve_data(small_report)
+    for arm, records in small_report["runs"].items():
+        c = curves[arm]
+        assert len(c["gradient_evaluations"]) == len(c["wall_time"]) == len(records) == 2
+        for run, evals, wall in zip(records, c["gradient_evaluations"], c["wall_time"]):
+            assert len(evals) == len(wall) == len(run["steps"]["loss"])
+            assert np.all(np.diff(wall) >= 0) and wall[0] > 0
+            # training steps only: the run's wall time also holds the evaluations
+            assert wall[-1] <= run["wall_time"]
+
+
+def test_results_table_has_no_spread_for_one_seed(small_report):
+    two = compare.summary_table(small_report)
+    one_seed = dict(small_report, config=dict(small_report["config"], seeds=[0]),
+                    runs={arm: recs[:1] for arm, recs in small_report["runs"].items()})
+    one_seed["summary"] = {arm: compare._summarise(recs) for arm, recs in one_seed["runs"].items()}
+    one = compare.summary_table(one_seed)
+    assert "2 seeds" in two and two.count("±") == 2
+    assert "1 seed," in one and "±" not in one
+    acc = 100 * one_seed["summary"]["rso"]["test_accuracy_mean"]
+    rso_row = next(line for line in one.splitlines() if line.startswith("rso "))
+    assert f"{acc:.2f}" in rso_row.split()
+    table = [line for line in compare.summary_markdown(one_seed).splitlines()
+             if line.startswith("| ")]
+    assert table and not any("±" in line for line in table)
+
+
+def test_results_markdown_is_the_console_table_as_markdown(small_report):
+    text = compare.summary_table(small_report).splitlines()
+    page = compare.summary_markdown(small_report).splitlines()
+    rows = [line for line in page if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(small_report["summary"])         # header + one per arm
+    for line, row in zip(text[1:], rows):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert " ".join(cells).split() == line.split()             # the same cells
+    assert page[0] == f"# Results: {text[0]}"
+    env = small_report["environment"]
+    assert f"rso_ref {env['rso_ref']} on {env['time']}" in page[-1]
+
+
+def test_environment_records_version_time_and_thread_pools():
+    from datetime import datetime, timezone
+
+    from threadpoolctl import threadpool_limits
+
+    from rso_ref.extras import installed_version
+
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        env = compare.environment()
+    after = datetime.now(timezone.utc)
+    assert env["rso_ref"] == installed_version()
+    assert before <= datetime.fromisoformat(env["time"]) <= after   # ISO 8601 with offset
+    assert env["numpy"] == np.__version__ and env["python"].count(".") == 2
+    blas = [pool for pool in env["threadpools"] if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)   # under the limit
+
+
+def test_write_report_writes_results_md_beside_report_json(small_report, tmp_path):
+    paths = compare.write_report(small_report, tmp_path)
+    assert paths["results"] == tmp_path / "results.md"
+    assert paths["results"].read_text() == compare.summary_markdown(small_report)
+    saved = json.loads(paths["report"].read_text())
+    assert saved["environment"] == small_report["environment"]
+    assert {"loss_curves", "rso_layer_weights"} <= set(paths)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the plots module would save, drawn and kept open (closed afterwards)."""
+    from rso_ref import plots
+
+    figures = []
+
+    def keep(fig, path, dpi=120):
+        fig.canvas.draw()
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    yield figures
+    for fig in figures:
+        plots.pyplot().close(fig)
+
+
+def test_loss_figure_puts_cost_beside_steps_and_titles_what_it_plots(small_report, drawn,
+                                                                     tmp_path):
+    compare.write_report(small_report, tmp_path)
+    axes = [ax for ax in drawn[0].axes if ax.get_visible()]
+    assert [ax.get_xlabel().split(" (")[0] for ax in axes] == [
+        "training step", "gradient evaluations", "training time", "epoch"]
+    # RSO's line against gradient evaluations ends at its mean cumulative count
+    rso_line = axes[1].get_lines()[1]
+    ends = [compare.gradient_evaluations(r)[-1] for r in small_report["runs"]["rso"]]
+    assert rso_line.get_xdata()[-1] == pytest.approx(np.mean(ends), rel=1e-12)
+    assert len({ax.get_ylim() for ax in axes[:3]}) == 1    # one loss scale for the three
+    acc = axes[3]
+    assert "test accuracy" in acc.get_title().lower() and "test accuracy" in acc.get_ylabel()
+
+
+def test_layer_weight_figure_is_smoothed_with_plain_ticks_and_legend_outside(small_report,
+                                                                             drawn, tmp_path):
+    from rso_ref import plots
+
+    run = small_report["runs"]["rso"][0]
+    w = np.asarray(run["steps"]["w"], dtype=np.float64)
+    plots.plot_layer_weights(w, tmp_path / "w.png", window=4)
+    (fig,) = drawn
+    ax_share, ax_w = fig.axes
+    # the bottom band of the stack is layer 1's share, moving-averaged over 4 steps
+    share = np.abs(w[:, 0]) / np.abs(w).sum(axis=1)
+    band = ax_share.collections[0].get_paths()[0].vertices       # (step, 0)...(step, top)
+    top_edge = np.array([band[band[:, 0] == step, 1].max() for step in range(1, len(w) + 1)])
+    np.testing.assert_allclose(top_edge, plots.smooth(share, 4), rtol=1e-12)
+    assert np.std(top_edge) <= np.std(share)                 # the smoothing smooths
+    # plain tick labels (no powers of ten, no mathtext) and the w = 1 reference line
+    labels = [t.get_text() for t in ax_w.get_yticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"[-\u2212]?[0-9][0-9,]*(\.[0-9]+)?", t) for t in labels)
+    assert any(np.allclose(line.get_ydata(), 1.0) for line in ax_w.get_lines())
+    # the legend overlaps neither panel
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in (ax_share, ax_w))
+    assert [t.get_text() for t in legend.get_texts()][-1].startswith("w = 1")

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import metrics
-from ..compare import finished
+from ..compare import finished, gradient_evaluations_per_step
 from ..stats import holm, mean_std, welch_diff
 
 __all__ = ["analyse", "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW"]
@@ -59,11 +59,6 @@ def _lr_range(tuning: dict, chance: float) -> dict | None:
             "open": bool(lo == min(rates) or hi == max(rates))}
 
 
-def _calls_per_step(run: dict) -> float:
-    """Gradient evaluations per training step: the step's gradient plus the meta-solve's."""
-    return 1.0 + run["meta_nfev"] / max(len(run["steps"]["loss"]), 1)
-
-
 def _steps_per_epoch(run: dict) -> float:
     return len(run["steps"]["loss"]) / max(len(run["epochs"]["epoch"]), 1)
 
@@ -73,7 +68,8 @@ def _arm_statistics(records: list, target: float, tuning: dict | None, chance: f
     acc = _final_accuracies(records)
     to_target = [metrics.epochs_to_target(r["epochs"]["eval_accuracy"], target)
                  if r["epochs"]["eval_accuracy"] else None for r in done]
-    grads_to_target = [None if e is None else e * _steps_per_epoch(r) * _calls_per_step(r)
+    grads_to_target = [None if e is None
+                       else e * _steps_per_epoch(r) * gradient_evaluations_per_step(r)
                        for e, r in zip(to_target, done)]
     out = {
         "test_accuracy": acc,
@@ -84,7 +80,8 @@ def _arm_statistics(records: list, target: float, tuning: dict | None, chance: f
         "runs": len(records),
         "diverged": len(records) - len(done),
         "gradient_evaluations_to_target_mean": _nan_mean_std(grads_to_target)[0],
-        "gradient_evaluations_per_step": float(np.mean([_calls_per_step(r) for r in records])),
+        "gradient_evaluations_per_step": float(np.mean([gradient_evaluations_per_step(r)
+                                                         for r in records])),
         "wall_time_per_run_mean_std": _nan_mean_std([r["wall_time"] for r in records]),
         "grad_norm_cv_mean_std": _nan_mean_std([
             metrics.gradient_norm_cv(metrics.second_half(r["steps"]["grad_norm"]))
