@@ -20,6 +20,11 @@ wrapper itself as ``xp=`` to a function that has no input array, such as
 ``xp32`` runs float32 tests on array_api_strict's float32-only devices: ``"no_float64"``
 (like Apple MPS) and ``"no_x64"`` (like JAX without x64: no float64, no int64).
 
+Tests marked ``gpu`` (CuPy, torch on CUDA) need a CUDA GPU. Where none is usable, they
+are skipped before they run, with one reason, and reported on one line of the ``-ra``
+summary (``SKIPPED [<count>] tests/conftest.py:<line>: no CUDA GPU usable here: ...``)
+instead of one line per test, which buried the result.
+
 ``on_device(*arrays)`` asserts that every array (lists of arrays included) is an array of
 the test's ``xp`` (or ``xp32``) backend and lives on its device.
 """
@@ -162,3 +167,41 @@ def on_device(request):
 def np_xp():
     """The NumPy namespace only (for tests that need autograd or scipy)."""
     return backend.namespace("numpy")
+
+
+# -- gpu tests on a machine without a CUDA GPU: one reason, one summary line -------------
+
+_NO_GPU = pytest.StashKey[str]()
+
+
+def _no_gpu_reason() -> str | None:
+    """Why no ``gpu`` test can run here; None where CuPy or torch has a CUDA device."""
+    try:
+        backend.namespace("cupy")
+        return None
+    except RuntimeError as exc:
+        cupy = str(exc)
+    try:
+        import torch
+    except ImportError:
+        return f"no CUDA GPU usable here: {cupy}; torch is not installed"
+    if torch.cuda.is_available():
+        return None
+    return f"no CUDA GPU usable here: {cupy}; torch has no CUDA device"
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu = [item for item in items if item.get_closest_marker("gpu") is not None]
+    reason = _no_gpu_reason() if gpu else None
+    if reason is not None:
+        for item in gpu:
+            item.stash[_NO_GPU] = reason
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before the skip marks and fixtures: a skip raised here is filed under this line, so
+    # the -ra summary folds every such test into one line (pytest files a skip from a
+    # mark or a fixture under the test's own line: 85 lines, one per gpu test).
+    if _NO_GPU in item.stash:
+        pytest.skip(item.stash[_NO_GPU])
