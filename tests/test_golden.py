@@ -1,13 +1,12 @@
-"""Golden fixtures: regeneration is byte-identical, the reference passes, bugs are caught,
-independent torch ports pass.
+"""Golden fixtures: regeneration is byte-identical, the reference passes, bugs are caught.
 
-The fixtures are host NumPy files and a port is any callable; the torch ports below are
-one cross-backend check, and the reference itself fed device arrays (``verify(...,
-like=x)``, on every ``xp`` fixture case) is the other.
+The fixtures are host NumPy files and a port is any callable; the example torch and JAX
+ports (examples/ports/, tested in tests/test_example_ports.py) are one cross-backend
+check, and the reference itself fed device arrays (``verify(..., like=x)``, on every
+``xp`` fixture case) is the other.
 """
 import io
 import json
-import math
 
 import numpy as np
 import pytest
@@ -334,133 +333,5 @@ def test_a_damaged_fixture_file_is_one_error_naming_it(tmp_path, damage):
         golden.verify(reference.hvp, "hvp", fixture_dir=directory)
 
 
-# --- independent torch ports (float64) -------------------------------------------------
-
-@pytest.fixture
-def torch64():
-    """torch with float64 as its default dtype for one test (restored afterwards)."""
-    torch = pytest.importorskip("torch")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield torch
-    torch.set_default_dtype(previous)
-
-
-@pytest.mark.slow
-@pytest.mark.torch
-def test_torch_port_of_rso_step_passes(torch64):
-    """RSO in torch from Algorithm 1; the meta L-BFGS is rso_ref.minimize on torch arrays."""
-    torch = torch64
-    from rso_ref.lbfgs import minimize
-
-    def port(value_and_grad, params, *, lr, groups, meta_iters, w0, normalize, safeguard, m,
-             c1, c2, maxls):
-        theta = [torch.from_numpy(np.array(p)) for p in params]
-
-        def oracle(ps):
-            value, grads = value_and_grad([p.numpy() for p in ps])
-            return value, [torch.from_numpy(np.asarray(g)) for g in grads]
-
-        _, g = oracle(theta)
-        d = list(g)
-        if normalize:
-            for group in groups:
-                nrm = math.sqrt(sum(float(torch.sum(g[j] * g[j])) for j in group))
-                for j in group:
-                    d[j] = g[j] / nrm if nrm > 0 else torch.zeros_like(g[j])
-
-        def moved(w):
-            out = list(theta)
-            for group, wi in zip(groups, w):
-                for j in group:
-                    out[j] = theta[j] - lr * float(wi) * d[j]
-            return out
-
-        calls = 0
-
-        def meta(w):  # f(w) = L(theta - lr sum_i w_i d_i), df/dw_i = -lr <grad L', d_i>
-            nonlocal calls
-            calls += 1
-            value, grads = oracle(moved(w))
-            return value, torch.stack([-lr * sum(torch.sum(grads[j] * d[j]) for j in group)
-                                       for group in groups])
-
-        n = len(groups)
-        start = torch.ones(n) if w0 == "ones" else torch.full((n,), 1.0 / n)
-        if meta_iters == 0:
-            w, f_w = start, meta(start)[0]
-        else:
-            res = minimize(meta, start, m=m, gtol=0.0, ftol=0.0, maxiter=meta_iters,
-                           maxfun=meta_iters * (maxls + 1) + 1, maxls=maxls, c1=c1, c2=c2)
-            w, f_w = res.x, res.fun
-        guarded = False
-        if safeguard and w0 != "ones":
-            f_one = meta(torch.ones(n))[0]
-            if f_one < f_w:
-                w, f_w, guarded = torch.ones(n), f_one, True
-        return {"params": [p.numpy() for p in moved(w)], "w": w.numpy(), "loss_after": f_w,
-                "nfev": calls, "safeguarded": guarded}
-
-    report = golden.verify(port, "rso_step")
-    assert report.ok, report.format()
-
-
-def _torch_loss(torch, params, X, y, activation, loss):
-    act = {"relu": torch.relu, "tanh": torch.tanh,
-           "gelu": lambda z: torch.nn.functional.gelu(z, approximate="none")}[activation]
-    h = torch.from_numpy(X)
-    for i in range(0, len(params), 2):
-        h = h @ params[i] + params[i + 1]  # y = x @ W + b, W of shape (in, out)
-        if i + 2 < len(params):
-            h = act(h)
-    if loss == "cross_entropy":
-        return torch.nn.functional.cross_entropy(h, torch.from_numpy(y))  # batch mean
-    return 0.5 * torch.sum((h - torch.from_numpy(y)) ** 2) / h.shape[0]  # ½ sum, batch mean
-
-
-@pytest.mark.torch
-def test_torch_ports_of_the_mlp_and_its_hessian_vector_products_pass(torch64):
-    torch = torch64
-
-    def leaves(params):
-        return [torch.tensor(p, requires_grad=True) for p in params]
-
-    def mlp(params, X, y, *, activation, loss):
-        ps = leaves(params)
-        value = _torch_loss(torch, ps, X, y, activation, loss)
-        grads = torch.autograd.grad(value, ps)
-        return float(value.detach()), [g.numpy() for g in grads]
-
-    def hvp(params, X, y, v, *, activation, loss):
-        ps = leaves(params)
-        grads = torch.autograd.grad(_torch_loss(torch, ps, X, y, activation, loss), ps,
-                                    create_graph=True)
-        dot = sum(torch.sum(g * torch.from_numpy(vi)) for g, vi in zip(grads, v))
-        return [h.numpy() for h in torch.autograd.grad(dot, ps)]
-
-    reports = golden.verify_all({"mlp": mlp, "hvp": hvp})
-    assert all(r.ok for r in reports.values()), "\n".join(r.format() for r in reports.values())
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("case", ["sgd_momentum", "sgd_nesterov_wd", "sgd_dampening", "adam",
-                                  "adam_l2_amsgrad", "adamw", "rmsprop",
-                                  "rmsprop_centered_momentum"])
-def test_torch_optim_passes_the_optimizer_fixtures(case, torch64):
-    torch = torch64
-    classes = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-               "rmsprop": torch.optim.RMSprop}
-
-    def port(name, params, grads, **hyper):
-        ps = [torch.tensor(p) for p in params]
-        opt = classes[name](ps, **hyper)
-        out = []
-        for grad in grads:
-            for p, g in zip(ps, grad):
-                p.grad = torch.from_numpy(np.array(g))
-            opt.step()
-            out.append([p.detach().numpy().copy() for p in ps])
-        return out
-
-    report = golden.verify(port, f"optim/{case}")
-    assert report.ok, report.format()
+# The independent torch and JAX ports live in examples/ports/ (torch_port.py, jax_port.py);
+# tests/test_example_ports.py verifies them on these fixtures and on drawn cases.

@@ -62,7 +62,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rso_ref.lbfgs import minimize
+from rso_ref.lbfgs import Iterate, minimize
+from rso_ref.rso import META_FTOL
 
 __all__ = ["mlp", "hvp", "rso_meta", "rso_step", "optim"]
 
@@ -227,6 +228,16 @@ def initial_weights(w0: Any, n_groups: int) -> torch.Tensor:
     return _tensor(w0)
 
 
+def no_progress_left(it: Iterate) -> bool:
+    r"""The meta-solve's early stop, as in :func:`rso_ref.rso_step`: after an iteration
+    that decreased :math:`f` by no more than ``META_FTOL`` :math:`\cdot |f|`
+    (:math:`4\epsilon`, rounding level), the remaining iterations could not make progress.
+
+    Passed as ``callback`` to :func:`rso_ref.lbfgs.minimize` (``True`` stops the run).
+    """
+    return it.step.f_prev - it.fun <= META_FTOL * abs(it.fun)
+
+
 def rso_meta(value_and_grad: Oracle, params: Sequence[Any], w: Any, *, lr: float,
              groups: Sequence[Sequence[int]], normalize: bool, X: Any, y: Any,
              activation: str, loss: str) -> tuple[float, np.ndarray]:
@@ -250,7 +261,8 @@ def rso_step(value_and_grad: Oracle, params: Sequence[Any], *, lr: float,
     With :math:`g = \nabla L(\theta)` and directions :math:`d_i` (:func:`directions`),
     :math:`K` = ``meta_iters`` L-BFGS iterations on :math:`f(w) = L(\theta - \eta
     \sum_i w_i d_i)` from :math:`w_0` (:func:`initial_weights`), with ``gtol = ftol =
-    0`` and at most :math:`K(\text{maxls} + 1) + 1` evaluations; ``K = 0`` takes
+    0``, at most :math:`K(\text{maxls} + 1) + 1` evaluations and the rounding-level
+    stop of :func:`no_progress_left`; ``K = 0`` takes
     :math:`w_0` as is (one evaluation). With ``safeguard`` the gradient step
     :math:`w = \mathbf 1` replaces the result when its loss is strictly lower (not
     evaluated when ``w0 = "ones"``). ``nfev`` counts every evaluation of :math:`f`
@@ -282,7 +294,8 @@ def rso_step(value_and_grad: Oracle, params: Sequence[Any], *, lr: float,
         w, f_w, nit = start, f(start)[0], 0
     else:
         res = minimize(f, start, m=m, gtol=0.0, ftol=0.0, maxiter=meta_iters,
-                       maxfun=meta_iters * (maxls + 1) + 1, maxls=maxls, c1=c1, c2=c2)
+                       maxfun=meta_iters * (maxls + 1) + 1, maxls=maxls, c1=c1, c2=c2,
+                       callback=no_progress_left)
         w, f_w, nit = res.x, float(res.fun), int(res.nit)
     safeguarded = False
     if safeguard and not (isinstance(w0, str) and w0 == "ones"):
