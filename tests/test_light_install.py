@@ -7,13 +7,18 @@ JSON; each test below checks one part of it.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
 import textwrap
+import tomllib
+from pathlib import Path
 
 import pytest
 
+import rso_ref
+from rso_ref.cli import main
 from rso_ref.extras import require
 
 #: The top-level packages of the ``cli`` extra (pyproject.toml).
@@ -152,3 +157,19 @@ def test_require_leaves_a_broken_installation_unrenamed(tmp_path, monkeypatch):
     with pytest.raises(ModuleNotFoundError, match="absent_dep_3f9") as info:
         require("half_installed_pkg_3f9", "cli", "plotting")
     assert "rso_ref[cli]" not in str(info.value)
+
+
+def test_version_flag_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    installed = importlib.metadata.version("rso_ref")
+    assert capsys.readouterr().out == f"rso-ref {installed}\n"
+    assert rso_ref.__version__ == installed  # the fallback tells the same version
+
+
+def test_the_type_marker_ships_with_the_package():
+    root = Path(rso_ref.__file__).parent
+    project = tomllib.loads((root.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert (root / "py.typed").is_file()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["rso_ref"]
