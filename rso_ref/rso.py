@@ -110,6 +110,11 @@ def check_group_spec(groups: Any) -> None:
     lists and the structure a string needs are checked by :func:`resolve_groups`. Lets
     an optimizer refuse ``groups="layers"`` when it is built.
 
+    Parameters
+    ----------
+    groups : object
+        A grouping specification; anything but a string passes here.
+
     Raises
     ------
     ValueError
@@ -141,6 +146,11 @@ def resolve_groups(groups: Any, n_params: int, *, layers: Sequence | None = None
     layers, blocks : list of lists of int, optional
         The model structure, needed by the string specifications.
 
+    Returns
+    -------
+    list of lists of int
+        The groups: disjoint, non-empty lists of indices into the params list.
+
     Raises
     ------
     ValueError
@@ -167,8 +177,21 @@ def _host() -> ModuleType:
 
 
 def host_weights(values: Any, n_groups: int | None, name: str = "w0") -> Any:
-    """``values`` (a sequence of numbers or a 1-D array of any backend) as a fresh host
-    float64 array of shape ``(n_groups,)`` (any length when ``n_groups`` is None).
+    """Return ``values`` as a fresh host float64 array.
+
+    Parameters
+    ----------
+    values : array or sequence of float
+        A sequence of numbers or a 1-D array of any backend.
+    n_groups : int or None
+        The required length; None accepts any length.
+    name : str, default "w0"
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_groups,), float64
+        A copy on the host.
 
     Raises
     ------
@@ -189,8 +212,18 @@ def host_weights(values: Any, n_groups: int | None, name: str = "w0") -> Any:
 
 
 def check_w0(w0: Any) -> str | tuple[float, ...]:
-    """Return a valid ``w0``: one of :data:`W0_CHOICES` as given, explicit weights as a
-    tuple of floats (any 1-D real sequence or array of finite numbers).
+    """Return a valid ``w0``.
+
+    Parameters
+    ----------
+    w0 : str or array or sequence of float
+        One of :data:`W0_CHOICES`, or explicit weights (any 1-D real sequence or array
+        of finite numbers).
+
+    Returns
+    -------
+    str or tuple of float
+        The string as given, or the weights as a tuple of Python floats.
 
     Raises
     ------
@@ -211,6 +244,20 @@ def initial_weights(w0: Any, n_groups: int, previous: Any = None) -> Any:
     gradient step :math:`\\theta - \\eta g`; ``"previous"``: the last step's weights
     ``previous`` (a warm start, as the MindsEye RecursiveSubspace optimizer does),
     uniform on the first step (``previous=None``); or explicit weights of length ``L``.
+
+    Parameters
+    ----------
+    w0 : {"uniform", "ones", "previous"} or array or sequence of float
+        The choice (checked by :func:`check_w0`).
+    n_groups : int
+        :math:`L`.
+    previous : array, optional
+        The last step's weights, for ``"previous"``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_groups,), float64
+        :math:`w_0` (host).
     """
     hx = _host()
     if isinstance(w0, str):
@@ -224,7 +271,25 @@ def initial_weights(w0: Any, n_groups: int, previous: Any = None) -> Any:
 
 
 def evaluate_oracle(oracle: Oracle, params: list, name: str, where: str) -> tuple[Any, list]:
-    """``oracle(params)`` as ``(loss, grads)``, checked to be a pair with grads like ``params``.
+    """Call ``oracle(params)`` and check that it returned ``(loss, grads)``.
+
+    Parameters
+    ----------
+    oracle : callable
+        ``oracle(params) -> (loss, grads)``.
+    params : list of arrays
+        Where to evaluate it.
+    name : str
+        The oracle's argument name, for error messages.
+    where : str
+        Where it was called (e.g. ``"at params"``), for error messages.
+
+    Returns
+    -------
+    loss : scalar
+        The loss as the oracle returned it.
+    grads : list of arrays
+        The gradients, shaped like ``params``.
 
     Raises
     ------
@@ -241,12 +306,31 @@ def evaluate_oracle(oracle: Oracle, params: list, name: str, where: str) -> tupl
 
 def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool = False
                      ) -> tuple[list, Any]:
-    r"""Per-group directions :math:`d_i` and the group gradient norms :math:`\|g_i\|`.
+    r"""Return the per-group directions :math:`d_i` and the group gradient norms.
 
-    :math:`d_i = g_i` (Algorithm 1), or :math:`d_i = g_i / \|g_i\|` with ``normalize``
-    (a zero group gradient gives a zero direction). Returns ``(directions, norms)`` where
-    ``directions`` is a params-shaped list (entries in no group are the gradient itself
-    and are never used) and ``norms`` a host float64 array of shape ``(L,)``.
+    .. math::
+
+        d_i = g_i \quad\text{(Algorithm 1)}, \qquad\text{or}\qquad
+        d_i = g_i / \|g_i\| \quad\text{with normalize},
+
+    a zero group gradient giving a zero direction.
+
+    Parameters
+    ----------
+    grads : list of arrays
+        The gradient :math:`\nabla L(\theta)`.
+    groups : list of lists of int
+        Validated groups (:func:`resolve_groups`).
+    normalize : bool, default False
+        Use unit directions.
+
+    Returns
+    -------
+    directions : list of arrays
+        Shaped like ``grads``; entries in no group are the gradient itself and are never
+        used.
+    norms : numpy.ndarray, shape (L,), float64
+        :math:`\|g_i\|` per group (host).
     """
     check_flag(normalize, "normalize")
     grads = list(grads)
@@ -266,8 +350,33 @@ def group_directions(grads: Sequence, groups: list[list[int]], normalize: bool =
 
 def apply_weights(params: list, directions: list, groups: list[list[int]], lr: float,
                   w: Any) -> list:
-    r""":math:`\theta - \eta \sum_i w_i d_i` for weights ``w`` of length ``L`` (a host
-    array or a sequence of floats); indices in no group are left unchanged."""
+    r"""Return the parameters moved by the weighted group directions.
+
+    .. math::
+
+        \theta' = \theta - \eta \sum_{i=1}^{L} w_i d_i,
+
+    where :math:`d_i` is nonzero only on the arrays of group :math:`G_i`; arrays in no
+    group are left unchanged.
+
+    Parameters
+    ----------
+    params : list of arrays
+        :math:`\theta`.
+    directions : list of arrays
+        The directions :math:`d_i`, shaped like ``params`` (:func:`group_directions`).
+    groups : list of lists of int
+        Validated groups (:func:`resolve_groups`).
+    lr : float
+        :math:`\eta`.
+    w : array or sequence of float
+        The ``L`` weights (a host array or Python floats).
+
+    Returns
+    -------
+    list of arrays
+        :math:`\theta'`, new arrays where a group moved them, ``params``' own elsewhere.
+    """
     out = list(params)
     for group, wi in zip(groups, w):
         step = lr * float(wi)
@@ -303,7 +412,7 @@ def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequenc
 
     Returns
     -------
-    f : callable
+    callable
         ``f(w) -> (float, host float64 array of shape (L,))``, ``w`` of shape ``(L,)``.
         Values are not checked for finiteness (a trial point of a line search may
         overshoot; :func:`rso_step` checks :math:`f(w_0)` and the solution). Its first
@@ -376,17 +485,25 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         Oracle for ``f`` (e.g. on a smaller meta batch); defaults to ``value_and_grad``.
     previous_w : array, optional
         Weights of the previous step (for ``w0="previous"``).
-    loss, grads : optional
-        :math:`L(\theta)` and :math:`\nabla L(\theta)` when already computed.
+    loss : float, optional
+        :math:`L(\theta)` when already computed (then ``grads`` must be given too).
+    grads : list of arrays, optional
+        :math:`\nabla L(\theta)` when already computed.
     layers, blocks : list of lists of int, optional
         Model structure for string ``groups``.
-    m, c1, c2, maxls
-        Passed to :func:`rso_ref.lbfgs.minimize` (memory, Wolfe constants, line-search
-        trials).
+    m : int, default 10
+        Memory of the meta L-BFGS (:func:`rso_ref.lbfgs.minimize`).
+    c1, c2 : float, default 1e-4, 0.9
+        Wolfe constants of its line search, :math:`0 < c_1 < c_2 < 1`.
+    maxls : int, default 20
+        Most oracle calls per line search.
 
     Returns
     -------
     RSOStepResult
+        The new parameters :math:`\theta'`, the weights :math:`w^*`, the loss before
+        and after, the oracle calls and iterations of the meta-solve, the group
+        gradient norms and the meta-solve's status.
 
     Raises
     ------

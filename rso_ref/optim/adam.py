@@ -55,13 +55,11 @@ class _AdamFamily(Optimizer):
                       amsgrad=check_flag(self.amsgrad, "amsgrad"))
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``: count 0 and zero moments."""
         return {"count": 0, "mu": tree.zeros_like(params), "nu": tree.zeros_like(params),
                 "nu_max": tree.zeros_like(params) if self.amsgrad else []}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         if self.weight_decay and self.decoupled:
             params = tree.scale(params, 1.0 - self.lr * self.weight_decay)

@@ -97,16 +97,72 @@ class Optimizer:
     takes_meta_oracle: ClassVar[bool] = False
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``."""
+        """Return a fresh state for ``params``.
+
+        Parameters
+        ----------
+        params : list of arrays
+            The parameters the optimizer will update (any one backend and device).
+
+        Returns
+        -------
+        dict
+            Plain data (numbers and lists of arrays shaped like ``params``, on their
+            device), with the keys listed under the optimizer's Attributes; the step
+            count starts at 0.
+        """
         raise NotImplementedError
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict,
                        **oracles: Any) -> tuple[list, dict, StepInfo]:
-        """One step: new parameters, new state and the step's :class:`StepInfo`."""
+        r"""Take one step and report its diagnostics.
+
+        Parameters
+        ----------
+        params : list of arrays
+            Current parameters :math:`\theta_{t-1}`.
+        grads : list of arrays
+            The gradient at ``params``, shaped like it.
+        state : dict
+            The state returned by :meth:`init` or by the previous step.
+        **oracles : callable or float
+            The keyword oracles that :attr:`needs` declares (see the module docstring):
+            none for :attr:`Needs.GRADIENT`; ``value_and_grad`` (and optionally
+            ``loss``, ``meta_value_and_grad``) for :attr:`Needs.VALUE_AND_GRAD`;
+            ``hvp_fn`` for :attr:`Needs.HVP`.
+
+        Returns
+        -------
+        params : list of arrays
+            :math:`\theta_t`, new arrays; the inputs are left untouched.
+        state : dict
+            The new state (a new dict).
+        info : StepInfo
+            The step's oracle calls, weights, iterations and status.
+        """
         raise NotImplementedError
 
     def step(self, params: Sequence, grads: Sequence, state: dict,
              **oracles: Any) -> tuple[list, dict]:
-        """One step: ``(params, state)`` of :meth:`step_with_info` without the info."""
+        """Take one step: :meth:`step_with_info` without the info.
+
+        Parameters
+        ----------
+        params : list of arrays
+            Current parameters.
+        grads : list of arrays
+            The gradient at ``params``.
+        state : dict
+            The state returned by :meth:`init` or by the previous step.
+        **oracles : callable or float
+            As in :meth:`step_with_info`.
+
+        Returns
+        -------
+        params : list of arrays
+            The new parameters.
+        state : dict
+            The new state.
+        """
         new_params, new_state, _ = self.step_with_info(params, grads, state, **oracles)
         return new_params, new_state

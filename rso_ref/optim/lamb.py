@@ -89,12 +89,10 @@ class LAMB(Optimizer):
                       weight_decay=check_nonnegative(self.weight_decay, "weight_decay"))
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``: count 0 and zero moments."""
         return {"count": 0, "mu": tree.zeros_like(params), "nu": tree.zeros_like(params)}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         beta1, beta2 = self.betas
         count = state["count"] + 1

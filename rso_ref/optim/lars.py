@@ -91,12 +91,10 @@ class LARS(Optimizer):
                                                        "trust_coefficient"))
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``: count 0 and zero momentum buffers."""
         return {"count": 0, "momentum_buffer": tree.zeros_like(params)}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         local_lr = tree.trust_ratio(params, grads, coefficient=self.trust_coefficient,
                                     weight_decay=self.weight_decay)

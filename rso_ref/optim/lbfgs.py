@@ -101,7 +101,19 @@ class LBFGS(Optimizer):
                       lr=check_positive(self.lr, "lr"), c1=c1, c2=c2)
 
     def init(self, params: Sequence) -> dict:
-        """Empty memory for ``params`` (a list of arrays of one namespace)."""
+        """Return an empty curvature memory for ``params``.
+
+        Parameters
+        ----------
+        params : list of arrays
+            The parameters (one namespace and device).
+
+        Returns
+        -------
+        dict
+            The keys listed under Attributes, with ``(m, n)`` zero histories on the
+            parameters' device and ``size = 0``.
+        """
         flat = tree.flatten(list(params))
         history = History.empty(self.m, flat, array_namespace(flat))
         return {"count": 0, "s": history.s_hist, "y": history.y_hist, "rho": history.rho,
@@ -130,6 +142,7 @@ class LBFGS(Optimizer):
         params : list of arrays
             The accepted point (``params`` itself when the line search failed).
         state : dict
+            The updated memory (a new dict).
         info : StepInfo
             ``oracle_calls``: calls of ``value_and_grad`` made in the step (the one for a
             missing ``loss`` included); ``loss_after``: the loss at the returned params;

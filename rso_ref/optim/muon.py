@@ -203,7 +203,6 @@ class Muon(Optimizer):
                      weight_decay=self.adam_weight_decay)
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``: count 0, zero buffers and zero AdamW moments."""
         matrices = [p for p in params if p.ndim >= 2]
         others = [p for p in params if p.ndim < 2]
         return {"count": 0, "momentum_buffer": tree.zeros_like(matrices),
@@ -211,7 +210,6 @@ class Muon(Optimizer):
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         is_matrix = [p.ndim >= 2 for p in params]
         mat_p = [p for p, m in zip(params, is_matrix) if m]

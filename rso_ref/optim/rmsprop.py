@@ -98,14 +98,12 @@ class RMSprop(Optimizer):
                       centered=check_flag(self.centered, "centered"))
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``: count 0 and zero averages/buffers."""
         return {"count": 0, "nu": tree.zeros_like(params),
                 "mu": tree.zeros_like(params) if self.centered else [],
                 "momentum_buffer": tree.zeros_like(params) if self.momentum > 0 else []}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        """One step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, _KEYS)
         if self.weight_decay:
             grads = tree.axpy(self.weight_decay, params, grads)

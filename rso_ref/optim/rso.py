@@ -36,11 +36,19 @@ class RSO(Optimizer):
     ----------
     lr : float
         :math:`\eta > 0`.
-    groups, meta_iters, w0, normalize, safeguard
-        As in :func:`rso_ref.rso.rso_step` (``meta_iters`` defaults to
-        :data:`rso_ref.rso.DEFAULT_META_ITERS`). A string ``groups`` is checked here
-        (:func:`rso_ref.rso.check_group_spec`); the structure it needs and the indices
-        by :meth:`init`, so that an RSO can be built for validation before the model.
+    groups : None, "layer", "block", "uniform:N" or list of lists of int
+        The partition of the parameters, as in :func:`rso_ref.rso.rso_step`. A string
+        is checked here (:func:`rso_ref.rso.check_group_spec`); the structure it needs
+        and the indices by :meth:`init`, so that an RSO can be built for validation
+        before the model.
+    meta_iters : int, default :data:`rso_ref.rso.DEFAULT_META_ITERS`
+        :math:`K`, L-BFGS iterations on :math:`f_t` per solve.
+    w0 : {"uniform", "ones", "previous"} or array, default "uniform"
+        Start of each meta-solve; ``"previous"`` starts from the last solve's weights.
+    normalize : bool, default False
+        Use unit directions :math:`g_i / \|g_i\|`.
+    safeguard : bool, default False
+        Never return a point worse than the plain gradient step (:math:`w = \mathbf 1`).
     meta_every : int, default 1
         Re-solve ``w`` every ``meta_every`` steps; in between, reuse the last ``w``
         (no meta evaluations). Reduces the cost by about that factor.
@@ -48,10 +56,13 @@ class RSO(Optimizer):
         Plain SGD steps (:math:`w = \mathbf 1`) before switching to RSO (§2.3, "Warm-up").
     layers, blocks : list of lists of int, optional
         Model structure for string ``groups`` (e.g. ``model.layers()``).
-    m, c1, c2, maxls : default 10, 1e-4, 0.9, 20
-        Options of the meta L-BFGS (:func:`rso_ref.lbfgs.minimize` through
-        :func:`rso_ref.rso.rso_step`): memory, Wolfe constants
-        (:math:`0 < c_1 < c_2 < 1`) and most oracle calls per line search.
+    m : int, default 10
+        Memory of the meta L-BFGS (:func:`rso_ref.lbfgs.minimize` through
+        :func:`rso_ref.rso.rso_step`).
+    c1, c2 : float, default 1e-4, 0.9
+        Wolfe constants of its line search, :math:`0 < c_1 < c_2 < 1`.
+    maxls : int, default 20
+        Most oracle calls per line search.
 
     Attributes
     ----------
@@ -122,7 +133,23 @@ class RSO(Optimizer):
         return resolve_groups(self.groups, n_params, layers=self.layers, blocks=self.blocks)
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params`` (checks that ``groups`` fits them)."""
+        """Return a fresh state for ``params``, checking that ``groups`` fits them.
+
+        Parameters
+        ----------
+        params : list of arrays
+            The parameters RSO will update.
+
+        Returns
+        -------
+        dict
+            ``{"count": 0, "w": None}``.
+
+        Raises
+        ------
+        ValueError
+            If ``groups`` (with ``layers``/``blocks``) does not partition ``params``.
+        """
         self._groups(len(params))
         return {"count": 0, "w": None}
 
@@ -130,11 +157,40 @@ class RSO(Optimizer):
                        value_and_grad: Oracle, loss: float | None = None,
                        meta_value_and_grad: Oracle | None = None
                        ) -> tuple[list, dict, StepInfo]:
-        """One step from the gradient ``grads`` at ``params``.
+        r"""Take one RSO step from the gradient ``grads`` at ``params``.
 
-        ``value_and_grad`` (and optionally ``meta_value_and_grad``, e.g. on a meta batch)
-        define the meta-objective. ``loss`` is :math:`L(\\theta)` when known; without it
-        one extra oracle call computes it (counted in ``StepInfo.oracle_calls``).
+        .. math::
+
+            \theta_{t+1} = \theta_t - \eta \sum_i w_i^{(t)} g_i^{(t)},
+
+        with :math:`w^{(t)}` from the meta-solve (:func:`rso_ref.rso.rso_step`), the ones
+        vector in warm-up, or the last solve's weights between solves.
+
+        Parameters
+        ----------
+        params : list of arrays
+            :math:`\theta_t`.
+        grads : list of arrays
+            :math:`\nabla L(\theta_t)`, shaped like ``params``.
+        state : dict
+            From :meth:`init` or the previous step.
+        value_and_grad : callable
+            ``value_and_grad(params) -> (loss, grads)``; defines the meta-objective.
+        loss : float, optional
+            :math:`L(\theta_t)` when known; without it one extra oracle call computes it
+            (counted in ``StepInfo.oracle_calls``).
+        meta_value_and_grad : callable, optional
+            An oracle for the meta-objective on another batch (a meta batch).
+
+        Returns
+        -------
+        params : list of arrays
+            :math:`\theta_{t+1}` (new arrays).
+        state : dict
+            ``{"count": count + 1, "w": weights used}``.
+        info : StepInfo
+            Oracle calls, the weights, the meta L-BFGS iterations, :math:`f(w^*)` and the
+            meta-solve's status.
 
         Raises
         ------

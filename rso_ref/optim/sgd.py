@@ -96,13 +96,11 @@ class SGD(Optimizer):
                              f"momentum={self.momentum!r}, dampening={self.dampening!r}")
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state for ``params``: count 0 and zero buffers (if momentum is used)."""
         buffers = tree.zeros_like(params) if self.momentum > 0 else []
         return {"count": 0, "momentum_buffer": buffers}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        """One SGD step; returns new ``(params, state, info)``, the inputs untouched."""
         params, grads = begin_step(params, grads, state, ("count", "momentum_buffer"))
         if self.weight_decay:
             grads = tree.axpy(self.weight_decay, params, grads)

@@ -175,9 +175,26 @@ class InterpolatedSGD(_SubspaceSGD):
 
 @dataclass(frozen=True)
 class DomSGD(_SubspaceSGD):
-    r"""Dom-SGD: steps in the top-``k`` Hessian eigenspace only,
-    :math:`\theta \leftarrow \theta - \eta P g` (the step of :class:`InterpolatedSGD`
-    with ``a=1, b=0``; same parameters but ``a``, ``b``, same state).
+    r"""Dom-SGD: steps in the top-``k`` Hessian eigenspace only.
+
+    .. math::
+
+        \theta \leftarrow \theta - \eta P g
+
+    is the step of :class:`InterpolatedSGD` with ``a=1, b=0``, with the same state.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    k : int
+        Dimension of the dominant subspace.
+    every : int, default 1
+        Recompute the eigenvectors every ``every`` steps.
+    tol : float, default 1e-6
+        Lanczos tolerance.
+    seed : int, default 0
+        Seed of the Lanczos start vector.
 
     Examples
     --------
@@ -201,10 +218,27 @@ class DomSGD(_SubspaceSGD):
 
 @dataclass(frozen=True)
 class BulkSGD(_SubspaceSGD):
-    r"""Bulk-SGD: steps orthogonal to the top-``k`` Hessian eigenspace,
-    :math:`\theta \leftarrow \theta - \eta (I - P) g` (the step of
-    :class:`InterpolatedSGD` with ``a=0, b=1``; same parameters but ``a``, ``b``,
-    same state). :class:`DomSGD` has an example of both.
+    r"""Bulk-SGD: steps orthogonal to the top-``k`` Hessian eigenspace.
+
+    .. math::
+
+        \theta \leftarrow \theta - \eta (I - P) g
+
+    is the step of :class:`InterpolatedSGD` with ``a=0, b=1``, with the same state.
+    :class:`DomSGD` has an example of both.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    k : int
+        Dimension of the dominant subspace.
+    every : int, default 1
+        Recompute the eigenvectors every ``every`` steps.
+    tol : float, default 1e-6
+        Lanczos tolerance.
+    seed : int, default 0
+        Seed of the Lanczos start vector.
     """
 
     a: ClassVar[float] = 0.0
