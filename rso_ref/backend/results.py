@@ -28,6 +28,7 @@ def optimize_result(**fields: Any) -> OptimizeResult:
     Returns
     -------
     scipy.optimize.OptimizeResult
+        A ``dict`` of ``fields`` whose keys are also attributes.
     """
     from scipy.optimize import OptimizeResult  # noqa: F811 - the runtime import
 
