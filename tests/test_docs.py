@@ -15,8 +15,10 @@ repository (checked). Without the ``docs`` extra the test is skipped with the re
 from __future__ import annotations
 
 import argparse
+import html
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,14 +41,20 @@ def _tree(*folders: Path) -> dict[str, int]:
             if "__pycache__" not in p.parts and not p.is_dir()}
 
 
+def _text(path: Path) -> str:
+    """The text of an HTML page, tags removed (code blocks split words into spans)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return dict(actions[0].choices) if actions else {}
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
-    """Every long option of ``parser`` and of its subcommands, recursively."""
-    found = {s for a in parser._actions for s in a.option_strings if s.startswith("--")}
+    """Every long option of ``parser`` and of its subcommands (``--help`` aside)."""
+    found = {s for a in parser._actions for s in a.option_strings
+             if s.startswith("--") and s != "--help"}
     for sub in _subcommands(parser).values():
         found |= _option_strings(sub)
     return found
@@ -80,8 +88,9 @@ def test_front_page_and_guides(site):
                  "api/index", "commands/index"):
         assert f'href="{page}.html"' in index, page
         assert (site / f"{page}.html").is_file(), page
-    port = (site / "checking-a-port.html").read_text(encoding="utf-8")
-    assert "golden verify --port" in port and "check_port" in port
+    port = _text(site / "checking-a-port.html")
+    assert "rso-ref golden verify --port examples/ports/torch_port.py" in port
+    assert "check_port(" in port
 
 
 def test_rso_step_page_shows_its_equation(site):
@@ -98,7 +107,7 @@ def test_every_command_has_a_page_with_its_options(site):
     for name, parser in commands.items():
         path = site / "commands" / f"{name}.html"
         assert path.is_file(), f"no page for 'rso-ref {name}' (add docs/commands/{name}.md)"
-        page = path.read_text(encoding="utf-8")
+        page = _text(path)
         missing = [opt for opt in sorted(_option_strings(parser)) if opt not in page]
         assert not missing, (name, missing)
 
