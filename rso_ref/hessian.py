@@ -214,6 +214,20 @@ def output_grad(z: Any, y: Any, loss: str) -> Any:
     integer labels taken as one-hot rows),
     :math:`\ell = \frac{1}{2n}\sum_i \|z_i - y_i\|^2`: :math:`(z_i - y_i) / n`.
     These are the conventions of :mod:`rso_ref.nn.losses`.
+
+    Parameters
+    ----------
+    z : array, shape (n, C)
+        Model outputs (logits for cross-entropy).
+    y : array
+        Integer labels ``(n,)``, or targets ``(n, C)`` for MSE.
+    loss : {"cross_entropy", "mse"}
+        The batch-mean loss.
+
+    Returns
+    -------
+    array, shape (n, C)
+        :math:`\partial \ell / \partial z`.
     """
     check_choice(loss, "loss", LOSSES)
     xp = backend.array_namespace(z)
@@ -231,6 +245,22 @@ def output_hvp(z: Any, y: Any, w: Any, loss: str) -> Any:
 
     Cross-entropy: :math:`(\operatorname{diag}(p_i) - p_i p_i^T)\, w_i / n` per sample
     (positive semidefinite, so the GGN is too). MSE: :math:`w_i / n`.
+
+    Parameters
+    ----------
+    z : array, shape (n, C)
+        Model outputs.
+    y : array
+        Integer labels ``(n,)``, or targets ``(n, C)`` for MSE.
+    w : array, shape (n, C)
+        The vector to multiply.
+    loss : {"cross_entropy", "mse"}
+        The batch-mean loss.
+
+    Returns
+    -------
+    array, shape (n, C)
+        :math:`(\nabla_z^2 \ell)\, w`.
     """
     check_choice(loss, "loss", LOSSES)
     xp = backend.array_namespace(z, w)
@@ -298,13 +328,34 @@ def ggn_vp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y
 
 def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X: Any, y: Any, *,
                    loss: str = "cross_entropy") -> list:
-    r"""Functional-Hessian product :math:`F v = \sum_{i,c} \frac{\partial\ell}{\partial z_{ic}}\,
-    \nabla_\theta^2 z_{ic}\, v`.
+    r"""Functional-Hessian product, the second term of the Gauss–Newton split.
 
-    Same arguments as :func:`ggn_vp`. Computed as the exact Hessian-vector product of
+    .. math::
+
+        F v = \sum_{i,c} \frac{\partial\ell}{\partial z_{ic}}\, \nabla_\theta^2 z_{ic}\, v,
+
+    computed as the exact Hessian-vector product of
     :math:`\theta \mapsto \langle c, z(\theta)\rangle` with the output gradient
     :math:`c = \partial\ell/\partial z` frozen at the current point, so that
     ``ggn_vp + functional_hvp`` equals :func:`hvp` of the loss to rounding.
+
+    Parameters
+    ----------
+    forward : callable
+        ``forward(params, X, xp=...) -> z`` of shape ``(n, C)``, as in :func:`ggn_vp`.
+    params, v : list of arrays
+        Point and direction: NumPy, torch or JAX arrays.
+    X : array
+        Inputs of the batch.
+    y : array
+        Integer labels ``(n,)`` (cross-entropy) or targets ``(n, C)`` (MSE).
+    loss : {"cross_entropy", "mse"}
+        Batch-mean loss on ``z``.
+
+    Returns
+    -------
+    list of arrays
+        :math:`F v`, on the backend and device of ``params``.
     """
     check_callable(forward, "forward")
     check_choice(loss, "loss", LOSSES)
@@ -316,8 +367,18 @@ def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X
 def as_matvec(product: Callable[[list], list], like: Sequence) -> Callable[[Any], Any]:
     """Turn a product on parameter trees into one on flat vectors (for Lanczos).
 
-    ``product(v_tree) -> tree``; the result maps a 1-D array of length
-    ``sum(p.size for p in like)`` to ``flatten(product(unflatten(v, like)))``.
+    Parameters
+    ----------
+    product : callable
+        ``product(v_tree) -> tree``, e.g. a Hessian-vector product.
+    like : list of arrays
+        The parameter tree whose shapes the flat vectors follow.
+
+    Returns
+    -------
+    callable
+        ``matvec(v)``: a 1-D array of length ``sum(p.size for p in like)`` to
+        ``flatten(product(unflatten(v, like)))``.
     """
     check_callable(product, "product")
     like = list(like)
@@ -328,7 +389,31 @@ def sharpness(matvec: Callable[[Any], Any], dim: int, *, tol: float = 1e-8, seed
               xp: ModuleType | None = None, dtype: Any = None) -> float:
     r"""The largest eigenvalue :math:`\lambda_1` of a symmetric operator (the sharpness).
 
-    Arguments as :func:`rso_ref.lanczos.top_eigenpairs` with ``k = 1``.
+    .. math::
+
+        \lambda_1 = \max_{\|v\| = 1} v^\top A v,
+
+    by Lanczos (:func:`rso_ref.lanczos.top_eigenpairs` with ``k = 1``).
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(v) -> A v`` on 1-D arrays of shape ``(dim,)``.
+    dim : int
+        Operator dimension.
+    tol : float, default 1e-8
+        Lanczos tolerance.
+    seed : int, default 0
+        Seed of the start vector.
+    xp : module, optional
+        Namespace of the vectors (default NumPy).
+    dtype : dtype, optional
+        Their dtype (default float64).
+
+    Returns
+    -------
+    float
+        :math:`\lambda_1`.
 
     Raises
     ------

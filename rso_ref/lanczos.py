@@ -365,7 +365,7 @@ def _result(basis, theta, Y, res, n_matvec, n_restarts, converged, k, xp, dtype,
 def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, seed: int = 0,
                      xp: ModuleType | None = None, dtype: Any = None,
                      device: Any = None) -> tuple[float, float]:
-    r"""Hutchinson's estimate of :math:`\operatorname{tr}(A)` and its standard error.
+    r"""Estimate :math:`\operatorname{tr}(A)` by Hutchinson's method, with its standard error.
 
     Parameters
     ----------
@@ -375,13 +375,19 @@ def hutchinson_trace(matvec: Callable[[Any], Any], dim: int, n_samples: int, *, 
         Operator dimension and number of probe vectors (products).
     seed : int, default 0
         Seed of the host generator drawing the Rademacher probes.
-    xp, dtype, device
-        Namespace, dtype and device of the probes (default NumPy float64 on the CPU).
+    xp : module, optional
+        Namespace of the probes (default NumPy).
+    dtype : dtype, optional
+        Their dtype (default float64).
+    device : device, optional
+        Their device (default the namespace's default device).
 
     Returns
     -------
-    estimate, std_error : float
-        Sample mean of :math:`z^T A z` and its standard error (``nan`` for one sample).
+    estimate : float
+        Sample mean of :math:`z^T A z`.
+    std_error : float
+        Its standard error (``nan`` for one sample).
 
     Notes
     -----

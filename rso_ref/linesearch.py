@@ -192,7 +192,21 @@ class LineSearchResult(_Status):
 
 
 def check_wolfe_constants(c1: Any, c2: Any) -> tuple[float, float]:
-    """Return ``(c1, c2)`` as floats.
+    """Return the Wolfe constants ``(c1, c2)`` as floats, checked.
+
+    Parameters
+    ----------
+    c1 : float
+        Sufficient-decrease constant :math:`c_1`.
+    c2 : float
+        Curvature constant :math:`c_2`.
+
+    Returns
+    -------
+    c1 : float
+        :math:`c_1` as a Python float.
+    c2 : float
+        :math:`c_2` as a Python float.
 
     Raises
     ------
@@ -412,13 +426,29 @@ def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "
     :func:`rso_ref.validation.check_finite_loss`) and the gradient an array of ``x``'s
     namespace and shape with a real floating dtype. With ``finite=False`` NaN and inf
     are let through (a line search backtracks from them); with ``finite=True`` they
-    raise. ``name`` is the oracle's name in messages, ``where`` the point.
+    raise.
+
+    Parameters
+    ----------
+    fun : callable
+        The oracle, ``fun(x) -> (value, gradient)``.
+    x : array
+        Where to call it.
+    xp : module
+        The namespace of ``x``.
+    where : str
+        The point, for messages (e.g. ``"at x0"``).
+    name : str, default "fun"
+        The oracle's name, for messages.
+    finite : bool, default False
+        Whether NaN and inf raise.
 
     Returns
     -------
     value : float
+        The value as a Python float.
     gradient : array
-        Unchanged.
+        The gradient, unchanged.
 
     Raises
     ------

@@ -65,7 +65,7 @@ NO_EQUATION = frozenset({
     "rso_ref.optim.registry.make_optimizer", "rso_ref.optim.base.begin_step",
     "rso_ref.optim.base.store_checked", "rso_ref.hessian.as_matvec",
     "rso_ref.lbfgs.LBFGSResult", "rso_ref.linesearch.LineSearchResult",
-    "rso_ref.linesearch.LineSearchInfo",
+    "rso_ref.linesearch.LineSearchInfo", "rso_ref.linesearch.evaluate",
 })
 
 
