@@ -96,8 +96,10 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
     panels = [(key, xlabel, name) for key, xlabel, name in _LOSS_PANELS
               if key is None or all(key in run for run in runs.values())]
     with_acc = any(len(run.get("eval_accuracy", [])) for run in runs.values())
+    seeds = max(len(np.atleast_2d(run["step_loss"])) for run in runs.values())
     n_panels = len(panels) + with_acc
     plt = pyplot()
+    ticker = require("matplotlib.ticker", "cli", "plotting")
     ncols = min(n_panels, 2)
     nrows = -(-n_panels // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.0 * nrows), squeeze=False,
@@ -108,12 +110,13 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
     loss_axes = axes[:len(panels)]
     for i, (label, run) in enumerate(runs.items()):
         color = f"C{i}"
-        loss = _mean_band(np.atleast_2d(np.asarray(run["step_loss"], dtype=np.float64)), window)
+        rows = np.atleast_2d(np.asarray(run["step_loss"], dtype=np.float64))
+        loss = _mean_band(rows, window)
         for ax, (key, _, _) in zip(loss_axes, panels):
             x = (np.arange(1, loss.shape[1] + 1) if key is None
                  else np.atleast_2d(np.asarray(run[key], dtype=np.float64)).mean(axis=0))
             ax.plot(x, loss[0], color=color, label=label)
-            if len(np.atleast_2d(run["step_loss"])) > 1:
+            if rows.shape[0] > 1:
                 ax.fill_between(x, loss[1], loss[2], color=color, alpha=0.2, lw=0)
         acc = np.atleast_2d(np.asarray(run.get("eval_accuracy", []), dtype=np.float64))
         if with_acc and acc.size:
@@ -134,13 +137,12 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
     if with_acc:
         ax_acc = axes[len(panels)]
         ax_acc.set_xlabel("epoch")
-        ax_acc.set_ylabel("test accuracy (%)" + (", mean over seeds" if any(
-            len(np.atleast_2d(run.get("eval_accuracy", []))) > 1 for run in runs.values())
-            else ""))
+        ax_acc.set_ylabel("test accuracy (%)" + (", mean over seeds" if seeds > 1 else ""))
         ax_acc.set_title("Test accuracy after each epoch")
+        ax_acc.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         ax_acc.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.suptitle(title)
+    fig.suptitle(title if seeds == 1 else f"{title}: mean over {seeds} seeds, band min to max")
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     return save_figure(fig, path)
 
