@@ -219,8 +219,14 @@ class Checkpoint:
         self._log: _Log | None = None
 
     def exists(self) -> bool:
-        """True when something is at :attr:`path` (or its ``.old`` copy) that :meth:`load`
-        reads or refuses with :class:`CheckpointError`; False only when nothing is."""
+        """Tell whether a checkpoint (or its ``.old`` copy) is at :attr:`path`.
+
+        Returns
+        -------
+        bool
+            True when something is there that :meth:`load` reads or refuses with
+            :class:`CheckpointError`; False only when nothing is.
+        """
         return any(p.exists() or p.is_symlink() for p in (self.path, self._backup))
 
     def load(self, like: Any = None) -> tuple[Any, dict | None]:
@@ -231,6 +237,18 @@ class Checkpoint:
         columns saved with the state, or None when it was saved without one. Falls back
         to the ``.old`` copy when an interrupted save left none at :attr:`path`. A later
         :meth:`save` of this object appends to the history loaded here.
+
+        Parameters
+        ----------
+        like : array, optional
+            An array of the target namespace and device.
+
+        Returns
+        -------
+        state : object
+            The saved nesting, arrays on ``like``'s backend and device.
+        history : dict of lists or None
+            The columns saved with the state.
 
         Raises
         ------
@@ -327,11 +345,16 @@ class Checkpoint:
 
         Parameters
         ----------
-        state : nesting of dicts (string keys), lists, tuples, arrays, numbers, str, None
+        state : nesting of dicts (str keys), lists, tuples, arrays, numbers, str, None
             Arrays must have a boolean or numeric dtype.
         history : dict of lists, optional
             Per-step columns of equal length holding JSON values (:func:`_plain`); the
             rows this object has not committed yet are appended.
+
+        Returns
+        -------
+        pathlib.Path
+            :attr:`path`.
 
         Raises
         ------
@@ -458,32 +481,77 @@ def save(path: str | os.PathLike, state: Any) -> Path:
     """Write ``state`` to the directory ``path`` atomically, without a history.
 
     Shorthand for ``Checkpoint(path).save(state)``; see :meth:`Checkpoint.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint directory.
+    state : object
+        As in :meth:`Checkpoint.save`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     return Checkpoint(path).save(state)
 
 
 def load(path: str | os.PathLike, like: Any = None) -> Any:
-    """The state of the checkpoint at ``path`` (:meth:`Checkpoint.load` without the history)."""
+    """Return the state of the checkpoint at ``path`` (:meth:`Checkpoint.load` without the history).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint directory.
+    like : array, optional
+        An array of the target namespace and device.
+
+    Returns
+    -------
+    object
+        The saved state.
+    """
     return Checkpoint(path).load(like)[0]
 
 
 def exists(path: str | os.PathLike) -> bool:
-    """True when something is at ``path`` that :func:`load` reads or refuses.
+    """Tell whether something is at ``path`` that :func:`load` reads or refuses.
 
     See :meth:`Checkpoint.exists`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint directory.
+
+    Returns
+    -------
+    bool
+        As :meth:`Checkpoint.exists`.
     """
     return Checkpoint(path).exists()
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary file beside ``path`` that replaces ``path`` when the block succeeds.
+    """Give a temporary file beside ``path`` that replaces ``path`` when the block succeeds.
 
     Write to the yielded path (it keeps ``path``'s suffix, so writers that infer a
     format from it work); on a normal exit it gets mode 0644, readable by all as results
     are meant to be shared (``mkstemp`` would leave 0600), and :func:`os.replace` puts it
     in place, so a reader sees the old file or the whole new one. On an exception it is
     removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file to write to.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -499,7 +567,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through :func:`atomic_path`, flushed to disk before the rename."""
+    """Write ``data`` to ``path`` through :func:`atomic_path`, flushed to disk before the rename.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    data : bytes
+        Its new content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -508,12 +589,38 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`write_bytes_atomic`)."""
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`write_bytes_atomic`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    text : str
+        Its new content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write ``payload`` as indented JSON to ``path`` atomically (:func:`write_text_atomic`)."""
+    """Write ``payload`` as indented JSON to ``path`` atomically (:func:`write_text_atomic`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    payload : object
+        JSON data; NumPy scalars and arrays are converted.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=True,
                                               default=_json_default))
 

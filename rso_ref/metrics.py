@@ -56,13 +56,39 @@ def _as_1d(values: Sequence[float], name: str) -> np.ndarray:
 
 
 def second_half(values: Sequence[float]) -> np.ndarray:
-    """The last ``ceil(n/2)`` entries: the default measurement window."""
+    """Return the last ``ceil(n/2)`` entries: the default measurement window.
+
+    Parameters
+    ----------
+    values : sequence of float
+        A per-step series.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values[n // 2:]`` as float64.
+    """
     arr = np.asarray(values, dtype=np.float64)
     return arr[len(arr) // 2:]
 
 
 def gradient_norm_std(grad_norms: Sequence[float]) -> float:
-    r"""Unbiased standard deviation of the gradient norms :math:`\|g_t\|` given."""
+    r"""Return the unbiased standard deviation of the gradient norms.
+
+    .. math::
+
+        \sqrt{\frac{1}{T-1} \sum_{t=1}^{T} \big(\|g_t\| - \overline{\|g\|}\big)^2}
+
+    Parameters
+    ----------
+    grad_norms : sequence of float
+        :math:`\|g_t\|` per step, at least two.
+
+    Returns
+    -------
+    float
+        The standard deviation.
+    """
     arr = _as_1d(grad_norms, "grad_norms")
     if arr.size < 2:
         raise ValueError("grad_norms needs at least 2 values")
@@ -70,16 +96,26 @@ def gradient_norm_std(grad_norms: Sequence[float]) -> float:
 
 
 def gradient_norm_cv(grad_norms: Sequence[float]) -> float:
-    r"""Coefficient of variation of the gradient norms.
+    r"""Return the coefficient of variation of the gradient norms.
 
     .. math:: \operatorname{std}_t \|g_t\| \,/\, \operatorname{mean}_t \|g_t\|
+
+    Parameters
+    ----------
+    grad_norms : sequence of float
+        :math:`\|g_t\|` per step, at least two.
+
+    Returns
+    -------
+    float
+        The unbiased standard deviation over the mean.
     """
     arr = _as_1d(grad_norms, "grad_norms")
     return gradient_norm_std(arr) / float(np.mean(arr))
 
 
 def loss_variance(losses: Sequence[float], window: int = 21) -> float:
-    r"""Variance of the loss about its centred moving average.
+    r"""Return the variance of the loss about its centred moving average.
 
     .. math::
 
@@ -87,6 +123,18 @@ def loss_variance(losses: Sequence[float], window: int = 21) -> float:
         \bar\ell_t = \frac{1}{w} \sum_{|s - t| \le (w-1)/2} \ell_s
 
     over the ``t`` where the full window fits. ``window`` must be odd.
+
+    Parameters
+    ----------
+    losses : sequence of float
+        The loss :math:`\ell_t` per step.
+    window : int, default 21
+        The odd window length :math:`w`.
+
+    Returns
+    -------
+    float
+        The variance about the moving average.
     """
     arr = _as_1d(losses, "losses")
     if window < 1 or window % 2 == 0:
@@ -102,11 +150,36 @@ def loss_variance(losses: Sequence[float], window: int = 21) -> float:
 def lr_sensitivity_range(lrs: Sequence[float], scores: Sequence[float], *,
                          tolerance: float = 0.01, higher_is_better: bool = True
                          ) -> tuple[float, float, float]:
-    """Range of learning rates whose score is within ``tolerance`` of the best.
+    r"""Return the range of learning rates whose score is within ``tolerance`` of the best.
+
+    .. math::
+
+        Q = \{\eta_j : |s_j - s^\star| \le \mathrm{tolerance}\}, \qquad
+        \mathrm{decades} = \log_{10} \frac{\max Q}{\min Q},
+
+    with :math:`s^\star` the best score.
 
     Non-finite scores (diverged runs) never qualify. Returns ``(lo, hi, decades)``;
     the qualifying rates need not be contiguous on the grid: the range spans the
     smallest to the largest qualifying rate.
+
+    Parameters
+    ----------
+    lrs : sequence of float
+        The learning-rate grid :math:`\eta_j` (positive).
+    scores : sequence of float
+        The score of each rate (accuracy, or a loss with ``higher_is_better=False``).
+    tolerance : float, default 0.01
+        How far from the best score a rate may be.
+    higher_is_better : bool, default True
+        Whether the best score is the largest.
+
+    Returns
+    -------
+    lo, hi : float
+        The smallest and largest qualifying rates.
+    decades : float
+        :math:`\log_{10}(hi / lo)`.
     """
     lrs_arr, sc = _as_1d(lrs, "lrs"), _as_1d(scores, "scores")
     if lrs_arr.shape != sc.shape:
@@ -124,7 +197,24 @@ def lr_sensitivity_range(lrs: Sequence[float], scores: Sequence[float], *,
 
 
 def epochs_to_target(eval_accuracy: Sequence[float], target: float) -> int | None:
-    """First epoch (1-based) whose evaluation accuracy is >= ``target``; None if never."""
+    r"""Return the first epoch (1-based) whose evaluation accuracy reaches ``target``.
+
+    .. math::
+
+        t^\star = \min\{t \ge 1 : \mathrm{acc}_t \ge \mathrm{target}\}
+
+    Parameters
+    ----------
+    eval_accuracy : sequence of float
+        Evaluation accuracy after each epoch.
+    target : float
+        The accuracy to reach.
+
+    Returns
+    -------
+    int or None
+        :math:`t^\star`, or None when no epoch reaches ``target``.
+    """
     for epoch, acc in enumerate(_as_1d(eval_accuracy, "eval_accuracy"), start=1):
         if acc >= target:
             return epoch
@@ -132,10 +222,25 @@ def epochs_to_target(eval_accuracy: Sequence[float], target: float) -> int | Non
 
 
 def weight_entropy(w: Sequence[float]) -> float:
-    r"""Normalised entropy of the layer weights, :math:`H(p)/\log L` with :math:`p = |w|/\sum|w|`.
+    r"""Return the normalised entropy of the layer weights.
+
+    .. math::
+
+        \frac{H(p)}{\log L} = -\frac{1}{\log L} \sum_{i=1}^{L} p_i \log p_i, \qquad
+        p = \frac{|w|}{\sum_i |w_i|}.
 
     1 means perfectly balanced weights, 0 one group taking everything (Figure 1's
     "early layers dominate" vs "balanced distribution").
+
+    Parameters
+    ----------
+    w : sequence of float
+        The ``L`` weights of one step.
+
+    Returns
+    -------
+    float
+        The normalised entropy, in :math:`[0, 1]`.
     """
     arr = np.abs(_as_1d(w, "w"))
     if arr.size < 2:
@@ -149,7 +254,22 @@ def weight_entropy(w: Sequence[float]) -> float:
 
 
 def lag1_product_mean(trajectory: Sequence[float]) -> float:
-    r"""Raw sample mean of :math:`w_i(t)\, w_i(t+1)`: Theorem 2 read literally."""
+    r"""Return the raw sample mean of :math:`w_i(t)\, w_i(t+1)`: Theorem 2 read literally.
+
+    .. math::
+
+        \frac{1}{T-1} \sum_{t=1}^{T-1} w_i(t)\, w_i(t+1)
+
+    Parameters
+    ----------
+    trajectory : sequence of float
+        One weight's values :math:`w_i(1), \dots, w_i(T)`, at least two.
+
+    Returns
+    -------
+    float
+        The mean product.
+    """
     arr = _as_1d(trajectory, "trajectory")
     if arr.size < 2:
         raise ValueError("trajectory needs at least 2 values")
@@ -157,11 +277,21 @@ def lag1_product_mean(trajectory: Sequence[float]) -> float:
 
 
 def lag1_autocorrelation(trajectory: Sequence[float]) -> float:
-    r"""Centred lag-1 autocorrelation :math:`\hat\rho_1` of one weight's trajectory.
+    r"""Return the centred lag-1 autocorrelation :math:`\hat\rho_1` of one weight's trajectory.
 
     .. math::
 
         \hat\rho_1 = \frac{\sum_t (w_t - \bar w)(w_{t+1} - \bar w)}{\sum_t (w_t - \bar w)^2}
+
+    Parameters
+    ----------
+    trajectory : sequence of float
+        One weight's values over steps.
+
+    Returns
+    -------
+    float
+        :math:`\hat\rho_1`.
     """
     arr = _as_1d(trajectory, "trajectory")
     if arr.size < 3:

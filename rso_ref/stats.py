@@ -29,11 +29,19 @@ __all__ = ["bootstrap_ci", "welch_diff", "holm", "mean_std"]
 def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *,
                  n_boot: int = 2000, alpha: float = 0.05, seed: int = 0,
                  block: int = 1) -> tuple[float, float, float]:
-    """Point estimate and percentile-bootstrap interval ``(estimate, lo, hi)``.
+    r"""Return a point estimate and its percentile-bootstrap interval.
+
+    .. math::
+
+        [\mathrm{lo}, \mathrm{hi}]
+            = \big[q_{\alpha/2}(\hat\theta^*), q_{1-\alpha/2}(\hat\theta^*)\big],
+
+    the quantiles of the statistic over ``n_boot`` resamples :math:`\hat\theta^*`.
 
     Parameters
     ----------
     values : 1-D sequence of float
+        The sample.
     statistic : callable
         Maps a 1-D array to a float.
     n_boot : int
@@ -41,8 +49,16 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
     alpha : float
         1 - confidence level.
     seed : int
+        Seed of the resampling generator.
     block : int
         Block length of the moving-block bootstrap (1 = iid bootstrap).
+
+    Returns
+    -------
+    estimate : float
+        ``statistic(values)``.
+    lo, hi : float
+        The interval's ends.
     """
     data = np.asarray(values, dtype=np.float64)
     if data.ndim != 1 or data.size < 2:
@@ -63,7 +79,7 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
 
 def welch_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
                ) -> dict[str, float]:
-    r"""mean(a) - mean(b) with Welch's t-test: ``{"diff", "lo", "hi", "t", "p"}``.
+    r"""Compare two samples by Welch's t-test on ``mean(a) - mean(b)``.
 
     .. math::
 
@@ -71,6 +87,19 @@ def welch_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
 
     with Welch-Satterthwaite degrees of freedom; ``[lo, hi]`` is the ``confidence``
     interval of the difference and ``p`` the two-sided p-value.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        The two samples (at least two values each).
+    confidence : float, default 0.95
+        Level of the interval.
+
+    Returns
+    -------
+    dict
+        ``{"diff", "lo", "hi", "t", "p"}``: the difference of means, its interval, the
+        statistic and the two-sided p-value.
     """
     res = _scipy_stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
     ci = res.confidence_interval(confidence)
@@ -79,12 +108,22 @@ def welch_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    r"""Holm-Bonferroni adjusted p-values, in the order given.
+    r"""Return the Holm-Bonferroni adjusted p-values, in the order given.
 
     With the p-values sorted increasingly, :math:`p_{(1)} \le \dots \le p_{(m)}`, the
     adjusted values are :math:`\tilde p_{(i)} = \min\big(1, \max_{j \le i} (m - j + 1)\,
     p_{(j)}\big)`; rejecting where :math:`\tilde p \le \alpha` controls the
     family-wise error rate at :math:`\alpha`. NaN p-values stay NaN and do not count in m.
+
+    Parameters
+    ----------
+    p_values : sequence of float
+        The :math:`m` p-values (NaN allowed).
+
+    Returns
+    -------
+    list of float
+        :math:`\tilde p` in the order of ``p_values``.
     """
     p = np.asarray(p_values, dtype=np.float64)
     out = np.full(p.shape, np.nan)
@@ -98,6 +137,23 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and unbiased standard deviation (0 for a single value)."""
+    r"""Return the mean and the unbiased standard deviation (0 for a single value).
+
+    .. math::
+
+        \bar x = \frac{1}{n}\sum_i x_i, \qquad s = \sqrt{\frac{1}{n-1}\sum_i (x_i - \bar x)^2}
+
+    Parameters
+    ----------
+    values : sequence of float
+        The sample.
+
+    Returns
+    -------
+    mean : float
+        :math:`\bar x`.
+    std : float
+        :math:`s` (0 for a single value).
+    """
     arr = np.asarray(values, dtype=np.float64)
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
