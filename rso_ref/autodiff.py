@@ -236,7 +236,18 @@ def namespace() -> ModuleType:
 
 
 def is_autograd_namespace(xp: Any) -> bool:
-    """True when ``xp`` is the namespace of :func:`namespace`."""
+    """Tell whether ``xp`` is the namespace of :func:`namespace`.
+
+    Parameters
+    ----------
+    xp : object
+        A namespace.
+
+    Returns
+    -------
+    bool
+        True for the autograd namespace.
+    """
     return xp is namespace()
 
 
@@ -274,6 +285,7 @@ def value_and_grad(loss_fn: Callable[..., Any], params: Sequence, *args: Any
     Returns
     -------
     loss : float
+        :math:`L(\theta)`.
     grads : list of numpy.ndarray
         :math:`\partial L / \partial \theta_j`, one per entry of ``params``.
 
@@ -395,8 +407,18 @@ def _jax_compiled_hvp(xp: ModuleType, fun: Callable, mode: str, params: list, v:
 
 
 def has_exact_derivatives(xp: ModuleType) -> bool:
-    """True when :func:`jvp`, :func:`vjp` and :func:`hvp` differentiate arrays of ``xp``
-    exactly (a backend of :data:`EXACT_BACKENDS`); False for array_api_strict and CuPy."""
+    """Tell whether :func:`jvp`, :func:`vjp` and :func:`hvp` differentiate arrays of ``xp`` exactly.
+
+    Parameters
+    ----------
+    xp : module
+        A namespace.
+
+    Returns
+    -------
+    bool
+        True for a backend of :data:`EXACT_BACKENDS`; False for array_api_strict and CuPy.
+    """
     return backend.backend_name(xp) in EXACT_BACKENDS
 
 
@@ -432,8 +454,10 @@ def jvp(fun: Callable[..., Any], params: Sequence, v: Sequence) -> tuple[Any, An
 
     Returns
     -------
-    value, tangent : arrays of the backend of ``params``
-        ``fun(params)`` and :math:`J v`, shaped like it.
+    value : array
+        ``fun(params)``, on the backend of ``params``.
+    tangent : array
+        :math:`J v`, shaped like ``value``.
 
     Raises
     ------
@@ -451,6 +475,21 @@ def vjp(fun: Callable[..., Any], params: Sequence) -> tuple[Any, Callable[[Any],
 
     ``fun`` and ``params`` as in :func:`jvp`. The pullback takes a cotangent shaped like
     the value and returns a list of arrays of the backend of ``params``, shaped like it.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(params, *, xp) -> array``, as in :func:`jvp`.
+    params : list of arrays
+        The point :math:`\theta`; NumPy, torch or JAX.
+
+    Returns
+    -------
+    value : array
+        ``fun(params)``.
+    pullback : callable
+        :math:`u \mapsto J(\theta)^\top u`: a cotangent shaped like ``value`` to a list of
+        arrays shaped like ``params``.
     """
     check_callable(fun, "fun")
     return _pullback(fun, params, _engine(params=params))
@@ -561,8 +600,10 @@ def check_grads(fun: Callable[..., Any], x: Sequence, vjp: Callable[..., Sequenc
 
     Returns
     -------
-    analytic, numeric : float
-        The two estimates of :math:`\langle u, J v\rangle`.
+    analytic : float
+        :math:`\langle u, J v\rangle` from ``vjp``.
+    numeric : float
+        The central-difference estimate.
 
     Raises
     ------

@@ -67,12 +67,26 @@ one_hot = array_api_extra.one_hot
 
 
 def put(x: Any, index: Any, value: Any) -> Any:
-    """``x[index] = value`` as an expression: reassign the result, never reuse ``x``.
+    """Return ``x`` with ``x[index] = value``; reassign the result, never reuse ``x``.
 
     A NumPy array is written in place and returned (the plain assignment: :data:`at`
     spends about 10 us per call in its checks, 14 % of an L-BFGS iteration at
     n = 1000); any other array goes through :data:`at`, in place where the namespace's
     arrays are writeable and a functional update where they are not (JAX).
+
+    Parameters
+    ----------
+    x : array
+        The array to write.
+    index : index
+        Where (any index the namespace accepts).
+    value : array or scalar
+        What.
+
+    Returns
+    -------
+    array
+        ``x`` itself (NumPy, and other writeable arrays) or a new array (JAX).
     """
     if type(x) is np.ndarray:
         x[index] = value
@@ -90,7 +104,7 @@ def namespace(name: str = "numpy") -> ModuleType:
 
     Returns
     -------
-    xp : module
+    module
         The array-api-compat wrapped namespace (``array_api_strict`` and ``jax.numpy``
         are compliant as they are). JAX computes in float32 unless
         ``jax.config.update("jax_enable_x64", True)`` was called before its first use;
@@ -148,9 +162,16 @@ def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleT
     Parameters
     ----------
     *arrays : array or list of arrays
+        The arrays (``None`` and Python scalars are skipped).
     names : sequence of str, optional
         The argument name of each of ``arrays`` (same length), used in the error when
         two devices meet; entries of a list argument are named ``name[i]``.
+
+    Returns
+    -------
+    module
+        The namespace (array-api-compat wrapped where needed); NumPy's when no array
+        was given.
 
     Raises
     ------
@@ -206,7 +227,18 @@ def _label_arrays(items, labels):
 
 
 def backend_name(xp: ModuleType) -> str:
-    """Return the backend name (one of :data:`BACKENDS`) of namespace ``xp``."""
+    """Return the backend name (one of :data:`BACKENDS`) of namespace ``xp``.
+
+    Parameters
+    ----------
+    xp : module
+        A namespace.
+
+    Returns
+    -------
+    str
+        Its name.
+    """
     if array_api_compat.is_numpy_namespace(xp):
         return "numpy"
     if array_api_compat.is_cupy_namespace(xp):
@@ -221,12 +253,34 @@ def backend_name(xp: ModuleType) -> str:
 
 
 def device(x: Any) -> Any:
-    """Return the device of array ``x`` (``"cpu"`` for NumPy), as the standard's ``x.device``."""
+    """Return the device of array ``x``, as the standard's ``x.device``.
+
+    Parameters
+    ----------
+    x : array
+        An array of any supported backend.
+
+    Returns
+    -------
+    device
+        Its device (``"cpu"`` for NumPy).
+    """
     return array_api_compat.device(x)
 
 
 def is_numpy(xp: ModuleType) -> bool:
-    """True when ``xp`` is NumPy (plain or wrapped): NumPy fast paths may be used."""
+    """Tell whether ``xp`` is NumPy (plain or wrapped), so that NumPy fast paths may be used.
+
+    Parameters
+    ----------
+    xp : module
+        A namespace.
+
+    Returns
+    -------
+    bool
+        True for NumPy.
+    """
     return array_api_compat.is_numpy_namespace(xp)
 
 
@@ -235,6 +289,16 @@ def to_numpy(x: Any) -> np.ndarray:
 
     Scalars and NumPy arrays pass through ``numpy.asarray``; CuPy arrays are copied off
     the GPU; torch tensors are detached and moved to the CPU.
+
+    Parameters
+    ----------
+    x : array or scalar
+        An array of any supported backend.
+
+    Returns
+    -------
+    numpy.ndarray
+        A host copy (or ``x`` itself when it is a NumPy array).
     """
     if isinstance(x, (np.ndarray, np.generic, bool, int, float)):
         return np.asarray(x)
@@ -258,6 +322,7 @@ def asarray(x: Any, like: Any = None, *, xp: ModuleType | None = None, dtype: An
     Parameters
     ----------
     x : array_like
+        An array of any backend, or a nested sequence of numbers.
     like : array, optional
         An array whose namespace and device the result shares.
     xp : module, optional
@@ -267,6 +332,11 @@ def asarray(x: Any, like: Any = None, *, xp: ModuleType | None = None, dtype: An
         dtype of ``x`` when omitted.
     device : device, optional
         Target device when ``like`` is not given (a device of the target namespace).
+
+    Returns
+    -------
+    array
+        ``x`` on the target namespace and device.
 
     Raises
     ------
@@ -295,6 +365,16 @@ def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
     ``seed`` may be an int (a fresh PCG64 generator) or a Generator (returned as is, so
     callers can thread one generator through several draws). ``None`` is refused: all
     randomness in rso_ref is explicit and reproducible.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator, default 0
+        The seed, or a generator.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A new PCG64 generator, or ``seed`` itself.
     """
     if isinstance(seed, np.random.Generator):
         return seed
@@ -305,11 +385,31 @@ def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
 
 def random_normal(shape, seed: int | np.random.Generator = 0, *, xp: ModuleType | None = None,
                   dtype: Any = None, scale: float = 1.0, device: Any = None):
-    """Standard normal draws (times ``scale``) made on the host, then moved to ``xp``.
+    """Draw standard normal numbers (times ``scale``) on the host, then move them to ``xp``.
 
     The same ``seed`` gives bit-identical numbers on every backend and device in
     float64 (float32 is the float64 draw rounded). ``device`` is a device of ``xp``
     (default its default device); ``dtype`` defaults to float64 (:func:`resolve_dtype`).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Shape of the draw.
+    seed : int or numpy.random.Generator, default 0
+        Seed, or a generator to draw from (:func:`rng`).
+    xp : module, optional
+        Target namespace (default NumPy).
+    dtype : dtype or str, optional
+        Default float64.
+    scale : float, default 1.0
+        Standard deviation.
+    device : device, optional
+        Target device of ``xp``.
+
+    Returns
+    -------
+    array
+        The draw, on ``xp`` and ``device``.
     """
     xp = namespace("numpy") if xp is None else xp
     host = scale * rng(seed).standard_normal(shape)
@@ -319,8 +419,28 @@ def random_normal(shape, seed: int | np.random.Generator = 0, *, xp: ModuleType 
 def random_uniform(shape, seed: int | np.random.Generator = 0, *, low: float = 0.0,
                    high: float = 1.0, xp: ModuleType | None = None, dtype: Any = None,
                    device: Any = None):
-    """Uniform draws on ``[low, high)`` made on the host, then moved to ``xp`` and ``device``
-    (as :func:`random_normal`)."""
+    """Draw uniform numbers on ``[low, high)`` on the host, then move them to ``xp``.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Shape of the draw.
+    seed : int or numpy.random.Generator, default 0
+        Seed, or a generator to draw from (:func:`rng`).
+    low, high : float, default 0.0, 1.0
+        The interval.
+    xp : module, optional
+        Target namespace (default NumPy).
+    dtype : dtype or str, optional
+        Default float64.
+    device : device, optional
+        Target device of ``xp``.
+
+    Returns
+    -------
+    array
+        The draw, on ``xp`` and ``device`` (as :func:`random_normal`).
+    """
     xp = namespace("numpy") if xp is None else xp
     host = rng(seed).uniform(low, high, size=shape)
     return asarray(host, xp=xp, dtype=resolve_dtype(xp, dtype, device=device), device=device)
@@ -332,6 +452,11 @@ def synchronize(xp: ModuleType | Any = None) -> None:
     ``xp`` may be a namespace or an array (or a list of arrays). Call it before reading a
     timer. JAX dispatches asynchronously even on the CPU and has no global barrier: pass
     the arrays whose computation is being timed, and this blocks until they are ready.
+
+    Parameters
+    ----------
+    xp : module or array or list of arrays, optional
+        What to wait for.
     """
     if xp is None:
         return
@@ -372,8 +497,14 @@ def resolve_dtype(xp: ModuleType, dtype: Any = None, *, device: Any = None):
     xp : module
         Target namespace.
     dtype : {"float64", "float32"} or dtype of ``xp``, optional
+        The dtype meant; None means float64.
     device : device of ``xp``, optional
         Default: the namespace's default device.
+
+    Returns
+    -------
+    dtype
+        The dtype object of ``xp``.
 
     Raises
     ------
@@ -415,24 +546,54 @@ def _check_device_dtype(xp: ModuleType, name: str, device: Any) -> None:
 
 
 def index_dtype(xp: ModuleType, device: Any = None):
-    """The default index dtype of ``device`` in ``xp``: ``int64``, or ``int32`` where the
-    device has no 64-bit integers (JAX without ``jax_enable_x64``, array_api_strict's
-    ``"no_x64"``). ``None`` for a namespace without the inspection API (autograd's), whose
-    ``asarray`` then keeps the host dtype.
+    """Return the default index dtype of ``device`` in ``xp``.
+
+    ``int64``, or ``int32`` where the device has no 64-bit integers (JAX without
+    ``jax_enable_x64``, array_api_strict's ``"no_x64"``).
+
+    Parameters
+    ----------
+    xp : module
+        The namespace.
+    device : device, optional
+        One of its devices (default: the namespace's default device).
+
+    Returns
+    -------
+    dtype or None
+        The index dtype; ``None`` for a namespace without the inspection API
+        (autograd's), whose ``asarray`` then keeps the host dtype.
     """
     info = getattr(xp, "__array_namespace_info__", None)
     return None if info is None else info().default_dtypes(device=device)["indexing"]
 
 
 def check_floating(x: Any, name: str = "x") -> None:
-    """Raise ``TypeError`` naming ``name`` unless ``x`` has a real floating dtype."""
+    """Raise ``TypeError`` naming ``name`` unless ``x`` has a real floating dtype.
+
+    Parameters
+    ----------
+    x : array
+        The array to check.
+    name : str, default "x"
+        Its name in the error message.
+
+    Raises
+    ------
+    TypeError
+        If the dtype of ``x`` is not a real floating dtype.
+    """
     xp = array_namespace(x)
     if not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(f"{name} must have a real floating dtype (float32/float64), got {x.dtype}")
 
 
 def erf(x: Any, *, xp: ModuleType | None = None):
-    r"""The error function :math:`\operatorname{erf}(x) = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}\,dt`.
+    r"""Return the error function of ``x``, elementwise.
+
+    .. math::
+
+        \operatorname{erf}(x) = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}\,dt
 
     The array API standard has no ``erf``; this picks one per backend: the namespace's
     own ``xp.erf`` when it has one (torch; the autograd namespace of
@@ -447,6 +608,11 @@ def erf(x: Any, *, xp: ModuleType | None = None):
         Real floating input.
     xp : module, optional
         Namespace of ``x``; found from ``x`` when omitted.
+
+    Returns
+    -------
+    array
+        :math:`\operatorname{erf}(x)`, on the namespace and device of ``x``.
     """
     xp = array_namespace(x) if xp is None else xp
     own = getattr(xp, "erf", None)
@@ -470,11 +636,23 @@ def erf(x: Any, *, xp: ModuleType | None = None):
 
 
 def is_traced(x: Any) -> bool:
-    """True when ``x`` is an abstract JAX value being traced (inside ``jax.jit``,
-    ``jax.vmap``, ...): its numbers do not exist yet, so checks on values must skip it.
+    """Tell whether ``x`` is an abstract JAX value being traced.
+
+    Inside ``jax.jit``, ``jax.vmap``, ... its numbers do not exist yet, so checks on
+    values must skip it.
 
     Concrete JAX arrays (eager code, and the inputs that ``jax.grad`` does not
     differentiate) are not traced and are checked as any other array.
+
+    Parameters
+    ----------
+    x : object
+        Any value.
+
+    Returns
+    -------
+    bool
+        True for a JAX tracer.
     """
     if not array_api_compat.is_jax_array(x):
         return False
@@ -498,6 +676,20 @@ def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> No
     has no value yet (:func:`is_traced`; even for a concrete array closed over, the
     reduction is staged) and nothing is checked: check the data eagerly before jitting
     a function of it.
+
+    Parameters
+    ----------
+    x : array
+        The array to check.
+    name : str, default "x"
+        Its name in the error message.
+    xp : module, optional
+        Its namespace; found from ``x`` when omitted.
+
+    Raises
+    ------
+    ValueError
+        If an entry is NaN or infinite.
     """
     xp = array_namespace(x) if xp is None else xp
     total = xp.sum(x)

@@ -120,9 +120,11 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
     Parameters
     ----------
     x : array, shape (N, C, L) or (N, C, H, W)
+        The input.
     window : int or tuple of int
         Window size per spatial axis (an int is used for every axis).
     stride : int or tuple of int, default 1
+        Step between windows per spatial axis.
     padding : int or tuple of int, default 0
         Zeros added before and after each spatial axis.
     xp : module, optional
@@ -131,7 +133,7 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
 
     Returns
     -------
-    windows : array, shape ``(N, C, *O, *K)``
+    array, shape ``(N, C, *O, *K)``
         A strided *view* of the (padded) input, not to be written to, on NumPy
         (``numpy.lib.stride_tricks.sliding_window_view``, read-only), CuPy
         (``as_strided``) and torch (``Tensor.unfold``); on other namespaces
@@ -222,15 +224,17 @@ def sliding_windows_adjoint(windows: Any, input_shape: Sequence[int], stride: An
     window : int or tuple of int, optional
         The window size; required when ``windows`` is a sequence, read from its shape
         otherwise.
-    masks : sequence of boolean arrays of shape ``(N, C, *O)``, optional
+    masks : sequence of bool arrays of shape ``(N, C, *O)``, optional
         With a sequence ``windows`` only: ``G[..., k]`` is taken as
         ``where(masks[k], windows[k], 0)`` (max pooling's routing), which NumPy applies
         while writing (``copyto``/``add`` with ``where=``) instead of making a temporary.
     xp : module, optional
+        Namespace of ``windows``; found from it when omitted.
 
     Returns
     -------
-    dx : array, shape ``input_shape``
+    array, shape ``input_shape``
+        :math:`dx`.
 
     Raises
     ------
