@@ -89,26 +89,28 @@ def test_known_minimum_reached(problem, np_xp):
 
 
 # NumPy's BLAS, torch and JAX (XLA) round dot products (and XLA elementwise functions)
-# differently; L-BFGS amplifies such ulp differences on ill-conditioned problems (the
-# quadratics: paths part after ~100 iterations; on JAX also Powell's badly scaled
-# problem, nit 73 against 78). array_api_strict wraps NumPy and must agree to 1e-12
-# everywhere, on either device; torch and JAX agree on nit/nfev and, norm-wise, to 1e-8
-# on the other problems (JAX to 1e-12 on a subset: tests/test_solvers_off_home.py).
-_PATH_DIVERGES = {
-    "torch": {"quadratic_cond1e+04", "quadratic_cond1e+08"},
-    "jax": {"quadratic_cond1e+04", "quadratic_cond1e+08", "powell_badly_scaled"},
-}
+# differently, and which way depends on the processor's BLAS kernels; L-BFGS amplifies such
+# ulp differences on ill-conditioned problems (condition number >= 1e4 at the minimum: the
+# two quadratics, and Powell's badly scaled problem). There the paths part (on an AMD EPYC:
+# Powell nit 71 on NumPy, 78 on torch, 73 on JAX; the quadratics after ~150 iterations), so
+# for them only the outcome is compared. array_api_strict wraps NumPy and must agree to
+# 1e-12 everywhere, on either device; torch and JAX agree on nit/nfev and, norm-wise, to
+# 1e-8 on the other problems (JAX to 1e-12 on a subset: tests/test_solvers_off_home.py).
+_PATH_SENSITIVE = {"quadratic_cond1e+04", "quadratic_cond1e+08", "powell_badly_scaled"}
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
 def test_same_result_on_every_backend(problem, xp, on_device):
     name = backend.backend_name(xp)
-    if problem.name in _PATH_DIVERGES.get(name, ()):
-        pytest.skip(f"{name}: reductions round differently; path diverges on {problem.name}")
     ref = minimize(problem.fun(backend.namespace("numpy")), problem.x0)
     res = minimize(problem.fun(xp), xp.asarray(problem.x0))
     assert backend.backend_name(backend.array_namespace(res.x)) == name
     on_device(res.x, res.jac)
+    if name not in ("numpy", "array_api_strict") and problem.name in _PATH_SENSITIVE:
+        # Another path to the same stopping test: same status, and both end where the
+        # default gtol/ftol let them (the final x differ by 1-28 % on these problems).
+        assert res.success and ref.success and res.status == ref.status
+        return
     assert (res.nit, res.nfev, res.status) == (ref.nit, ref.nfev, ref.status)
     x = backend.to_numpy(res.x)
     tol = 1e-12 if name in ("numpy", "array_api_strict") else 1e-8
