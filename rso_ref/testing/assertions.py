@@ -1,12 +1,17 @@
 r"""Assertions for tests of rso_ref and of ports cross-checked against it.
 
-:func:`assert_close` checks, in this order, the namespace, device, dtype and shape of
-``actual`` against ``desired`` and only then the values (lists of arrays item by item),
-with the elementwise rule
+:func:`assert_close` walks ``actual`` and ``desired`` together (arrays, Python and NumPy
+scalars, and nested lists/tuples of them, such as parameter lists or a list of steps of
+parameter lists), checks each pair of array leaves for namespace, device, dtype and shape,
+and only then compares values with the elementwise rule
 
 .. math::
 
-    |a - d| \le \mathrm{atol} + \mathrm{rtol}\,|d|.
+    |a - d| \le \mathrm{atol} + \mathrm{rtol}\,|d|
+
+(NaN equal to NaN in the same place). A failure names the worst leaf (the largest
+:math:`|a - d| / (\mathrm{atol} + \mathrm{rtol}|d|)`), its path in the nesting, the index
+of its worst entry, both values there and their relative error.
 
 :data:`RTOL` holds the default relative tolerances keyed by dtype: float64 identities
 are held to ``1e-10`` (about 10^6 ulps of slack for round-off accumulated over a few
@@ -14,6 +19,7 @@ thousand operations), float32 to ``5e-4``.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -27,50 +33,131 @@ RTOL = {"float64": 1e-10, "float32": 5e-4}
 
 
 def rtol_for(x: Any) -> float:
-    """The :data:`RTOL` entry for the dtype of array ``x``."""
-    name = str(x.dtype).rsplit(".", 1)[-1]
+    """The :data:`RTOL` entry for the dtype of ``x`` (float64's for Python numbers).
+
+    Parameters
+    ----------
+    x : array or scalar
+
+    Returns
+    -------
+    float
+    """
+    name = str(getattr(x, "dtype", "float64")).rsplit(".", 1)[-1]
     return RTOL.get(name, RTOL["float64"])
+
+
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, (numbers.Number, np.generic))
+
+
+def _leaves(actual: Any, desired: Any, path: str, out: list) -> None:
+    """Pair up the leaves of two nestings as ``(path, actual, desired)``; structural
+    differences raise AssertionError naming the path."""
+    here = path or "top level"
+    a_seq, d_seq = isinstance(actual, (list, tuple)), isinstance(desired, (list, tuple))
+    if a_seq or d_seq:
+        if not (a_seq and d_seq):
+            raise AssertionError(f"at {here}: one of actual, desired is a list and the other "
+                                 f"not ({type(actual).__name__} vs {type(desired).__name__})")
+        if len(actual) != len(desired):
+            raise AssertionError(f"at {here}: {len(actual)} items != {len(desired)} items")
+        for i, (a, d) in enumerate(zip(actual, desired)):
+            _leaves(a, d, f"{path}[{i}]", out)
+        return
+    if _is_scalar(actual) != _is_scalar(desired):
+        raise AssertionError(f"at {here}: a scalar is compared with an array "
+                             f"({type(actual).__name__} vs {type(desired).__name__})")
+    out.append((path, actual, desired))
+
+
+def _check_kind(path: str, actual: Any, desired: Any) -> None:
+    """Namespace, device, dtype of two array leaves."""
+    here = path or "top level"
+    xa, xd = array_namespace(actual), array_namespace(desired)
+    if backend_name(xa) != backend_name(xd):
+        raise AssertionError(f"at {here}: namespace {backend_name(xa)} != {backend_name(xd)}")
+    if device(actual) != device(desired):
+        raise AssertionError(f"at {here}: device {device(actual)!r} != {device(desired)!r}")
+    if actual.dtype != desired.dtype:
+        raise AssertionError(f"at {here}: dtype {actual.dtype} != {desired.dtype}")
+
+
+def _violation(a: np.ndarray, d: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """``|a - d| / (atol + rtol |d|)`` entrywise (> 1 fails; inf where the bound is 0 and
+    the values differ; 0 where both are the same NaN or infinity)."""
+    a64, d64 = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64), \
+        d.astype(np.complex128 if np.iscomplexobj(d) else np.float64)
+    same = (a64 == d64) | (np.isnan(a64) & np.isnan(d64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.abs(a64 - d64) / (atol + rtol * np.abs(d64))
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)
+    return np.where(same, 0.0, ratio)
 
 
 def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: float = 0.0,
                  err_msg: str = "", check_namespace: bool = True) -> None:
-    """Assert ``actual`` equals ``desired`` to ``rtol``/``atol`` after checking type.
+    """Assert ``actual`` equals ``desired`` to ``rtol``/``atol`` after checking their kind.
 
     Parameters
     ----------
-    actual, desired : array, or list/tuple of arrays
-        Lists (parameter lists) must have the same length and are compared item by
-        item. ``desired`` may be a NumPy array when ``check_namespace=False``.
+    actual, desired : array, scalar, or nested list/tuple of them
+        Compared leaf by leaf; lists must have the same lengths, and a scalar (Python or
+        NumPy) is compared only with a scalar.
     rtol : float, optional
-        Relative tolerance; default from :data:`RTOL` by ``desired``'s dtype.
+        Relative tolerance; default from :data:`RTOL` by each leaf's desired dtype.
     atol : float, default 0
-    err_msg : str
+        Absolute tolerance.
+    err_msg : str, default ""
         Prefixed to the failure message.
     check_namespace : bool, default True
-        Require both arrays to share a namespace, device and dtype (so that a result
-        is checked to live on the device of the expected array).
+        Require array leaves to share namespace, device and dtype (so that a result is
+        checked to live on the device of the expected array). With False, ``desired``
+        may be a host NumPy array for a device ``actual``.
+
+    Raises
+    ------
+    AssertionError
+        On the first structural or kind mismatch, or naming the worst leaf, its path, its
+        worst entry's index, both values and their relative error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rso_ref.testing import assert_close
+    >>> assert_close([np.ones(2), [np.zeros(1)]], [np.ones(2), [np.zeros(1)]])
     """
     prefix = f"{err_msg}: " if err_msg else ""
-    if isinstance(actual, (list, tuple)) or isinstance(desired, (list, tuple)):
-        if not (isinstance(actual, (list, tuple)) and isinstance(desired, (list, tuple))):
-            raise AssertionError(f"{prefix}one of actual, desired is a list and the other not")
-        if len(actual) != len(desired):
-            raise AssertionError(f"{prefix}{len(actual)} arrays != {len(desired)} arrays")
-        for i, (a, d) in enumerate(zip(actual, desired)):
-            assert_close(a, d, rtol=rtol, atol=atol, err_msg=f"{prefix}item {i}",
-                         check_namespace=check_namespace)
+    pairs: list = []
+    try:
+        _leaves(actual, desired, "", pairs)
+        worst = None
+        mismatched = total = 0
+        for path, a, d in pairs:
+            scalar = _is_scalar(d)
+            if check_namespace and not scalar:
+                _check_kind(path, a, d)
+            a_host, d_host = np.asarray(a if scalar else to_numpy(a)), \
+                np.asarray(d if scalar else to_numpy(d))
+            if a_host.shape != d_host.shape:
+                raise AssertionError(f"at {path or 'top level'}: shape {a_host.shape} != "
+                                     f"{d_host.shape}")
+            tol = rtol_for(d) if rtol is None else rtol
+            ratio = _violation(a_host, d_host, tol, atol)
+            mismatched += int(np.count_nonzero(ratio > 1.0))
+            total += ratio.size
+            if ratio.size and (worst is None or ratio.max() > worst[0]):
+                worst = (float(ratio.max()), path, a_host, d_host, ratio, tol)
+    except AssertionError as exc:
+        raise AssertionError(f"{prefix}{exc}") from None
+    if worst is None or worst[0] <= 1.0:
         return
-    if check_namespace:
-        xa, xd = array_namespace(actual), array_namespace(desired)
-        if backend_name(xa) != backend_name(xd):
-            raise AssertionError(f"{prefix}namespace {backend_name(xa)} != {backend_name(xd)}")
-        if device(actual) != device(desired):
-            raise AssertionError(f"{prefix}device {device(actual)!r} != {device(desired)!r}")
-        if actual.dtype != desired.dtype:
-            raise AssertionError(f"{prefix}dtype {actual.dtype} != {desired.dtype}")
-    a, d = to_numpy(actual), to_numpy(desired)
-    if a.shape != d.shape:
-        raise AssertionError(f"{prefix}shape {a.shape} != {d.shape}")
-    if rtol is None:
-        rtol = rtol_for(desired) if hasattr(desired, "dtype") else RTOL["float64"]
-    np.testing.assert_allclose(a, d, rtol=rtol, atol=atol, err_msg=err_msg)
+    _, path, a_host, d_host, ratio, tol = worst
+    index = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
+    a_val, d_val = a_host[index], d_host[index]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = abs(a_val - d_val) / abs(d_val) if d_val != 0 else float("inf")
+    raise AssertionError(
+        f"{prefix}not close (rtol={tol:g}, atol={atol:g}): {mismatched} of {total} entries "
+        f"differ; worst at leaf {path or '(the only one)'} index {tuple(int(i) for i in index)}: "
+        f"actual {a_val.item()!r} vs desired {d_val.item()!r}, relative error {rel:.3e}")
