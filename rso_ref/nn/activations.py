@@ -60,6 +60,20 @@ def relu_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
     r"""ReLU :math:`Y = X \odot [X > 0]`; the cache is the 0/1 mask in ``X``'s dtype.
 
     The mask is computed once and reused by :func:`relu_bwd` (a multiply, no ``where``).
+
+    Parameters
+    ----------
+    X : array
+        Pre-activations, any shape.
+    xp : module, optional
+        Namespace; found from ``X`` when omitted.
+
+    Returns
+    -------
+    Y : array
+        The activations, shaped like ``X``.
+    cache : array
+        What the backward pass needs.
     """
     xp = array_namespace(X) if xp is None else xp
     mask = xp.astype(X > 0.0, X.dtype)
@@ -67,31 +81,108 @@ def relu_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
 
 
 def relu_bwd(cache: Any, dY: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""ReLU backward :math:`dX = dY \odot [X > 0]`."""
+    r"""ReLU backward :math:`dX = dY \odot [X > 0]`.
+
+    Parameters
+    ----------
+    cache : array
+        From the forward pass.
+    dY : array
+        :math:`\partial L/\partial Y`.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
+    Returns
+    -------
+    array
+        :math:`dX = \partial L/\partial X`, shaped like ``X``.
+    """
     return dY * cache
 
 
 def tanh_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
-    r"""Hyperbolic tangent :math:`Y = \tanh X`; the cache is ``Y``."""
+    r"""Hyperbolic tangent :math:`Y = \tanh X`; the cache is ``Y``.
+
+    Parameters
+    ----------
+    X : array
+        Pre-activations, any shape.
+    xp : module, optional
+        Namespace; found from ``X`` when omitted.
+
+    Returns
+    -------
+    Y : array
+        The activations, shaped like ``X``.
+    cache : array
+        What the backward pass needs.
+    """
     xp = array_namespace(X) if xp is None else xp
     Y = xp.tanh(X)
     return Y, Y
 
 
 def tanh_bwd(cache: Any, dY: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""tanh backward :math:`dX = dY \odot (1 - Y^2)`."""
+    r"""Hyperbolic tangent backward :math:`dX = dY \odot (1 - Y^2)`.
+
+    Parameters
+    ----------
+    cache : array
+        From the forward pass.
+    dY : array
+        :math:`\partial L/\partial Y`.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
+    Returns
+    -------
+    array
+        :math:`dX = \partial L/\partial X`, shaped like ``X``.
+    """
     return dY * (1.0 - cache * cache)
 
 
 def gelu_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
-    r"""Exact GELU :math:`Y = X\,\Phi(X)`; the cache is ``(X, Φ(X))``."""
+    r"""Exact GELU, :math:`Y = X\,\Phi(X)` with :math:`\Phi` the standard normal CDF.
+
+    The cache is ``(X, Φ(X))``.
+
+    Parameters
+    ----------
+    X : array
+        Pre-activations, any shape.
+    xp : module, optional
+        Namespace; found from ``X`` when omitted.
+
+    Returns
+    -------
+    Y : array
+        The activations, shaped like ``X``.
+    cache : tuple
+        What the backward pass needs.
+    """
     xp = array_namespace(X) if xp is None else xp
     cdf = 0.5 * (1.0 + erf(X * _INV_SQRT2, xp=xp))
     return X * cdf, (X, cdf)
 
 
 def gelu_bwd(cache: Any, dY: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""GELU backward :math:`dX = dY \odot (\Phi(X) + X\varphi(X))`."""
+    r"""GELU backward :math:`dX = dY \odot (\Phi(X) + X\varphi(X))`.
+
+    Parameters
+    ----------
+    cache : tuple
+        From the forward pass.
+    dY : array
+        :math:`\partial L/\partial Y`.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
+    Returns
+    -------
+    array
+        :math:`dX = \partial L/\partial X`, shaped like ``X``.
+    """
     X, cdf = cache
     xp = array_namespace(X) if xp is None else xp
     pdf = _INV_SQRT_2PI * xp.exp(-0.5 * (X * X))
@@ -102,6 +193,20 @@ def flatten_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
     r"""Flatten all but the batch axis: ``(n, d1, d2, ...) -> (n, d1*d2*...)``.
 
     The cache is the input shape.
+
+    Parameters
+    ----------
+    X : array, shape (n, d1, d2, ...)
+        The input.
+    xp : module, optional
+        Namespace; found from ``X`` when omitted.
+
+    Returns
+    -------
+    Y : array, shape (n, d1*d2*...)
+        The flattened input.
+    cache : tuple of int
+        The input shape.
     """
     xp = array_namespace(X) if xp is None else xp
     if X.ndim < 1:
@@ -111,7 +216,22 @@ def flatten_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
 
 
 def flatten_bwd(cache: Any, dY: Any, *, xp: ModuleType | None = None) -> Any:
-    """Flatten backward: reshape ``dY`` back to the input shape."""
+    r"""Flatten backward: reshape ``dY`` back to the input shape.
+
+    Parameters
+    ----------
+    cache : tuple of int
+        The input shape, from :func:`flatten_fwd`.
+    dY : array, shape (n, d1*d2*...)
+        :math:`\partial L/\partial Y`.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
+    Returns
+    -------
+    array
+        ``dY`` reshaped to the input shape.
+    """
     xp = array_namespace(dY) if xp is None else xp
     return xp.reshape(dY, cache)
 
@@ -126,6 +246,18 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 
 def get_activation(name: str) -> tuple[Callable, Callable]:
     """Return the ``(forward, backward)`` pair of activation ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS`.
+
+    Returns
+    -------
+    forward : callable
+        The forward pass (:func:`relu_fwd`, ...).
+    backward : callable
+        Its backward pass (:func:`relu_bwd`, ...).
 
     Raises
     ------

@@ -113,7 +113,9 @@ def conv1d_fwd(params: Sequence[Any], X: Any, *, stride: Any = 1, padding: Any =
     params : [W, b]
         ``W`` of shape ``(F, C, k)``, ``b`` of shape ``(F,)``.
     X : array, shape (N, C, L)
+        The input.
     stride : int, default 1
+        Step between output positions.
     padding : int, default 0
         Zeros added at both ends.
     xp : module, optional
@@ -143,18 +145,27 @@ def conv1d_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: Any = 1, p
     Parameters
     ----------
     params : [W, b]
+        The layer's weight and bias, as given to :func:`conv1d_fwd`.
     cache : tuple
         From :func:`conv1d_fwd`.
     dY : array, shape (N, F, O)
         :math:`\partial L/\partial Y`.
+    stride : int, default 1
+        As in the forward pass.
+    padding : int, default 0
+        As in the forward pass.
+    xp : module, optional
+        Namespace; found from ``dY`` and ``params`` when omitted.
     input_grad : bool, default True
         Compute :math:`\partial L/\partial X` (a first layer does not need it; skipping
         it saves a GEMM and the col2im).
 
     Returns
     -------
-    dX : array of shape (N, C, L), or None when ``input_grad`` is False
+    dX : array of shape (N, C, L), or None
+        :math:`\partial L/\partial X`; None when ``input_grad`` is False.
     dparams : [dW, db]
+        :math:`\partial L/\partial W` and :math:`\partial L/\partial b`.
     """
     return _conv_bwd(params, cache, dY, stride, padding, 1, xp, input_grad)
 
@@ -168,10 +179,13 @@ def conv2d_fwd(params: Sequence[Any], X: Any, *, stride: Any = 1, padding: Any =
     params : [W, b]
         ``W`` of shape ``(F, C, kh, kw)``, ``b`` of shape ``(F,)``.
     X : array, shape (N, C, H, W)
+        The input.
     stride : int or (int, int), default 1
+        Step between output positions, per axis.
     padding : int or (int, int), default 0
         Zeros added on both sides of each spatial axis.
     xp : module, optional
+        Namespace; found from ``X`` and ``params`` when omitted.
 
     Returns
     -------
@@ -203,5 +217,29 @@ def conv2d_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: Any = 1, p
 
     Parameters as :func:`conv1d_bwd`, with ``dY`` of shape ``(N, F, OH, OW)``; returns
     ``dX`` of shape ``(N, C, H, W)`` (or None) and ``[dW, db]``.
+
+    Parameters
+    ----------
+    params : [W, b]
+        The layer's weight and bias, as given to :func:`conv2d_fwd`.
+    cache : tuple
+        From :func:`conv2d_fwd`.
+    dY : array, shape (N, F, OH, OW)
+        :math:`\partial L/\partial Y`.
+    stride : int or (int, int), default 1
+        As in the forward pass.
+    padding : int or (int, int), default 0
+        As in the forward pass.
+    xp : module, optional
+        Namespace; found from ``dY`` and ``params`` when omitted.
+    input_grad : bool, default True
+        Compute :math:`\partial L/\partial X`.
+
+    Returns
+    -------
+    dX : array of shape (N, C, H, W), or None
+        :math:`\partial L/\partial X`; None when ``input_grad`` is False.
+    dparams : [dW, db]
+        :math:`\partial L/\partial W` and :math:`\partial L/\partial b`.
     """
     return _conv_bwd(params, cache, dY, stride, padding, 2, xp, input_grad)

@@ -230,6 +230,7 @@ class ConvNet1D(_PlainConvNet):
     length : int, default 40
         Sequence length ``L``.
     n_classes : int, default 10
+        Number of outputs.
     channels : sequence of int, default (32, 64)
         Output channels of the conv stages (conv k, ReLU, max pool).
     kernel_size : int, default 5
@@ -237,6 +238,7 @@ class ConvNet1D(_PlainConvNet):
     pool : int, default 2
         Max-pool size and stride.
     in_channels : int, default 1
+        Input channels.
     loss : {"cross_entropy", "mse"}, default "cross_entropy"
         ``"mse"`` takes integer labels (one-hot targets) or float targets ``(n, C)``.
     init : {"he_normal", "glorot_uniform", "lecun_normal", "orthogonal"}, default "he_normal"
@@ -276,12 +278,16 @@ class ConvNet2D(_PlainConvNet):
     input_shape : (int, int, int), default (1, 8, 8)
         ``(C, H, W)`` of one image; ``(3, 32, 32)`` for CIFAR-shaped data.
     n_classes : int, default 10
+        Number of outputs.
     channels : sequence of int, default (32, 64)
         Output channels of the conv stages: the default is conv32-pool-conv64-pool-fc.
     kernel_size : int, default 3
         Odd, square; "same" padding ``k // 2``.
     pool : int, default 2
-    loss, init
+        Max-pool size and stride.
+    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+        As in :class:`ConvNet1D`.
+    init : str, default "he_normal"
         As in :class:`ConvNet1D`.
 
     Examples
@@ -307,12 +313,18 @@ class ResNet(_LayerModel):
     Parameters
     ----------
     input_shape : (int, int, int), default (3, 32, 32)
+        ``(C, H, W)`` of one image.
     n_classes : int, default 10
+        Number of outputs.
     widths : sequence of int, default (16, 32)
         Channels per stage; the stem maps the input to ``widths[0]`` channels.
     blocks_per_stage : int, default 1
+        Residual blocks per stage (the first of a later stage halves the resolution).
     kernel_size : int, default 3
-    loss, init
+        Odd, square.
+    loss : {"cross_entropy", "mse"}, default "cross_entropy"
+        As in :class:`ConvNet1D`.
+    init : str, default "he_normal"
         As in :class:`ConvNet1D`.
 
     Notes

@@ -39,12 +39,14 @@ def dense_fwd(params: Sequence[Any], X: Any, *, xp: ModuleType | None = None) ->
     params : [W, b]
         ``W`` of shape ``(p, q)``, ``b`` of shape ``(q,)``.
     X : array, shape (n, p)
+        The input.
     xp : module, optional
         Namespace; found from ``X`` and ``params`` when omitted.
 
     Returns
     -------
     Y : array, shape (n, q)
+        :math:`XW + b`.
     cache : array
         ``X``, needed for :math:`\partial L/\partial W`.
 
@@ -70,19 +72,23 @@ def dense_bwd(params: Sequence[Any], cache: Any, dY: Any, *, xp: ModuleType | No
     Parameters
     ----------
     params : [W, b]
+        The layer's weight and bias, as given to :func:`dense_fwd`.
     cache : array
         The input ``X`` returned as cache by :func:`dense_fwd`.
     dY : array, shape (n, q)
         :math:`\partial L/\partial Y`.
     xp : module, optional
+        Namespace; found from ``dY`` and ``params`` when omitted.
     input_grad : bool, default True
         Compute :math:`\partial L/\partial X`. A first layer does not need it; skipping
         it saves one ``(n, q) x (q, p)`` product.
 
     Returns
     -------
-    dX : array of shape (n, p), or None when ``input_grad`` is False
+    dX : array of shape (n, p), or None
+        :math:`\partial L/\partial X = dY\, W^\top`; None when ``input_grad`` is False.
     dparams : [dW, db]
+        :math:`X^\top dY` and the column sums of :math:`dY`.
     """
     W, _ = params
     X = cache

@@ -61,7 +61,23 @@ __all__ = [
 
 
 def fans(shape: Sequence[int]) -> tuple[int, int]:
-    """Return ``(fan_in, fan_out)`` of a dense ``(in, out)`` or conv ``(out, in, *k)`` weight.
+    r"""Return ``(fan_in, fan_out)`` of a dense ``(in, out)`` or conv ``(out, in, *k)`` weight.
+
+    .. math::
+
+        n_{in} = \mathrm{in} \prod_j k_j, \qquad n_{out} = \mathrm{out} \prod_j k_j
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The weight shape.
+
+    Returns
+    -------
+    fan_in : int
+        :math:`n_{in}`.
+    fan_out : int
+        :math:`n_{out}`.
 
     Raises
     ------
@@ -161,31 +177,70 @@ def _orthogonal(shape: tuple[int, ...], gen: Any, gain: float = 1.0):
 
 
 def he_normal(shape: Sequence[int], seed: Any = 0, *, like: Any = None, dtype: Any = None):
-    r"""He (Kaiming) normal: :math:`\mathcal N(0, 2/n_{in})`, for ReLU-like layers.
+    r"""He (Kaiming) normal: :math:`W_{ij} \sim \mathcal N(0, 2/n_{in})`, for ReLU-like layers.
 
     Parameters
     ----------
     shape : tuple of int
-        Weight shape (dense or conv layout, see module docs).
+        Weight shape (dense or conv layout, see the module docstring).
     seed : int or numpy.random.Generator, default 0
+        Seed of the host draw (the same numbers on every backend).
     like : array, optional
         The result takes its namespace and device (default NumPy), and its dtype when
         real floating (:func:`placement`).
     dtype : {"float64", "float32"} or dtype, optional
         Overrides the dtype of ``like``; default float64.
+
+    Returns
+    -------
+    array
+        The weight, of shape ``shape``.
     """
     return _put(_he_normal(_shape(shape), backend.rng(seed)), *placement(like, dtype))
 
 
 def lecun_normal(shape: Sequence[int], seed: Any = 0, *, like: Any = None, dtype: Any = None):
-    r"""LeCun normal: :math:`\mathcal N(0, 1/n_{in})` (parameters as :func:`he_normal`)."""
+    r"""LeCun normal: :math:`W_{ij} \sim \mathcal N(0, 1/n_{in})`.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Weight shape (dense or conv layout, see the module docstring).
+    seed : int or numpy.random.Generator, default 0
+        Seed of the host draw (the same numbers on every backend).
+    like : array, optional
+        The result takes its namespace and device (default NumPy), and its dtype when
+        real floating (:func:`placement`).
+    dtype : {"float64", "float32"} or dtype, optional
+        Overrides the dtype of ``like``; default float64.
+
+    Returns
+    -------
+    array
+        The weight, of shape ``shape``.
+    """
     return _put(_lecun_normal(_shape(shape), backend.rng(seed)), *placement(like, dtype))
 
 
 def glorot_uniform(shape: Sequence[int], seed: Any = 0, *, like: Any = None, dtype: Any = None):
     r"""Glorot (Xavier) uniform on :math:`[-a, a)`, :math:`a = \sqrt{6/(n_{in}+n_{out})}`.
 
-    Parameters as :func:`he_normal`.
+    Parameters
+    ----------
+    shape : tuple of int
+        Weight shape (dense or conv layout, see the module docstring).
+    seed : int or numpy.random.Generator, default 0
+        Seed of the host draw (the same numbers on every backend).
+    like : array, optional
+        The result takes its namespace and device (default NumPy), and its dtype when
+        real floating (:func:`placement`).
+    dtype : {"float64", "float32"} or dtype, optional
+        Overrides the dtype of ``like``; default float64.
+
+    Returns
+    -------
+    array
+        The weight, of shape ``shape``.
     """
     return _put(_glorot_uniform(_shape(shape), backend.rng(seed)), *placement(like, dtype))
 
@@ -200,10 +255,22 @@ def orthogonal(shape: Sequence[int], seed: Any = 0, *, gain: float = 1.0, like: 
 
     Parameters
     ----------
-    shape, seed, like, dtype
-        As in :func:`he_normal`.
+    shape : tuple of int
+        Weight shape (dense or conv layout, see the module docstring).
+    seed : int or numpy.random.Generator, default 0
+        Seed of the host draw (the same numbers on every backend).
     gain : float, default 1.0
         Scale :math:`g`; :math:`\sqrt2` keeps the second moment of ReLU layers as He does.
+    like : array, optional
+        The result takes its namespace and device (default NumPy), and its dtype when
+        real floating (:func:`placement`).
+    dtype : {"float64", "float32"} or dtype, optional
+        Overrides the dtype of ``like``; default float64.
+
+    Returns
+    -------
+    array
+        The weight, of shape ``shape``.
     """
     gain = check_real(gain, "gain")
     return _put(_orthogonal(_shape(shape), backend.rng(seed), gain), *placement(like, dtype))

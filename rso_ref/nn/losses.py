@@ -53,7 +53,25 @@ __all__ = [
 
 
 def log_softmax(logits: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""Row-wise :math:`\log\operatorname{softmax}` of ``(n, C)`` logits, computed stably."""
+    r"""Return the row-wise log-softmax of ``(n, C)`` logits, computed stably.
+
+    .. math::
+
+        \log\operatorname{softmax}(z)_{ic} = z_{ic} - \max_k z_{ik}
+            - \log \sum_k e^{z_{ik} - \max_k z_{ik}}
+
+    Parameters
+    ----------
+    logits : array, shape (n, C)
+        The logits :math:`z`.
+    xp : module, optional
+        Namespace; found from ``logits`` when omitted.
+
+    Returns
+    -------
+    array, shape (n, C)
+        Log-probabilities.
+    """
     xp = array_namespace(logits) if xp is None else xp
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
@@ -66,6 +84,21 @@ def check_labels(labels: Any, n_classes: int, *, n: int | None = None, name: str
     Inside ``jax.jit`` the labels' extremes have no values yet
     (:func:`rso_ref.backend.is_traced`): their dtype and shape are checked, their range is
     not (check the data eagerly first).
+
+    Parameters
+    ----------
+    labels : array
+        The labels.
+    n_classes : int
+        The number of classes :math:`C`.
+    n : int, optional
+        The number of rows the labels must match.
+    name : str, default "y"
+        The labels' argument name, for messages.
+    rows : str, default "X"
+        The rows' argument name, for messages.
+    xp : module, optional
+        Namespace; found from ``labels`` when omitted.
 
     Raises
     ------
@@ -100,9 +133,11 @@ def softmax_cross_entropy(logits: Any, labels: Any, *, xp: ModuleType | None = N
     Parameters
     ----------
     logits : array, shape (n, C)
-    labels : integer array, shape (n,)
+        The logits.
+    labels : int array, shape (n,)
         Class indices in ``[0, C)``.
     xp : module, optional
+        Namespace; found from ``logits`` when omitted.
 
     Returns
     -------
@@ -130,7 +165,20 @@ def softmax_cross_entropy(logits: Any, labels: Any, *, xp: ModuleType | None = N
 
 
 def softmax_cross_entropy_bwd(cache: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""Gradient :math:`(P - Y)/n` of :func:`softmax_cross_entropy` w.r.t. the logits."""
+    r"""Gradient :math:`(P - Y)/n` of :func:`softmax_cross_entropy` w.r.t. the logits.
+
+    Parameters
+    ----------
+    cache : tuple
+        ``(P, Y)``, from :func:`softmax_cross_entropy`.
+    xp : module, optional
+        Namespace; found from ``cache`` when omitted.
+
+    Returns
+    -------
+    array, shape (n, C)
+        :math:`\partial L/\partial z`.
+    """
     probs, targets = cache
     return (probs - targets) / probs.shape[0]
 
@@ -140,7 +188,10 @@ def mse(pred: Any, target: Any, *, xp: ModuleType | None = None) -> tuple[Any, A
 
     Parameters
     ----------
-    pred, target : arrays of the same shape (n, q)
+    pred, target : array, shape (n, q)
+        Predictions :math:`\hat Y` and targets :math:`T`.
+    xp : module, optional
+        Namespace; found from ``pred`` when omitted.
 
     Returns
     -------
@@ -164,7 +215,20 @@ def mse(pred: Any, target: Any, *, xp: ModuleType | None = None) -> tuple[Any, A
 
 
 def mse_bwd(cache: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""Gradient :math:`(\hat Y - T)/n` of :func:`mse` w.r.t. the predictions."""
+    r"""Gradient :math:`(\hat Y - T)/n` of :func:`mse` w.r.t. the predictions.
+
+    Parameters
+    ----------
+    cache : array
+        The residual, from :func:`mse`.
+    xp : module, optional
+        Namespace; found from ``cache`` when omitted.
+
+    Returns
+    -------
+    array, shape (n, q)
+        :math:`\partial L/\partial \hat Y`.
+    """
     return cache / cache.shape[0]
 
 
@@ -182,6 +246,26 @@ def prepare_targets(y: Any, loss_kind: str, n_classes: int, *, n: int, dtype: An
     Cross-entropy takes integer labels in ``[0, n_classes)``; MSE takes integer labels
     (one-hot encoded here) or floating targets of shape ``(n, n_classes)`` and dtype
     ``dtype``. Errors name the argument ``y``.
+
+    Parameters
+    ----------
+    y : array
+        Integer labels ``(n,)``, or floating targets ``(n, n_classes)`` for MSE.
+    loss_kind : {"cross_entropy", "mse"}
+        The model's loss.
+    n_classes : int
+        The number of outputs.
+    n : int
+        The number of rows of the batch.
+    dtype : dtype
+        The model's floating dtype.
+    xp : module
+        The namespace of the batch.
+
+    Returns
+    -------
+    array
+        ``y`` as the loss takes it: the labels, or floating targets ``(n, n_classes)``.
     """
     if loss_kind == "cross_entropy" or xp.isdtype(y.dtype, "integral"):
         check_labels(y, n_classes, n=n, name="y", xp=xp)

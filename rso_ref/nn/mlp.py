@@ -105,7 +105,13 @@ class MLP(ModelBase):
         return len(self.sizes) - 1
 
     def param_shapes(self) -> list[tuple[int, ...]]:
-        """``[(n0, n1), (n1,), (n1, n2), (n2,), ...]``: the shapes of ``[W1, b1, W2, b2, ...]``."""
+        """Return the shapes of ``[W1, b1, W2, b2, ...]``.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(n0, n1), (n1,), (n1, n2), (n2,), ...]``.
+        """
         shapes = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
             shapes += [(fan_in, fan_out), (fan_out,)]
@@ -113,11 +119,22 @@ class MLP(ModelBase):
 
     def layers(self) -> list[list[int]]:
         """Parameter indices per dense layer, weight and bias together: ``[[0, 1], [2, 3], ...]``.
+
+        Returns
+        -------
+        list of lists of int
+            ``[[2 i, 2 i + 1] for each layer i]``.
         """
         return [[2 * i, 2 * i + 1] for i in range(self.n_layers)]
 
     def blocks(self) -> list[list[int]]:
-        """Architectural blocks: each hidden layer, then the output layer (as :meth:`layers`)."""
+        """Architectural blocks: each hidden layer, then the output layer (as :meth:`layers`).
+
+        Returns
+        -------
+        list of lists of int
+            The same index lists as :meth:`layers`.
+        """
         return self.layers()
 
     # -- forward --------------------------------------------------------------------
@@ -145,7 +162,26 @@ class MLP(ModelBase):
         return H, caches
 
     def forward(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
-        """Outputs (logits) of shape ``(n, n_classes)`` for inputs ``X`` of shape ``(n, sizes[0])``.
+        r"""Return the outputs (logits) of the network for inputs ``X``.
+
+        .. math::
+
+            h_0 = X, \qquad h_l = \sigma(h_{l-1} W_l + b_l), \qquad
+            z = h_{L-1} W_L + b_L
+
+        Parameters
+        ----------
+        params : list of arrays
+            ``[W1, b1, W2, b2, ...]`` (:meth:`param_shapes`).
+        X : array, shape (n, sizes[0])
+            The inputs.
+        xp : module, optional
+            Namespace; found from ``X`` and ``params`` when omitted.
+
+        Returns
+        -------
+        array, shape (n, n_classes)
+            The outputs :math:`z`.
 
         Raises
         ------
@@ -158,7 +194,24 @@ class MLP(ModelBase):
         return self._forward(params, X, xp)[0]
 
     def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:
-        """Loss (float) and gradients (list like ``params``) by the hand-written backward passes."""
+        """Return the loss and its gradients, by the hand-written backward passes.
+
+        Parameters
+        ----------
+        params : list of arrays
+            ``[W1, b1, W2, b2, ...]``.
+        X : array, shape (n, sizes[0])
+            The inputs.
+        y : array
+            Integer labels ``(n,)``, or targets ``(n, n_classes)`` for MSE.
+
+        Returns
+        -------
+        loss : float
+            The batch-mean loss.
+        grads : list of arrays
+            Its gradient, shaped like ``params``.
+        """
         xp, value, caches, grad = self._loss_and_output_grad(params, X, y)
         grads: list = [None] * len(params)
         for i in reversed(range(self.n_layers)):

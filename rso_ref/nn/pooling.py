@@ -75,10 +75,13 @@ def max_pool_fwd(X: Any, *, kernel_size: Any = 2, stride: Any = None,
     Parameters
     ----------
     X : array, shape (N, C, L) or (N, C, H, W)
+        The input.
     kernel_size : int or tuple of int, default 2
+        Window size per spatial axis.
     stride : int or tuple of int, optional
         Default ``kernel_size``.
     xp : module, optional
+        Namespace; found from ``X`` when omitted.
 
     Returns
     -------
@@ -105,9 +108,23 @@ def max_pool_bwd(cache: Any, dY: Any, *, kernel_size: Any = 2, stride: Any = Non
                  xp: ModuleType | None = None) -> Any:
     r"""Backward pass of :func:`max_pool_fwd`: each window's gradient goes to its first maximum.
 
+    Parameters
+    ----------
+    cache : tuple
+        From the forward pass.
+    dY : array, shape ``(N, C, *O)``
+        :math:`\partial L/\partial Y`.
+    kernel_size : int or tuple of int, default 2
+        As in the forward pass.
+    stride : int or tuple of int, optional
+        As in the forward pass.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
     Returns
     -------
-    dX : array, shape of the input
+    array
+        :math:`\partial L/\partial X`, shaped like the input.
     """
     V, Y, x_shape = cache
     xp = array_namespace(dY) if xp is None else xp
@@ -129,11 +146,27 @@ def max_pool_bwd(cache: Any, dY: Any, *, kernel_size: Any = 2, stride: Any = Non
 
 def avg_pool_fwd(X: Any, *, kernel_size: Any = 2, stride: Any = None,
                  xp: ModuleType | None = None) -> tuple[Any, Any]:
-    r"""Average pooling over windows of size ``kernel_size`` (parameters as :func:`max_pool_fwd`).
+    r"""Average pooling over windows of size ``kernel_size``.
+
+    .. math::
+
+        Y[n, c, o] = \frac{1}{|K|} \sum_{k \in K} X[n, c, o s + k]
+
+    Parameters
+    ----------
+    X : array, shape (N, C, L) or (N, C, H, W)
+        The input.
+    kernel_size : int or tuple of int, default 2
+        Window size per spatial axis.
+    stride : int or tuple of int, optional
+        Default ``kernel_size``.
+    xp : module, optional
+        Namespace; found from ``X`` when omitted.
 
     Returns
     -------
     Y : array, shape ``(N, C, *O)``
+        The window means.
     cache : tuple
         The windows of ``X`` (used for their shape only) and the input shape.
     """
@@ -148,7 +181,26 @@ def avg_pool_fwd(X: Any, *, kernel_size: Any = 2, stride: Any = None,
 
 def avg_pool_bwd(cache: Any, dY: Any, *, kernel_size: Any = 2, stride: Any = None,
                  xp: ModuleType | None = None) -> Any:
-    r"""Backward pass of :func:`avg_pool_fwd`: :math:`G/|K|` to every entry of each window."""
+    r"""Backward pass of :func:`avg_pool_fwd`: :math:`G/|K|` to every entry of each window.
+
+    Parameters
+    ----------
+    cache : tuple
+        From the forward pass.
+    dY : array, shape ``(N, C, *O)``
+        :math:`\partial L/\partial Y`.
+    kernel_size : int or tuple of int, default 2
+        As in the forward pass.
+    stride : int or tuple of int, optional
+        As in the forward pass.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
+    Returns
+    -------
+    array
+        :math:`\partial L/\partial X`, shaped like the input.
+    """
     V, x_shape = cache
     xp = array_namespace(dY) if xp is None else xp
     count = math.prod(V.shape[len(x_shape):])
@@ -156,7 +208,26 @@ def avg_pool_bwd(cache: Any, dY: Any, *, kernel_size: Any = 2, stride: Any = Non
 
 
 def global_avg_pool_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, Any]:
-    r"""Mean over all spatial axes: ``(N, C, *S) -> (N, C)``; the cache is the input shape."""
+    r"""Average over all spatial axes: ``(N, C, *S) -> (N, C)``.
+
+    .. math::
+
+        Y[n, c] = \frac{1}{\prod_i S_i} \sum_{s} X[n, c, s]
+
+    Parameters
+    ----------
+    X : array, shape ``(N, C, *S)``
+        The input.
+    xp : module, optional
+        Namespace; found from ``X`` when omitted.
+
+    Returns
+    -------
+    Y : array, shape (N, C)
+        The means.
+    cache : tuple of int
+        The input shape.
+    """
     xp = array_namespace(X) if xp is None else xp
     if X.ndim not in (3, 4):
         raise ValueError(f"X must have shape (N, C, L) or (N, C, H, W), got {tuple(X.shape)}")
@@ -164,7 +235,22 @@ def global_avg_pool_fwd(X: Any, *, xp: ModuleType | None = None) -> tuple[Any, A
 
 
 def global_avg_pool_bwd(cache: Any, dY: Any, *, xp: ModuleType | None = None) -> Any:
-    r"""Backward pass of :func:`global_avg_pool_fwd`: :math:`G/\prod_i S_i` at every position."""
+    r"""Backward pass of :func:`global_avg_pool_fwd`: :math:`G/\prod_i S_i` at every position.
+
+    Parameters
+    ----------
+    cache : tuple of int
+        The input shape, from :func:`global_avg_pool_fwd`.
+    dY : array, shape (N, C)
+        :math:`\partial L/\partial Y`.
+    xp : module, optional
+        Namespace; found from ``dY`` when omitted.
+
+    Returns
+    -------
+    array, shape ``(N, C, *S)``
+        :math:`\partial L/\partial X`.
+    """
     xp = array_namespace(dY) if xp is None else xp
     x_shape = cache
     spread = xp.reshape(dY / math.prod(x_shape[2:]), tuple(x_shape[:2]) + (1,) * (len(x_shape) - 2))

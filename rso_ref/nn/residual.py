@@ -67,14 +67,18 @@ def residual_fwd(params: Sequence[Any], X: Any, *, stride: int = 1,
         (projection); ``W1`` of shape ``(F, C, k, k)``, ``W2`` of shape ``(F, F, k, k)``,
         ``Ws`` of shape ``(F, C, 1, 1)``.
     X : array, shape (N, C, H, W)
+        The input.
     stride : int, default 1
         Stride of ``conv1`` and of the projection.
     xp : module, optional
+        Namespace; found from ``X`` and ``params`` when omitted.
 
     Returns
     -------
     Y : array, shape (N, F, OH, OW)
+        The block's output.
     cache : tuple
+        What :func:`residual_bwd` needs.
 
     Raises
     ------
@@ -110,9 +114,25 @@ def residual_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: int = 1,
                  xp: ModuleType | None = None, input_grad: bool = True) -> tuple[Any, list]:
     r"""Backward pass of :func:`residual_fwd` (same ``stride``).
 
+    Parameters
+    ----------
+    params : list of arrays
+        As given to :func:`residual_fwd`.
+    cache : tuple
+        From :func:`residual_fwd`.
+    dY : array, shape (N, F, OH, OW)
+        :math:`\partial L/\partial Y`.
+    stride : int, default 1
+        As in the forward pass.
+    xp : module, optional
+        Namespace; found from ``dY`` and ``params`` when omitted.
+    input_grad : bool, default True
+        Compute :math:`\partial L/\partial X`.
+
     Returns
     -------
-    dX : array of the input's shape, or None when ``input_grad`` is False
+    dX : array of the input's shape, or None
+        :math:`\partial L/\partial X`; None when ``input_grad`` is False.
     dparams : list of arrays
         Shaped like ``params``.
     """
