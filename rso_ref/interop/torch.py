@@ -60,7 +60,7 @@ __all__ = ["TorchModel", "as_model", "name_groups", "RSO"]
 
 
 def name_groups(names: Sequence[str], how: Any) -> list[list[int]]:
-    """Index lists of the parameters named ``names``, grouped by name.
+    """Return index lists of the parameters named ``names``, grouped by name.
 
     Parameters
     ----------
@@ -72,6 +72,11 @@ def name_groups(names: Sequence[str], how: Any) -> list[list[int]]:
         the root module itself form one group); a callable ``key(name)``: one group per
         distinct key in order of first appearance, ``None``/``False`` leaves the
         parameter out.
+
+    Returns
+    -------
+    list of lists of int
+        Indices into ``names``.
 
     Raises
     ------
@@ -114,12 +119,20 @@ class TorchModel:
     :func:`torch.func.functional_call` on copies of the buffers, returns detached
     tensors, and never changes the module.
 
-    Attributes
+    Parameters
     ----------
     module : torch.nn.Module
+        The model.
     loss_fn : callable
         ``loss_fn(outputs, y) -> 0-d tensor`` (a batch mean, e.g.
         ``torch.nn.functional.cross_entropy``).
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The model, unchanged by every method.
+    loss_fn : callable
+        The loss.
     names : tuple of str
         The parameter names, in order.
     """
@@ -141,15 +154,35 @@ class TorchModel:
         return f"as_model({type(self.module).__name__}, names={list(self.names)})"
 
     def param_shapes(self) -> list[tuple[int, ...]]:
-        """Shapes of the parameter list, in order."""
+        """Return the shapes of the parameter list, in order.
+
+        Returns
+        -------
+        list of tuple of int
+            One shape per trainable parameter.
+        """
         return list(self._shapes)
 
     def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
-        """Detached copies of the module's current trainable parameters.
+        """Return detached copies of the module's current trainable parameters.
 
         ``seed`` is accepted for the protocol and not used: a torch module draws its
         parameters when it is built. ``like`` (a tensor) puts the copies on its device;
         ``dtype`` (a ``torch.dtype``) casts them; default the module's own.
+
+        Parameters
+        ----------
+        seed : int, default 0
+            Accepted for the protocol and not used.
+        like : torch.Tensor, optional
+            Puts the copies on its device.
+        dtype : torch.dtype, optional
+            Casts the copies; default the module's own.
+
+        Returns
+        -------
+        list of tensors
+            The parameters, in ``names`` order.
         """
         device = None if like is None else like.device
         return [p.detach().to(device=device, dtype=dtype, copy=True)
@@ -176,7 +209,23 @@ class TorchModel:
         return functional_call(self.module, ({**dict(zip(self.names, params)), **buffers}), (X,))
 
     def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[torch.Tensor, list]:
-        r"""Batch loss :math:`L(\theta)` (0-d tensor) and :math:`\nabla L(\theta)` (list).
+        r"""Return the batch loss :math:`L(\theta)` and its gradient :math:`\nabla L(\theta)`.
+
+        Parameters
+        ----------
+        params : list of tensors
+            The trainable parameters.
+        X : torch.Tensor
+            The inputs.
+        y : torch.Tensor
+            The targets.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            :math:`L(\theta)`, a detached 0-d tensor.
+        grads : list of tensors
+            :math:`\nabla L(\theta)`, shaped like ``params``.
 
         Raises
         ------
@@ -195,40 +244,119 @@ class TorchModel:
                                for p, g in zip(params, grads)]
 
     def forward(self, params: Sequence, X: Any) -> torch.Tensor:
-        """The module's outputs at ``params``.
+        """Return the module's outputs at ``params``.
 
         No graph is built for detached ``params`` (what :meth:`init` and
         :meth:`value_and_grad` hand out); the call stays differentiable by
         ``torch.func`` transforms, so :func:`rso_ref.hessian.hvp` of :meth:`loss` is exact
         (a ``torch.no_grad`` here would make ``torch.func.grad`` return zeros).
+
+        Parameters
+        ----------
+        params : list of tensors
+            The trainable parameters, in ``names`` order.
+        X : torch.Tensor
+            The inputs.
+
+        Returns
+        -------
+        torch.Tensor
+            ``module(X)`` with ``params`` in place of its parameters.
         """
         params = self._check(params, X)
         return self._outputs(params, X)
 
     def loss(self, params: Sequence, X: Any, y: Any, *, xp: Any = None) -> torch.Tensor:
-        """Batch loss as a 0-d tensor (see :meth:`forward` on graphs). ``xp`` is accepted
-        for the protocol."""
+        """Return the batch loss as a 0-d tensor (see :meth:`forward` on graphs).
+
+        Parameters
+        ----------
+        params : list of tensors
+            The trainable parameters.
+        X : torch.Tensor
+            The inputs.
+        y : torch.Tensor
+            The targets, as ``loss_fn`` takes them.
+        xp : object, optional
+            Accepted for the protocol and not used.
+
+        Returns
+        -------
+        torch.Tensor
+            ``loss_fn(forward(params, X), y)``.
+        """
         return self.loss_fn(self.forward(params, X), y)
 
     def predict(self, params: Sequence, X: Any, *, xp: Any = None) -> torch.Tensor:
-        r"""Log-probabilities :math:`\log\operatorname{softmax}` of the outputs, ``(n, C)``."""
+        r"""Return the log-probabilities :math:`\log\operatorname{softmax}` of the outputs.
+
+        Parameters
+        ----------
+        params : list of tensors
+            The trainable parameters.
+        X : torch.Tensor
+            The inputs.
+        xp : object, optional
+            Accepted for the protocol and not used.
+
+        Returns
+        -------
+        torch.Tensor, shape (n, C)
+            Log-probabilities.
+        """
         return torch.log_softmax(self.forward(params, X), dim=1)
 
     def layers(self) -> list[list[int]]:
-        """One group per module that owns parameters (:func:`name_groups` ``"layer"``)."""
+        """One group per module that owns parameters (:func:`name_groups` ``"layer"``).
+
+        Returns
+        -------
+        list of lists of int
+            Indices into the parameter list.
+        """
         return name_groups(self.names, "layer")
 
     def blocks(self) -> list[list[int]]:
-        """One group per top-level child (:func:`name_groups` ``"block"``)."""
+        """One group per top-level child (:func:`name_groups` ``"block"``).
+
+        Returns
+        -------
+        list of lists of int
+            Indices into the parameter list.
+        """
         return name_groups(self.names, "block")
 
     def group_by(self, key: Callable[[str], Any]) -> list[list[int]]:
-        """Groups from a key function of parameter names (:func:`name_groups`)."""
+        """Return groups from a key function of parameter names (:func:`name_groups`).
+
+        Parameters
+        ----------
+        key : callable
+            ``key(name)``; parameters with equal keys form a group, ``None``/``False`` leaves
+            a parameter out.
+
+        Returns
+        -------
+        list of lists of int
+            Indices into the parameter list.
+        """
         return name_groups(self.names, key)
 
 
 def as_model(module: torch.nn.Module, loss_fn: Callable) -> TorchModel:
-    """``module`` with ``loss_fn(outputs, y)`` as a library model (:class:`TorchModel`).
+    """Show ``module`` with ``loss_fn(outputs, y)`` to the library as a model.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model.
+    loss_fn : callable
+        ``loss_fn(outputs, y) -> 0-d tensor``, a batch mean.
+
+    Returns
+    -------
+    TorchModel
+        The model protocol over ``module``.
 
     Examples
     --------
@@ -332,8 +460,18 @@ class RSO(torch.optim.Optimizer):
         function of parameter names as in :func:`name_groups` (these need names);
         ``"uniform:N"`` merges ``N`` consecutive layers; index lists into the
         parameters in param-group order.
-    w0, normalize, safeguard, m, c1, c2, maxls
-        As in :func:`rso_ref.rso_step`.
+    w0 : {"uniform", "ones", "previous"} or sequence of float, default "uniform"
+        Start of each meta-solve, as in :func:`rso_ref.rso_step`.
+    normalize : bool, default False
+        Use unit group directions :math:`g_i / \|g_i\|`.
+    safeguard : bool, default False
+        Never return a point worse than the plain gradient step.
+    m : int, default 10
+        Memory of the meta L-BFGS.
+    c1, c2 : float, default 1e-4, 0.9
+        Wolfe constants of its line search, :math:`0 < c_1 < c_2 < 1`.
+    maxls : int, default 20
+        Most closure calls per line search.
     module : torch.nn.Module, optional
         The module the parameters belong to, to name them (instead of
         ``named_parameters()``).
@@ -438,7 +576,18 @@ class RSO(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable) -> Any:  # type: ignore[override]
-        """One RSO step; returns what the closure returned at the starting parameters.
+        """Take one RSO step.
+
+        Parameters
+        ----------
+        closure : callable
+            Re-evaluates the model: zeroes the gradients, computes the loss, calls
+            ``backward()`` and returns the loss.
+
+        Returns
+        -------
+        torch.Tensor or float
+            What the closure returned at the starting parameters.
 
         Raises
         ------
