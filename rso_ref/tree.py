@@ -59,30 +59,89 @@ def _check_pair(a: Sequence, b: Sequence, names=("a", "b")) -> None:
 
 
 def add(a: Sequence, b: Sequence) -> Params:
-    """Return ``a + b`` leaf by leaf."""
+    """Return :math:`a + b` leaf by leaf.
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Parameter lists of the same shapes.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     _check_pair(a, b)
     return [x + y for x, y in zip(a, b)]
 
 
 def sub(a: Sequence, b: Sequence) -> Params:
-    """Return ``a - b`` leaf by leaf."""
+    """Return :math:`a - b` leaf by leaf.
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Parameter lists of the same shapes.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     _check_pair(a, b)
     return [x - y for x, y in zip(a, b)]
 
 
 def scale(a: Sequence, s: float) -> Params:
-    """Return ``s * a`` leaf by leaf."""
+    r"""Return :math:`s\, a` leaf by leaf.
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+    s : float
+        The scalar.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     return [s * x for x in a]
 
 
 def axpy(alpha: float, x: Sequence, y: Sequence) -> Params:
-    r"""Return :math:`\alpha x + y` leaf by leaf (BLAS ``axpy``)."""
+    r"""Return :math:`\alpha x + y` leaf by leaf (BLAS ``axpy``).
+
+    Parameters
+    ----------
+    alpha : float
+        The scalar :math:`\alpha`.
+    x, y : list of arrays
+        Parameter lists of the same shapes.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     _check_pair(x, y, ("x", "y"))
     return [alpha * xi + yi for xi, yi in zip(x, y)]
 
 
 def vdot(a: Sequence, b: Sequence) -> float:
-    r"""Return :math:`\langle a, b\rangle = \sum_j \sum a_j \odot b_j` as a float."""
+    r"""Return :math:`\langle a, b\rangle = \sum_j \sum a_j \odot b_j` as a float.
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Parameter lists of the same shapes.
+
+    Returns
+    -------
+    float
+        The inner product, on the host.
+    """
     _check_pair(a, b)
     if not a:
         return 0.0
@@ -91,12 +150,34 @@ def vdot(a: Sequence, b: Sequence) -> float:
 
 
 def norm(a: Sequence) -> float:
-    r"""Return the Euclidean norm :math:`\sqrt{\langle a, a\rangle}` of the whole list."""
+    r"""Return the Euclidean norm :math:`\sqrt{\langle a, a\rangle}` of the whole list.
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+
+    Returns
+    -------
+    float
+        :math:`\|a\|`, on the host.
+    """
     return math.sqrt(vdot(a, a))
 
 
 def zeros_like(a: Sequence) -> Params:
-    """Return a list of zero arrays with the shapes, dtypes and devices of ``a``."""
+    r"""Return a list of zero arrays (:math:`0 \cdot a`) with the shapes, dtypes and devices of ``a``.
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+
+    Returns
+    -------
+    list of arrays
+        Zeros.
+    """
     if not a:
         return []
     xp = array_namespace(*a)
@@ -104,7 +185,18 @@ def zeros_like(a: Sequence) -> Params:
 
 
 def flatten(a: Sequence):
-    """Concatenate the leaves of ``a`` (C order) into one 1-D array."""
+    r"""Concatenate the leaves of ``a`` (C order) into one 1-D array, :math:`[\operatorname{vec} a_1; \operatorname{vec} a_2; \dots]`.
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+
+    Returns
+    -------
+    array
+        Of length ``sum(x.size for x in a)``, on the leaves' device.
+    """
     if not a:
         raise ValueError("flatten needs at least one array")
     xp = array_namespace(*a)
@@ -112,7 +204,19 @@ def flatten(a: Sequence):
 
 
 def unflatten(vector: Any, like: Sequence) -> Params:
-    """Split a 1-D array into arrays shaped like the leaves of ``like`` (inverse of flatten).
+    """Split a 1-D array into arrays shaped like the leaves of ``like`` (inverse of :func:`flatten`).
+
+    Parameters
+    ----------
+    vector : array
+        1-D, of length ``sum(x.size for x in like)``.
+    like : list of arrays
+        Gives the shapes.
+
+    Returns
+    -------
+    list of arrays
+        Views or copies of ``vector``'s pieces.
 
     Raises
     ------
@@ -133,7 +237,24 @@ def unflatten(vector: Any, like: Sequence) -> Params:
 
 
 def check_like(a: Sequence, like: Sequence, name: str = "grads", like_name: str = "params") -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``a`` matches ``like`` in length and shapes."""
+    r"""Check that ``a`` matches ``like`` in length and shapes (:math:`\operatorname{shape} a_j = \operatorname{shape} \mathrm{like}_j`).
+
+    Parameters
+    ----------
+    a : list of arrays
+        The list to check.
+    like : list of arrays
+        The reference list.
+    name : str, default "grads"
+        The name of ``a`` in the error message.
+    like_name : str, default "params"
+        The name of ``like`` in the error message.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, if the lengths or a shape differ.
+    """
     if len(a) != len(like):
         raise ValueError(f"{name} has {len(a)} arrays but {like_name} has {len(like)}")
     for j, (x, y) in enumerate(zip(a, like)):
@@ -155,6 +276,11 @@ def validate_groups(groups: Sequence[Sequence[int]], n_params: int, *,
         Length of the params list.
     require_cover : bool, default False
         Also demand that every index appears in some group.
+
+    Returns
+    -------
+    list of lists of int
+        The groups as lists of Python ints.
 
     Raises
     ------
@@ -193,6 +319,18 @@ def uniform_groups(units: Sequence[Sequence[int]], size: int) -> list[list[int]]
 
     The last group takes the remainder. This is the paper's "uniform groups of 5"
     grouping (§4.5) with ``size=5`` applied to the model's layers.
+
+    Parameters
+    ----------
+    units : list of lists of int
+        The units, e.g. ``model.layers()``.
+    size : int
+        Units per group.
+
+    Returns
+    -------
+    list of lists of int
+        The merged groups.
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
@@ -207,6 +345,18 @@ def group_vdots(a: Sequence, b: Sequence, groups: Sequence[Sequence[int]]) -> li
     this at every meta-objective evaluation; on JAX or a GPU each transfer is a
     synchronisation). The leaf products are summed on the host in group order, so each
     value is bit for bit :func:`vdot` of the group's leaves.
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Parameter lists of the same shapes.
+    groups : list of lists of int
+        The groups :math:`G_i` (indices into the lists).
+
+    Returns
+    -------
+    list of float
+        One inner product per group, on the host.
     """
     _check_pair(a, b)
     groups = [list(g) for g in groups]
@@ -225,7 +375,18 @@ def group_vdots(a: Sequence, b: Sequence, groups: Sequence[Sequence[int]]) -> li
 # ---------------------------------------------------------------------------------------
 
 def copy(a: Sequence) -> Params:
-    """Return fresh copies of the leaves of ``a`` (no aliasing of the caller's arrays)."""
+    """Return fresh copies of the leaves of ``a`` (no aliasing of the caller's arrays).
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+
+    Returns
+    -------
+    list of arrays
+        Copies on the same device.
+    """
     if not a:
         return []
     xp = array_namespace(*a)
@@ -233,13 +394,35 @@ def copy(a: Sequence) -> Params:
 
 
 def mul(a: Sequence, b: Sequence) -> Params:
-    """Return ``a * b`` leaf by leaf (elementwise product)."""
+    r"""Return :math:`a \odot b` leaf by leaf (elementwise product).
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Parameter lists of the same shapes.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     _check_pair(a, b)
     return [x * y for x, y in zip(a, b)]
 
 
 def maximum(a: Sequence, b: Sequence) -> Params:
-    """Return the elementwise maximum of ``a`` and ``b`` leaf by leaf."""
+    r"""Return :math:`\max(a, b)` elementwise, leaf by leaf.
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Parameter lists of the same shapes.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     _check_pair(a, b)
     if not a:
         return []
@@ -248,14 +431,38 @@ def maximum(a: Sequence, b: Sequence) -> Params:
 
 
 def scale_leaves(a: Sequence, factors: Sequence[float]) -> Params:
-    r"""Return :math:`[s_1 a_1, s_2 a_2, \dots]`: each leaf times its own factor."""
+    r"""Return :math:`[s_1 a_1, s_2 a_2, \dots]`: each leaf times its own factor.
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+    factors : sequence of float
+        One factor :math:`s_j` per leaf.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
+    """
     if len(factors) != len(a):
         raise ValueError(f"factors has {len(factors)} entries but a has {len(a)} arrays")
     return [s * x for s, x in zip(factors, a)]
 
 
 def leaf_norms(a: Sequence) -> list[float]:
-    r"""Return the Euclidean (Frobenius) norm :math:`\|a_j\|` of each leaf as floats."""
+    r"""Return the Euclidean (Frobenius) norm :math:`\|a_j\|` of each leaf as floats.
+
+    Parameters
+    ----------
+    a : list of arrays
+        A parameter list.
+
+    Returns
+    -------
+    list of float
+        One norm per leaf, on the host.
+    """
     if not a:
         return []
     xp = array_namespace(*a)
@@ -281,6 +488,11 @@ def update_moment(grads: Sequence, moments: Sequence, decay: float, order: int =
         :math:`\beta \in [0, 1)`.
     order : {1, 2}
         Power of the gradient that is averaged.
+
+    Returns
+    -------
+    list of arrays
+        The new moments (new arrays).
     """
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
@@ -298,6 +510,20 @@ def bias_correction(moments: Sequence, decay: float, count: int) -> Params:
 
     with :math:`\beta` = ``decay`` and :math:`t` = ``count`` (Kingma & Ba 2015, §3).
 
+    Parameters
+    ----------
+    moments : list of arrays
+        The averages :math:`m_j`.
+    decay : float
+        :math:`\beta \in [0, 1)`.
+    count : int
+        :math:`t \ge 1`, the number of updates.
+
+    Returns
+    -------
+    list of arrays
+        :math:`\hat m`.
+
     Raises
     ------
     ValueError
@@ -312,6 +538,18 @@ def div_sqrt(a: Sequence, b: Sequence, eps: float) -> Params:
     r"""Return :math:`a_j / (\sqrt{b_j} + \epsilon)` leaf by leaf (``eps`` outside the root).
 
     This is the preconditioning of Adam and RMSprop as torch.optim writes it.
+
+    Parameters
+    ----------
+    a, b : list of arrays
+        Numerators :math:`a_j` and (non-negative) :math:`b_j`, same shapes.
+    eps : float
+        :math:`\epsilon`.
+
+    Returns
+    -------
+    list of arrays
+        New arrays.
     """
     _check_pair(a, b)
     if not a:
@@ -322,7 +560,7 @@ def div_sqrt(a: Sequence, b: Sequence, eps: float) -> Params:
 
 def trust_ratio(params: Sequence, updates: Sequence, *, coefficient: float = 1.0,
                 weight_decay: float = 0.0) -> list[float]:
-    r"""Layer-wise trust ratios of LARS and LAMB, one float per leaf.
+    r"""Return the layer-wise trust ratios of LARS and LAMB, one float per leaf.
 
     .. math::
 
@@ -347,6 +585,11 @@ def trust_ratio(params: Sequence, updates: Sequence, *, coefficient: float = 1.0
         :math:`\eta`.
     weight_decay : float, default 0
         :math:`\lambda`.
+
+    Returns
+    -------
+    list of float
+        :math:`r_j` per leaf, on the host.
     """
     _check_pair(params, updates, ("params", "updates"))
     ratios = []
@@ -358,12 +601,24 @@ def trust_ratio(params: Sequence, updates: Sequence, *, coefficient: float = 1.0
 
 
 def all_finite(arrays: Sequence, *, xp: ModuleType | None = None) -> bool:
-    r"""True when every entry of every array in ``arrays`` (one namespace ``xp``) is finite.
+    r"""Tell whether every entry of every array in ``arrays`` is finite.
 
     One reduction per array and a single transfer to the host in the common case:
     :math:`\sum_j \sum_k a_{jk}` is finite whenever every entry is, unless the sum
     overflows; only then are the entries tested one by one, so that large finite
     values are never reported as non-finite.
+
+    Parameters
+    ----------
+    arrays : list of arrays
+        Arrays of one namespace.
+    xp : module, optional
+        Their namespace; found from ``arrays`` when omitted.
+
+    Returns
+    -------
+    bool
+        False if any entry is NaN or infinite.
     """
     arrays = list(arrays)
     if not arrays:
