@@ -3,11 +3,11 @@ r"""Limited-memory BFGS: the two-loop recursion, the curvature memory and ``mini
 L-BFGS keeps the last :math:`m` curvature pairs :math:`s_i = x_{i+1} - x_i`,
 :math:`y_i = \nabla f_{i+1} - \nabla f_i` and steps along :math:`d_k = -H_k \nabla
 f_k`, where :math:`H_k` is the BFGS inverse-Hessian approximation built from those
-pairs on top of :math:`H_k^0 = \gamma_k I` (N&W §7.2). The step length comes from the
-strong-Wolfe line search of :mod:`rso_ref.linesearch`, which keeps
+pairs on top of :math:`H_k^0 = \gamma_k I` (N&W [1]_ §7.2; Liu and Nocedal [2]_). The
+step length comes from the strong-Wolfe line search of :mod:`rso_ref.linesearch`, which keeps
 :math:`s_k^\top y_k > 0` and so :math:`H_k` positive definite.
 
-Conventions follow SciPy's ``minimize(method="L-BFGS-B")`` without bounds (stopping
+Conventions follow SciPy's ``minimize(method="L-BFGS-B")`` [3]_ without bounds (stopping
 tests, defaults, ``nfev`` counting the evaluation at ``x0``) so results can be
 compared with it; see :func:`minimize` for where and why this module differs.
 
@@ -149,8 +149,8 @@ def two_loop(grad: Any, s_hist: Any, y_hist: Any, rho: Any, order: Sequence[int]
 
     Returns
     -------
-    r : array, shape (n,)
-        :math:`H_k q`.
+    array, shape (n,)
+        :math:`r = H_k q`.
 
     Notes
     -----
@@ -193,7 +193,24 @@ def inverse_hessian(s_hist: Any, y_hist: Any, rho: Any, order: Sequence[int],
         V_i = I - \rho_i y_i s_i^\top,
 
     whose unrolled product is eq. (7.19). :math:`O(\ell n^3)`: small ``n`` only.
-    Arguments are those of :func:`two_loop`; returns an ``(n, n)`` array.
+
+    Parameters
+    ----------
+    s_hist, y_hist : array, shape (m, n)
+        Curvature pairs, one per row.
+    rho : array, shape (m,)
+        :math:`\rho_i = 1 / (y_i^\top s_i)` for the rows.
+    order : sequence of int
+        Rows holding valid pairs, oldest first.
+    gamma : float, default 1.0
+        Scale of :math:`H_k^0 = \gamma I`.
+    xp : module, optional
+        Namespace of the arrays.
+
+    Returns
+    -------
+    array, shape (n, n)
+        :math:`H_k`.
     """
     xp = array_namespace(s_hist, y_hist) if xp is None else xp
     n = s_hist.shape[1]
@@ -242,13 +259,34 @@ class History:
 
     @classmethod
     def empty(cls, m: int, like: Any, xp: ModuleType) -> "History":
-        """An empty memory of ``m`` pairs for vectors like ``like`` (shape (n,))."""
+        r"""Return an empty memory of ``m`` pairs for vectors like ``like``.
+
+        Parameters
+        ----------
+        m : int
+            The number of pairs kept.
+        like : array, shape (n,)
+            A vector of the namespace, dtype and device of the iterates.
+        xp : module
+            Its namespace.
+
+        Returns
+        -------
+        History
+            Zero ``(m, n)`` histories, ``size = 0`` and :math:`\gamma = 1`.
+        """
         n = like.shape[0]
         zeros = lambda shape: xp.zeros(shape, dtype=like.dtype, device=device(like))  # noqa: E731
         return cls(zeros((m, n)), zeros((m, n)), zeros((m,)), 0, 0, 1.0, xp)
 
     def order(self) -> list[int]:
-        """Rows holding valid pairs, oldest first."""
+        """Return the rows holding valid pairs, oldest first.
+
+        Returns
+        -------
+        list of int
+            Row indices into ``s_hist`` and ``y_hist``.
+        """
         m = self.s_hist.shape[0]
         return [(self.head - self.size + j) % m for j in range(self.size)]
 
@@ -257,14 +295,42 @@ class History:
         self.head, self.size, self.gamma = 0, 0, 1.0
 
     def direction(self, g: Any):
-        r""":math:`d = -H_k g` (steepest descent :math:`-g` while the memory is empty)."""
+        r"""Return the L-BFGS direction :math:`d = -H_k g` (:math:`-g` while the memory is empty).
+
+        Parameters
+        ----------
+        g : array, shape (n,)
+            The gradient :math:`g = \nabla f_k`.
+
+        Returns
+        -------
+        array, shape (n,)
+            :math:`d`, by :func:`two_loop`.
+        """
         if self.size == 0:
             return -g
         return -two_loop(g, self.s_hist, self.y_hist, self.rho, self.order(), self.gamma,
                          xp=self.xp)
 
     def push(self, s: Any, y: Any) -> bool:
-        """Store the pair in the oldest slot if it passes the curvature test; say whether."""
+        r"""Store a pair in the oldest slot if it passes the curvature test.
+
+        The pair is kept when :math:`s^\top y > \varepsilon\, y^\top y` (machine epsilon of
+        the dtype); it then sets :math:`\rho = 1/(s^\top y)` and
+        :math:`\gamma = s^\top y / y^\top y` (N&W eq. 7.20).
+
+        Parameters
+        ----------
+        s : array, shape (n,)
+            The step :math:`s_k = x_{k+1} - x_k`.
+        y : array, shape (n,)
+            The gradient change :math:`y_k = \nabla f_{k+1} - \nabla f_k`.
+
+        Returns
+        -------
+        bool
+            Whether the pair was stored.
+        """
         sy, yy = float(s @ y), float(y @ y)
         if not sy > self.eps * yy:
             return False
@@ -287,10 +353,12 @@ def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: 
     ----------
     fun : callable
         ``fun(x) -> (f, g)`` on flat vectors.
-    x, g : array, shape (n,)
-        Current point and :math:`\nabla f` there.
+    x : array, shape (n,)
+        Current point.
     f : float
         :math:`f(x)`.
+    g : array, shape (n,)
+        :math:`\nabla f(x)`.
     history : History
         The memory; cleared (:meth:`History.reset`) when the first search fails.
     scale : float
@@ -368,7 +436,21 @@ def line_model_decrease(alpha: float, dphi0: float, dphi: float) -> float:
 
     below :math:`\phi(0)` (exact when :math:`f` is quadratic). A strong-Wolfe step has
     :math:`\phi'(\alpha) \ge -c_2 |\phi'(0)| > \phi'(0)`, so :math:`\kappa > 0`;
-    ``inf`` is returned otherwise. Arguments are those of :class:`StepRecord`.
+    ``inf`` is returned otherwise.
+
+    Parameters
+    ----------
+    alpha : float
+        The accepted step :math:`\alpha`.
+    dphi0 : float
+        :math:`\phi'(0)`.
+    dphi : float
+        :math:`\phi'(\alpha)`.
+
+    Returns
+    -------
+    float
+        :math:`D^*`, or ``inf``.
     """
     kappa = (dphi - dphi0) / alpha
     return dphi0 * dphi0 / (2.0 * kappa) if kappa > 0.0 else math.inf
