@@ -288,14 +288,22 @@ def validate_groups(groups: Sequence[Sequence[int]], n_params: int, *,
         On an empty grouping, an empty group, an index out of range, an index in two
         groups (overlap), or (with ``require_cover``) an index in no group.
     TypeError
-        If an index is not an integer.
+        If ``groups`` or one of its groups is not a sequence, or an index is not an
+        integer.
     """
-    if groups is None or len(groups) == 0:
+    try:
+        count = 0 if groups is None else len(groups)
+    except TypeError:
+        raise TypeError(f"groups must be a list of index lists, got {groups!r}") from None
+    if count == 0:
         raise ValueError("groups must contain at least one group")
     seen: dict[int, int] = {}
     out = []
     for gi, group in enumerate(groups):
-        members = list(group)
+        try:
+            members = list(group)
+        except TypeError:
+            raise TypeError(f"groups[{gi}] must be a list of indices, got {group!r}") from None
         if not members:
             raise ValueError(f"groups[{gi}] is empty")
         for idx in members:
