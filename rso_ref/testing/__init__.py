@@ -6,13 +6,19 @@ r"""A kit for testing code against rso_ref: assertions, reference problems, stra
     The reference problem set for unconstrained minimisation (Moré-Garbow-Hillstrom,
     ill-conditioned quadratics, least squares and logistic regression with known
     optima), analytic gradients, starting points and minima.
+:mod:`rso_ref.testing.strategies`
+    hypothesis strategies (the ``testing`` extra) of what property tests against rso_ref
+    draw: SPD quadratics and convex problems with known optima, the reference problems,
+    parameter lists, valid and invalid groupings, MLP cases, ``rso_step`` options and
+    optimizer hyperparameters.
 :mod:`rso_ref.testing.ports`
     :func:`check_port`: a port against the reference on cases of a golden kind drawn by
     hypothesis (the ``testing`` extra), the minimal failing case written as a fixture.
 """
 from __future__ import annotations
 
+from . import strategies
 from .assertions import RTOL, assert_close, rtol_for
 from .ports import CheckReport, check_port
 
-__all__ = ["RTOL", "assert_close", "rtol_for", "check_port", "CheckReport"]
+__all__ = ["RTOL", "assert_close", "rtol_for", "check_port", "CheckReport", "strategies"]
