@@ -65,8 +65,11 @@ TUNED = {"lbfgs": _lbfgs_memory_at_least_3, "rso_meta": _rso_meta_lr_fixed,
 def test_a_port_tuned_to_the_shipped_cases_passes_them_and_is_caught(kind, tmp_path):
     port = TUNED[kind]
     assert golden.verify(port, kind).ok, "the tuned port must pass the shipped fixtures"
+    # The optim kind spreads its cases over seven optimizers and the LARS port is wrong
+    # only where trust_coefficient is drawn: about one case in 14, so 100 cases.
     with pytest.raises(AssertionError) as info:
-        check_port(port, kind, max_examples=50, seed=0, failure_dir=tmp_path)
+        check_port(port, kind, max_examples=100 if kind == "optim" else 50, seed=0,
+                   failure_dir=tmp_path)
     message = str(info.value)
     assert f"disagrees with the reference on a drawn {kind} case" in message
     assert f"--kind {kind}" in message and str(tmp_path) in message

@@ -10,36 +10,39 @@ documented tolerances (:func:`rso_ref.golden.check.compare_outputs`, never loose
 mismatch is shrunk to a minimal case, written as a replayable fixture set, and raised
 as :class:`AssertionError`.
 
-What is drawn, per kind (every array from ``numpy.random.default_rng`` of a drawn seed,
-so a case shrinks towards small sizes and seed 0):
+What is drawn, per kind, with the strategies of :mod:`rso_ref.testing.strategies` (every
+array from ``numpy.random.default_rng`` of a drawn seed, so a case shrinks towards small
+sizes and seed 0):
 
 ``mlp``, ``hvp``, ``eigen``, ``rso_meta``, ``rso_step``
     MLPs with 1-4 hidden layers of widths 1-6 (input 2-6, output 2-5 units), every
     activation and loss of :mod:`rso_ref.nn`, a batch of 2-8 Gaussian rows, parameters
-    from :meth:`~rso_ref.nn.mlp.MLP.init` with N(0, 0.1²) biases.
+    from :meth:`~rso_ref.nn.mlp.MLP.init` with N(0, 0.1²) biases (:func:`mlp_cases`).
     ``hvp``: 1-2 Gaussian directions. ``eigen``: ``k`` = 1-3, on at most 60 parameters.
-    ``rso_meta``: a random partition of the parameter arrays into groups, ``lr`` over
-    four decades (1e-3 to 10), ``normalize``, 1-3 weight vectors in [-1, 2].
+    ``rso_meta``: a random partition of the parameter arrays into groups
+    (:func:`partitions`), ``lr`` over four decades (1e-3 to 10), ``normalize``
+    (:func:`rso_options`), 1-3 weight vectors in [-1, 2] (:func:`group_weights`).
     ``rso_step``: the same plus ``meta_iters`` K = 0-10, every ``w0`` (the named choices
     and explicit weights), ``safeguard``, L-BFGS memory ``m`` = 1-10, 1-3 chained steps.
 ``lbfgs``
     Quadratics :math:`\tfrac12 x^\top A x - b^\top x` with SPD ``A`` of dimension 2-8
-    and condition number 1 to 1e3, and chained Rosenbrock of dimension 2-6 from
-    perturbed :math:`(-1.2, 1, \dots)`, memory ``m`` = 1-10, ``maxiter`` 1-16 (quadratic)
-    or 1-25 (Rosenbrock). These are the shipped cases' limits: rounding differences of
-    1e-16 between two correct float64 implementations grow about tenfold every four
-    iterations on a quadratic of condition 1e3 with small ``m`` (the golden docs), so
-    16 iterations keep them near 1e-12, far inside the kind's 1e-6; longer runs would
-    test chaos, not the port.
+    and condition number 1 to 1e3 (:func:`spd_quadratics`), and chained Rosenbrock of
+    dimension 2-6 from perturbed :math:`(-1.2, 1, \dots)`, memory ``m`` = 1-10,
+    ``maxiter`` 1-16 (quadratic) or 1-25 (Rosenbrock). These are the shipped cases'
+    limits: rounding differences of 1e-16 between two correct float64 implementations
+    grow about tenfold every four iterations on a quadratic of condition 1e3 with small
+    ``m`` (the golden docs), so 16 iterations keep them near 1e-12, far inside the kind's
+    1e-6; longer runs would test chaos, not the port.
 ``optim``
     Every optimizer of :data:`rso_ref.golden.reference.OPTIMIZERS` with each optional
-    hyperparameter either left at its default or drawn (learning rates 1e-4 to 1,
-    momenta and averaging constants in [0, 0.99], ``eps`` 1e-10 to 1e-4, decays 1e-4 to
-    0.1, flags, Newton-Schulz steps 1-6), 1-3 parameter arrays of 1-D or 2-D shapes,
-    gradient sequences of T = 1-6 steps with entries spanning 1e-4 to 1.
+    hyperparameter either left at its default or drawn (:func:`optimizer_cases`:
+    learning rates 1e-4 to 1, momenta and averaging constants in [0, 0.99], ``eps``
+    1e-10 to 1e-4, decays 1e-4 to 0.1, flags, Newton-Schulz steps 1-6; SGD's Nesterov
+    form with momentum > 0 and no dampening), 1-3 parameter arrays of 1-D or 2-D shapes
+    (:func:`param_lists`), gradient sequences of T = 1-6 steps with entries spanning
+    1e-4 to 1.
 
-Rejected cases (drawn again, not counted): those where the *reference* raises (an
-invalid hyperparameter combination such as Nesterov without momentum, a
+Rejected cases (drawn again, not counted): those where the *reference* raises (a
 :class:`~rso_ref.validation.NonFiniteError` at a large ``lr``, a Lanczos run that does
 not converge), ``eigen`` cases whose top-``k`` eigenvalues are not separated (any gap
 :math:`\lambda_i - \lambda_{i+1}`, :math:`i \le k`, below :math:`10^{-3}\,\max_j
@@ -55,7 +58,6 @@ The module imports without hypothesis; :func:`check_port` then raises
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,18 +66,14 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import golden
-from ..golden import cases as _cases
 from ..golden.check import Row, compare_outputs, run_port
 from ..golden.kinds import EXACT, KINDS
 from ..golden.reference import OPTIMIZERS
-from ..nn.activations import ACTIVATIONS
-from ..nn.losses import LOSSES
-from ..rso import W0_CHOICES
 from ..validation import check_callable, check_int
+from .strategies import (_require_hypothesis, group_weights, mlp_cases, optimizer_cases,
+                         param_lists, partitions, rso_options, spd_quadratics)
 
 __all__ = ["CheckReport", "check_port"]
-
-_INSTALL = "check_port needs hypothesis: pip install 'rso_ref[testing]'"
 
 #: Largest parameter count of an ``eigen`` case (its dense Hessian decides the gap rule).
 _EIGEN_MAX_DIM = 60
@@ -110,7 +108,13 @@ class CheckReport:
     status: str
 
     def format(self) -> str:
-        """One line: kind, status, counts and time."""
+        """One line: kind, status, counts and time.
+
+        Returns
+        -------
+        str
+            For example ``"mlp: PASS (50 passed, 0 skipped of 50 drawn cases, 3.2 s)"``.
+        """
         return (f"{self.kind}: {self.status} ({self.passed} passed, {self.skipped} skipped "
                 f"of {self.examples} drawn cases, {self.seconds:.1f} s)")
 
@@ -124,60 +128,22 @@ class _Mismatch(Exception):
 
 
 # ---------------------------------------------------------------- case strategies ----
+# Built on the public strategies of rso_ref.testing.strategies; each returns host NumPy
+# inputs in the golden case format.
 
 def _hypothesis() -> Any:
-    try:
-        import hypothesis
-    except ImportError:
-        raise ImportError(_INSTALL) from None
-    return hypothesis
+    return _require_hypothesis("check_port")
 
 
-def _log_uniform(st: Any, low: float, high: float) -> Any:
-    """``10**u`` for ``u`` uniform in ``[log10 low, log10 high]`` (shrinks to ``low``)."""
-    return st.floats(math.log10(low), math.log10(high)).map(lambda u: float(10.0 ** u))
-
-
-def _network(st: Any, max_params: int | None = None) -> Any:
-    """Strategy of ``(options, inputs)``: an MLP case with ``params``, ``X``, ``y``."""
-
-    @st.composite
-    def draw_network(draw: Callable) -> tuple[dict, dict]:
-        hidden = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
-        sizes = (draw(st.integers(2, 6)), *hidden, draw(st.integers(2, 5)))
-        dim = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-        if max_params is not None:
-            _hypothesis().assume(dim <= max_params)
-        activation = draw(st.sampled_from(sorted(ACTIVATIONS)))
-        loss = draw(st.sampled_from(sorted(LOSSES)))
-        seed, batch = draw(st.integers(0, 2**16)), draw(st.integers(2, 8))
-        gen = np.random.default_rng(seed)
-        X = gen.standard_normal((batch, sizes[0]))
-        y = (gen.integers(0, sizes[-1], batch) if loss == "cross_entropy"
-             else gen.standard_normal((batch, sizes[-1])))
-        params = _cases.mlp_params(sizes, activation, seed)
-        return ({"activation": activation, "loss": loss},
-                {"params": params, "X": X, "y": y})
-
-    return draw_network()
-
-
-def _partition(st: Any, n: int) -> Any:
-    """Strategy of random partitions of ``range(n)`` into non-empty index lists."""
-
-    @st.composite
-    def draw_partition(draw: Callable) -> list:
-        order = draw(st.permutations(range(n)))
-        cuts = draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))
-        groups, current = [], [order[0]]
-        for index, cut in zip(order[1:], cuts):
-            if cut:
-                groups.append(sorted(current))
-                current = []
-            current.append(index)
-        return groups + [sorted(current)]
-
-    return draw_partition()
+def _network(max_params: int | None = None) -> Any:
+    """Strategy of ``(options, inputs)``: a host :func:`mlp_cases` case as ``params``,
+    ``X``, ``y``, with at most ``max_params`` parameters when given."""
+    cases = mlp_cases()
+    if max_params is not None:
+        cases = cases.filter(lambda case: sum(p.size for p in case.params) <= max_params)
+    return cases.map(lambda case: ({"activation": case.model.activation,
+                                    "loss": case.model.loss_kind},
+                                   {"params": list(case.params), "X": case.X, "y": case.y}))
 
 
 def _named(kind: str, options: dict, inputs: dict) -> dict:
@@ -185,16 +151,15 @@ def _named(kind: str, options: dict, inputs: dict) -> dict:
 
 
 def _mlp_case(st: Any) -> Any:
-    return _network(st).map(lambda net: _named("mlp", *net))
+    return _network().map(lambda net: _named("mlp", *net))
 
 
 def _hvp_case(st: Any) -> Any:
     @st.composite
     def draw(draw: Callable) -> dict:
-        options, inputs = draw(_network(st))
-        gen = np.random.default_rng(draw(st.integers(0, 2**16)))
-        inputs["v"] = [[gen.standard_normal(p.shape) for p in inputs["params"]]
-                       for _ in range(draw(st.integers(1, 2)))]
+        options, inputs = draw(_network())
+        shapes = [p.shape for p in inputs["params"]]
+        inputs["v"] = draw(st.lists(param_lists(shapes), min_size=1, max_size=2))
         return _named("hvp", options, inputs)
 
     return draw()
@@ -203,7 +168,7 @@ def _hvp_case(st: Any) -> Any:
 def _eigen_case(st: Any) -> Any:
     @st.composite
     def draw(draw: Callable) -> dict:
-        options, inputs = draw(_network(st, max_params=_EIGEN_MAX_DIM))
+        options, inputs = draw(_network(max_params=_EIGEN_MAX_DIM))
         k = draw(st.integers(1, 3))
         _hypothesis().assume(_separated(options, inputs, k))
         return _named("eigen", {**options, "k": k}, inputs)
@@ -235,24 +200,20 @@ def _separated(options: dict, inputs: dict, k: int) -> bool:
     return scale > 0.0 and bool(np.all(values[:k] - values[1:k + 1] >= _EIGEN_GAP * scale))
 
 
-def _rso_common(st: Any, draw: Callable) -> tuple[dict, dict, int]:
-    """Network, partition, ``lr`` and ``normalize`` shared by ``rso_meta``/``rso_step``."""
-    options, inputs = draw(_network(st))
-    groups = draw(_partition(st, len(inputs["params"])))
-    options = {**options, "groups": groups, "lr": draw(_log_uniform(st, 1e-3, 10.0)),
-               "normalize": draw(st.booleans())}
-    return options, inputs, len(groups)
-
-
-def _weights(st: Any, n: int) -> Any:
-    return st.lists(st.floats(-1.0, 2.0), min_size=n, max_size=n)
+def _rso_case(draw: Callable, keys: tuple) -> tuple[dict, dict, int]:
+    """Network, a partition of its arrays and the :func:`rso_options` named by ``keys``:
+    what ``rso_meta`` and ``rso_step`` cases share."""
+    options, inputs = draw(_network())
+    groups = draw(partitions(len(inputs["params"])))
+    drawn = draw(rso_options(len(groups)))
+    return {**options, "groups": groups, **{k: drawn[k] for k in keys}}, inputs, len(groups)
 
 
 def _rso_meta_case(st: Any) -> Any:
     @st.composite
     def draw(draw: Callable) -> dict:
-        options, inputs, n_groups = _rso_common(st, draw)
-        ws = draw(st.lists(_weights(st, n_groups), min_size=1, max_size=3))
+        options, inputs, n_groups = _rso_case(draw, ("lr", "normalize"))
+        ws = draw(st.lists(group_weights(n_groups), min_size=1, max_size=3))
         return _named("rso_meta", options, {**inputs, "w": [np.array(w) for w in ws]})
 
     return draw()
@@ -261,21 +222,12 @@ def _rso_meta_case(st: Any) -> Any:
 def _rso_step_case(st: Any) -> Any:
     @st.composite
     def draw(draw: Callable) -> dict:
-        options, inputs, n_groups = _rso_common(st, draw)
-        w0 = draw(st.one_of(st.sampled_from(W0_CHOICES), _weights(st, n_groups)))
-        options.update(meta_iters=draw(st.integers(0, 10)), w0=w0,
-                       safeguard=draw(st.booleans()), m=draw(st.integers(1, 10)),
-                       c1=1e-4, c2=0.9, maxls=20, steps=draw(st.integers(1, 3)))
+        options, inputs, _ = _rso_case(draw, ("lr", "normalize", "meta_iters", "w0",
+                                              "safeguard", "m"))
+        options.update(c1=1e-4, c2=0.9, maxls=20, steps=draw(st.integers(1, 3)))
         return _named("rso_step", options, inputs)
 
     return draw()
-
-
-def _spd(n: int, cond: float, gen: np.random.Generator) -> np.ndarray:
-    """A symmetric positive definite matrix with eigenvalues log-spaced in ``[1, cond]``."""
-    q, _ = np.linalg.qr(gen.standard_normal((n, n)))
-    a = (q * np.logspace(0.0, math.log10(cond), n)) @ q.T
-    return 0.5 * (a + a.T)
 
 
 def _lbfgs_case(st: Any) -> Any:
@@ -285,9 +237,8 @@ def _lbfgs_case(st: Any) -> Any:
         options = {"m": draw(st.integers(1, 10)), "gtol": 1e-5, "ftol": 2.2e-9, "maxls": 20,
                    "c1": 1e-4, "c2": 0.9}
         if draw(st.booleans()):
-            n = draw(st.integers(2, 8))
-            A = _spd(n, draw(_log_uniform(st, 1.0, 1e3)), gen)
-            inputs = {"x0": gen.standard_normal(n), "A": A, "b": gen.standard_normal(n)}
+            q = draw(spd_quadratics(n=(2, 8), cond=(1.0, 1e3)))
+            inputs = {"x0": gen.standard_normal(q.dim), "A": q.A, "b": q.b}
             options.update(objective="quadratic", maxiter=draw(st.integers(1, 16)))
         else:
             n = draw(st.integers(2, 6))
@@ -299,39 +250,21 @@ def _lbfgs_case(st: Any) -> Any:
     return draw()
 
 
-def _hyper_strategies(st: Any) -> dict:
-    """Hyperparameter name -> strategy of its drawn values (JSON-storable)."""
-    fraction = st.floats(0.0, 0.99)
-    decay = _log_uniform(st, 1e-4, 0.1)
-    betas = st.tuples(st.floats(0.5, 0.99), st.floats(0.9, 0.9999)).map(list)
-    return {"lr": _log_uniform(st, 1e-4, 1.0), "adam_lr": _log_uniform(st, 1e-4, 1e-1),
-            "momentum": fraction, "dampening": fraction, "alpha": st.floats(0.5, 0.99),
-            "betas": betas, "adam_betas": betas, "eps": _log_uniform(st, 1e-10, 1e-4),
-            "adam_eps": _log_uniform(st, 1e-10, 1e-4), "weight_decay": decay,
-            "adam_weight_decay": decay, "trust_coefficient": decay,
-            "nesterov": st.booleans(), "amsgrad": st.booleans(), "centered": st.booleans(),
-            "ns_steps": st.integers(1, 6)}
-
-
 def _optim_case(st: Any) -> Any:
-    import inspect
-
-    table = _hyper_strategies(st)
+    cases = optimizer_cases(sorted(OPTIMIZERS))
+    shapes = st.lists(st.one_of(st.tuples(st.integers(1, 4)),
+                                st.tuples(st.integers(1, 4), st.integers(1, 4))),
+                      min_size=1, max_size=3)
 
     @st.composite
     def draw(draw: Callable) -> dict:
-        name = draw(st.sampled_from(sorted(OPTIMIZERS)))
-        hyper = {}
-        for key, param in inspect.signature(OPTIMIZERS[name]).parameters.items():
-            if param.default is inspect.Parameter.empty or draw(st.booleans()):
-                hyper[key] = draw(table[key])
-        shapes = draw(st.lists(st.one_of(st.tuples(st.integers(1, 4)),
-                                         st.tuples(st.integers(1, 4), st.integers(1, 4))),
-                               min_size=1, max_size=3))
+        name, hyper = draw(cases)
+        params = draw(param_lists(shapes))
         gen = np.random.default_rng(draw(st.integers(0, 2**16)))
-        params = [gen.standard_normal(s) for s in shapes]
-        grads = [[gen.standard_normal(s) * 10.0 ** gen.uniform(-4.0, 0.0, s) for s in shapes]
-                 for _ in range(draw(st.integers(1, 6)))]
+        grads = [[gen.standard_normal(p.shape) * 10.0 ** gen.uniform(-4.0, 0.0, p.shape)
+                  for p in params] for _ in range(draw(st.integers(1, 6)))]
+        # pairs as lists: the options are stored as JSON
+        hyper = {k: list(v) if isinstance(v, tuple) else v for k, v in hyper.items()}
         return _named("optim", {"optimizer": name, "hyper": hyper},
                       {"params": params, "grads": grads})
 
