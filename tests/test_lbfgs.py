@@ -16,6 +16,7 @@ from rso_ref.lbfgs import (STATUS_MESSAGES, History, inverse_hessian, line_model
 from rso_ref.testing import assert_close
 from rso_ref.validation import NonFiniteError
 from rso_ref.testing.problems import all_problems, assert_wolfe, extended_rosenbrock, quadratic
+from rso_ref.testing.strategies import spd_quadratics
 
 PROBLEMS = all_problems()
 IDS = [p.name for p in PROBLEMS]
@@ -346,22 +347,18 @@ def test_maxfun_limit(np_xp):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 12), log_cond=st.floats(0.0, 4.0))
-def test_random_spd_quadratics_converge(seed, n, log_cond):
-    rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    a = (q * np.logspace(0.0, log_cond, n)) @ q.T
-    b = rng.standard_normal(n)
-    res = minimize(lambda x: (0.5 * x @ a @ x - b @ x, a @ x - b), np.zeros(n),
-                   gtol=1e-8, ftol=0.0)
+@given(problem=spd_quadratics(n=(1, 12), cond=(1.0, 1e4)))
+def test_random_spd_quadratics_converge(problem):
+    n = problem.dim
+    res = minimize(problem.value_and_grad, np.zeros(n), gtol=1e-8, ftol=0.0)
     # gtol is met, or (status 2) the predicted decrease ~ ||g||^2 / lambda_max fell below
     # the rounding of f (~eps |f|): then ||g|| ~ sqrt(eps |f| lambda_max); allow 10x.
     assert res.status in (0, 2), res.message
-    lam_max = 10.0 ** log_cond
+    lam_max = problem.L
     g_bound = max(1e-8, 10.0 * math.sqrt(2.2e-16 * max(abs(res.fun), 1.0) * lam_max))
     assert np.max(np.abs(res.jac)) <= g_bound
     # ||x - x*|| <= ||A^{-1}|| ||g||_2 <= sqrt(n) g_bound (lambda_min = 1).
-    np.testing.assert_allclose(res.x, np.linalg.solve(a, b), rtol=0, atol=math.sqrt(n) * g_bound)
+    np.testing.assert_allclose(res.x, problem.x_star, rtol=0, atol=math.sqrt(n) * g_bound)
 
 
 @settings(max_examples=15, deadline=None)
