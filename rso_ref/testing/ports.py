@@ -66,7 +66,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import golden
-from ..golden.check import Row, compare_outputs, run_port
+from ..golden.check import compare_outputs, run_port
 from ..golden.kinds import EXACT, KINDS
 from ..golden.reference import OPTIMIZERS
 from ..validation import check_callable, check_int
