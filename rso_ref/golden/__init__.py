@@ -201,6 +201,7 @@ def load(kind: str, fixture_dir: str | os.PathLike | None = None) -> Fixture:
     Returns
     -------
     Fixture
+        The kind's cases with every array decoded.
 
     Raises
     ------
@@ -299,10 +300,21 @@ def verify_all(ports: Mapping[str, Callable] | ModuleType, *,
                like: Any = None) -> dict[str, VerifyReport]:
     """:func:`verify` every kind the port provides.
 
-    ``ports`` maps kind names to port functions, or is a module whose attributes are
-    named after the kinds (``lbfgs``, ``rso_meta``, ``rso_step``, ``optim``, ``mlp``,
-    ``hvp``, ``eigen``); kinds it lacks are skipped. ``like`` as in :func:`verify`.
-    Returns ``{kind: report}``.
+    Parameters
+    ----------
+    ports : mapping of str to callable, or module
+        Kind names to port functions, or a module whose functions are named after the
+        kinds (``lbfgs``, ``rso_meta``, ``rso_step``, ``optim``, ``mlp``, ``hvp``,
+        ``eigen``); kinds it lacks are not run.
+    fixture_dir : path, optional
+        As in :func:`verify`.
+    like : array, optional
+        As in :func:`verify`.
+
+    Returns
+    -------
+    dict of str to VerifyReport
+        ``{kind: report}`` for every kind provided.
     """
     if isinstance(ports, ModuleType):
         ports = {k: getattr(ports, k) for k in KINDS if callable(getattr(ports, k, None))}

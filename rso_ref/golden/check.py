@@ -32,7 +32,26 @@ __all__ = ["Row", "VerifyReport", "relative_error", "compare_outputs"]
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a report: a quantity of a case."""
+    """One line of a report: a quantity of a case.
+
+    Attributes
+    ----------
+    case : str
+        The case's name.
+    quantity : str
+        The compared quantity (``"params"``, ``"w"``, ``"nfev"``, ...).
+    error : float
+        The worst leaf's norm-wise relative error (absolute difference for exact
+        quantities; ``inf`` when the quantity is missing or malformed).
+    tolerance : float
+        The kind's tolerance for the quantity (:data:`~rso_ref.golden.kinds.EXACT` = 0).
+    where : str
+        Index path of the worst leaf (``"[2][1]"``), ``"-"`` for a single leaf.
+    ok : bool
+        Whether the quantity is within its tolerance.
+    note : str
+        Why it failed beyond the number (a shape, a missing quantity), if anything.
+    """
 
     case: str
     quantity: str
@@ -64,8 +83,11 @@ class VerifyReport:
 
     @property
     def status(self) -> str:
-        """``"FAIL"`` if a quantity is out of tolerance or a case raised; otherwise
-        ``"PASS"`` if at least one case was compared, ``"SKIP"`` if none was."""
+        """The verdict: ``"FAIL"``, ``"PASS"`` or ``"SKIP"``.
+
+        ``"FAIL"`` if a quantity is out of tolerance or a case raised; otherwise
+        ``"PASS"`` if at least one case was compared, ``"SKIP"`` if none was.
+        """
         if self.errors or not all(row.ok for row in self.rows):
             return "FAIL"
         return "PASS" if self.rows else "SKIP"
@@ -84,7 +106,14 @@ class VerifyReport:
                 "FAIL": len(failed) + len(self.errors), "SKIP": len(self.skipped)}
 
     def format(self) -> str:
-        """A fixed-width table: case, quantity, error, tolerance, worst leaf, verdict."""
+        """A fixed-width table: case, quantity, error, tolerance, worst leaf, verdict.
+
+        Returns
+        -------
+        str
+            A heading with the status and counts, one line per row, then one per error
+            and per skipped case.
+        """
         header = f"{'case':<28} {'quantity':<12} {'max rel err':>11} {'tolerance':>9}  " \
                  f"{'worst at':<10} result"
         counts = ", ".join(f"{n} {name}" for name, n in self.counts.items())

@@ -131,6 +131,12 @@ def eigen(params: list, X: Any, y: Any, k: int, *, activation: str, loss: str
 
 
 def reference_ports() -> dict[str, Callable]:
-    """Kind -> reference implementation (the mapping :func:`verify_all` accepts)."""
+    """Kind -> reference implementation (the mapping :func:`verify_all` accepts).
+
+    Returns
+    -------
+    dict of str to callable
+        One function per kind of :data:`rso_ref.golden.kinds.KINDS`.
+    """
     return {"lbfgs": lbfgs, "rso_meta": rso_meta, "rso_step": rso_step, "optim": optim,
             "mlp": mlp, "hvp": hvp, "eigen": eigen}

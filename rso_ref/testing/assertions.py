@@ -38,10 +38,12 @@ def rtol_for(x: Any) -> float:
     Parameters
     ----------
     x : array or scalar
+        Anything with a ``dtype`` (arrays, NumPy scalars); Python numbers count as float64.
 
     Returns
     -------
     float
+        ``RTOL[dtype name]``, float64's entry for dtypes without one.
     """
     name = str(getattr(x, "dtype", "float64")).rsplit(".", 1)[-1]
     return RTOL.get(name, RTOL["float64"])
