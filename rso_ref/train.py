@@ -94,12 +94,80 @@ def _n_correct(xp, model: Any, params: list, X: Any, y: Any) -> float:
 
 
 def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
-    """Fraction of rows of ``X`` whose arg-max prediction equals the integer label ``y``."""
+    r"""Fraction of rows of ``X`` whose arg-max prediction equals the integer label ``y``.
+
+    .. math::
+
+        \mathrm{acc} = \frac1n \sum_{i=1}^{n}
+        \mathbf 1\big[\arg\max_c\, \mathrm{predict}(\theta, X)_{ic} = y_i\big].
+
+    Parameters
+    ----------
+    model : rso_ref model
+        Has ``predict(params, X)`` returning per-class scores of shape ``(n, C)``
+        (log-probabilities for the models of :mod:`rso_ref.nn`).
+    params : list of arrays
+        The parameters :math:`\theta` to evaluate.
+    X : array, shape (n, \*input_shape)
+        Inputs, ``n >= 1``, on the backend and device of ``params``.
+    y : array of int, shape (n,)
+        Class labels in ``0 .. C - 1``, on the same backend and device.
+
+    Returns
+    -------
+    float
+        The accuracy, in :math:`[0, 1]`.
+
+    Raises
+    ------
+    ZeroDivisionError
+        If ``X`` has no rows.
+    """
     return _n_correct(array_namespace(X), model, params, X, y) / X.shape[0]
 
 
 def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -> tuple[float, float]:
-    """Mean loss and accuracy of ``params`` on ``(X, y)``, evaluated in chunks."""
+    r"""Mean loss and accuracy of ``params`` on ``(X, y)``, evaluated in chunks.
+
+    The rows are taken in consecutive chunks :math:`B_1, B_2, \dots` of at most
+    ``batch_size`` rows, so memory is bounded whatever ``n``, and the chunk results are
+    weighted by their sizes:
+
+    .. math::
+
+        \bar L = \frac1n \sum_k |B_k|\, L_{B_k}(\theta), \qquad
+        \mathrm{acc} = \frac1n \sum_k \#\{i \in B_k : \arg\max_c\,
+        \mathrm{predict}(\theta, X)_{ic} = y_i\}.
+
+    With a batch-mean ``model.loss`` this is the mean loss over all ``n`` rows (equal to
+    one whole-set evaluation up to rounding), whatever ``batch_size`` is.
+
+    Parameters
+    ----------
+    model : rso_ref model
+        Has ``loss(params, X, y)`` (the batch-mean loss, a scalar) and
+        ``predict(params, X)`` (per-class scores of shape ``(n, C)``).
+    params : list of arrays
+        The parameters :math:`\theta` to evaluate.
+    X : array, shape (n, \*input_shape)
+        Inputs, ``n >= 1``, on the backend and device of ``params``.
+    y : array of int, shape (n,)
+        Class labels in ``0 .. C - 1``, on the same backend and device.
+    batch_size : int, default 1024
+        Rows per chunk (>= 1).
+
+    Returns
+    -------
+    loss : float
+        Mean loss :math:`\bar L` over the ``n`` rows.
+    accuracy : float
+        Fraction of rows predicted correctly, in :math:`[0, 1]`.
+
+    Raises
+    ------
+    ZeroDivisionError
+        If ``X`` has no rows.
+    """
     xp = array_namespace(X)
     n = X.shape[0]
     total_loss, total_correct = 0.0, 0.0

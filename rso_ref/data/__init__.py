@@ -58,13 +58,28 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
 def load(name: str, **kwargs: Any) -> Dataset:
     """Load or generate the data set called ``name`` (a key of :data:`LOADERS`).
 
-    Keyword arguments go to the loader: e.g. ``load("mnist1d", seed=1)``,
-    ``load("mnist", path="~/data/mnist")``.
+    Parameters
+    ----------
+    name : {"digits", "mnist1d", "cifar_like", "teacher", "mnist", "cifar10"}
+        The data set; :data:`LOADERS` maps each name to its loader.
+    **kwargs
+        Passed on to that loader unchanged: e.g. ``load("mnist1d", seed=1)``,
+        ``load("mnist", path="~/data/mnist")`` (``"mnist"`` and ``"cifar10"`` need
+        ``path``, the directory of files the user already has).
+
+    Returns
+    -------
+    Dataset
+        What the loader returns.
 
     Raises
     ------
     ValueError
-        If ``name`` is unknown (the known names are listed).
+        If ``name`` is unknown (the known names are listed), or as the loader raises it
+        for a bad argument value.
+    TypeError, FileNotFoundError
+        As the loader raises them: a keyword it does not take or an argument of the
+        wrong type; a missing directory or file (``"mnist"``, ``"cifar10"``).
     """
     if name not in LOADERS:
         raise ValueError(f"unknown data set name {name!r}; choose one of {sorted(LOADERS)}")

@@ -109,6 +109,7 @@ class ConvexProblem(abc.ABC):
     Attributes
     ----------
     name : str
+        ``"least_squares"`` or ``"logistic_regression"``.
     A : array, shape (m, d)
         Design (least squares) or feature (logistic) matrix, on the problem's backend.
     b : array, shape (m,)
@@ -150,15 +151,82 @@ class ConvexProblem(abc.ABC):
 
     @abc.abstractmethod
     def value(self, x: Any, *, xp: ModuleType | None = None) -> Any:
-        """:math:`f(x)` as a 0-d array of ``xp`` (pass the autograd namespace to trace)."""
+        """The objective :math:`f(x)` (pass the autograd namespace as ``xp`` to trace it).
+
+        Parameters
+        ----------
+        x : array, shape (d,)
+            The point; on the backend of ``A`` unless ``xp`` is given.
+        xp : module, optional
+            Array namespace to compute with. Default: the namespace of ``A`` and ``x``,
+            after checking that they agree and that ``x`` has shape ``(d,)``; an explicit
+            ``xp`` (e.g. :func:`rso_ref.autodiff.namespace`) skips both checks.
+
+        Returns
+        -------
+        array, shape ()
+            :math:`f(x)` as a 0-d array of ``xp``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape ``(d,)`` or is on another backend or device
+            than ``A`` (only when ``xp`` is None).
+        TypeError
+            If ``x`` is not an array of a supported library (only when ``xp`` is None).
+        """
 
     @abc.abstractmethod
     def value_and_grad(self, x: Any) -> tuple[float, Any]:
-        r""":math:`(f(x), \nabla f(x))`: a float and an array like ``x``."""
+        r"""The objective and its gradient, :math:`(f(x), \nabla f(x))`.
+
+        Parameters
+        ----------
+        x : array, shape (d,)
+            The point, on the backend and device of ``A``.
+
+        Returns
+        -------
+        value : float
+            :math:`f(x)`.
+        grad : array, shape (d,)
+            :math:`\nabla f(x)`, in the namespace and dtype of ``A`` and ``x``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape ``(d,)`` or is on another backend or device
+            than ``A``.
+        TypeError
+            If ``x`` is not an array of a supported library.
+        """
 
 
 class LeastSquares(ConvexProblem):
-    r""":math:`f(x) = \frac{1}{2m}\|Ax - b\|^2`; made by :func:`least_squares`."""
+    r""":math:`f(x) = \frac{1}{2m}\|Ax - b\|^2`; made by :func:`least_squares`.
+
+    The gradient is :math:`\nabla f(x) = A^\top(Ax - b)/m` and the Hessian the constant
+    :math:`A^\top A/m` (module Notes).
+
+    Attributes
+    ----------
+    name : str
+        ``"least_squares"``.
+    A : array, shape (m, d)
+        Design matrix, on the problem's backend.
+    b : array, shape (m,)
+        Targets.
+    lam : float
+        Always 0 (no regularisation).
+    x_star : array, shape (d,)
+        The minimiser.
+    f_star : float
+        :math:`f(x^\star)`, about :math:`\sigma^2 (m - d)/(2m)` for ``noise`` :math:`\sigma`.
+    mu, L : float
+        Smallest and largest eigenvalue of :math:`A^\top A/m` (exact).
+    cond : float
+        The prescribed condition number :math:`L/\mu`.
+    """
 
     def value(self, x: Any, *, xp: ModuleType | None = None) -> Any:
         xp = self._check_x(x) if xp is None else xp
@@ -173,7 +241,36 @@ class LeastSquares(ConvexProblem):
 
 
 class LogisticRegression(ConvexProblem):
-    r"""L2-regularised logistic loss (module Notes); made by :func:`logistic_regression`."""
+    r"""L2-regularised logistic loss (module Notes); made by :func:`logistic_regression`.
+
+    .. math::
+
+        f(w) = \frac1n \sum_i \big(\log(1 + e^{x_i^\top w}) - t_i\, x_i^\top w\big)
+        + \frac{\lambda}{2}\|w\|^2,
+
+    with :math:`x_i^\top` the rows of ``A`` and :math:`t_i` the entries of ``b``.
+
+    Attributes
+    ----------
+    name : str
+        ``"logistic_regression"``.
+    A : array, shape (n, d)
+        Feature matrix :math:`X` (columns of mean zero), on the problem's backend.
+    b : array, shape (n,)
+        The 0/1 labels :math:`t`, as floats.
+    lam : float
+        L2 regularisation :math:`\lambda > 0`.
+    x_star : array, shape (d,)
+        The minimiser :math:`w^\star` (Newton's method, certified by its gradient).
+    f_star : float
+        :math:`f(w^\star)`.
+    mu, L : float
+        Bounds valid at every :math:`w`: :math:`\mu = \lambda` and
+        :math:`L = c_{\max}/4 + \lambda` (module Notes).
+    cond : float
+        The prescribed condition number of the feature covariance :math:`X^\top X/n`
+        (not :math:`L/\mu`).
+    """
 
     def value(self, x: Any, *, xp: ModuleType | None = None) -> Any:
         xp = self._check_x(x) if xp is None else xp
@@ -261,6 +358,8 @@ def least_squares(n_samples: int = 200, n_features: int = 20, *, cond: float = 1
         Scale :math:`\sigma` of the residual at the optimum:
         :math:`f^\star \approx \sigma^2 (m - d) / (2m)`.
     seed : int or numpy.random.Generator, default 0
+        Seed of the host generator (:func:`rso_ref.backend.rng`) that draws the random
+        factors, the optimum and the noise; the same seed gives the same problem.
     xp : module, optional
         Backend of the returned arrays (default NumPy).
     dtype : {"float64", "float32"}, optional
@@ -345,6 +444,8 @@ def logistic_regression(n_samples: int = 500, n_features: int = 20, *, cond: flo
     signal : float, default 2
         Standard deviation of the teacher logits :math:`X w_0` (larger: cleaner labels).
     seed : int or numpy.random.Generator, default 0
+        Seed of the host generator (:func:`rso_ref.backend.rng`) that draws the random
+        factors, the teacher and the labels; the same seed gives the same problem.
     xp : module, optional
         Backend of the returned arrays (default NumPy).
     dtype : {"float64", "float32"}, optional

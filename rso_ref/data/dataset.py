@@ -100,7 +100,27 @@ class Dataset:
         return int(self.X_test.shape[0])
 
     def replace(self, **changes: Any) -> "Dataset":
-        """Return a copy with some fields replaced (validated again)."""
+        """Return a copy with some fields replaced (validated again).
+
+        Parameters
+        ----------
+        **changes
+            New values by field name (``name``, ``X_train``, ``y_train``, ``X_val``,
+            ``y_val``, ``X_test``, ``y_test``, ``n_classes``, ``input_shape``); the other
+            fields are kept.
+
+        Returns
+        -------
+        Dataset
+            A new record; ``self`` is unchanged (records are frozen).
+
+        Raises
+        ------
+        TypeError
+            If a keyword is not a field name.
+        ValueError
+            If the new record is inconsistent, as in the class's own check.
+        """
         return dataclasses.replace(self, **changes)
 
 
@@ -111,6 +131,7 @@ def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None, 
     Parameters
     ----------
     ds : Dataset
+        The record to move (usually host NumPy, as every loader returns it).
     backend_or_xp : str or module
         A backend name (see :data:`rso_ref.backend.BACKENDS`) or an array namespace.
     dtype : {"float64", "float32"} or dtype, optional
@@ -130,7 +151,8 @@ def to_backend(ds: Dataset, backend_or_xp: str | ModuleType, dtype: Any = None, 
     Raises
     ------
     TypeError
-        If ``ds`` is not a :class:`Dataset` or ``dtype`` is not a floating dtype.
+        If ``ds`` is not a :class:`Dataset`, ``backend_or_xp`` is neither a name nor a
+        module, or ``dtype`` is not a floating dtype.
     ValueError, RuntimeError
         If the backend name is unknown or the backend is not installed, or the device
         cannot hold ``dtype`` (:func:`rso_ref.backend.resolve_dtype`).

@@ -205,7 +205,7 @@ def make_mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int | np.rand
                  corr_noise_scale: float = 0.25, iid_noise_scale: float = 0.02,
                  shear_scale: float = 0.75, length: int = 40, val_fraction: float = 0.0
                  ) -> Dataset:
-    """Generate MNIST-1D (see the module Notes for the recipe and its statistics).
+    r"""Generate MNIST-1D (see the module Notes for the recipe and its statistics).
 
     Parameters
     ----------
@@ -217,11 +217,25 @@ def make_mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int | np.rand
     layout : {"flat", "image"}, default "flat"
         Features ``(n, length)``, or one-channel signals ``(n, 1, length)`` for 1-D
         convolutions.
-    padding, scale_coeff, max_translation, corr_noise_scale, iid_noise_scale, shear_scale
-        The recipe's parameters (steps 1-7 of the module Notes); the defaults are
-        those of the reference generator.
+    padding : tuple of (int, int), default (36, 60)
+        ``(low, high)``, ``0 <= low <= high``: the number of padding zeros :math:`p` is
+        drawn uniformly from ``low, ..., high`` (step 1); ``high`` also sets the dilated
+        length :math:`12 + \mathrm{high}` (step 2).
+    scale_coeff : float, default 0.4
+        Amplitude factor :math:`1 + \mathrm{scale\_coeff}\,(u - 1/2)`, :math:`u \sim
+        \mathcal U[0, 1)` (step 3); >= 0.
+    max_translation : int, default 48
+        Circular shift :math:`k` drawn uniformly from ``0, ..., max_translation - 1``
+        (step 4); >= 1.
+    corr_noise_scale : float, default 0.25
+        Scale of the smoothed noise that replaces the padding (step 5); >= 0.
+    iid_noise_scale : float, default 0.02
+        Standard deviation of the white noise added everywhere (step 6); >= 0.
+    shear_scale : float, default 0.75
+        Shear coefficient :math:`c = \mathrm{shear\_scale}\,(u - 1/2)`,
+        :math:`u \sim \mathcal U[0, 1)` (step 7); >= 0.
     length : int, default 40
-        Points per example (step 8).
+        Points per example (step 8); >= 2.
     val_fraction : float in [0, 1), default 0
         Stratified share of the training examples moved to a validation split.
 
@@ -230,6 +244,16 @@ def make_mnist1d(*, n_train: int = 4000, n_test: int = 1000, seed: int | np.rand
     Dataset
         ``name="mnist1d"``, ``n_classes=10``, float64 features normalised with the
         training split's scalar mean and standard deviation, int64 labels.
+
+    Raises
+    ------
+    TypeError
+        If a size, ``max_translation`` or an entry of ``padding`` is not an int, or a
+        scale is not a real number (the argument is named).
+    ValueError
+        If ``layout`` is unknown, ``padding`` is not a pair ``0 <= low <= high``, a size
+        or ``max_translation`` is below its minimum (``n_train >= 1``), a scale is
+        negative, or ``val_fraction`` is outside [0, 1).
     """
     check_layout(layout)
     scales = {"scale_coeff": scale_coeff, "corr_noise_scale": corr_noise_scale,

@@ -70,6 +70,18 @@ def _read_bytes(path: Path) -> bytes:
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (raw or ``.gz``) into a native-endian NumPy array.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file; gzip-compressed when its name ends in ``.gz``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A writeable copy with the shape of the header's sizes and the dtype of its type
+        byte (module Notes), in native byte order: e.g. ``uint8`` of shape
+        ``(60000, 28, 28)`` for the MNIST training images.
+
     Raises
     ------
     ValueError
@@ -238,6 +250,7 @@ def load_cifar10(path: str | Path, *, layout: str = "flat", dtype: Any = None,
     val_fraction : float in [0, 1), default 0
         Stratified share of the training batches moved to a validation split.
     seed : int or numpy.random.Generator, default 0
+        Seed of that validation split.
 
     Returns
     -------

@@ -81,14 +81,20 @@ def split_indices(y: Any, *, test_fraction: float, val_fraction: float = 0.0,
     test_fraction, val_fraction : float in [0, 1)
         Split sizes are ``round(fraction * n)``; the training split gets the rest and
         must not be empty.
-    seed : int or numpy.random.Generator
+    seed : int or numpy.random.Generator, default 0
+        Source of the shuffle (:func:`rso_ref.backend.rng`); the same seed gives the
+        same split.
     stratify : bool, default True
         Keep class proportions in every split (see the module Notes).
 
     Returns
     -------
-    train, val, test : numpy.ndarray of int64
-        Sorted indices.
+    train : numpy.ndarray of int64
+        Sorted training indices, ``n - n_val - n_test`` of them (at least one).
+    val : numpy.ndarray of int64
+        Sorted validation indices, ``n_val = round(val_fraction * n)`` of them.
+    test : numpy.ndarray of int64
+        Sorted test indices, ``n_test = round(test_fraction * n)`` of them.
 
     Raises
     ------
@@ -117,9 +123,39 @@ def split_indices(y: Any, *, test_fraction: float, val_fraction: float = 0.0,
 def split_arrays(name: str, X: np.ndarray, y: np.ndarray, *, n_classes: int | None,
                  test_fraction: float, val_fraction: float = 0.0,
                  seed: int | np.random.Generator = 0, stratify: bool | None = None) -> Dataset:
-    """Build a :class:`Dataset` by splitting one pool of examples with :func:`split_indices`.
+    r"""Build a :class:`Dataset` by splitting one pool of examples with :func:`split_indices`.
 
-    ``stratify=None`` means: stratify when ``n_classes`` is given (classification).
+    Parameters
+    ----------
+    name : str
+        Name of the data set (:attr:`Dataset.name`).
+    X : numpy.ndarray, shape (n, \*input_shape)
+        Features of the whole pool.
+    y : numpy.ndarray, shape (n,) or (n, n_outputs)
+        Integer class labels (required for stratification) or regression targets.
+    n_classes : int or None
+        Number of classes; ``None`` for regression. Keyword-only, no default.
+    test_fraction, val_fraction : float in [0, 1)
+        Shares of the pool for the test and validation splits, as in
+        :func:`split_indices` (``val_fraction`` defaults to 0: an empty validation
+        split).
+    seed : int or numpy.random.Generator, default 0
+        Source of the shuffle.
+    stratify : bool or None, default None
+        Keep class proportions in every split; ``None`` means: stratify when
+        ``n_classes`` is given (classification).
+
+    Returns
+    -------
+    Dataset
+        The three splits of ``(X, y)``, each in increasing index order, with
+        ``input_shape = X.shape[1:]``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`split_indices` raises them (bad fraction or seed, nothing left for
+        training, labels that cannot be stratified).
     """
     stratify = n_classes is not None if stratify is None else stratify
     train, val, test = split_indices(y if stratify else len(y), test_fraction=test_fraction,
@@ -150,9 +186,37 @@ def split_validation(ds: Dataset, val_fraction: float, *, seed: int | np.random.
                      stratify: bool | None = None) -> Dataset:
     """Move ``round(val_fraction * n_train)`` training examples into the validation split.
 
-    The test split is untouched; an existing validation split is refused (``ValueError``)
-    rather than silently replaced. ``stratify=None`` means: when ``ds`` has classes.
-    Works on host (NumPy) datasets, before :func:`~rso_ref.data.to_backend`.
+    The test split is untouched; an existing validation split is refused rather than
+    silently replaced.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A host (NumPy) record with an empty validation split, before
+        :func:`~rso_ref.data.to_backend`.
+    val_fraction : float in [0, 1)
+        Share of the training examples to move; the training split must keep at least
+        one.
+    seed : int or numpy.random.Generator, default 0
+        Source of the shuffle (:func:`split_indices`).
+    stratify : bool or None, default None
+        Keep class proportions in both splits; ``None`` means: when ``ds`` has classes
+        (``ds.n_classes`` is not None).
+
+    Returns
+    -------
+    Dataset
+        ``ds`` with the chosen examples moved from ``X_train``/``y_train`` to
+        ``X_val``/``y_val``, each split in its original order.
+
+    Raises
+    ------
+    ValueError
+        If ``ds`` already has a validation split, or as :func:`split_indices` raises
+        it (bad ``val_fraction``, nothing left for training).
+    TypeError
+        As :func:`split_indices` raises it (a ``seed`` that is neither an int nor a
+        Generator).
     """
     if ds.n_val:
         raise ValueError(f"ds already has a validation split of {ds.n_val} examples")
@@ -180,6 +244,8 @@ def minibatches(n: int, batch_size: int, seed_or_rng: int | np.random.Generator 
     shuffle : bool, default True
         Visit the examples in a random order (otherwise ``0, 1, ..., n - 1``).
     drop_last : bool, default False
+        Leave out the last batch when it is smaller than ``batch_size`` (its
+        ``n % batch_size`` examples are then not visited this epoch).
 
     Yields
     ------

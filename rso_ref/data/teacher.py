@@ -80,6 +80,8 @@ def make_teacher(*, n_train: int = 1000, n_test: int = 1000, n_features: int = 2
         Standard deviation :math:`\sigma` of the Gaussian noise added to regression
         targets; must be 0 for classification.
     seed : int or numpy.random.Generator, default 0
+        The one stream everything is drawn from: teacher weights, then inputs, then
+        regression noise, then the validation split.
     val_fraction : float in [0, 1), default 0
         Share of the training examples moved to a validation split.
 
