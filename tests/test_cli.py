@@ -3,6 +3,7 @@ import argparse
 import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -253,3 +254,37 @@ def test_bench_results_go_under_the_current_directory_and_say_quick(tmp_path, mo
     full = benchmarks.parse_args(argparse.ArgumentParser(), "x",
                                  ["--out", str(tmp_path / "o.json")])
     assert json.loads(benchmarks.finish({}, full).read_text()) == {"quick": False}
+
+
+def test_demo_prints_its_table_and_writes_it_beside_the_report_and_figures(tmp_path, capsys):
+    assert main(["demo", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    printed = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+               if line.split()[:1] in (["sgd"], ["adam"], ["rso"])}
+    assert set(printed) == {"sgd", "adam", "rso"}
+    assert "±" not in out                               # one seed: the bare mean
+    rows = [line for line in (tmp_path / "results.md").read_text().splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    written = {cells[0]: cells[1:] for cells in
+               ([c.strip() for c in row.strip("|").split("|")] for row in rows)}
+    assert written == printed                            # results.md is the printed table
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["environment"]["rso_ref"] and report["environment"]["time"]
+    blas = [p for p in report["environment"]["threadpools"] if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)   # --blas-threads default
+    for name in ("loss_curves.png", "rso_layer_weights.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    assert f"wrote results: {tmp_path / 'results.md'}" in out
+
+
+def test_the_demo_time_is_the_same_in_its_help_and_the_readme():
+    from rso_ref import cli
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (commands,) = [a for a in build_parser()._actions
+                   if isinstance(a, argparse._SubParsersAction)]
+    (demo,) = [a for a in commands._choices_actions if a.dest == "demo"]
+    assert cli.DEMO_TIME in demo.help and cli.DEMO_TIME in commands.choices["demo"].description
+    assert readme.count(cli.DEMO_TIME) >= 2          # the quick start and the demo section
+    assert re.fullmatch(r"about \d+ s on an idle 2-core CPU", cli.DEMO_TIME)
+    assert not re.search(r"under a minute|< ?2 min", readme)
