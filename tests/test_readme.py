@@ -1,8 +1,8 @@
-"""The README stays true: its two set-up commands and its code snippets."""
+"""The README stays true: its two set-up commands and its install extras (each snippet is
+run on its own by tests/test_readme_snippets.py)."""
 import re
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -20,17 +20,6 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert demo.endswith("rso-ref demo")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests in ci.splitlines(), "the README's test command must be the one .ci/run runs"
-
-
-SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-
-
-@pytest.mark.parametrize("index", range(len(SNIPPETS)))
-def test_readme_snippets_run(index):
-    # Snippets build on each other (model, params, X, y), as a reader runs them in order.
-    namespace: dict = {}
-    for code in SNIPPETS[:index + 1]:
-        exec(compile(code, f"README snippet {index}", "exec"), namespace)
 
 
 def _project() -> dict:
