@@ -47,9 +47,23 @@ Rejected cases (drawn again, not counted): those where the *reference* raises (a
 not converge), ``eigen`` cases whose top-``k`` eigenvalues are not separated (any gap
 :math:`\lambda_i - \lambda_{i+1}`, :math:`i \le k`, below :math:`10^{-3}\,\max_j
 |\lambda_j|` of the dense Hessian: eigenvectors are then ill defined, their error
-growing as rounding over the gap), and those where the port raises
-:class:`NotImplementedError` (counted as *skipped*). Any other exception of the port is
-a mismatch.
+growing as rounding over the gap), ``rso_step`` and ``lbfgs`` cases that rounding alone
+decides (below), and those where the port raises :class:`NotImplementedError` (counted
+as *skipped*). Any other exception of the port is a mismatch.
+
+*Cases decided by rounding.* The meta-solve of ``rso_step`` stops when an iteration
+decreases :math:`f` by at most ``META_FTOL`` :math:`= 4\varepsilon` relative, or a line
+search fails twice; L-BFGS's line search branches on comparisons of :math:`f`. Near such
+a threshold two correct float64 implementations take different branches (measured: the
+reference's own ``nfev``/``nit`` change under :math:`10^{-15}` relative noise in 12 of 428
+drawn steps), and chaotic runs move the floats beyond the tolerance. So a drawn ``rso_step``
+case is admitted only if the reference's meta-solve ran all ``K`` iterations in every
+step (an early stop is such a rounding-level decision), and a case of either kind only if
+the reference, run twice more with :math:`10^{-15}` relative noise in every value and
+gradient of its oracle (two noise seeds), reproduces every exact quantity and every
+float quantity within 1 % of its tolerance: the standard the shipped cases were chosen
+by (``SCHEMA.md``, "Tolerances"). ``w0="previous"`` is not
+drawn: each call of a port starts afresh, so it would mean ``"uniform"``.
 
 .. _hypothesis: https://hypothesis.readthedocs.io
 
@@ -224,6 +238,7 @@ def _rso_step_case(st: Any) -> Any:
     def draw(draw: Callable) -> dict:
         options, inputs, _ = _rso_case(draw, ("lr", "normalize", "meta_iters", "w0",
                                               "safeguard", "m"))
+        _hypothesis().assume(not isinstance(options["w0"], str) or options["w0"] != "previous")
         options.update(c1=1e-4, c2=0.9, maxls=20, steps=draw(st.integers(1, 3)))
         return _named("rso_step", options, inputs)
 
@@ -276,6 +291,39 @@ _STRATEGIES = {"lbfgs": _lbfgs_case, "rso_meta": _rso_meta_case, "rso_step": _rs
 
 
 # ------------------------------------------------------------------- the check ----
+
+#: Relative noise injected into the reference's oracle to find cases decided by rounding.
+_ROUNDING_NOISE = 1e-15
+#: Kinds whose outputs hang on threshold tests of f (line searches, the META_FTOL stop).
+_THRESHOLD_KINDS = ("lbfgs", "rso_step")
+
+
+def _noisy(oracle: Callable, gen: np.random.Generator) -> Callable:
+    """``oracle`` with each value and gradient entry scaled by ``1 + 1e-15 z``, z ~ N(0, 1)."""
+    def perturbed(x: Any) -> tuple:
+        value, grad = oracle(x)
+        jitter = lambda g: g * (1.0 + _ROUNDING_NOISE * gen.standard_normal(np.shape(g)))  # noqa
+        grad = [jitter(g) for g in grad] if isinstance(grad, list) else jitter(grad)
+        return value * (1.0 + _ROUNDING_NOISE * gen.standard_normal()), grad
+    return perturbed
+
+
+def _decided_by_rounding(kind: str, reference: Callable, case: dict, desired: dict) -> bool:
+    """Whether rounding-level noise changes the reference's outputs on ``case`` (an exact
+    quantity at all, a float one by more than 1 % of its tolerance)."""
+    if kind not in _THRESHOLD_KINDS:
+        return False
+    if kind == "rso_step" and any(int(n) != case["options"]["meta_iters"]
+                                  for n in desired["nit"]):
+        return True  # the meta-solve stopped early: by the META_FTOL test or a failed search
+    for noise_seed in (1, 2):
+        gen = np.random.default_rng(noise_seed)
+        noisy_port = lambda oracle, *a, **kw: reference(_noisy(oracle, gen), *a, **kw)  # noqa
+        rows = compare_outputs(kind, case["name"], run_port(kind, noisy_port, case), desired)
+        if any(not r.ok if r.tolerance == EXACT else r.error > 0.01 * r.tolerance
+               for r in rows):
+            return True
+    return False
 
 def _shape_summary(value: Any) -> Any:
     """Arrays replaced by their shapes (nested lists of shapes stay lists)."""
@@ -366,8 +414,10 @@ def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int =
     def same_as_reference(case: dict) -> None:
         try:
             desired = run_port(kind, reference, case)
+            decided_by_rounding = _decided_by_rounding(kind, reference, case, desired)
         except Exception:  # noqa: BLE001 - the reference refuses the case: draw another
             hyp.reject()
+        hyp.assume(not decided_by_rounding)
         try:
             actual = run_port(kind, port, case, like)
         except NotImplementedError:
