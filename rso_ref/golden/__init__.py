@@ -105,7 +105,7 @@ FIXTURE_DIR = Path(__file__).resolve().parent.parent / "golden_fixtures"
 
 #: SHA-256 of the shipped ``MANIFEST.json``: a manifest rewritten to match edited fixtures
 #: fails too. Changes only when the fixtures are regenerated on purpose.
-MANIFEST_SHA256 = "856211ac4d8141c625baa3f57d464fbe0b718c173ac3cd648696bbe4a8dc8526"
+MANIFEST_SHA256 = "5e4a8d161742da7c37c223da99cf084683892ace4737053b066f640a8aa290d4"
 
 
 def _document(kind: str, cases: list) -> tuple[dict, dict]:
