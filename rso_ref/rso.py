@@ -486,9 +486,11 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     previous_w : array, optional
         Weights of the previous step (for ``w0="previous"``).
     loss : float, optional
-        :math:`L(\theta)` when already computed (then ``grads`` must be given too).
+        :math:`L(\theta)` when already computed. Give ``loss`` and ``grads`` together
+        or neither (one without the other raises ``ValueError``); with both,
+        ``value_and_grad`` is not called at :math:`\theta`.
     grads : list of arrays, optional
-        :math:`\nabla L(\theta)` when already computed.
+        :math:`\nabla L(\theta)` when already computed, with ``loss``.
     layers, blocks : list of lists of int, optional
         Model structure for string ``groups``.
     m : int, default 10
@@ -515,7 +517,8 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         If ``value_and_grad`` does not return a pair ``(loss, grads)`` with a scalar loss,
         or ``lr``/``meta_iters`` are not numbers.
     ValueError
-        Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes; ``params`` on
+        Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes; ``loss``
+        without ``grads`` or ``grads`` without ``loss``; ``params`` on
         two devices, or gradients (given, or returned by either oracle) on another
         device than ``params`` (both devices and the argument are named).
 
@@ -584,9 +587,11 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     meta_oracle = value_and_grad if meta_value_and_grad is None else meta_value_and_grad
 
     if grads is None:
+        if loss is not None:
+            raise ValueError("loss was given without grads; pass both or neither")
         loss, grads = evaluate_oracle(value_and_grad, params, "value_and_grad", "at params")
     elif loss is None:
-        raise ValueError("grads was given without loss")
+        raise ValueError("grads was given without loss; pass both or neither")
     grads = list(grads)
     tree.check_like(grads, params)
     array_namespace(params, grads, names=["params", "grads"])

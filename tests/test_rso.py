@@ -356,6 +356,19 @@ def test_bad_options_raise_naming_them(np_xp, kwargs, error, match):
         rso_step(quartic_oracle(np_xp), make_params(np_xp), lr=0.1, **kwargs)
 
 
+@pytest.mark.parametrize("given, match", [
+    ("loss", "^loss was given without grads"), ("grads", "^grads was given without loss"),
+])
+def test_loss_and_grads_are_given_together_or_not_at_all(np_xp, given, match):
+    # One without the other is refused, never silently replaced by an oracle call.
+    params = make_params(np_xp)
+    oracle = CountingOracle(quartic_oracle(np_xp))
+    loss, grads = quartic_oracle(np_xp)(params)
+    with pytest.raises(ValueError, match=match):
+        rso_step(oracle, params, lr=0.1, **{given: {"loss": loss, "grads": grads}[given]})
+    assert oracle.calls == 0
+
+
 def test_meta_objective_checks_its_arguments(np_xp):
     params = make_params(np_xp)
     oracle = quartic_oracle(np_xp)
