@@ -93,6 +93,15 @@ def _n_correct(xp, model: Any, params: list, X: Any, y: Any) -> float:
     return float(xp.count_nonzero(predicted == y))  # no float64 needed (float32-only devices)
 
 
+def _n_rows(X: Any) -> int:
+    """The number of rows of ``X``; ``ValueError`` naming ``X`` when it has none (a mean
+    over no rows is undefined)."""
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError(f"X must have at least one row, got shape {tuple(X.shape)}")
+    return n
+
+
 def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
     r"""Fraction of rows of ``X`` whose arg-max prediction equals the integer label ``y``.
 
@@ -120,10 +129,11 @@ def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
 
     Raises
     ------
-    ZeroDivisionError
+    ValueError
         If ``X`` has no rows.
     """
-    return _n_correct(array_namespace(X), model, params, X, y) / X.shape[0]
+    n = _n_rows(X)
+    return _n_correct(array_namespace(X), model, params, X, y) / n
 
 
 def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -> tuple[float, float]:
@@ -165,11 +175,14 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
 
     Raises
     ------
-    ZeroDivisionError
-        If ``X`` has no rows.
+    ValueError
+        If ``X`` has no rows, or ``batch_size < 1``.
+    TypeError
+        If ``batch_size`` is not an int.
     """
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    n = _n_rows(X)
     xp = array_namespace(X)
-    n = X.shape[0]
     total_loss, total_correct = 0.0, 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)  # the standard leaves out-of-bounds stops undefined

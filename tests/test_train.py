@@ -352,3 +352,22 @@ def test_float32_training_on_float32_only_devices(xp32, on_device, make_opt):
         np.testing.assert_allclose(backend.to_numpy(p), q, rtol=1e-6, atol=1e-6 * np.max(np.abs(q)))
     if not no_x64:
         assert 0.0 <= res.epochs["eval_accuracy"][0] <= 1.0
+
+
+@pytest.mark.parametrize("measure", [accuracy, evaluate], ids=["accuracy", "evaluate"])
+def test_accuracy_and_evaluate_refuse_an_empty_x(measure):
+    # A mean over no rows is undefined: the error names X instead of dividing by zero.
+    X, y = _data(backend.namespace("numpy"), n=8)
+    with pytest.raises(ValueError, match=r"^X must have at least one row, got shape \(0, "):
+        measure(MODEL, MODEL.init(seed=0), X[:0], y[:0])
+
+
+@pytest.mark.parametrize("batch_size, error, match", [
+    (0, ValueError, "^batch_size must be an int >= 1, got 0"),
+    (-4, ValueError, "^batch_size must be an int >= 1, got -4"),
+    (2.0, TypeError, "^batch_size must be an int, got 2.0"),
+])
+def test_evaluate_names_a_bad_batch_size(batch_size, error, match):
+    X, y = _data(backend.namespace("numpy"), n=8)
+    with pytest.raises(error, match=match):
+        evaluate(MODEL, MODEL.init(seed=0), X, y, batch_size=batch_size)
