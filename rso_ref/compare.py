@@ -350,10 +350,15 @@ def gradient_evaluations(run: dict) -> np.ndarray:
 def gradient_evaluations_per_step(run: dict) -> float:
     r"""Mean gradient evaluations per training step of one run record (1.0 without steps).
 
-    :math:`1 + \bar c`, from the record's total ``meta_nfev`` (the sum of its steps'
-    ``oracle_calls``): 1 for optimizers that use only the gradient they are handed. It
-    equals the last entry of :func:`gradient_evaluations` over the number of steps, and
-    needs only the totals that summaries keep.
+    :math:`1 + \bar c`: the record's total ``meta_nfev`` (the sum of its steps'
+    ``oracle_calls``) over its number of steps, ``len(run["steps"]["loss"])``; 1 for
+    optimizers that use only the gradient they are handed. It equals the last entry of
+    :func:`gradient_evaluations` over the number of steps.
+
+    The step count comes from the per-step records, so ``run`` must keep ``"steps"``: the
+    records of a saved preset report (:func:`rso_ref.presets.compact` drops them) raise
+    ``KeyError``; their analysis keeps this number per arm
+    (``report["analysis"]["arms"][arm]["gradient_evaluations_per_step"]``).
     """
     return 1.0 + run["meta_nfev"] / max(len(run["steps"]["loss"]), 1)
 
@@ -383,12 +388,10 @@ def _summarise(records: list) -> dict:
     # Diverged runs have no final accuracy: they are counted, not averaged.
     acc = [r["eval_accuracy"] for r in finished(records)]
     acc_mean, acc_std = mean_std(acc) if acc else (float("nan"), 0.0)
-    steps = sum(len(r["steps"]["loss"]) for r in records)
     return {
         "test_accuracy_mean": acc_mean,
         "test_accuracy_std": acc_std,
         "wall_time_mean": float(np.mean([r["wall_time"] for r in records])),
-        "meta_nfev_per_step": sum(r["meta_nfev"] for r in records) / max(steps, 1),
         "gradient_evaluations_per_step": float(np.mean(
             [gradient_evaluations_per_step(r) for r in records])),
         "diverged": int(sum(r["status"] == "diverged" for r in records)),

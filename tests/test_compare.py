@@ -189,8 +189,12 @@ def test_gradient_evaluations_count_the_step_gradient_and_the_declared_oracle_ca
     assert sgd["gradient_evaluations_per_step"] == 1.0     # SGD uses the gradient it is given
     # RSO's meta-solve makes at least one oracle call per L-BFGS iteration it runs
     assert rso["gradient_evaluations_per_step"] >= 2.0
-    assert rso["gradient_evaluations_per_step"] == pytest.approx(
-        1.0 + rso["meta_nfev_per_step"], rel=1e-12)
+    assert rso["gradient_evaluations_per_step"] == pytest.approx(np.mean(
+        [compare.gradient_evaluations_per_step(r) for r in small_report["runs"]["rso"]]),
+        rel=1e-12)
+    # the summary keeps one cost figure; the meta-solve's share alone is this minus 1
+    assert set(rso) == {"test_accuracy_mean", "test_accuracy_std", "wall_time_mean",
+                        "gradient_evaluations_per_step", "diverged", "n_seeds", "lr"}
     assert compare.gradient_evaluations({"steps": {"nfev": []}}).size == 0
 
 
