@@ -424,39 +424,59 @@ def _theory(args) -> int:
 
 
 def _import_port_module(name: str) -> Any:
-    """The module a port spec names: a dotted module name, or a path to a ``.py`` file."""
-    if name.endswith(".py") or os.sep in name or "/" in name:
-        path = Path(name)
-        if not path.is_file():
-            raise ValueError(f"no such file {name!r}")
-        spec = importlib.util.spec_from_file_location(f"_rso_ref_port_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # let `--port my_port:fn` find ./my_port.py
-    return importlib.import_module(name)
+    """The module a port spec names: a dotted module name, or a path to a ``.py`` file.
+
+    A file is imported under its path as module name (so a replay command printed from
+    ``port.__module__`` names the file again). Any error while importing is one
+    ``ValueError`` naming ``--port``.
+    """
+    try:
+        if name.endswith(".py") or os.sep in name or "/" in name:
+            path = Path(name)
+            if not path.is_file():
+                raise ValueError(f"no such file {name!r}")
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # dataclasses and pickling look the module up there
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+            return module
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # let `--port my_port:fn` find ./my_port.py
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - the user's code: any failure is theirs to see
+        raise ValueError(f"--port: cannot import {name!r}: {type(exc).__name__}: {exc}") \
+            from None
+
+
+def _check_kind(kind: str | None, *, case: bool = True) -> None:
+    """``--kind`` names a golden kind (or ``kind/case`` where ``case``), else one line."""
+    from . import golden
+
+    if kind is None:
+        return
+    name, slash, _ = kind.partition("/")
+    if name not in golden.KINDS or (slash and not case):
+        allowed = f"one of {list(golden.KINDS)}" + (" (or 'kind/case')" if case else "")
+        raise ValueError(f"--kind: must be {allowed}, got {kind!r}")
 
 
 def _resolve_port(spec: str, kind: str | None) -> dict[str, Any]:
-    """``{kind: port}`` for ``--port SPEC [--kind K]``, every error naming the option.
+    """``{kind: port}`` for ``--port SPEC [--kind K]`` (``--kind`` already checked).
 
     ``module`` gives every kind it defines (or the one ``kind`` names); ``module:function``
     gives one port whose kind is ``kind`` or, failing that, the function's own name.
     """
     from . import golden
 
-    if kind is not None and kind.partition("/")[0] not in golden.KINDS:
-        raise ValueError(f"--kind: must be one of {list(golden.KINDS)} (or 'kind/case'), "
-                         f"got {kind!r}")
     module_name, _, attr = spec.rpartition(":") if spec.count(":") else (spec, "", "")
     if not module_name:
         raise ValueError(f"--port: must be 'module', 'file.py', 'module:function' or "
                          f"'file.py:function', got {spec!r}")
-    try:
-        module = _import_port_module(module_name)
-    except (ImportError, ValueError) as exc:
-        raise ValueError(f"--port: cannot import {module_name!r}: {exc}") from None
+    module = _import_port_module(module_name)
     if not attr:
         names = [kind.partition("/")[0]] if kind else list(golden.KINDS)
         ports = {k: getattr(module, k) for k in names if callable(getattr(module, k, None))}
@@ -494,16 +514,16 @@ def _golden_verify(port_spec: str | None, kind: str | None, fixture_dir: str | N
 
     if fixture_dir is not None and not Path(fixture_dir).is_dir():
         raise ValueError(f"--fixtures: {fixture_dir} is not a directory")
+    _check_kind(kind)
     if port_spec is None:
-        if kind is not None and kind.partition("/")[0] not in golden.KINDS:
-            raise ValueError(f"--kind: must be one of {list(golden.KINDS)}, got {kind!r}")
         reference = golden.reference_ports()
         ports = {kind: reference[kind.partition("/")[0]]} if kind else reference
-        print(f"verifying rso_ref {installed_version()} against its own fixtures "
-              f"({fixture_dir or golden.FIXTURE_DIR})")
     else:
         ports = _resolve_port(port_spec, kind)
     reports = {k: golden.verify(fn, k, fixture_dir=fixture_dir) for k, fn in ports.items()}
+    if port_spec is None:
+        print(f"rso_ref {installed_version()} against its own fixtures "
+              f"({fixture_dir or golden.FIXTURE_DIR}):\n")
     for report in reports.values():
         print(report.format())
         print()
@@ -526,8 +546,7 @@ def _golden_check(args) -> int:
     if ":" not in args.port:
         raise ValueError(f"--port: check takes one function, 'module:function' or "
                          f"'file.py:function', got {args.port!r}")
-    if args.kind is not None and "/" in args.kind:
-        raise ValueError(f"--kind: check draws its own cases; give a kind, not {args.kind!r}")
+    _check_kind(args.kind, case=False)  # check draws its own cases
     (kind, port), = _resolve_port(args.port, args.kind).items()
     try:
         report = check_port(port, kind, max_examples=args.examples, seed=args.seed,

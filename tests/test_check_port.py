@@ -80,8 +80,9 @@ def test_a_port_tuned_to_the_shipped_cases_passes_them_and_is_caught(kind, tmp_p
 
 
 @pytest.mark.parametrize("kind", sorted(golden.KINDS))
-def test_the_reference_passes_its_own_differential_check(kind):
-    report = check_port(reference.reference_ports()[kind], kind, max_examples=5, seed=1)
+def test_the_reference_passes_its_own_differential_check(kind, tmp_path):
+    report = check_port(reference.reference_ports()[kind], kind, max_examples=5, seed=1,
+                        failure_dir=tmp_path)
     assert report.status == "PASS" and report.passed == report.examples == 5
 
 

@@ -78,7 +78,7 @@ def test_regenerated_fixtures_equal_the_shipped_ones_up_to_rounding(tmp_path):
             err = float(np.max(np.abs(a - d), initial=0.0)) / scale
             assert err <= bound, (f"{kind}{path}: regenerated differs by {err:.2e} relative "
                                   f"(> {bound:.0e}): the implementation drifted; regenerate "
-                                  f"with golden.write() only for an intended change")
+                                  f"with golden.write(golden.FIXTURE_DIR) only for an intended change")
 
 
 def test_the_pinned_manifest_hash_is_the_shipped_manifest():

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from rso_ref import golden
+from rso_ref import backend, golden
 from rso_ref.golden import manifest, reference
 
 
@@ -161,3 +161,53 @@ def test_rso_ports_receive_the_model_so_they_can_build_their_own_oracle():
 
     assert golden.verify(port, "rso_step/layer_k0").ok
     assert seen == [((20, 16), "i", "relu", "cross_entropy", False)] * 3
+
+
+def _corrupter(name, params, grads, **hyper):
+    """The reference optimizer port, which then overwrites every input it was handed."""
+    out = reference.optim(name, params, grads, **hyper)
+    for array in list(params) + [g for step in grads for g in step]:
+        if hasattr(array, "setflags"):
+            array.setflags(write=True)
+        array[...] = np.nan
+    return [[backend.to_numpy(p).copy() for p in step] for step in out]
+
+
+def test_inputs_on_another_backend_are_fresh_copies_too(xp):
+    """With ``like=`` (no read-only flag exists there) every call still gets its own
+    copies: the stored arrays, which equal inputs of several cases share, stay intact."""
+    like = xp.asarray([0.0])
+    if not hasattr(like, "__setitem__") or "jax" in type(like).__module__:
+        pytest.skip("immutable arrays cannot be overwritten")
+    report = golden.verify(_corrupter, "optim", like=like)
+    assert report.ok and report.counts == {"PASS": 12, "FAIL": 0, "SKIP": 0}, report.format()
+
+
+def test_a_schema_1_rso_port_without_the_model_keywords_is_still_called():
+    def rso_step_v1(value_and_grad, params, *, lr, groups, meta_iters, w0, normalize,
+                    safeguard, m, c1, c2, maxls):
+        return reference.rso_step(value_and_grad, params, lr=lr, groups=groups,
+                                  meta_iters=meta_iters, w0=w0, normalize=normalize,
+                                  safeguard=safeguard, m=m, c1=c1, c2=c2, maxls=maxls)
+
+    def rso_meta_v1(value_and_grad, params, w, *, lr, groups, normalize):
+        return reference.rso_meta(value_and_grad, params, w, lr=lr, groups=groups,
+                                  normalize=normalize)
+
+    assert golden.verify(rso_step_v1, "rso_step").ok
+    assert golden.verify(rso_meta_v1, "rso_meta").ok
+
+
+def test_a_folder_inside_a_fixture_directory_is_not_part_of_the_set(tmp_path):
+    (tmp_path / "cache").mkdir()
+    golden.write(tmp_path, kinds="mlp")
+    assert golden.verify(reference.mlp, "mlp", fixture_dir=tmp_path).ok
+
+
+def test_the_shipped_directory_is_pinned_however_it_is_named(monkeypatch, fixtures):
+    manifest.write(fixtures)  # a valid manifest, but not the shipped one
+    (fixtures / "extra.txt").write_text("x")
+    manifest.write(fixtures)
+    monkeypatch.setattr(golden, "FIXTURE_DIR", fixtures.resolve())
+    with pytest.raises(golden.FixtureError, match="differs from the manifest shipped"):
+        golden.load("mlp", fixtures / ".." / fixtures.name)

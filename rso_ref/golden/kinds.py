@@ -29,7 +29,9 @@ backend (they are copied to the host for the comparison). Weights ``w`` and scal
 
 ``value_and_grad`` is the stored model on the stored batch, ready to use; ``X``, ``y``,
 ``activation`` and ``loss`` (as in the ``mlp`` kind) describe the same model, so that a
-port can build its own native (say jitted) oracle instead (schema version 2).
+port can build its own native (say jitted) oracle instead (schema version 2). A port
+written to the schema-1 signature, which names none of them and takes no ``**kwargs``,
+is called without them.
 
 Every call hands the port fresh copies of the stored inputs; host arrays are read-only
 (``writeable=False``), so writing into an input fails in the case that does it and
@@ -47,6 +49,7 @@ cannot leak into a later case.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -114,10 +117,11 @@ def _on(value: Any, like: Any) -> Any:
     """Stored inputs (nested lists/dicts of host arrays) as fresh arrays of ``like``'s
     namespace and device; fresh *read-only* NumPy copies when ``like`` is None.
 
-    Every call makes new copies, so a port that writes into its inputs (in place, or
-    through an alias such as ``torch.from_numpy``) cannot change a later case: on the
-    host the write itself fails (``writeable=False``) and is reported as the port's
-    error for that case.
+    Every call makes new copies (the stored arrays, shared between cases, are never
+    handed out), and the runners call it for every call of a port, so a port that writes
+    into its inputs (in place, or through an alias such as ``torch.from_numpy``) cannot
+    change another call or case: on the host the write itself fails
+    (``writeable=False``) and is reported as the port's error for that case.
     """
     if isinstance(value, dict):
         return {k: _on(v, like) for k, v in value.items()}
@@ -125,17 +129,34 @@ def _on(value: Any, like: Any) -> Any:
         return [_on(v, like) for v in value]
     if not isinstance(value, np.ndarray):
         return value
-    if like is not None:
-        return backend.asarray(value, like=like)
     fresh = np.array(value)
+    if like is not None:
+        return backend.asarray(fresh, like=like)
     fresh.setflags(write=False)
     return fresh
 
 
-def _model_spec(options: dict, moved: dict) -> dict:
-    """The keywords that let a port build its own oracle: the batch and the model's spec."""
-    return {"X": moved["X"], "y": moved["y"], "activation": options["activation"],
-            "loss": options["loss"]}
+_MODEL_KEYWORDS = ("X", "y", "activation", "loss")
+
+
+def _takes_model(port: Callable) -> bool:
+    """Whether ``port`` accepts the model keywords of schema 2 (by name or ``**kwargs``);
+    a port written to the schema-1 signature does not, and is called without them."""
+    try:
+        parameters = inspect.signature(port).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: assume schema 2
+        return True
+    names = {p.name for p in parameters}
+    return any(p.kind is p.VAR_KEYWORD for p in parameters) or set(_MODEL_KEYWORDS) <= names
+
+
+def _model_spec(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
+    """The keywords that let a port build its own oracle (fresh copies of the batch and
+    the model's spec), or none for a schema-1 port."""
+    if not _takes_model(port):
+        return {}
+    return {"X": _on(inputs["X"], like), "y": _on(inputs["y"], like),
+            "activation": options["activation"], "loss": options["loss"]}
 
 
 def _run_lbfgs(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
@@ -146,13 +167,13 @@ def _run_lbfgs(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
 
 
 def _run_rso_meta(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
-    moved = _on({k: inputs[k] for k in ("params", "X", "y")}, like)
-    oracle = _cases.model_oracle(options, moved)
+    oracle = _cases.model_oracle(options, _on({k: inputs[k] for k in ("params", "X", "y")},
+                                              like))
     fs, grads = [], []
     for w in inputs["w"]:  # host weights, as rso_step's w
-        f, g = port(oracle, list(moved["params"]), _on(w, None), lr=options["lr"],
+        f, g = port(oracle, _on(inputs["params"], like), _on(w, None), lr=options["lr"],
                     groups=options["groups"], normalize=options["normalize"],
-                    **_model_spec(options, moved))
+                    **_model_spec(port, options, inputs, like))
         fs.append(_host(f))
         grads.append(np.asarray(_host(g)))
     return {"f": np.array(fs), "grad_w": np.stack(grads)}
@@ -160,12 +181,12 @@ def _run_rso_meta(port: Callable, options: dict, inputs: dict, like: Any) -> dic
 
 def _run_rso_step(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
     moved = _on(inputs, like)
-    oracle = _cases.model_oracle(options, moved)
-    params = list(moved["params"])
+    oracle = _cases.model_oracle(options, moved)  # the oracle keeps its own copies
+    params = _on(inputs["params"], like)
     out: dict[str, list] = {"params": [], "w": []}
     for _ in range(options["steps"]):
         result = port(oracle, params, **{k: options[k] for k in _RSO_KEYS},
-                      **_model_spec(options, moved))
+                      **_model_spec(port, options, inputs, like))
         if not isinstance(result, dict):
             result = dict(zip(("params", "w"), result))
         host = [np.asarray(p) for p in _host(list(result["params"]))]
@@ -192,10 +213,11 @@ def _run_mlp(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
 
 
 def _run_hvp(port: Callable, options: dict, inputs: dict, like: Any) -> dict:
-    moved = _on(inputs, like)
-    products = [port(list(moved["params"]), moved["X"], moved["y"], v,
-                     activation=options["activation"], loss=options["loss"])
-                for v in moved["v"]]
+    products = []
+    for v in inputs["v"]:
+        moved = _on({k: inputs[k] for k in ("params", "X", "y")}, like)
+        products.append(port(moved["params"], moved["X"], moved["y"], _on(v, like),
+                             activation=options["activation"], loss=options["loss"]))
     return {"hv": _host([list(p) for p in products])}
 
 

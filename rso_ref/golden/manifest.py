@@ -31,6 +31,9 @@ __all__ = ["MANIFEST", "FixtureError", "required_quantities", "manifest_bytes", 
 #: File name of the manifest inside a fixture directory.
 MANIFEST = "MANIFEST.json"
 
+#: The schema version that introduced the manifest, written into it and required of it.
+VERSION = 2
+
 
 class FixtureError(ValueError):
     """A fixture directory that does not match its manifest (the message names the file)."""
@@ -46,8 +49,10 @@ def _sha256(path: Path) -> str:
 
 
 def _files(directory: Path) -> list[Path]:
-    """Every entry of the directory but the manifest, sorted by name."""
-    return sorted((p for p in directory.iterdir() if p.name != MANIFEST), key=lambda p: p.name)
+    """Every regular file of the directory but the manifest, sorted by name (folders,
+    such as a cache a tool left there, are not part of a fixture set)."""
+    return sorted((p for p in directory.iterdir() if p.name != MANIFEST and p.is_file()),
+                  key=lambda p: p.name)
 
 
 def _case_count(path: Path) -> int:
@@ -66,7 +71,7 @@ def manifest_bytes(directory: str | os.PathLike) -> bytes:
     files = _files(directory)
     kinds = [k for k in KINDS if (directory / f"{k}.json").is_file()]
     return json_bytes({
-        "schema_version": 2,
+        "schema_version": VERSION,
         "files": {p.name: _sha256(p) for p in files},
         "cases": {k: _case_count(directory / f"{k}.json") for k in kinds},
         "required": {k: required_quantities(k) for k in kinds},
@@ -88,6 +93,9 @@ def _read(path: Path) -> dict:
     if not isinstance(manifest, dict) or not all(
             isinstance(manifest.get(key), dict) for key in ("files", "cases", "required")):
         raise FixtureError(f"{path} is not a manifest (needs 'files', 'cases', 'required')")
+    if manifest.get("schema_version") != VERSION:
+        raise FixtureError(f"{path} has schema_version {manifest.get('schema_version')!r}; "
+                           f"this rso_ref reads manifests of version {VERSION}")
     return manifest
 
 
@@ -128,7 +136,7 @@ def check(directory: str | os.PathLike, pinned_sha256: str | None = None) -> dic
     for entry in _files(directory):
         if entry.name not in listed:
             raise FixtureError(f"{entry} is not listed in {MANIFEST} (an extra file)")
-        if not entry.is_file() or _sha256(entry) != listed[entry.name]:
+        if _sha256(entry) != listed[entry.name]:
             raise FixtureError(f"{entry} does not match its sha256 in {MANIFEST} "
                                f"(edited, truncated or replaced)")
     for kind, required in sorted(manifest["required"].items()):

@@ -17,8 +17,20 @@ r"""A kit for testing code against rso_ref: assertions, reference problems, stra
 """
 from __future__ import annotations
 
-from . import strategies
+import importlib
+from typing import Any
+
 from .assertions import RTOL, assert_close, rtol_for
-from .ports import CheckReport, check_port
 
 __all__ = ["RTOL", "assert_close", "rtol_for", "check_port", "CheckReport", "strategies"]
+
+#: Names loaded on first use: strategies and ports bring in golden, the data sets and the
+#: models, which a test that only needs assert_close should not pay for.
+_LAZY = {"check_port": "ports", "CheckReport": "ports", "strategies": None}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    return module if _LAZY[name] is None else getattr(module, name)

@@ -405,7 +405,7 @@ def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int =
     counts = {"passed": 0, "skipped": 0}
 
     @hyp.settings(max_examples=max_examples, database=None, deadline=None,
-                  derandomize=False, verbosity=hyp.Verbosity.quiet,
+                  derandomize=False, verbosity=hyp.Verbosity.quiet, report_multiple_bugs=False,
                   suppress_health_check=[hyp.HealthCheck.too_slow, hyp.HealthCheck.filter_too_much,
                                          hyp.HealthCheck.data_too_large,
                                          hyp.HealthCheck.large_base_example])
