@@ -20,7 +20,7 @@ import numpy as np
 from .backend import BACKENDS, namespace
 from .checkpoint import write_json_atomic, write_text_atomic
 from .experiment import MODELS, check_data_options, check_fits, load_dataset, make_model
-from .extras import installed_version, require
+from .extras import installed_version, threadpool_info
 from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, check_options, make_optimizer
 from .stats import mean_std
 from .train import train
@@ -412,7 +412,7 @@ def environment() -> dict:
         ``rso_ref`` (the installed version, :func:`~rso_ref.extras.installed_version`),
         ``time`` (now, ISO 8601 with the UTC offset), ``platform``, ``python``,
         ``numpy`` and ``scipy`` (versions) and ``threadpools``: for each thread pool
-        loaded in this process (``threadpoolctl.threadpool_info``), its ``user_api``
+        loaded in this process (:func:`rso_ref.extras.threadpool_info`), its ``user_api``
         (``"blas"`` or ``"openmp"``), ``internal_api`` (the library), ``version`` and
         ``num_threads`` at the time of the call, i.e. under the caller's limit
         (``rso-ref`` trains with one BLAS thread, :func:`rso_ref.cli.blas_threads`).
@@ -422,7 +422,6 @@ def environment() -> dict:
     ImportError
         Naming the ``cli`` extra when threadpoolctl is not installed.
     """
-    threadpoolctl = require("threadpoolctl", "cli", "recording the BLAS threads")
     return {
         "rso_ref": installed_version(),
         "time": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
@@ -430,7 +429,7 @@ def environment() -> dict:
         "numpy": np.__version__, "scipy": importlib.metadata.version("scipy"),
         "threadpools": [{key: pool.get(key) for key in
                          ("user_api", "internal_api", "version", "num_threads")}
-                        for pool in threadpoolctl.threadpool_info()],
+                        for pool in threadpool_info()],
     }
 
 

@@ -9,6 +9,11 @@ missing one is reported the same way everywhere::
 
     ImportError: the digits data set needs sklearn: pip install 'rso_ref[cli]'
 
+Thread pools (DESIGN.md: BLAS and OpenMP pools fight on small machines, so claims,
+benchmarks and the training commands fix their thread counts) are limited and recorded
+through :func:`threadpool_limits` and :func:`threadpool_info`, the one door to
+threadpoolctl.
+
 This module imports no array library; it is safe on the device path and the host.
 """
 from __future__ import annotations
@@ -16,8 +21,9 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 from types import ModuleType
+from typing import Any
 
-__all__ = ["require", "installed_version"]
+__all__ = ["require", "installed_version", "threadpool_limits", "threadpool_info"]
 
 
 def require(module_name: str, extra: str, feature: str) -> ModuleType:
@@ -87,3 +93,62 @@ def installed_version() -> str:
         from . import __version__
 
         return __version__
+
+
+def _threadpoolctl() -> ModuleType:
+    """threadpoolctl, or the ``ImportError`` naming the ``cli`` extra."""
+    return require("threadpoolctl", "cli", "controlling the BLAS and OpenMP thread pools")
+
+
+def threadpool_limits(limits: int | dict | str | None, user_api: str | None = None) -> Any:
+    r"""Limit the native thread pools inside a ``with`` block (threadpoolctl).
+
+    Parameters
+    ----------
+    limits : int, dict, str or None
+        Most threads per pool (``1``: one thread), or any other ``limits`` that
+        ``threadpoolctl.threadpool_limits`` takes; ``None`` changes nothing.
+    user_api : {None, "blas", "openmp"}, default None
+        Limit only the BLAS or only the OpenMP pools; ``None`` limits both.
+
+    Returns
+    -------
+    threadpoolctl.threadpool_limits
+        The context manager; the previous limits come back when its block exits.
+
+    Raises
+    ------
+    ImportError
+        Naming the ``cli`` extra when threadpoolctl is not installed.
+
+    Notes
+    -----
+    Only libraries already loaded are limited: import the array library (NumPy, whose
+    BLAS is the usual target) before entering the block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rso_ref.extras import threadpool_limits
+    >>> with threadpool_limits(1, user_api="blas"):
+    ...     _ = np.ones((64, 64)) @ np.ones((64, 64))
+    """
+    return _threadpoolctl().threadpool_limits(limits=limits, user_api=user_api)
+
+
+def threadpool_info() -> list[dict]:
+    r"""The native thread pools loaded in this process, as threadpoolctl reports them.
+
+    Returns
+    -------
+    list of dict
+        One dict per pool with at least ``user_api`` (``"blas"`` or ``"openmp"``),
+        ``internal_api`` (the library, e.g. ``"openblas"``), ``version`` and
+        ``num_threads`` (under any limit in force at the call).
+
+    Raises
+    ------
+    ImportError
+        Naming the ``cli`` extra when threadpoolctl is not installed.
+    """
+    return _threadpoolctl().threadpool_info()

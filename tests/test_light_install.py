@@ -19,7 +19,7 @@ import pytest
 
 import rso_ref
 from rso_ref.cli import main
-from rso_ref.extras import require
+from rso_ref.extras import require, threadpool_info, threadpool_limits
 
 #: The top-level packages of the ``cli`` extra (pyproject.toml).
 CLI_EXTRA = ("matplotlib", "tqdm", "sklearn", "threadpoolctl")
@@ -84,7 +84,9 @@ _CHILD = textwrap.dedent('''
         "plots": message(plots.pyplot),
         "digits": message(load_digits),
         "progress": message(lambda: train(model, Adam(), X, y, epochs=1, batch_size=8)),
-        "claims": message(lambda: __import__("rso_ref.claims.stability")),
+        # importing a claim needs no extra; limiting its thread pools does (extras.py)
+        "claims": message(lambda: __import__("rso_ref.claims.scale", fromlist=["scale"])
+                          .matmul_flops_per_second(n=2, repeats=1)),
     }
     out["hidden_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in HIDDEN)
     print(json.dumps(out))
@@ -124,7 +126,8 @@ def test_the_core_api_runs_without_the_cli_extra(core_only):
     ("plots", "plotting needs matplotlib: pip install 'rso_ref[cli]'"),
     ("digits", "the digits data set needs sklearn: pip install 'rso_ref[cli]'"),
     ("progress", "train's progress bar (progress=True) needs tqdm: pip install 'rso_ref[cli]'"),
-    ("claims", "running the paper's claims needs threadpoolctl: pip install 'rso_ref[cli]'"),
+    ("claims", "controlling the BLAS and OpenMP thread pools needs threadpoolctl: "
+               "pip install 'rso_ref[cli]'"),
 ])
 def test_a_feature_of_the_cli_extra_names_it_in_one_line(core_only, feature, expected):
     assert core_only["needs_extra"][feature] == expected
@@ -157,6 +160,19 @@ def test_require_leaves_a_broken_installation_unrenamed(tmp_path, monkeypatch):
     with pytest.raises(ModuleNotFoundError, match="absent_dep_3f9") as info:
         require("half_installed_pkg_3f9", "cli", "plotting")
     assert "rso_ref[cli]" not in str(info.value)
+
+
+def test_threadpool_limits_holds_inside_its_block_and_restores_after():
+    import numpy as np  # noqa: F401 - loads the BLAS to limit
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "NumPy's BLAS is not seen by threadpoolctl"
+    with threadpool_limits(1, user_api="blas"):
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
 
 
 def test_version_flag_prints_the_installed_version(capsys):

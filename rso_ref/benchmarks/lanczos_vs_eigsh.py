@@ -36,11 +36,9 @@ from rso_ref import autodiff, hessian, tree
 from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.lanczos import top_eigenpairs
 from rso_ref.nn import MLP
-from rso_ref.extras import require
+from rso_ref.extras import require, threadpool_info, threadpool_limits
 
 load_digits = require("sklearn.datasets", "cli", "the benchmarks").load_digits
-threadpool_info = require("threadpoolctl", "cli", "the benchmarks").threadpool_info
-threadpool_limits = require("threadpoolctl", "cli", "the benchmarks").threadpool_limits
 
 K, TOL, N_SAMPLES, SEED = 10, 1e-8, 512, 0
 SIZES = (64, 256, 256, 10)

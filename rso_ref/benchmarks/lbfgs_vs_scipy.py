@@ -30,9 +30,8 @@ from rso_ref import backend
 from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.lbfgs import minimize
 from rso_ref.testing import problems
-from rso_ref.extras import require
+from rso_ref.extras import threadpool_limits
 
-threadpool_limits = require("threadpoolctl", "cli", "the benchmarks").threadpool_limits
 
 M = 10
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from rso_ref import backend
 from rso_ref.benchmarks import finish, parse_args
-from rso_ref.extras import require
+from rso_ref.extras import threadpool_info, threadpool_limits
 from rso_ref.nn import MLP
 from rso_ref.nn.convnets import ConvNet2D
 
@@ -134,8 +134,6 @@ def _time_case(kind, model, x_shape, flops, dt, xp, torch, device, sync, repeats
 
 def run(threads: int, repeats: int, backend_name: str) -> dict:
     import torch
-    threadpool_info = require("threadpoolctl", "cli", "the benchmarks").threadpool_info
-    threadpool_limits = require("threadpoolctl", "cli", "the benchmarks").threadpool_limits
 
     xp = backend.namespace(backend_name)
     device = "cuda" if backend_name == "cupy" and torch.cuda.is_available() else "cpu"

@@ -31,9 +31,7 @@ from rso_ref.benchmarks import finish, median_time, parse_args
 from rso_ref.nn import MLP
 from rso_ref.optim import RSO, SGD
 from rso_ref.rso import rso_step
-from rso_ref.extras import require
-
-threadpool_limits = require("threadpoolctl", "cli", "the benchmarks").threadpool_limits
+from rso_ref.extras import threadpool_limits
 
 
 def _peak_bytes(fn) -> int:

@@ -56,9 +56,8 @@ from ..optim.subspace import InterpolatedSGD
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from ..stats import bootstrap_ci, mean_std
-from ..extras import require
+from ..extras import threadpool_limits
 
-threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["Protocol", "QUICK", "FULL", "LOSSES", "Task", "make_task", "hvp_fn", "dominant_pairs",
            "primed_state", "warmup", "method_runs", "is_stable", "largest_stable_lr",

@@ -43,9 +43,8 @@ from ..plots import pyplot, save_figure
 from ..rso import rso_step
 from .registry import Claim, Evidence, register
 from .stability import BATCH_SIZE, load_task
-from ..extras import require
+from ..extras import threadpool_limits
 
-threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["CostCase", "digits_case", "random_case", "count_calls", "time_steps",
            "peak_extra_memory", "cost_verdicts"]

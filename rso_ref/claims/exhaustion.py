@@ -72,9 +72,8 @@ from ..optim import RSO
 from ..train import train
 from .registry import Claim, Evidence, register
 from ..stats import bootstrap_ci
-from ..extras import require
+from ..extras import require, threadpool_limits
 
-threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = [
     "Setting", "BATCH_SIZE", "PHASE_EPOCHS", "build_model", "group_names", "weight_trajectories",

@@ -34,9 +34,8 @@ from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
 from .stability import OPTIMIZERS, load_task, train_once
 from ..stats import mean_std, welch_diff
-from ..extras import require
+from ..extras import threadpool_limits
 
-threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["PAPER_SETTINGS", "matmul_flops_per_second", "compute_estimate",
            "speed_runs"]

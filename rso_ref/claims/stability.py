@@ -42,9 +42,8 @@ from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
 from ..stats import mean_std, welch_diff
-from ..extras import require
+from ..extras import threadpool_limits
 
-threadpool_limits = require("threadpoolctl", "cli", "running the paper's claims").threadpool_limits
 
 __all__ = ["OPTIMIZERS", "BATCH_SIZE", "load_task", "train_once", "final_accuracy",
            "run_metrics", "reduction_ci", "stability_runs", "lr_sweep", "stability_verdict"]
