@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import benchmarks
-from .extras import installed_version, require
+from .extras import installed_version, threadpool_limits
 
 __all__ = ["main", "build_parser", "blas_threads", "DEFAULT_BLAS_THREADS"]
 
@@ -243,9 +243,8 @@ def blas_threads(n: int) -> Iterator[None]:
         yield
         return
     import numpy  # noqa: F401 - loads the BLAS that is to be limited
-    threadpool_limits = require("threadpoolctl", "cli", "--blas-threads").threadpool_limits
 
-    with threadpool_limits(limits=n, user_api="blas"):
+    with threadpool_limits(n, user_api="blas"):
         yield
 
 
