@@ -38,7 +38,7 @@ from types import ModuleType
 from typing import Any, Callable, Sequence
 
 from . import tree
-from .backend import array_namespace, namespace, to_numpy
+from .backend import array_namespace, keep_zero_d, namespace, to_numpy
 from .lbfgs import minimize
 from .validation import (NonFiniteError, check_callable, check_finite_loss, check_flag, check_pair,
                          check_int, check_positive)
@@ -382,7 +382,7 @@ def apply_weights(params: list, directions: list, groups: list[list[int]], lr: f
         step = lr * float(wi)
         for j in group:
             out[j] = params[j] - step * directions[j]
-    return out
+    return keep_zero_d(out)  # a 0-d parameter stays a 0-d array on NumPy
 
 
 def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequence,

@@ -12,6 +12,11 @@ the vector-space operations on such lists, so that optimizers are written once:
 It also validates *groups*: lists of parameter indices (the blocks ``θ_i`` of the
 RSO paper, §2.1) that partition or cover part of the list.
 
+Leaf-wise results are arrays of the leaves' namespace, 0-d leaves included: NumPy
+answers arithmetic on a 0-d array with a NumPy scalar, which
+:func:`rso_ref.backend.keep_zero_d` turns back into a 0-d array (one ``isinstance`` per
+leaf, about 0.4 µs per call on ten leaves).
+
 All functions are pure; none modifies its inputs. Reductions (:func:`vdot`,
 :func:`norm`) return Python floats, because their callers (line searches, RSO) branch
 on them; on a GPU this is one device-to-host transfer per call.
@@ -22,7 +27,7 @@ import math
 from types import ModuleType
 from typing import Any, Sequence
 
-from .backend import array_namespace, to_numpy
+from .backend import array_namespace, keep_zero_d, to_numpy
 
 __all__ = [
     "all_finite",
@@ -72,7 +77,7 @@ def add(a: Sequence, b: Sequence) -> Params:
         New arrays.
     """
     _check_pair(a, b)
-    return [x + y for x, y in zip(a, b)]
+    return keep_zero_d([x + y for x, y in zip(a, b)])
 
 
 def sub(a: Sequence, b: Sequence) -> Params:
@@ -89,7 +94,7 @@ def sub(a: Sequence, b: Sequence) -> Params:
         New arrays.
     """
     _check_pair(a, b)
-    return [x - y for x, y in zip(a, b)]
+    return keep_zero_d([x - y for x, y in zip(a, b)])
 
 
 def scale(a: Sequence, s: float) -> Params:
@@ -107,7 +112,7 @@ def scale(a: Sequence, s: float) -> Params:
     list of arrays
         New arrays.
     """
-    return [s * x for x in a]
+    return keep_zero_d([s * x for x in a])
 
 
 def axpy(alpha: float, x: Sequence, y: Sequence) -> Params:
@@ -126,7 +131,7 @@ def axpy(alpha: float, x: Sequence, y: Sequence) -> Params:
         New arrays.
     """
     _check_pair(x, y, ("x", "y"))
-    return [alpha * xi + yi for xi, yi in zip(x, y)]
+    return keep_zero_d([alpha * xi + yi for xi, yi in zip(x, y)])
 
 
 def vdot(a: Sequence, b: Sequence) -> float:
@@ -415,7 +420,7 @@ def mul(a: Sequence, b: Sequence) -> Params:
         New arrays.
     """
     _check_pair(a, b)
-    return [x * y for x, y in zip(a, b)]
+    return keep_zero_d([x * y for x, y in zip(a, b)])
 
 
 def maximum(a: Sequence, b: Sequence) -> Params:
@@ -435,7 +440,7 @@ def maximum(a: Sequence, b: Sequence) -> Params:
     if not a:
         return []
     xp = array_namespace(*a, *b)
-    return [xp.maximum(x, y) for x, y in zip(a, b)]
+    return keep_zero_d([xp.maximum(x, y) for x, y in zip(a, b)])
 
 
 def scale_leaves(a: Sequence, factors: Sequence[float]) -> Params:
@@ -455,7 +460,7 @@ def scale_leaves(a: Sequence, factors: Sequence[float]) -> Params:
     """
     if len(factors) != len(a):
         raise ValueError(f"factors has {len(factors)} entries but a has {len(a)} arrays")
-    return [s * x for s, x in zip(factors, a)]
+    return keep_zero_d([s * x for s, x in zip(factors, a)])
 
 
 def leaf_norms(a: Sequence) -> list[float]:
@@ -506,7 +511,7 @@ def update_moment(grads: Sequence, moments: Sequence, decay: float, order: int =
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     _check_pair(grads, moments, ("grads", "moments"))
     powered = grads if order == 1 else mul(grads, grads)
-    return [decay * m + (1.0 - decay) * g for g, m in zip(powered, moments)]
+    return keep_zero_d([decay * m + (1.0 - decay) * g for g, m in zip(powered, moments)])
 
 
 def bias_correction(moments: Sequence, decay: float, count: int) -> Params:
@@ -563,7 +568,7 @@ def div_sqrt(a: Sequence, b: Sequence, eps: float) -> Params:
     if not a:
         return []
     xp = array_namespace(*a, *b)
-    return [x / (xp.sqrt(y) + eps) for x, y in zip(a, b)]
+    return keep_zero_d([x / (xp.sqrt(y) + eps) for x, y in zip(a, b)])
 
 
 def trust_ratio(params: Sequence, updates: Sequence, *, coefficient: float = 1.0,

@@ -99,6 +99,27 @@ def test_flatten_unflatten_and_norms_handle_0d_leaves(xp):
     assert tree.vdot(A, A) == 14.0
 
 
+def test_leafwise_arithmetic_keeps_0d_leaves_as_arrays(xp):
+    # NumPy answers arithmetic on 0-d arrays with a NumPy scalar; every leaf-wise result
+    # must still be an array of the input's type, shape () and dtype, with the value of
+    # the scalar formula (float64 identities: 1e-10 relative).
+    A, B = [xp.asarray(4.0), xp.asarray([1.0])], [xp.asarray(2.0), xp.asarray([3.0])]
+    results = {
+        "add": (tree.add(A, B), 6.0), "sub": (tree.sub(A, B), 2.0),
+        "scale": (tree.scale(A, 0.5), 2.0), "axpy": (tree.axpy(0.5, A, B), 4.0),
+        "mul": (tree.mul(A, B), 8.0), "maximum": (tree.maximum(B, A), 4.0),
+        "scale_leaves": (tree.scale_leaves(A, [0.25, 1.0]), 1.0),
+        "update_moment": (tree.update_moment(A, B, 0.5, order=2), 9.0),
+        "bias_correction": (tree.bias_correction(A, 0.5, 1), 8.0),
+        "div_sqrt": (tree.div_sqrt(B, A, 0.0), 1.0),
+    }
+    for name, (out, value) in results.items():
+        leaf = out[0]
+        assert type(leaf) is type(A[0]), (name, type(leaf))
+        assert tuple(leaf.shape) == () and leaf.dtype == A[0].dtype, name
+        assert float(leaf) == pytest.approx(value, rel=1e-10), name
+
+
 def test_check_like_names_the_offending_leaf():
     a = host_tree(0)
     tree.check_like(a, [np.zeros(s) for s in SHAPES])  # passes silently

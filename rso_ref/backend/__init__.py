@@ -21,6 +21,8 @@ plots, cli, ...) may use NumPy. This package supplies what the standard lacks:
 * a host random number generator, so that every backend sees identical numbers
   (draw with :class:`numpy.random.Generator`, then move);
 * :func:`synchronize` for honest timings on GPUs;
+* :func:`keep_zero_d`: NumPy answers arithmetic on 0-d arrays with scalars, which the
+  leaf-wise arithmetic of parameter lists turns back into 0-d arrays;
 * the dtype policy (float64 by default, float32 on request; a device that cannot hold
   the dtype, such as a float32-only device or JAX without ``jax_enable_x64``, is one
   ``ValueError`` naming it, never a silent rounding: :func:`resolve_dtype`);
@@ -45,6 +47,7 @@ from .core import (
     index_dtype,
     is_traced,
     is_numpy,
+    keep_zero_d,
     namespace,
     one_hot,
     random_normal,

@@ -35,6 +35,7 @@ __all__ = [
     "erf",
     "check_finite",
     "is_traced",
+    "keep_zero_d",
 ]
 
 #: Backend names accepted everywhere a ``backend=`` argument appears.
@@ -282,6 +283,32 @@ def is_numpy(xp: ModuleType) -> bool:
         True for NumPy.
     """
     return array_api_compat.is_numpy_namespace(xp)
+
+
+def keep_zero_d(leaves: list) -> list:
+    r"""Return ``leaves`` with every NumPy scalar made a 0-d NumPy array again.
+
+    NumPy answers arithmetic on 0-d arrays (``0.1 * x``, ``x + y``, ``np.sqrt(x)``) with
+    a NumPy scalar, not an array; the other backends (CuPy, torch, JAX,
+    array_api_strict) keep 0-d arrays. Leaf-wise arithmetic on parameter lists
+    (:mod:`rso_ref.tree`, :func:`rso_ref.rso.apply_weights`) passes its results through
+    this, so that a 0-d parameter stays a 0-d array of the same dtype, on every backend.
+
+    Parameters
+    ----------
+    leaves : list
+        Results of leaf-wise arithmetic.
+
+    Returns
+    -------
+    list
+        ``leaves`` itself when it holds no NumPy scalar (the common case: one
+        ``isinstance`` per leaf), else a new list.
+    """
+    for leaf in leaves:
+        if isinstance(leaf, np.generic):
+            return [np.asarray(r) if isinstance(r, np.generic) else r for r in leaves]
+    return leaves
 
 
 def to_numpy(x: Any) -> np.ndarray:
