@@ -336,8 +336,10 @@ def gradient_evaluations(run: dict) -> np.ndarray:
     :class:`~rso_ref.optim.contract.StepInfo` (``oracle_calls``, recorded as
     ``run["steps"]["nfev"]``; RSO's meta-solve, each a forward and a backward pass). So
     entry :math:`t` is :math:`\sum_{s \le t} (1 + c_s)`: for SGD or Adam the step
-    count, for RSO with K = 5 about 8.5 times it on the digits MLP. Hessian-vector
-    products (``StepInfo.hvp_calls``, Dom-/Bulk-SGD) are not counted here.
+    count. An RSO step whose meta-solve runs all its K iterations costs at least
+    :math:`K + 2` (the step gradient, :math:`f` at :math:`w_0`, then one call or more per
+    iteration, as its line search may try several points). Hessian-vector products
+    (``StepInfo.hvp_calls``, Dom-/Bulk-SGD) are not counted here.
 
     Returns
     -------

@@ -68,8 +68,10 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
     band their min-max, and the x values of the cost panels are averaged over the seeds
     step by step. The loss is the minibatch loss of each step, a trailing moving
     average over ``window`` steps (:func:`smooth`). Loss against steps flatters an
-    optimizer whose step costs more (an RSO step makes about 8 gradient evaluations at
-    K = 5); the panels against gradient evaluations and wall time compare at equal cost.
+    optimizer whose step costs more (an RSO step whose meta-solve runs its K iterations
+    makes at least :math:`K + 2` gradient evaluations,
+    :func:`rso_ref.compare.gradient_evaluations`);
+    the panels against gradient evaluations and wall time compare at equal cost.
 
     Parameters
     ----------
@@ -77,7 +79,8 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
         ``{label: {"step_loss": rows, ...}}``, one row per seed (a flat list is one
         seed). Optional keys, each with the same rows: ``"gradient_evaluations"`` and
         ``"wall_time"`` (cumulative, one entry per step; their panel is drawn when every
-        run has them) and ``"eval_accuracy"`` (fractions, one per epoch).
+        run has them) and ``"eval_accuracy"`` (fractions, one per epoch; its panel is
+        drawn when some run has at least one value).
         :func:`rso_ref.compare.curve_data` makes this from a report.
     path : path
         The PNG to write (atomically).
@@ -95,7 +98,9 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
         raise ValueError(f"runs must be a non-empty mapping of label -> curves, got {runs!r}")
     panels = [(key, xlabel, name) for key, xlabel, name in _LOSS_PANELS
               if key is None or all(key in run for run in runs.values())]
-    with_acc = any(len(run.get("eval_accuracy", [])) for run in runs.values())
+    accuracy = {label: np.atleast_2d(np.asarray(run.get("eval_accuracy", []), dtype=np.float64))
+                for label, run in runs.items()}
+    with_acc = any(acc.size for acc in accuracy.values())   # seed rows may all be empty
     seeds = max(len(np.atleast_2d(run["step_loss"])) for run in runs.values())
     n_panels = len(panels) + with_acc
     plt = pyplot()
@@ -118,8 +123,8 @@ def plot_loss_curves(runs: Mapping[str, Mapping[str, Sequence]], path: str | os.
             ax.plot(x, loss[0], color=color, label=label)
             if rows.shape[0] > 1:
                 ax.fill_between(x, loss[1], loss[2], color=color, alpha=0.2, lw=0)
-        acc = np.atleast_2d(np.asarray(run.get("eval_accuracy", []), dtype=np.float64))
-        if with_acc and acc.size:
+        acc = accuracy[label]
+        if acc.size:
             epochs = np.arange(1, acc.shape[1] + 1)
             axes[len(panels)].plot(epochs, 100 * acc.mean(axis=0), marker="o", ms=4,
                                    color=color, label=label)

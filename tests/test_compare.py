@@ -299,6 +299,25 @@ def test_loss_figure_puts_cost_beside_steps_and_titles_what_it_plots(small_repor
     assert "test accuracy" in acc.get_title().lower() and "test accuracy" in acc.get_ylabel()
 
 
+@pytest.mark.parametrize("accuracy, panels", [
+    ([[], []], ["training step"]),                      # seed rows, all empty: no panel
+    ([[0.5, 0.75], [0.5, 1.0]], ["training step", "epoch"]),
+])
+def test_loss_figure_draws_the_accuracy_panel_only_with_accuracies(drawn, tmp_path, accuracy,
+                                                                   panels):
+    from rso_ref import plots
+
+    runs = {"sgd": {"step_loss": [[1.0, 0.5, 0.25], [1.0, 0.6, 0.3]],
+                    "eval_accuracy": accuracy}}
+    plots.plot_loss_curves(runs, tmp_path / "loss.png", window=1)
+    (fig,) = drawn
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in axes] == panels
+    if len(panels) == 2:   # the mean over seeds, in percent
+        np.testing.assert_allclose(axes[1].get_lines()[0].get_ydata(), [50.0, 87.5],
+                                   rtol=1e-12)
+
+
 def test_layer_weight_figure_is_smoothed_with_plain_ticks_and_legend_outside(small_report,
                                                                              drawn, tmp_path):
     from rso_ref import plots
