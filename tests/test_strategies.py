@@ -195,7 +195,7 @@ def test_param_lists_of_given_shapes_on_every_backend(xp, on_device, data):
 @given(S.param_lists())
 def test_param_lists_default_shapes(params):
     assert 1 <= len(params) <= 4
-    assert all(1 <= p.ndim <= 3 and all(1 <= s <= 4 for s in p.shape) for p in params)
+    assert all(0 <= p.ndim <= 3 and all(1 <= s <= 4 for s in p.shape) for p in params)
     assert all(isinstance(p, np.ndarray) and p.dtype == np.float64 for p in params)
 
 

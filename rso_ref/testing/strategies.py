@@ -398,10 +398,9 @@ def param_lists(shapes: Any = None, *, dtype: Any = None, xp: ModuleType | None 
     Parameters
     ----------
     shapes : sequence of tuples, or strategy of them, optional
-        The shapes of the arrays, fixed or drawn. Default: 1-4 arrays of 1-3 dimensions
-        with sides 1-4 (``hypothesis.extra.numpy.array_shapes``). 0-d arrays are left
-        out: on NumPy, arithmetic turns them into NumPy scalars, which rso_ref's
-        optimizers do not take as parameters; ask for them with ``shapes=[(), ...]``.
+        The shapes of the arrays, fixed or drawn. Default: 1-4 arrays of 0-3 dimensions
+        with sides 1-4 (``hypothesis.extra.numpy.array_shapes``; 0-d arrays, scalar
+        parameters such as a learned temperature, included).
     dtype, xp, device : optional
         Floating dtype, namespace and device of the arrays (module conventions).
 
@@ -414,7 +413,7 @@ def param_lists(shapes: Any = None, *, dtype: Any = None, xp: ModuleType | None 
     if shapes is None:
         from hypothesis.extra.numpy import array_shapes
 
-        shapes = st.lists(array_shapes(min_dims=1, max_dims=3, max_side=4), min_size=1,
+        shapes = st.lists(array_shapes(min_dims=0, max_dims=3, max_side=4), min_size=1,
                           max_size=4)
     elif not isinstance(shapes, st.SearchStrategy):
         shapes = st.just(_check_shapes(shapes))
