@@ -24,6 +24,7 @@ import numpy as np
 from .. import backend
 from ..extras import require
 from ..nn.mlp import MLP
+from ..testing.problems import spd_matrix
 
 __all__ = [
     "objective", "lbfgs_cases", "digits_rows", "mlp_params", "mlp_cases", "rso_meta_cases",
@@ -60,10 +61,9 @@ def objective(options: dict, inputs: dict) -> Callable[[Any], tuple[float, Any]]
 
 
 def _spd(n: int, cond: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``A`` of :func:`rso_ref.testing.problems.spd_matrix` and a Gaussian ``b``, one seed."""
     gen = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(gen.standard_normal((n, n)))
-    a = (q * np.logspace(0.0, np.log10(cond), n)) @ q.T
-    return 0.5 * (a + a.T), gen.standard_normal(n)
+    return spd_matrix(n, cond, gen), gen.standard_normal(n)
 
 
 def lbfgs_cases() -> list[dict]:
