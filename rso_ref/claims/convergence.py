@@ -63,7 +63,8 @@ from ..stats import bootstrap_ci
 __all__ = [
     "EXACT_K", "BlockProblem", "make_problem", "gap_trajectory", "fit_linear_rate",
     "gap_floor", "one_over_t_constant", "meta_hessian", "meta_hessian_fd", "descent_losses",
-    "mlp_trajectory", "rate_experiment", "convexity_experiment", "descent_experiment",
+    "mlp_trajectory", "rate_experiment", "rate_table", "rate_summary", "convexity_experiment",
+    "descent_experiment",
 ]
 
 #: Meta L-BFGS iterations standing in for an exact meta-solve ("exact" below). On the
@@ -522,6 +523,36 @@ def _plot_failures(desc: dict, summary: list, safe_ok: bool, path: Path) -> None
     save_figure(fig, path)
 
 
+def rate_table(rows: Sequence[dict]) -> list[str]:
+    r"""The markdown lines of the Theorem 1 evidence table, one row per run.
+
+    Each of ``rows`` needs ``problem``, ``cond``, ``method``, ``rho``, ``r2``,
+    ``gd_bound_rho``, ``final_gap``, ``floor``, ``envelope_ok`` and ``linear_bound_ok``
+    (the records of :func:`rate_experiment`, or the same records read back from
+    ``report.json``). A final gap at or below ``floor`` reads "round-off".
+    """
+    lines = ["| problem | κ | method | fitted ρ | R² | GD bound 1−μ/L | final gap | ≤ C/t | "
+             "≤ gap₀(1−μ/L)ᵗ |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        final = f"{r['final_gap']:.2e}" if r["final_gap"] > r["floor"] else "round-off"
+        lines.append(f"| {r['problem']} | {r['cond']:g} | {r['method']} | {r['rho']:.6g} | "
+                     f"{r['r2']:.3f} | {r['gd_bound_rho']:.6g} | {final} | "
+                     f"{'yes' if r['envelope_ok'] else 'no'} | "
+                     f"{'yes' if r['linear_bound_ok'] else 'no'} |")
+    return lines
+
+
+def rate_summary(steps: int, rows: Sequence[dict]) -> str:
+    """The evidence text of ``theorem1-rate``: what the table shows, then :func:`rate_table`."""
+    return (f"{steps} steps from θ₀ = 0. ρ is fitted on the second half of the "
+            "steps before the gap reaches round-off (10⁻¹¹ of the first gap), i.e. the "
+            "asymptotic rate; R² is the fit's. "
+            "Criteria (in the code): *holds* when every RSO run (each K and the exact "
+            "meta-solve) stays under C/t at every step and the exact runs obey the linear "
+            "bound; *holds-under-conditions* when only the exact runs stay under C/t.\n\n"
+            + "\n".join(rate_table(rows)))
+
+
 # --------------------------------------------------------------------------- claims
 _SOURCE = "RSO paper §3.1, Theorem 1"
 
@@ -566,22 +597,7 @@ def _run_rate(quick: bool, out_dir: Path) -> Evidence:
         " Against GD with the same η, the fitted asymptotic contraction of the exact RSO "
         "gives (1−ρ_RSO)/(1−ρ_GD) = " + ", ".join(speedups) + " (> 1: RSO faster per "
         "step; per step, not per oracle call, and each RSO step costs several oracle calls).")
-    lines = ["| problem | κ | method | fitted ρ | R² | GD bound 1−μ/L | final gap | ≤ C/t | "
-             "≤ gap₀(1−μ/L)ᵗ |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['problem']} | {r['cond']:g} | {r['method']} | {r['rho']:.6g} | "
-                     f"{r['r2']:.3f} | {r['gd_bound_rho']:.6g} | "
-                     f"{r['final_gap']:.2e} | " if r["final_gap"] > r["floor"] else
-                     f"{r['r2']:.3f} | {r['gd_bound_rho']:.6g} | round-off | "
-                     f"{'yes' if r['envelope_ok'] else 'no'} | "
-                     f"{'yes' if r['linear_bound_ok'] else 'no'} |")
-    summary = (f"{rate['steps']} steps from θ₀ = 0. ρ is fitted on the second half of the "
-               "steps before the gap reaches round-off (10⁻¹¹ of the first gap), i.e. the "
-               "asymptotic rate; R² is the fit's. "
-               "Criteria (in the code): *holds* when every RSO run (each K and the exact "
-               "meta-solve) stays under C/t at every step and the exact runs obey the linear "
-               "bound; *holds-under-conditions* when only the exact runs stay under C/t.\n\n"
-               + "\n".join(lines))
+    summary = rate_summary(rate["steps"], rows)
     _plot_gaps(rate, out_dir / "theorem1-rate-gaps.png")
     _plot_rates(rate, out_dir / "theorem1-rate-fitted.png")
     numbers = {"steps": rate["steps"], "rows": [

@@ -170,3 +170,25 @@ def test_stored_counterexample_reproduces(descent):
     assert res.loss_after == pytest.approx(example["loss_rso"], rel=1e-12)
     assert gd_loss == pytest.approx(example["loss_gd"], rel=1e-12)
     assert res.loss_after > gd_loss
+
+
+def test_rate_table_puts_every_value_in_its_column():
+    """Rows that reach round-off and rows that do not both fill every column of the header."""
+    common = {"problem": "least_squares", "cond": 100.0, "r2": 0.99912, "gd_bound_rho": 0.99,
+              "floor": 1e-12}
+    rows = [common | {"method": "GD", "rho": 0.975963, "final_gap": 4.16e-4,
+                      "envelope_ok": True, "linear_bound_ok": False},
+            common | {"method": "RSO exact", "rho": 0.5385, "final_gap": 1e-13,
+                      "envelope_ok": False, "linear_bound_ok": True}]
+    lines = conv.rate_table(rows)
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
+    assert len(cells) == 4 and all(len(row) == len(cells[0]) == 9 for row in cells)
+    header = cells[0]
+    above, below = (dict(zip(header, row)) for row in cells[2:])
+    assert above == {"problem": "least_squares", "κ": "100", "method": "GD",
+                     "fitted ρ": "0.975963", "R²": "0.999", "GD bound 1−μ/L": "0.99",
+                     "final gap": "4.16e-04", "≤ C/t": "yes", "≤ gap₀(1−μ/L)ᵗ": "no"}
+    assert below["method"] == "RSO exact" and below["fitted ρ"] == "0.5385"
+    assert (below["final gap"], below["≤ C/t"], below["≤ gap₀(1−μ/L)ᵗ"]) == (
+        "round-off", "no", "yes")
+    assert conv.rate_summary(40, rows).endswith("\n".join(lines))
