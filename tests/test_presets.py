@@ -12,6 +12,7 @@ from rso_ref.stats import holm, welch_diff
 from rso_ref.cli import main
 from rso_ref.compare import CompareConfig
 from rso_ref.optim.registry import DEFAULT_LR
+from rso_ref.presets import pages
 
 
 def test_presets_follow_the_protocol_of_the_issue():
@@ -172,7 +173,7 @@ def test_tiny_table1_run_writes_a_page_and_a_compact_report(tmp_path):
     assert report["preset"]["changed_from_preset"] == ["epochs", "optimizers", "seeds"]
     paths = presets.write_preset(report, tmp_path)
     page = paths["page"].read_text()
-    assert "Not the preset's protocol" in page and "| rso | sgd |" in page
+    assert "Not the preset's protocol" in page and "| rso | SGD+momentum |" in page
     assert ("--preset table1-digits-mlp --epochs 1 --seeds 0,1 --no-tune (and, from Python, "
             "overrides of optimizers)") in page
     saved = json.loads(paths["report"].read_text())
@@ -254,6 +255,26 @@ def test_committed_pages_are_what_their_saved_reports_render_to(tmp_path):
                    for key, stem in re.findall(r"^!\[(\w+)\]\((\w+)\.png\)$", page, re.M)}
         assert set(figures) >= {"accuracy", "curves", "cost", "lr"}
         assert presets.render_page(report, figures) == page, name
+        assert not re.search(r"\bsgd\b", page), name   # the SGD arms run with momentum 0.9
         reports.append(report)
     index = presets.write_index(reports, tmp_path)
     assert index.read_text() == (_TABLES / "README.md").read_text()
+    assert "| preset | SGD+momentum | adam | adamw | rso |" in index.read_text()
+
+
+def test_sgd_arms_with_momentum_are_labelled_sgd_momentum():
+    variants = {"plain": {"optimizer": "sgd", "options": {"momentum": 0.0}},
+                "heavy": {"optimizer": "SGD", "options": {"momentum": 0.5}},
+                "K=2": {"optimizer": "rso", "options": {"meta_iters": 2}}}
+    config = {"variants": variants}
+    assert pages.arm_label("sgd", config) == "SGD+momentum"      # the harness's momentum 0.9
+    assert pages.arm_label("heavy", config) == "SGD+momentum"
+    assert [pages.arm_label(a, config) for a in ("plain", "K=2", "adam", "rso")] == [
+        "plain", "K=2", "adam", "rso"]
+    with pytest.raises(TypeError, match="^arm must be a string"):
+        pages.arm_label(None, config)
+    comparison = {"arm": "rso", "reference": "sgd", "diff": 0.02, "lo": 0.01, "hi": 0.03,
+                  "t": 3.0, "p": 0.01, "p_holm": 0.01}
+    row = pages._comparison_table({"config": config, "analysis": {"comparisons": [comparison]}})[2]
+    assert row.startswith("| rso | SGD+momentum | +2.00 [+1.00, +3.00] |")
+    assert row.endswith("| higher than SGD+momentum (significant at the 5 % level) |")

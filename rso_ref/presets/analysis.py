@@ -15,7 +15,7 @@ from .. import metrics
 from ..compare import finished, gradient_evaluations_per_step
 from ..stats import holm, mean_std, welch_diff
 
-__all__ = ["analyse", "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW"]
+__all__ = ["analyse", "conclusion", "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW"]
 
 #: Target of the epochs-to-target measure, as a fraction of the best arm's final mean.
 TARGET_FRACTION = 0.9
@@ -144,7 +144,7 @@ def analyse(report: dict, *, reference: str | None = None,
     comparisons = [{"arm": a, "reference": b, **_welch(finals[a], finals[b])} for a, b in pairs]
     for comparison, p_holm in zip(comparisons, holm([c["p"] for c in comparisons])):
         comparison["p_holm"] = p_holm
-        comparison["conclusion"] = _conclusion(comparison)
+        comparison["conclusion"] = conclusion(comparison)
     return {"target": target, "reference": best, "arms": arms, "comparisons": comparisons}
 
 
@@ -158,10 +158,16 @@ def _welch(a: list[float], b: list[float]) -> dict:
     return welch_diff(a, b)
 
 
-def _conclusion(c: dict) -> str:
+def conclusion(c: dict, reference: str | None = None) -> str:
+    """A comparison ``c`` (``diff``, ``p_holm``, ``reference``) in words, at the 5 % level.
+
+    ``reference`` is the name the reference arm is written under (pages show display
+    names, :func:`rso_ref.presets.pages.arm_label`); ``c["reference"]`` when None.
+    """
+    name = c["reference"] if reference is None else reference
     if not math.isfinite(c["p_holm"]):
         return f"not testable ({c.get('untestable', 'no p-value')})"
     if c["p_holm"] >= 0.05:
-        return f"no significant difference from {c['reference']} at the 5 % level"
+        return f"no significant difference from {name} at the 5 % level"
     side = "higher" if c["diff"] > 0 else "lower"
-    return f"{side} than {c['reference']} (significant at the 5 % level)"
+    return f"{side} than {name} (significant at the 5 % level)"

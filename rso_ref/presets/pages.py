@@ -15,10 +15,32 @@ import numpy as np
 from ..checkpoint import write_json_atomic, write_text_atomic
 from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
-from .analysis import LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION
+from ..optim.registry import DEFAULT_OPTIONS
+from .analysis import LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, conclusion
 
 __all__ = ["write_preset", "write_index", "index_rows", "arm_grid", "compact", "render_page",
-           "plot_preset"]
+           "plot_preset", "arm_label"]
+
+
+def arm_label(arm: str, config: dict) -> str:
+    r"""The name under which ``arm`` of a report with ``config`` is shown in pages and figures.
+
+    An arm that runs SGD with momentum (the harness's default,
+    :data:`rso_ref.optim.registry.DEFAULT_OPTIONS`, momentum 0.9, unless the arm's variant
+    in ``config["variants"]`` sets it) reads "SGD+momentum", the name of that baseline in
+    the RSO paper's Table 1; every other arm keeps its key.
+
+    Raises
+    ------
+    TypeError
+        If ``arm`` is not a string.
+    """
+    if not isinstance(arm, str):
+        raise TypeError(f"arm must be a string, got {type(arm).__name__}")
+    variant = config.get("variants", {}).get(arm)
+    optimizer = (variant["optimizer"] if variant else arm).lower()
+    options = {**DEFAULT_OPTIONS.get(optimizer, {}), **(variant or {}).get("options", {})}
+    return "SGD+momentum" if optimizer == "sgd" and options.get("momentum", 0) > 0 else arm
 
 
 def _pct(pair: Sequence[float]) -> str:
@@ -47,7 +69,7 @@ def _lr_range_cell(arm: dict) -> str:
 
 
 def _arm_table(report: dict) -> list[str]:
-    analysis = report["analysis"]
+    analysis, cfg = report["analysis"], report["config"]
     lines = ["| arm | lr | test accuracy (%) | epochs to target | grad. evals / step | "
              "grad. evals to target | time / run (s) | grad-norm CV | loss variance | "
              "LR range (decades) |", "|" + " --- |" * 10]
@@ -60,7 +82,7 @@ def _arm_table(report: dict) -> list[str]:
             f" ({a['diverged']} diverged)" if a["diverged"] else "")
         lr = f"{a['lr']:.3g}" + (" (edge)" if a.get("lr_at_edge") else "")
         lines.append(
-            f"| {arm} | {lr} | {accuracy} | {epochs} | "
+            f"| {arm_label(arm, cfg)} | {lr} | {accuracy} | {epochs} | "
             f"{a['gradient_evaluations_per_step']:.2f} | "
             f"{'–' if not math.isfinite(evals) else f'{evals:.0f}'} | "
             f"{_num(a['wall_time_per_run_mean_std'], '.1f')} | "
@@ -72,10 +94,13 @@ def _arm_table(report: dict) -> list[str]:
 def _comparison_table(report: dict) -> list[str]:
     lines = ["| arm | vs | difference (points) [95 % CI] | Welch t | p | p (Holm) | "
              "conclusion |", "|" + " --- |" * 7]
+    cfg = report["config"]
     for c in report["analysis"]["comparisons"]:
-        lines.append(f"| {c['arm']} | {c['reference']} | {100 * c['diff']:+.2f} "
+        lines.append(f"| {arm_label(c['arm'], cfg)} | {arm_label(c['reference'], cfg)} | "
+                     f"{100 * c['diff']:+.2f} "
                      f"[{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | {c['t']:+.2f} | "
-                     f"{c['p']:.3g} | {c['p_holm']:.3g} | {c['conclusion']} |")
+                     f"{c['p']:.3g} | {c['p_holm']:.3g} | "
+                     f"{conclusion(c, arm_label(c['reference'], cfg))} |")
     return lines
 
 
@@ -88,7 +113,8 @@ def _tuning_table(report: dict) -> list[str]:
     for arm, t in tuning.items():
         cells = [f"{lr:.3g}: {100 * s:.1f}" if s == s else f"{lr:.3g}: diverged"
                  for lr, s in zip(t["grid"], t["val_accuracy"])]
-        lines.append(f"| {arm} | " + ", ".join(cells) + f" | {t['best']:.3g} |")
+        lines.append(f"| {arm_label(arm, report['config'])} | " + ", ".join(cells)
+                     + f" | {t['best']:.3g} |")
     return lines
 
 
@@ -181,6 +207,8 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
     plt = pyplot()
     analysis, name = report["analysis"], report["preset"]["name"]
     arms = list(analysis["arms"])
+    labels = {arm: arm_label(arm, report["config"])
+              for arm in {*arms, *(report.get("tuning") or {})}}
     fig, ax = plt.subplots(figsize=(1.4 * len(arms) + 2.5, 3.6))
     for i, arm in enumerate(arms):
         acc = 100 * np.asarray(analysis["arms"][arm]["test_accuracy"], dtype=np.float64)
@@ -189,10 +217,11 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
         if acc.size:
             sd = acc.std(ddof=1) if acc.size > 1 else 0.0
             ax.errorbar(i + 0.3, acc.mean(), yerr=sd, fmt="s", color="k", capsize=4)
-    ticks = {arm: arm for arm in arms}
+    ticks = {arm: labels[arm] for arm in arms}
     for c in analysis["comparisons"]:   # under the arm's name: its first (strongest) test
-        if ticks[c["arm"]] == c["arm"]:
-            ticks[c["arm"]] = (f"{c['arm']}\n{100 * c['diff']:+.1f} vs {c['reference']}\n"
+        if ticks[c["arm"]] == labels[c["arm"]]:
+            ticks[c["arm"]] = (f"{labels[c['arm']]}\n{100 * c['diff']:+.1f} vs "
+                               f"{arm_label(c['reference'], report['config'])}\n"
                                f"p={c['p_holm']:.2g}")
     ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
@@ -202,7 +231,8 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
     figures = {"accuracy": save_figure(fig, out_dir / "accuracy.png")}
     curves = curve_data(report)
     if curves is not None:
-        figures["curves"] = plot_loss_curves(curves, out_dir / "curves.png",
+        figures["curves"] = plot_loss_curves({labels[arm]: c for arm, c in curves.items()},
+                                             out_dir / "curves.png",
                                              title=report["preset"]["title"])
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for i, arm in enumerate(arms):
@@ -215,7 +245,7 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
         evals = (np.arange(1, mean.size + 1) * steps / mean.size
                  * a["gradient_evaluations_per_step"])
         ax.semilogx(evals, mean, marker="o", ms=3, ls=("-", "--", "-.", ":")[i % 4],
-                    color=f"C{i}", label=arm)  # dashes keep coinciding arms visible
+                    color=f"C{i}", label=labels[arm])  # dashes keep coinciding arms visible
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axhline(100 * analysis["target"], color="k", ls="--", lw=0.8, label="target")
     _label(ax, "gradient evaluations (meta-solve included)",
@@ -225,7 +255,8 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for i, (arm, t) in enumerate(report["tuning"].items()):
             ax.semilogx(t["grid"], 100 * np.asarray(t["val_accuracy"], dtype=np.float64),
-                        "o-", color=f"C{arms.index(arm) if arm in arms else i}", label=arm)
+                        "o-", color=f"C{arms.index(arm) if arm in arms else i}",
+                        label=labels[arm])
         _label(ax, "learning rate", "validation accuracy (%)", f"{name}: learning-rate grid")
         figures["lr"] = save_figure(fig, out_dir / "lr.png")
     return figures
@@ -266,8 +297,9 @@ def index_rows(reports: Sequence[dict]) -> list[str]:
         for c in analysis["comparisons"]:
             a, r = analysis["arms"][c["arm"]], analysis["arms"][c["reference"]]
             lines.append(
-                f"| [{name}]({name}/README.md) | {c['arm']} | "
-                f"{_pct(a['test_accuracy_mean_std'])} | {c['reference']} | "
+                f"| [{name}]({name}/README.md) | {arm_label(c['arm'], report['config'])} | "
+                f"{_pct(a['test_accuracy_mean_std'])} | "
+                f"{arm_label(c['reference'], report['config'])} | "
                 f"{_pct(r['test_accuracy_mean_std'])} | {100 * c['diff']:+.2f} "
                 f"[{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | {c['p_holm']:.3g} | "
                 f"{a['gradient_evaluations_per_step']:.1f} / "
@@ -279,10 +311,12 @@ def arm_grid(reports: Sequence[dict], title: str,
              cell: Callable[[dict], str]) -> list[str]:
     """A markdown table, one row per report and one column per arm, of ``cell(arm stats)``.
 
-    Reports must share their arms (e.g. the Table 1 presets: SGD, Adam, AdamW, RSO).
+    Reports must share their arms (e.g. the Table 1 presets: SGD+momentum, Adam, AdamW,
+    RSO); the columns are named by :func:`arm_label` of the first report.
     """
     arms = list(reports[0]["analysis"]["arms"])
-    lines = [f"| {title} | " + " | ".join(arms) + " |", "|" + " --- |" * (len(arms) + 1)]
+    names = [arm_label(arm, reports[0]["config"]) for arm in arms]
+    lines = [f"| {title} | " + " | ".join(names) + " |", "|" + " --- |" * (len(arms) + 1)]
     for report in reports:
         name, stats = report["preset"]["name"], report["analysis"]["arms"]
         lines.append(f"| [{name}]({name}/README.md) | "
