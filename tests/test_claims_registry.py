@@ -78,3 +78,18 @@ def test_holm_adjustment():
 def test_mean_std():
     assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2.0), rel=1e-15))
     assert mean_std([5.0]) == (5.0, 0.0)
+
+
+def test_claims_cite_papers_not_files_outside_the_repository():
+    """Sources and the committed theory/ pages name papers, never a path like shared/papers/."""
+    from pathlib import Path
+
+    from rso_ref.claims import all_claims
+
+    claims = all_claims()
+    assert len(claims) >= 14
+    for claim in claims:
+        assert "shared/" not in claim.source and ".txt" not in claim.source, claim.id
+    theory = Path(__file__).resolve().parents[1] / "theory"
+    for path in [*theory.glob("*.md"), theory / "report.json", *theory.glob("tables/**/*.md")]:
+        assert "shared/papers" not in path.read_text(encoding="utf-8"), path.name

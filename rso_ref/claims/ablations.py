@@ -13,7 +13,7 @@ of hidden layers, and the head (last layer).
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §4.5.
+.. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id), §4.5.
 .. [2] B. L. Welch, "The generalization of 'Student's' problem when several different
        population variances are involved", Biometrika 34 (1947), doi:10.2307/2332510.
 """

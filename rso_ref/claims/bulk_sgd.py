@@ -1,6 +1,6 @@
 r"""Claims of the Bulk-SGD paper: dominant/bulk Hessian subspaces and the methods built on them.
 
-The paper (``shared/papers/bulk-sgd-abstract.txt``; only its abstract is available)
+The Bulk-SGD paper (only its abstract is available; it names no title, authors or arXiv id)
 reports that (1) gradients align with the *dominant subspace* spanned by the top-``k``
 Hessian eigenvectors, ``k`` the number of classes; (2) Dom-SGD, which steps inside it,
 stalls while Bulk-SGD, which steps in its orthogonal complement, keeps training;
@@ -736,7 +736,8 @@ def _run_energy(quick: bool, out_dir: Path) -> Evidence:
                     ["bulk-ggn-energy.png"])
 
 
-_SOURCE = "Bulk-SGD paper (abstract, shared/papers/bulk-sgd-abstract.txt)"
+#: The study is known here by its abstract alone, which gives no title, authors or arXiv id.
+_SOURCE = "Bulk-SGD paper (abstract only; title, authors and arXiv id not given)"
 
 register(Claim(
     id="bulk-alignment",

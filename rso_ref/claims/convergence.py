@@ -34,7 +34,7 @@ The yardsticks for the rate are those of GD with :math:`\eta = 1/L`:
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §3.1.
+.. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id), §3.1.
 .. [2] A. Beck, *First-Order Methods in Optimization*, SIAM, 2017, Thm. 10.21 (the
        :math:`L\|x_0 - x^\star\|^2/(2t)` bound of GD with step :math:`1/L`),
        doi:10.1137/1.9781611974997.

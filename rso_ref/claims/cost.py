@@ -21,7 +21,8 @@ against :math:`C_\text{fwd+bwd}` for an SGD step.
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §2.3, §3.3, §6.2.
+.. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id),
+       §2.3, §3.3, §6.2.
 .. [2] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006,
        §7.2 (L-BFGS storage 2mL), doi:10.1007/978-0-387-40065-5.
 """

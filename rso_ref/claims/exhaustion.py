@@ -46,7 +46,7 @@ steps over which the lag products stay correlated here.
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §2.4, §3.2
+.. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id), §2.4, §3.2
        (Theorem 2), §4.4 (Figure 1).
 .. [2] P. Hall, J. L. Horowitz and B.-Y. Jing, "On blocking rules for the bootstrap with
        dependent data", *Biometrika* 82(3), 561-574, 1995, doi:10.1093/biomet/82.3.561.

@@ -13,7 +13,8 @@ full protocol), several seeds, Welch's t-test between RSO and Adam.
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §4.2 Table 1, §4.3.
+.. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id),
+       §4.2 Table 1, §4.3.
 .. [2] K. He, X. Zhang, S. Ren and J. Sun, "Deep Residual Learning for Image Recognition",
        CVPR 2016, arXiv:1512.03385 (ResNet-50: 3.8e9 multiply-adds per 224² image).
 .. [3] A. Dosovitskiy et al., "An Image is Worth 16x16 Words", ICLR 2021,

@@ -22,7 +22,7 @@ The module also holds the small training helpers the other small-scale claims sh
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, abstract,
+.. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id), abstract,
        §4.2 Table 2.
 .. [2] B. Efron and R. J. Tibshirani, *An Introduction to the Bootstrap*, Chapman &
        Hall, 1993, doi:10.1201/9780429246593 (two-sample percentile bootstrap).

@@ -1,7 +1,7 @@
 r"""The RSO paper's Tables 1-2 and §4.5 ablations at a scale a CPU can run, as compare presets.
 
 The paper's experiments (CIFAR-100 / ImageNet ResNets and ViT, §4.2-4.5 of
-``shared/papers/rso-paper.txt``) need GPU-weeks. Each :class:`Preset` here is a small,
+"Recursive Subspace Optimization") need GPU-weeks. Each :class:`Preset` here is a small,
 fully specified analogue that ``rso-ref compare --preset NAME`` runs end to end. The
 definitions and the running are in :mod:`~rso_ref.presets.protocol` (steps 1-2 below),
 the statistics in :mod:`~rso_ref.presets.analysis` (step 3), and the markdown pages,
