@@ -23,16 +23,37 @@ def test_evidence_rejects_unknown_verdicts():
 
 def test_report_merges_claims_and_renders_pages(tmp_path):
     one, two = _claim("one"), _claim("two")
-    write_report([(one, one.run(True, tmp_path), 1.0)], tmp_path, quick=True)
-    paths = write_report([(two, two.run(False, tmp_path), 2.0)], tmp_path, quick=False)
+    run = {"seconds": 1.0, "load_average": [0.5, 1.25], "cpu_count": 2}
+    write_report([(one, one.run(True, tmp_path), run)], tmp_path, quick=True)
+    paths = write_report([(two, two.run(False, tmp_path), {"seconds": 2.0})], tmp_path,
+                         quick=False)
     payload = json.loads(paths["json"].read_text())
     assert list(payload["claims"]) == ["one", "two"]
     assert payload["claims"]["one"]["numbers"] == {"x": 1.0}
     assert payload["claims"]["two"]["command"] == "rso-ref theory --claim two"
     index = paths["index"].read_text()
     assert "[one](one.md)" in index and "[two](two.md)" in index
-    page = render_claim(one, one.run(True, tmp_path), quick=True, seconds=3)
+    assert payload["claims"]["one"]["load_average"] == [0.5, 1.25]
+    page = render_claim(one, one.run(True, tmp_path), quick=True, run=run)
     assert "**holds**" in page and "rso-ref theory --claim one --quick" in page
+    assert "load average 0.5 at the start and 1.2 at the end on 2 CPUs" in page
+
+
+def test_concurrent_report_writers_keep_every_claim(tmp_path):
+    """Two processes merging into one report.json at once must not drop a claim."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        pool.map(_write_one, [(str(tmp_path), f"c{i}") for i in range(12)])
+    payload = json.loads((tmp_path / "report.json").read_text())
+    assert sorted(payload["claims"]) == sorted(f"c{i}" for i in range(12))
+
+
+def _write_one(args):
+    out, cid = args
+    claim = _claim(cid)
+    write_report([(claim, claim.run(True, out), {"seconds": 0.0})], out, quick=True)
 
 
 def test_bootstrap_ci_covers_the_mean_and_shrinks_with_n():
