@@ -13,6 +13,13 @@ bootstrap, Künsch 1989, doi:10.1214/aos/1176347265).
 doi:10.2307/2332510) with the confidence interval of the difference of means, and
 ``holm`` the Holm-Bonferroni step-down adjustment of several p-values (Holm 1979,
 "A simple sequentially rejective multiple test procedure", Scand. J. Statist. 6).
+
+``tost_diff`` is the two one-sided tests procedure for equivalence (Schuirmann 1987,
+doi:10.1007/BF01068419) on Welch's statistic: "no gain" is shown, not assumed from a
+non-significant difference. ``proportion_ci`` is the exact Clopper-Pearson interval of
+a binomial proportion (1934, doi:10.1093/biomet/26.4.404), and ``detectable_effect`` the
+smallest effect a two-sided test with a given standard error detects with given power
+(normal approximation), the power statement behind a "no evidence" reading.
 """
 from __future__ import annotations
 
@@ -20,9 +27,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .validation import check_int, check_real
+from .validation import check_int, check_nonnegative, check_positive, check_real
 
-__all__ = ["bootstrap_ci", "welch_diff", "holm", "mean_std"]
+__all__ = ["bootstrap_ci", "welch_diff", "holm", "mean_std", "tost_diff", "proportion_ci",
+           "detectable_effect"]
 
 
 def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *,
@@ -158,3 +166,115 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """
     arr = np.asarray(values, dtype=np.float64)
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def tost_diff(a: Sequence[float], b: Sequence[float], margin: float, *, alpha: float = 0.05
+              ) -> dict[str, float | bool]:
+    r"""Test whether ``mean(a) - mean(b)`` lies within ``±margin`` (Welch TOST).
+
+    Two one-sided Welch tests, :math:`H_{0-}: \mu_a - \mu_b \le -\delta` and
+    :math:`H_{0+}: \mu_a - \mu_b \ge \delta`; equivalence is declared when both are
+    rejected at level :math:`\alpha`, i.e. when
+    :math:`p = \max(p_-, p_+) \le \alpha`, equivalently when the
+    :math:`1 - 2\alpha` Welch interval of the difference lies inside
+    :math:`(-\delta, \delta)`.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        The two samples (at least two values each).
+    margin : float
+        The equivalence margin :math:`\delta > 0`, in the samples' units.
+    alpha : float, default 0.05
+        Level of each one-sided test.
+
+    Returns
+    -------
+    dict
+        ``{"diff", "lo", "hi", "p", "margin", "equivalent"}``: the difference of means, its
+        :math:`1 - 2\alpha` interval, the TOST p-value, the margin and the decision.
+    """
+    from scipy import stats
+
+    delta = check_positive(margin, "margin")
+    _check_open_unit(alpha, "alpha", upper=0.5)
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    if x.size < 2 or y.size < 2:
+        raise ValueError(f"a and b need at least two values each, got {x.size} and {y.size}")
+    lower = stats.ttest_ind(x + delta, y, equal_var=False, alternative="greater")
+    upper = stats.ttest_ind(x - delta, y, equal_var=False, alternative="less")
+    ci = stats.ttest_ind(x, y, equal_var=False).confidence_interval(1 - 2 * alpha)
+    p = float(max(lower.pvalue, upper.pvalue))
+    return {"diff": float(x.mean() - y.mean()), "lo": float(ci.low), "hi": float(ci.high),
+            "p": p, "margin": delta, "equivalent": bool(p <= alpha)}
+
+
+def proportion_ci(successes: int, trials: int, *, confidence: float = 0.95
+                  ) -> tuple[float, float, float]:
+    r"""Return a proportion :math:`k/n` and its exact (Clopper-Pearson) interval.
+
+    The bounds are the :math:`\alpha/2` and :math:`1-\alpha/2` quantiles of
+    :math:`\mathrm{Beta}(k, n-k+1)` and :math:`\mathrm{Beta}(k+1, n-k)`; with
+    :math:`k = 0` the interval still has an upper bound above zero (about :math:`3/n`
+    at 95 %), so "no failure seen" is reported with what it can exclude.
+
+    Parameters
+    ----------
+    successes : int
+        :math:`k`, between 0 and ``trials``.
+    trials : int
+        :math:`n \ge 1`.
+    confidence : float, default 0.95
+        Level of the interval.
+
+    Returns
+    -------
+    tuple of float
+        ``(k/n, lo, hi)``.
+    """
+    from scipy import stats
+
+    n = check_int(trials, "trials", minimum=1)
+    k = check_int(successes, "successes")
+    if k > n:
+        raise ValueError(f"successes must be at most trials={n}, got {k}")
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return k / n, float(ci.low), float(ci.high)
+
+
+def detectable_effect(standard_error: float, *, alpha: float = 0.05, power: float = 0.8
+                      ) -> float:
+    r"""Return the smallest effect a two-sided level-``alpha`` test detects with ``power``.
+
+    .. math::
+
+        \delta_{\min} = (z_{1-\alpha/2} + z_{\mathrm{power}})\,\mathrm{SE}
+
+    (normal approximation; 2.80 SE at 5 % and 80 %). A protocol that finds no effect
+    has excluded, with that power, effects of this size or larger, and nothing smaller.
+
+    Parameters
+    ----------
+    standard_error : float
+        The standard error of the estimate (positive).
+    alpha : float, default 0.05
+        Two-sided level.
+    power : float, default 0.8
+        Probability of detecting an effect of the returned size.
+
+    Returns
+    -------
+    float
+        :math:`\delta_{\min}`, in the estimate's units.
+    """
+    from scipy import stats
+
+    se = check_nonnegative(standard_error, "standard_error")
+    _check_open_unit(alpha, "alpha")
+    _check_open_unit(power, "power")
+    return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se)
+
+
+def _check_open_unit(value: float, name: str, upper: float = 1.0) -> None:
+    if not 0.0 < check_positive(value, name) < upper:
+        raise ValueError(f"{name} must lie in (0, {upper}), got {value!r}")

@@ -7,7 +7,8 @@ import pytest
 
 from rso_ref.claims import Claim, Evidence
 from rso_ref.claims.report import render_claim, write_report
-from rso_ref.stats import bootstrap_ci, holm, mean_std, welch_diff
+from rso_ref.stats import (bootstrap_ci, detectable_effect, holm, mean_std, proportion_ci,
+                            tost_diff, welch_diff)
 
 
 def _claim(cid="demo-claim"):
@@ -114,3 +115,42 @@ def test_claims_cite_papers_not_files_outside_the_repository():
     theory = Path(__file__).resolve().parents[1] / "theory"
     for path in [*theory.glob("*.md"), theory / "report.json", *theory.glob("tables/**/*.md")]:
         assert "shared/papers" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_tost_declares_equivalence_only_inside_the_margin():
+    gen = np.random.default_rng(1)
+    a, b = gen.normal(0.0, 0.1, 40), gen.normal(0.02, 0.1, 40)
+    inside = tost_diff(a, b, 0.2)
+    assert inside["equivalent"] and inside["p"] < 0.05
+    assert -0.2 < inside["lo"] < inside["diff"] < inside["hi"] < 0.2
+    outside = tost_diff(a, b, 0.01)  # the 90 % interval (about ±0.04) is wider than ±0.01
+    assert not outside["equivalent"] and outside["p"] > 0.05
+    shifted = tost_diff(a + 1.0, b, 0.2)  # a real difference of 1 is not "equivalent"
+    assert not shifted["equivalent"] and shifted["lo"] > 0.2
+    # p is the larger one-sided p: equals alpha exactly where an interval bound meets the margin
+    margin = -inside["lo"] if -inside["lo"] > inside["hi"] else inside["hi"]
+    assert tost_diff(a, b, margin)["p"] == pytest.approx(0.05, rel=1e-9)
+    with pytest.raises(ValueError, match="margin"):
+        tost_diff(a, b, 0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        tost_diff(a, b, 0.1, alpha=0.6)
+
+
+def test_proportion_ci_is_clopper_pearson():
+    p, lo, hi = proportion_ci(0, 100)
+    assert p == 0 and lo == 0 and hi == pytest.approx(1 - 0.025 ** (1 / 100), rel=1e-9)
+    p, lo, hi = proportion_ci(7, 20)
+    # Beta quantiles of the exact interval (closed form via scipy.stats.beta)
+    assert lo == pytest.approx(stats.beta.ppf(0.025, 7, 14), rel=1e-9)
+    assert hi == pytest.approx(stats.beta.ppf(0.975, 8, 13), rel=1e-9)
+    with pytest.raises(ValueError, match="successes"):
+        proportion_ci(5, 4)
+    with pytest.raises(ValueError, match="trials"):
+        proportion_ci(0, 0)
+
+
+def test_detectable_effect_is_2_8_standard_errors_at_5_percent_and_80_percent():
+    assert detectable_effect(1.0) == pytest.approx(1.959964 + 0.841621, rel=1e-6)
+    assert detectable_effect(0.5, power=0.5) == pytest.approx(0.5 * 1.959964, rel=1e-6)
+    with pytest.raises(ValueError, match="power"):
+        detectable_effect(1.0, power=1.0)
