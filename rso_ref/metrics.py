@@ -7,6 +7,11 @@ Gradient-norm std
     :math:`\operatorname{std}_t \|\nabla L_{B_t}(\theta_t)\|` over the steps ``t`` of a
     window (by default the second half of training, after the transient), with the
     unbiased (``ddof=1``) estimator.
+Gradient variance
+    the trace of the covariance of the minibatch gradient at a fixed :math:`\theta`,
+    :math:`\operatorname{tr}\operatorname{Cov}_B[\nabla L_B(\theta)]`, estimated from
+    several minibatch gradients drawn at that :math:`\theta`
+    (:func:`gradient_covariance_trace`); the abstract's "gradient variance".
 Gradient-norm coefficient of variation
     the same standard deviation divided by the mean norm over the window; scale-free, so
     optimizers whose gradients end at different sizes compare (used by the presets of
@@ -39,6 +44,7 @@ __all__ = [
     "second_half",
     "gradient_norm_std",
     "gradient_norm_cv",
+    "gradient_covariance_trace",
     "loss_variance",
     "lr_sensitivity_range",
     "epochs_to_target",
@@ -112,6 +118,41 @@ def gradient_norm_cv(grad_norms: Sequence[float]) -> float:
     """
     arr = _as_1d(grad_norms, "grad_norms")
     return gradient_norm_std(arr) / float(np.mean(arr))
+
+
+def gradient_covariance_trace(gradients: Sequence[Sequence[float]]) -> float:
+    r"""Return the unbiased estimate of the trace of the minibatch-gradient covariance.
+
+    With :math:`m` minibatch gradients :math:`g_1, \dots, g_m` taken at one fixed
+    :math:`\theta` (flattened to vectors),
+
+    .. math::
+
+        \widehat{\operatorname{tr}\operatorname{Cov}} = \frac{1}{m-1} \sum_{b=1}^{m}
+        \|g_b - \bar g\|^2, \qquad \bar g = \frac{1}{m} \sum_{b=1}^{m} g_b,
+
+    an unbiased estimate of :math:`\operatorname{tr}\operatorname{Cov}_B[\nabla
+    L_B(\theta)] = \mathbb{E}_B \|\nabla L_B(\theta) - \nabla L(\theta)\|^2` when the
+    minibatches are drawn independently; it equals ``np.trace(np.cov(gradients.T))``.
+    This is the "gradient variance" of the RSO paper's abstract, measured at the
+    :math:`\theta` an optimizer visits rather than along its moving trajectory.
+
+    Parameters
+    ----------
+    gradients : array_like, shape (m, d)
+        One flattened minibatch gradient per row, :math:`m \ge 2`.
+
+    Returns
+    -------
+    float
+        The estimate (0 when all rows are equal).
+    """
+    arr = np.asarray(gradients, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] < 2:
+        raise ValueError(f"gradients must be 2-D with at least 2 rows (one minibatch gradient "
+                         f"per row), got shape {arr.shape}")
+    centred = arr - arr.mean(axis=0)
+    return float(np.sum(centred ** 2) / (arr.shape[0] - 1))
 
 
 def loss_variance(losses: Sequence[float], window: int = 21) -> float:

@@ -64,3 +64,31 @@ def test_gradient_norm_cv_is_std_over_mean():
         np.std(values, ddof=1) / np.mean(values), rel=1e-15)
     assert metrics.gradient_norm_cv([2.0, 4.0, 8.0]) == pytest.approx(
         metrics.gradient_norm_cv(values), rel=1e-15)          # scale-free
+
+
+def test_gradient_covariance_trace_matches_numpy_cov():
+    g = np.random.default_rng(0).normal(size=(12, 7))
+    assert metrics.gradient_covariance_trace(g) == pytest.approx(np.trace(np.cov(g.T)), rel=1e-12)
+    assert metrics.gradient_covariance_trace(np.ones((4, 3))) == 0.0
+    with pytest.raises(ValueError, match="gradients"):
+        metrics.gradient_covariance_trace(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="gradients"):
+        metrics.gradient_covariance_trace(np.ones(3))
+
+
+def test_gradient_covariance_trace_least_squares_closed_form():
+    # Least squares L_i(theta) = (x_i . theta - y_i)^2 / 2 has the per-sample gradient
+    # g_i = x_i (x_i . theta - y_i). A minibatch of B samples drawn with replacement has
+    # tr Cov[g_B] = tr(Sigma) / B, Sigma the population (ddof=0) covariance of the g_i.
+    # Enumerating all n^B equally likely ordered minibatches gives the exact distribution;
+    # the estimator (ddof=1) over those N rows is N/(N-1) times the exact trace.
+    gen = np.random.default_rng(1)
+    n, d, batch = 5, 3, 3
+    X, y, theta = gen.normal(size=(n, d)), gen.normal(size=n), gen.normal(size=d)
+    per_sample = X * (X @ theta - y)[:, None]
+    exact = np.sum(per_sample.var(axis=0)) / batch
+    index = np.array(np.meshgrid(*[np.arange(n)] * batch, indexing="ij")).reshape(batch, -1).T
+    batch_grads = np.stack([X[i].T @ (X[i] @ theta - y[i]) / batch for i in index])
+    rows = batch_grads.shape[0]
+    estimate = metrics.gradient_covariance_trace(batch_grads) * (rows - 1) / rows
+    assert estimate == pytest.approx(exact, rel=1e-12)  # float64 sums of 125 rows
