@@ -5,20 +5,28 @@ The paper reports, without defining them, a gradient-norm std of 12.4 / 8.7 / 3.
 gradient variance", abstract) and learning-rate ranges 1e-3..1e-2 / 1e-4..1e-3 /
 1e-4..3e-3 ("3x wider"). We measure the same quantities with the definitions of
 :mod:`rso_ref.metrics` on an MLP trained on the scikit-learn digits (and MNIST-1D in
-the full protocol), several seeds per optimizer.
+the full protocol), several seeds per optimizer, each optimizer at its own learning
+rate chosen on a validation split (:func:`tune_lr`), so that the variability is compared
+between optimizers that reach comparable losses.
 
-The gradient-norm std shrinks with the gradient itself, i.e. with the loss: an
-optimizer that reaches a lower loss shows a smaller raw std without being any
-"steadier". Next to the raw std we therefore report the coefficient of variation
+Readings, over the second half of training:
 
-.. math::
+* the raw std of the minibatch gradient norm :math:`\operatorname{std}_t \|g_t\|` (the
+  paper's Table 2 reading, the headline), and its coefficient of variation
+  :math:`\operatorname{CV} = \operatorname{std}_t \|g_t\| / \operatorname{mean}_t \|g_t\|`
+  (a second, scale-free reading);
+* the gradient variance of the abstract, :math:`\operatorname{tr}\operatorname{Cov}_B
+  [\nabla L_B(\theta)]` at fixed :math:`\theta`, estimated from :data:`GRAD_BATCHES`
+  minibatches at :data:`N_CHECKPOINTS` checkpoints of each trajectory
+  (:func:`minibatch_gradient_trace`) and averaged over them;
+* the loss variance about a centred moving average.
 
-    \mathrm{CV} = \frac{\operatorname{std}_t \|g_t\|}{\operatorname{mean}_t \|g_t\|}
-
-over the same window (second half of training); the verdict uses the CV.
+Two budgets: **equal epochs**, and **equal gradient evaluations**, where SGD+momentum
+and Adam train for as many epochs as RSO's gradient evaluations (its meta-solve
+included, :func:`gradient_evaluations`) pay for, with rates tuned at that budget.
 
 The module also holds the small training helpers the other small-scale claims share
-(:func:`load_task`, :func:`train_once`, :func:`reduction_ci`).
+(:func:`load_task`, :func:`train_once`, :func:`final_accuracy`).
 
 References
 ----------
@@ -26,10 +34,15 @@ References
        §4.2 Table 2.
 .. [2] B. Efron and R. J. Tibshirani, *An Introduction to the Bootstrap*, Chapman &
        Hall, 1993, doi:10.1201/9780429246593 (two-sample percentile bootstrap).
+.. [3] B. L. Welch, "The generalization of 'Student's' problem when several different
+       population variances are involved", *Biometrika* 34, 1947,
+       doi:10.1093/biomet/34.1-2.28; S. Holm, "A simple sequentially rejective multiple
+       test procedure", *Scand. J. Statist.* 6, 1979.
 """
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,29 +54,55 @@ from ..optim.registry import DEFAULT_LR, make_optimizer
 from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
-from ..stats import mean_std, welch_diff
+from ..stats import holm, mean_std, welch_diff
 from ..extras import threadpool_limits
 
 
-__all__ = ["OPTIMIZERS", "BATCH_SIZE", "load_task", "train_once", "final_accuracy",
-           "run_metrics", "reduction_ci", "stability_runs", "lr_sweep", "stability_verdict"]
+__all__ = ["OPTIMIZERS", "BASELINES", "LABELS", "BATCH_SIZE", "load_task", "train_once",
+           "final_accuracy", "gradient_evaluations", "checkpoint_epochs",
+           "minibatch_gradient_trace", "tracked_run", "run_metrics", "tune_lr",
+           "reduction_ci", "compare_arms", "metric_verdict", "budget_runs", "lr_sweep",
+           "stability_verdict"]
 
 #: Optimizers compared (SGD has momentum 0.9, :data:`rso_ref.optim.registry.DEFAULT_OPTIONS`).
 OPTIMIZERS = ("sgd", "adam", "rso")
+#: The baselines RSO is compared with.
+BASELINES = ("sgd", "adam")
+#: Display names (the SGD arm runs with momentum 0.9).
+LABELS = {"sgd": "SGD+momentum", "adam": "Adam", "rso": "RSO"}
 #: Minibatch size of every small-scale run.
 BATCH_SIZE = 64
 #: The paper's claimed reduction (Table 2, "Improvement" 63 % / 61 %; abstract 60-75 %).
 CLAIMED_REDUCTION = 0.60
 #: "3x wider" LR range, in decades.
 CLAIMED_EXTRA_DECADES = math.log10(3.0)
+#: Minibatch gradients drawn at each checkpoint for the covariance trace.
+GRAD_BATCHES = 16
+#: Checkpoints per trajectory (evenly spaced over the second half of training).
+N_CHECKPOINTS = 4
+#: Two-sided level; each one-sided test runs at ALPHA / 2 (the edge of the 95 % interval).
+ALPHA = 0.05
+#: Learning-rate grid of :func:`tune_lr`, as multiples of the optimizer's default rate, and
+#: the rates tried beyond an edge winner (half a decade apart): the presets' protocol.
+LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+LR_EDGE_EXTENSIONS = 2
+#: Validation fraction carved from the training split for :func:`tune_lr`.
+VAL_FRACTION = 0.2
+#: The two budgets: ``"epochs"`` (equal epochs) and ``"grad_evals"`` (equal gradient
+#: evaluations), with their page names.
+BUDGETS = {"epochs": "equal epochs", "grad_evals": "equal gradient evaluations"}
+#: The readings that decide the verdict (the CV is a second reading, reported beside).
+DECIDING = ("grad_norm_std", "grad_variance", "loss_variance")
 
 
-def load_task(data: str = "digits", hidden: Sequence[int] | None = None) -> tuple[Any, Any]:
+def load_task(data: str = "digits", hidden: Sequence[int] | None = None, *,
+              val_fraction: float = 0.0) -> tuple[Any, Any]:
     """Standardised data set (fixed split, seed 0) and an MLP for it.
 
-    ``hidden`` defaults to :func:`rso_ref.experiment.make_model`'s (128, 128).
+    ``hidden`` defaults to :func:`rso_ref.experiment.make_model`'s (128, 128);
+    ``val_fraction`` carves a validation split from the training data.
     """
-    ds = load_dataset(data, model="mlp")
+    ds = load_dataset(data, model="mlp", val_fraction=val_fraction)
     if hidden is None:
         return ds, make_model("mlp", ds)
     from ..nn import MLP
@@ -87,15 +126,137 @@ def final_accuracy(result: TrainResult) -> float:
     return float(result.epochs["eval_accuracy"][-1])
 
 
-def run_metrics(result: TrainResult) -> dict[str, float]:
-    """Table 2 metrics of one run over the second half of its steps (:mod:`rso_ref.metrics`)."""
+def gradient_evaluations(result: TrainResult) -> int:
+    r"""Gradient evaluations of a run: :math:`\sum_t (1 + c_t)`.
+
+    Each step costs its minibatch gradient plus the :math:`c_t` oracle calls it declared
+    (``steps["nfev"]``: RSO's meta-solve; 0 for SGD and Adam).
+    """
+    return int(len(result.steps["loss"]) + sum(result.steps["nfev"]))
+
+
+def checkpoint_epochs(epochs: int, n: int = N_CHECKPOINTS) -> list[int]:
+    r"""Epochs after which :math:`\theta` is frozen for the gradient covariance.
+
+    :math:`\lceil E\,(1/2 + j/(2n)) \rceil` for :math:`j = 1..n`, without repeats: evenly
+    spaced over the second half of training, the last one the end of training.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    return sorted({math.ceil(epochs * (0.5 + j / (2 * n)) - 1e-9) for j in range(1, n + 1)})
+
+
+def minibatch_gradient_trace(model: Any, params: list, X: Any, y: Any, *, seed: Sequence[int],
+                             n_batches: int = GRAD_BATCHES, batch_size: int = BATCH_SIZE
+                             ) -> float:
+    r"""Estimate :math:`\operatorname{tr}\operatorname{Cov}_B[\nabla L_B(\theta)]` at ``params``.
+
+    Draws ``n_batches`` minibatches independently (each ``batch_size`` rows without
+    replacement, like a training minibatch) from ``numpy.random.default_rng(seed)``, and
+    applies :func:`rso_ref.metrics.gradient_covariance_trace` to their flattened gradients
+    :math:`\nabla L_{B_b}(\theta)`. The same ``seed`` gives the same minibatches to every
+    optimizer (common random numbers).
+    """
+    if not isinstance(n_batches, int) or n_batches < 2:
+        raise ValueError(f"n_batches must be an int >= 2, got {n_batches!r}")
+    gen = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_batches):
+        index = gen.choice(X.shape[0], size=batch_size, replace=False)
+        _, grads = model.value_and_grad(params, X[index], y[index])
+        rows.append(np.concatenate([np.ravel(g) for g in grads]))
+    return metrics.gradient_covariance_trace(np.stack(rows))
+
+
+def tracked_run(ds: Any, model: Any, optimizer: str, lr: float, seed: int, epochs: int,
+                **options: Any) -> tuple[TrainResult, list[float]]:
+    """:func:`train_once`, plus the gradient covariance trace at each of :func:`checkpoint_epochs`.
+
+    The run is trained in segments that end at the checkpoints, each resuming from the
+    checkpoint the previous one wrote (:func:`rso_ref.train.train` continues bit for bit),
+    so the trajectory is the uninterrupted run's. The traces use the training split, with
+    minibatch seed ``[seed, j]`` at the ``j``-th checkpoint. A run that diverges stops
+    there, with the traces taken so far.
+    """
+    traces: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="rso-table2-") as tmp, \
+            threadpool_limits(limits=1):
+        for j, stop in enumerate(checkpoint_epochs(epochs)):
+            opt = make_optimizer(optimizer, lr, model, **options)
+            result = train(model, opt, ds.X_train, ds.y_train, epochs=stop,
+                           batch_size=BATCH_SIZE, seed=seed, X_eval=ds.X_test,
+                           y_eval=ds.y_test, progress=False, checkpoint_dir=tmp, resume=True)
+            if result.status != "completed":
+                break
+            traces.append(minibatch_gradient_trace(model, result.params, ds.X_train,
+                                                   ds.y_train, seed=[seed, j]))
+    return result, traces
+
+
+def run_metrics(result: TrainResult, traces: Sequence[float]) -> dict[str, float]:
+    """Table 2 metrics of one run over the second half of its steps (:mod:`rso_ref.metrics`).
+
+    ``traces`` are the run's gradient covariance traces (:func:`tracked_run`); their mean
+    is ``grad_variance`` (NaN without any).
+    """
     norms = metrics.second_half(result.steps["grad_norm"])
     losses = metrics.second_half(result.steps["loss"])
     return {"grad_norm_std": metrics.gradient_norm_std(norms),
-            "grad_norm_cv": metrics.gradient_norm_std(norms) / float(np.mean(norms)),
+            "grad_norm_cv": metrics.gradient_norm_cv(norms),
+            "grad_variance": float(np.mean(traces)) if len(traces) else float("nan"),
             "loss_variance": metrics.loss_variance(losses),
             "mean_loss": float(np.mean(losses)),
-            "test_accuracy": final_accuracy(result)}
+            "test_accuracy": final_accuracy(result),
+            "grad_evals": float(gradient_evaluations(result)),
+            "epochs": float(len(result.epochs["epoch"]))}
+
+
+def tune_lr(data: str, optimizer: str, epochs: int, *, seed: int = 0) -> dict:
+    """Choose ``optimizer``'s learning rate on a validation split (the presets' protocol).
+
+    The protocol of :mod:`rso_ref.presets` (step 1), re-run here because claims may not
+    import the harness (DESIGN.md, import direction): the rates
+    ``DEFAULT_LR[optimizer] * LR_FACTORS``, one seed, ``epochs`` epochs on the training
+    split less a :data:`VAL_FRACTION` validation split; the best final validation accuracy
+    wins (ties: the smaller rate; a diverged run scores NaN and never wins); while the
+    winner is the smallest or largest rate tried, up to :data:`LR_EDGE_EXTENSIONS` rates
+    half a decade further out are tried. The test split is not touched.
+
+    Returns
+    -------
+    dict
+        ``{"grid": [...], "val_accuracy": [...], "best": lr, "epochs": epochs}``, the grid
+        increasing.
+    """
+    ds, model = load_task(data, val_fraction=VAL_FRACTION)
+    scores: dict[float, float] = {}
+
+    def score(lr: float) -> None:
+        opt = make_optimizer(optimizer, lr, model)
+        with threadpool_limits(limits=1):
+            result = train(model, opt, ds.X_train, ds.y_train, epochs=epochs,
+                           batch_size=BATCH_SIZE, seed=seed, X_eval=ds.X_val, y_eval=ds.y_val,
+                           progress=False)
+        scores[lr] = final_accuracy(result)
+
+    def best() -> float:
+        finite = [(acc, -lr) for lr, acc in scores.items() if acc == acc]
+        if not finite:
+            raise RuntimeError(f"every learning rate diverged for {optimizer}")
+        return -max(finite)[1]
+
+    for factor in LR_FACTORS:
+        score(DEFAULT_LR[optimizer] * factor)
+    for _ in range(LR_EDGE_EXTENSIONS):
+        grid, winner = sorted(scores), best()
+        if winner not in (grid[0], grid[-1]):
+            break
+        score(winner / math.sqrt(10.0) if winner == grid[0] else winner * math.sqrt(10.0))
+    grid = sorted(scores)
+    return {"grid": grid, "val_accuracy": [scores[lr] for lr in grid], "best": best(),
+            "epochs": epochs}
 
 
 def reduction_ci(treated: Sequence[float], baseline: Sequence[float], *, n_boot: int = 4000,
@@ -115,18 +276,103 @@ def reduction_ci(treated: Sequence[float], baseline: Sequence[float], *, n_boot:
     return float(1.0 - a.mean() / b.mean()), float(lo), float(hi)
 
 
-def stability_runs(ds: Any, model: Any, seeds: Sequence[int], epochs: int) -> dict:
-    """``{optimizer: {metric: [value per seed]}}`` at the default learning rates.
+def _p_greater(a: Sequence[float], b: Sequence[float]) -> float:
+    """One-sided Welch p-value for :math:`H_1: \\mu_a > \\mu_b` (NaN where undefined)."""
+    w = welch_diff(a, b)
+    if not math.isfinite(w["t"]):
+        return float("nan")
+    return w["p"] / 2 if w["t"] > 0 else 1.0 - w["p"] / 2
 
-    Seeds are the outer loop, so the optimizers' runs are interleaved in time.
+
+def compare_arms(treated: Sequence[float], baseline: Sequence[float],
+                 claimed: float = CLAIMED_REDUCTION) -> dict[str, float]:
+    r"""RSO (``treated``) against one baseline on one reading, per-seed values.
+
+    The reduction :math:`r = 1 - \mu_T/\mu_B` with its bootstrap CI (:func:`reduction_ci`),
+    and two one-sided Welch tests of linear contrasts:
+
+    * ``p_short``: :math:`H_1: \mu_T > (1 - c)\,\mu_B`, i.e. :math:`r < c`, the reduction
+      falls short of the claimed :math:`c` (an increase is the extreme case);
+    * ``p_reduce``: :math:`H_1: \mu_T < \mu_B`, i.e. :math:`r > 0`.
     """
-    out: dict = {name: {} for name in OPTIMIZERS}
+    a, b = np.asarray(treated, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    est, lo, hi = reduction_ci(a, b)
+    return {"reduction": est, "lo": lo, "hi": hi, "p_short": _p_greater(a, (1 - claimed) * b),
+            "p_reduce": _p_greater(b, a)}
+
+
+def metric_verdict(comparisons: dict[str, dict], claimed: float = CLAIMED_REDUCTION,
+                   alpha: float = ALPHA) -> tuple[str, dict[str, dict]]:
+    r"""Sub-verdict of one reading from its comparisons (:func:`compare_arms`).
+
+    The comparisons (baselines x budgets) decide one sub-verdict together, so their
+    p-values are Holm-adjusted (:func:`rso_ref.stats.holm`), each family separately, and
+    each one-sided test runs at ``alpha / 2`` (the edge of the two-sided
+    :math:`1 - \alpha` interval):
+
+    * ``refuted``: some adjusted ``p_short`` :math:`\le \alpha/2`: the data exclude the
+      claimed reduction for that comparison (or show an increase);
+    * ``holds``: every adjusted ``p_reduce`` :math:`\le \alpha/2` and every estimate
+      :math:`\ge c`;
+    * ``holds-under-conditions``: not refuted, and that holds for some comparisons;
+    * ``no evidence``: none of these.
+
+    Returns the sub-verdict and the comparisons with ``p_short_holm`` and
+    ``p_reduce_holm`` added.
+    """
+    keys = list(comparisons)
+    short = holm([comparisons[k]["p_short"] for k in keys])
+    reduce = holm([comparisons[k]["p_reduce"] for k in keys])
+    out = {k: {**comparisons[k], "p_short_holm": s, "p_reduce_holm": r}
+           for k, s, r in zip(keys, short, reduce)}
+    level = alpha / 2
+    supported = [c["p_reduce_holm"] <= level and c["reduction"] >= claimed for c in out.values()]
+    if any(c["p_short_holm"] <= level for c in out.values()):
+        return "refuted", out
+    if all(supported):
+        return "holds", out
+    return ("holds-under-conditions" if any(supported) else "no evidence"), out
+
+
+def _run_arm(ds: Any, model: Any, name: str, lr: float, seeds: Sequence[int], epochs: int
+             ) -> dict[str, list[float]]:
+    """``{metric: [value per seed]}`` of one optimizer (:func:`tracked_run`)."""
+    out: dict[str, list[float]] = {}
     for seed in seeds:
-        for name in OPTIMIZERS:
-            row = run_metrics(train_once(ds, model, name, DEFAULT_LR[name], seed, epochs))
-            for key, value in row.items():
-                out[name].setdefault(key, []).append(value)
+        for key, value in run_metrics(*tracked_run(ds, model, name, lr, seed, epochs)).items():
+            out.setdefault(key, []).append(value)
     return out
+
+
+def budget_runs(data: str, seeds: Sequence[int], epochs: int) -> dict:
+    """Tune, then run every optimizer at equal epochs and the baselines at equal gradient evaluations.
+
+    1. :func:`tune_lr` for every optimizer at ``epochs``; every seed of every optimizer
+       at its rate for ``epochs`` epochs.
+    2. The equal-evaluation budget: :math:`E' = \\operatorname{round}(\\bar N_{RSO} /
+       S)` epochs, :math:`\\bar N_{RSO}` RSO's mean gradient evaluations over its seeds
+       and :math:`S` the steps per epoch; :func:`tune_lr` for each baseline at :math:`E'`,
+       then every seed of the baselines at that rate for :math:`E'` epochs. RSO's runs
+       stand in both budgets.
+
+    Returns
+    -------
+    dict
+        ``{"runs": {budget: {optimizer: {metric: [...]}}}, "tuning": {budget: {optimizer:
+        tune_lr(...)}}, "epochs": {budget: int}}``.
+    """
+    ds, model = load_task(data)
+    tuning = {"epochs": {name: tune_lr(data, name, epochs) for name in OPTIMIZERS}}
+    at_epochs = {name: _run_arm(ds, model, name, tuning["epochs"][name]["best"], seeds, epochs)
+                 for name in OPTIMIZERS}
+    steps_per_epoch = math.ceil(ds.n_train / BATCH_SIZE)
+    equal = max(1, round(float(np.mean(at_epochs["rso"]["grad_evals"])) / steps_per_epoch))
+    tuning["grad_evals"] = {name: tune_lr(data, name, equal) for name in BASELINES}
+    at_evals = {name: _run_arm(ds, model, name, tuning["grad_evals"][name]["best"], seeds, equal)
+                for name in BASELINES}
+    at_evals["rso"] = at_epochs["rso"]
+    return {"runs": {"epochs": at_epochs, "grad_evals": at_evals}, "tuning": tuning,
+            "epochs": {"epochs": epochs, "grad_evals": equal}}
 
 
 def lr_sweep(ds: Any, model: Any, lrs: Sequence[float], seeds: Sequence[int], epochs: int
@@ -145,165 +391,221 @@ def lr_sweep(ds: Any, model: Any, lrs: Sequence[float], seeds: Sequence[int], ep
     return out
 
 
-def _sub_verdict(ci_by_baseline: dict[str, tuple[float, float, float]], claimed: float) -> str:
-    """holds: every estimate >= claimed and every CI above 0; refuted: some CI entirely below."""
-    if any(hi < claimed for _, _, hi in ci_by_baseline.values()):
-        return "refuted"
-    if all(est >= claimed and lo > 0 for est, lo, _ in ci_by_baseline.values()):
-        return "holds"
-    return "holds-under-conditions"
-
-
 def stability_verdict(runs: dict, sweep: dict | None) -> dict:
-    """Sub-verdicts and the overall verdict from the measured numbers.
+    """Sub-verdicts and the overall verdict of one task from the measured numbers.
 
-    * gradient-norm variability (CV reading) and loss variance: ``holds`` when the
-      reduction of RSO vs SGD and vs Adam is at least 60 % (point estimate) with a
-      bootstrap CI above 0, ``refuted`` when a CI lies entirely below 60 %;
-    * LR range: ``holds`` when RSO's range is at least :math:`\\log_{10} 3` decades wider
-      than both baselines', ``refuted`` otherwise.
+    ``runs`` is :func:`budget_runs`' ``"runs"``. For each reading (the deciding ones,
+    :data:`DECIDING`, and the CV as a second reading), RSO is compared with each
+    baseline at each budget (:func:`compare_arms`), and :func:`metric_verdict` gives the
+    sub-verdict of the reading from those four comparisons. LR range (when ``sweep`` is
+    given): ``holds`` when RSO's range is at least :math:`\\log_{10} 3` decades wider
+    than both baselines', ``refuted`` otherwise.
 
-    Overall: ``refuted`` if any sub-claim is refuted, ``holds`` if all hold, else
-    ``holds-under-conditions``.
+    Overall, from the deciding readings and the LR range (the claim is their
+    conjunction): ``refuted`` if any is refuted, ``holds`` if all hold,
+    ``holds-under-conditions`` if all hold at least under conditions, else (some reading
+    with no evidence either way) ``not-testable-here``.
     """
-    subs, cis = {}, {}
-    for metric in ("grad_norm_cv", "grad_norm_std", "loss_variance"):
-        cis[metric] = {base: reduction_ci(runs["rso"][metric], runs[base][metric])
-                       for base in ("sgd", "adam")}
-    subs["grad_norm (CV reading)"] = _sub_verdict(cis["grad_norm_cv"], CLAIMED_REDUCTION)
-    subs["loss_variance"] = _sub_verdict(cis["loss_variance"], CLAIMED_REDUCTION)
+    subs, comparisons = {}, {}
+    for metric in (*DECIDING, "grad_norm_cv"):
+        raw = {f"{base}@{budget}": compare_arms(runs[budget]["rso"][metric],
+                                                runs[budget][base][metric])
+               for budget in BUDGETS for base in BASELINES}
+        subs[metric], comparisons[metric] = metric_verdict(raw)
     extra = None
     if sweep is not None:
         widths = {name: sweep[name]["range"][2] for name in OPTIMIZERS}
-        extra = {base: widths["rso"] - widths[base] for base in ("sgd", "adam")}
+        extra = {base: widths["rso"] - widths[base] for base in BASELINES}
         subs["lr_range"] = "holds" if min(extra.values()) >= CLAIMED_EXTRA_DECADES - 1e-12 \
             else "refuted"
-    values = set(subs.values())
-    overall = "refuted" if "refuted" in values else "holds" if values == {"holds"} \
-        else "holds-under-conditions"
-    return {"overall": overall, "sub": subs, "reduction_ci": cis, "extra_decades": extra}
+    deciding = [subs[k] for k in (*DECIDING, "lr_range") if k in subs]
+    return {"overall": _combine(deciding), "sub": subs, "comparisons": comparisons,
+            "extra_decades": extra}
 
 
-def _plot_metrics(runs: dict, path: Path, title: str) -> None:
+def _combine(verdicts: Sequence[str]) -> str:
+    """Overall verdict of several sub-verdicts (:func:`stability_verdict`)."""
+    values = set(verdicts)
+    if "refuted" in values:
+        return "refuted"
+    if values == {"holds"}:
+        return "holds"
+    if values <= {"holds", "holds-under-conditions"}:
+        return "holds-under-conditions"
+    return "not-testable-here"
+
+
+_READINGS = {"grad_norm_std": "gradient-norm std (raw, headline)",
+             "grad_norm_cv": "gradient-norm CV = std / mean",
+             "grad_variance": "gradient variance tr Cov_B[g_B(θ)]",
+             "loss_variance": "loss variance about moving avg."}
+
+
+def _arms(epochs: dict) -> list[tuple[str, str, str]]:
+    """``(budget, optimizer, label)`` of the five arms on the page and in the figures."""
+    return ([("epochs", n, f"{LABELS[n]}\n{epochs['epochs']} ep") for n in OPTIMIZERS]
+            + [("grad_evals", n, f"{LABELS[n]}\n{epochs['grad_evals']} ep (= evals)")
+               for n in BASELINES])
+
+
+def _plot_metrics(runs: dict, epochs: dict, path: Path, title: str) -> None:
     plt = pyplot()
-    panels = (("grad_norm_std", "gradient-norm std (raw)"),
-              ("grad_norm_cv", "gradient-norm CV = std / mean"),
-              ("loss_variance", "loss variance about moving avg."))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.6))
     gen = np.random.default_rng(0)
-    for ax, (key, label) in zip(axes, panels):
-        for i, name in enumerate(OPTIMIZERS):
-            vals = np.asarray(runs[name][key])
+    arms = _arms(epochs)
+    for ax, (key, label) in zip(axes, _READINGS.items()):
+        for i, (budget, name, _) in enumerate(arms):
+            vals = np.asarray(runs[budget][name][key])
             std = vals.std(ddof=1) if vals.size > 1 else 0.0
             ax.bar(i, vals.mean(), yerr=[[min(std, 0.99 * vals.mean())], [std]], capsize=4,
-                   color=f"C{i}", alpha=0.6)
+                   color=f"C{OPTIMIZERS.index(name)}", alpha=0.6,
+                   hatch="//" if budget == "grad_evals" else None)
             ax.scatter(i + gen.uniform(-0.15, 0.15, vals.size), vals, color="k", s=12, zorder=3)
-        ax.set_xticks(range(len(OPTIMIZERS)), [n.upper() for n in OPTIMIZERS])
-        ax.set_title(label)
-    axes[2].set_yscale("log")
+        ax.set_xticks(range(len(arms)), [a[2] for a in arms], fontsize=9, rotation=35,
+                      ha="right")
+        ax.set_title(label, fontsize=11)
+        ax.set_yscale("log")
     axes[0].set_ylabel("value over the second half of training")
-    fig.suptitle(f"{title}; bars: mean ± std, dots: seeds", y=1.02)
+    fig.suptitle(f"{title}; bars: mean ± std, dots: seeds; hatched: baselines at RSO's "
+                 "gradient evaluations", y=1.02, fontsize=11)
+    fig.tight_layout()
     save_figure(fig, path)
 
 
 def _plot_sweep(sweep: dict, path: Path, title: str) -> None:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, name in enumerate(OPTIMIZERS):
         row = sweep[name]
         scores = np.asarray(row["scores"], dtype=np.float64)
         lo, hi, dec = row["range"]
         ax.plot(row["lrs"], 100 * scores, marker="o", color=f"C{i}",
-                label=f"{name.upper()}: range {lo:.0e}..{hi:.0e} ({dec:.1f} decades)")
+                label=f"{LABELS[name]}: range {lo:.0e}..{hi:.0e} ({dec:.1f} decades)")
         ax.axvspan(lo, hi, ymin=0.02 + 0.03 * i, ymax=0.05 + 0.03 * i, color=f"C{i}", alpha=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate η")
     ax.set_ylabel("final test accuracy (%), mean over seeds")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     save_figure(fig, path)
 
 
-def _fmt_ci(ci: tuple[float, float, float]) -> str:
-    return f"{100 * ci[0]:.0f} % [{100 * ci[1]:.0f}, {100 * ci[2]:.0f}]"
+def _fmt_p(p: float) -> str:
+    return "n/a" if p != p else f"{p:.2g}"
 
 
-def _table(runs: dict) -> str:
-    lines = ["| metric | SGD | Adam | RSO | RSO vs SGD (Welch t, p) | RSO vs Adam (Welch t, p) |",
+def _arm_table(runs: dict, epochs: dict, lrs: dict) -> str:
+    arms = _arms(epochs)
+    head = [a[2].replace("\n", ", ") for a in arms]
+    lines = ["| reading | " + " | ".join(head) + " |", "| --- |" + " --- |" * len(arms),
+             "| learning rate (tuned) | " + " | ".join(f"{lrs[b][n]:.3g}" for b, n, _ in arms)
+             + " |"]
+    for key in ("grad_norm_std", "grad_norm_cv", "grad_variance", "loss_variance", "mean_loss",
+                "test_accuracy", "grad_evals"):
+        cells = [f"{m:.4g} ± {s:.2g}" for m, s in (mean_std(runs[b][n][key]) for b, n, _ in arms)]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _comparison_table(verdict: dict) -> str:
+    lines = ["| reading | sub-verdict | budget | vs | reduction [95 % bootstrap CI] | "
+             "p(r < 60 %), Holm | p(r > 0), Holm |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for metric in (*DECIDING, "grad_norm_cv"):
+        for key, c in verdict["comparisons"][metric].items():
+            base, budget = key.split("@")
+            lines.append(
+                f"| {metric} | {verdict['sub'][metric]} | {BUDGETS[budget]} | {LABELS[base]} | "
+                f"{100 * c['reduction']:.0f} % [{100 * c['lo']:.0f}, {100 * c['hi']:.0f}] | "
+                f"{_fmt_p(c['p_short_holm'])} | {_fmt_p(c['p_reduce_holm'])} |")
+    return "\n".join(lines)
+
+
+def _tuning_table(tuning: dict) -> str:
+    lines = ["| budget | optimizer | epochs | rates tried | validation accuracy (%) | chosen |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for key in ("grad_norm_std", "grad_norm_cv", "loss_variance", "mean_loss", "test_accuracy"):
-        cells = [f"{m:.4g} ± {s:.2g}" for m, s in (mean_std(runs[n][key]) for n in OPTIMIZERS)]
-        tests = [f"{w['t']:+.2f}, {w['p']:.3g}" for w in (welch_diff(runs["rso"][key], runs[b][key])
-                                                          for b in ("sgd", "adam"))]
-        lines.append(f"| {key} | " + " | ".join(cells + tests) + " |")
+    for budget, arms in tuning.items():
+        for name, t in arms.items():
+            lines.append(f"| {BUDGETS[budget]} | {LABELS[name]} | {t['epochs']} | "
+                         + ", ".join(f"{lr:.3g}" for lr in t["grid"]) + " | "
+                         + ", ".join(f"{100 * a:.1f}" for a in t["val_accuracy"])
+                         + f" | {t['best']:.3g} |")
     return "\n".join(lines)
 
 
 def _run(quick: bool, out_dir: Path) -> Evidence:
-    seeds = range(3) if quick else range(6)
-    epochs = 6 if quick else 15
+    tasks = {"digits": (range(3), 6)} if quick else {"digits": (range(8), 15),
+                                                      "mnist1d": (range(6), 10)}
     lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0] if quick else list(10.0 ** np.arange(-4.5, 0.51, 0.5))
     sweep_seeds, sweep_epochs = ((0,), 4) if quick else ((0, 1), 8)
+    results = {task: budget_runs(task, seeds, epochs) for task, (seeds, epochs) in tasks.items()}
     ds, model = load_task("digits")
-    runs = {"digits": stability_runs(ds, model, seeds, epochs)}
     sweep = lr_sweep(ds, model, lrs, sweep_seeds, sweep_epochs)
-    if not quick:
-        ds1, model1 = load_task("mnist1d")
-        runs["mnist1d"] = stability_runs(ds1, model1, range(5), 6)
-    verdicts = {task: stability_verdict(r, sweep if task == "digits" else None)
-                for task, r in runs.items()}
+    verdicts = {task: stability_verdict(r["runs"], sweep if task == "digits" else None)
+                for task, r in results.items()}
+    overall = _combine([v["overall"] for v in verdicts.values()])
     figures = []
-    for task, r in runs.items():
+    for task, r in results.items():
         name = f"table2-stability-{task}.png"
-        _plot_metrics(r, out_dir / name, f"Table 2 metrics, MLP on {task} "
-                      f"({len(r['rso']['test_accuracy'])} seeds; default LRs)")
+        _plot_metrics(r["runs"], r["epochs"], out_dir / name,
+                      f"Table 2 readings, MLP on {task} ({len(tasks[task][0])} seeds, tuned LRs)")
         figures.append(name)
     _plot_sweep(sweep, out_dir / "table2-stability-lr.png",
                 f"LR sensitivity, MLP on digits ({len(sweep_seeds)} seed(s), "
                 f"{sweep_epochs} epochs)")
     figures.append("table2-stability-lr.png")
 
-    main = verdicts["digits"]
-    statuses = {v["overall"] for v in verdicts.values()}
-    overall = "refuted" if "refuted" in statuses else main["overall"]
     lines = []
     for task, v in verdicts.items():
-        sub = ", ".join(f"{k}: **{s}**" for k, s in v["sub"].items())
-        lines.append(f"- {task}: {sub}")
-        for metric, label in (("grad_norm_cv", "gradient-norm CV"),
-                              ("grad_norm_std", "gradient-norm std (raw)"),
-                              ("loss_variance", "loss variance")):
-            c = v["reduction_ci"][metric]
-            lines.append(f"  - reduction of {label}: vs SGD {_fmt_ci(c['sgd'])}, "
-                         f"vs Adam {_fmt_ci(c['adam'])}")
-    ranges = "; ".join(f"{n.upper()} {sweep[n]['range'][0]:.0e}..{sweep[n]['range'][1]:.0e} "
+        subs = ", ".join(f"{k}: **{s}**" for k, s in v["sub"].items() if k != "grad_norm_cv")
+        lines.append(f"- {task}: {subs}; second reading grad_norm_cv: {v['sub']['grad_norm_cv']}"
+                     f" → task verdict **{v['overall']}**")
+    ranges = "; ".join(f"{LABELS[n]} {sweep[n]['range'][0]:.0e}..{sweep[n]['range'][1]:.0e} "
                        f"({sweep[n]['range'][2]:.1f} decades)" for n in OPTIMIZERS)
-    tables = "\n\n".join(f"**{task}** (mean ± std over seeds, second half of training):\n\n"
-                         f"{_table(r)}" for task, r in runs.items())
     conditions = (
-        "Criteria (computed in `stability_verdict`): a reduction sub-claim holds when RSO's "
-        "reduction vs both SGD(momentum 0.9) and Adam is >= 60 % with a 95 % bootstrap CI above "
-        "0, and is refuted when a CI lies entirely below 60 %; the LR-range sub-claim holds when "
-        "RSO's range is >= log10(3) decades wider than both baselines'. The gradient-norm "
-        "sub-claim uses the **coefficient of variation** (std/mean), because the raw std falls "
-        "with the loss level; the raw reading is reported too. Small-scale analogue only "
-        "(MLP on digits / MNIST-1D), not the paper's ImageNet-scale runs.\n\n"
-        + "\n".join(lines)
-        + f"\n\nLR ranges (within 1 accuracy point of the best on the grid): {ranges}. "
-        "Note: with a meta-solve the step is η·w and L-BFGS rescales w, so RSO's η is partly a "
-        "reparametrisation; a wide RSO range is expected for that reason alone.")
-    summary = tables + "\n\n" + (
-        "The loss variance is measured about a centred 21-step moving average "
-        "(`rso_ref.metrics.loss_variance`); `mean_loss` shows the loss level each optimizer "
-        "runs at, which scales both the raw gradient std and the loss variance.")
-    numbers = {"runs": runs, "lr_sweep": sweep,
-               "verdicts": {t: {"overall": v["overall"], "sub": v["sub"],
-                                "reduction_ci": v["reduction_ci"],
-                                "extra_decades": v["extra_decades"]}
-                            for t, v in verdicts.items()},
-               "protocol": {"seeds": list(seeds), "epochs": epochs, "lrs": lrs,
-                            "sweep_seeds": list(sweep_seeds), "sweep_epochs": sweep_epochs,
-                            "default_lr": {n: DEFAULT_LR[n] for n in OPTIMIZERS}}}
+        "Criteria (computed in `stability_verdict` / `metric_verdict`): for each reading, RSO "
+        "is compared with SGD+momentum and Adam at equal epochs and at equal gradient "
+        "evaluations (4 comparisons, Holm-adjusted together; one-sided Welch tests at 2.5 %, "
+        "the edge of the 95 % interval). A reading is **refuted** where a comparison's "
+        "reduction is significantly below the claimed 60 % (Welch test of mean_RSO > "
+        "0.4·mean_baseline), **holds** where every comparison shows a significant reduction "
+        "with an estimate >= 60 %, **holds-under-conditions** where some do, **no evidence** "
+        "otherwise. The raw gradient-norm std (the paper's reading), the gradient variance "
+        "tr Cov_B[g_B(θ)] (the abstract's) and the loss variance decide; the CV is a second "
+        "reading shown beside. The LR-range sub-claim holds when RSO's range is >= log10(3) "
+        "decades wider than both baselines'. Overall (the claim is a conjunction): refuted if "
+        "any deciding sub-claim of any task is refuted, holds if all hold, holds under "
+        "conditions if all hold at least under conditions, not testable here if some reading "
+        "has no evidence either way. Small-scale analogue only (MLP on digits / MNIST-1D), not the "
+        "paper's ImageNet-scale runs.\n\n" + "\n".join(lines)
+        + f"\n\nLR ranges (within 1 accuracy point of the best on the grid, untuned sweep): "
+        f"{ranges}. Note: with a meta-solve the step is η·w and L-BFGS rescales w, so RSO's η "
+        "is partly a reparametrisation; a wide RSO range is expected for that reason alone.")
+    parts = []
+    for task, r in results.items():
+        lr_used = {b: {n: r["tuning"][b][n]["best"] for n in r["tuning"][b]} for b in BUDGETS}
+        lr_used["grad_evals"]["rso"] = lr_used["epochs"]["rso"]
+        parts.append(
+            f"### {task}\n\nMean ± std over seeds (second half of training; `grad_evals` is "
+            f"the whole run's; RSO's runs stand in both budgets):\n\n"
+            f"{_arm_table(r['runs'], r['epochs'], lr_used)}\n\n"
+            f"RSO against each baseline (reduction r = 1 - mean_RSO/mean_baseline):\n\n"
+            f"{_comparison_table(verdicts[task])}\n\nLearning-rate tuning (validation "
+            f"split, seed 0):\n\n{_tuning_table(r['tuning'])}")
+    summary = "\n\n".join(parts) + "\n\n" + (
+        "`grad_variance` is the mean over 4 checkpoints in the second half of training of "
+        "tr Cov_B[g_B(θ)], estimated from 16 minibatch gradients (batch 64) at the "
+        "checkpoint's fixed θ (`rso_ref.metrics.gradient_covariance_trace`). The loss "
+        "variance is measured about a centred 21-step moving average "
+        "(`rso_ref.metrics.loss_variance`); `mean_loss` shows the loss level each arm runs "
+        "at, which scales the raw gradient std, the gradient variance and the loss variance.")
+    numbers = {"results": results, "lr_sweep": sweep,
+               "verdicts": verdicts,
+               "protocol": {"tasks": {t: {"seeds": list(s), "epochs": e}
+                                      for t, (s, e) in tasks.items()},
+                            "lrs": lrs, "sweep_seeds": list(sweep_seeds),
+                            "sweep_epochs": sweep_epochs, "lr_factors": list(LR_FACTORS),
+                            "val_fraction": VAL_FRACTION, "grad_batches": GRAD_BATCHES,
+                            "checkpoints": N_CHECKPOINTS, "alpha": ALPHA}}
     return Evidence(verdict=overall, conditions=conditions, summary=summary, numbers=numbers,
                     figures=figures)
 
@@ -317,20 +619,28 @@ register(Claim(
            "8.7 (Adam) / 3.2 (RSO), Loss Variance 0.082 / 0.054 / 0.021, LR Sensitivity Range "
            "1e-3..1e-2 / 1e-4..1e-3 / 1e-4..3e-3, \"3× wider\""),
     statement=(
-        "With the definitions of `rso_ref.metrics` (the paper gives none): over the second half "
-        "of training, (i) the coefficient of variation std/mean of the minibatch gradient norm "
-        "‖∇L_B(θ_t)‖ (raw std also reported) and (ii) the variance of the minibatch loss about "
-        "its centred 21-step moving average are each >= 60 % lower for RSO than for both "
-        "SGD(momentum 0.9) and Adam (reduction 1 - mean_RSO/mean_baseline over seeds, "
-        "two-sample bootstrap 95 % CI, Welch t-tests on the per-seed values); (iii) the range of "
-        "learning rates whose final test accuracy is within 1 point of the best on a log grid is "
-        "at least log10(3) decades wider for RSO than for each baseline."),
+        "With the definitions of `rso_ref.metrics` (the paper gives none), each optimizer at "
+        "its own learning rate tuned on a validation split: over the second half of training, "
+        "(i) the std of the minibatch gradient norm ‖∇L_B(θ_t)‖ (the paper's reading; its "
+        "coefficient of variation std/mean reported beside), (ii) the gradient variance "
+        "tr Cov_B[∇L_B(θ)] at fixed θ along the trajectory and (iii) the variance of the "
+        "minibatch loss about its centred 21-step moving average are each >= 60 % lower for "
+        "RSO than for both SGD+momentum (0.9) and Adam, at equal epochs and at equal gradient "
+        "evaluations (reduction 1 - mean_RSO/mean_baseline over seeds, two-sample bootstrap "
+        "95 % CI, one-sided Welch tests with Holm's adjustment); (iv) the range of learning "
+        "rates whose final test accuracy is within 1 point of the best on a log grid is at "
+        "least log10(3) decades wider for RSO than for each baseline."),
     protocol=(
         "MLP 64-128-128-10 (ReLU, float64) on the scikit-learn digits (1438/359 split, "
-        "standardised), batch 64, default LRs of `rso_ref.compare` (SGD 0.05, Adam 1e-3, RSO "
-        "0.1 with layer groups, K = 5). Quick: 3 seeds × 6 epochs; LR grid 1e-4..1 per decade, "
-        "1 seed, 4 epochs. Full: 6 seeds × 15 epochs; LR grid 10^-4.5..10^0.5 per half decade, "
-        "2 seeds, 8 epochs; plus MNIST-1D (4000/1000, same MLP widths), 5 seeds × 6 epochs, "
-        "for the variance metrics."),
+        "standardised), batch 64; RSO with layer groups, K = 5. Learning rates: the presets' "
+        "protocol (`tune_lr`): 5 rates 0.1x..10x the default of each optimizer (SGD 0.05, "
+        "Adam 1e-3, RSO 0.1), up to 2 more half a decade beyond an edge winner, seed 0, best "
+        "final accuracy on a 20 % validation split of the training data; tuned at each budget. "
+        "Equal gradient evaluations: the baselines train round(mean RSO gradient evaluations / "
+        "steps per epoch) epochs. Gradient variance: 16 minibatches of 64 at 4 checkpoints "
+        "evenly spaced over the second half of training. Quick: digits, 3 seeds × 6 epochs; LR "
+        "grid 1e-4..1 per decade, 1 seed, 4 epochs. Full: digits 8 seeds × 15 epochs and "
+        "MNIST-1D (4000/1000, same MLP widths) 6 seeds × 10 epochs; LR grid "
+        "10^-4.5..10^0.5 per half decade, 2 seeds, 8 epochs (digits)."),
     run=_run,
 ))
