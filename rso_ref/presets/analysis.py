@@ -2,7 +2,10 @@ r"""The statistics of a preset's report (step 3 of the protocol in :mod:`rso_ref
 
 Per arm: test accuracy, epochs and gradient evaluations to target, the Table 2 metrics
 of :mod:`rso_ref.metrics` and the LR sensitivity range; between arms: Welch's t-tests
-with Holm's adjustment (:mod:`rso_ref.stats`).
+with Holm's adjustment (:mod:`rso_ref.stats`). Ablation presets (a ``reference`` arm)
+add, for every variant against the reference, an equivalence test (Welch TOST, margin
+:data:`EQUIVALENCE_MARGIN`) and the same tests at equal gradient evaluations
+(:func:`budget_epochs`), since the variants' steps differ in cost.
 """
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ import numpy as np
 
 from .. import metrics
 from ..compare import finished, gradient_evaluations_per_step
-from ..stats import holm, mean_std, welch_diff
+from ..stats import detectable_effect, holm, mean_std, tost_diff, welch_diff
 
-__all__ = ["analyse", "conclusion", "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW"]
+__all__ = ["analyse", "conclusion", "budget_epochs", "equivalence_conclusion",
+           "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW", "EQUIVALENCE_MARGIN"]
 
 #: Target of the epochs-to-target measure, as a fraction of the best arm's final mean.
 TARGET_FRACTION = 0.9
@@ -24,6 +28,11 @@ TARGET_FRACTION = 0.9
 LR_TOLERANCE = 0.01
 #: Window of the loss-variance metric (steps, centred moving average).
 LOSS_WINDOW = 21
+#: Equivalence margin of the ablations' "no gain" tests (1 accuracy point, as a fraction).
+#: The RSO paper's §4.5 calls 0.5 points (K = 4 -> 6) a gain and 0 points (K = 6 -> 16)
+#: "no further improvement"; 1 point is twice its smallest reported gain and under half
+#: its largest (2.1 points, K = 2 -> 6), fixed before the runs.
+EQUIVALENCE_MARGIN = 0.01
 
 
 def _final_accuracies(records: list) -> list[float]:
@@ -96,6 +105,99 @@ def _arm_statistics(records: list, target: float, tuning: dict | None, chance: f
     return out
 
 
+def budget_epochs(evals_per_epoch: dict[str, float], epochs: int
+                  ) -> tuple[float, dict[str, int]]:
+    r"""The cheapest arm's gradient-evaluation budget, and how many epochs each arm gets in it.
+
+    .. math::
+
+        B = E \min_a g_a, \qquad e_a = \lfloor B / g_a \rfloor,
+
+    with :math:`g_a` the mean gradient evaluations (meta-solve included) per epoch of arm
+    :math:`a` and :math:`E` the epochs every arm ran. Reading arm :math:`a`'s test accuracy
+    after epoch :math:`e_a` compares the arms at (at most) equal cost; the training
+    loop has no schedule that depends on the run's length, so that reading is what a run
+    of :math:`e_a` epochs would give. The cheapest arm is read at its last epoch.
+
+    Parameters
+    ----------
+    evals_per_epoch : dict of str to float
+        :math:`g_a` per arm (positive).
+    epochs : int
+        :math:`E` (positive).
+
+    Returns
+    -------
+    budget : float
+        :math:`B`.
+    epochs_in_budget : dict of str to int
+        :math:`e_a` per arm; 0 where one epoch of the arm already costs more than :math:`B`.
+
+    Raises
+    ------
+    ValueError
+        If ``evals_per_epoch`` is empty or holds a non-positive value, or ``epochs`` < 1.
+    """
+    if not evals_per_epoch or not all(v > 0 for v in evals_per_epoch.values()):
+        raise ValueError(f"evals_per_epoch must hold positive values, got {evals_per_epoch}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    budget = epochs * min(evals_per_epoch.values())
+    # the relative slack keeps the cheapest arm at E epochs despite round-off in B / g
+    return budget, {arm: min(epochs, int(math.floor(budget / g * (1 + 1e-12))))
+                    for arm, g in evals_per_epoch.items()}
+
+
+def _equal_evaluations(runs: dict, reference: str) -> dict:
+    """Test accuracies at the cheapest arm's gradient-evaluation budget, and their tests."""
+    done = {arm: [r for r in finished(recs) if r["epochs"]["eval_accuracy"]]
+            for arm, recs in runs.items()}
+    done = {arm: recs for arm, recs in done.items() if recs}
+    epochs = min(len(r["epochs"]["eval_accuracy"]) for recs in done.values() for r in recs)
+    per_epoch = {arm: float(np.mean([gradient_evaluations_per_step(r) * _steps_per_epoch(r)
+                                     for r in recs])) for arm, recs in done.items()}
+    budget, read = budget_epochs(per_epoch, epochs)
+    acc = {arm: [r["epochs"]["eval_accuracy"][read[arm] - 1] for r in recs] if read[arm] else []
+           for arm, recs in done.items()}
+    comparisons = [{"arm": a, "reference": reference, **_welch(acc[a], acc[reference])}
+                   for a in done if a != reference and reference in done]
+    _adjust(comparisons)
+    return {"budget": budget, "epochs": read, "evals_per_epoch": per_epoch,
+            "test_accuracy": acc, "comparisons": comparisons,
+            "equivalence": [_tost(acc[c["arm"]], acc[reference], c["arm"], reference)
+                            for c in comparisons]}
+
+
+def _adjust(comparisons: list[dict]) -> None:
+    """Add Holm-adjusted p-values and the conclusions in words, in place."""
+    for comparison, p_holm in zip(comparisons, holm([c["p"] for c in comparisons])):
+        comparison["p_holm"] = p_holm
+        comparison["conclusion"] = conclusion(comparison)
+
+
+def _tost(a: list[float], b: list[float], arm: str, reference: str) -> dict:
+    """TOST of ``mean(a) - mean(b)`` within ±:data:`EQUIVALENCE_MARGIN`, and the power line."""
+    out = {"arm": arm, "reference": reference, "margin": EQUIVALENCE_MARGIN}
+    if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return {**out, "untestable": "fewer than two finished seeds or no spread"}
+    se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+    return {**out, **tost_diff(a, b, EQUIVALENCE_MARGIN), "detectable": detectable_effect(se)}
+
+
+def equivalence_conclusion(e: dict, reference: str | None = None) -> str:
+    """A TOST record ``e`` (:func:`analyse`'s ``"equivalence"`` entries) in words.
+
+    ``reference`` is the reference arm's display name (``e["reference"]`` when None).
+    """
+    name = e["reference"] if reference is None else reference
+    if "untestable" in e:
+        return f"not testable ({e['untestable']})"
+    if e["equivalent"]:
+        return f"equivalent to {name} within ±{100 * e['margin']:g} points"
+    return (f"not shown equivalent to {name} within ±{100 * e['margin']:g} points "
+            f"(smallest difference detectable at 80 % power: {100 * e['detectable']:.1f})")
+
+
 def analyse(report: dict, *, reference: str | None = None,
             focus: Sequence[str] = ("rso",)) -> dict:
     """Per-arm statistics and the Welch comparisons of a preset's report.
@@ -117,7 +219,12 @@ def analyse(report: dict, *, reference: str | None = None,
         ``{"target", "reference", "arms": {arm: {...}}, "comparisons": [...]}``; each
         comparison holds ``arm``, ``reference``, :func:`welch_diff`'s ``diff, lo, hi, t,
         p``, the Holm-adjusted ``p_holm`` and a ``conclusion`` in words. Diverged runs are
-        left out of accuracies and curves and counted in ``"diverged"``.
+        left out of accuracies and curves and counted in ``"diverged"``. With a
+        ``reference``, also ``"equivalence"`` (per variant, :func:`~rso_ref.stats.tost_diff`
+        at :data:`EQUIVALENCE_MARGIN` with the detectable difference) and
+        ``"equal_evaluations"`` (the same at the budget of :func:`budget_epochs`:
+        ``budget``, ``epochs``, ``evals_per_epoch``, ``test_accuracy``, ``comparisons``,
+        ``equivalence``).
     """
     runs, tuning = report["runs"], report.get("tuning") or {}
     finals = {arm: _final_accuracies(recs) for arm, recs in runs.items()}
@@ -142,10 +249,12 @@ def analyse(report: dict, *, reference: str | None = None,
     arms = {arm: _arm_statistics(recs, target, tuning.get(arm), chance)
             for arm, recs in runs.items()}
     comparisons = [{"arm": a, "reference": b, **_welch(finals[a], finals[b])} for a, b in pairs]
-    for comparison, p_holm in zip(comparisons, holm([c["p"] for c in comparisons])):
-        comparison["p_holm"] = p_holm
-        comparison["conclusion"] = conclusion(comparison)
-    return {"target": target, "reference": best, "arms": arms, "comparisons": comparisons}
+    _adjust(comparisons)
+    out = {"target": target, "reference": best, "arms": arms, "comparisons": comparisons}
+    if reference is not None:
+        out["equivalence"] = [_tost(finals[a], finals[b], a, b) for a, b in pairs]
+        out["equal_evaluations"] = _equal_evaluations(runs, reference)
+    return out
 
 
 def _welch(a: list[float], b: list[float]) -> dict:

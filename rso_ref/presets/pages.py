@@ -16,7 +16,8 @@ from ..checkpoint import write_json_atomic, write_text_atomic
 from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
 from ..optim.registry import DEFAULT_OPTIONS
-from .analysis import LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, conclusion
+from .analysis import (EQUIVALENCE_MARGIN, LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION,
+                       conclusion, equivalence_conclusion)
 
 __all__ = ["write_preset", "write_index", "index_rows", "arm_grid", "compact", "render_page",
            "plot_preset", "arm_label"]
@@ -94,14 +95,62 @@ def _arm_table(report: dict) -> list[str]:
 def _comparison_table(report: dict) -> list[str]:
     lines = ["| arm | vs | difference (points) [95 % CI] | Welch t | p | p (Holm) | "
              "conclusion |", "|" + " --- |" * 7]
-    cfg = report["config"]
-    for c in report["analysis"]["comparisons"]:
-        lines.append(f"| {arm_label(c['arm'], cfg)} | {arm_label(c['reference'], cfg)} | "
-                     f"{100 * c['diff']:+.2f} "
-                     f"[{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | {c['t']:+.2f} | "
-                     f"{c['p']:.3g} | {c['p_holm']:.3g} | "
-                     f"{conclusion(c, arm_label(c['reference'], cfg))} |")
-    return lines
+    return lines + [_welch_row(c, report["config"]) for c in report["analysis"]["comparisons"]]
+
+
+def _ablation_tables(report: dict) -> list[str]:
+    """Equivalence tests and equal-gradient-evaluation tests of an ablation preset ([] if none).
+
+    Rendered from ``analysis["equivalence"]`` and ``analysis["equal_evaluations"]``
+    (:func:`~rso_ref.presets.analysis.analyse` with a ``reference``).
+    """
+    analysis, cfg = report["analysis"], report["config"]
+    if "equivalence" not in analysis:
+        return []
+    margin = f"±{100 * EQUIVALENCE_MARGIN:g}"
+    budget = analysis["equal_evaluations"]
+    lines = [f"## Equivalence at equal epochs (Welch TOST, margin {margin} points)", "",
+             "| arm | vs | difference (points) [90 % CI] | TOST p | conclusion |",
+             "|" + " --- |" * 5]
+    lines += [_tost_row(e, cfg) for e in analysis["equivalence"]]
+    lines += ["", "## At equal gradient evaluations", "",
+              f"Budget: {budget['budget']:.0f} gradient evaluations (meta-solve included), "
+              "the cheapest arm's whole run; each arm is read after the last epoch that fits "
+              "in it (test accuracy recorded after every epoch; the training has no "
+              "schedule that depends on its length, so this is what a shorter run gives).", "",
+              "| arm | grad. evals / epoch | epochs in budget | test accuracy (%) |",
+              "| --- | --- | --- | --- |"]
+    for arm, per_epoch in budget["evals_per_epoch"].items():
+        acc = budget["test_accuracy"][arm]
+        lines.append(f"| {arm_label(arm, cfg)} | {per_epoch:.0f} | {budget['epochs'][arm]} | "
+                     f"{_pct(_mean_sd(acc)) if acc else '– (one epoch exceeds the budget)'} |")
+    lines += ["", "| arm | vs | difference (points) [95 % CI] | Welch t | p | p (Holm) | "
+              "conclusion |", "|" + " --- |" * 7]
+    lines += [_welch_row(c, cfg) for c in budget["comparisons"]]
+    lines += ["", f"| arm | vs | difference (points) [90 % CI] | TOST p ({margin}) | "
+              "conclusion |", "|" + " --- |" * 5]
+    lines += [_tost_row(e, cfg) for e in budget["equivalence"]]
+    return lines + [""]
+
+
+def _mean_sd(values: Sequence[float]) -> list[float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return [float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else math.nan]
+
+
+def _tost_row(e: dict, cfg: dict) -> str:
+    names = arm_label(e["arm"], cfg), arm_label(e["reference"], cfg)
+    if "untestable" in e:
+        return f"| {names[0]} | {names[1]} | – | – | {equivalence_conclusion(e, names[1])} |"
+    return (f"| {names[0]} | {names[1]} | {100 * e['diff']:+.2f} [{100 * e['lo']:+.2f}, "
+            f"{100 * e['hi']:+.2f}] | {e['p']:.3g} | {equivalence_conclusion(e, names[1])} |")
+
+
+def _welch_row(c: dict, cfg: dict) -> str:
+    return (f"| {arm_label(c['arm'], cfg)} | {arm_label(c['reference'], cfg)} | "
+            f"{100 * c['diff']:+.2f} [{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | "
+            f"{c['t']:+.2f} | {c['p']:.3g} | {c['p_holm']:.3g} | "
+            f"{conclusion(c, arm_label(c['reference'], cfg))} |")
 
 
 def _tuning_table(report: dict) -> list[str]:
@@ -193,6 +242,7 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
         "an end of the rates tried qualifies; one seed, so differences below about one point "
         "are noise).", ""]
     lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
+    lines += _ablation_tables(report)
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
     lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]
     return "\n".join(lines)
