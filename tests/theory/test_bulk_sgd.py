@@ -95,6 +95,18 @@ def test_alignment_far_above_chance_but_dominant_only_for_cross_entropy(evidence
         assert lo >= 5 * nums[loss]["random_baseline"]
     assert nums["cross_entropy"]["chi_full_mean_ci"][1] >= 1 / math.sqrt(2)
     assert nums["mse"]["chi_full_mean_ci"][1] < 1 / math.sqrt(2)
+    assert nums["cross_entropy"]["share_reading"] == "more than half"
+    assert nums["mse"]["share_reading"] != "more than half"
+    # the page's words are the readings of the numbers it prints
+    text = ev["bulk-alignment"].conditions
+    for loss in B.LOSSES:
+        assert f"{B._LOSS_LABEL[loss]}: {nums[loss]['share_reading']}" in text
+
+
+def test_share_reading_follows_the_interval():
+    assert B.share_reading((0.6, 0.51, 0.7)) == "more than half"
+    assert B.share_reading((0.52, 0.49, 0.55)) == "about half (the CI contains 1/2)"
+    assert B.share_reading((0.3, 0.2, 0.49)) == "less than half"
 
 
 @pytest.mark.slow
