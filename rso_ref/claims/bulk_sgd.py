@@ -483,7 +483,7 @@ def _run_alignment(quick: bool, out_dir: Path) -> Evidence:
         ax.set_title(f"{_LOSS_LABEL[loss]} (d = {dim}, k = 10)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(r"$\chi = \|P g\| / \|g\|$")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize="small",
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=9,
                ncol=4, bbox_to_anchor=(0.5, -0.12))
     fig.suptitle("Gradient alignment with the top-10 Hessian eigenspace during SGD")
     save_figure(fig, out_dir / "bulk-alignment.png")
@@ -604,7 +604,7 @@ def _run_stability(quick: bool, out_dir: Path) -> Evidence:
         ax.set_title(_LOSS_LABEL[loss])
     fig.subplots_adjust(wspace=0.3)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4,
-               fontsize="small", bbox_to_anchor=(0.5, -0.08))
+               fontsize=9, bbox_to_anchor=(0.5, -0.08))
     fig.suptitle("Largest stable learning rate at the warm-up point (bisection)")
     save_figure(fig, out_dir / "bulk-stability.png")
     all_rows = [r for rows in numbers.values() for r in rows.values()]
@@ -656,7 +656,7 @@ def _run_interpolation(quick: bool, out_dir: Path) -> Evidence:
                 if not np.isfinite(res["loss"][i, j]):
                     ax.text(j, i, "x", ha="center", va="center", color="red", fontsize=11)
         for name, (a, b) in _METHODS.items():
-            ax.annotate(name, (_index(grid, b), _index(grid, a)), color="white", fontsize=8,
+            ax.annotate(name, (_index(grid, b), _index(grid, a)), color="white", fontsize=10,
                         ha="center", va="bottom", xytext=(0, 6), textcoords="offset points",
                         bbox={"boxstyle": "round", "fc": "black", "alpha": 0.5})
         ax.set_xticks(range(len(grid)), [f"{v:g}" for v in grid])
@@ -727,7 +727,7 @@ def _run_energy(quick: bool, out_dir: Path) -> Evidence:
     ax.set_ylabel(r"$\|P M P\|_F^2 / \|M\|_F^2$")
     ax.set_yscale("log")
     ax.set_title("Curvature energy inside the top-10 Hessian eigenspace (dots: seeds)")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=9)
     save_figure(fig, out_dir / "bulk-ggn-energy.png")
     means = {loss: {n: mean_std([numbers[loss][s][n] for s in p.seeds]) for n in names}
              for loss in LOSSES}

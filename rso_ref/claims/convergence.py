@@ -704,7 +704,7 @@ def _plot_eigs(conv: dict, path: Path) -> None:
     axes[1].set_title("MLP on digits (RSO training states)")
     axes[1].set_xlabel("λ_min / max|λ| of the meta-Hessian (symlog; < 0: not convex)")
     axes[1].set_ylabel("count")
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Theorem 1 (a): is f(w) = L(θ − η Σ wᵢgᵢ) convex in w?")
     save_figure(fig, path)
 
@@ -957,8 +957,9 @@ def _run_descent(quick: bool, out_dir: Path) -> Evidence:
     clean = [k for k in ks if all(pooled[g][j]["fails"] == 0 for g in pooled
                                   for j in ks if j >= k)]
     no_loss = " and ".join(
-        f"{'convex' if g == 'convex' else 'MLP'}: 0 of {sum(pooled[g][j]['steps'] for j in ks if j >= clean[0])}"
-        for g in pooled) if clean else ""
+        f"{'convex' if g == 'convex' else 'MLP'}: 0 of "
+        f"{sum(pooled[g][j]['steps'] for j in ks if j >= clean[0])}" for g in pooled
+    ) if clean else ""
     conditions = (
         ("With an exact meta-solve on the convex problems no RSO step lost to the gradient "
          f"step ({_rate_cell(pooled['convex'][EXACT_K])}, 95 % Clopper-Pearson interval; it "

@@ -137,7 +137,8 @@ def _merge_report(results: list, out: Path, *, quick: bool) -> dict[str, Path]:
                       "Each page states a claim precisely, the protocol that tests it, the verdict "
                       "and its evidence, and the command that reproduces it.\n\n"
                       + (_TABLES_NOTE if (out / "tables").is_dir() else "")
-                      + "| id | claim | source | verdict | protocol |\n| --- | --- | --- | --- | --- |\n"
+                      + "| id | claim | source | verdict | protocol |\n"
+                      + "| --- | --- | --- | --- | --- |\n"
                       + "\n".join(rows) + "\n")
     return {"index": out / "README.md",
             "json": write_json_atomic(previous, {"claims": claims})}

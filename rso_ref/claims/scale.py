@@ -33,7 +33,7 @@ from ..optim.registry import DEFAULT_LR
 from ..metrics import epochs_to_target
 from ..plots import pyplot, save_figure
 from .registry import Claim, Evidence, register
-from .stability import OPTIMIZERS, load_task, train_once
+from .stability import LABELS, OPTIMIZERS, load_task, train_once
 from ..stats import mean_std, welch_diff
 from ..extras import threadpool_limits
 
@@ -118,7 +118,8 @@ def _plot(results: dict, path: Path) -> None:
         for i, name in enumerate(OPTIMIZERS):
             curves = 100 * np.asarray(r["runs"][name]["curves"])
             epochs = np.arange(1, curves.shape[1] + 1)
-            ax.plot(epochs, curves.mean(axis=0), marker="o", color=f"C{i}", label=name.upper())
+            ax.plot(epochs, curves.mean(axis=0), marker="o", color=f"C{i}",
+                    label=LABELS[name])
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=f"C{i}",
                             alpha=0.2)
         ax.axhline(100 * r["target"], color="k", ls="--", label=f"target {100 * r['target']:.0f} %")
@@ -160,14 +161,15 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
             reached = [v for v in r["runs"][n]["epochs"] if v is not None]
             m, s = mean_std(_censored(r["runs"][n]["epochs"], r["max_epochs"]))
             fm, fs = mean_std(100 * np.asarray(r["final_accuracy"][n]))
-            cells.append(f"| {task} | {n.upper()} | {m:.1f} ± {s:.1f} | "
+            cells.append(f"| {task} | {LABELS[n]} | {m:.1f} ± {s:.1f} | "
                          f"{len(reached)}/{len(r['runs'][n]['epochs'])} | {fm:.1f} ± {fs:.1f} |")
         analogue.append("\n".join(cells))
     tests = "\n".join(
         f"- {task} (target {100 * r['target']:.0f} %): "
         f"RSO - Adam = {r['rso_vs_adam']['diff']:+.1f} "
         f"epochs, 95 % CI [{r['rso_vs_adam']['lo']:+.1f}, {r['rso_vs_adam']['hi']:+.1f}], "
-        f"p = {r['rso_vs_adam']['p']:.3g}; RSO - SGD = {r['rso_vs_sgd']['diff']:+.1f} epochs, "
+        f"p = {r['rso_vs_adam']['p']:.3g}; "
+        f"RSO - SGD+momentum = {r['rso_vs_sgd']['diff']:+.1f} epochs, "
         f"p = {r['rso_vs_sgd']['p']:.3g}" for task, r in results.items())
     conditions = (
         f"Computed in `_run`: a setting is testable only when its data set has a loader here "
