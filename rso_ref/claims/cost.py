@@ -281,7 +281,7 @@ def _plot(results: dict, path: Path) -> None:
     axes[0].axhline(1.10, color="r", ls="--", label="paper: +10 % (K=5)")
     axes[0].set_yscale("log")
     axes[0].set_xlabel("K (meta L-BFGS iterations)")
-    axes[0].set_ylabel("time per training step / SGD step")
+    axes[0].set_ylabel("time per training step / SGD+momentum step")
     axes[0].set_title("Wall time of an RSO step (medians)")
     axes[0].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     axes[1].set_xlabel("K")
@@ -335,12 +335,13 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
         lines.append(f"- **{name}** ({r['n_params']} parameters): "
                      + ", ".join(f"{k}: **{s}**" for k, s in v["sub"].items()))
         rows.append(f"\n**{name}** — value_and_grad / forward = {v['vg_over_forward']:.2f}; "
-                    f"SGD step {1e3 * t_sgd:.2f} ms; loadavg before/after "
+                    f"SGD+momentum step {1e3 * t_sgd:.2f} ms; loadavg before/after "
                     f"{r['timing']['loadavg'][0][0]:.2f}/{r['timing']['loadavg'][1][0]:.2f}; "
                     f"time fit {1e3 * v['time_fit']['seconds_per_call']:.2f} ms per call "
                     f"(R² = {v['time_fit']['r2']:.3f})\n\n"
                     "| configuration | oracle calls / step (mean, range) | L-BFGS its | "
-                    "time / SGD step | extra memory / params |\n| --- | --- | --- | --- | --- |")
+                    "time / SGD+momentum step | extra memory / params |\n"
+                    "| --- | --- | --- | --- | --- |")
         for k in r["ks"]:
             nf, nit = r["calls"][k]["nfev"], r["calls"][k]["nit"]
             rows.append(f"| RSO K={k} | 1 + {np.mean(nf):.1f} ({min(nf)}..{max(nf)}) | "
