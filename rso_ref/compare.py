@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backend import BACKENDS, namespace
+from .backend import BACKENDS, array_namespace, namespace, to_numpy
 from .checkpoint import write_json_atomic, write_text_atomic
 from .experiment import MODELS, check_data_options, check_fits, load_dataset, make_model
 from .extras import installed_version, threadpool_info
@@ -30,6 +30,7 @@ __all__ = [
     "CompareConfig", "run_comparison", "summary_table", "summary_markdown", "write_report",
     "tune_learning_rates", "LR_GRID_FACTORS", "LR_EDGE_STEP", "finished", "curve_data",
     "prepare", "gradient_evaluations", "gradient_evaluations_per_step", "environment",
+    "top_class_share", "early_diagnostics", "PROBE_ROWS",
 ]
 
 #: The dtypes a comparison can run in.
@@ -200,22 +201,110 @@ def prepare(config: CompareConfig, *, val_fraction: float = 0.0,
     return ds, model
 
 
+#: Rows of the test split (the first ones) on which :func:`early_diagnostics` reads the
+#: predictions after each early step.
+PROBE_ROWS = 128
+
+
+def top_class_share(model: Any, params: list, X: Any) -> float:
+    r"""Share of the rows of ``X`` predicted as the most-predicted class.
+
+    .. math::
+
+        s(\theta) = \max_c \frac1n \#\{i : \arg\max_k\, \mathrm{predict}(\theta,
+        X)_{ik} = c\}
+
+    1 on the constant-prediction plateau (every row gets the same class); about
+    :math:`1/C` when the predictions are spread like balanced labels.
+
+    Parameters
+    ----------
+    model : rso_ref model
+        Has ``predict(params, X)`` returning per-class scores of shape ``(n, C)``.
+    params : list of arrays
+    X : array, shape (n, \*input_shape)
+        At least one row.
+
+    Returns
+    -------
+    float
+        :math:`s \in [1/C, 1]`.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no rows.
+    """
+    if X.shape[0] == 0:
+        raise ValueError(f"X must have at least one row, got shape {tuple(X.shape)}")
+    xp = array_namespace(X)
+    predicted = np.asarray(to_numpy(xp.argmax(model.predict(params, X), axis=1)))
+    return float(np.bincount(predicted).max() / predicted.shape[0])
+
+
+def early_diagnostics(steps: dict, probes: list, lr: float) -> dict:
+    r"""The early-training diagnostics of one run: step scale and top-class share per step.
+
+    For each probed step :math:`t` (1-based, the parameters after it):
+    ``lr_max_w`` is :math:`\eta \max_i |w_i^{(t)}|`, the largest multiplier a group's
+    gradient got in step :math:`t` (RSO's group weights ``steps["w"]``; 1 in warm-up, so
+    :math:`\eta`), and None for optimizers without group weights (their plain step is
+    :math:`\eta` times the gradient or its preconditioned form: the page draws
+    :math:`\eta` as their reference line); ``top_class_share`` is
+    :func:`top_class_share` on the probe rows.
+
+    Parameters
+    ----------
+    steps : dict
+        :attr:`rso_ref.train.TrainResult.steps` (``"w"`` is read).
+    probes : list of dict
+        :attr:`rso_ref.train.TrainResult.probes`, each with ``"step"`` and
+        ``"top_class_share"``.
+    lr : float
+        :math:`\eta`.
+
+    Returns
+    -------
+    dict
+        ``{"step": [...], "lr_max_w": [...], "top_class_share": [...]}``.
+    """
+    ws = [steps["w"][p["step"] - 1] for p in probes]
+    return {"step": [p["step"] for p in probes],
+            "lr_max_w": [None if w is None else lr * max(abs(v) for v in w) for w in ws],
+            "top_class_share": [p["top_class_share"] for p in probes]}
+
+
+def _probe(model: Any, X_probe: Any, n_steps: int) -> Callable[[int, list], dict | None]:
+    """The :func:`~rso_ref.train.train` probe: :func:`top_class_share` over the first
+    ``n_steps`` steps, nothing after."""
+    def probe(step: int, params: list) -> dict | None:
+        if step > n_steps:
+            return None
+        return {"top_class_share": top_class_share(model, params, X_probe)}
+    return probe
+
+
 def _train_once(config: CompareConfig, ds: Any, model: Any, label: str, lr: float, seed: int,
-                X_eval: Any, y_eval: Any, progress: bool) -> dict:
+                X_eval: Any, y_eval: Any, progress: bool, diagnostic_steps: int = 0) -> dict:
     name, options = config.arm(label)
     optimizer = make_optimizer(name, lr, model, **options)
+    probe = (_probe(model, ds.X_test[:PROBE_ROWS, ...], diagnostic_steps)
+             if diagnostic_steps else None)
     started = time.perf_counter()
     result = train(model, optimizer, ds.X_train, ds.y_train, epochs=config.epochs,
                    batch_size=config.batch_size, seed=seed, X_eval=X_eval, y_eval=y_eval,
-                   progress=progress)
+                   progress=progress, probe=probe)
     done = bool(result.epochs["epoch"])
-    return {
+    record = {
         "seed": seed, "lr": lr, "status": result.status, "message": result.message,
         "eval_accuracy": result.epochs["eval_accuracy"][-1] if done else float("nan"),
         "eval_loss": result.epochs["eval_loss"][-1] if done else float("nan"),
         "wall_time": time.perf_counter() - started, "steps": result.steps,
         "epochs": result.epochs, "meta_nfev": int(sum(result.steps["nfev"])),
     }
+    if diagnostic_steps:
+        record["diagnostics"] = early_diagnostics(result.steps, result.probes, lr)
+    return record
 
 
 #: Multipliers of the default learning rate tried by :func:`tune_learning_rates`; the
@@ -295,7 +384,8 @@ def _best_rate(scores: dict, label: str) -> float:
 
 
 def run_comparison(config: CompareConfig, *, progress: bool = True,
-                   log: Callable[[str], Any] | None = None, model: Any = None) -> dict:
+                   log: Callable[[str], Any] | None = None, model: Any = None,
+                   diagnostic_epochs: int = 0) -> dict:
     """Train every optimizer of ``config`` with every seed; return the report dict.
 
     The data split is fixed (seed 0) so seeds vary the initialisation and minibatch
@@ -303,15 +393,21 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
     epoch. ``model``, when given, replaces ``config.model`` (see :func:`prepare`; a
     model whose parameters come with it, like a torch module's, starts every seed from
     the same parameters). ``"environment"`` records the library's version, the start
-    time and the machine (:func:`environment`).
+    time and the machine (:func:`environment`). With ``diagnostic_epochs`` > 0, every
+    run record gets ``"diagnostics"`` (:func:`early_diagnostics`) over the steps of its
+    first ``diagnostic_epochs`` epochs, read on the first :data:`PROBE_ROWS` test rows
+    (one forward pass of those rows per step: the runs take longer, by that, not in
+    their ``steps["time"]``).
     """
+    check_int(diagnostic_epochs, "diagnostic_epochs")
     ds, model = prepare(config, model=model)
+    diagnostic_steps = diagnostic_epochs * math.ceil(ds.n_train / config.batch_size)
     env = environment()
     runs: dict[str, list] = {name: [] for name in config.optimizers}
     for name in config.optimizers:
         for seed in config.seeds:
             record = _train_once(config, ds, model, name, config.lr(name), seed, ds.X_test,
-                                 ds.y_test, progress)
+                                 ds.y_test, progress, diagnostic_steps)
             runs[name].append(record)
             if log is not None:
                 log(f"{name:>8} seed {seed}: test accuracy {100 * record['eval_accuracy']:.2f}% "

@@ -77,6 +77,10 @@ class TrainResult:
         minibatch loss was finite, ``opt_state`` the state that went with them).
     message : str
         What happened, naming the step for ``"diverged"`` and ``"stopped"``.
+    probes : list of dict
+        What ``probe`` returned (not None) after a step, each with its ``"step"`` (the
+        number of steps taken) added; empty without a probe. Not checkpointed: a
+        resumed run has the probes of its own steps only.
     """
 
     params: list
@@ -85,6 +89,7 @@ class TrainResult:
     epochs: dict = field(default_factory=dict)
     status: str = "completed"
     message: str = ""
+    probes: list = field(default_factory=list)
 
 
 def _n_correct(xp, model: Any, params: list, X: Any, y: Any) -> float:
@@ -208,7 +213,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
           seed: int = 0, params: list | None = None, X_eval: Any = None, y_eval: Any = None,
           meta_batch: int | None = None, max_steps: int | None = None, progress: bool = True,
           checkpoint_dir: str | Path | None = None, resume: bool = False,
-          callback: Callable[[int, dict], Any] | None = None) -> TrainResult:
+          callback: Callable[[int, dict], Any] | None = None,
+          probe: Callable[[int, list], dict | None] | None = None) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``(X, y)`` for ``epochs`` passes.
 
     Parameters
@@ -246,6 +252,11 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     callback : callable, optional
         ``callback(step, record)`` after each step; returning True stops the run
         (``status="stopped"``).
+    probe : callable, optional
+        ``probe(step, params)`` after each step (before ``callback``), with the number of
+        steps taken and the parameters after the step, for diagnostics that need the
+        parameters (e.g. predictions on a fixed batch); a dict it returns is kept in
+        ``TrainResult.probes``, None keeps nothing (a probe limits its own cost so).
 
     Returns
     -------
@@ -259,8 +270,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     ------
     TypeError
         If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, an integer
-        argument is not an int, ``progress``/``resume`` not a bool, or ``callback`` not
-        callable.
+        argument is not an int, ``progress``/``resume`` not a bool, or ``callback`` or
+        ``probe`` not callable.
     ValueError
         Bad ``epochs``, ``batch_size``, ``meta_batch`` (or one given to an optimizer
         without ``takes_meta_oracle``), ``max_steps``, ``seed``, mismatched ``X``/``y``,
@@ -276,6 +287,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     check_flag(resume, "resume")
     if callback is not None:
         check_callable(callback, "callback")
+    if probe is not None:
+        check_callable(probe, "probe")
     if (X_eval is None) != (y_eval is None):
         raise ValueError("X_eval and y_eval must be given together")
     if max_steps is not None:
@@ -299,6 +312,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     opt_state = optimizer.init(params)
     exact_hvp = autodiff.has_exact_derivatives(xp)
     steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "hvp_calls": [], "w": []}
+    probes: list = []
     epoch_log: dict = {"epoch": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
     first_epoch, step = 0, 0
     fingerprint = _fingerprint(model, optimizer, batch_size, seed, meta_batch)
@@ -353,6 +367,10 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+                if probe is not None:
+                    found = probe(step, params)
+                    if found is not None:
+                        probes.append({"step": step, **found})
                 if callback is not None and callback(step, record):
                     status, message = "stopped", f"stopped by callback at step {step}"
                     break
@@ -377,7 +395,7 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
             message = (f"training diverged at step {step - 1}: the minibatch loss after the "
                        f"last step is {final}; lower the learning rate")
     return TrainResult(params=params, opt_state=opt_state, steps=steps, epochs=epoch_log,
-                       status=status, message=message)
+                       status=status, message=message, probes=probes)
 
 
 def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch: int | None,

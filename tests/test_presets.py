@@ -21,7 +21,8 @@ def test_presets_follow_the_protocol_of_the_issue():
             "ablation-groups"} <= set(presets.PRESETS)
     for preset in presets.PRESETS.values():
         assert len(preset.config.seeds) >= 5
-        if preset.name.startswith("table1"):
+        if preset.name.startswith("table1") and preset.name != "table1-cifar-resnet-norm":
+            # (the normalised ResNet's three arms: tests/test_resnet_norm_preset.py)
             assert preset.config.optimizers == ("sgd", "adam", "adamw", "rso")
             assert preset.reference is None and preset.focus == ("rso",)
     assert presets.PRESETS["table1-cifar-resnet"].config.model == "resnet"

@@ -39,6 +39,7 @@ from .losses import (
     softmax_cross_entropy_bwd,
 )
 from .mlp import MLP
+from .norm import GROUP_NORM_EPS, group_norm_bwd, group_norm_fwd
 from .pooling import (
     avg_pool_bwd,
     avg_pool_fwd,
@@ -89,6 +90,9 @@ __all__ = [
     "global_avg_pool_bwd",
     "residual_fwd",
     "residual_bwd",
+    "group_norm_fwd",
+    "group_norm_bwd",
+    "GROUP_NORM_EPS",
     "MLP",
     "ConvNet1D",
     "ConvNet2D",

@@ -21,7 +21,8 @@ size and stride ``pool``, ``fc``: dense output layer, no hidden dense layers):
 * :class:`ResNet`: stem ``c`` (3x3), then per stage ``blocks_per_stage`` basic residual
   blocks (:mod:`rso_ref.nn.residual`; the first block of every stage after the first
   halves the resolution with stride 2 and a 1x1 projection), global average pooling
-  and ``fc``. No batch normalisation.
+  and ``fc``. No normalisation by default; ``norm="group"`` puts a group normalisation
+  (:mod:`rso_ref.nn.norm`) after every convolution, before its ReLU or the residual sum.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS
 from .losses import LOSSES
 from .model import ModelBase
+from .norm import group_norm_bwd, group_norm_fwd
 from .pooling import global_avg_pool_bwd, global_avg_pool_fwd, max_pool_bwd, max_pool_fwd
 from .residual import residual_bwd, residual_fwd
 
@@ -93,6 +95,7 @@ class _LayerModel(ModelBase):
         self._shapes: list[tuple[int, ...]] = []
         self._layers: list[list[int]] = []
         self._blocks: list[list[int]] = []
+        self._norm_scales: list[int] = []
 
     def _new_layer(self, weight_shape: tuple[int, ...], bias_size: int) -> list[int]:
         first = len(self._shapes)
@@ -100,14 +103,28 @@ class _LayerModel(ModelBase):
         self._layers.append([first, first + 1])
         return [first, first + 1]
 
+    def _new_norm(self, channels: int) -> list[int]:
+        """Indices of a new normalisation layer's ``[gamma, beta]`` (gamma starts at 1)."""
+        first = len(self._shapes)
+        self._shapes += [(channels,), (channels,)]
+        self._layers.append([first, first + 1])
+        self._norm_scales.append(first)
+        return [first, first + 1]
+
     def _add(self, pair: tuple[Callable, Callable], params: Sequence[int] | None = None,
              **hyper: Any) -> None:
         self._steps.append(_Step(pair[0], pair[1], None if params is None else tuple(params),
                                  hyper))
 
-    def _add_conv_relu(self, d: int, c_in: int, c_out: int, k: int) -> list[int]:
+    def _add_conv_relu(self, d: int, c_in: int, c_out: int, k: int,
+                       norm_groups: int | None = None) -> list[int]:
+        """Conv, group normalisation when ``norm_groups`` is set, ReLU; the parameters' indices."""
         idx = self._new_layer((c_out, c_in) + (k,) * d, c_out)
         self._add(_CONV[d], idx, padding=k // 2)
+        if norm_groups is not None:
+            norm = self._new_norm(c_out)
+            self._add((group_norm_fwd, group_norm_bwd), norm, groups=norm_groups)
+            idx = idx + norm
         self._add((relu_fwd, relu_bwd))
         return idx
 
@@ -120,6 +137,17 @@ class _LayerModel(ModelBase):
     def param_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of the parameter list, in order."""
         return list(self._shapes)
+
+    def init(self, seed: int = 0, *, like: Any = None, dtype: Any = None) -> list:
+        """Draw the parameters (:meth:`ModelBase.init`); normalisation scales start at 1.
+
+        Normalisation parameters are 1-D, so they take no random numbers: the weights
+        drawn are those of the same network without normalisation.
+        """
+        params = super().init(seed, like=like, dtype=dtype)
+        for j in self._norm_scales:
+            params[j] = params[j] + 1.0
+        return params
 
     def layers(self) -> list[list[int]]:
         """Parameter indices per conv/dense layer, weight and bias together."""
@@ -308,7 +336,7 @@ class ConvNet2D(_PlainConvNet):
 
 
 class ResNet(_LayerModel):
-    r"""Small residual network (basic blocks, no batch normalisation) for ``(n, C, H, W)`` images.
+    r"""Small residual network (basic blocks, optional group normalisation) for ``(n, C, H, W)`` images.
 
     Parameters
     ----------
@@ -326,12 +354,23 @@ class ResNet(_LayerModel):
         As in :class:`ConvNet1D`.
     init : str, default "he_normal"
         As in :class:`ConvNet1D`.
+    norm : {None, "group"}, default None
+        None: no normalisation (the parameters and outputs of earlier versions).
+        ``"group"``: a group normalisation with ``norm_groups`` groups and its own
+        scale and shift after every convolution (stem, both convolutions of a block,
+        the projection), as torch-vision's ``BasicBlock`` places batch normalisation;
+        why group and not batch normalisation is in :mod:`rso_ref.nn.norm`.
+    norm_groups : int, default 4
+        Groups of each normalisation (must divide every width); used with
+        ``norm="group"`` only.
 
     Notes
     -----
     :meth:`blocks` returns the stem, each residual block (its 4 or 6 parameters
-    together) and the head, the grouping the RSO paper suggests for deep networks
-    ("we group consecutive layers (e.g., ResNet blocks)").
+    together, 8 or 12 with normalisation) and the head, the grouping the RSO paper
+    suggests for deep networks ("we group consecutive layers (e.g., ResNet blocks)").
+    :meth:`layers` lists every convolution, every normalisation (its scale and shift)
+    and the head as layers of their own.
 
     References
     ----------
@@ -347,7 +386,8 @@ class ResNet(_LayerModel):
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), n_classes: int = 10,
                  widths: Sequence[int] = (16, 32), blocks_per_stage: int = 1,
-                 kernel_size: int = 3, loss: str = "cross_entropy", init: str = "he_normal"):
+                 kernel_size: int = 3, loss: str = "cross_entropy", init: str = "he_normal",
+                 norm: str | None = None, norm_groups: int = 4):
         shape = _positive_ints(input_shape, "input_shape")
         if len(shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
@@ -355,23 +395,38 @@ class ResNet(_LayerModel):
         self.widths = _positive_ints(widths, "widths")
         self.blocks_per_stage = check_int(blocks_per_stage, "blocks_per_stage", minimum=1)
         self.kernel_size = k = _odd_kernel(kernel_size)
-        self._blocks.append(self._add_conv_relu(2, shape[0], self.widths[0], k))
+        if norm is not None:
+            check_choice(norm, "norm", ["group"])
+        self.norm = norm
+        self.norm_groups = check_int(norm_groups, "norm_groups", minimum=1)
+        groups = None if norm is None else self.norm_groups
+        if groups is not None and any(w % groups for w in self.widths):
+            raise ValueError(f"norm_groups must divide every width {self.widths}, got "
+                             f"{groups}")
+        self._blocks.append(self._add_conv_relu(2, shape[0], self.widths[0], k, groups))
         c_in = self.widths[0]
         for stage, width in enumerate(self.widths):
             for j in range(self.blocks_per_stage):
                 stride = 2 if stage > 0 and j == 0 else 1
-                idx = (self._new_layer((width, c_in, k, k), width)
-                       + self._new_layer((width, width, k, k), width))
+                units = [((width, c_in, k, k), width), ((width, width, k, k), width)]
                 if stride != 1 or c_in != width:
-                    idx += self._new_layer((width, c_in, 1, 1), width)
-                self._add((residual_fwd, residual_bwd), idx, stride=stride)
+                    units.append(((width, c_in, 1, 1), width))
+                idx: list[int] = []
+                for weight_shape, channels in units:
+                    idx += self._new_layer(weight_shape, channels)
+                    if groups is not None:
+                        idx += self._new_norm(channels)
+                self._add((residual_fwd, residual_bwd), idx, stride=stride,
+                          **({} if groups is None else {"norm_groups": groups}))
                 self._blocks.append(idx)
                 c_in = width
         self._add((global_avg_pool_fwd, global_avg_pool_bwd))
         self._add_head(c_in)
 
     def __repr__(self) -> str:
+        norm = ("" if self.norm is None
+                else f", norm={self.norm!r}, norm_groups={self.norm_groups}")
         return (f"ResNet(input_shape={self.input_shape}, n_classes={self.n_classes}, "
                 f"widths={self.widths}, blocks_per_stage={self.blocks_per_stage}, "
                 f"kernel_size={self.kernel_size}, loss={self.loss_kind!r}, "
-                f"init={self.weight_init!r})")
+                f"init={self.weight_init!r}{norm})")

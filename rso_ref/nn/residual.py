@@ -1,34 +1,40 @@
-r"""Basic residual block of He et al. [1]_ (without batch normalisation) as a forward/backward pair.
+r"""Basic residual block of He et al. [1]_, without or with group normalisation, as a forward/backward pair.
 
 .. math::
 
-    Y = \operatorname{relu}\big(\operatorname{conv}_2(\operatorname{relu}(\operatorname{conv}_1(X)))
+    Y = \operatorname{relu}\big(N_2\operatorname{conv}_2(\operatorname{relu}(N_1\operatorname{conv}_1(X)))
         + S(X)\big),
     \qquad S(X) = \begin{cases} X & \text{identity skip} \\
-                                \operatorname{conv}_{1\times 1}(X) & \text{projection}
+                                N_s\operatorname{conv}_{1\times 1}(X) & \text{projection}
                   \end{cases}
 
 ``conv_1`` has stride ``stride`` and ``conv_2`` stride 1, both with "same" zero padding
 ``k // 2`` (odd square kernels, usually 3x3); the projection (option B of [1]_) is a
 1x1 convolution with stride ``stride`` and no padding, needed when the block changes
-the channel count or the resolution. Parameters are ``[W1, b1, W2, b2]`` for an
-identity skip and ``[W1, b1, W2, b2, Ws, bs]`` with a projection.
+the channel count or the resolution. Without normalisation (``norm_groups=None``, the
+default) every :math:`N` is the identity and parameters are ``[W1, b1, W2, b2]`` for an
+identity skip and ``[W1, b1, W2, b2, Ws, bs]`` with a projection. With
+``norm_groups=G`` every :math:`N` is a group normalisation with ``G`` groups and its own
+scale and shift (:mod:`rso_ref.nn.norm`, torch-vision's ``BasicBlock`` order with
+GroupNorm in place of BatchNorm), and each convolution's ``[W, b]`` is followed by its
+``[gamma, beta]``: ``[W1, b1, g1, be1, W2, b2, g2, be2]`` (+ ``[Ws, bs, gs, bes]``).
 
 Notes
 -----
-Backward, with :math:`A = \operatorname{relu}(\operatorname{conv}_1 X)` and
-:math:`G_S = \partial L/\partial(\operatorname{conv}_2 A + S(X))
+Backward, with :math:`A = \operatorname{relu}(N_1\operatorname{conv}_1 X)` and
+:math:`G_S = \partial L/\partial(N_2\operatorname{conv}_2 A + S(X))
 = G \odot [\,\cdot > 0]`:
 
 .. math::
 
-    \frac{\partial L}{\partial X} = \operatorname{conv}_1^\top\!\big(
-        \operatorname{conv}_2^\top(G_S) \odot [A > 0]\big) + S^\top(G_S).
+    \frac{\partial L}{\partial X} = \operatorname{conv}_1^\top N_1^\top\!\big(
+        \operatorname{conv}_2^\top N_2^\top(G_S) \odot [A > 0]\big) + S^\top(G_S).
 
 .. warning::
    torch-vision's ``BasicBlock`` puts batch normalisation after each convolution and has
-   no conv biases; this block has biases and no normalisation (a reference model has
-   no running statistics to keep in sync between training and evaluation).
+   no conv biases; this block keeps the biases, and normalises (if at all) with group
+   normalisation, which has no running statistics to keep in sync between training,
+   RSO's meta evaluations and evaluation (:mod:`rso_ref.nn.norm`).
 
 References
 ----------
@@ -41,35 +47,70 @@ from types import ModuleType
 from typing import Any, Sequence
 
 from ..backend import array_namespace
+from ..validation import check_int
 from .activations import relu_bwd, relu_fwd
 from .conv import conv2d_bwd, conv2d_fwd
+from .norm import group_norm_bwd, group_norm_fwd
 
 __all__ = ["residual_fwd", "residual_bwd"]
 
 
-def _split(params: Sequence[Any]) -> tuple[list, list, list | None]:
-    if len(params) not in (4, 6):
-        raise ValueError(
-            f"params must be [W1, b1, W2, b2] or [W1, b1, W2, b2, Ws, bs], got {len(params)} arrays"
-        )
+def _split(params: Sequence[Any], norm_groups: int | None) -> tuple[list, list, list | None]:
+    """``(first, second, projection)`` units of ``params``: ``[W, b]`` or ``[W, b, g, be]``."""
+    size = 2 if norm_groups is None else 4
+    if norm_groups is not None:
+        check_int(norm_groups, "norm_groups", minimum=1)
+    if len(params) not in (2 * size, 3 * size):
+        names = ["W1, b1, W2, b2", "Ws, bs"] if size == 2 else [
+            "W1, b1, g1, be1, W2, b2, g2, be2", "Ws, bs, gs, bes"]
+        raise ValueError(f"params must be [{names[0]}] or [{names[0]}, {names[1]}] "
+                         f"(norm_groups={norm_groups}), got {len(params)} arrays")
     params = list(params)
-    return params[0:2], params[2:4], params[4:6] if len(params) == 6 else None
+    return (params[:size], params[size:2 * size],
+            params[2 * size:] if len(params) == 3 * size else None)
+
+
+def _unit_fwd(unit: list, X: Any, stride: int, padding: int, norm_groups: int | None,
+              xp: ModuleType) -> tuple[Any, tuple]:
+    """Convolution, then group normalisation when ``norm_groups`` is set."""
+    H, conv_cache = conv2d_fwd(unit[:2], X, stride=stride, padding=padding, xp=xp)
+    if norm_groups is None:
+        return H, (conv_cache, None)
+    H, norm_cache = group_norm_fwd(unit[2:], H, groups=norm_groups, xp=xp)
+    return H, (conv_cache, norm_cache)
+
+
+def _unit_bwd(unit: list, cache: tuple, dH: Any, stride: int, padding: int,
+              norm_groups: int | None, xp: ModuleType, input_grad: bool) -> tuple[Any, list]:
+    """Backward pass of :func:`_unit_fwd`: ``(dX or None, dparams like unit)``."""
+    conv_cache, norm_cache = cache
+    d_norm: list = []
+    if norm_groups is not None:
+        dH, d_norm = group_norm_bwd(unit[2:], norm_cache, dH, groups=norm_groups, xp=xp)
+    dX, d_conv = conv2d_bwd(unit[:2], conv_cache, dH, stride=stride, padding=padding, xp=xp,
+                            input_grad=input_grad)
+    return dX, d_conv + d_norm
 
 
 def residual_fwd(params: Sequence[Any], X: Any, *, stride: int = 1,
+                 norm_groups: int | None = None,
                  xp: ModuleType | None = None) -> tuple[Any, Any]:
-    r"""Residual block ``relu(conv2(relu(conv1(X))) + skip(X))``.
+    r"""Residual block ``relu(N2 conv2(relu(N1 conv1(X))) + skip(X))`` (module docstring).
 
     Parameters
     ----------
     params : list of arrays
         ``[W1, b1, W2, b2]`` (identity skip) or ``[W1, b1, W2, b2, Ws, bs]``
         (projection); ``W1`` of shape ``(F, C, k, k)``, ``W2`` of shape ``(F, F, k, k)``,
-        ``Ws`` of shape ``(F, C, 1, 1)``.
+        ``Ws`` of shape ``(F, C, 1, 1)``. With ``norm_groups``, each ``[W, b]`` is
+        followed by its normalisation's ``[gamma, beta]`` of shape ``(F,)`` each.
     X : array, shape (N, C, H, W)
         The input.
     stride : int, default 1
         Stride of ``conv1`` and of the projection.
+    norm_groups : int, optional
+        Groups of the group normalisation after each convolution (must divide ``F``);
+        None: no normalisation.
     xp : module, optional
         Namespace; found from ``X`` and ``params`` when omitted.
 
@@ -83,10 +124,11 @@ def residual_fwd(params: Sequence[Any], X: Any, *, stride: int = 1,
     Raises
     ------
     ValueError
-        If ``params`` has the wrong length or shapes (kernels must be odd), or an
-        identity skip is asked to change the channel count or the resolution.
+        If ``params`` has the wrong length or shapes (kernels must be odd), an
+        identity skip is asked to change the channel count or the resolution, or
+        ``norm_groups`` does not divide ``F``.
     """
-    first, second, projection = _split(params)
+    first, second, projection = _split(params, norm_groups)
     xp = array_namespace(X, *params) if xp is None else xp
     k = first[0].shape[-1]
     if k % 2 == 0 or second[0].shape[-1] % 2 == 0:
@@ -96,23 +138,24 @@ def residual_fwd(params: Sequence[Any], X: Any, *, stride: int = 1,
         raise ValueError(
             f"an identity skip needs stride 1 and in_channels == out_channels, got stride "
             f"{stride} and {first[0].shape[1]} -> {second[0].shape[0]}; add a projection "
-            "[Ws, bs] to params"
+            "to params"
         )
-    H, conv1_cache = conv2d_fwd(first, X, stride=stride, padding=k // 2, xp=xp)
+    H, first_cache = _unit_fwd(first, X, stride, k // 2, norm_groups, xp)
     A, relu1_cache = relu_fwd(H, xp=xp)
-    H, conv2_cache = conv2d_fwd(second, A, padding=second[0].shape[-1] // 2, xp=xp)
+    H, second_cache = _unit_fwd(second, A, 1, second[0].shape[-1] // 2, norm_groups, xp)
     skip_cache = None
     if projection is None:
         S = X
     else:
-        S, skip_cache = conv2d_fwd(projection, X, stride=stride, xp=xp)
+        S, skip_cache = _unit_fwd(projection, X, stride, 0, norm_groups, xp)
     Y, relu2_cache = relu_fwd(H + S, xp=xp)
-    return Y, (conv1_cache, relu1_cache, conv2_cache, skip_cache, relu2_cache)
+    return Y, (first_cache, relu1_cache, second_cache, skip_cache, relu2_cache)
 
 
 def residual_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: int = 1,
-                 xp: ModuleType | None = None, input_grad: bool = True) -> tuple[Any, list]:
-    r"""Backward pass of :func:`residual_fwd` (same ``stride``).
+                 norm_groups: int | None = None, xp: ModuleType | None = None,
+                 input_grad: bool = True) -> tuple[Any, list]:
+    r"""Backward pass of :func:`residual_fwd` (same ``stride`` and ``norm_groups``).
 
     Parameters
     ----------
@@ -123,6 +166,8 @@ def residual_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: int = 1,
     dY : array, shape (N, F, OH, OW)
         :math:`\partial L/\partial Y`.
     stride : int, default 1
+        As in the forward pass.
+    norm_groups : int, optional
         As in the forward pass.
     xp : module, optional
         Namespace; found from ``dY`` and ``params`` when omitted.
@@ -136,18 +181,19 @@ def residual_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: int = 1,
     dparams : list of arrays
         Shaped like ``params``.
     """
-    first, second, projection = _split(params)
+    first, second, projection = _split(params, norm_groups)
     xp = array_namespace(dY, *params) if xp is None else xp
-    conv1_cache, relu1_cache, conv2_cache, skip_cache, relu2_cache = cache
+    first_cache, relu1_cache, second_cache, skip_cache, relu2_cache = cache
     dS = relu_bwd(relu2_cache, dY, xp=xp)
-    dA, d_second = conv2d_bwd(second, conv2_cache, dS, padding=second[0].shape[-1] // 2, xp=xp)
+    dA, d_second = _unit_bwd(second, second_cache, dS, 1, second[0].shape[-1] // 2,
+                             norm_groups, xp, True)
     dH = relu_bwd(relu1_cache, dA, xp=xp)
-    dX, d_first = conv2d_bwd(first, conv1_cache, dH, stride=stride,
-                             padding=first[0].shape[-1] // 2, xp=xp, input_grad=input_grad)
+    dX, d_first = _unit_bwd(first, first_cache, dH, stride, first[0].shape[-1] // 2,
+                            norm_groups, xp, input_grad)
     dparams = d_first + d_second
     if projection is not None:
-        dX_skip, d_projection = conv2d_bwd(projection, skip_cache, dS, stride=stride, xp=xp,
-                                           input_grad=input_grad)
+        dX_skip, d_projection = _unit_bwd(projection, skip_cache, dS, stride, 0, norm_groups,
+                                          xp, input_grad)
         dparams += d_projection
     else:
         dX_skip = dS

@@ -16,6 +16,7 @@ from ..checkpoint import write_json_atomic, write_text_atomic
 from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
 from ..optim.registry import DEFAULT_OPTIONS
+from .diagnostics import diagnostics_section, has_diagnostics, plot_diagnostics
 from .analysis import (EQUIVALENCE_MARGIN, LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION,
                        conclusion, equivalence_conclusion)
 
@@ -243,13 +244,17 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
         "are noise).", ""]
     lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
     lines += _ablation_tables(report)
+    if has_diagnostics(report):
+        lines += diagnostics_section(report, lambda arm: arm_label(arm, cfg))
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
     lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]
     return "\n".join(lines)
 
 
 def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
-    """``accuracy.png`` (per seed), ``curves.png``, ``cost.png`` and, if tuned, ``lr.png``."""
+    """``accuracy.png`` (per seed), ``curves.png``, ``cost.png``, if tuned ``lr.png``, and
+    ``diagnostics.png`` when the runs carry early diagnostics
+    (:func:`~rso_ref.presets.diagnostics.plot_diagnostics`)."""
     NullFormatter = require("matplotlib.ticker", "cli", "plotting").NullFormatter
 
     from ..plots import plot_loss_curves, pyplot, save_figure
@@ -309,6 +314,9 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
                         label=labels[arm])
         _label(ax, "learning rate", "validation accuracy (%)", f"{name}: learning-rate grid")
         figures["lr"] = save_figure(fig, out_dir / "lr.png")
+    if has_diagnostics(report):
+        figures["diagnostics"] = plot_diagnostics(
+            report, out_dir / "diagnostics.png", lambda arm: arm_label(arm, report["config"]))
     return figures
 
 

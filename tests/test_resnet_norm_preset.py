@@ -1,0 +1,188 @@
+"""The ResNet preset in the paper's setting (issue 14): definition, early diagnostics, page.
+
+The diagnostics are checked on cases whose answer is known (a constant predictor's
+top-class share is 1, a balanced one's 1/C; RSO's step scale in warm-up is its rate),
+the training loop's probe against the parameters of shorter runs, and a tiny preset
+with a companion end to end.
+"""
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rso_ref import backend, presets
+from rso_ref.compare import (PROBE_ROWS, CompareConfig, early_diagnostics, run_comparison,
+                             top_class_share)
+from rso_ref.nn import MLP
+from rso_ref.optim import SGD
+from rso_ref.presets import diagnostics, protocol
+from rso_ref.train import train
+
+_TABLES = Path(__file__).resolve().parents[1] / "theory" / "tables"
+
+
+# -- the preset's definition ------------------------------------------------------------
+
+def test_norm_preset_is_the_literal_preset_in_the_papers_setting():
+    norm = presets.get_preset(protocol.TABLE1_RESNET_NORM)
+    literal = presets.get_preset("table1-cifar-resnet")
+    same = ("model", "data", "epochs", "seeds", "batch_size", "backend", "dtype",
+            "data_options")
+    assert {k: getattr(norm.config, k) for k in same} == {
+        k: getattr(literal.config, k) for k in same}
+    assert norm.config.optimizers == ("sgd", "adamw", "rso")   # Adam left out for compute
+    assert norm.config.model_options == {**literal.config.model_options, "norm": "group",
+                                         "norm_groups": 4}
+    # §2.3: SGD warm-up for the first epochs (2 of 12, 32 steps each), block groups
+    steps_per_epoch = math.ceil(norm.config.data_options["n_train"] / norm.config.batch_size)
+    assert norm.config.rso_options == {"groups": "block",
+                                       "warmup_steps": 2 * steps_per_epoch}
+    assert steps_per_epoch == 32 and protocol.RESNET_WARMUP_EPOCHS == 2
+    assert norm.diagnostic_epochs == protocol.RESNET_WARMUP_EPOCHS + 1
+    assert "literal Algorithm 1: cold start, no normalisation, layer groups, no warm-up" \
+        in literal.title
+    label, companion = norm.companion
+    assert label == "literal RSO"
+    assert companion == replace(literal.config, optimizers=("rso",),
+                                lrs={"rso": protocol.LITERAL_RESNET_RSO_LR})
+
+
+def test_companion_rate_is_the_literal_runs_tuned_rate():
+    saved = json.loads((_TABLES / "table1-cifar-resnet" / "report.json").read_text())
+    assert saved["tuning"]["rso"]["best"] == protocol.LITERAL_RESNET_RSO_LR
+    assert saved["summary"]["rso"]["lr"] == protocol.LITERAL_RESNET_RSO_LR
+
+
+def test_a_companion_needs_diagnostic_epochs():
+    base = presets.get_preset(protocol.TABLE1_RESNET_NORM)
+    with pytest.raises(ValueError, match="a companion needs diagnostic_epochs > 0"):
+        replace(base, diagnostic_epochs=0)
+
+
+# -- the diagnostics ----------------------------------------------------------------------
+
+class _FixedScores:
+    """A model whose scores ignore the parameters: row i gets ``scores[i]``."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float64)
+
+    def predict(self, params, X):
+        return self.scores[: X.shape[0]]
+
+
+def test_top_class_share_on_known_predictions():
+    X = np.zeros((6, 2))
+    constant = _FixedScores(np.tile([0.0, 1.0, 0.0], (6, 1)))
+    assert top_class_share(constant, [], X) == 1.0
+    balanced = _FixedScores(np.eye(3)[[0, 1, 2, 0, 1, 2]])
+    assert top_class_share(balanced, [], X) == pytest.approx(1 / 3, rel=1e-15)
+    four_of_six = _FixedScores(np.eye(3)[[2, 2, 0, 2, 1, 2]])
+    assert top_class_share(four_of_six, [], X) == pytest.approx(4 / 6, rel=1e-15)
+    with pytest.raises(ValueError, match=r"X must have at least one row, got shape \(0, 2\)"):
+        top_class_share(constant, [], X[:0])
+
+
+def test_early_diagnostics_reads_the_step_weights_of_the_probed_steps():
+    steps = {"w": [[1.0, 1.0], [-4.0, 2.0], [0.5, 3.0]]}
+    probes = [{"step": 1, "top_class_share": 0.3}, {"step": 3, "top_class_share": 1.0}]
+    assert early_diagnostics(steps, probes, 0.1) == {
+        "step": [1, 3], "lr_max_w": [0.1, pytest.approx(0.3, rel=1e-15)],
+        "top_class_share": [0.3, 1.0]}
+    plain = early_diagnostics({"w": [None, None]}, [{"step": 2, "top_class_share": 0.5}], 0.1)
+    assert plain["lr_max_w"] == [None]
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 6))
+    return X, (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 1).astype(np.int64)
+
+
+def test_train_probe_sees_the_parameters_after_each_step(np_xp):
+    model, (X, y) = MLP((6, 8, 3)), _data()
+    seen = {}
+
+    def probe(step, params):
+        seen[step] = [np.array(p) for p in params]
+        return {"first": float(params[0][0, 0])} if step % 2 else None
+
+    result = train(model, SGD(lr=0.1), X, y, epochs=2, batch_size=16, seed=1, progress=False,
+                   probe=probe)
+    assert sorted(seen) == list(range(1, 7))    # 3 steps an epoch
+    for step in (1, 4):   # the parameters a run of `step` steps ends with
+        short = train(model, SGD(lr=0.1), X, y, epochs=2, batch_size=16, seed=1,
+                      progress=False, max_steps=step)
+        assert all(np.array_equal(a, b) for a, b in zip(seen[step], short.params))
+    assert [p["step"] for p in result.probes] == [1, 3, 5]    # None keeps nothing
+    assert result.probes[0]["first"] == float(seen[1][0][0, 0])
+    with pytest.raises(TypeError, match="probe must be callable"):
+        train(model, SGD(lr=0.1), X, y, epochs=1, batch_size=16, progress=False, probe=3)
+
+
+def test_comparison_records_diagnostics_over_the_first_epochs():
+    config = CompareConfig(model="mlp", data="mnist1d", optimizers=("sgd", "rso"), epochs=2,
+                           seeds=(0,), rso_options={"warmup_steps": 3, "meta_iters": 2},
+                           data_options={"n_train": 128, "n_test": 64},
+                           model_options={"hidden": (8,)}, lrs={"rso": 0.05})
+    report = run_comparison(config, progress=False, diagnostic_epochs=1)
+    sgd, rso = report["runs"]["sgd"][0], report["runs"]["rso"][0]
+    assert sgd["diagnostics"]["step"] == rso["diagnostics"]["step"] == [1, 2]   # 128 / 64
+    assert sgd["diagnostics"]["lr_max_w"] == [None, None]
+    assert rso["diagnostics"]["lr_max_w"] == [0.05, 0.05]          # warm-up: w = 1
+    assert all(1 / 10 <= s <= 1 for s in rso["diagnostics"]["top_class_share"])
+    without = run_comparison(replace(config, optimizers=("sgd",)), progress=False)
+    assert "diagnostics" not in without["runs"]["sgd"][0]
+    with pytest.raises(ValueError, match="diagnostic_epochs must be an int >= 0"):
+        run_comparison(config, progress=False, diagnostic_epochs=-1)
+
+
+def _tiny_preset():
+    """A preset with diagnostics and a companion, small enough for a test."""
+    config = CompareConfig(model="mlp", data="mnist1d", optimizers=("sgd", "rso"), epochs=2,
+                           seeds=(0, 1), rso_options={"warmup_steps": 2, "meta_iters": 2},
+                           data_options={"n_train": 128, "n_test": 64},
+                           model_options={"hidden": (8,)})
+    companion = replace(config, optimizers=("rso",), rso_options={"meta_iters": 2},
+                        lrs={"rso": 3.0})
+    return presets.Preset("tiny-diag", "tiny", "none", config, diagnostic_epochs=2,
+                          companion=("literal RSO", companion))
+
+
+def test_tiny_preset_with_a_companion_writes_the_diagnostics(tmp_path):
+    report = presets.run_preset(_tiny_preset(), tune=False, progress=False)
+    assert report["companion"]["label"] == "literal RSO"
+    assert report["companion"]["config"]["epochs"] == 2
+    assert [r["seed"] for r in report["companion"]["runs"]["rso"]] == [0, 1]
+    rows = diagnostics.summary_rows(report)
+    assert [r["name"] for r in rows] == ["sgd", "rso", "literal RSO"]
+    literal = report["companion"]["runs"]["rso"]
+    assert rows[2]["peak_scale"] == pytest.approx(np.mean(
+        [max(r["diagnostics"]["lr_max_w"]) for r in literal]), rel=1e-15)
+    assert rows[0]["peak_scale"] is None
+    ends = [r["diagnostics"]["top_class_share"][-1] for r in literal]
+    assert rows[2]["plateau_end"] == sum(s >= diagnostics.PLATEAU_SHARE for s in ends)
+    paths = presets.write_preset(report, tmp_path)
+    assert paths["diagnostics"].stat().st_size > 10_000
+    page = paths["page"].read_text()
+    assert "## Early training: step scale and constant-prediction plateau" in page
+    assert "![diagnostics](diagnostics.png)" in page
+    assert f"the first {PROBE_ROWS} test images" in page
+    saved = json.loads(paths["report"].read_text())
+    assert presets.render_page(saved, {k: Path(p.name) for k, p in paths.items()
+                                       if k not in ("report", "page")}) == page
+
+
+def test_plateau_rule_counts_seeds_at_or_above_the_share():
+    def run(shares):
+        return {"lr": 0.1, "diagnostics": {"step": [1, 2], "lr_max_w": [0.1, 0.2],
+                                           "top_class_share": shares}}
+    report = {"runs": {"rso": [run([0.2, 0.95]), run([1.0, 0.94])]},
+              "dataset": {"n_train": 2}, "config": {"batch_size": 2}}
+    row, = diagnostics.summary_rows(report)
+    assert (row["plateau_epoch1"], row["plateau_end"]) == (1, 1)
+    assert row["share_epoch1"][0] == pytest.approx(0.6, rel=1e-15)
+    assert row["peak_scale"] == pytest.approx(0.2, rel=1e-15)
