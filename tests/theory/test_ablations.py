@@ -103,6 +103,15 @@ def test_overhead_is_counted_in_oracle_calls_and_refutes_the_paper_figures():
     assert v["sub"]["K6_beats_K2@steps"] == "refuted"      # CI far below the paper's +2.1
     assert v["sub"]["blocks_best"] == "refuted"            # layers significantly better
     assert "K16_no_gain@steps" not in v["sub"]
+    entry = {"verdict": v["overall"], "numbers": {
+        "sub_verdicts": v["sub"], "tests": v["tests"], "tost": v["tost"],
+        "overhead_calls": v["overhead_calls"]}}
+    sentence = ablations.readme_sentence(entry)
+    assert sentence.startswith("The §4.5 ablations (`ablations`, 8-layer MLP on the digits) "
+                               "are **refuted** at small scale")
+    assert "K = 6 above K = 2 at equal steps: **refuted**" in sentence
+    assert "the CI excludes the paper's +2.1" in sentence
+    assert "K = 6: 8.0, i.e. +800 %" in sentence
 
 
 def test_budget_reads_the_cheapest_arm_at_its_last_epoch():
