@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rso_ref import backend, presets
+from rso_ref import presets
 from rso_ref.compare import (PROBE_ROWS, CompareConfig, early_diagnostics, run_comparison,
                              top_class_share)
 from rso_ref.nn import MLP
 from rso_ref.optim import SGD
-from rso_ref.presets import diagnostics, protocol
+from rso_ref.presets import diagnostics, protocol, settings
+from rso_ref.stats import holm, welch_diff
 from rso_ref.train import train
 
 _TABLES = Path(__file__).resolve().parents[1] / "theory" / "tables"
@@ -186,3 +187,69 @@ def test_plateau_rule_counts_seeds_at_or_above_the_share():
     assert (row["plateau_epoch1"], row["plateau_end"]) == (1, 1)
     assert row["share_epoch1"][0] == pytest.approx(0.6, rel=1e-15)
     assert row["peak_scale"] == pytest.approx(0.2, rel=1e-15)
+
+
+# -- the literal run beside the paper's setting (the index) ------------------------------
+
+def _report(name, accuracies):
+    arms = {arm: {"test_accuracy": acc, "test_accuracy_mean_std": [float(np.mean(acc)),
+                                                                    float(np.std(acc, ddof=1))]}
+            for arm, acc in accuracies.items()}
+    return {"preset": {"name": name, "title": name.upper()}, "config": {},
+            "analysis": {"arms": arms}}
+
+
+def test_setting_comparisons_are_welch_tests_holm_adjusted_over_shared_arms():
+    literal = _report("table1-cifar-resnet", {"sgd": [0.4, 0.5, 0.6], "adam": [0.8, 0.9, 0.85],
+                                              "rso": [0.1, 0.12, 0.1]})
+    paper = _report("table1-cifar-resnet-norm", {"sgd": [0.8, 0.85, 0.9],
+                                                 "rso": [0.7, 0.72, 0.75]})
+    rows = settings.setting_comparisons(literal, paper)
+    assert [r["arm"] for r in rows] == ["sgd", "rso"]        # paper's arms shared with literal
+    for row in rows:
+        ref = welch_diff(paper["analysis"]["arms"][row["arm"]]["test_accuracy"],
+                         literal["analysis"]["arms"][row["arm"]]["test_accuracy"])
+        assert {k: row[k] for k in ref} == ref
+    assert [r["p_holm"] for r in rows] == holm([r["p"] for r in rows])
+    lines = settings.settings_section([paper, literal], lambda arm, cfg: arm.upper())
+    assert lines[0].startswith("## Literal run vs the paper's setting: [table1-cifar-resnet]")
+    row = next(line for line in lines if line.startswith("| RSO |"))
+    assert row.startswith(f"| RSO | 10.67 ± 1.15 | 72.33 ± 2.52 | {100 * rows[1]['diff']:+.2f} [")
+    assert settings.settings_section([paper], str) == []     # a pair needs both reports
+
+
+def test_committed_norm_page_rests_on_its_report():
+    """The verdict basis of table1-cifar-resnet-norm: RSO in the paper's setting against its
+    baselines and against the literal run, as report.json says and the pages show."""
+    directory = _TABLES / protocol.TABLE1_RESNET_NORM
+    if not (directory / "report.json").is_file():
+        pytest.skip("table1-cifar-resnet-norm has not been run into theory/tables yet")
+    report = json.loads((directory / "report.json").read_text())
+    literal = json.loads((_TABLES / "table1-cifar-resnet" / "report.json").read_text())
+    page = (directory / "README.md").read_text()
+    assert report["preset"]["changed_from_preset"] == [] and report["preset"]["tuned"]
+    assert report["config"]["seeds"] == list(protocol.SEEDS)
+    arms = report["analysis"]["arms"]
+    assert list(arms) == ["sgd", "adamw", "rso"]
+    assert all(len(a["test_accuracy"]) == 5 for a in arms.values())
+    # the page's RSO row and its Welch rows are the report's numbers
+    acc = arms["rso"]["test_accuracy_mean_std"]
+    assert f"| rso | {report['summary']['rso']['lr']:.3g} | {100 * acc[0]:.2f} ± " \
+           f"{100 * acc[1]:.2f} |" in page
+    assert acc[0] == pytest.approx(np.mean(arms["rso"]["test_accuracy"]), rel=1e-12)
+    for c in report["analysis"]["comparisons"]:
+        ref = welch_diff(arms[c["arm"]]["test_accuracy"], arms[c["reference"]]["test_accuracy"])
+        assert c["diff"] == pytest.approx(ref["diff"], rel=1e-12)
+        assert c["p"] == pytest.approx(ref["p"], rel=1e-9)
+        assert f"| {100 * c['diff']:+.2f} [{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] |" in page
+    # RSO in the paper's setting against the literal run: the index's row is this test
+    rso = next(r for r in settings.setting_comparisons(literal, report) if r["arm"] == "rso")
+    index = (_TABLES / "README.md").read_text()
+    assert (f"| {100 * rso['diff']:+.2f} [{100 * rso['lo']:+.2f}, {100 * rso['hi']:+.2f}] | "
+            f"{rso['p']:.3g} | {rso['p_holm']:.3g} |") in index
+    # the early diagnostics on the page are the report's
+    rows = {r["name"]: r for r in diagnostics.summary_rows(report)}
+    assert set(rows) == {"SGD+momentum", "adamw", "rso", "literal RSO"}
+    for r in rows.values():
+        assert f"| {r['plateau_epoch1']}/{r['seeds']} | {r['plateau_end']}/{r['seeds']} |" in page
+    assert "![diagnostics](diagnostics.png)" in page and (directory / "diagnostics.png").is_file()
