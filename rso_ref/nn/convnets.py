@@ -336,7 +336,7 @@ class ConvNet2D(_PlainConvNet):
 
 
 class ResNet(_LayerModel):
-    r"""Small residual network (basic blocks, optional group normalisation) for ``(n, C, H, W)`` images.
+    r"""Small residual network (basic blocks, optional group norm) for ``(n, C, H, W)`` images.
 
     Parameters
     ----------

@@ -1,9 +1,9 @@
-r"""Basic residual block of He et al. [1]_, without or with group normalisation, as a forward/backward pair.
+r"""Basic residual block of He et al. [1]_, optionally group-normalised, as a forward/backward pair.
 
 .. math::
 
-    Y = \operatorname{relu}\big(N_2\operatorname{conv}_2(\operatorname{relu}(N_1\operatorname{conv}_1(X)))
-        + S(X)\big),
+    Y = \operatorname{relu}\big(N_2\operatorname{conv}_2(\operatorname{relu}(
+        N_1\operatorname{conv}_1(X))) + S(X)\big),
     \qquad S(X) = \begin{cases} X & \text{identity skip} \\
                                 N_s\operatorname{conv}_{1\times 1}(X) & \text{projection}
                   \end{cases}

@@ -89,6 +89,7 @@ def test_forward_is_the_definition():
     np.testing.assert_array_equal(Y_first, Y2[:1])
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("x_shape, groups", CASES, ids=IDS)
 def test_matches_torch_group_norm(x_shape, groups):
     torch = pytest.importorskip("torch")
