@@ -54,8 +54,9 @@ Outcomes
 --------
 Every cell (a setting and group; a setting for reading 3) gets a two-sided
 :math:`p = 2\Phi(-|e|/\mathrm{SE})` for its effect :math:`e` (normal approximation;
-:math:`\mathrm{SE}` is the block-bootstrap interval's width over :math:`2 z_{0.975}`, or the
-surrogates' standard deviation in reading 3), Holm-adjusted across all cells of the
+:math:`\mathrm{SE}` is the half of the block-bootstrap interval that faces the null over
+:math:`z_{0.975}`, so that the test agrees with the interval, or the surrogates' standard
+deviation in reading 3), Holm-adjusted across all cells of the
 reading (:func:`rso_ref.stats.holm`). A cell *holds* when the adjusted p is below
 :data:`ALPHA` and :math:`e < 0` (the claimed direction), is *refuted* when it is below
 :data:`ALPHA` and :math:`e > 0`, or, for the autocorrelations, when a one-sided test
@@ -335,44 +336,54 @@ def normalise(w: np.ndarray) -> np.ndarray:
     return w / total
 
 
-def _se_from_ci(lo: float, hi: float) -> float:
-    # Width of a normal 95 % interval is 2 z_{0.975} SE (the percentile interval's width
-    # gives the bootstrap SE when the bootstrap distribution is close to normal).
+def _reading(estimate: float, lo: float, hi: float, reference: float) -> dict:
+    r"""One cell of a CI-based reading: the effect ``estimate - reference`` and its SEs.
+
+    The percentile interval of a heavy-tailed statistic (the raw products) is skewed, so
+    each side gets its own SE, :math:`(\hat\theta - \mathrm{lo}) / z_{0.975}` below and
+    :math:`(\mathrm{hi} - \hat\theta) / z_{0.975}` above: a test against a reference on
+    one side then rejects at 5 % exactly when the interval excludes it. When the estimate
+    lies outside its own interval (a skewed ratio), both sides take the half-width.
+    """
     from scipy import stats
 
-    return (hi - lo) / (2.0 * stats.norm.ppf(1.0 - ALPHA / 2.0))
-
-
-def _reading(estimate: float, lo: float, hi: float, reference: float) -> dict:
-    """One cell of a CI-based reading: the effect ``estimate - reference`` and its SE."""
+    z = stats.norm.ppf(1.0 - ALPHA / 2.0)
+    below, above = (estimate - lo) / z, (hi - estimate) / z
+    if below < 0 or above < 0:
+        below = above = (hi - lo) / (2.0 * z)
     return {"estimate": estimate, "lo": lo, "hi": hi, "reference": reference,
-            "effect": estimate - reference, "se": _se_from_ci(lo, hi)}
+            "effect": estimate - reference, "se_below": below, "se_above": above}
 
 
-def classify_cells(effects: Sequence[float], ses: Sequence[float], *,
-                   margin: float | None = None, alpha: float = ALPHA) -> list[dict]:
+def classify_cells(effects: Sequence[float], se_below: Sequence[float],
+                   se_above: Sequence[float] | None = None, *, margin: float | None = None,
+                   alpha: float = ALPHA) -> list[dict]:
     r"""Outcome of each cell of one reading (claimed direction: effect < 0), Holm across cells.
 
-    With :math:`z_j = e_j / \mathrm{SE}_j` and :math:`p_j = 2\Phi(-|z_j|)` (normal
-    approximation), :math:`\tilde p_j` are the Holm-adjusted p-values over the cells
-    (:func:`rso_ref.stats.holm`). A cell
+    :math:`\mathrm{SE}_j` is the SE on the side of the estimate that faces the reference
+    (``se_below`` for :math:`e_j > 0`, ``se_above`` for :math:`e_j < 0`; see
+    :func:`_reading`). With :math:`z_j = e_j / \mathrm{SE}_j` and
+    :math:`p_j = 2\Phi(-|z_j|)` (normal approximation), :math:`\tilde p_j` are the
+    Holm-adjusted p-values over the cells (:func:`rso_ref.stats.holm`). A cell
 
     * **holds** if :math:`\tilde p_j \le \alpha` and :math:`e_j < 0`;
     * is **refuted** if :math:`\tilde p_j \le \alpha` and :math:`e_j > 0` (significant
       effect in the opposite direction), or, when ``margin`` :math:`\delta` is given, if
       the one-sided test of :math:`H_0: e_j \le -\delta` (the claimed effect or more),
-      :math:`p^{eq}_j = 1 - \Phi\big((e_j + \delta)/\mathrm{SE}_j\big)`, Holm-adjusted
+      :math:`p^{eq}_j = 1 - \Phi\big((e_j + \delta)/\mathrm{SE}^{below}_j\big)`, Holm-adjusted
       over the cells, is :math:`\le \alpha` (the claimed effect is excluded);
     * is **no evidence** otherwise, with
-      :math:`\delta_{\min} = (z_{1-\alpha/2} + z_{0.8})\,\mathrm{SE}_j`, the smallest
-      effect it detects with 80 % power (:func:`rso_ref.stats.detectable_effect`).
+      :math:`\delta_{\min} = (z_{1-\alpha/2} + z_{0.8})\,\mathrm{SE}^{above}_j`, the
+      smallest claimed (negative) effect it detects with 80 % power
+      (:func:`rso_ref.stats.detectable_effect`).
 
     Parameters
     ----------
     effects : sequence of float
         :math:`e_j`, estimate minus its null reference.
-    ses : sequence of float
-        :math:`\mathrm{SE}_j \ge 0`.
+    se_below, se_above : sequence of float
+        SEs of the estimates' lower and upper sides, :math:`\ge 0`; ``se_above=None``:
+        symmetric (``se_below`` on both sides).
     margin : float, optional
         :math:`\delta > 0`, the claimed effect size in the effects' units.
     alpha : float, default :data:`ALPHA`
@@ -387,12 +398,16 @@ def classify_cells(effects: Sequence[float], ses: Sequence[float], *,
     """
     from scipy import stats
 
-    e, se = np.asarray(effects, dtype=np.float64), np.asarray(ses, dtype=np.float64)
-    if e.ndim != 1 or e.size == 0 or e.shape != se.shape:
-        raise ValueError(f"effects and ses must be 1-D of one nonzero length, got {e.shape} "
-                         f"and {se.shape}")
-    if np.any(~np.isfinite(se)) or np.any(se < 0):
-        raise ValueError("ses must be finite and >= 0")
+    e = np.asarray(effects, dtype=np.float64)
+    below = np.asarray(se_below, dtype=np.float64)
+    above = below if se_above is None else np.asarray(se_above, dtype=np.float64)
+    if e.ndim != 1 or e.size == 0 or e.shape != below.shape or e.shape != above.shape:
+        raise ValueError(f"effects, se_below and se_above must be 1-D of one nonzero length, "
+                         f"got {e.shape}, {below.shape} and {above.shape}")
+    if not (np.all(np.isfinite(below) & (below >= 0))
+            and np.all(np.isfinite(above) & (above >= 0))):
+        raise ValueError("se_below and se_above must be finite and >= 0")
+    se = np.where(e > 0, below, above)
     if margin is not None and not margin > 0:
         raise ValueError(f"margin must be > 0, got {margin!r}")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -402,7 +417,7 @@ def classify_cells(effects: Sequence[float], ses: Sequence[float], *,
         if margin is None:
             p_equiv_holm = np.full(e.shape, np.nan)
         else:
-            z_eq = np.where(se > 0, (e + margin) / se, np.sign(e + margin) * np.inf)
+            z_eq = np.where(below > 0, (e + margin) / below, np.sign(e + margin) * np.inf)
             p_equiv_holm = np.array(holm(stats.norm.sf(z_eq)))
     cells = []
     for k in range(e.size):
@@ -417,7 +432,7 @@ def classify_cells(effects: Sequence[float], ses: Sequence[float], *,
             outcome, basis = "no evidence", "none"
         cells.append({"outcome": outcome, "basis": basis, "z": float(z[k]), "p": float(p[k]),
                       "p_holm": float(p_holm[k]), "p_equiv_holm": float(p_equiv_holm[k]),
-                      "detectable": detectable_effect(float(se[k]), alpha=alpha)})
+                      "detectable": detectable_effect(float(above[k]), alpha=alpha)})
     return cells
 
 
@@ -476,7 +491,8 @@ def direction_test(ws: Sequence[np.ndarray], phase_len: int, *, n_surrogates: in
     dict
         ``stay, stay_lo, stay_hi`` (observed, CI), ``chance`` (1/L), ``null``, ``null_sd``,
         ``null_lo, null_hi`` (surrogates' mean, SD, 95 % range), ``n_pairs``, and the
-        reading's ``estimate, lo, hi, reference, effect, se`` (effect = stay - null).
+        reading's ``estimate, lo, hi, reference, effect, se_below, se_above`` (effect =
+        stay - null; both SEs are the surrogates' SD, the null SE of a permutation test).
     """
     if n_surrogates < 2:
         raise ValueError(f"n_surrogates must be >= 2, got {n_surrogates}")
@@ -492,8 +508,7 @@ def direction_test(ws: Sequence[np.ndarray], phase_len: int, *, n_surrogates: in
             "null": null_mean, "null_sd": null_sd, "null_lo": float(null_lo),
             "null_hi": float(null_hi), "n_pairs": int(stays.size),
             "estimate": stay, "lo": lo, "hi": hi, "reference": null_mean,
-            "effect": stay - null_mean,
-            "se": null_sd}
+            "effect": stay - null_mean, "se_below": null_sd, "se_above": null_sd}
 
 
 def abs_sum_growth(ws: Sequence[np.ndarray], phase_len: int) -> dict:
@@ -568,8 +583,9 @@ def theorem2_outcomes(group_cells: Sequence[dict], setting_cells: Sequence[dict]
     families[SETTING_READING] = (list(setting_cells), None)
     readings = {}
     for key, (cells, margin) in families.items():
-        results = classify_cells([c[key]["effect"] for c in cells], [c[key]["se"] for c in cells],
-                                 margin=margin)
+        results = classify_cells([c[key]["effect"] for c in cells],
+                                 [c[key]["se_below"] for c in cells],
+                                 [c[key]["se_above"] for c in cells], margin=margin)
         for cell, result in zip(cells, results):
             cell[key].update(result)
         per_setting = {s: combine([c[key]["outcome"] for c in cells if c["setting"] == s])
@@ -954,9 +970,10 @@ def _run_theorem2(quick: bool, out_dir: Path) -> Evidence:
              f"{np.median(no_evidence):.3f}) with 80% power." if no_evidence else "")
     conditions = (
         "Rules (in the code): each cell's effect (estimate minus its null reference) gets a "
-        "two-sided normal-approximation p-value, Holm-adjusted across all cells of the reading "
-        f"(family-wise {ALPHA:.0%}). A cell *holds* if significant in the claimed direction "
-        "(< 0), is *refuted* if significant in the opposite direction (positive "
+        "two-sided normal-approximation p-value (SE: the half of its 95% CI that faces the "
+        "null, over 1.96, so that test and interval agree; in reading 3 the surrogates' SD), "
+        f"Holm-adjusted across all cells of the reading (family-wise {ALPHA:.0%}). A cell "
+        "*holds* if significant in the claimed direction (< 0), is *refuted* if significant in the opposite direction (positive "
         f"autocorrelation, persistence) or if, for the autocorrelations, a one-sided test "
         f"excludes the claimed size ρ̂ − ρ₀ ≤ −{CLAIMED_RHO:g} (Cohen's small correlation; the "
         "paper states no size), and is *no evidence* otherwise, with the smallest detectable "
@@ -1058,7 +1075,8 @@ register(Claim(
         "reversion, the claimed exhaustion. Above them is persistence, the opposite; the "
         "chance level 1/L is reported beside.\n\n"
         "Each cell's effect (estimate minus null) gets a two-sided normal-approximation "
-        "p-value, Holm-adjusted across the cells of its reading, and one of three outcomes: "
+        "p-value (SE from the side of its CI facing the null; in reading 3 the surrogates' "
+        "SD), Holm-adjusted across the cells of its reading, and one of three outcomes: "
         "holds (significant, < 0), refuted (significant, > 0; or, for the autocorrelations, "
         f"the claimed size ρ̂ − ρ₀ ≤ −{CLAIMED_RHO:g} excluded by a one-sided test) or no "
         "evidence (with the smallest effect the cell detects at 80% power)."),

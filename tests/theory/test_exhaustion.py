@@ -61,6 +61,23 @@ def _centred_cell(phi: float, n: int, n_series: int, first_seed: int = 0) -> dic
     return ex._reading(est, lo, hi, null)
 
 
+def _classify(cell: dict, **kwargs) -> list[dict]:
+    return ex.classify_cells([cell["effect"]], [cell["se_below"]], [cell["se_above"]], **kwargs)
+
+
+def test_skewed_interval_excluding_the_null_is_significant():
+    # Heavy-tailed products: estimate 1e6, 95% CI [2e5, 5e6]. The side facing 0 gives
+    # SE = 8e5 / 1.96 and z = 2.45, so the test agrees with the interval (refuted: > 0);
+    # the symmetric SE from the full width, 4.8e6 / 3.92, would give z = 0.82.
+    cell = ex._reading(1e6, 2e5, 5e6, 0.0)
+    (res,) = _classify(cell)
+    assert (res["outcome"], res["basis"]) == ("refuted", "opposite direction")
+    assert np.isclose(res["z"], 1.959964 * 1e6 / 8e5, rtol=1e-6)
+    # An estimate outside its own interval (skewed ratio) falls back to the half-width.
+    odd = ex._reading(0.5, 0.6, 1.0, 0.0)
+    assert odd["se_below"] == odd["se_above"] == pytest.approx(0.4 / (2 * 1.959964), rel=1e-6)
+
+
 @pytest.mark.parametrize("phi, outcome, basis", [
     (-0.5, "holds", "claimed direction"),     # exhaustion: negative autocorrelation
     (0.5, "refuted", "opposite direction"),   # persistence
@@ -68,7 +85,7 @@ def _centred_cell(phi: float, n: int, n_series: int, first_seed: int = 0) -> dic
 def test_ar1_outcomes_follow_the_sign(phi, outcome, basis):
     # 3 x 400 steps: SE of rho-hat about 0.03, |phi| = 0.5 is ~15 SE from the null.
     cell = _centred_cell(phi, 400, 3)
-    (res,) = ex.classify_cells([cell["effect"]], [cell["se"]], margin=ex.CLAIMED_RHO)
+    (res,) = _classify(cell, margin=ex.CLAIMED_RHO)
     assert (res["outcome"], res["basis"]) == (outcome, basis)
     assert res["p_holm"] < 1e-6
 
@@ -78,20 +95,20 @@ def test_short_white_noise_is_no_evidence_with_its_power():
     # seed's estimate is -0.03, near the null; other seeds' chance deviations of 2 SE
     # would give "holds" or "refuted", as they should at this size).
     cell = _centred_cell(0.0, 40, 1, first_seed=2)
-    (res,) = ex.classify_cells([cell["effect"]], [cell["se"]], margin=ex.CLAIMED_RHO)
+    (res,) = _classify(cell, margin=ex.CLAIMED_RHO)
     assert res["outcome"] == "no evidence" and res["basis"] == "none"
     # detectable effect = (z_0.975 + z_0.8) SE = 2.8016 SE (closed form, 1e-4 relative).
-    assert np.isclose(res["detectable"], 2.8016 * cell["se"], rtol=1e-4)
+    assert np.isclose(res["detectable"], 2.8016 * cell["se_above"], rtol=1e-4)
     assert res["detectable"] > abs(cell["effect"]) and res["detectable"] > ex.CLAIMED_RHO
 
 
 def test_long_white_noise_excludes_the_claimed_size():
     # 5 x 2000 steps: SE about 0.014, so rho - rho0 <= -0.1 is excluded (~7 SE).
     cell = _centred_cell(0.0, 2000, 5)
-    (res,) = ex.classify_cells([cell["effect"]], [cell["se"]], margin=ex.CLAIMED_RHO)
+    (res,) = _classify(cell, margin=ex.CLAIMED_RHO)
     assert (res["outcome"], res["basis"]) == ("refuted", "claimed size excluded")
     # Without a claimed size the same cell is only "no evidence".
-    (res,) = ex.classify_cells([cell["effect"]], [cell["se"]])
+    (res,) = _classify(cell)
     assert res["outcome"] == "no evidence"
 
 
@@ -121,7 +138,7 @@ def test_combine_rules_and_registry_mapping():
 
 def test_theorem2_outcomes_per_setting_and_overall():
     def reading(effect: float, se: float = 0.01) -> dict:
-        return {"effect": effect, "se": se}
+        return {"effect": effect, "se_below": se, "se_above": se}
 
     def group(setting: str, effect: float, se: float = 0.01) -> dict:
         return {"setting": setting, "group": "g",
@@ -168,7 +185,7 @@ def test_direction_test_detects_reversion_and_persistence(stay, outcome):
                             n_boot=300)
     assert abs(res["null"] - 1 / 3) < 0.1 and res["chance"] == pytest.approx(1 / 3)
     assert res["stay"] == pytest.approx(stay, abs=0.05)
-    (cls,) = ex.classify_cells([res["effect"]], [res["se"]])
+    (cls,) = _classify(res)
     assert cls["outcome"] == outcome
 
 
@@ -203,8 +220,10 @@ def test_bad_input_is_named():
         ex.Setting("mlp", "layer", None, 1)
     with pytest.raises(ValueError, match="margin"):
         ex.classify_cells([0.1], [0.1], margin=-0.1)
-    with pytest.raises(ValueError, match="ses"):
+    with pytest.raises(ValueError, match="se_below"):
         ex.classify_cells([0.1], [-1.0])
+    with pytest.raises(ValueError, match="1-D"):
+        ex.classify_cells([0.1, 0.2], [1.0, 1.0], [1.0])
 
 
 def test_group_names_follow_the_grouping():
