@@ -64,7 +64,8 @@ __all__ = [
     "EXACT_K", "BlockProblem", "make_problem", "gap_trajectory", "fit_linear_rate",
     "gap_floor", "one_over_t_constant", "meta_hessian", "meta_hessian_fd", "descent_losses",
     "mlp_trajectory", "rate_experiment", "rate_table", "rate_summary", "convexity_experiment",
-    "descent_experiment",
+    "descent_experiment", "rate_problem", "scipy_tolerance_step", "rate_budget", "rate_ratios",
+    "rate_verdict", "rso_states", "failure_rates", "descent_verdict",
 ]
 
 #: Meta L-BFGS iterations standing in for an exact meta-solve ("exact" below). On the
@@ -793,6 +794,23 @@ def _ratio_text(r: dict) -> str:
     return f"{where}: {r['ratio_mean']:.3g}{spread} ({r['asymptotic']}/{r['seeds']} seeds)"
 
 
+def rate_verdict(rows: Sequence[dict]) -> str:
+    """The rule of ``theorem1-rate`` on the runs' records (``envelope_ok``, ``linear_bound_ok``).
+
+    *holds* when every run of Algorithm 1 (each K and the exact meta-solve; the SciPy-
+    tolerance arm is not Algorithm 1) stays under C/t and the exact runs obey the linear
+    bound; *holds-under-conditions* when only the exact runs stay under C/t; *refuted*
+    otherwise.
+    """
+    algorithm = [r for r in rows if r["method"] not in ("GD", "RSO scipy tol")]
+    exact = [r for r in algorithm if r["method"] == "RSO exact"]
+    if all(r["envelope_ok"] for r in algorithm) and all(r["linear_bound_ok"] for r in exact):
+        return "holds"
+    if all(r["envelope_ok"] for r in exact):
+        return "holds-under-conditions"
+    return "refuted"
+
+
 def _run_rate(quick: bool, out_dir: Path) -> Evidence:
     rate = rate_experiment(quick)
     rows = rate["rows"]
@@ -800,15 +818,9 @@ def _run_rate(quick: bool, out_dir: Path) -> Evidence:
     algorithm = [r for r in rows if r["method"] not in ("GD", "RSO scipy tol")]
     exact = [r for r in rows if r["method"] == "RSO exact"]
     env_all = all(r["envelope_ok"] for r in algorithm)
-    env_exact = all(r["envelope_ok"] for r in exact)
     linear_exact = all(r["linear_bound_ok"] for r in exact)
     linear_all = all(r["linear_bound_ok"] for r in algorithm)
-    if env_all and linear_exact:
-        verdict = "holds"
-    elif env_exact:
-        verdict = "holds-under-conditions"
-    else:
-        verdict = "refuted"
+    verdict = rate_verdict(rows)
 
     def runs(items: Sequence[dict]) -> str:
         return ", ".join(dict.fromkeys(f"{r['problem']} κ={r['cond']:g} {r['method']}"
@@ -929,6 +941,23 @@ def _rate_cell(c: dict) -> str:
     return f"{c['fails']}/{c['steps']} = {c['rate']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}]"
 
 
+def descent_verdict(pooled: dict, safe_ok: bool) -> str:
+    """The rule of ``theorem1-descent-vs-gd`` on the pooled failure counts per K.
+
+    *refuted* if the exact meta-solve ever loses on a convex problem (impossible for a
+    convex meta-problem, so a bug or a false premise) or the safeguard ever loses;
+    *holds-under-conditions* if some K loses somewhere; *holds* otherwise. ``pooled`` is
+    ``{"convex": failure_rates(...), "mlp": ...}`` (keys may be ints or, read back from
+    JSON, strings).
+    """
+    exact = pooled["convex"].get(EXACT_K, pooled["convex"].get(str(EXACT_K)))
+    if exact["fails"] or not safe_ok:
+        return "refuted"
+    if any(c["fails"] for group in pooled.values() for c in group.values()):
+        return "holds-under-conditions"
+    return "holds"
+
+
 def _run_descent(quick: bool, out_dir: Path) -> Evidence:
     desc = descent_experiment(quick)
     ks = desc["ks"]
@@ -945,13 +974,7 @@ def _run_descent(quick: bool, out_dir: Path) -> Evidence:
               "mlp": failure_rates(settings, ks, convex=False)}
     exact_convex_ok = pooled["convex"][EXACT_K]["fails"] == 0
     safe_ok = all(not any(s["fail_safe"][k]) for s in settings for k in ks)
-    any_fail = any(pooled[g][k]["fails"] for g in pooled for k in ks)
-    if not exact_convex_ok or not safe_ok:
-        verdict = "refuted"
-    elif any_fail:
-        verdict = "holds-under-conditions"
-    else:
-        verdict = "holds"
+    verdict = descent_verdict(pooled, safe_ok)
     examples = [c for s in settings for k in ks if (c := _counterexample(s, k))]
     k1 = [c for c in examples if c["K"] == 1]
     clean = [k for k in ks if all(pooled[g][j]["fails"] == 0 for g in pooled
