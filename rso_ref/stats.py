@@ -23,14 +23,14 @@ smallest effect a two-sided test with a given standard error detects with given 
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .validation import check_int, check_nonnegative, check_positive, check_real
 
 __all__ = ["bootstrap_ci", "welch_diff", "holm", "mean_std", "tost_diff", "proportion_ci",
-           "detectable_effect"]
+           "detectable_effect", "normal_sf", "normal_ppf"]
 
 
 def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *,
@@ -278,3 +278,43 @@ def detectable_effect(standard_error: float, *, alpha: float = 0.05, power: floa
 def _check_open_unit(value: float, name: str, upper: float = 1.0) -> None:
     if not 0.0 < check_positive(value, name) < upper:
         raise ValueError(f"{name} must lie in (0, {upper}), got {value!r}")
+
+
+def normal_sf(z: Any) -> Any:
+    r"""Upper tail of the standard normal, :math:`1 - \Phi(z)`, elementwise (host float64).
+
+    The one door to :mod:`scipy.stats` for the claims (which import NumPy only): a
+    two-sided normal-approximation p-value is ``2 * normal_sf(abs(z))``.
+
+    Parameters
+    ----------
+    z : float or array_like
+        Standard scores (infinities allowed: ``normal_sf(inf) == 0``).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        :math:`1 - \Phi(z)`, of the shape of ``z``.
+    """
+    from scipy import stats
+
+    return stats.norm.sf(z)
+
+
+def normal_ppf(q: float) -> float:
+    r"""The standard normal quantile :math:`z_q = \Phi^{-1}(q)`, e.g. 1.96 for ``q = 0.975``.
+
+    Parameters
+    ----------
+    q : float
+        A probability in (0, 1).
+
+    Returns
+    -------
+    float
+        :math:`\Phi^{-1}(q)`.
+    """
+    from scipy import stats
+
+    _check_open_unit(q, "q")
+    return float(stats.norm.ppf(q))

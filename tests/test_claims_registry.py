@@ -7,7 +7,8 @@ import pytest
 
 from rso_ref.claims import Claim, Evidence
 from rso_ref.claims.report import render_claim, write_report
-from rso_ref.stats import (bootstrap_ci, detectable_effect, holm, mean_std, proportion_ci,
+from rso_ref.stats import (bootstrap_ci, detectable_effect, holm, mean_std, normal_ppf,
+                            normal_sf, proportion_ci,
                             tost_diff, welch_diff)
 
 
@@ -154,3 +155,11 @@ def test_detectable_effect_is_2_8_standard_errors_at_5_percent_and_80_percent():
     assert detectable_effect(0.5, power=0.5) == pytest.approx(0.5 * 1.959964, rel=1e-6)
     with pytest.raises(ValueError, match="power"):
         detectable_effect(1.0, power=1.0)
+
+
+def test_normal_tail_and_quantile_are_the_standard_normal():
+    assert normal_ppf(0.975) == pytest.approx(1.959963984540054, rel=1e-12)
+    np.testing.assert_allclose(normal_sf(np.array([0.0, 1.959963984540054, np.inf])),
+                               [0.5, 0.025, 0.0], rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="q"):
+        normal_ppf(1.0)

@@ -104,7 +104,7 @@ from ..rso import rso_step
 from ..train import train
 from .convergence import EXACT_K, N_BLOCKS, make_problem
 from .registry import Claim, Evidence, register
-from ..stats import bootstrap_ci, detectable_effect, holm
+from ..stats import bootstrap_ci, detectable_effect, holm, normal_ppf, normal_sf
 from ..extras import require, threadpool_limits
 
 
@@ -345,9 +345,7 @@ def _reading(estimate: float, lo: float, hi: float, reference: float) -> dict:
     one side then rejects at 5 % exactly when the interval excludes it. When the estimate
     lies outside its own interval (a skewed ratio), both sides take the half-width.
     """
-    from scipy import stats
-
-    z = stats.norm.ppf(1.0 - ALPHA / 2.0)
+    z = normal_ppf(1.0 - ALPHA / 2.0)
     below, above = (estimate - lo) / z, (hi - estimate) / z
     if below < 0 or above < 0:
         below = above = (hi - lo) / (2.0 * z)
@@ -396,8 +394,6 @@ def classify_cells(effects: Sequence[float], se_below: Sequence[float],
         direction"``, ``"claimed size excluded"`` or ``"none"``), ``z``, ``p``, ``p_holm``,
         ``p_equiv_holm`` (NaN without margin) and ``detectable``.
     """
-    from scipy import stats
-
     e = np.asarray(effects, dtype=np.float64)
     below = np.asarray(se_below, dtype=np.float64)
     above = below if se_above is None else np.asarray(se_above, dtype=np.float64)
@@ -412,13 +408,13 @@ def classify_cells(effects: Sequence[float], se_below: Sequence[float],
         raise ValueError(f"margin must be > 0, got {margin!r}")
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, e / se, np.sign(e) * np.inf)
-        p = 2.0 * stats.norm.sf(np.abs(z))
+        p = 2.0 * normal_sf(np.abs(z))
         p_holm = np.array(holm(p))
         if margin is None:
             p_equiv_holm = np.full(e.shape, np.nan)
         else:
             z_eq = np.where(below > 0, (e + margin) / below, np.sign(e + margin) * np.inf)
-            p_equiv_holm = np.array(holm(stats.norm.sf(z_eq)))
+            p_equiv_holm = np.array(holm(normal_sf(z_eq)))
     cells = []
     for k in range(e.size):
         significant = p_holm[k] <= alpha
