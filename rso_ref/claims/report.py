@@ -143,3 +143,4 @@ def _merge_report(results: list, out: Path, *, quick: bool) -> dict[str, Path]:
     return {"index": out / "README.md",
             "json": write_json_atomic(previous, {"claims": claims})}
 
+
