@@ -50,7 +50,7 @@ def test_ablations_get_equivalence_tests_and_equal_evaluation_tests():
     tost = {e["arm"]: e for e in out["equivalence"]}
     assert tost["K=16"]["equivalent"] and tost["K=16"]["margin"] == analysis.EQUIVALENCE_MARGIN
     assert not tost["K=2"]["equivalent"]          # 5 points below: far outside ±1
-    assert analysis.equivalence_conclusion(tost["K=16"]) == "equivalent to K=6 within ±1 points"
+    assert analysis.equivalence_conclusion(tost["K=16"]) == "equivalent to K=6 within ±1 point"
     assert "detectable at 80 % power" in analysis.equivalence_conclusion(tost["K=2"])
     budget = out["equal_evaluations"]
     # 10 steps an epoch: K=2 costs 20 / epoch, 60 in all; K=6 40 (1 epoch); K=16 100 (none)
@@ -75,7 +75,7 @@ def test_ablation_page_renders_the_equivalence_and_budget_tables():
     report["analysis"] = presets.analyse(report, reference="K=6", focus=())
     report["config"] = {"variants": {}}
     text = "\n".join(pages._ablation_tables(report))
-    assert "## Equivalence at equal epochs (Welch TOST, margin ±1 points)" in text
+    assert "## Equivalence at equal epochs (Welch TOST, margin ±1 accuracy points)" in text
     assert "| K=16 | 100 | 0 | – (one epoch exceeds the budget) |" in text
     assert "Budget: 60 gradient evaluations" in text
     table1 = _report({"sgd": _ARMS["K=2"], "rso": _ARMS["K=6"]})

@@ -291,6 +291,11 @@ def readme_sentence(entry: dict) -> str:
             + "; ".join(_sub_reading(name, numbers) for name in numbers["sub_verdicts"]) + ".")
 
 
+def _ci_bars(tests: list[dict]) -> list[list[float]]:
+    """Lower and upper error-bar lengths of the 95 % CIs of ``tests`` (matplotlib's yerr)."""
+    return [[t["diff"] - t["lo"] for t in tests], [t["hi"] - t["diff"] for t in tests]]
+
+
 def _plot(runs: dict, verdict: dict, path: Path, title: str) -> None:
     """Differences from the reference (K = 6; blocks) with 95 % CIs, and the paper's."""
     plt = pyplot()
@@ -305,7 +310,7 @@ def _plot(runs: dict, verdict: dict, path: Path, title: str) -> None:
         x = [i + 0.12 * (2 * j - 1) for i, d in enumerate(diffs) if d]
         shown = [d for d in diffs if d]
         ax_k.errorbar(x, [d["diff"] for d in shown],
-                      yerr=[[d["diff"] - d["lo"] for d in shown], [d["hi"] - d["diff"] for d in shown]],
+                      yerr=_ci_bars(shown),
                       fmt=marker, capsize=4, color=f"C{j}", label=f"measured, {label} (95 % CI)")
     ax_k.plot(range(len(ks)), [PAPER_K[k][0] - PAPER_K[6][0] for k in ks], "kx", ms=9,
               label="paper (CIFAR-100 ResNet)")
@@ -318,7 +323,7 @@ def _plot(runs: dict, verdict: dict, path: Path, title: str) -> None:
     groups = [g for g in ("layer", "uniform:2", "uniform:5") if g in runs]
     diffs = [_welch_points(runs[g]["accuracy"], runs["K=6"]["accuracy"]) for g in groups]
     ax_g.errorbar(range(len(groups)), [d["diff"] for d in diffs],
-                  yerr=[[d["diff"] - d["lo"] for d in diffs], [d["hi"] - d["diff"] for d in diffs]],
+                  yerr=_ci_bars(diffs),
                   fmt="o", capsize=4, color="C0", label="measured, equal steps (95 % CI)")
     paper = [(i, PAPER_GROUPS[g] - PAPER_GROUPS["block"]) for i, g in enumerate(groups)
              if g in PAPER_GROUPS]
@@ -394,8 +399,9 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                + tests + "\n\nOverhead over an SGD step: oracle calls (forward + backward "
                "evaluations) per step beyond the step's gradient, and median wall time per "
                "step / SGD's − 1: "
-               + ", ".join(f"K={k}: +{100 * c:.0f} % calls, +{100 * verdict['overhead_time'][k]:.0f} "
-                           f"% time (paper {100 * PAPER_K[k][1]:.0f} %)"
+               + ", ".join(f"K={k}: +{100 * c:.0f} % calls, "
+                           f"+{100 * verdict['overhead_time'][k]:.0f} % time "
+                           f"(paper {100 * PAPER_K[k][1]:.0f} %)"
                            for k, c in verdict["overhead_calls"].items()) + ".")
     return Evidence(verdict=verdict["overall"], conditions=conditions, summary=summary,
                     numbers=numbers, figures=["ablations.png"])

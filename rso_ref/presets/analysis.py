@@ -192,10 +192,15 @@ def equivalence_conclusion(e: dict, reference: str | None = None) -> str:
     name = e["reference"] if reference is None else reference
     if "untestable" in e:
         return f"not testable ({e['untestable']})"
+    within = f"within ±{100 * e['margin']:g} {_points(100 * e['margin'])}"
     if e["equivalent"]:
-        return f"equivalent to {name} within ±{100 * e['margin']:g} points"
-    return (f"not shown equivalent to {name} within ±{100 * e['margin']:g} points "
-            f"(smallest difference detectable at 80 % power: {100 * e['detectable']:.1f})")
+        return f"equivalent to {name} {within}"
+    return (f"not shown equivalent to {name} {within} (smallest difference detectable at "
+            f"80 % power: {100 * e['detectable']:.1f} points)")
+
+
+def _points(value: float) -> str:
+    return "point" if value == 1 else "points"
 
 
 def analyse(report: dict, *, reference: str | None = None,

@@ -111,7 +111,8 @@ def _ablation_tables(report: dict) -> list[str]:
         return []
     margin = f"±{100 * EQUIVALENCE_MARGIN:g}"
     budget = analysis["equal_evaluations"]
-    lines = [f"## Equivalence at equal epochs (Welch TOST, margin {margin} points)", "",
+    lines = [f"## Equivalence at equal epochs (Welch TOST, margin {margin} accuracy points)",
+             "",
              "| arm | vs | difference (points) [90 % CI] | TOST p | conclusion |",
              "|" + " --- |" * 5]
     lines += [_tost_row(e, cfg) for e in analysis["equivalence"]]

@@ -1,4 +1,4 @@
-"""Claim ``ablations``: block construction, budgets, verdict rules, the committed page and README."""
+"""Claim ``ablations``: blocks, budgets, verdict rules, the committed page and README."""
 import json
 from pathlib import Path
 
@@ -48,7 +48,8 @@ def _runs(arms, n=6, noise=0.001, epochs=3, seed=2):
         start = first[0] + gen.normal(0, noise, n) if first else acc
         runs[name] = {"accuracy": list(acc), "nfev": [calls] * n,
                       "step_time": [1.0 + calls] * n, "evals_per_epoch": [20 * (1 + calls)] * n,
-                      "epoch_accuracy": [list(np.linspace(s, a, epochs)) for s, a in zip(start, acc)]}
+                      "epoch_accuracy": [list(np.linspace(s, a, epochs))
+                                         for s, a in zip(start, acc)]}
     return runs
 
 
