@@ -41,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
+    "budget_epochs",
     "second_half",
     "gradient_norm_std",
     "gradient_norm_cv",
@@ -342,3 +343,46 @@ def lag1_autocorrelation(trajectory: Sequence[float]) -> float:
     if denom == 0:
         raise ValueError("trajectory is constant: autocorrelation undefined")
     return float(np.sum(centred[:-1] * centred[1:]) / denom)
+
+
+def budget_epochs(evals_per_epoch: dict[str, float], epochs: int
+                  ) -> tuple[float, dict[str, int]]:
+    r"""The cheapest arm's gradient-evaluation budget, and how many epochs each arm gets in it.
+
+    .. math::
+
+        B = E \min_a g_a, \qquad e_a = \lfloor B / g_a \rfloor,
+
+    with :math:`g_a` the mean gradient evaluations (meta-solve included) per epoch of arm
+    :math:`a` and :math:`E` the epochs every arm ran. Reading arm :math:`a`'s test accuracy
+    after epoch :math:`e_a` compares the arms at (at most) equal cost; the training
+    loop has no schedule that depends on the run's length, so that reading is what a run
+    of :math:`e_a` epochs would give. The cheapest arm is read at its last epoch.
+
+    Parameters
+    ----------
+    evals_per_epoch : dict of str to float
+        :math:`g_a` per arm (positive).
+    epochs : int
+        :math:`E` (positive).
+
+    Returns
+    -------
+    budget : float
+        :math:`B`.
+    epochs_in_budget : dict of str to int
+        :math:`e_a` per arm; 0 where one epoch of the arm already costs more than :math:`B`.
+
+    Raises
+    ------
+    ValueError
+        If ``evals_per_epoch`` is empty or holds a non-positive value, or ``epochs`` < 1.
+    """
+    if not evals_per_epoch or not all(v > 0 for v in evals_per_epoch.values()):
+        raise ValueError(f"evals_per_epoch must hold positive values, got {evals_per_epoch}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    budget = epochs * min(evals_per_epoch.values())
+    # the relative slack keeps the cheapest arm at E epochs despite round-off in B / g
+    return budget, {arm: min(epochs, int(math.floor(budget / g * (1 + 1e-12))))
+                    for arm, g in evals_per_epoch.items()}

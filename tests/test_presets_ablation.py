@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rso_ref import presets
+from rso_ref import metrics, presets
+from rso_ref.claims import ablations
 from rso_ref.presets import analysis, pages
 
 _TABLES = Path(__file__).resolve().parents[1] / "theory" / "tables"
@@ -28,16 +29,16 @@ def _report(arms):
 
 
 def test_budget_epochs_gives_each_arm_what_fits_in_the_cheapest_run():
-    budget, epochs = analysis.budget_epochs({"K=2": 50.0, "K=6": 100.0, "K=16": 230.0}, 10)
+    budget, epochs = metrics.budget_epochs({"K=2": 50.0, "K=6": 100.0, "K=16": 230.0}, 10)
     assert budget == 500.0
     assert epochs == {"K=2": 10, "K=6": 5, "K=16": 2}
     # round-off in B / g must not cost the cheapest arm its last epoch
-    assert analysis.budget_epochs({"a": 0.1 * 3}, 7)[1] == {"a": 7}
-    assert analysis.budget_epochs({"a": 10.0, "b": 200.0}, 3)[1]["b"] == 0
+    assert metrics.budget_epochs({"a": 0.1 * 3}, 7)[1] == {"a": 7}
+    assert metrics.budget_epochs({"a": 10.0, "b": 200.0}, 3)[1]["b"] == 0
     with pytest.raises(ValueError, match="evals_per_epoch"):
-        analysis.budget_epochs({"a": 0.0}, 3)
+        metrics.budget_epochs({"a": 0.0}, 3)
     with pytest.raises(ValueError, match="epochs"):
-        analysis.budget_epochs({"a": 1.0}, 0)
+        metrics.budget_epochs({"a": 1.0}, 0)
 
 
 _ARMS = {"K=2": ([0.80, 0.81, 0.79, 0.80], [0.70, 0.71, 0.69, 0.70], 1.0),
@@ -48,7 +49,7 @@ _ARMS = {"K=2": ([0.80, 0.81, 0.79, 0.80], [0.70, 0.71, 0.69, 0.70], 1.0),
 def test_ablations_get_equivalence_tests_and_equal_evaluation_tests():
     out = presets.analyse(_report(_ARMS), reference="K=6", focus=())
     tost = {e["arm"]: e for e in out["equivalence"]}
-    assert tost["K=16"]["equivalent"] and tost["K=16"]["margin"] == analysis.EQUIVALENCE_MARGIN
+    assert tost["K=16"]["equivalent"] and tost["K=16"]["margin"] == ablations.EQUIVALENCE_MARGIN
     assert not tost["K=2"]["equivalent"]          # 5 points below: far outside ±1
     assert analysis.equivalence_conclusion(tost["K=16"]) == "equivalent to K=6 within ±1 point"
     assert "detectable at 80 % power" in analysis.equivalence_conclusion(tost["K=2"])

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import metrics
+from ..claims.ablations import EQUIVALENCE_MARGIN
 from ..compare import finished, gradient_evaluations_per_step
 from ..stats import detectable_effect, holm, mean_std, tost_diff, welch_diff
 
@@ -28,11 +29,6 @@ TARGET_FRACTION = 0.9
 LR_TOLERANCE = 0.01
 #: Window of the loss-variance metric (steps, centred moving average).
 LOSS_WINDOW = 21
-#: Equivalence margin of the ablations' "no gain" tests (1 accuracy point, as a fraction).
-#: The RSO paper's §4.5 calls 0.5 points (K = 4 -> 6) a gain and 0 points (K = 6 -> 16)
-#: "no further improvement"; 1 point is twice its smallest reported gain and under half
-#: its largest (2.1 points, K = 2 -> 6), fixed before the runs.
-EQUIVALENCE_MARGIN = 0.01
 
 
 def _final_accuracies(records: list) -> list[float]:
@@ -105,49 +101,6 @@ def _arm_statistics(records: list, target: float, tuning: dict | None, chance: f
     return out
 
 
-def budget_epochs(evals_per_epoch: dict[str, float], epochs: int
-                  ) -> tuple[float, dict[str, int]]:
-    r"""The cheapest arm's gradient-evaluation budget, and how many epochs each arm gets in it.
-
-    .. math::
-
-        B = E \min_a g_a, \qquad e_a = \lfloor B / g_a \rfloor,
-
-    with :math:`g_a` the mean gradient evaluations (meta-solve included) per epoch of arm
-    :math:`a` and :math:`E` the epochs every arm ran. Reading arm :math:`a`'s test accuracy
-    after epoch :math:`e_a` compares the arms at (at most) equal cost; the training
-    loop has no schedule that depends on the run's length, so that reading is what a run
-    of :math:`e_a` epochs would give. The cheapest arm is read at its last epoch.
-
-    Parameters
-    ----------
-    evals_per_epoch : dict of str to float
-        :math:`g_a` per arm (positive).
-    epochs : int
-        :math:`E` (positive).
-
-    Returns
-    -------
-    budget : float
-        :math:`B`.
-    epochs_in_budget : dict of str to int
-        :math:`e_a` per arm; 0 where one epoch of the arm already costs more than :math:`B`.
-
-    Raises
-    ------
-    ValueError
-        If ``evals_per_epoch`` is empty or holds a non-positive value, or ``epochs`` < 1.
-    """
-    if not evals_per_epoch or not all(v > 0 for v in evals_per_epoch.values()):
-        raise ValueError(f"evals_per_epoch must hold positive values, got {evals_per_epoch}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    budget = epochs * min(evals_per_epoch.values())
-    # the relative slack keeps the cheapest arm at E epochs despite round-off in B / g
-    return budget, {arm: min(epochs, int(math.floor(budget / g * (1 + 1e-12))))
-                    for arm, g in evals_per_epoch.items()}
-
-
 def _equal_evaluations(runs: dict, reference: str) -> dict:
     """Test accuracies at the cheapest arm's gradient-evaluation budget, and their tests."""
     done = {arm: [r for r in finished(recs) if r["epochs"]["eval_accuracy"]]
@@ -156,7 +109,7 @@ def _equal_evaluations(runs: dict, reference: str) -> dict:
     epochs = min(len(r["epochs"]["eval_accuracy"]) for recs in done.values() for r in recs)
     per_epoch = {arm: float(np.mean([gradient_evaluations_per_step(r) * _steps_per_epoch(r)
                                      for r in recs])) for arm, recs in done.items()}
-    budget, read = budget_epochs(per_epoch, epochs)
+    budget, read = metrics.budget_epochs(per_epoch, epochs)
     acc = {arm: [r["epochs"]["eval_accuracy"][read[arm] - 1] for r in recs] if read[arm] else []
            for arm, recs in done.items()}
     comparisons = [{"arm": a, "reference": reference, **_welch(acc[a], acc[reference])}

@@ -13,11 +13,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..checkpoint import write_json_atomic, write_text_atomic
+from ..claims.ablations import EQUIVALENCE_MARGIN
 from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
 from ..optim.registry import DEFAULT_OPTIONS
-from .analysis import (EQUIVALENCE_MARGIN, LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION,
-                       conclusion, equivalence_conclusion)
+from .analysis import (LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, conclusion,
+                       equivalence_conclusion)
 from .diagnostics import diagnostics_section, has_diagnostics, plot_diagnostics
 from .settings import settings_section
 
@@ -266,7 +267,7 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
     arms = list(analysis["arms"])
     labels = {arm: arm_label(arm, report["config"])
               for arm in {*arms, *(report.get("tuning") or {})}}
-    fig, ax = plt.subplots(figsize=(1.4 * len(arms) + 2.5, 3.6))
+    fig, ax = plt.subplots(figsize=(1.6 * len(arms) + 2.5, 4.2))
     for i, arm in enumerate(arms):
         acc = 100 * np.asarray(analysis["arms"][arm]["test_accuracy"], dtype=np.float64)
         jitter = np.linspace(-0.12, 0.12, acc.size) if acc.size > 1 else np.zeros(acc.size)
@@ -280,10 +281,10 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
             ticks[c["arm"]] = (f"{labels[c['arm']]}\n{100 * c['diff']:+.1f} vs "
                                f"{arm_label(c['reference'], report['config'])}\n"
                                f"p={c['p_holm']:.2g}")
-    ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=8)
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=9)
+    ax.set_ylabel("test accuracy (%)", fontsize=10)
     ax.set_title(f"{name}: seeds (dots), mean ± std (squares); p: Welch, Holm-adjusted",
-                 fontsize=9)
+                 fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     figures = {"accuracy": save_figure(fig, out_dir / "accuracy.png")}
     curves = curve_data(report)
@@ -291,7 +292,7 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
         figures["curves"] = plot_loss_curves({labels[arm]: c for arm, c in curves.items()},
                                              out_dir / "curves.png",
                                              title=report["preset"]["title"])
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for i, arm in enumerate(arms):
         a = analysis["arms"][arm]
         curves_acc = [r["epochs"]["eval_accuracy"] for r in report["runs"][arm]]
@@ -309,7 +310,7 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
            "test accuracy (%), mean over seeds", f"{name}: accuracy per unit of compute")
     figures["cost"] = save_figure(fig, out_dir / "cost.png")
     if report.get("tuning"):
-        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
         for i, (arm, t) in enumerate(report["tuning"].items()):
             ax.semilogx(t["grid"], 100 * np.asarray(t["val_accuracy"], dtype=np.float64),
                         "o-", color=f"C{arms.index(arm) if arm in arms else i}",
@@ -323,11 +324,13 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
 
 
 def _label(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
+    """Axis labels, title and grid; the legend sits outside the axes, off the data."""
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=10)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def compact(report: dict) -> dict:
