@@ -21,6 +21,7 @@ from .backend import BACKENDS, array_namespace, namespace, to_numpy
 from .checkpoint import write_json_atomic, write_text_atomic
 from .experiment import MODELS, check_data_options, check_fits, load_dataset, make_model
 from .extras import installed_version, threadpool_info
+from .lr_search import LR_EDGE_STEP, LR_GRID_FACTORS, search_learning_rate
 from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, check_options, make_optimizer
 from .stats import mean_std
 from .train import train
@@ -307,18 +308,14 @@ def _train_once(config: CompareConfig, ds: Any, model: Any, label: str, lr: floa
     return record
 
 
-#: Multipliers of the default learning rate tried by :func:`tune_learning_rates`; the
-#: same five-point log grid for every optimizer, so none is tuned more than another.
-LR_GRID_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
-
-
 def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, seed: int = 0,
                         arms: Sequence[str] | None = None, extend_edges: int = 0,
                         progress: bool = True, log: Callable[[str], Any] | None = None,
                         model: Any = None) -> dict:
     """Choose each arm's learning rate on a validation split.
 
-    Every arm gets the grid ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS`` (one seed,
+    The search of :mod:`rso_ref.lr_search` for every arm: the same five-point log grid
+    ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS``, so none is tuned more than another (one seed,
     ``config.epochs`` epochs); the rate with the best final validation accuracy wins
     (ties: the smaller rate; diverged runs score NaN and never win). While the winner is
     the smallest or largest rate tried, up to ``extend_edges`` more rates are tried
@@ -350,37 +347,16 @@ def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, see
     ds, model = prepare(config, val_fraction=val_fraction, model=model)
     table = {}
     for label in arms:
-        scores: dict[float, float] = {}
-
-        def score(lr: float) -> None:
+        def score(lr: float, label: str = label) -> float:
             record = _train_once(config, ds, model, label, lr, seed, ds.X_val, ds.y_val, progress)
-            scores[lr] = record["eval_accuracy"] if record["status"] == "completed" else math.nan
+            value = record["eval_accuracy"] if record["status"] == "completed" else math.nan
             if log is not None:
-                log(f"{label:>10} lr={lr:<8.3g} validation accuracy {100 * scores[lr]:.2f}%")
+                log(f"{label:>10} lr={lr:<8.3g} validation accuracy {100 * value:.2f}%")
+            return value
 
-        for lr in (DEFAULT_LR[config.arm(label)[0]] * f for f in LR_GRID_FACTORS):
-            score(lr)
-        best = _best_rate(scores, label)
-        for _ in range(extend_edges):
-            grid = sorted(scores)
-            if best not in (grid[0], grid[-1]):
-                break
-            score(best / LR_EDGE_STEP if best == grid[0] else best * LR_EDGE_STEP)
-            best = _best_rate(scores, label)
-        grid = sorted(scores)
-        table[label] = {"grid": grid, "val_accuracy": [scores[lr] for lr in grid], "best": best}
+        table[label] = search_learning_rate(score, DEFAULT_LR[config.arm(label)[0]],
+                                            extend_edges=extend_edges, name=label)
     return table
-
-
-#: Factor between successive rates added beyond the grid's edge (half a decade).
-LR_EDGE_STEP = math.sqrt(10.0)
-
-
-def _best_rate(scores: dict, label: str) -> float:
-    finite = [(s, lr) for lr, s in scores.items() if s == s]
-    if not finite:
-        raise RuntimeError(f"every learning rate diverged for {label}")
-    return max(finite, key=lambda item: (item[0], -item[1]))[1]
 
 
 def run_comparison(config: CompareConfig, *, progress: bool = True,

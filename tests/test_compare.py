@@ -342,3 +342,22 @@ def test_layer_weight_figure_is_smoothed_with_plain_ticks_and_legend_outside(sma
     box = legend.get_window_extent()
     assert not any(box.overlaps(ax.get_window_extent()) for ax in (ax_share, ax_w))
     assert [t.get_text() for t in legend.get_texts()][-1].startswith("w = 1")
+
+
+def test_learning_rate_search_extends_a_winning_edge_and_breaks_ties_low():
+    from rso_ref.lr_search import LR_EDGE_STEP, best_rate, search_learning_rate
+
+    tried = []
+
+    def score(lr):  # increasing in lr: the top edge wins every time
+        tried.append(lr)
+        return lr
+
+    out = search_learning_rate(score, 1.0, extend_edges=2)
+    assert out["grid"] == sorted(tried) and len(tried) == 7
+    assert out["best"] == pytest.approx(10.0 * LR_EDGE_STEP ** 2, rel=1e-12)
+    assert best_rate({0.1: 0.9, 1.0: 0.9, 3.0: float("nan")}) == 0.1
+    with pytest.raises(RuntimeError, match="diverged for adam"):
+        best_rate({0.1: float("nan")}, "adam")
+    with pytest.raises(ValueError, match="default_lr"):
+        search_learning_rate(score, 0.0)

@@ -53,6 +53,7 @@ HOST = {
     "experiment.py": {"numpy"},
     "extras.py": set(),                           # optional dependencies: require()
     "golden/": {"numpy"},
+    "lr_search.py": set(),                        # the learning-rate search: plain Python
     "interop/": {"torch"},                        # rso_ref.interop.torch (torch extra)
     "metrics.py": {"numpy"},
     "plots.py": {"numpy"},

@@ -51,6 +51,7 @@ import numpy as np
 from .. import metrics
 from ..experiment import load_dataset, make_model
 from ..optim.registry import DEFAULT_LR, make_optimizer
+from ..lr_search import LR_GRID_FACTORS, search_learning_rate
 from ..plots import pyplot, save_figure
 from ..train import TrainResult, train
 from .registry import Claim, Evidence, register
@@ -82,9 +83,7 @@ GRAD_BATCHES = 16
 N_CHECKPOINTS = 4
 #: Two-sided level; each one-sided test runs at ALPHA / 2 (the edge of the 95 % interval).
 ALPHA = 0.05
-#: Learning-rate grid of :func:`tune_lr`, as multiples of the optimizer's default rate, and
-#: the rates tried beyond an edge winner (half a decade apart): the presets' protocol.
-LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+#: Rates :func:`tune_lr` tries beyond an edge winner (half a decade apart), as the presets.
 LR_EDGE_EXTENSIONS = 2
 #: Validation fraction carved from the training split for :func:`tune_lr`.
 VAL_FRACTION = 0.2
@@ -216,13 +215,13 @@ def run_metrics(result: TrainResult, traces: Sequence[float]) -> dict[str, float
 def tune_lr(data: str, optimizer: str, epochs: int, *, seed: int = 0) -> dict:
     """Choose ``optimizer``'s learning rate on a validation split (the presets' protocol).
 
-    The protocol of :mod:`rso_ref.presets` (step 1), re-run here because claims may not
-    import the harness (DESIGN.md, import direction): the rates
-    ``DEFAULT_LR[optimizer] * LR_FACTORS``, one seed, ``epochs`` epochs on the training
-    split less a :data:`VAL_FRACTION` validation split; the best final validation accuracy
-    wins (ties: the smaller rate; a diverged run scores NaN and never wins); while the
-    winner is the smallest or largest rate tried, up to :data:`LR_EDGE_EXTENSIONS` rates
-    half a decade further out are tried. The test split is not touched.
+    The presets' protocol (step 1), through the same search
+    (:func:`rso_ref.lr_search.search_learning_rate`): the rates
+    ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS``, one seed, ``epochs`` epochs on the
+    training split less a :data:`VAL_FRACTION` validation split; the best final
+    validation accuracy wins (ties: the smaller rate; a diverged run scores NaN and never
+    wins); up to :data:`LR_EDGE_EXTENSIONS` rates beyond a winning edge. The test split is
+    not touched.
 
     Returns
     -------
@@ -231,31 +230,17 @@ def tune_lr(data: str, optimizer: str, epochs: int, *, seed: int = 0) -> dict:
         increasing.
     """
     ds, model = load_task(data, val_fraction=VAL_FRACTION)
-    scores: dict[float, float] = {}
 
-    def score(lr: float) -> None:
+    def score(lr: float) -> float:
         opt = make_optimizer(optimizer, lr, model)
         with threadpool_limits(limits=1):
             result = train(model, opt, ds.X_train, ds.y_train, epochs=epochs,
                            batch_size=BATCH_SIZE, seed=seed, X_eval=ds.X_val, y_eval=ds.y_val,
                            progress=False)
-        scores[lr] = final_accuracy(result)
+        return final_accuracy(result)
 
-    def best() -> float:
-        finite = [(acc, -lr) for lr, acc in scores.items() if acc == acc]
-        if not finite:
-            raise RuntimeError(f"every learning rate diverged for {optimizer}")
-        return -max(finite)[1]
-
-    for factor in LR_FACTORS:
-        score(DEFAULT_LR[optimizer] * factor)
-    for _ in range(LR_EDGE_EXTENSIONS):
-        grid, winner = sorted(scores), best()
-        if winner not in (grid[0], grid[-1]):
-            break
-        score(winner / math.sqrt(10.0) if winner == grid[0] else winner * math.sqrt(10.0))
-    grid = sorted(scores)
-    return {"grid": grid, "val_accuracy": [scores[lr] for lr in grid], "best": best(),
+    return {**search_learning_rate(score, DEFAULT_LR[optimizer],
+                                   extend_edges=LR_EDGE_EXTENSIONS, name=optimizer),
             "epochs": epochs}
 
 
@@ -632,7 +617,7 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                "protocol": {"tasks": {t: {"seeds": list(s), "epochs": e}
                                       for t, (s, e) in tasks.items()},
                             "lrs": lrs, "sweep_seeds": list(sweep_seeds),
-                            "sweep_epochs": sweep_epochs, "lr_factors": list(LR_FACTORS),
+                            "sweep_epochs": sweep_epochs, "lr_factors": list(LR_GRID_FACTORS),
                             "val_fraction": VAL_FRACTION, "grad_batches": GRAD_BATCHES,
                             "checkpoints": N_CHECKPOINTS, "alpha": ALPHA}}
     return Evidence(verdict=overall, conditions=conditions, summary=summary, numbers=numbers,

@@ -84,7 +84,7 @@ def test_tune_lr_follows_the_protocol(monkeypatch):
     monkeypatch.setattr(stability, "train", fake_train)
     out = stability.tune_lr("digits", "adam", 1)
     default = stability.DEFAULT_LR["adam"]
-    expected = [default * f for f in stability.LR_FACTORS]
+    expected = [default * f for f in stability.LR_GRID_FACTORS]
     expected += [expected[-1] * math.sqrt(10.0) ** k for k in (1, 2)]
     assert out["grid"] == pytest.approx(expected, rel=1e-12)
     assert out["best"] == pytest.approx(expected[-1], rel=1e-12)
