@@ -112,6 +112,15 @@ def test_long_white_noise_excludes_the_claimed_size():
     assert res["outcome"] == "no evidence"
 
 
+def test_a_significant_effect_smaller_than_the_claimed_size_does_not_hold():
+    """Significant in the claimed direction, yet the claimed size -0.1 is excluded."""
+    (res,) = ex.classify_cells([-0.02], [0.005], [0.005], margin=ex.CLAIMED_RHO)
+    assert res["p_holm"] < 1e-4 and res["p_equiv_holm"] < 1e-4
+    assert (res["outcome"], res["basis"]) == ("refuted", "claimed size excluded")
+    (big,) = ex.classify_cells([-0.5], [0.05], [0.05], margin=ex.CLAIMED_RHO)
+    assert big["outcome"] == "holds"  # beyond the claimed size: the size test cannot reject
+
+
 def test_holm_is_applied_across_cells():
     # z = -2.1: p = 0.0357 alone (holds); two such cells: Holm gives 2p = 0.0715 (not at 5 %).
     (alone,) = ex.classify_cells([-2.1], [1.0])
