@@ -189,6 +189,16 @@ def test_plateau_rule_counts_seeds_at_or_above_the_share():
     assert row["peak_scale"] == pytest.approx(0.2, rel=1e-15)
 
 
+def test_a_seed_that_stopped_early_cuts_every_series_to_the_shared_steps():
+    full = {"lr": 0.1, "diagnostics": {"step": [1, 2, 3], "lr_max_w": [0.1, 0.2, 0.3],
+                                       "top_class_share": [0.2, 0.3, 0.4]}}
+    short = {"lr": 0.1, "diagnostics": {"step": [1], "lr_max_w": [0.5],
+                                        "top_class_share": [1.0]}}
+    series = diagnostics.diagnostic_series({"runs": {"rso": [full, short]}})["rso"]
+    assert series["share"].shape == series["scale"].shape == (2, 1)
+    assert series["step"].tolist() == [1] and series["scale"][:, 0].tolist() == [0.1, 0.5]
+
+
 # -- the literal run beside the paper's setting (the index) ------------------------------
 
 def _report(name, accuracies):

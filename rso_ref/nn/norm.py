@@ -150,8 +150,8 @@ def group_norm_bwd(params: Sequence[Any], cache: Any, dY: Any, *, groups: int,
         :math:`\partial L/\partial Y`.
     groups : int
         As in the forward pass (the cache holds it; the keyword is the layer protocol's,
-        which hands the forward's keywords to the backward pass). :math:`\epsilon` is
-        in the cache.
+        which hands the forward's keywords to the backward pass). :math:`\epsilon`
+        enters only through :math:`1/\sqrt{\sigma^2 + \epsilon}`, which the cache holds.
     xp : module, optional
         Namespace; found from ``dY`` and ``params`` when omitted.
     input_grad : bool, default True

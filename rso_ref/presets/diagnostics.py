@@ -70,12 +70,15 @@ def diagnostic_series(report: dict, label: Callable[[str], str] = str) -> dict[s
     series = {}
     for name, records in groups:
         diags = [r["diagnostics"] for r in records]
-        scales = [d["lr_max_w"] for d in diags]
+        # a seed that stopped early (diverged) probed fewer steps: cut every seed to the
+        # steps all of them probed, so the rows stay aligned
+        n = min(len(d["step"]) for d in diags)
+        scales = [d["lr_max_w"][:n] for d in diags]
         series[name] = {
-            "lr": records[0]["lr"], "step": np.asarray(diags[0]["step"]),
+            "lr": records[0]["lr"], "step": np.asarray(diags[0]["step"][:n]),
             "scale": (None if any(v is None for s in scales for v in s)
                       else np.asarray(scales, dtype=np.float64)),
-            "share": np.asarray([d["top_class_share"] for d in diags], dtype=np.float64)}
+            "share": np.asarray([d["top_class_share"][:n] for d in diags], dtype=np.float64)}
     return series
 
 

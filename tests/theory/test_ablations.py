@@ -111,7 +111,7 @@ def test_overhead_is_counted_in_oracle_calls_and_refutes_the_paper_figures():
     assert sentence.startswith("The §4.5 ablations (`ablations`, 8-layer MLP on the digits) "
                                "are **refuted** at small scale")
     assert "K = 6 above K = 2 at equal steps: **refuted**" in sentence
-    assert "the CI excludes the paper's +2.1" in sentence
+    assert "below the paper's +2.1, one-sided Holm p = " in sentence
     assert "K = 6: 8.0, i.e. +800 %" in sentence
 
 

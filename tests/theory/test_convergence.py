@@ -326,3 +326,15 @@ def test_committed_descent_page_follows_its_rule_and_rests_on():
     assert all(mlp[str(k)]["lo"] > 0 for k in (2, 3, 4, 5))
     assert all(mlp[str(k)]["fails"] == 0 for k in (6, conv.EXACT_K))
     assert len(numbers["seeds"]) >= 5
+
+
+def test_descent_rule_ignores_k0_and_refutes_on_an_exact_loss():
+    ok = {"fails": 0, "steps": 10}
+    bad = {"fails": 3, "steps": 10}
+    only_k0 = {"convex": {0: bad, 1: ok, conv.EXACT_K: ok}, "mlp": {0: bad, 1: ok}}
+    assert conv.descent_verdict(only_k0, True) == "holds"  # no meta-solve: not deciding
+    k1 = {"convex": {0: bad, 1: bad, conv.EXACT_K: ok}, "mlp": {"0": ok, "1": ok}}
+    assert conv.descent_verdict(k1, True) == "holds-under-conditions"
+    exact = {"convex": {str(conv.EXACT_K): bad}, "mlp": {}}
+    assert conv.descent_verdict(exact, True) == "refuted"
+    assert conv.descent_verdict(only_k0, False) == "refuted"  # the safeguard lost

@@ -99,7 +99,7 @@ def test_compare_arms_contrasts():
     base = _values(1.0, 0.05)
     good = stability.compare_arms(_values(0.3, 0.05, seed=1), base)
     assert good["reduction"] == pytest.approx(0.7, abs=0.03)
-    assert good["p_reduce"] < 1e-6 and good["p_short"] > 0.99
+    assert good["p_reduce"] < 1e-6 and good["p_short"] > 0.99 and good["p_reach"] < 0.05
     same = stability.compare_arms(_values(1.0, 0.05, seed=1), base)
     assert same["p_short"] < 1e-6 and same["p_reduce"] > 0.05
 
@@ -115,6 +115,12 @@ def test_metric_verdict_rules():
     verdict, _ = stability.metric_verdict({**{k: comp(0.3, 0.05) for k in keys[:3]},
                                            keys[3]: comp(1.0, 0.05)})
     assert verdict == "refuted"
+    # A 65 % point estimate whose interval reaches well below 60 % is not "holds": the
+    # reduction must be significantly at least 60 % (p_reach), not just estimated so.
+    wide = stability.compare_arms(_values(0.35, 0.3, seed=4), base)
+    assert wide["reduction"] > stability.CLAIMED_REDUCTION and wide["p_reach"] > 0.05
+    verdict, _ = stability.metric_verdict({k: wide for k in keys})
+    assert verdict == "no evidence"
     # A 30 % reduction with a wide spread: neither shown nor excluded.
     verdict, _ = stability.metric_verdict({k: comp(0.7, 0.9) for k in keys})
     assert verdict == "no evidence"
