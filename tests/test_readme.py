@@ -1,6 +1,8 @@
 """The README stays true: its two set-up commands and its install extras (each snippet is
 run on its own by tests/test_readme_snippets.py)."""
 import re
+
+import pytest
 from pathlib import Path
 
 
@@ -63,3 +65,30 @@ def test_the_core_install_is_the_numerical_stack_only():
     cli = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in optional["cli"]}
     assert cli >= {"matplotlib", "tqdm", "scikit-learn", "threadpoolctl"}
     assert "rso_ref[cli,testing]" in optional["test"]
+
+
+def test_results_at_a_glance_is_what_the_committed_reports_render():
+    """The README's verdicts and numbers are generated from theory/: no hand-copied figure."""
+    from rso_ref.presets.glance import GLANCE_BEGIN, GLANCE_END, results_at_a_glance
+
+    begin, end = README.index(GLANCE_BEGIN), README.index(GLANCE_END) + len(GLANCE_END)
+    assert README[begin:end] == results_at_a_glance(ROOT / "theory"), (
+        "re-render with: python3 -c \"from rso_ref.presets.glance import write_glance; "
+        "write_glance('README.md', 'theory')\"")
+
+
+def test_glance_lists_every_claim_under_its_verdict(tmp_path):
+    import json
+
+    from rso_ref.presets.glance import results_at_a_glance, write_glance
+
+    claims = json.loads((ROOT / "theory" / "report.json").read_text(encoding="utf-8"))["claims"]
+    block = results_at_a_glance(ROOT / "theory")
+    for cid, claim in claims.items():
+        line = next(x for x in block.splitlines() if f"(theory/{cid}.md)" in x)
+        word = claim["verdict"].replace("-", " ")
+        assert line.startswith(f"  - **{word}** ("), (cid, line[:60])
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="readme"):
+        write_glance(readme, ROOT / "theory")

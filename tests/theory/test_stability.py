@@ -207,12 +207,15 @@ def test_committed_verdict_rests_on():
     # Digits: the raw gradient-norm std is larger for RSO than for Adam at equal epochs.
     c = verdicts["digits"]["comparisons"]["grad_norm_std"]["adam@epochs"]
     assert c["p_short_holm"] <= level and c["hi"] < 0
-    # Digits: the gradient variance does fall by >= 60 % at equal epochs against both
-    # baselines (significant), so that reading holds there, under conditions.
+    # Digits: the gradient variance falls significantly by at least 60 % against
+    # SGD+momentum at both budgets, so that reading holds there, under conditions; against
+    # Adam at equal epochs the estimate (65 %) does not reach 60 % significantly.
     assert verdicts["digits"]["sub"]["grad_variance"] == "holds-under-conditions"
-    for base in stability.BASELINES:
-        c = verdicts["digits"]["comparisons"]["grad_variance"][f"{base}@epochs"]
-        assert c["p_reduce_holm"] <= level and c["reduction"] >= stability.CLAIMED_REDUCTION
+    variance = verdicts["digits"]["comparisons"]["grad_variance"]
+    for key in ("sgd@epochs", "sgd@grad_evals"):
+        assert variance[key]["p_reach_holm"] <= level
+    assert variance["adam@epochs"]["reduction"] >= stability.CLAIMED_REDUCTION
+    assert variance["adam@epochs"]["p_reach_holm"] > level
     # The LR range part holds: RSO's range is >= log10(3) decades wider than both.
     assert verdicts["digits"]["sub"]["lr_range"] == "holds"
     assert min(verdicts["digits"]["extra_decades"].values()) >= math.log10(3.0)
