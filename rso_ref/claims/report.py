@@ -1,7 +1,6 @@
 """Run claims and render the theory report: one markdown page per claim, an index, JSON."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -95,7 +94,16 @@ _TABLES_NOTE = ("The paper's Tables 1-2 and §4.5 ablations at small scale, as `
 
 @contextmanager
 def _locked(directory: Path):
-    """Hold an exclusive lock on ``directory/.report.lock`` (POSIX ``flock``)."""
+    """Hold an exclusive lock on ``directory/.report.lock`` (POSIX ``flock``).
+
+    Where there is no ``fcntl`` (Windows) nothing is locked: runs into one directory
+    must then not overlap.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
     with open(directory / ".report.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
