@@ -279,3 +279,11 @@ def test_sgd_arms_with_momentum_are_labelled_sgd_momentum():
     row = pages._comparison_table({"config": config, "analysis": {"comparisons": [comparison]}})[2]
     assert row.startswith("| rso | SGD+momentum | +2.00 [+1.00, +3.00] |")
     assert row.endswith("| higher than SGD+momentum (significant at the 5 % level) |")
+
+
+def test_committed_reports_are_compact():
+    """No per-step records in theory/tables (a full compare report of 15 runs is ~22 MB)."""
+    for path in sorted(_TABLES.glob("*/report.json")):
+        report = json.loads(path.read_text())
+        assert all("steps" not in run for runs in report["runs"].values() for run in runs), path
+        assert path.stat().st_size < 1_000_000, path
