@@ -13,7 +13,8 @@ import pytest
 
 from rso_ref import autodiff, golden, rso_step
 from rso_ref.golden import reference
-from rso_ref.golden.kinds import KINDS
+from rso_ref.golden.check import eigenvector_error
+from rso_ref.golden.kinds import CROSS_CPU_SHARE, KINDS, eigenvector_signs
 from rso_ref.golden.store import npz_bytes
 
 
@@ -62,10 +63,15 @@ def test_writing_twice_gives_byte_identical_files(tmp_path):
 def test_regenerated_fixtures_equal_the_shipped_ones_up_to_rounding(tmp_path):
     """Structure, options, integers and flags exactly; floats within 1 % of the tolerance.
 
-    BLAS kernels round differently on other processors (8.3e-10 in the L-BFGS quadratic
-    between the machine that wrote the version-1 files and an AMD EPYC); the kinds'
-    tolerances sit 300x-10,000x above the measured rounding amplification (SCHEMA.md),
-    so a difference above 1 % of a tolerance is drift of the implementation.
+    BLAS kernels round differently on other processors (up to 1.3e-9 in the L-BFGS
+    quadratic between OpenBLAS's Prescott and Haswell kernels, 8.3e-10 between the
+    machine that wrote the version-1 files and an AMD EPYC); the kinds' tolerances sit
+    300x-10,000x above the measured rounding amplification (SCHEMA.md), so a difference
+    above 1 % of a tolerance (CROSS_CPU_SHARE) is drift of the implementation.
+    Eigenvectors are stored in the sign convention (largest-magnitude entry positive),
+    which both sets must follow, and are compared as verify compares them: up to sign,
+    and clusters of eigenvalues through their spanned subspace (a sign flip, or another
+    basis of a repeated eigenvalue's eigenspace, is not drift).
     """
     golden.write(tmp_path)
     for kind, spec in golden.KINDS.items():
@@ -73,9 +79,16 @@ def test_regenerated_fixtures_equal_the_shipped_ones_up_to_rounding(tmp_path):
         assert _structure(new) == _structure(shipped), kind
         for (path, a), (_, d) in zip(_float_arrays(new), _float_arrays(shipped)):
             quantity = path.split("/")[3] if "/outputs/" in path else None
-            bound = 0.01 * spec.tolerances[quantity] if quantity else 1e-13
-            scale = max(float(np.max(np.abs(d), initial=0.0)), 1e-300)
-            err = float(np.max(np.abs(a - d), initial=0.0)) / scale
+            bound = CROSS_CPU_SHARE * spec.tolerances[quantity] if quantity else 1e-13
+            if quantity in spec.eigenvalues_of:
+                for name, vectors in (("regenerated", a), ("shipped", d)):
+                    assert np.all(eigenvector_signs(vectors) == 1.0), (
+                        f"{kind}{path}: {name} eigenvectors are not in the sign convention")
+                case = shipped.cases[int(path.split("/")[1])]
+                err = eigenvector_error(a, d, case["outputs"][spec.eigenvalues_of[quantity]])
+            else:
+                scale = max(float(np.max(np.abs(d), initial=0.0)), 1e-300)
+                err = float(np.max(np.abs(a - d), initial=0.0)) / scale
             assert err <= bound, (f"{kind}{path}: regenerated differs by {err:.2e} relative "
                                   f"(> {bound:.0e}): the implementation drifted; regenerate "
                                   f"with golden.write(golden.FIXTURE_DIR) only for an intended change")
@@ -108,9 +121,30 @@ def test_shipped_fixtures_are_small_and_versioned():
 
 @pytest.mark.parametrize("kind", list(golden.KINDS))
 def test_reference_used_as_a_port_reproduces_every_quantity(kind):
+    """The reference meets every quantity to the rounding another CPU may introduce.
+
+    The stored floats were computed on one machine; this one may run another BLAS
+    kernel, which rounds differently (DESIGN.md, "Portable numbers"), so the reference
+    need not reproduce them bit for bit. Measured with the reference ports on the three
+    OpenBLAS kernels of one machine (``OPENBLAS_CORETYPE`` = Prescott, Haswell,
+    SkylakeX; largest error over the kernels, per kind): lbfgs 1.3e-9 (g of the m = 3
+    quadratic, whose errors grow tenfold every four iterations; 0.13 % of its 1e-6),
+    rso_step 4.4e-13 (params, 0.0044 % of 1e-8), eigen 4.9e-15 (vectors) and 1.3e-15
+    (values), hvp, mlp, rso_meta and optim at most 1.2e-15 (0.0012 % of 1e-10). The
+    bound, CROSS_CPU_SHARE = 1 % of each quantity's tolerance, is the one the
+    regeneration test uses: 7.7x above the worst measurement (1e-8 for lbfgs also
+    admits the amplification of ~3e-15 relative noise in every evaluation, about 15
+    ulp, where a kernel's rounding is 1-2 ulp), and 100x inside the tolerance a port is
+    held to, so the reference is not allowed to use the ports' budget. Integers, flags,
+    statuses, shapes and structure (EXACT quantities) stay exact: 1 % of 0 is 0.
+    """
     report = golden.verify(reference.reference_ports()[kind], kind)
     assert report.ok, report.format()
-    assert report.rows and all(row.error == 0.0 for row in report.rows), report.format()
+    assert report.rows, report.format()
+    for row in report.rows:
+        assert row.error <= CROSS_CPU_SHARE * row.tolerance, (
+            f"{row.case} {row.quantity}: {row.error:.2e} > {CROSS_CPU_SHARE:.0%} of "
+            f"{row.tolerance:.0e}\n{report.format()}")
 
 
 #: What each reference port returns on the device of its inputs (the rest is host values:

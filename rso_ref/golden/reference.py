@@ -29,6 +29,7 @@ from ..lbfgs import minimize
 from ..nn.mlp import MLP
 from ..rso import group_directions, meta_objective
 from ..rso import rso_step as _rso_step
+from .kinds import eigenvector_signs
 
 __all__ = ["lbfgs", "rso_meta", "rso_step", "optim", "mlp", "hvp", "eigen",
            "reference_ports"]
@@ -47,11 +48,11 @@ def lbfgs(fun: Callable, x0: Any, *, m: int, gtol: float, ftol: float, maxiter: 
     f0, g0 = fun(x0)
     rows = {"x": [x0], "f": [float(f0)], "g": [g0], "nfev": [1]}
 
-    def record(it) -> None:
-        rows["x"].append(it.x)
-        rows["f"].append(float(it.fun))
-        rows["g"].append(it.jac)
-        rows["nfev"].append(int(it.nfev))
+    def record(intermediate_result) -> None:
+        rows["x"].append(intermediate_result.x)
+        rows["f"].append(float(intermediate_result.fun))
+        rows["g"].append(intermediate_result.jac)
+        rows["nfev"].append(int(intermediate_result.nfev))
 
     minimize(fun, x0, m=m, gtol=gtol, ftol=ftol, maxiter=maxiter, maxfun=15000,
              maxls=maxls, c1=c1, c2=c2, callback=record)
@@ -118,7 +119,11 @@ def hvp(params: list, X: Any, y: Any, v: list, *, activation: str,
 
 def eigen(params: list, X: Any, y: Any, k: int, *, activation: str, loss: str
           ) -> tuple[Any, Any]:
-    """The ``k`` largest Hessian eigenvalues and unit eigenvectors (columns, flat params order)."""
+    """The ``k`` largest Hessian eigenvalues and unit eigenvectors (columns, flat params order).
+
+    Each column is returned in the sign convention of the fixtures: its entry of largest
+    magnitude is positive (:func:`rso_ref.golden.kinds.eigenvector_signs`).
+    """
     model = _model(params, activation, loss)
     params = list(params)
     matvec = as_matvec(lambda v: _hvp(model.loss, params, v, X, y), params)
@@ -127,7 +132,10 @@ def eigen(params: list, X: Any, y: Any, k: int, *, activation: str, loss: str
                          dtype=params[0].dtype, device=backend.device(params[0]))
     if not res.converged:
         raise RuntimeError("Lanczos did not converge on the eigen fixture")
-    return res.eigenvalues, res.eigenvectors
+    vectors = res.eigenvectors
+    host = backend.to_numpy(vectors)
+    signs = eigenvector_signs(host).astype(host.dtype)  # flipping a sign is exact
+    return res.eigenvalues, vectors * backend.asarray(signs, like=vectors)
 
 
 def reference_ports() -> dict[str, Callable]:
