@@ -98,7 +98,7 @@ def landscape(f, w1, w2):
 def lbfgs_path(f, w0, iters):
     path = [np.array(w0, dtype=float)]
     minimize(f, np.array(w0, dtype=float), gtol=0.0, ftol=0.0, maxiter=iters,
-             callback=lambda it: path.append(np.array(it.x)))
+             callback=lambda x: path.append(np.array(x)))
     return np.array(path)
 
 

@@ -35,15 +35,17 @@ References
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .backend import array_namespace, device, put
+from .backend import array_namespace, device, namespace, put
 from .backend.results import optimize_result
 from .linesearch import LineSearchResult, check_wolfe_constants, evaluate, line_search
-from .validation import check_callable, check_int, check_nonnegative
+from .objective import ScalarObjective
+from .validation import check_callable, check_int, check_nonnegative, check_positive
 
 if TYPE_CHECKING:
     from .backend.results import OptimizeResult
@@ -51,9 +53,9 @@ if TYPE_CHECKING:
 __all__ = [
     "STATUS_MESSAGES",
     "StepRecord",
-    "Iterate",
     "two_loop",
     "inverse_hessian",
+    "InverseHessianProduct",
     "History",
     "search",
     "line_model_decrease",
@@ -61,14 +63,17 @@ __all__ = [
 ]
 
 #: Every way :func:`minimize` can stop: reason -> (status, message). Status 0 is
-#: convergence, 1 a limit, 2 no further progress possible, 3 a stop asked by the callback.
+#: convergence, 1 a limit, 2 no further progress possible, 99 a stop asked by the
+#: callback (SciPy's code for a callback that raised :class:`StopIteration`).
 STATUS_MESSAGES = {
     "gtol": (0, "converged: the inf-norm of the gradient is <= gtol"),
     "ftol": (0, "converged: the relative reduction of f is <= ftol"),
     "maxiter": (1, "stopped: maxiter iterations done"),
     "maxfun": (1, "stopped: maxfun evaluations of fun done"),
+    "ftol_flat": (0, "converged: no trial step reduces f by more than ftol (relative)"),
     "linesearch": (2, "stopped: no strong-Wolfe step found, even along -g after a memory reset"),
-    "callback": (3, "stopped: the callback returned True"),
+    "nonfinite_x0": (2, "stopped: f or its gradient is NaN or inf at x0"),
+    "callback": (99, "stopped: the callback raised StopIteration"),
 }
 
 
@@ -101,31 +106,6 @@ class StepRecord:
     dphi: float
     nfev: int
     stored: bool
-
-
-@dataclass(frozen=True)
-class Iterate:
-    r"""What the callback of :func:`minimize` receives after each accepted step.
-
-    Attributes
-    ----------
-    x, fun, jac : array, float, array
-        :math:`x_{k+1}`, :math:`f(x_{k+1})`, :math:`\nabla f(x_{k+1})`.
-    nit, nfev : int
-        Iterations and evaluations so far.
-    x_prev, direction : array
-        :math:`x_k` and :math:`d_k`, so that :math:`x_{k+1} = x_k + \alpha d_k`.
-    step : StepRecord
-    """
-
-    x: Any
-    fun: float
-    jac: Any
-    nit: int
-    nfev: int
-    x_prev: Any
-    direction: Any
-    step: StepRecord
 
 
 def two_loop(grad: Any, s_hist: Any, y_hist: Any, rho: Any, order: Sequence[int],
@@ -221,6 +201,93 @@ def inverse_hessian(s_hist: Any, y_hist: Any, rho: Any, order: Sequence[int],
         v = eye - rho[i] * (y[:, None] * s[None, :])
         h = xp.matrix_transpose(v) @ h @ v + rho[i] * (s[:, None] * s[None, :])
     return h
+
+
+class InverseHessianProduct:
+    r"""The L-BFGS inverse-Hessian approximation :math:`H_k` as a linear operator.
+
+    What :func:`minimize` returns as ``hess_inv`` (SciPy's ``LbfgsInvHessProduct``
+    behaviour): a product :math:`H_k v` costs one :func:`two_loop` recursion,
+    :meth:`todense` builds the matrix by eq. 7.19 (:func:`inverse_hessian`).
+
+    Parameters
+    ----------
+    s_hist, y_hist : array, shape (l, n)
+        The stored pairs, oldest first (copies: the operator never changes).
+    rho : array, shape (l,)
+        :math:`1/(y_i^\top s_i)`.
+    gamma : float
+        :math:`\gamma` of :math:`H^0 = \gamma I` (eq. 7.20; 1 with no pair).
+    xp : module
+        Namespace of the arrays.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n, n)``.
+    dtype
+        The dtype of the pairs.
+
+    Notes
+    -----
+    :math:`H_k` is symmetric positive definite (every stored pair has
+    :math:`s^\top y > 0`), so ``H.T`` is ``H``. With no stored pair it is the identity.
+    """
+
+    def __init__(self, s_hist: Any, y_hist: Any, rho: Any, gamma: float, xp: ModuleType):
+        self.s_hist, self.y_hist, self.rho, self.gamma, self.xp = s_hist, y_hist, rho, gamma, xp
+        n = s_hist.shape[1]
+        self.shape, self.dtype = (n, n), s_hist.dtype
+
+    @classmethod
+    def from_history(cls, history: "History") -> "InverseHessianProduct":
+        """The operator of the pairs ``history`` holds now (copied, oldest first)."""
+        xp, order = history.xp, history.order()
+        n = history.s_hist.shape[1]
+        if not order:
+            empty = xp.zeros((0, n), dtype=history.s_hist.dtype, device=device(history.s_hist))
+            return cls(empty, empty, xp.zeros((0,), dtype=empty.dtype, device=device(empty)),
+                       1.0, xp)
+        rows = lambda a: xp.stack([a[i, ...] for i in order])  # noqa: E731
+        return cls(rows(history.s_hist), rows(history.y_hist), rows(history.rho),
+                   history.gamma, xp)
+
+    @property
+    def T(self) -> "InverseHessianProduct":  # noqa: N802 - the linear-operator name
+        """The transpose: ``self`` (:math:`H_k` is symmetric)."""
+        return self
+
+    def matvec(self, v: Any):
+        """:math:`H_k v` for ``v`` of shape ``(n,)`` (or ``(n, 1)``, returned as such)."""
+        if tuple(v.shape) == (self.shape[0], 1):
+            return self.xp.reshape(self.matvec(self.xp.reshape(v, (-1,))), (-1, 1))
+        if tuple(v.shape) != (self.shape[0],):
+            raise ValueError(f"v must have shape ({self.shape[0]},), got {tuple(v.shape)}")
+        return two_loop(v, self.s_hist, self.y_hist, self.rho, range(self.s_hist.shape[0]),
+                        self.gamma, xp=self.xp)
+
+    def matmat(self, v: Any):
+        """:math:`H_k V` for ``V`` of shape ``(n, k)``, column by column."""
+        if v.ndim != 2 or v.shape[0] != self.shape[0]:
+            raise ValueError(f"V must have shape ({self.shape[0]}, k), got {tuple(v.shape)}")
+        return self.xp.stack([self.matvec(v[:, j]) for j in range(v.shape[1])], axis=1)
+
+    def dot(self, v: Any):
+        """:meth:`matvec` for a vector, :meth:`matmat` for a matrix."""
+        return self.matvec(v) if v.ndim == 1 or tuple(v.shape) == (self.shape[0], 1) \
+            else self.matmat(v)
+
+    __matmul__ = dot
+    __call__ = dot
+
+    def todense(self):
+        r"""The dense :math:`H_k`, shape ``(n, n)`` (:math:`O(\ell n^3)`: small ``n``)."""
+        return inverse_hessian(self.s_hist, self.y_hist, self.rho, range(self.s_hist.shape[0]),
+                               self.gamma, xp=self.xp)
+
+    def __repr__(self) -> str:
+        return (f"<{self.shape[0]}x{self.shape[1]} InverseHessianProduct of "
+                f"{self.s_hist.shape[0]} pairs, dtype={self.dtype}>")
 
 
 class History:
@@ -407,16 +474,24 @@ def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: 
         history.reset()
 
 
-def _check_x0(x0: Any) -> ModuleType:
+def _as_start(x0: Any) -> tuple[Any, ModuleType]:
+    """``x0`` as an array: an array of a supported backend as is, a list or scalar as NumPy."""
     try:
         xp = array_namespace(x0)
     except TypeError as exc:
-        raise TypeError(f"x0 must be an array of a supported backend: {exc}") from exc
-    if x0.ndim != 1 or x0.shape[0] < 1:
-        raise ValueError(f"x0 must be a non-empty 1-D array, got shape {tuple(x0.shape)}")
+        if not isinstance(x0, (list, tuple, int, float)) or isinstance(x0, bool):
+            raise TypeError(f"x0 must be an array of a supported backend, a list or a real "
+                            f"number: {exc}") from exc
+        xp = namespace("numpy")
+        try:
+            x0 = xp.asarray(x0, dtype=xp.float64)
+        except (TypeError, ValueError) as exc2:
+            raise TypeError(f"x0 must be an array of real numbers: {exc2}") from exc2
+    if math.prod(x0.shape) < 1:
+        raise ValueError(f"x0 must have at least one element, got shape {tuple(x0.shape)}")
     if not xp.isdtype(x0.dtype, "real floating"):
         raise TypeError(f"x0 must have a real floating dtype, got {x0.dtype}")
-    return xp
+    return x0, xp
 
 
 def _inf_norm(v: Any, xp: ModuleType) -> float:
@@ -456,22 +531,71 @@ def line_model_decrease(alpha: float, dphi0: float, dphi: float) -> float:
     return dphi0 * dphi0 / (2.0 * kappa) if kappa > 0.0 else math.inf
 
 
-def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gtol: float = 1e-5,
-             ftol: float = 2.2e-9, maxiter: int = 15000, maxfun: int = 15000, maxls: int = 20,
-             c1: float = 1e-4, c2: float = 0.9,
-             callback: Callable[[Iterate], Any] | None = None) -> OptimizeResult:
+def _callback_caller(callback: Callable | None) -> Callable[[OptimizeResult], None] | None:
+    """Call ``callback`` the way SciPy does: by keyword with the record, or with ``x``."""
+    if callback is None:
+        return None
+    check_callable(callback, "callback")
+    try:
+        parameters = set(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature: the x form
+        parameters = set()
+    if parameters == {"intermediate_result"}:
+        return lambda record: callback(intermediate_result=record)
+    return lambda record: callback(record.x)
+
+
+def _tolerance(value: Any, tol: Any, default: float, name: str) -> float:
+    if value is not None:
+        return check_nonnegative(value, name)
+    return default if tol is None else check_nonnegative(tol, "tol")
+
+
+
+
+def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = True,
+             callback: Callable | None = None, tol: float | None = None, m: int = 10,
+             maxcor: int | None = None, gtol: float | None = None, ftol: float | None = None,
+             maxiter: int = 15000, maxfun: int = 15000, maxls: int = 20, c1: float = 1e-4,
+             c2: float = 0.9, eps: float = 1e-8,
+             finite_diff_rel_step: float | None = None) -> OptimizeResult:
     r"""Minimise a smooth function by L-BFGS with a strong-Wolfe line search.
+
+    The interface is ``scipy.optimize.minimize(method="L-BFGS-B")``'s without bounds
+    (see the warning below for the one default that differs, ``jac``).
 
     Parameters
     ----------
     fun : callable
-        ``fun(x) -> (f, g)``: the value (a real scalar: float or 0-d array) and gradient
-        (an array of ``x``'s namespace and shape, real floating). Every call's output is
-        checked once (:func:`rso_ref.linesearch.evaluate`).
-    x0 : array, shape (n,)
-        Start point, real floating, any supported backend; iterates stay on it.
+        ``fun(x, *args)``: with ``jac=True`` it returns ``(f, g)``, the value (a real
+        scalar: float, 0-d or size-1 array) and the gradient (an array of ``x``'s
+        namespace and shape, real floating); otherwise it returns ``f`` only. It always
+        gets a fresh copy of the iterate, and the gradient it returns is copied, so it
+        may write into its argument or reuse one gradient buffer.
+    x0 : array_like
+        Start point of any shape: an array of any supported backend (real floating;
+        iterates stay on its backend and device), or a list, tuple or number (taken as
+        a NumPy float64 array). ``x``, ``jac`` and the callback's ``x`` have its shape.
+    args : tuple, optional
+        Extra arguments of ``fun`` and ``jac`` (a lone non-tuple value is wrapped).
+    jac : {True, None, "2-point", "3-point"} or callable, default True
+        ``True``: ``fun`` returns ``(f, g)``. A callable: ``jac(x, *args) -> g``.
+        ``None``: forward differences with the absolute step ``eps`` (SciPy's L-BFGS-B
+        default). ``"2-point"``/``"3-point"``: forward/central differences with the
+        relative step ``finite_diff_rel_step`` (:mod:`rso_ref.numdiff`).
+    callback : callable, optional
+        Called after every accepted step, as ``callback(intermediate_result=res)`` when
+        its only parameter is named ``intermediate_result`` (``res`` an
+        ``OptimizeResult`` with ``x, fun, jac, nit, nfev`` and this module's extras
+        ``x_prev``, ``direction``, ``step``, a :class:`StepRecord`), else as
+        ``callback(x)`` with a copy of the iterate. Raising :class:`StopIteration`
+        stops the run with status 99; the return value is ignored (SciPy's rule).
+    tol : float, optional
+        Sets both ``gtol`` and ``ftol`` where they are not given (SciPy's ``tol``).
     m : int, default 10
-        Number of curvature pairs kept (SciPy's ``maxcor``).
+        Number of curvature pairs kept; ``maxcor`` is SciPy's name for it.
+    maxcor : int, optional
+        Same as ``m`` (give one of them).
     gtol : float, default 1e-5
         Stop when :math:`\|\nabla f_k\|_\infty \le` ``gtol`` (SciPy's projected-gradient
         test without bounds).
@@ -479,15 +603,20 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
         Stop when :math:`(f_k - f_{k+1}) / \max(|f_k|, |f_{k+1}|, 1) \le` ``ftol``
         (L-BFGS-B's ``factr * eps`` test, SciPy's default value) and an exact line search
         along :math:`d_k` would not have done better (see Notes).
-    maxiter, maxfun : int, default 15000
-        Limits on iterations and on calls of ``fun`` (SciPy's defaults).
+    maxiter : int, default 15000
+        Most iterations.
+    maxfun : int, default 15000
+        Most calls of ``fun`` (finite-difference calls included, as in SciPy). A line
+        search is never started that could exceed it.
     maxls : int, default 20
-        Most calls of ``fun`` per line search.
+        Most trial points per line search.
     c1, c2 : float, default 1e-4, 0.9
         Wolfe constants, :math:`0 < c_1 < c_2 < 1`.
-    callback : callable, optional
-        Called as ``callback(Iterate)`` after every accepted step; returning ``True``
-        stops the run with status 3.
+    eps : float, default 1e-8
+        Absolute step of the forward differences of ``jac=None``.
+    finite_diff_rel_step : float, optional
+        Relative step of ``jac="2-point"``/``"3-point"`` (default :math:`\sqrt\epsilon`
+        / :math:`\epsilon^{1/3}`).
 
     Returns
     -------
@@ -495,26 +624,31 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
         SciPy's result record (a ``dict`` whose keys are also attributes:
         ``res.x`` or ``res["x"]``) with
 
-        x : array, shape (n,)
-            Last accepted iterate, on the backend and device of ``x0``; always finite.
+        x : array, shape of ``x0``
+            Last accepted iterate, on the backend and device of ``x0``.
         fun : float
             :math:`f(x)`.
-        jac : array, shape (n,)
-            :math:`\nabla f(x)`.
+        jac : array, shape of ``x0``
+            :math:`\nabla f(x)` (the finite-difference estimate with a difference
+            scheme).
         nit : int
             Accepted steps.
         nfev : int
-            Calls of ``fun``, the one at ``x0`` included.
+            Calls of ``fun``, the one at ``x0`` and finite-difference calls included.
         njev : int
-            Evaluations of the gradient: equal to ``nfev``, as one call of ``fun``
-            returns both ``f`` and ``g`` (SciPy's ``jac=True`` convention).
+            Gradient evaluations (calls of ``fun`` with ``jac=True``, of ``jac`` when it
+            is callable, finite-difference gradients otherwise).
         status : int
-            0 converged, 1 iteration/evaluation limit, 2 no progress possible,
-            3 stopped by the callback (:data:`STATUS_MESSAGES`).
+            0 converged, 1 iteration/evaluation limit, 2 no progress possible (or
+            ``f``/``g`` not finite at ``x0``), 99 the callback raised
+            :class:`StopIteration` (:data:`STATUS_MESSAGES`).
         success : bool
             ``status == 0``.
         message : str
             The text of :data:`STATUS_MESSAGES` for the reason of the stop.
+        hess_inv : InverseHessianProduct
+            :math:`H_k` of the last memory as a linear operator of flat vectors
+            (``hess_inv @ v``, ``hess_inv.todense()``).
         trace : tuple of StepRecord
             One record per accepted step.
 
@@ -526,17 +660,15 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
     TypeError
         An option of the wrong type (``m``, ``maxiter``, ``maxfun``, ``maxls`` not ints;
         tolerances or Wolfe constants not real numbers; ``callback`` not callable);
-        ``x0`` not a real floating array of a supported backend; ``fun`` not returning
-        a pair ``(f, g)``, ``f`` not a real scalar (``None``, a string, a list, an array
-        of more than one element), or ``g`` not an array of ``x0``'s namespace with a
-        real floating dtype.
+        ``x0`` neither a real floating array of a supported backend nor a list or number;
+        ``fun`` not returning a pair with ``jac=True``, ``f`` not a real scalar (``None``,
+        a string, a list, an array of more than one element), or ``g`` not an array of
+        ``x0``'s namespace with a real floating dtype.
     ValueError
-        ``m``/``maxiter``/``maxfun``/``maxls`` below 1, negative or non-finite
-        tolerances, Wolfe constants outside :math:`0 < c_1 < c_2 < 1`, ``x0`` not 1-D,
-        a gradient of the wrong shape.
-    rso_ref.validation.NonFiniteError
-        NaN or inf in ``f`` or ``g`` at ``x0`` (a :class:`ValueError`; RSO inside
-        :func:`rso_ref.train.train` reports it as divergence).
+        ``m``/``maxiter``/``maxfun``/``maxls`` below 1, ``m`` and ``maxcor`` both given
+        and different, negative or non-finite tolerances, Wolfe constants outside
+        :math:`0 < c_1 < c_2 < 1`, an unknown ``jac``, an empty ``x0``, a gradient of
+        the wrong shape.
 
     Notes
     -----
@@ -553,7 +685,9 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
     is :math:`1/\|d_k\|_2` as in L-BFGS-B. A failed line search clears the memory and is
     retried along :math:`-\nabla f_k`; a second failure stops with status 2 at the last
     accepted iterate. Trial points where ``f`` or ``g`` is NaN/inf are backtracked from
-    inside the line search.
+    inside the line search. NaN or inf in ``f`` or ``g`` at ``x0`` returns at once
+    with status 2 and a message naming it (SciPy's behaviour; the library's own
+    optimizers raise :class:`rso_ref.validation.NonFiniteError` instead).
 
     The ``ftol`` test. L-BFGS-B stops at the first step whose reduction
     :math:`\Delta_k = f_k - f_{k+1}` is at most ``ftol`` times
@@ -581,8 +715,14 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
     strong-Wolfe step can be found (status 2). RSO uses this to run exactly ``K``
     meta-iterations.
 
+    Bounds are out of scope: for box constraints use
+    ``scipy.optimize.minimize(method="L-BFGS-B", bounds=...)``.
+
     .. warning::
-       Differences from SciPy's L-BFGS-B: the line search is N&W's bracketing and zoom
+       ``jac`` defaults to ``True`` (``fun`` returns ``(f, g)``, the library's oracle
+       convention), where SciPy's default ``None`` means finite differences: pass
+       ``jac=None`` for a ``fun`` that returns ``f`` only. Differences from SciPy's
+       L-BFGS-B: the line search is N&W's bracketing and zoom
        with :math:`c_1 = 10^{-4}` (L-BFGS-B uses Moré-Thuente's ``dcsrch`` with
        :math:`c_1 = 10^{-3}` and *accepts* a step on its warnings, so not every
        L-BFGS-B step satisfies the strong Wolfe conditions; here every one does). A
@@ -599,36 +739,55 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
     (True, [1.0, -2.0])
     >>> res["nfev"] == res.njev
     True
+    >>> from scipy.optimize import rosen
+    >>> res = minimize(rosen, [-1.2, 1.0], jac="3-point")
+    >>> res.success, np.round(res.x, 4).tolist()
+    (True, [1.0, 1.0])
     """
+    if maxcor is not None:
+        maxcor = check_int(maxcor, "maxcor", minimum=1)
+        if m != 10 and m != maxcor:
+            raise ValueError(f"m and maxcor name the same option; got m={m}, maxcor={maxcor}")
+        m = maxcor
     m, maxiter = check_int(m, "m", minimum=1), check_int(maxiter, "maxiter", minimum=1)
     maxfun, maxls = check_int(maxfun, "maxfun", minimum=1), check_int(maxls, "maxls", minimum=1)
-    gtol, ftol = check_nonnegative(gtol, "gtol"), check_nonnegative(ftol, "ftol")
+    gtol = _tolerance(gtol, tol, 1e-5, "gtol")
+    ftol = _tolerance(ftol, tol, 2.2e-9, "ftol")
+    eps = check_positive(eps, "eps")
+    if finite_diff_rel_step is not None:
+        finite_diff_rel_step = check_positive(finite_diff_rel_step, "finite_diff_rel_step")
     c1, c2 = check_wolfe_constants(c1, c2)
-    if callback is not None:
-        check_callable(callback, "callback")
-    check_callable(fun, "fun")
-    xp = _check_x0(x0)
+    notify = _callback_caller(callback)
+    x0, xp = _as_start(x0)
+    objective = ScalarObjective(fun, jac, args, tuple(x0.shape), xp, eps=eps,
+                                finite_diff_rel_step=finite_diff_rel_step)
+    shaped = lambda v: xp.reshape(v, tuple(x0.shape))  # noqa: E731
 
-    x = xp.asarray(x0, copy=True)
-    f, g = evaluate(fun, x, xp=xp, where="at x0", finite=True)
-    nfev, nit = 1, 0
+    x = xp.reshape(xp.asarray(x0, copy=True), (-1,))
+    f, g = evaluate(objective, x, xp=xp, where="at x0")
+    nit = 0
     history = History.empty(m, x, xp)
     trace: list[StepRecord] = []
-    reason = "gtol" if _inf_norm(g, xp) <= gtol else None
+    if not (math.isfinite(f) and bool(xp.all(xp.isfinite(g)))):
+        reason = "nonfinite_x0"
+    else:
+        reason = "gtol" if _inf_norm(g, xp) <= gtol else None
     passed = False  # L-BFGS-B's ftol test held at some step
 
     while reason is None:
         if nit >= maxiter:
             reason = "maxiter"
             break
-        if nfev >= maxfun:
+        budget = (maxfun - objective.nfev) // objective.cost
+        if budget < 1:
             reason = "maxfun"
             break
-        ls, d, used = search(fun, x, f, g, history, scale=1.0, c1=c1, c2=c2, maxls=maxls,
-                             budget=maxfun - nfev, xp=xp)
-        nfev += used
+        ls, d, used = search(objective, x, f, g, history, scale=1.0, c1=c1, c2=c2, maxls=maxls,
+                             budget=budget, xp=xp)
         if ls.status != 0:
-            reason = "maxfun" if nfev >= maxfun and ls.status == 1 else "linesearch"
+            reason = "maxfun" if used >= budget and ls.status == 1 else "linesearch"
+            if ftol > 0.0 and ls.info.lowest >= f - ftol * max(abs(f), 1.0):
+                reason = "ftol_flat"  # no point of the search improves f by more than ftol
             break
         stored = history.push(ls.x - x, ls.g - g)
         nit += 1
@@ -644,14 +803,21 @@ def minimize(fun: Callable[[Any], tuple[Any, Any]], x0: Any, *, m: int = 10, gto
         elif small and (f_prev <= f or
                         line_model_decrease(ls.alpha, ls.dphi0, ls.dphi) <= tol_f):
             reason = "ftol"
-        if callback is not None and callback(Iterate(x, f, g, nit, nfev, x_prev, d, step)) is True \
-                and reason is None:
-            reason = "callback"
+        if notify is not None:
+            try:
+                notify(optimize_result(x=shaped(xp.asarray(x, copy=True)), fun=f,
+                                       jac=shaped(xp.asarray(g, copy=True)), nit=nit,
+                                       nfev=objective.nfev, x_prev=shaped(x_prev),
+                                       direction=shaped(d), step=step))
+            except StopIteration:
+                reason = "callback"
 
     if passed and reason in ("maxiter", "maxfun", "linesearch"):
         reason = "ftol"  # L-BFGS-B's test stopped at a step f has only decreased from since
     status, message = STATUS_MESSAGES[reason]
     if reason == "linesearch":
         message = f"{message} ({ls.message})"
-    return optimize_result(x=x, fun=f, jac=g, nit=nit, nfev=nfev, njev=nfev, status=status,
-                           success=status == 0, message=message, trace=tuple(trace))
+    return optimize_result(x=shaped(x), fun=f, jac=shaped(g), nit=nit, nfev=objective.nfev,
+                           njev=objective.njev, status=status, success=status == 0,
+                           message=message, hess_inv=InverseHessianProduct.from_history(history),
+                           trace=tuple(trace))

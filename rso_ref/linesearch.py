@@ -113,11 +113,14 @@ class LineSearchInfo:
     curvature_error : float
         :math:`|\phi'(\alpha)| - c_2 |\phi'(0)|` at the last trial (:math:`\le 0` when
         the curvature condition holds; ``inf`` as above).
+    lowest : float
+        The lowest finite :math:`\phi` among the trials (``inf`` if none was finite).
     """
 
     steps: tuple
     decrease_error: float
     curvature_error: float
+    lowest: float = math.inf
 
 
 class _Status:
@@ -348,12 +351,14 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
 
     steps: list[float] = []
     errors = [math.inf, math.inf]  # decrease and curvature residuals at the last trial
+    lowest = [math.inf]
 
     def evaluate_at(alpha: float) -> tuple[float, float, float]:
         value, slope = phi(alpha)
         value, slope = float(value), float(slope)
         steps.append(alpha)
         if math.isfinite(value) and math.isfinite(slope):
+            lowest[0] = min(lowest[0], value)
             errors[0] = value - phi0 - c1 * alpha * dphi0
             errors[1] = abs(slope) - c2 * abs(dphi0)
         else:
@@ -361,7 +366,7 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
         return alpha, value, slope
 
     def done(status: int, point: tuple) -> ScalarSearchResult:
-        info = LineSearchInfo(tuple(steps), errors[0], errors[1])
+        info = LineSearchInfo(tuple(steps), errors[0], errors[1], lowest[0])
         if status != 0:
             point = (0.0, phi0, dphi0)
         return ScalarSearchResult(point[0], point[1], point[2], len(steps), status, info)

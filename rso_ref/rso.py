@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 
 from . import tree
 from .backend import array_namespace, keep_zero_d, namespace, to_numpy
-from .lbfgs import minimize
+from .lbfgs import STATUS_MESSAGES, minimize
 from .validation import (NonFiniteError, check_callable, check_finite_loss, check_flag, check_pair,
                          check_int, check_positive)
 
@@ -619,14 +619,15 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
             objective_values.append(value)
         return value, grad_w
 
-    def no_progress_left(it) -> bool:
+    def no_progress_left(intermediate_result) -> None:
         # Scale-aware stop (invariant to rescaling L or lr): the decrease of f observed in
         # the last meta iteration was at the rounding level of f, META_FTOL * |f|. Only an
         # observed decrease is used: extrapolations and gradient tests relative to w0 stop
         # too early on non-convex f, where a tiny step can be followed by fast progress.
-        previous = objective_values[-1]
-        objective_values.append(float(it.fun))
-        return previous - float(it.fun) <= META_FTOL * abs(float(it.fun))
+        previous, value = objective_values[-1], float(intermediate_result.fun)
+        objective_values.append(value)
+        if previous - value <= META_FTOL * abs(value):
+            raise StopIteration
 
     start = initial_weights(w0, len(groups), previous_w)
     if meta_iters == 0:
@@ -639,7 +640,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         # minimize accepts finite points only, so f_w is finite.
         w, f_w, nit = hx.asarray(result.x, dtype=hx.float64), float(result.fun), int(result.nit)
         status, message = int(result.status), str(result.message)
-        if status == 3:
+        if status == STATUS_MESSAGES["callback"][0]:
             status, message = 0, "meta-solve converged: no progress left above rounding level"
 
     safeguarded = False

@@ -68,7 +68,7 @@ jax.config.update("jax_enable_x64", True)  # before any array exists: the fixtur
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rso_ref.lbfgs import Iterate, minimize  # noqa: E402
+from rso_ref.lbfgs import minimize  # noqa: E402
 from rso_ref.rso import META_FTOL  # noqa: E402
 
 __all__ = ["mlp", "hvp", "rso_meta", "rso_step"]
@@ -232,14 +232,17 @@ def _start(w0: Any, n_groups: int) -> jax.Array:
     return _array(w0)
 
 
-def no_progress_left(it: Iterate) -> bool:
+def no_progress_left(intermediate_result) -> None:
     r"""The meta-solve's early stop, as in :func:`rso_ref.rso_step`: after an iteration
     that decreased :math:`f` by no more than ``META_FTOL`` :math:`\cdot |f|`
     (:math:`4\epsilon`, rounding level), the remaining iterations could not make progress.
 
-    Passed as ``callback`` to :func:`rso_ref.lbfgs.minimize` (``True`` stops the run).
+    Passed as ``callback`` to :func:`rso_ref.lbfgs.minimize` (raising
+    :class:`StopIteration` stops the run, SciPy's rule).
     """
-    return it.step.f_prev - it.fun <= META_FTOL * abs(it.fun)
+    f = float(intermediate_result.fun)
+    if intermediate_result.step.f_prev - f <= META_FTOL * abs(f):
+        raise StopIteration
 
 
 def rso_step(value_and_grad: Callable, params: Sequence[Any], *, lr: float,

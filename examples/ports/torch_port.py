@@ -62,7 +62,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rso_ref.lbfgs import Iterate, minimize
+from rso_ref.lbfgs import minimize
 from rso_ref.rso import META_FTOL
 
 __all__ = ["mlp", "hvp", "rso_meta", "rso_step", "optim"]
@@ -228,14 +228,17 @@ def initial_weights(w0: Any, n_groups: int) -> torch.Tensor:
     return _tensor(w0)
 
 
-def no_progress_left(it: Iterate) -> bool:
+def no_progress_left(intermediate_result) -> None:
     r"""The meta-solve's early stop, as in :func:`rso_ref.rso_step`: after an iteration
     that decreased :math:`f` by no more than ``META_FTOL`` :math:`\cdot |f|`
     (:math:`4\epsilon`, rounding level), the remaining iterations could not make progress.
 
-    Passed as ``callback`` to :func:`rso_ref.lbfgs.minimize` (``True`` stops the run).
+    Passed as ``callback`` to :func:`rso_ref.lbfgs.minimize` (raising
+    :class:`StopIteration` stops the run, SciPy's rule).
     """
-    return it.step.f_prev - it.fun <= META_FTOL * abs(it.fun)
+    f = float(intermediate_result.fun)
+    if intermediate_result.step.f_prev - f <= META_FTOL * abs(f):
+        raise StopIteration
 
 
 def rso_meta(value_and_grad: Oracle, params: Sequence[Any], w: Any, *, lr: float,
