@@ -63,8 +63,9 @@ __all__ = [
 ]
 
 #: Every way :func:`minimize` can stop: reason -> (status, message). Status 0 is
-#: convergence, 1 a limit, 2 no further progress possible, 99 a stop asked by the
-#: callback (SciPy's code for a callback that raised :class:`StopIteration`).
+#: convergence (``"ftol_flat"``: a failed line search whose trials were all within ftol of
+#: f, see :func:`minimize`, Notes), 1 a limit, 2 no further progress possible, 99 a stop
+#: asked by the callback (SciPy's code for a callback that raised :class:`StopIteration`).
 STATUS_MESSAGES = {
     "gtol": (0, "converged: the inf-norm of the gradient is <= gtol"),
     "ftol": (0, "converged: the relative reduction of f is <= ftol"),
@@ -551,8 +552,6 @@ def _tolerance(value: Any, tol: Any, default: float, name: str) -> float:
     return default if tol is None else check_nonnegative(tol, "tol")
 
 
-
-
 def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = True,
              callback: Callable | None = None, tol: float | None = None, m: int = 10,
              maxcor: int | None = None, gtol: float | None = None, ftol: float | None = None,
@@ -683,9 +682,17 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
     with :math:`\alpha_k` satisfying the strong Wolfe conditions. The first trial step
     is 1, except while the memory is empty (first iteration, or after a reset), where it
     is :math:`1/\|d_k\|_2` as in L-BFGS-B. A failed line search clears the memory and is
-    retried along :math:`-\nabla f_k`; a second failure stops with status 2 at the last
-    accepted iterate. Trial points where ``f`` or ``g`` is NaN/inf are backtracked from
-    inside the line search. NaN or inf in ``f`` or ``g`` at ``x0`` returns at once
+    retried along :math:`-\nabla f_k`; a second failure stops at the last accepted
+    iterate, with status 2, unless no trial point of that search was lower than
+    :math:`f_k - \text{ftol}\cdot\max(|f_k|, 1)`: then no step along
+    :math:`-\nabla f_k` can pass L-BFGS-B's reduction test, and the stop is the ``ftol``
+    test's verdict (status 0, reason ``"ftol_flat"``). That is how a run on
+    finite-difference gradients ends at the minimum, where their error (about
+    :math:`\sqrt\epsilon` relative) leaves :math:`-\hat g` no descent direction;
+    L-BFGS-B ends such runs by accepting its search's point on a warning and then
+    stopping by its ftol test. With ``ftol=0`` (RSO) a failed search stays status 2.
+    Trial points where ``f`` or ``g`` is NaN/inf are backtracked from inside the line
+    search. NaN or inf in ``f`` or ``g`` at ``x0`` returns at once
     with status 2 and a message naming it (SciPy's behaviour; the library's own
     optimizers raise :class:`rso_ref.validation.NonFiniteError` instead).
 

@@ -1,12 +1,12 @@
 """The import rules of DESIGN.md, read from the source (``ast``) and checked by importing.
 
-1. Array libraries: every module of ``rso_ref`` is classified below. The device path
-   (``nn``, ``optim``, ``tree``, ``linesearch``, ``lbfgs`` with ``objective`` and
-   ``numdiff``, ``lanczos``, ``hessian``, ``rso``, and ``validation`` which they use) imports no array library, NumPy included,
-   at any level (module top, inside a function, ``importlib.import_module("...")``);
-   ``rso_ref/backend/`` is the one door to them; each host-side module may import the
-   libraries listed for it and no other. A new module fails the test until it is
-   classified here.
+1. Array libraries: every module of ``rso_ref`` is classified below. The device path (``nn``,
+   ``optim``, ``tree``, ``linesearch``, ``lbfgs`` with ``objective`` and ``numdiff``,
+   ``lanczos``, ``hessian``, ``rso``, and ``validation`` which they use) imports no array
+   library, NumPy included, at any level (module top, inside a function,
+   ``importlib.import_module("...")``); ``rso_ref/backend/`` is the one door to them; each
+   host-side module may import the libraries listed for it and no other. A new module fails the test
+   until it is classified here.
 2. Importing the device path loads no host-side module of rso_ref and no library beyond
    the three that ``rso_ref.backend`` needs (NumPy, array-api-compat, array-api-extra,
    which the device path reaches only through ``backend.at``/``backend.one_hot``): autograd, SciPy,
