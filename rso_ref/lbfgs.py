@@ -59,19 +59,21 @@ __all__ = [
     "History",
     "search",
     "line_model_decrease",
+    "flat_search",
     "minimize",
 ]
 
 #: Every way :func:`minimize` can stop: reason -> (status, message). Status 0 is
-#: convergence (``"ftol_flat"``: a failed line search whose trials were all within ftol of
-#: f, see :func:`minimize`, Notes), 1 a limit, 2 no further progress possible, 99 a stop
-#: asked by the callback (SciPy's code for a callback that raised :class:`StopIteration`).
+#: convergence (``"ftol_flat"``: a line search failed in the resolution of ``f``,
+#: :func:`flat_search`; see :func:`minimize`, Notes), 1 a limit, 2 no further progress
+#: possible, 99 a stop asked by the callback (SciPy's code for a callback that raised
+#: :class:`StopIteration`).
 STATUS_MESSAGES = {
     "gtol": (0, "converged: the inf-norm of the gradient is <= gtol"),
     "ftol": (0, "converged: the relative reduction of f is <= ftol"),
     "maxiter": (1, "stopped: maxiter iterations done"),
     "maxfun": (1, "stopped: maxfun evaluations of fun done"),
-    "ftol_flat": (0, "converged: no trial step reduces f by more than ftol (relative)"),
+    "ftol_flat": (0, "converged: f is flat to within ftol (relative) along the search"),
     "linesearch": (2, "stopped: no strong-Wolfe step found, even along -g after a memory reset"),
     "nonfinite_x0": (2, "stopped: f or its gradient is NaN or inf at x0"),
     "callback": (99, "stopped: the callback raised StopIteration"),
@@ -413,7 +415,8 @@ class History:
 
 
 def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: float,
-           c1: float, c2: float, maxls: int, budget: int, xp: ModuleType, name: str = "fun"
+           c1: float, c2: float, maxls: int, budget: int, xp: ModuleType, name: str = "fun",
+           flat_tol: float | None = None, accept_fallback: bool = False
            ) -> tuple[LineSearchResult, Any, int]:
     r"""The line search of one L-BFGS iteration, retried once along :math:`-g` after a reset.
 
@@ -443,6 +446,16 @@ def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: 
         Namespace of ``x``.
     name : str, default "fun"
         Name of ``fun`` in error messages.
+    flat_tol : float, optional
+        When given, a failed first search that is flat to this resolution
+        (:func:`flat_search`) is not retried: along :math:`-g` the decrease ``f`` can
+        still show is below the resolution as well, while the retry's first step (of
+        length ``scale``) lands far from :math:`x`.
+    accept_fallback : bool, default False
+        Take a failed search's lowest sufficient-decrease trial
+        (:attr:`rso_ref.linesearch.LineSearchResult.fallback`) as the step instead of
+        retrying: for gradients that are estimates (finite differences), whose error
+        can keep the curvature condition from ever holding.
 
     Returns
     -------
@@ -470,7 +483,10 @@ def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: 
         ls = line_search(fun, x, f, g, d, alpha0=alpha0, c1=c1, c2=c2,
                          maxls=min(maxls, budget - used), dphi0=dphi0, xp=xp, name=name)
         used += ls.nfev
-        if ls.status == 0 or history.size == 0 or used >= budget:
+        if ls.status != 0 and accept_fallback and ls.fallback is not None:
+            return ls.fallback, d, used
+        if ls.status == 0 or history.size == 0 or used >= budget \
+                or (flat_tol is not None and flat_search(ls, f, flat_tol)):
             return ls, d, used
         history.reset()
 
@@ -493,6 +509,33 @@ def _as_start(x0: Any) -> tuple[Any, ModuleType]:
     if not xp.isdtype(x0.dtype, "real floating"):
         raise TypeError(f"x0 must have a real floating dtype, got {x0.dtype}")
     return x0, xp
+
+
+def flat_search(ls: LineSearchResult, f: float, tol: float) -> bool:
+    r"""Whether a failed line search ran into the resolution of ``f``.
+
+    True when its last (shortest) trial lies within ``tol`` of :math:`f(x)`, and no trial
+    lies more than ``tol`` below it: along this direction ``f`` cannot be lowered by
+    more than ``tol``, at least not by this search. :func:`minimize` uses
+    :math:`\text{tol} = \text{ftol}\cdot\max(|f|, 1)`, the reduction L-BFGS-B's
+    ``ftol`` test calls no progress.
+
+    Parameters
+    ----------
+    ls : LineSearchResult
+        A search that failed.
+    f : float
+        :math:`f` at its start.
+    tol : float
+        The resolution, :math:`\ge 0`.
+
+    Returns
+    -------
+    bool
+        False also when no trial was made or the last one was NaN or inf.
+    """
+    values = ls.info.values
+    return bool(values) and abs(values[-1] - f) <= tol and not any(v < f - tol for v in values)
 
 
 def _inf_norm(v: Any, xp: ModuleType) -> float:
@@ -544,6 +587,16 @@ def _callback_caller(callback: Callable | None) -> Callable[[OptimizeResult], No
     if parameters == {"intermediate_result"}:
         return lambda record: callback(intermediate_result=record)
     return lambda record: callback(record.x)
+
+
+def _iteration_limit(maxiter: Any) -> int:
+    """``maxiter`` as an int: an integer as is, a finite real rounded up (SciPy's test)."""
+    if isinstance(maxiter, (int, bool)) or hasattr(maxiter, "__index__"):
+        return check_int(maxiter, "maxiter", minimum=1)
+    value = check_positive(maxiter, "maxiter")
+    if not math.isfinite(value):
+        raise ValueError(f"maxiter must be finite, got {maxiter!r}")
+    return math.ceil(value)
 
 
 def _tolerance(value: Any, tol: Any, default: float, name: str) -> float:
@@ -603,7 +656,8 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         (L-BFGS-B's ``factr * eps`` test, SciPy's default value) and an exact line search
         along :math:`d_k` would not have done better (see Notes).
     maxiter : int, default 15000
-        Most iterations.
+        Most iterations. A real number is accepted and rounded up (SciPy stops when
+        ``nit >= maxiter``, so ``100.1`` allows 101).
     maxfun : int, default 15000
         Most calls of ``fun`` (finite-difference calls included, as in SciPy). A line
         search is never started that could exceed it.
@@ -683,14 +737,23 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
     is 1, except while the memory is empty (first iteration, or after a reset), where it
     is :math:`1/\|d_k\|_2` as in L-BFGS-B. A failed line search clears the memory and is
     retried along :math:`-\nabla f_k`; a second failure stops at the last accepted
-    iterate, with status 2, unless no trial point of that search was lower than
-    :math:`f_k - \text{ftol}\cdot\max(|f_k|, 1)`: then no step along
-    :math:`-\nabla f_k` can pass L-BFGS-B's reduction test, and the stop is the ``ftol``
-    test's verdict (status 0, reason ``"ftol_flat"``). That is how a run on
-    finite-difference gradients ends at the minimum, where their error (about
-    :math:`\sqrt\epsilon` relative) leaves :math:`-\hat g` no descent direction;
-    L-BFGS-B ends such runs by accepting its search's point on a warning and then
-    stopping by its ftol test. With ``ftol=0`` (RSO) a failed search stays status 2.
+    iterate with status 2. With a finite-difference ``jac`` a failed search whose trials
+    include points of sufficient decrease takes the lowest of them as the step instead
+    (no reset): the gradient's error can keep the curvature condition from ever
+    holding, and L-BFGS-B likewise takes its search's point on a warning; such a step
+    satisfies sufficient decrease only. Except where the failed search ran into the resolution of
+    ``f`` (:func:`flat_search`): its shortest trial within :math:`\tau =
+    \text{ftol}\cdot\max(|f_k|, 1)` of :math:`f_k` and none lower than
+    :math:`f_k - \tau`. Any step this search could still accept would pass L-BFGS-B's
+    reduction test (a decrease of at most :math:`\tau`), so the run stops as converged by
+    that test (status 0, reason ``"ftol_flat"``),
+    without the retry along :math:`-\nabla f_k` (whose first step, of length 1, lands far
+    away). That is how a run on finite-difference gradients ends at the minimum, where
+    their error (about :math:`\sqrt\epsilon` relative) leaves :math:`-\hat g` no
+    descent direction; L-BFGS-B ends such runs by accepting its search's point on a
+    warning and then stopping by its ftol test. A search whose trials are NaN, or lie
+    far above :math:`f_k` at its shortest step (a wrong gradient), stays a failure, as in
+    SciPy. With ``ftol=0`` (RSO) a failed search stays status 2.
     Trial points where ``f`` or ``g`` is NaN/inf are backtracked from inside the line
     search. NaN or inf in ``f`` or ``g`` at ``x0`` returns at once
     with status 2 and a message naming it (SciPy's behaviour; the library's own
@@ -732,7 +795,8 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
        L-BFGS-B: the line search is N&W's bracketing and zoom
        with :math:`c_1 = 10^{-4}` (L-BFGS-B uses Moré-Thuente's ``dcsrch`` with
        :math:`c_1 = 10^{-3}` and *accepts* a step on its warnings, so not every
-       L-BFGS-B step satisfies the strong Wolfe conditions; here every one does). A
+       L-BFGS-B step satisfies the strong Wolfe conditions; here every one does with
+       an exact gradient, see Notes for finite differences). A
        pair is skipped when :math:`s^\top y \le \epsilon\, y^\top y`, whereas L-BFGS-B
        skips when :math:`s^\top y \le \epsilon\,(-\nabla f_k^\top s)`.
 
@@ -756,7 +820,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         if m != 10 and m != maxcor:
             raise ValueError(f"m and maxcor name the same option; got m={m}, maxcor={maxcor}")
         m = maxcor
-    m, maxiter = check_int(m, "m", minimum=1), check_int(maxiter, "maxiter", minimum=1)
+    m, maxiter = check_int(m, "m", minimum=1), _iteration_limit(maxiter)
     maxfun, maxls = check_int(maxfun, "maxfun", minimum=1), check_int(maxls, "maxls", minimum=1)
     gtol = _tolerance(gtol, tol, 1e-5, "gtol")
     ftol = _tolerance(ftol, tol, 2.2e-9, "ftol")
@@ -789,11 +853,13 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         if budget < 1:
             reason = "maxfun"
             break
+        flat_tol = ftol * max(abs(f), 1.0) if ftol > 0.0 else None
         ls, d, used = search(objective, x, f, g, history, scale=1.0, c1=c1, c2=c2, maxls=maxls,
-                             budget=budget, xp=xp)
+                             budget=budget, xp=xp, flat_tol=flat_tol,
+                             accept_fallback=objective.estimated)
         if ls.status != 0:
             reason = "maxfun" if used >= budget and ls.status == 1 else "linesearch"
-            if ftol > 0.0 and ls.info.lowest >= f - ftol * max(abs(f), 1.0):
+            if flat_tol is not None and flat_search(ls, f, flat_tol):
                 reason = "ftol_flat"  # no point of the search improves f by more than ftol
             break
         stored = history.push(ls.x - x, ls.g - g)

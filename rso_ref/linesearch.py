@@ -113,14 +113,14 @@ class LineSearchInfo:
     curvature_error : float
         :math:`|\phi'(\alpha)| - c_2 |\phi'(0)|` at the last trial (:math:`\le 0` when
         the curvature condition holds; ``inf`` as above).
-    lowest : float
-        The lowest finite :math:`\phi` among the trials (``inf`` if none was finite).
+    values : tuple of float
+        :math:`\phi` at every trial, in the order of ``steps`` (NaN or inf as returned).
     """
 
     steps: tuple
     decrease_error: float
     curvature_error: float
-    lowest: float = math.inf
+    values: tuple = ()
 
 
 class _Status:
@@ -150,6 +150,11 @@ class ScalarSearchResult(_Status):
     status : int
         Key of :data:`LINESEARCH_MESSAGES` (0 = success).
     info : LineSearchInfo
+    fallback : tuple of float or None
+        On failure (status 1 or 2), ``(alpha, phi, dphi)`` of the lowest trial that
+        satisfied sufficient decrease, when one with :math:`\alpha > 0` was found;
+        ``None`` otherwise. A caller with inexact gradients may take it (L-BFGS-B takes
+        its search's point on a warning).
     """
 
     alpha: float
@@ -158,6 +163,7 @@ class ScalarSearchResult(_Status):
     nfev: int
     status: int
     info: LineSearchInfo
+    fallback: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,10 @@ class LineSearchResult(_Status):
     status : int
         Key of :data:`LINESEARCH_MESSAGES` (0 = success).
     info : LineSearchInfo
+    fallback : LineSearchResult or None
+        On failure, the lowest trial that satisfied sufficient decrease (as a result of
+        status 0 whose ``nfev`` counts the whole search;
+        :attr:`ScalarSearchResult.fallback`), else ``None``.
     """
 
     alpha: float
@@ -192,6 +202,7 @@ class LineSearchResult(_Status):
     nfev: int
     status: int
     info: LineSearchInfo
+    fallback: "LineSearchResult | None" = None
 
 
 def check_wolfe_constants(c1: Any, c2: Any) -> tuple[float, float]:
@@ -351,14 +362,14 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
 
     steps: list[float] = []
     errors = [math.inf, math.inf]  # decrease and curvature residuals at the last trial
-    lowest = [math.inf]
+    values: list[float] = []
 
     def evaluate_at(alpha: float) -> tuple[float, float, float]:
         value, slope = phi(alpha)
         value, slope = float(value), float(slope)
         steps.append(alpha)
+        values.append(value)
         if math.isfinite(value) and math.isfinite(slope):
-            lowest[0] = min(lowest[0], value)
             errors[0] = value - phi0 - c1 * alpha * dphi0
             errors[1] = abs(slope) - c2 * abs(dphi0)
         else:
@@ -366,10 +377,12 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
         return alpha, value, slope
 
     def done(status: int, point: tuple) -> ScalarSearchResult:
-        info = LineSearchInfo(tuple(steps), errors[0], errors[1], lowest[0])
+        info = LineSearchInfo(tuple(steps), errors[0], errors[1], tuple(values))
+        fallback = point if status in (1, 2) and point[0] > 0.0 else None
         if status != 0:
             point = (0.0, phi0, dphi0)
-        return ScalarSearchResult(point[0], point[1], point[2], len(steps), status, info)
+        return ScalarSearchResult(point[0], point[1], point[2], len(steps), status, info,
+                                  fallback)
 
     def too_long(point: tuple, lo_value: float) -> bool:
         # Non-finite, no sufficient decrease (N&W eq. 3.6a), or worse than lo. N&W write
@@ -548,6 +561,7 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
     if dphi0 is None:
         dphi0 = float(g @ d)
     last: dict[str, Any] = {}
+    kept: dict[float, tuple] = {}  # the lowest sufficient-decrease trial: alpha -> (x, f, g)
 
     def phi(alpha: float) -> tuple[float, float]:
         x_trial = x + alpha * d
@@ -558,10 +572,23 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
             # A huge or NaN gradient at a trial makes this overflow: that is the
             # non-finite case the core backtracks from, not an error.
             warnings.simplefilter("ignore", RuntimeWarning)
-            return f_trial, float(g_trial @ d)
+            slope = float(g_trial @ d)
+        # The core's own tests for a new lowest point (sufficient decrease, not above it):
+        if math.isfinite(f_trial) and math.isfinite(slope) \
+                and f_trial - f - c1 * alpha * dphi0 <= 0.0 \
+                and all(f_trial <= point[1] for point in kept.values()):
+            kept.clear()
+            kept[alpha] = (x_trial, f_trial, g_trial)
+        return f_trial, slope
 
     core = scalar_search_wolfe(phi, f, dphi0, alpha0=alpha0, c1=c1, c2=c2, maxls=maxls)
     if core.status == 0:  # the accepted step is always the last one evaluated
         return LineSearchResult(core.alpha, last["x"], last["f"], last["g"], dphi0, core.dphi,
                                 core.nfev, 0, core.info)
-    return LineSearchResult(0.0, x, f, g, dphi0, dphi0, core.nfev, core.status, core.info)
+    fallback = None
+    if core.fallback is not None and core.fallback[0] in kept:
+        x_lo, f_lo, g_lo = kept[core.fallback[0]]
+        fallback = LineSearchResult(core.fallback[0], x_lo, f_lo, g_lo, dphi0, core.fallback[2],
+                                    core.nfev, 0, core.info)
+    return LineSearchResult(0.0, x, f, g, dphi0, dphi0, core.nfev, core.status, core.info,
+                            fallback)

@@ -88,6 +88,11 @@ class ScalarObjective:
         method = self._method()
         self.cost = 1 if method is None else 1 + FD_METHODS[method] * n
 
+    @property
+    def estimated(self) -> bool:
+        """Whether the gradient is a finite-difference estimate (``jac`` not True/callable)."""
+        return self._method() is not None
+
     def _method(self) -> str | None:
         if self.jac is None:
             return "2-point"

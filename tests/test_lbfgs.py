@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rso_ref import autodiff, backend
-from rso_ref.lbfgs import (STATUS_MESSAGES, History, inverse_hessian, line_model_decrease,
-                           minimize, two_loop)
+from rso_ref.lbfgs import (STATUS_MESSAGES, History, flat_search, inverse_hessian,
+                           line_model_decrease, minimize, two_loop)
+from rso_ref.linesearch import LineSearchInfo, LineSearchResult
 from rso_ref.testing import assert_close
 from rso_ref.testing.problems import all_problems, assert_wolfe, extended_rosenbrock, quadratic
 from rso_ref.testing.strategies import spd_quadratics
@@ -461,19 +462,29 @@ _ILL = [(n, cond, seed) for n in (20, 60, 200) for cond in (1e4, 1e5, 1e6, 1e7, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n,cond,seed", _ILL, ids=[f"n{n}-cond{c:.0e}-s{s}" for n, c, s in _ILL])
-def test_ill_conditioned_quadratics_end_as_close_to_the_minimum_as_scipy(n, cond, seed, np_xp):
-    # Default options on both. Both stop by an ftol test while L-BFGS decreases f by a
-    # few ftol per step, 1e-7 to 1e-5 relative above f*, and both need the same
-    # evaluations to reach a given f - f* (within 3%, measured): where each stops is
-    # down to one step's decrease falling below ftol, which fluctuates tenfold from
-    # step to step. So the comparison is of distances to f*: ours may be at most twice
-    # SciPy's (measured worst 1.58 at n = 20, cond = 1e5; 2.6 with L-BFGS-B's test).
+def test_ill_conditioned_quadratics_reach_scipys_value_with_as_many_evaluations(n, cond, seed,
+                                                                                np_xp):
+    # Default options: both stop by an ftol test while L-BFGS decreases f by a few ftol
+    # per step, 1e-7 to 1e-5 relative above f*. Where each stops is down to one step's
+    # decrease falling below ftol, which fluctuates tenfold from step to step and with
+    # the BLAS kernel's rounding: ours ended at 0.4x-2.3x SciPy's f - f* over these 45
+    # cases and the Prescott, Haswell and SkylakeX kernels, so the stop is no measure.
+    # The solvers' speed is: run on (ftol = gtol = 0), ours reaches SciPy's final value
+    # after at most 1.18x SciPy's evaluations (geometric mean 1.00-1.01 per kernel);
+    # allowed: 1.25x. A weaker direction, scaling or line search costs far more.
     problem = quadratic(n, cond, seed)
     fun = problem.fun(np_xp)
     ref = _scipy(fun, problem.x0)
-    res = minimize(fun, problem.x0, m=10)
-    assert ref.success and res.success, (ref.message, res.message)
-    assert res.fun - problem.f_star <= 2.0 * (ref.fun - problem.f_star)
+    assert ref.success and minimize(fun, problem.x0, m=10).success
+    reached = []
+
+    def watch(intermediate_result):
+        if intermediate_result.fun <= ref.fun:
+            reached.append(intermediate_result.nfev)
+            raise StopIteration
+    minimize(fun, problem.x0, m=10, ftol=0.0, gtol=0.0, maxfun=math.ceil(1.25 * ref.nfev),
+             callback=watch)
+    assert reached, f"SciPy's f - f* = {ref.fun - problem.f_star:.3g} not reached"
 
 
 @pytest.mark.slow
@@ -629,3 +640,18 @@ def test_a_search_that_cannot_lower_f_by_ftol_is_convergence_else_failure(np_xp)
     wrong = lambda x: (float(np.sum((x - 3.0) ** 2)), -np_xp.ones_like(x))  # noqa: E731
     res = minimize(wrong, np_xp.zeros(2))
     assert res.status == 2 and res.message.startswith(STATUS_MESSAGES["linesearch"][1])
+
+
+@pytest.mark.parametrize("values,flat", [
+    ((5.0, 1.0 + 1e-10), True),         # far at first, within tol at the shortest step
+    ((1.0 + 1e-10, 1.0 - 1e-10), True),  # within tol on both sides
+    ((1.0 - 1e-6, 1.0), False),         # a trial more than tol below f: real decrease
+    ((5.0, 1.0 + 1e-6), False),         # shortest step still above f by more than tol
+    ((1.0, math.nan), False),           # NaN at the shortest step
+    ((), False),                        # no trial at all
+])
+def test_flat_search_reads_the_resolution_of_f_from_the_trials(values, flat):
+    x = np.zeros(1)
+    info = LineSearchInfo(tuple(0.5 ** i for i in range(len(values))), 0.0, 0.0, values)
+    ls = LineSearchResult(0.0, x, 1.0, x, -1.0, -1.0, len(values), 1, info)
+    assert flat_search(ls, 1.0, 1e-9) is flat

@@ -172,3 +172,39 @@ def test_vector_line_search_rejects_bad_gradient_shape(np_xp):
         line_search(lambda z: (1.0, np_xp.zeros(3)), x, 5.0, x, -x)
     with pytest.raises(TypeError, match=r"^fun must return a pair \(loss, gradient\).*, got float"):
         line_search(lambda z: 1.0, x, 5.0, x, -x)
+
+
+def test_failed_search_offers_its_lowest_sufficient_decrease_trial_as_fallback():
+    # phi = (a - 1)^2 - 1 but phi' reported 10x too steep (an inexact derivative): the
+    # curvature test |phi'| <= c2 |phi'(0)| holds only very near a = 1, which the zoom
+    # cannot hit in 4 trials. The lowest trial with sufficient decrease is the fallback.
+    def phi(a):
+        return (a - 1.0) ** 2 - 1.0, 20.0 * (a - 1.0) - 0.5
+
+    res = scalar_search_wolfe(phi, 0.0, -20.5, alpha0=2.5, c2=0.1, maxls=4)
+    assert res.status != 0 and res.alpha == 0.0
+    values = dict(zip(res.info.steps, res.info.values))
+    good = {a: v for a, v in values.items() if v <= 0.0 - 1e-4 * a * 20.5}
+    assert good and res.fallback is not None
+    assert res.fallback[0] == min(good, key=good.get) and res.fallback[1] == min(good.values())
+    assert len(res.info.values) == len(res.info.steps) == res.nfev
+
+
+def test_failed_search_without_decrease_has_no_fallback():
+    res = scalar_search_wolfe(lambda a: (a * a + 1.0, 2.0 * a), 1.0, -1.0, alpha0=1e3, maxls=3)
+    assert res.status == 1 and res.fallback is None
+    assert all(v > 1.0 for v in res.info.values)
+
+
+def test_vector_fallback_carries_the_trial_point_and_its_gradient():
+    x0 = np.array([0.0])
+
+    def fun(x):  # the same inexact slope as above, as a function of x
+        return float((x[0] - 1.0) ** 2 - 1.0), np.array([20.0 * (x[0] - 1.0) - 0.5])
+    f0, g0 = fun(x0)
+    res = line_search(fun, x0, f0, g0, np.array([1.0]), alpha0=2.5, c2=0.1, maxls=4)
+    assert res.status != 0 and res.fallback is not None and res.fallback.status == 0
+    fb = res.fallback
+    assert fb.x.tolist() == [fb.alpha] and (fb.f, fb.g.tolist()) == (fun(fb.x)[0],
+                                                                    fun(fb.x)[1].tolist())
+    assert fb.f <= f0 + 1e-4 * fb.alpha * fb.dphi0
