@@ -244,7 +244,18 @@ class InverseHessianProduct:
 
     @classmethod
     def from_history(cls, history: "History") -> "InverseHessianProduct":
-        """The operator of the pairs ``history`` holds now (copied, oldest first)."""
+        """The operator of the pairs ``history`` holds now (copied, oldest first).
+
+        Parameters
+        ----------
+        history : History
+            The memory.
+
+        Returns
+        -------
+        InverseHessianProduct
+            :math:`H_k` of those pairs and of ``history.gamma``.
+        """
         xp, order = history.xp, history.order()
         n = history.s_hist.shape[1]
         if not order:
@@ -261,7 +272,23 @@ class InverseHessianProduct:
         return self
 
     def matvec(self, v: Any):
-        """:math:`H_k v` for ``v`` of shape ``(n,)`` (or ``(n, 1)``, returned as such)."""
+        """:math:`H_k v` by one two-loop recursion.
+
+        Parameters
+        ----------
+        v : array, shape (n,) or (n, 1)
+            The vector, of the operator's namespace and device.
+
+        Returns
+        -------
+        array, shape of ``v``
+            :math:`H_k v`.
+
+        Raises
+        ------
+        ValueError
+            If ``v`` has another shape.
+        """
         if tuple(v.shape) == (self.shape[0], 1):
             return self.xp.reshape(self.matvec(self.xp.reshape(v, (-1,))), (-1, 1))
         if tuple(v.shape) != (self.shape[0],):
@@ -270,13 +297,40 @@ class InverseHessianProduct:
                         self.gamma, xp=self.xp)
 
     def matmat(self, v: Any):
-        """:math:`H_k V` for ``V`` of shape ``(n, k)``, column by column."""
+        """:math:`H_k V`, column by column.
+
+        Parameters
+        ----------
+        v : array, shape (n, k)
+            The matrix :math:`V`.
+
+        Returns
+        -------
+        array, shape (n, k)
+            :math:`H_k V`.
+
+        Raises
+        ------
+        ValueError
+            If ``v`` is not ``(n, k)``.
+        """
         if v.ndim != 2 or v.shape[0] != self.shape[0]:
             raise ValueError(f"V must have shape ({self.shape[0]}, k), got {tuple(v.shape)}")
         return self.xp.stack([self.matvec(v[:, j]) for j in range(v.shape[1])], axis=1)
 
     def dot(self, v: Any):
-        """:meth:`matvec` for a vector, :meth:`matmat` for a matrix."""
+        """:meth:`matvec` for a vector (or an ``(n, 1)`` column), :meth:`matmat` otherwise.
+
+        Parameters
+        ----------
+        v : array, shape (n,), (n, 1) or (n, k)
+            The vector or matrix.
+
+        Returns
+        -------
+        array
+            :math:`H_k v`, of the shape of ``v``.
+        """
         return self.matvec(v) if v.ndim == 1 or tuple(v.shape) == (self.shape[0], 1) \
             else self.matmat(v)
 
@@ -284,7 +338,13 @@ class InverseHessianProduct:
     __call__ = dot
 
     def todense(self):
-        r"""The dense :math:`H_k`, shape ``(n, n)`` (:math:`O(\ell n^3)`: small ``n``)."""
+        r"""The dense matrix, by eq. 7.19 (:func:`inverse_hessian`; :math:`O(\ell n^3)`).
+
+        Returns
+        -------
+        array, shape (n, n)
+            :math:`H_k`.
+        """
         return inverse_hessian(self.s_hist, self.y_hist, self.rho, range(self.s_hist.shape[0]),
                                self.gamma, xp=self.xp)
 

@@ -119,7 +119,18 @@ class ScalarObjective:
         return xp.reshape(xp.asarray(g, copy=True), (-1,))
 
     def value(self, x_flat: Any) -> Any:
-        """``f`` at ``x_flat`` (one call of ``fun``; for the finite-difference modes)."""
+        """``f`` at ``x_flat``: one call of ``fun``, counted in :attr:`nfev`.
+
+        Parameters
+        ----------
+        x_flat : array, shape (n,)
+            The point, flat; ``fun`` gets a copy in the shape of ``x0``.
+
+        Returns
+        -------
+        object
+            What ``fun`` returned, a size-1 array made 0-d (checked by the caller).
+        """
         self.nfev += 1
         return _scalar(self.fun(self._shaped(x_flat), *self.args))
 

@@ -31,8 +31,8 @@ DOCS_API = Path(__file__).resolve().parent.parent / "docs" / "api"
 #: The modules of the API reference (docs/api/*.rst); test_api_reference_pages keeps the
 #: two in step.
 PUBLIC_MODULES = (
-    "rso_ref", "rso_ref.rso", "rso_ref.lbfgs", "rso_ref.linesearch", "rso_ref.optim",
-    "rso_ref.nn", "rso_ref.hessian", "rso_ref.lanczos", "rso_ref.autodiff", "rso_ref.data",
+    "rso_ref", "rso_ref.rso", "rso_ref.lbfgs", "rso_ref.objective", "rso_ref.numdiff",
+    "rso_ref.linesearch", "rso_ref.optim", "rso_ref.nn", "rso_ref.hessian", "rso_ref.lanczos", "rso_ref.autodiff", "rso_ref.data",
     "rso_ref.train", "rso_ref.metrics", "rso_ref.checkpoint", "rso_ref.stats",
     "rso_ref.backend", "rso_ref.tree", "rso_ref.golden", "rso_ref.testing",
     "rso_ref.interop.torch",
@@ -52,8 +52,8 @@ PUBLIC_MODULES = (
 IGNORED = frozenset({"SA01", "EX01", "ES01"})
 
 #: Modules whose public functions and classes state their equation.
-MATH_MODULES = ("rso_ref.rso", "rso_ref.lbfgs", "rso_ref.linesearch", "rso_ref.optim",
-                "rso_ref.hessian", "rso_ref.lanczos")
+MATH_MODULES = ("rso_ref.rso", "rso_ref.lbfgs", "rso_ref.numdiff", "rso_ref.linesearch",
+                "rso_ref.optim", "rso_ref.hessian", "rso_ref.lanczos")
 
 #: Public objects of MATH_MODULES that compute no formula (argument checks, records,
 #: registries, bookkeeping), so have no equation to show.
