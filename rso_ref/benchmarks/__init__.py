@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "rso": "rso_overhead",
     "checkpoint": "checkpoint_save",
     "gpu": "gpu_check",
+    "peer": "peer_suite",
 }
 
 

@@ -6,6 +6,15 @@ r"""A kit for testing code against rso_ref: assertions, reference problems, stra
     The reference problem set for unconstrained minimisation (Moré-Garbow-Hillstrom,
     ill-conditioned quadratics, least squares and logistic regression with known
     optima), analytic gradients, starting points and minima.
+:mod:`rso_ref.testing.more_wild`
+    The 53 Moré-Wild benchmark problems (SciPy's ``BenchDFO``), with SciPy's variant of
+    Heart8ls on request.
+:mod:`rso_ref.testing.smooth_unbounded`
+    The functions, starts and cases of SciPy's ``BenchSmoothUnbounded`` benchmark.
+:mod:`rso_ref.testing.peer_cases`
+    The peer suite: the cases of SciPy's, optax's and torch's L-BFGS tests and
+    benchmarks, with their origins and expected outcomes, for
+    :mod:`rso_ref.benchmarks.peer_suite` and the tests.
 :mod:`rso_ref.testing.strategies`
     hypothesis strategies (the ``testing`` extra) of what property tests against rso_ref
     draw: SPD quadratics and convex problems with known optima, the reference problems,

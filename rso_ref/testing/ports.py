@@ -203,8 +203,8 @@ def _separated(options: dict, inputs: dict, k: int) -> bool:
     for j in range(dim):
         unit = np.zeros(dim)
         unit[j] = 1.0
-        v = [part.reshape(p.shape) for part, p in zip(np.split(unit, np.cumsum(sizes)[:-1]),
-                                                          params)]
+        parts = np.split(unit, np.cumsum(sizes)[:-1])
+        v = [part.reshape(p.shape) for part, p in zip(parts, params)]
         hv = hvp(params, inputs["X"], inputs["y"], v, activation=options["activation"],
                  loss=options["loss"])
         columns.append(np.concatenate([np.asarray(h).reshape(-1) for h in hv]))
@@ -324,6 +324,7 @@ def _decided_by_rounding(kind: str, reference: Callable, case: dict, desired: di
                for r in rows):
             return True
     return False
+
 
 def _shape_summary(value: Any) -> Any:
     """Arrays replaced by their shapes (nested lists of shapes stay lists)."""
