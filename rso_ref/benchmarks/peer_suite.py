@@ -49,8 +49,8 @@ __all__ = ["RTOL", "slack", "run_scipy", "run_ours", "verdict", "run_case", "sum
 
 #: Relative tolerance of the value comparison for runs with the default ``ftol``
 #: (2.2e-9): the largest gap of a passing case measured on the three OpenBLAS kernels is
-#: 6.2e-7 (More-Wild Cube, n = 6), 16x below; a stop left 1e-5 above SciPy's value is a
-#: worse solution, not the other solver's luck. Each run's gaps are in its JSON.
+#: 2.6e-7 (More-Wild Meyer under Prescott), 40x below; a stop left 1e-5 above SciPy's
+#: value is a worse solution, not the other solver's luck. Each run's gaps are in its JSON.
 RTOL = 1e-5
 
 
