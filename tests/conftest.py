@@ -27,6 +27,13 @@ instead of one line per test, which buried the result.
 
 ``on_device(*arrays)`` asserts that every array (lists of arrays included) is an array of
 the test's ``xp`` (or ``xp32``) backend and lives on its device.
+
+Tests marked ``portable`` read numbers computed elsewhere (golden fixtures, committed
+reports under theory/, published values) or compare two solvers' paths (ours against
+scipy, torch.optim, the example ports); ``.ci/run`` runs them again under each OpenBLAS
+kernel the CPU has (``OPENBLAS_CORETYPE``), since each kernel rounds differently. A
+module that is all of that sort says so with ``pytestmark``, other tests carry the mark
+themselves, and the modules in ``_PORTABLE_MODULES`` get it here.
 """
 from __future__ import annotations
 
@@ -190,7 +197,23 @@ def _no_gpu_reason() -> str | None:
     return f"no CUDA GPU usable here: {cupy}; torch has no CUDA device"
 
 
+#: Modules marked ``portable`` as a whole from here rather than by their own ``pytestmark``:
+#: every test in them compares with stored numbers (golden fixtures, pinned nfev/nit,
+#: published values such as Moré-Thuente's tables) or with SciPy's path on the same
+#: problem (L-BFGS-B, the BenchDFO and BenchSmoothUnbounded peer runs), and they are
+#: edited alongside the solvers and fixtures they test, so one list here keeps the mark
+#: out of their way.
+_PORTABLE_MODULES = ("test_lbfgs.py", "test_linesearch.py", "test_golden.py",
+                     "test_golden_cli.py", "test_golden_integrity.py",
+                     "test_golden_tolerances.py", "test_more_wild.py",
+                     "test_smooth_unbounded.py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by mark
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in _PORTABLE_MODULES:
+            item.add_marker(pytest.mark.portable)
     gpu = [item for item in items if item.get_closest_marker("gpu") is not None]
     reason = _no_gpu_reason() if gpu else None
     if reason is not None:

@@ -61,6 +61,7 @@ TUNED = {"lbfgs": _lbfgs_memory_at_least_3, "rso_meta": _rso_meta_lr_fixed,
          "mlp": _mlp_two_hidden_layers_at_most}
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("kind", sorted(TUNED))
 def test_a_port_tuned_to_the_shipped_cases_passes_them_and_is_caught(kind, tmp_path):
     port = TUNED[kind]
@@ -79,6 +80,7 @@ def test_a_port_tuned_to_the_shipped_cases_passes_them_and_is_caught(kind, tmp_p
                          fixture_dir=tmp_path / f"{kind}-seed0").ok
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("kind", sorted(golden.KINDS))
 def test_the_reference_passes_its_own_differential_check(kind, tmp_path):
     report = check_port(reference.reference_ports()[kind], kind, max_examples=5, seed=1,

@@ -186,6 +186,7 @@ def test_training_runs_with_one_blas_thread_unless_told_otherwise(command, argv,
     assert _blas_threads() == outside  # restored afterwards
 
 
+@pytest.mark.portable
 def test_golden_commands_print_tables_and_exit_status(tmp_path, capsys):
     assert main(["golden", "write", str(tmp_path)]) == 0
     assert "wrote" in capsys.readouterr().out

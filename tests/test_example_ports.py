@@ -24,6 +24,9 @@ from rso_ref.testing import check_port
 
 PORTS = Path(__file__).resolve().parent.parent / "examples" / "ports"
 
+#: Every test here compares a port's path with the reference's or with the fixtures.
+pytestmark = pytest.mark.portable
+
 #: Kinds each example port defines.
 TORCH_KINDS = ("mlp", "hvp", "rso_meta", "rso_step", "optim")
 JAX_KINDS = ("mlp", "hvp", "rso_meta", "rso_step")

@@ -16,6 +16,8 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("[0-9][0-9]_*.py"))
+#: Notebooks that compare two implementations' paths (a torch port with the reference).
+PORTABLE = ("07_verifying_a_port",)
 CELL_TIMEOUT = 120  # seconds per cell; each notebook is written to run in under a minute
 
 _MISSING = [name for name in ("jupytext", "nbclient", "ipykernel")
@@ -30,7 +32,9 @@ def test_examples_are_found():
 @pytest.mark.slow
 @pytest.mark.skipif(bool(_MISSING), reason=f"notebook runner not installed ({', '.join(_MISSING)});"
                     " pip install -e '.[notebooks]'")
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", [
+    pytest.param(p, id=p.stem, marks=[pytest.mark.portable] if p.stem in PORTABLE else [])
+    for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     import jupytext
     from nbclient import NotebookClient

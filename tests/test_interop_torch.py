@@ -159,6 +159,7 @@ def test_library_optimizers_and_train_take_it(make):
 
 # -- the torch.optim optimizer ------------------------------------------------------
 
+@pytest.mark.portable
 @pytest.mark.parametrize("options", [
     {"groups": "layer"},
     {"groups": None, "normalize": True},

@@ -108,6 +108,7 @@ def test_importing_rso_ref_loads_no_cli_level_feature(core_only):
     assert not loaded, loaded
 
 
+@pytest.mark.portable
 def test_the_core_api_runs_without_the_cli_extra(core_only):
     success, x = core_only["minimize"]
     # The minimiser of 0.5 x'Ax - b'x is A^-1 b = (1, 0.1); gtol 1e-5 over A's scale.

@@ -23,6 +23,7 @@ def _scipy_derivative():
     return numdiff.approx_derivative
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("method", sorted(FD_METHODS))
 @pytest.mark.parametrize("rel_step", [None, 1e-6])
 def test_relative_steps_give_scipys_approx_derivative_bit_for_bit(method, rel_step):
@@ -32,6 +33,7 @@ def test_relative_steps_give_scipys_approx_derivative_bit_for_bit(method, rel_st
     assert np.array_equal(g, desired)
 
 
+@pytest.mark.portable
 def test_absolute_step_gives_scipys_approx_fprime_bit_for_bit():
     # jac=None in L-BFGS-B: forward differences with the absolute step eps.
     g, nfev = approx_gradient(_f, _X, abs_step=1e-8, f0=_f(_X))

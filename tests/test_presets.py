@@ -244,6 +244,7 @@ def test_cli_preset_all_writes_one_page_per_preset_and_the_index(tmp_path, monke
 _TABLES = Path(__file__).resolve().parents[1] / "theory" / "tables"
 
 
+@pytest.mark.portable
 def test_committed_pages_are_what_their_saved_reports_render_to(tmp_path):
     """Rendering is a pure function of report.json: the committed pages, byte for byte."""
     names = [name for name in presets.PRESETS if (_TABLES / name / "report.json").is_file()]

@@ -85,6 +85,7 @@ def test_ablation_page_renders_the_equivalence_and_budget_tables():
     assert pages._ablation_tables(table1) == []
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("name", ["ablation-k", "ablation-groups"])
 def test_committed_ablation_pages_rest_on_their_tests(name):
     """The committed pages show the TOST and equal-cost readings their report.json holds."""

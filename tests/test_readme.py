@@ -1,5 +1,6 @@
-"""The README stays true: its two set-up commands and its install extras (each snippet is
-run on its own by tests/test_readme_snippets.py)."""
+"""The README stays true: its two set-up commands, its install extras and what it says of
+CI's OpenBLAS kernel passes (each snippet is run on its own by
+tests/test_readme_snippets.py)."""
 import re
 
 import pytest
@@ -22,6 +23,20 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert demo.endswith("rso-ref demo")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests in ci.splitlines(), "the README's test command must be the one .ci/run runs"
+
+
+def test_ci_then_runs_the_portable_tests_under_each_kernel_the_readme_names():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    tests = _indented_commands(README)[1]
+    portable = [i for i, line in enumerate(ci)
+                if "python3 -m pytest -m portable -p no:cacheprovider -q" in line]
+    assert len(portable) == 1 and portable[0] > ci.index(tests), "after the full run, once"
+    assert ci[portable[0]].lstrip().startswith("OPENBLAS_CORETYPE=")
+    assert 'kernels="Prescott Haswell SkylakeX"' in ci
+    paragraph = next(p for p in README.split("\n\n") if "-m portable" in p)
+    assert all(kernel in paragraph for kernel in ("Prescott", "Haswell", "SkylakeX")), paragraph
+    setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    assert "\n    portable: " in setup, "the portable marker is registered"
 
 
 def _project() -> dict:
@@ -67,6 +82,7 @@ def test_the_core_install_is_the_numerical_stack_only():
     assert "rso_ref[cli,testing]" in optional["test"]
 
 
+@pytest.mark.portable
 def test_results_at_a_glance_is_what_the_committed_reports_render():
     """The README's verdicts and numbers are generated from theory/: no hand-copied figure."""
     from rso_ref.presets.glance import GLANCE_BEGIN, GLANCE_END, results_at_a_glance
@@ -77,6 +93,7 @@ def test_results_at_a_glance_is_what_the_committed_reports_render():
         "write_glance('README.md', 'theory')\"")
 
 
+@pytest.mark.portable
 def test_glance_lists_every_claim_under_its_verdict(tmp_path):
     import json
 

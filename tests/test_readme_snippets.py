@@ -41,6 +41,7 @@ def test_the_readme_has_snippets_and_each_shows_its_output():
     assert not missing, f"snippets without a ```text output block: {missing}"
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("code, printed", SNIPPETS)
 def test_snippet_runs_alone_and_prints_what_the_readme_shows(code, printed, tmp_path):
     for name in _OPTIONAL:

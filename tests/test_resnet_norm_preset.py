@@ -51,6 +51,7 @@ def test_norm_preset_is_the_literal_preset_in_the_papers_setting():
                                 lrs={"rso": protocol.LITERAL_RESNET_RSO_LR})
 
 
+@pytest.mark.portable
 def test_companion_rate_is_the_literal_runs_tuned_rate():
     saved = json.loads((_TABLES / "table1-cifar-resnet" / "report.json").read_text())
     assert saved["tuning"]["rso"]["best"] == protocol.LITERAL_RESNET_RSO_LR
@@ -228,6 +229,7 @@ def test_setting_comparisons_are_welch_tests_holm_adjusted_over_shared_arms():
     assert settings.settings_section([paper], str) == []     # a pair needs both reports
 
 
+@pytest.mark.portable
 def test_committed_norm_page_rests_on_its_report():
     """The verdict basis of table1-cifar-resnet-norm: RSO in the paper's setting against its
     baselines and against the literal run, as report.json says and the pages show."""

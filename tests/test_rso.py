@@ -81,6 +81,7 @@ def test_meta_gradient_sign_is_negative_lr_times_inner_product(xp):
     np.testing.assert_allclose(df, expected, rtol=1e-12)
 
 
+@pytest.mark.portable
 def test_one_group_is_an_exact_line_search(np_xp):
     xp = np_xp
     params = make_params(xp, seed=3)

@@ -179,6 +179,7 @@ def _jax_x64(request):
         jax.config.update("jax_enable_x64", True)
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("name", JAX_EXACT)
 def test_minimize_on_jax_equals_numpy(jnp, name):
     problem = next(p for p in all_problems() if p.name == name)
@@ -212,6 +213,7 @@ def _mlp_problem(xp):
     return model, params, lambda p: model.value_and_grad(p, X, y)
 
 
+@pytest.mark.portable
 def test_mlp_solvers_on_jax_equal_numpy(jnp):
     ref_model, ref_params, ref_vg = _mlp_problem(backend.namespace("numpy"))
     model, params, vg = _mlp_problem(jnp)
@@ -250,6 +252,7 @@ def test_mlp_solvers_on_jax_equal_numpy(jnp):
     check(lbfgs_steps(params, vg), lbfgs_steps(ref_params, ref_vg))
 
 
+@pytest.mark.portable
 def test_lanczos_on_jax_equals_numpy(jnp):
     gen = np.random.default_rng(2)
     q, _ = np.linalg.qr(gen.standard_normal((30, 30)))

@@ -69,6 +69,7 @@ def test_render_without_transformations_is_the_dilated_template():
         render(labels, np.full(n, 40), *args, zero, zero[:, :40])
 
 
+@pytest.mark.portable
 def test_linear_baseline_is_near_the_published_32_percent(default):
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits

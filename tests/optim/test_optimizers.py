@@ -436,6 +436,7 @@ def assert_matches_reference(mine, ref, name):
                                    err_msg=f"{name} params[{j}]: mine (actual) vs paper (desired)")
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 def test_lamb_matches_paper_algorithm(np_xp, weight_decay):
     opt = LAMB(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
@@ -445,6 +446,7 @@ def test_lamb_matches_paper_algorithm(np_xp, weight_decay):
     assert_matches_reference(mine, ref, "LAMB")
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("momentum, weight_decay", [(0.9, 0.0), (0.9, 5e-3), (0.0, 5e-3)])
 def test_lars_matches_paper_algorithm(np_xp, momentum, weight_decay):
     opt = LARS(lr=0.5, momentum=momentum, weight_decay=weight_decay, trust_coefficient=0.01)
@@ -454,6 +456,7 @@ def test_lars_matches_paper_algorithm(np_xp, momentum, weight_decay):
     assert_matches_reference(mine, ref, "LARS")
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("opt", [
     Muon(lr=0.02),
     Muon(lr=0.05, momentum=0.9, weight_decay=0.1, nesterov=False, ns_steps=3,

@@ -13,7 +13,7 @@ from rso_ref.optim import SGD, Adam, AdamW, RMSprop
 
 torch = pytest.importorskip("torch")
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.portable]
 
 SHAPES = ((5, 3), (3,), (2, 2, 2))
 STEPS = 50

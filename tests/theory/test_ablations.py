@@ -123,6 +123,7 @@ def test_budget_reads_the_cheapest_arm_at_its_last_epoch():
     assert np.mean(out["accuracy"]["K=6"]) == pytest.approx(0.5 + 0.4 / 3, abs=0.002)
 
 
+@pytest.mark.portable
 def test_committed_verdict_follows_from_its_runs(committed):
     """theory/ablations.md: recomputing the rules on the stored runs gives the stored verdict."""
     numbers = committed["numbers"]
@@ -146,6 +147,7 @@ def test_committed_verdict_follows_from_its_runs(committed):
     assert f"**verdict:** **{committed['verdict']}**" in page
 
 
+@pytest.mark.portable
 def test_readme_states_exactly_what_report_json_renders(committed):
     readme = (_ROOT / "README.md").read_text()
     sentence = ablations.readme_sentence(committed)

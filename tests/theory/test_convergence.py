@@ -293,6 +293,7 @@ def _committed(claim_id):
     return entry
 
 
+@pytest.mark.portable
 def test_committed_rate_page_follows_its_rule_and_rests_on():
     entry = _committed("theorem1-rate")
     rows, table = entry["numbers"]["rows"], entry["numbers"]["table"]
@@ -313,6 +314,7 @@ def test_committed_rate_page_follows_its_rule_and_rests_on():
     assert scipy and all(0.2 < r["ratio_mean"] < 0.32 for r in scipy)
 
 
+@pytest.mark.portable
 def test_committed_descent_page_follows_its_rule_and_rests_on():
     entry = _committed("theorem1-descent-vs-gd")
     numbers = entry["numbers"]

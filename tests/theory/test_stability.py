@@ -178,6 +178,7 @@ def test_quick_run(quick):
     assert len(quick.figures) == 2
 
 
+@pytest.mark.portable
 def test_committed_page_follows_its_numbers():
     """theory/report.json: the stored verdicts are recomputed from the stored per-seed values."""
     entry = json.loads(REPORT.read_text())["claims"]["table2-stability"]
@@ -190,6 +191,7 @@ def test_committed_page_follows_its_numbers():
     assert entry["verdict"] == stability._combine([v["overall"] for v in verdicts.values()])
 
 
+@pytest.mark.portable
 def test_committed_verdict_rests_on():
     """What the committed 'refuted' rests on (a change of basis fails here)."""
     entry = json.loads(REPORT.read_text())["claims"]["table2-stability"]
