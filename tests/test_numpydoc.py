@@ -32,7 +32,8 @@ DOCS_API = Path(__file__).resolve().parent.parent / "docs" / "api"
 #: two in step.
 PUBLIC_MODULES = (
     "rso_ref", "rso_ref.rso", "rso_ref.lbfgs", "rso_ref.objective", "rso_ref.numdiff",
-    "rso_ref.linesearch", "rso_ref.optim", "rso_ref.nn", "rso_ref.hessian", "rso_ref.lanczos", "rso_ref.autodiff", "rso_ref.data",
+    "rso_ref.linesearch", "rso_ref.optim", "rso_ref.nn", "rso_ref.hessian", "rso_ref.lanczos",
+    "rso_ref.autodiff", "rso_ref.data",
     "rso_ref.train", "rso_ref.metrics", "rso_ref.checkpoint", "rso_ref.stats",
     "rso_ref.backend", "rso_ref.tree", "rso_ref.golden", "rso_ref.testing",
     "rso_ref.interop.torch",
