@@ -920,7 +920,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         if ls.status != 0:
             reason = "maxfun" if used >= budget and ls.status == 1 else "linesearch"
             if flat_tol is not None and flat_search(ls, f, flat_tol):
-                reason = "ftol_flat"  # no point of the search improves f by more than ftol
+                reason = "ftol_flat"  # the search ran into the resolution of f
             break
         stored = history.push(ls.x - x, ls.g - g)
         nit += 1
