@@ -155,9 +155,8 @@ class ScalarObjective:
         except (TypeError, ValueError):
             return f, None  # rso_ref.linesearch.evaluate rejects the value with its name
         method = self._method()
-        g, calls = approx_gradient(
-            lambda z: float(_scalar(self.fun(self._shaped(z), *self.args))), x_flat,
+        g, _ = approx_gradient(  # self.value counts the calls in nfev
+            lambda z: float(self.value(z)), x_flat,
             method=method, f0=f0, abs_step=self.eps if self.jac is None else None,
             rel_step=None if self.jac is None else self.rel_step)
-        self.nfev += calls
         return f, g
