@@ -27,7 +27,7 @@ import math
 from types import ModuleType
 from typing import Any, Sequence
 
-from .backend import array_namespace, keep_zero_d, to_numpy
+from .backend import array_namespace, check_array, keep_zero_d, to_numpy
 
 __all__ = [
     "all_finite",
@@ -40,6 +40,7 @@ __all__ = [
     "zeros_like",
     "flatten",
     "unflatten",
+    "check_params",
     "check_like",
     "validate_groups",
     "uniform_groups",
@@ -239,6 +240,29 @@ def unflatten(vector: Any, like: Sequence) -> Params:
         out.append(xp.reshape(vector[start:start + size], tuple(x.shape)))
         start += size
     return out
+
+
+def check_params(a: Any, name: str = "params") -> None:
+    """Check that ``a`` is a parameter list: a list or tuple of arrays.
+
+    Parameters
+    ----------
+    a : object
+        The value to check.
+    name : str, default "params"
+        Its name in the error message.
+
+    Raises
+    ------
+    TypeError
+        Naming ``name``, if ``a`` is ``None``, a bare array (wrap it: ``[a]``) or
+        another non-sequence, or if an entry is not an array (``name[j]`` named).
+    """
+    if not isinstance(a, (list, tuple)):
+        hint = "; wrap a single array in a list: [x]" if hasattr(a, "shape") else ""
+        raise TypeError(f"{name} must be a list of arrays, got {type(a).__name__}{hint}")
+    for j, leaf in enumerate(a):
+        check_array(leaf, f"{name}[{j}]")
 
 
 def check_like(a: Sequence, like: Sequence, name: str = "grads", like_name: str = "params") -> None:

@@ -40,6 +40,7 @@ from .core import (
     at,
     put,
     backend_name,
+    check_array,
     check_finite,
     check_floating,
     device,

@@ -30,6 +30,7 @@ __all__ = [
     "random_uniform",
     "synchronize",
     "resolve_dtype",
+    "check_array",
     "check_floating",
     "index_dtype",
     "erf",
@@ -593,6 +594,30 @@ def index_dtype(xp: ModuleType, device: Any = None):
     """
     info = getattr(xp, "__array_namespace_info__", None)
     return None if info is None else info().default_dtypes(device=device)["indexing"]
+
+
+def check_array(x: Any, name: str = "x") -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``x`` is an array of a supported library.
+
+    A Python list, a scalar or ``None`` where an array is expected is a mistake the
+    array code would otherwise report as a missing ``shape``/``dtype`` attribute.
+
+    Parameters
+    ----------
+    x : object
+        The value to check.
+    name : str, default "x"
+        Its name in the error message.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array of NumPy, CuPy, torch, JAX, array_api_strict or
+        autograd (``array_api_compat.is_array_api_obj``).
+    """
+    if not array_api_compat.is_array_api_obj(x):
+        hint = " (convert it with numpy.asarray)" if isinstance(x, (list, tuple)) else ""
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}{hint}")
 
 
 def check_floating(x: Any, name: str = "x") -> None:
