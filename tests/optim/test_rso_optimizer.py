@@ -153,3 +153,31 @@ def test_state_is_plain_data_that_resumes_bit_for_bit(np_xp):
     assert info_a == info_b and isinstance(info_a, StepInfo)
     for p, q in zip(a, b):
         assert_close(p, q, rtol=0)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_a_reuse_step_applies_the_last_w_to_the_directions_the_solve_used(np_xp, normalize):
+    # Between meta-solves (meta_every > 1) the step is θ' = θ - η Σ_i w_i d_i with the last
+    # solve's w and, with normalize=True, the unit directions d_i = g_i / ||g_i||: the
+    # same directions the solve's w was fitted to (rso_ref.rso.group_directions).
+    params = make_params(np_xp, seed=3)
+    oracle = quartic_oracle(np_xp)
+    groups = [[0, 1], [2, 3]]
+    opt = RSO(lr=0.05, groups=groups, meta_iters=3, meta_every=2, normalize=normalize)
+    state = opt.init(params)
+    loss, grads = oracle(params)
+    params, state = opt.step(params, grads, state, value_and_grad=oracle, loss=loss)
+    w = state["w"]
+    loss, grads = oracle(params)
+    reused, state, info = opt.step_with_info(params, grads, state, value_and_grad=oracle,
+                                             loss=loss)
+    assert info.iterations == 0 and info.w == w
+    host = [np.asarray(g) for g in grads]
+    for i, group in enumerate(groups):
+        scale = 1.0
+        if normalize:
+            scale = 1.0 / np.sqrt(sum(np.sum(host[j] ** 2) for j in group))
+        for j in group:
+            # a handful of float64 operations: 1e-13 relative
+            expected = np.asarray(params[j]) - 0.05 * w[i] * scale * host[j]
+            np.testing.assert_allclose(np.asarray(reused[j]), expected, rtol=1e-13, atol=0)
