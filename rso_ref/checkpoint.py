@@ -62,7 +62,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .backend import asarray, to_numpy
+from .backend import asarray, check_array, to_numpy
 
 __all__ = ["CheckpointError", "Checkpoint", "save", "load", "exists", "write_json_atomic",
            "write_text_atomic", "write_bytes_atomic", "atomic_path"]
@@ -164,6 +164,32 @@ def _flush(handle: Any) -> None:
     os.fsync(handle.fileno())
 
 
+def _checked_path(path: Any, name: str = "path") -> Path:
+    """``path`` as a :class:`~pathlib.Path` naming a file or directory of its own.
+
+    ``TypeError`` naming ``name`` unless it is a ``str`` or ``os.PathLike``; ``ValueError``
+    for ``""``, ``"."`` or a path ending in ``..``, which name no entry to write.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
+    out = Path(path)
+    if out.name in ("", ".."):
+        raise ValueError(f"{name} must name a file or directory of its own, got {str(path)!r}")
+    return out
+
+
+def _make_directory(directory: Path, name: str) -> None:
+    """Create ``directory`` and its parents; an ancestor that is a file is reported as
+    ``NotADirectoryError`` naming ``name`` and that file (``mkdir`` says "File exists")."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in reversed([directory, *directory.parents])
+                        if p.exists() and not p.is_dir()), directory)
+        raise NotADirectoryError(f"{name}: {str(blocker)!r} is a file, not a directory"
+                                 ) from None
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -192,6 +218,13 @@ class Checkpoint:
         The checkpoint directory ``<dir>/<name>``; its history file is
         ``<dir>/<name>.history-<id>.jsonl`` (module docstring).
 
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a ``str`` or ``os.PathLike``.
+    ValueError
+        If ``path`` names no directory of its own (``""``, ``"."``).
+
     Notes
     -----
     A history is a dict of equal-length lists (columns), one entry per step, that only
@@ -214,7 +247,7 @@ class Checkpoint:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = _checked_path(path)
         self._backup = self.path.with_name(f".{self.path.name}.old")
         self._log: _Log | None = None
 
@@ -256,7 +289,11 @@ class Checkpoint:
             If there is no checkpoint at :attr:`path` (:meth:`exists` is False).
         CheckpointError
             If there is one but it is incomplete, corrupted, edited or of another format.
+        TypeError
+            If ``like`` is neither None nor an array.
         """
+        if like is not None:
+            check_array(like, "like")
         if self.path.exists() or self.path.is_symlink():
             found = self.path
         elif self._backup.exists():
@@ -364,12 +401,17 @@ class Checkpoint:
             before anything is written: the previous checkpoint stays as it was.
         ValueError
             If ``history`` is not an extension of the one this object committed.
+        NotADirectoryError
+            If :attr:`path` or one of its parents is a file (never replaced).
         """
         arrays: dict = {}
         skeleton = _encode(state, arrays, "state")
         columns, blob, rows = self._new_rows(history)
         parent = self.path.parent
-        parent.mkdir(parents=True, exist_ok=True)
+        _make_directory(parent, "path")
+        if self.path.exists() and not self.path.is_dir():
+            raise NotADirectoryError(f"path: {str(self.path)!r} is a file, not a checkpoint "
+                                     f"directory (it is not replaced)")
         self._recover()
         log, fresh = self._append(columns, blob, rows) if history is not None else (None, None)
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=parent))
@@ -552,9 +594,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ------
     pathlib.Path
         The temporary file to write to.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a ``str`` or ``os.PathLike``.
+    ValueError
+        If ``path`` names no file of its own (``""``, ``"."``).
+    IsADirectoryError, NotADirectoryError
+        If ``path`` is a directory, or one of its parents a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _checked_path(path)
+    _make_directory(path.parent, "path")
+    if path.is_dir():
+        raise IsADirectoryError(f"path: {str(path)!r} is a directory, not a file")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -580,7 +633,14 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     -------
     pathlib.Path
         ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not bytes-like.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -602,7 +662,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     -------
     pathlib.Path
         ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a str.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
@@ -620,6 +687,11 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
     -------
     pathlib.Path
         ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``payload`` holds a value JSON cannot store, naming its type.
     """
     return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=True,
                                               default=_json_default))
@@ -630,4 +702,5 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    raise TypeError(f"payload holds a value of type {type(value).__name__}, which JSON "
+                    f"cannot store")

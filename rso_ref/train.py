@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import autodiff, checkpoint, hessian, tree
-from .backend import array_namespace, device, index_dtype
+from .backend import array_namespace, check_array, device, index_dtype
 from .data import minibatches
 from .extras import require
 from .optim import Needs, Optimizer
@@ -98,13 +99,29 @@ def _n_correct(xp, model: Any, params: list, X: Any, y: Any) -> float:
     return float(xp.count_nonzero(predicted == y))  # no float64 needed (float32-only devices)
 
 
-def _n_rows(X: Any) -> int:
-    """The number of rows of ``X``; ``ValueError`` naming ``X`` when it has none (a mean
-    over no rows is undefined)."""
+def _n_rows(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> int:
+    """The number of rows of the arrays ``X`` and ``y`` (named ``names``), after checking
+    that they are arrays with the same number of rows, at least one (a mean over no rows
+    is undefined): ``TypeError`` or ``ValueError`` naming the one at fault."""
+    check_array(X, names[0])
+    check_array(y, names[1])
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{names[0] if X.ndim == 0 else names[1]} must have a first axis of "
+                         f"rows, got a 0-d array")
     n = X.shape[0]
     if n == 0:
-        raise ValueError(f"X must have at least one row, got shape {tuple(X.shape)}")
+        raise ValueError(f"{names[0]} must have at least one row, got shape {tuple(X.shape)}")
+    if y.shape[0] != n:
+        raise ValueError(f"{names[0]} has {n} rows but {names[1]} has {y.shape[0]}")
     return n
+
+
+def _check_model(model: Any, methods: tuple[str, ...]) -> None:
+    """``TypeError`` naming ``model`` unless it has each of ``methods``."""
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(f"model must be an rso_ref model with {', '.join(methods)} methods; "
+                        f"{type(model).__name__} has no {', '.join(missing)}")
 
 
 def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
@@ -134,10 +151,15 @@ def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
 
     Raises
     ------
+    TypeError
+        If ``X`` or ``y`` is not an array, ``params`` not a list of arrays, or ``model``
+        has no ``predict``.
     ValueError
-        If ``X`` has no rows.
+        If ``X`` has no rows, or ``y`` another number of rows.
     """
-    n = _n_rows(X)
+    _check_model(model, ("predict",))
+    tree.check_params(params)
+    n = _n_rows(X, y)
     return _n_correct(array_namespace(X), model, params, X, y) / n
 
 
@@ -181,12 +203,15 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
     Raises
     ------
     ValueError
-        If ``X`` has no rows, or ``batch_size < 1``.
+        If ``X`` has no rows, ``y`` another number of rows, or ``batch_size < 1``.
     TypeError
-        If ``batch_size`` is not an int.
+        If ``batch_size`` is not an int, ``X`` or ``y`` not an array, ``params`` not a
+        list of arrays, or ``model`` has no ``loss`` or ``predict``.
     """
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    n = _n_rows(X)
+    _check_model(model, ("loss", "predict"))
+    tree.check_params(params)
+    n = _n_rows(X, y)
     xp = array_namespace(X)
     total_loss, total_correct = 0.0, 0.0
     for start in range(0, n, batch_size):
@@ -245,10 +270,13 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     checkpoint_dir : path, optional
         Write ``checkpoint_dir/last`` after each epoch (:class:`rso_ref.checkpoint.Checkpoint`:
         atomic, integrity-checked, no pickle; the step records go to an append-only
-        history file beside it, so a save costs the same at any step).
+        history file beside it, so a save costs the same at any step). The directory
+        is created before the first step.
     resume : bool
-        Continue from ``checkpoint_dir/last`` when it exists; a damaged checkpoint raises
-        :class:`rso_ref.checkpoint.CheckpointError` instead of restarting over it.
+        Continue from ``checkpoint_dir/last`` when it exists, up to ``epochs``; a damaged
+        checkpoint raises :class:`rso_ref.checkpoint.CheckpointError` instead of
+        restarting over it, and one already past ``epochs`` raises ``ValueError`` (its
+        parameters are not those of the run asked for).
     callback : callable, optional
         ``callback(step, record)`` after each step; returning True stops the run
         (``status="stopped"``).
@@ -269,13 +297,21 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     Raises
     ------
     TypeError
-        If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, an integer
-        argument is not an int, ``progress``/``resume`` not a bool, or ``callback`` or
+        If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, ``model`` lacks a
+        method it needs, ``X``, ``y``, ``X_eval`` or ``y_eval`` is not an array,
+        ``params`` not a list of arrays, ``checkpoint_dir`` not a path, an integer
+        argument not an int, ``progress``/``resume`` not a bool, or ``callback`` or
         ``probe`` not callable.
     ValueError
         Bad ``epochs``, ``batch_size``, ``meta_batch`` (or one given to an optimizer
-        without ``takes_meta_oracle``), ``max_steps``, ``seed``, mismatched ``X``/``y``,
-        ``X_eval`` without ``y_eval`` (or the reverse), or non-finite initial ``params``.
+        without ``takes_meta_oracle``), ``max_steps``, ``seed``; ``X`` without rows or
+        ``y`` with another number of rows; ``X_eval`` without ``y_eval`` (or the
+        reverse), without rows, with rows of another shape or dtype than ``X``'s, or
+        ``y_eval`` with another number of rows; non-finite initial ``params``; or
+        ``resume`` from a checkpoint past ``epochs``. All are raised before any
+        training.
+    NotADirectoryError
+        If ``checkpoint_dir`` or one of its parents is a file.
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError("optimizer must be an rso_ref.optim.Optimizer (subclass it and declare "
@@ -291,6 +327,13 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         check_callable(probe, "probe")
     if (X_eval is None) != (y_eval is None):
         raise ValueError("X_eval and y_eval must be given together")
+    _check_model(model, ("value_and_grad", "loss") + (("init",) if params is None else ())
+                 + (("predict",) if X_eval is not None else ()))
+    if params is not None:
+        tree.check_params(params)
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_dir must be a str or os.PathLike, "
+                        f"got {type(checkpoint_dir).__name__}")
     if max_steps is not None:
         check_int(max_steps, "max_steps", minimum=1)
     if meta_batch is not None:
@@ -300,10 +343,12 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                              f"{type(optimizer).__name__} does not")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir")
-    xp = array_namespace(X, y, names=["X", "y"])
-    n = X.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(f"X has {n} rows but y has {y.shape[0]}")
+    n = _n_rows(X, y)
+    if X_eval is not None:
+        _n_rows(X_eval, y_eval, ("X_eval", "y_eval"))
+        _check_like_training(X_eval, X, "X_eval", "X")
+        _check_like_training(y_eval, y, "y_eval", "y", dtype=False)
+    xp = array_namespace(X, y, X_eval, y_eval, names=["X", "y", "X_eval", "y_eval"])
     if params is None:
         params = model.init(seed=seed, like=X)
     if not tree.all_finite(params):
@@ -316,12 +361,18 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
     epoch_log: dict = {"epoch": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
     first_epoch, step = 0, 0
     fingerprint = _fingerprint(model, optimizer, batch_size, seed, meta_batch)
-    store = checkpoint.Checkpoint(Path(checkpoint_dir) / "last") if checkpoint_dir is not None \
-        else None
+    store = None
+    if checkpoint_dir is not None:  # a file in the way fails now, not after an epoch
+        checkpoint._make_directory(Path(checkpoint_dir), "checkpoint_dir")
+        store = checkpoint.Checkpoint(Path(checkpoint_dir) / "last")
     if resume and store is not None and store.exists():
         saved, steps = store.load(like=X)  # CheckpointError if damaged: never a silent restart
         if saved["fingerprint"] != fingerprint:
             raise ValueError(f"checkpoint at {store.path} was written by a different configuration")
+        if saved["epoch"] > epochs:  # its params and log are past the run asked for
+            raise ValueError(f"epochs={epochs}, but the checkpoint at {store.path} is from "
+                             f"epoch {saved['epoch']}: resume with epochs >= {saved['epoch']}, "
+                             f"or start over in a fresh checkpoint_dir")
         params, opt_state = saved["params"], saved["opt_state"]
         epoch_log = saved["epochs"]
         first_epoch, step = saved["epoch"], saved["step"]
@@ -396,6 +447,17 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                        f"last step is {final}; lower the learning rate")
     return TrainResult(params=params, opt_state=opt_state, steps=steps, epochs=epoch_log,
                        status=status, message=message, probes=probes)
+
+
+def _check_like_training(a: Any, like: Any, name: str, like_name: str, dtype: bool = True
+                         ) -> None:
+    """``ValueError`` naming ``name`` unless its rows have the shape (and with ``dtype``, the
+    dtype) of ``like``'s."""
+    if tuple(a.shape[1:]) != tuple(like.shape[1:]) or (dtype and a.dtype != like.dtype):
+        raise ValueError(f"{name} must have rows of shape {tuple(like.shape[1:])}"
+                         + (f" and dtype {like.dtype}" if dtype else "")
+                         + f" like {like_name}, got shape {tuple(a.shape)}"
+                         + (f" and dtype {a.dtype}" if dtype else ""))
 
 
 def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch: int | None,

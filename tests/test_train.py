@@ -371,3 +371,43 @@ def test_evaluate_names_a_bad_batch_size(batch_size, error, match):
     X, y = _data(backend.namespace("numpy"), n=8)
     with pytest.raises(error, match=match):
         evaluate(MODEL, MODEL.init(seed=0), X, y, batch_size=batch_size)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_the_step_that_makes_the_params_non_finite_is_rolled_back(tmp_path):
+    # The loss at the start of the step is finite (inputs 1e4 keep it so), but
+    # SGD(lr=1.7e308) makes the parameters infinite. Only train's check of the params
+    # after a step sees it there: without it the step got a history row, its epoch a
+    # checkpoint holding inf, and the divergence surfaced only at the next step's NaN loss.
+    from rso_ref import checkpoint
+
+    X, y = _data(backend.namespace("numpy"))
+    X = X * 1e4
+    start = MODEL.init(seed=0, like=X)
+    result = train(MODEL, SGD(lr=1.7e308), X, y, epochs=3, batch_size=X.shape[0], params=start,
+                   progress=False, checkpoint_dir=tmp_path)
+    stored = tmp_path / "last"
+    if checkpoint.exists(stored):
+        assert all(np.all(np.isfinite(p)) for p in checkpoint.load(stored)["params"])
+    assert result.status == "diverged"
+    assert result.steps["loss"] == [] and result.epochs["epoch"] == []
+    for p, q in zip(result.params, start):
+        np.testing.assert_array_equal(p, q)
+    assert "step 0" in result.message and "parameters non-finite" in result.message
+
+
+def test_eval_data_is_checked_before_training_and_named(np_xp):
+    X, y = _data(np_xp)
+
+    def never(step, record):
+        raise AssertionError("trained although X_eval/y_eval are bad")
+
+    cases = [({"X_eval": X[:, :3], "y_eval": y}, ValueError, r"^X_eval must have rows of shape"),
+             ({"X_eval": X[:0], "y_eval": y[:0]}, ValueError, r"^X_eval must have at least one"),
+             ({"X_eval": X, "y_eval": y[:5]}, ValueError, r"^X_eval has 96 rows but y_eval has 5"),
+             ({"X_eval": X.tolist(), "y_eval": y}, TypeError, r"^X_eval must be an array"),
+             ({"X_eval": X, "y_eval": None}, ValueError, r"^X_eval and y_eval")]
+    for kwargs, error, match in cases:
+        with pytest.raises(error, match=match):
+            train(MODEL, SGD(lr=0.1), X, y, epochs=1, batch_size=16, progress=False,
+                  callback=never, **kwargs)

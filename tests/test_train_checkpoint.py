@@ -87,3 +87,29 @@ def test_resume_on_the_device_of_the_data_continues_bit_for_bit(xp, on_device, t
         np.testing.assert_array_equal(backend.to_numpy(p), backend.to_numpy(q))
     assert resumed.steps["loss"] == straight.steps["loss"]
     assert resumed.steps["w"] == straight.steps["w"]
+
+
+def test_resume_refuses_a_checkpoint_past_the_requested_epochs(tmp_path):
+    # Before, epochs=2 resumed from epoch 3 returned "completed, trained 2 epochs" with
+    # epoch 3's params and log. torch/flax users resume to reach a target epoch: one that
+    # is already behind the checkpoint is a mistake, named with both numbers.
+    _run(tmp_path, 3)
+    with pytest.raises(ValueError, match=r"^epochs=2, but the checkpoint at .* is from epoch 3"):
+        _run(tmp_path, 2, resume=True)
+    done = _run(tmp_path, 3, resume=True)  # the run asked for is the one saved: nothing to do
+    assert done.status == "completed" and done.epochs["epoch"] == [1, 2, 3]
+    assert len(done.steps["loss"]) == 3 * 5
+
+
+def test_a_file_in_place_of_checkpoint_dir_fails_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    def never(step, record):
+        raise AssertionError("trained although checkpoint_dir is unusable")
+
+    X, y = _data()
+    for where in (blocker, blocker / "sub"):
+        with pytest.raises(NotADirectoryError, match=r"^checkpoint_dir: .*a-file' is a file"):
+            train(MODEL, SGD(lr=0.1), X, y, epochs=1, batch_size=20, progress=False,
+                  checkpoint_dir=where, callback=never)
