@@ -19,6 +19,9 @@
 # NumPy, on `array_api_strict` (a minimal implementation of the standard, which
 # rejects anything outside it), on torch and — on a machine with a CUDA GPU — on CuPy.
 #
+# A backend that is not installed here is skipped, and the first cell's output says
+# which (array_api_strict comes with the `notebooks` extra; torch with the `torch` extra).
+#
 # Data and initial parameters are always drawn on the host with NumPy and then moved,
 # so every backend starts from bit-identical float64 numbers. In float64 the results
 # then agree to rounding error; in float32 they differ at the level of float32's
@@ -35,12 +38,13 @@ from rso_ref.nn import MLP
 from rso_ref.optim import RSO
 from rso_ref.train import train
 
-names = ["numpy", "array_api_strict", "torch"]
-try:
-    backend.namespace("cupy")          # raises RuntimeError without CuPy or a CUDA device
-    names.append("cupy")
-except RuntimeError as exc:
-    print("CuPy skipped:", str(exc).splitlines()[0])
+names = []
+for name in ("numpy", "array_api_strict", "torch", "cupy"):
+    try:
+        backend.namespace(name)  # RuntimeError: not installed (CuPy: or no CUDA device)
+        names.append(name)
+    except RuntimeError as exc:
+        print(f"{name} skipped:", str(exc).splitlines()[0])
 print("backends:", names)
 
 ds, _, _ = standardize(load_digits(seed=0))

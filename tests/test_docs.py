@@ -84,8 +84,8 @@ pytestmark = [
 
 def test_front_page_and_guides(site):
     index = (site / "index.html").read_text(encoding="utf-8")
-    for page in ("getting-started", "backends", "checking-a-port", "examples", "claims",
-                 "api/index", "commands/index"):
+    for page in ("getting-started", "backends", "torch", "checking-a-port", "golden-schema",
+                 "examples", "claims", "api/index", "commands/index"):
         assert f'href="{page}.html"' in index, page
         assert (site / f"{page}.html").is_file(), page
     port = _text(site / "checking-a-port.html")
@@ -124,3 +124,67 @@ def test_every_notebook_has_a_page(site):
     for notebook in NOTEBOOKS:
         page = site / "notebooks" / f"{notebook.stem}.html"
         assert page.is_file(), notebook.name
+
+
+def test_torch_page_and_the_golden_schema_are_linked_and_rendered(site):
+    getting_started = (site / "getting-started.html").read_text(encoding="utf-8")
+    assert 'href="torch.html"' in getting_started
+    torch_page = _text(site / "torch.html")
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in torch_page
+    assert "state_dict" in torch_page and "opt.step(closure)" in torch_page
+    schema = (ROOT / "rso_ref" / "golden_fixtures" / "SCHEMA.md").read_text(encoding="utf-8")
+    title = schema.splitlines()[0].lstrip("# ").strip()
+    assert title in _text(site / "golden-schema.html")
+    assert "meta_message" in _text(site / "getting-started.html")
+
+
+# -- the code blocks of the guides run and print what the page shows ----------------
+
+#: Guides whose ```python blocks are run, each alone in a fresh interpreter in an empty
+#: directory; the ```text block right after one is what it must print.
+RUN_PAGES = ("torch.md",)
+_BLOCK = re.compile(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```\n)?", re.S)
+#: Optional libraries: a block importing one is skipped, visibly, where it is missing.
+_OPTIONAL = ("torch", "jax")
+
+
+def _page_blocks() -> list:
+    params = []
+    for page in RUN_PAGES:
+        for k, match in enumerate(_BLOCK.finditer((DOCS / page).read_text(encoding="utf-8"))):
+            params.append(pytest.param(match.group(1), match.group(2), id=f"{page}-{k}"))
+    return params
+
+
+def test_every_run_page_has_blocks_and_each_shows_its_output():
+    blocks = _page_blocks()
+    assert len(blocks) >= 3
+    assert all(p.values[1] is not None for p in blocks), [p.id for p in blocks]
+
+
+@pytest.mark.parametrize("code, printed", _page_blocks())
+def test_page_block_runs_alone_and_prints_what_the_page_shows(code, printed, tmp_path):
+    for name in _OPTIONAL:
+        if re.search(rf"^(import|from) {name}\b", code, flags=re.M) \
+                and importlib.util.find_spec(name) is None:
+            pytest.skip(f"{name} is not installed")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout == printed, f"printed:\n{proc.stdout}\nthe page shows:\n{printed}"
+
+
+def test_notebooks_that_import_torch_are_listed_for_torch_less_builds():
+    # docs/conf.py renders them without outputs where torch is missing (so that the
+    # documented `pip install -e ".[docs,notebooks]"` builds); a new one must be listed.
+    import ast
+
+    tree = ast.parse((DOCS / "conf.py").read_text(encoding="utf-8"))
+    needs = next(ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") ==
+                 "NOTEBOOK_NEEDS")
+    importing = {p.name for p in NOTEBOOKS
+                 if re.search(r"^import torch\b", p.read_text(encoding="utf-8"), flags=re.M)}
+    assert importing == {name for name, module in needs.items() if module == "torch"}

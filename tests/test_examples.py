@@ -9,6 +9,7 @@ reason.
 """
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def test_examples_are_found():
     pytest.param(p, id=p.stem, marks=[pytest.mark.portable] if p.stem in PORTABLE else [])
     for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
+    # 07 and 08 train torch models (the torch extra); the docs build renders them
+    # without outputs where torch is missing (docs/conf.py NOTEBOOK_NEEDS).
+    if re.search(r"^import torch\b", path.read_text(encoding="utf-8"), flags=re.M) \
+            and importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed; pip install -e '.[torch]' (CPU wheel: see README)")
     import jupytext
     from nbclient import NotebookClient
 

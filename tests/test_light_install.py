@@ -1,5 +1,8 @@
 """The core works without the ``cli`` extra; a feature that needs it says so in one line.
 
+The 8x8 digits ship with the package (``rso_ref/data/digits.npz``), so
+:func:`rso_ref.data.load_digits` is part of the core and needs no scikit-learn.
+
 A fresh interpreter hides matplotlib, tqdm, scikit-learn and threadpoolctl (a meta-path
 finder that answers ``ModuleNotFoundError`` for them, as a core-only install would), then
 runs the core API and the features that need the extra. Everything it saw comes back as
@@ -80,9 +83,10 @@ _CHILD = textwrap.dedent('''
 
     from rso_ref import plots
     from rso_ref.data import load_digits
+    digits = load_digits()
+    out["digits"] = [digits.n_train, digits.n_test, float(digits.X_train.max())]
     out["needs_extra"] = {
         "plots": message(plots.pyplot),
-        "digits": message(load_digits),
         "progress": message(lambda: train(model, Adam(), X, y, epochs=1, batch_size=8)),
         # importing a claim needs no extra; limiting its thread pools does (extras.py)
         "claims": message(lambda: __import__("rso_ref.claims.scale", fromlist=["scale"])
@@ -120,12 +124,12 @@ def test_the_core_api_runs_without_the_cli_extra(core_only):
     assert core_only["adam_moved"]
     assert core_only["train"] == "completed"
     assert core_only["golden_mlp"] is True
+    assert core_only["digits"] == [1438, 359, 1.0]  # shipped with the package
     assert core_only["hidden_loaded"] == []
 
 
 @pytest.mark.parametrize("feature, expected", [
     ("plots", "plotting needs matplotlib: pip install 'rso_ref[cli]'"),
-    ("digits", "the digits data set needs sklearn: pip install 'rso_ref[cli]'"),
     ("progress", "train's progress bar (progress=True) needs tqdm: pip install 'rso_ref[cli]'"),
     ("claims", "controlling the BLAS and OpenMP thread pools needs threadpoolctl: "
                "pip install 'rso_ref[cli]'"),
@@ -185,8 +189,9 @@ def test_version_flag_prints_the_installed_version(capsys):
     assert rso_ref.__version__ == installed  # the fallback tells the same version
 
 
-def test_the_type_marker_ships_with_the_package():
+def test_the_type_marker_and_the_digits_data_ship_with_the_package():
     root = Path(rso_ref.__file__).parent
     project = tomllib.loads((root.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    assert (root / "py.typed").is_file()
-    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["rso_ref"]
+    package_data = project["tool"]["setuptools"]["package-data"]["rso_ref"]
+    for name in ("py.typed", "data/digits.npz", "data/digits.txt"):
+        assert (root / name).is_file() and name in package_data, name

@@ -2,7 +2,8 @@ r"""Data sets and test problems for rso_ref, all made or read on the host, offli
 
 * :class:`Dataset` and :func:`to_backend` (:mod:`.dataset`): the train/val/test record
   every loader returns, and moving it to a backend.
-* :func:`load_digits` (:mod:`.digits`): scikit-learn's 8x8 digits.
+* :func:`load_digits`, :func:`digits_arrays` (:mod:`.digits`): the UCI 8x8 digits
+  (scikit-learn's ``load_digits`` set), shipped with the package (CC BY 4.0).
 * :func:`make_mnist1d` (:mod:`.mnist1d`): MNIST-1D generated from a seed.
 * :func:`make_cifar_like` (:mod:`.cifar_like`): CIFAR-shaped synthetic images of ten
   shapes, generated from a seed.
@@ -31,7 +32,7 @@ from .cifar_like import make_cifar_like
 from .convex import (ConvexProblem, LeastSquares, LogisticRegression, least_squares,
                      logistic_regression)
 from .dataset import LAYOUTS, Dataset, to_backend
-from .digits import load_digits
+from .digits import digits_arrays, load_digits
 from .mnist1d import make_mnist1d
 from .readers import load_cifar10, load_mnist, read_idx
 from .splits import minibatches, split_arrays, split_indices, split_validation, standardize
@@ -39,7 +40,8 @@ from .teacher import make_teacher
 
 __all__ = [
     "Dataset", "to_backend", "LAYOUTS", "load", "LOADERS",
-    "load_digits", "make_mnist1d", "make_cifar_like", "make_teacher", "load_mnist", "load_cifar10", "read_idx",
+    "load_digits", "digits_arrays", "make_mnist1d", "make_cifar_like", "make_teacher",
+    "load_mnist", "load_cifar10", "read_idx",
     "split_indices", "split_arrays", "split_validation", "minibatches", "standardize",
     "ConvexProblem", "LeastSquares", "LogisticRegression", "least_squares", "logistic_regression",
 ]
@@ -77,9 +79,10 @@ def load(name: str, **kwargs: Any) -> Dataset:
     ValueError
         If ``name`` is unknown (the known names are listed), or as the loader raises it
         for a bad argument value.
-    TypeError, FileNotFoundError
+    TypeError, FileNotFoundError, NotADirectoryError
         As the loader raises them: a keyword it does not take or an argument of the
-        wrong type; a missing directory or file (``"mnist"``, ``"cifar10"``).
+        wrong type; a missing directory or file, or a file where the directory is
+        expected (``"mnist"``, ``"cifar10"``).
     """
     if name not in LOADERS:
         raise ValueError(f"unknown data set name {name!r}; choose one of {sorted(LOADERS)}")

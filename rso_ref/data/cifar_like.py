@@ -80,7 +80,8 @@ SHAPES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def _colours(n: int, gen: np.random.Generator, min_contrast: float) -> tuple[np.ndarray, np.ndarray]:
+def _colours(n: int, gen: np.random.Generator,
+             min_contrast: float) -> tuple[np.ndarray, np.ndarray]:
     fg, bg = gen.random((n, 3)), gen.random((n, 3))
     for _ in range(20):
         low = np.abs((fg - bg) @ _LUMA) < min_contrast

@@ -32,11 +32,14 @@ References
 from __future__ import annotations
 
 import gzip
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..validation import check_fraction
 from .dataset import Dataset, check_layout
 from .splits import split_validation
 
@@ -84,13 +87,20 @@ def read_idx(path: str | Path) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str or path.
     ValueError
-        If the magic number is wrong, the type byte unknown, or the file is shorter
-        or longer than its header says (the file is named).
+        If the magic number is wrong, the type byte unknown, the header's sizes
+        describe an array too large to address, or the file is shorter or longer than
+        its header says (the file is named).
     FileNotFoundError
         If ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a directory.
     """
-    path = Path(path)
+    path = _as_path(path, "path")
+    if path.is_dir():
+        raise IsADirectoryError(f"IDX path is a directory, not a file: {path}")
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     data = _read_bytes(path)
@@ -104,7 +114,14 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: truncated IDX header ({len(data)} bytes, {ndim} dimensions "
                          f"need {header})")
     shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a product of uint32 sizes can overflow int64 (and NumPy's int64
+    # product wraps silently). The sizes other than zero must also describe an array
+    # NumPy can address, or even an empty one (a 0 among them) cannot be shaped.
+    nonzero = math.prod(s for s in shape if s) * dtype.itemsize
+    if nonzero > np.iinfo(np.intp).max:
+        raise ValueError(f"{path}: IDX header sizes {shape} ({dtype.name}) describe an array "
+                         f"of {nonzero} bytes, more than NumPy can address (corrupt header?)")
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         kind = "truncated" if len(data) < expected else "has trailing bytes"
         raise ValueError(f"{path}: {kind}: {len(data)} bytes, but the header (shape {shape}, "
@@ -120,8 +137,17 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(f"MNIST file {stem}[.gz] not found in {directory}")
 
 
+def _as_path(path: Any, name: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"{name} must be a str or path, got {type(path).__name__}")
+    return Path(path)
+
+
 def _check_directory(path: str | Path, what: str) -> Path:
-    directory = Path(path)
+    directory = _as_path(path, "path")
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{what} path is not a directory (give the directory that "
+                                 f"holds the files): {directory}")
     if not directory.is_dir():
         raise FileNotFoundError(f"{what} directory not found: {directory}")
     return directory
@@ -157,6 +183,9 @@ def _mnist_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray, P
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise ValueError(f"{label_path}: expected a 1-D uint8 IDX array (magic 2049), got "
                          f"{labels.ndim}-D {labels.dtype}")
+    if images.shape[0] == 0 or 0 in images.shape[1:]:
+        raise ValueError(f"{image_path}: holds no pixels (shape {images.shape}; expected the "
+                         f"MNIST {split} images, e.g. (60000, 28, 28))")
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"{image_path} holds {images.shape[0]} images but {label_path} holds "
                          f"{labels.shape[0]} labels")
@@ -188,14 +217,19 @@ def load_mnist(path: str | Path, *, layout: str = "flat", dtype: Any = None,
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str or path.
     FileNotFoundError
         If the directory or one of the four files is missing.
+    NotADirectoryError
+        If ``path`` is a file, not a directory.
     ValueError
-        If a file is corrupt, of the wrong kind, or images and labels disagree in number
-        or image size.
+        If a file is corrupt, of the wrong kind, holds no images, or images and labels
+        disagree in number or image size (the file is named).
     """
     check_layout(layout)
     dtype = _feature_dtype(dtype)
+    check_fraction(val_fraction, "val_fraction")  # before reading any file
     directory = _check_directory(path, "MNIST")
     X_tr, y_tr, tr_path = _mnist_split(directory, "train")
     X_te, y_te, te_path = _mnist_split(directory, "test")
@@ -260,14 +294,19 @@ def load_cifar10(path: str | Path, *, layout: str = "flat", dtype: Any = None,
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str or path.
     FileNotFoundError
         If the directory or a batch is missing.
+    NotADirectoryError
+        If ``path`` is a file, not a directory.
     ValueError
         If a batch is not a whole number of records or holds a label above 9, or the
         directory holds the pickled "python version" instead.
     """
     check_layout(layout)
     dtype = _feature_dtype(dtype)
+    check_fraction(val_fraction, "val_fraction")  # before reading any file
     directory = _cifar_directory(path)
     splits = {}
     for split, names in CIFAR10_FILES.items():

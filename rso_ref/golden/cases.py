@@ -12,7 +12,7 @@ Objectives of the L-BFGS cases (``options["objective"]``):
   (symmetric positive definite) and ``b``.
 
 Models of the network cases: :class:`rso_ref.nn.mlp.MLP` with the stored parameters
-``[W1, b1, ..., WL, bL]`` and 20 scikit-learn digits (the first two of each class in
+``[W1, b1, ..., WL, bL]`` and 20 of the shipped 8x8 digits (the first two of each class in
 file order, pixels divided by 16, 2x2-average-pooled to 16 features).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import backend
-from ..extras import require
+from ..data.digits import digits_arrays
 from ..nn.mlp import MLP
 from ..testing.problems import spd_matrix
 
@@ -94,12 +94,10 @@ def digits_rows() -> tuple[np.ndarray, np.ndarray]:
     Each 8x8 image (pixels / 16) is averaged over 2x2 blocks and flattened row-major;
     the pooling only keeps the stored fixtures small.
     """
-    # Imported here: importing scikit-learn costs about a second.
-    bunch = require("sklearn.datasets", "cli", "the digits data set").load_digits()
-    labels = np.asarray(bunch.target, dtype=np.int64)
+    data, labels = digits_arrays()
     rows = np.concatenate([np.flatnonzero(labels == c)[:2] for c in range(10)])
     rows.sort()
-    images = np.asarray(bunch.data, dtype=np.float64)[rows].reshape(-1, 4, 2, 4, 2) / 16.0
+    images = data[rows].reshape(-1, 4, 2, 4, 2) / 16.0
     return images.mean(axis=(2, 4)).reshape(-1, 16), labels[rows]
 
 

@@ -1,4 +1,4 @@
-"""scikit-learn digits, the teacher-student data and the load() dispatcher."""
+"""The shipped 8x8 digits, the teacher-student data and the load() dispatcher."""
 from fractions import Fraction
 
 import numpy as np
@@ -37,6 +37,41 @@ def test_digits_image_layout_and_validation_split(digits):
     assert np.array_equal(img.X_test.reshape(359, 64), digits.X_test)  # same test split
     with pytest.raises(ValueError, match="layout must be one of"):
         data.load_digits(layout="nhwc")
+
+
+def test_shipped_digits_equal_scikit_learns_exactly():
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    bunch = sklearn_datasets.load_digits()
+    images, labels = data.digits_arrays()
+    assert images.dtype == bunch.data.dtype and labels.dtype == bunch.target.dtype
+    assert np.array_equal(images, bunch.data) and np.array_equal(labels, bunch.target)
+    ds = data.load_digits(test_fraction=0.0, stratify=False)
+    assert np.array_equal(ds.X_train, bunch.data / 16.0)  # the same division as before
+
+
+def test_shipped_digits_file_is_small_checked_and_licensed():
+    from rso_ref.data import digits
+
+    assert digits.DIGITS_FILE.stat().st_size < 100_000
+    licence = digits.DIGITS_FILE.with_name("digits.txt").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in licence and "10.24432/C50P49" in licence
+    assert "CC BY 4.0" in data.load_digits.__doc__ and "10.24432/C50P49" in digits.__doc__
+
+
+def test_a_tampered_digits_file_is_a_clear_error_naming_it(tmp_path, monkeypatch):
+    from rso_ref.data import digits
+
+    copy = tmp_path / "digits.npz"
+    raw = bytearray(digits.DIGITS_FILE.read_bytes())
+    raw[-40] ^= 1
+    copy.write_bytes(bytes(raw))
+    monkeypatch.setattr(digits, "DIGITS_FILE", copy)
+    with pytest.raises(ValueError, match="SHA-256 .* altered or corrupted") as info:
+        data.load_digits()
+    assert str(copy) in str(info.value)
+    monkeypatch.setattr(digits, "DIGITS_FILE", tmp_path / "gone.npz")
+    with pytest.raises(ValueError, match="gone.npz: the digits data file"):
+        data.load_digits()
 
 
 def test_teacher_classification_is_deterministic_and_learnable_by_construction():

@@ -175,3 +175,45 @@ def test_load_cifar10_refuses_the_pickle_version(tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="no CIFAR-10 binary batches"):
         data.load_cifar10(empty)
+
+
+def _header_only(path, shape):
+    """An IDX header (uint8) with ``shape`` and no elements."""
+    path.write_bytes(bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape))
+    return path
+
+
+@pytest.mark.parametrize("shape", [(2**32 - 1,) * 3, (0, 2**32 - 1, 2**32 - 1)],
+                         ids=["product-overflows-int64", "zero-times-huge"])
+def test_read_idx_refuses_sizes_numpy_cannot_address(tmp_path, shape):
+    # int64 arithmetic would wrap (first) or accept an empty array NumPy cannot shape
+    # (second); both are a ValueError naming the file, for read_idx and load_mnist.
+    path = _header_only(tmp_path / "huge.idx", shape)
+    with pytest.raises(ValueError, match="more than NumPy can address") as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+    make_mnist_dir(tmp_path)
+    images = _header_only(tmp_path / MNIST_FILES["train"][0], shape)
+    with pytest.raises(ValueError, match="more than NumPy can address") as info:
+        data.load_mnist(tmp_path)
+    assert str(images) in str(info.value)
+
+
+def test_load_mnist_refuses_zero_images_and_names_the_file(tmp_path):
+    make_mnist_dir(tmp_path, n_train=0)  # a valid, consistent pair holding 0 images
+    images = tmp_path / MNIST_FILES["train"][0]
+    assert read_idx(images).shape == (0, 5, 3)  # as a file it is valid
+    with pytest.raises(ValueError, match="holds no pixels") as info:
+        data.load_mnist(tmp_path)
+    assert str(images) in str(info.value)
+
+
+@pytest.mark.parametrize("loader", [data.load_mnist, data.load_cifar10])
+def test_loaders_say_a_file_is_not_a_directory(tmp_path, loader):
+    path = tmp_path / "archive.tar.gz"
+    path.write_bytes(b"\x1f\x8b")
+    with pytest.raises(NotADirectoryError, match="not a directory") as info:
+        loader(path)
+    assert str(path) in str(info.value) and "not found" not in str(info.value)
+    with pytest.raises(TypeError, match="path must be a str or path"):
+        loader(None)
