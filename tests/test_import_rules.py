@@ -13,7 +13,8 @@
    torch and friends load only when a host-side feature is used.
 3. Import direction: nothing below the experiment harness (``cli``, ``presets``,
    ``compare``) imports it; ``compare`` does not import ``presets``, and only ``cli``
-   imports ``cli``.
+   imports ``cli``. ``presets`` imports nothing from ``claims``: the constants and
+   readings both need live below both (``stats``, ``readings``).
 """
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ HOST = {
     "metrics.py": {"numpy"},
     "plots.py": {"numpy"},
     "presets/": {"numpy"},
+    "readings.py": set(),                         # readings of committed reports: plain Python
     "stats.py": {"numpy", "scipy"},
     "testing/": {"numpy"},
     "train.py": {"numpy"},
@@ -230,3 +232,11 @@ def test_the_harness_imports_downwards_only():
                 if hits:
                     bad[_relative(path)] = hits
     assert not bad, f"the harness imports upwards (cli -> presets -> compare): {bad}"
+
+
+def test_presets_import_nothing_from_claims():
+    """DESIGN.md: the harness never imports claims; what both need lives below both."""
+    bad = {_relative(p): hits for p in _sources()
+           if _within(_module_name(p), ("rso_ref.presets",))
+           and (hits := sorted(m for m in _file_imports(p) if _within(m, ("rso_ref.claims",))))}
+    assert not bad, f"presets import claims (move the shared names below both): {bad}"

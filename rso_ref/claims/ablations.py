@@ -10,7 +10,7 @@ Welch's t-test (Holm-adjusted over every test that decides the verdict) at equal
 and at equal gradient evaluations (:func:`rso_ref.metrics.budget_epochs`: each
 K read from its per-epoch test-accuracy curve at the cheapest K's budget), "no gain" with
 an equivalence test (Welch TOST, margin
-:data:`EQUIVALENCE_MARGIN`), and the overhead as oracle calls
+:data:`rso_ref.stats.EQUIVALENCE_MARGIN`), and the overhead as oracle calls
 (forward + backward evaluations) per step beside wall time.
 
 Blocks of an MLP are built explicitly (:func:`mlp_blocks`): a stem (first layer), pairs
@@ -35,35 +35,22 @@ import numpy as np
 from ..optim.registry import DEFAULT_LR
 from ..plots import pyplot, save_figure
 from ..metrics import budget_epochs
-from ..stats import detectable_effect, holm, mean_std, tost_diff, welch_diff, welch_one_sided
+from ..readings import ALPHA, PAPER_GAPS, PAPER_GROUPS, PAPER_K, readme_sentence, sub_reading
+from ..stats import (EQUIVALENCE_MARGIN, detectable_effect, holm, mean_std, tost_diff, welch_diff,
+                     welch_one_sided)
 from .registry import Claim, Evidence, register
 from .stability import final_accuracy, load_task, train_once
 
 __all__ = ["mlp_blocks", "ablation_runs", "ablation_verdicts", "equal_evaluation_accuracies",
            "readme_sentence", "DEPTH", "SEEDS", "ALPHA", "OVERHEAD_SLACK", "PAPER_GAPS"]
 
-#: Equivalence margin of the ablations' "no gain" tests (1 accuracy point, as a fraction).
-#: The RSO paper's §4.5 calls 0.5 points (K = 4 -> 6) a gain and 0 points (K = 6 -> 16)
-#: "no further improvement"; 1 point is twice its smallest reported gain and under half
-#: its largest (2.1 points, K = 2 -> 6), fixed before the runs.
-EQUIVALENCE_MARGIN = 0.01
-
 #: Dense layers of the ablation MLP (7 hidden layers of width 64).
 DEPTH = 8
-#: K values of §4.5 and the paper's accuracies (%) and overheads (fractions).
-PAPER_K = {2: (77.2, 0.02), 4: (78.8, 0.04), 6: (79.3, 0.06), 16: (79.3, 0.18)}
-#: The paper's grouping accuracies (%).
-PAPER_GROUPS = {"layer": 77.8, "block": 79.3, "uniform:5": 78.5}
-#: The paper's gaps (points) the "higher than" sub-claims are held against, by test name.
-PAPER_GAPS = {"K6-K2": PAPER_K[6][0] - PAPER_K[2][0],
-              "block-layer": PAPER_GROUPS["block"] - PAPER_GROUPS["layer"]}
 #: K used in the grouping ablation (the paper's optimum).
 GROUPING_K = 6
 #: Seeds of the full protocol: with the spreads of 5 seeds (about 0.5-1 point) a Welch
 #: TOST at ±1 point needs about 10 seeds per arm to be passable at all.
 SEEDS = 10
-#: Level of every test (two-sided Welch after Holm; each one-sided test of a TOST).
-ALPHA = 0.05
 #: Overhead sub-claim: refuted where the measured overhead exceeds the paper's by more
 #: than this (10 points; the counts are exact, so any slack only protects line-search
 #: fluctuations of a few calls in a hundred steps).
@@ -261,56 +248,6 @@ def ablation_verdicts(runs: dict) -> dict:
             "budget": {"evaluations": budget["budget"], "epochs": budget["epochs"]}}
 
 
-_SUB_LABELS = {"K6_beats_K2@steps": "K = 6 above K = 2 at equal steps",
-               "K6_beats_K2@evals": "K = 6 above K = 2 at equal gradient evaluations",
-               "K16_no_gain@steps": "K = 16 no gain over K = 6 at equal steps",
-               "K16_no_gain@evals": "K = 16 no gain over K = 6 at equal gradient evaluations",
-               "overhead": "overhead 2 / 4 / 6 / 18 %",
-               "blocks_best": "blocks the best grouping"}
-_SUB_TESTS = {"K6_beats_K2@steps": "K6-K2@steps", "K6_beats_K2@evals": "K6-K2@evals",
-              "K16_no_gain@steps": "K16-K6@steps", "K16_no_gain@evals": "K16-K6@evals",
-              "blocks_best": "block-layer"}
-
-
-def _sub_reading(name: str, numbers: dict) -> str:
-    """One sub-verdict with the number it rests on, from the stored ``numbers``."""
-    verdict = numbers["sub_verdicts"][name]
-    if name == "overhead":
-        calls = numbers["overhead_calls"]
-        return (f"{_SUB_LABELS[name]}: **{verdict}** (oracle calls per step beyond the one "
-                "gradient of an SGD step: "
-                + ", ".join(f"K = {k}: {float(v):.1f}, i.e. +{100 * float(v):.0f} %"
-                            for k, v in calls.items()) + ")")
-    test = numbers["tests"].get(_SUB_TESTS[name])
-    if test is None:
-        return f"{_SUB_LABELS[name]}: **{verdict}** (no test: an epoch exceeds the budget)"
-    text = (f"{_SUB_LABELS[name]}: **{verdict}** ({_SUB_TESTS[name].split('@')[0]} "
-            f"{test['diff']:+.2f} points, 95 % CI [{test['lo']:+.2f}, {test['hi']:+.2f}], "
-            f"Holm p = {test['p_holm']:.2g}")
-    tost = numbers["tost"].get(_SUB_TESTS[name])
-    if tost is not None:
-        text += f", TOST ±{tost['margin']:g} p = {tost['p']:.2g}"
-    if verdict == "no-evidence":
-        text += f"; detectable at 80 % power: {test['detectable']:.1f} points"
-    gap = PAPER_GAPS.get(_SUB_TESTS[name].split("@")[0])
-    if verdict == "refuted" and gap is not None and test.get("p_below_gap_holm", 1.0) < ALPHA:
-        text += (f"; below the paper's {gap:+.1f}, one-sided Holm p = "
-                 f"{test['p_below_gap_holm']:.2g}")
-    return text + ")"
-
-
-def readme_sentence(entry: dict) -> str:
-    """The README's statement on the ablations, rendered from ``theory/report.json``.
-
-    ``entry`` is ``report["claims"]["ablations"]``; the README holds this sentence
-    verbatim (a test compares them), so its verdict follows the committed page's.
-    """
-    numbers = entry["numbers"]
-    return (f"The §4.5 ablations (`ablations`, 8-layer MLP on the digits) are "
-            f"**{entry['verdict']}** at small scale: "
-            + "; ".join(_sub_reading(name, numbers) for name in numbers["sub_verdicts"]) + ".")
-
-
 def _ci_bars(tests: list[dict]) -> list[list[float]]:
     """Lower and upper error-bar lengths of the 95 % CIs of ``tests`` (matplotlib's yerr)."""
     return [[t["diff"] - t["lo"] for t in tests], [t["hi"] - t["diff"] for t in tests]]
@@ -400,7 +337,7 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                             "equivalence_margin_points": 100 * EQUIVALENCE_MARGIN}}
     conditions = (
         "Sub-verdicts (rules in `ablation_verdicts`; all Welch tests Holm-adjusted together): "
-        + "; ".join(_sub_reading(name, numbers) for name in verdict["sub"])
+        + "; ".join(sub_reading(name, numbers) for name in verdict["sub"])
         + f". A gain holds when significantly positive, is refuted when significantly "
         "negative or when its 95 % CI lies entirely below the paper's gap, and is otherwise "
         "no evidence either way (with the smallest difference the protocol detects at 80 % "

@@ -45,19 +45,27 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from .. import data, hessian, tree
+from ..extras import threadpool_limits
 from ..lanczos import EigenResult, top_eigenpairs
 from ..nn import MLP
 from ..optim.subspace import InterpolatedSGD
-from ..plots import pyplot, save_figure
-from .registry import Claim, Evidence, register
 from ..stats import bootstrap_ci, mean_std
-from ..extras import threadpool_limits
-
+from .common import DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_TRAIN_ROWS
+from .bulk_sgd_figures import (plot_alignment, plot_dom_stalls, plot_energy, plot_interpolation,
+                               plot_stability)
+from .bulk_sgd_pages import (alignment_texts, dom_stalls_texts, energy_texts,
+                             interpolation_texts, stability_texts)
+from .bulk_sgd_rules import (  # noqa: F401 (the rules' public names, importable from here)
+    ALIGNMENT_FACTOR, B_EFFECT_FACTOR, BULK_KEEPS_FRACTION, DOM_STALL_FRACTION, ENERGY_MAJORITY,
+    LOSS_LABEL,
+    METHODS, alignment_verdict, best_cells, decrease_ratios, energy_verdict, graded_verdict,
+    index_of, is_stable, main_effects, share_reading, stability_verdict)
+from .registry import Claim, Evidence, register
 
 __all__ = ["Protocol", "QUICK", "FULL", "LOSSES", "Task", "make_task", "hvp_fn", "dominant_pairs",
            "primed_state", "warmup", "method_runs", "is_stable", "largest_stable_lr",
@@ -68,7 +76,6 @@ LOSSES = ("cross_entropy", "mse")
 #: SGD learning rate per loss (cross-entropy's sharpness is ~10x smaller than MSE's here).
 LR = {"cross_entropy": 0.5, "mse": 0.1}
 _LANCZOS_TOL = 1e-5
-_LOSS_LABEL = {"cross_entropy": "cross-entropy", "mse": "MSE"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ def _digits() -> Any:
 
 
 def make_task(loss: str, protocol: Protocol) -> Task:
-    """Standardised digits (1437 training examples), a tanh MLP and the curvature batch.
+    """Standardised digits (:data:`DIGITS_TRAIN_ROWS` rows), a tanh MLP and the curvature batch.
 
     The curvature batch is the first ``n_curv`` examples of the (shuffled, stratified)
     training split.
@@ -204,8 +211,6 @@ def warmup(loss: str, seed: int, protocol: Protocol) -> dict:
 
 
 # -- claim 2: SGD vs Dom-SGD vs Bulk-SGD -------------------------------------------------
-_METHODS = {"SGD": (1.0, 1.0), "Dom-SGD": (1.0, 0.0), "Bulk-SGD": (0.0, 1.0)}
-
 
 def method_runs(loss: str, seed: int, protocol: Protocol) -> dict:
     """SGD, Dom-SGD and Bulk-SGD from the warm-up end point, same lr and minibatches.
@@ -218,7 +223,7 @@ def method_runs(loss: str, seed: int, protocol: Protocol) -> dict:
     hv = hvp_fn(task)
     runs = {}
     with threadpool_limits(limits=1):
-        for name, (a, b) in _METHODS.items():
+        for name, (a, b) in METHODS.items():
             opt = InterpolatedSGD(a, b, lr=LR[loss], k=task.k, every=protocol.every)
             params, state = start, opt.init(start)
             batches = _batches(task.X.shape[0], protocol.batch, 2000 + seed)
@@ -230,13 +235,6 @@ def method_runs(loss: str, seed: int, protocol: Protocol) -> dict:
                 losses.append(task.loss(params))
             runs[name] = {"loss": losses, "n_matvec": state["n_matvec"]}
     return runs
-
-
-def _decrease_ratios(runs: dict) -> dict:
-    """Loss decrease of Dom and Bulk over the run, as fractions of SGD's."""
-    drop = {m: r["loss"][0] - r["loss"][-1] for m, r in runs.items()}
-    return {"Dom-SGD": drop["Dom-SGD"] / drop["SGD"], "Bulk-SGD": drop["Bulk-SGD"] / drop["SGD"],
-            "drop": drop}
 
 
 # -- claims 3-4: full-batch runs from the warm-up point with a frozen projector ---------------
@@ -253,18 +251,6 @@ def _full_batch_run(task: Task, start: list, opt: InterpolatedSGD, state: dict, 
             params, state = opt.step(params, g, state, hvp_fn=hv)
         losses.append(task.loss(params))
     return [v if math.isfinite(v) else math.inf for v in losses]
-
-
-def is_stable(losses: list) -> bool:
-    r"""A run is stable when no loss is non-finite or above the first one.
-
-    Stricter than "does not diverge": a catapult (a spike that later comes back down,
-    Lewkowycz et al. 2020, arXiv:2003.02218) counts as unstable. On a quadratic the loss
-    of gradient descent is non-increasing exactly when every mode satisfies
-    :math:`|1 - \eta\lambda_i| \le 1`, so this is the empirical counterpart of
-    :math:`\eta \le 2/\lambda_1`.
-    """
-    return all(math.isfinite(v) for v in losses) and max(losses) <= losses[0]
 
 
 def largest_stable_lr(run_at: Callable[[float], list], lr0: float, n_bisect: int) -> float:
@@ -350,33 +336,6 @@ def interpolation_grid(loss: str, seed: int, protocol: Protocol) -> dict:
     return {"loss": final, "start": task.loss(start), "lr": lr}
 
 
-def _index(grid: Any, value: float) -> int:
-    return int(np.argmin(np.abs(np.asarray(grid) - value)))
-
-
-def _best_cells(final: np.ndarray, grid: Any) -> tuple[list, list]:
-    """``[a, b, loss]`` of the best stable cell overall and of the best on the diagonal a = b
-    (SGD with rate ``a * lr``); loss ``inf`` when none is stable."""
-    finite = np.where(np.isfinite(final), final, np.inf)
-    i, j = np.unravel_index(int(np.argmin(finite)), finite.shape)
-    d = int(np.argmin(np.diag(finite)))
-    return ([float(grid[i]), float(grid[j]), float(finite[i, j])],
-            [float(grid[d]), float(grid[d]), float(finite[d, d])])
-
-
-def _main_effects(final: np.ndarray) -> tuple[float, float]:
-    """Ranges of the row and column means of log10 loss over stable cells: (a effect, b effect)."""
-    ok = np.isfinite(final)
-    logs = np.log10(np.where(ok, final, 1.0))
-
-    def spread(axis: int) -> float:
-        counts = ok.sum(axis=axis)
-        means = (logs * ok).sum(axis=axis)[counts > 0] / counts[counts > 0]
-        return float(means.max() - means.min()) if means.size else 0.0
-
-    return spread(1), spread(0)
-
-
 # -- claim 5: GGN and functional-Hessian energy ----------------------------------------------
 def energy_shares(loss: str, seed: int, protocol: Protocol) -> dict:
     r"""Frobenius-energy share inside the top-``k`` Hessian eigenspace of H, G and F.
@@ -408,233 +367,85 @@ def _protocol(quick: bool) -> Protocol:
     return QUICK if quick else FULL
 
 
-def _fmt_ci(est: float, lo: float, hi: float, digits: int = 3) -> str:
-    return f"{est:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-_TASK_TEXT = (
-    "tanh MLP 64-{h}-10 on the scikit-learn digits (standardised; 1437 training "
-    "examples), trained with softmax cross-entropy and, separately, with MSE (half "
-    "squared error to one-hot targets). Hessian = that of the loss on a fixed curvature "
-    "batch of the first {n} training examples, products by central differences of the "
-    "hand-written gradients; top k + 1 = 11 eigenpairs by thick-restart Lanczos "
-    "(tol 1e-5). Warm-up: plain SGD, batch 64, lr 0.5 (CE) / 0.1 (MSE), {w} steps from "
-    "initialisation seeds {s}.")
+#: The Lanczos tolerance as the page writes it (1e-5).
+_TOL_TEXT = f"{_LANCZOS_TOL:.0e}".replace("e-0", "e-")
 
 
 def _task_text(p: Protocol) -> str:
     h = "-".join(str(x) for x in p.hidden)
-    return _TASK_TEXT.format(h=h, n=p.n_curv, w=p.warmup, s=", ".join(map(str, p.seeds)))
+    return (
+        f"tanh MLP {DIGITS_FEATURES}-{h}-{DIGITS_CLASSES} on the scikit-learn digits "
+        f"(standardised; {DIGITS_TRAIN_ROWS} training "
+        "examples), trained with softmax cross-entropy and, separately, with MSE (half "
+        "squared error to one-hot targets). Hessian = that of the loss on a fixed curvature "
+        f"batch of the first {p.n_curv} training examples, products by central differences of "
+        f"the hand-written gradients; top k + 1 = {DIGITS_CLASSES + 1} eigenpairs by "
+        f"thick-restart Lanczos (tol {_TOL_TEXT}). Warm-up: plain SGD, batch {p.batch}, "
+        f"lr {LR['cross_entropy']:g} (CE) / {LR['mse']:g} (MSE), {p.warmup} steps from "
+        f"initialisation seeds {', '.join(map(str, p.seeds))}.")
 
 
 def _both_protocols(body: Callable[[Protocol], str]) -> str:
     return f"**Quick:** {body(QUICK)}\n\n**Full:** {body(FULL)}"
 
 
-# -- claim 1 -----------------------------------------------------------------------------------
-def share_reading(share_ci: Sequence[float]) -> str:
-    r"""Read a mean squared-norm share :math:`\chi^2 = \|Pg\|^2/\|g\|^2` against one half.
-
-    ``share_ci`` is ``(mean, lo, hi)``: "more than half" when ``lo`` >= 1/2, "less than
-    half" when ``hi`` < 1/2, otherwise "about half (the CI contains 1/2)". The page's
-    words come from here, so they cannot contradict the numbers.
-    """
-    _, lo, hi = share_ci
-    if lo >= 0.5:
-        return "more than half"
-    if hi < 0.5:
-        return "less than half"
-    return "about half (the CI contains 1/2)"
-
-
+# -- the claims' runs ----------------------------------------------------------------------
 def _run_alignment(quick: bool, out_dir: Path) -> Evidence:
     p = _protocol(quick)
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    numbers, verdict_rows = {}, []
-    for ax, loss in zip(axes, LOSSES):
-        pooled = []
-        for seed in p.seeds:
-            w = warmup(loss, seed, p)
-            steps = np.asarray(w["steps"])
-            color = f"C{seed}"
-            ax.plot(steps, w["chi_full"], marker="o", color=color,
-                    label=f"full-batch g, seed {seed}")
-            ax.plot(steps, w["chi_batch"], ls=":", marker=".", color=color,
-                    label=f"minibatch g, seed {seed}")
-            pooled += [c for s, c in zip(steps, w["chi_full"]) if s >= p.warmup // 4]
-        dim = warmup(loss, p.seeds[0], p)["dim"]
-        baseline = math.sqrt(10 / dim)
-        ci = bootstrap_ci(pooled, seed=0)
+    warmups = {loss: {seed: warmup(loss, seed, p) for seed in p.seeds} for loss in LOSSES}
+    k = make_task(LOSSES[0], p).k
+    numbers = {}
+    for loss, runs in warmups.items():
+        pooled = [c for w in runs.values() for s, c in zip(np.asarray(w["steps"]), w["chi_full"])
+                  if s >= p.warmup // 4]
+        dim = runs[p.seeds[0]]["dim"]
         share = bootstrap_ci(np.square(pooled), seed=0)
-        batch_pooled = [c for seed in p.seeds for c in warmup(loss, seed, p)["chi_batch"]]
-        ci_batch = bootstrap_ci(batch_pooled, seed=0)
-        numbers[loss] = {"chi_full_mean_ci": ci, "chi_batch_mean_ci": ci_batch,
+        numbers[loss] = {"chi_full_mean_ci": bootstrap_ci(pooled, seed=0),
+                         "chi_batch_mean_ci": bootstrap_ci(
+                             [c for w in runs.values() for c in w["chi_batch"]], seed=0),
                          "share_full_mean_ci": share, "share_reading": share_reading(share),
-                         "random_baseline": baseline, "dim": dim,
-                         "chi_full": {s: warmup(loss, s, p)["chi_full"] for s in p.seeds},
-                         "chi_batch": {s: warmup(loss, s, p)["chi_batch"] for s in p.seeds},
-                         "n_matvec_per_probe": {s: warmup(loss, s, p)["n_matvec"] for s in p.seeds}}
-        verdict_rows.append((loss, ci, baseline, share))
-        ax.axhline(baseline, color="k", ls="--", lw=1, label=r"random subspace $\sqrt{k/d}$")
-        ax.axhline(1 / math.sqrt(2), color="grey", ls="-.", lw=1, label=r"$\chi^2 = 1/2$")
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("SGD step")
-        ax.set_title(f"{_LOSS_LABEL[loss]} (d = {dim}, k = 10)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(r"$\chi = \|P g\| / \|g\|$")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=9,
-               ncol=4, bbox_to_anchor=(0.5, -0.12))
-    fig.suptitle("Gradient alignment with the top-10 Hessian eigenspace during SGD")
-    save_figure(fig, out_dir / "bulk-alignment.png")
-    strong = all(share_reading(share) == "more than half" for *_, share in verdict_rows)
-    above = all(ci[1] >= 5 * base for _, ci, base, _ in verdict_rows)
-    verdict = "holds" if strong else ("holds-under-conditions" if above else "refuted")
-    readings = "; ".join(f"{_LOSS_LABEL[loss]}: {share_reading(share)} (mean χ² = "
-                         f"{_fmt_ci(*share)})" for loss, _, _, share in verdict_rows)
-    if strong:
-        cond = ("More than half of the gradient's squared norm lies in the top-k eigenspace "
-                f"for both losses (the 95 % CI of the mean share χ² lies above 1/2): {readings}.")
-    elif above:
-        cond = ("Alignment is far above chance (lower CI bound of the mean χ >= 5x the "
-                "random-subspace value sqrt(k/d)) for both losses, but the top-k eigenspace "
-                "does not hold a clear majority of the gradient's squared norm for every "
-                f"loss. The share χ² = ‖Pg‖²/‖g‖², mean over probes and seeds: {readings}. "
-                "Where the share is not above 1/2 'aligned' holds in the relative sense only; "
-                "the minibatch gradient is less aligned than the full-batch one.")
-    else:
-        cond = ("For at least one loss the alignment is not clearly above the "
-                "random-subspace baseline.")
-    summary = "\n".join(
-        f"- **{_LOSS_LABEL[loss]}**: mean chi of the full-batch gradient after the first "
-        f"quarter of training {_fmt_ci(*ci)} (95% bootstrap CI over probes and seeds), mean "
-        f"squared-norm share χ² {_fmt_ci(*share)}; minibatch gradient "
-        f"{_fmt_ci(*numbers[loss]['chi_batch_mean_ci'])}; random "
-        f"baseline sqrt(k/d) = {base:.3f}."
-        for loss, ci, base, share in verdict_rows)
-    return Evidence(verdict, cond, summary, numbers, ["bulk-alignment.png"])
-
-
-# -- claim 2 -----------------------------------------------------------------------------------
-#: Claim 2 criteria: Dom's loss decrease at most this fraction of SGD's ...
-DOM_STALL_FRACTION = 0.25
-#: ... and Bulk's at least this fraction of SGD's, for every seed and loss.
-BULK_KEEPS_FRACTION = 0.5
+                         "random_baseline": math.sqrt(k / dim), "dim": dim,
+                         "chi_full": {s: w["chi_full"] for s, w in runs.items()},
+                         "chi_batch": {s: w["chi_batch"] for s, w in runs.items()},
+                         "n_matvec_per_probe": {s: w["n_matvec"] for s, w in runs.items()}}
+    figure = plot_alignment(p, warmups, numbers, k, out_dir)
+    verdict = alignment_verdict([n["share_full_mean_ci"] for n in numbers.values()],
+                                [n["chi_full_mean_ci"][1] for n in numbers.values()],
+                                [n["random_baseline"] for n in numbers.values()])
+    cond, summary = alignment_texts(verdict, numbers)
+    return Evidence(verdict, cond, summary, numbers, [figure])
 
 
 def _run_dom_stalls(quick: bool, out_dir: Path) -> Evidence:
     p = _protocol(quick)
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    runs = {loss: {seed: method_runs(loss, seed, p) for seed in p.seeds} for loss in LOSSES}
     numbers, ok_dom, ok_bulk = {}, [], []
-    colors = {"SGD": "C0", "Dom-SGD": "C3", "Bulk-SGD": "C2"}
-    for ax, loss in zip(axes, LOSSES):
-        per_seed = {}
-        for seed in p.seeds:
-            runs = method_runs(loss, seed, p)
-            ratios = _decrease_ratios(runs)
-            per_seed[seed] = {"ratio_dom": ratios["Dom-SGD"], "ratio_bulk": ratios["Bulk-SGD"],
-                              "drop": ratios["drop"],
-                              "n_matvec": {m: r["n_matvec"] for m, r in runs.items()},
-                              "final_loss": {m: r["loss"][-1] for m, r in runs.items()}}
+    for loss, per_seed in runs.items():
+        numbers[loss] = {}
+        for seed, by_method in per_seed.items():
+            ratios = decrease_ratios(by_method)
+            numbers[loss][seed] = {
+                "ratio_dom": ratios["Dom-SGD"], "ratio_bulk": ratios["Bulk-SGD"],
+                "drop": ratios["drop"],
+                "n_matvec": {m: r["n_matvec"] for m, r in by_method.items()},
+                "final_loss": {m: r["loss"][-1] for m, r in by_method.items()}}
             ok_dom.append(ratios["Dom-SGD"] <= DOM_STALL_FRACTION)
             ok_bulk.append(ratios["Bulk-SGD"] >= BULK_KEEPS_FRACTION)
-            for m, r in runs.items():
-                ax.plot(np.arange(len(r["loss"])), r["loss"], color=colors[m],
-                        alpha=0.9 if seed == p.seeds[0] else 0.45,
-                        label=m if seed == p.seeds[0] else None)
-        numbers[loss] = per_seed
-        ax.set_yscale("log")
-        ax.set_xlabel(f"step after {p.warmup} SGD warm-up steps")
-        ax.set_ylabel("loss on the curvature batch")
-        ax.set_title(f"{_LOSS_LABEL[loss]}, lr {LR[loss]}, P every {p.every} steps")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend()
-    fig.subplots_adjust(wspace=0.35)
-    fig.suptitle("SGD vs Dom-SGD (P g) vs Bulk-SGD ((I - P) g) from the same point "
-                 "(one line per seed)")
-    save_figure(fig, out_dir / "bulk-dom-stalls.png")
-    if all(ok_dom) and all(ok_bulk):
-        verdict, cond = "holds", (
-            f"For every seed and both losses Dom-SGD's loss decrease is <= "
-            f"{DOM_STALL_FRACTION:.0%} of SGD's while Bulk-SGD's is >= {BULK_KEEPS_FRACTION:.0%}.")
-    elif any(ok_dom) or any(ok_bulk):
-        verdict, cond = "holds-under-conditions", (
-            f"Only part of the criteria holds: Dom stalls (<= {DOM_STALL_FRACTION:.0%} of SGD's "
-            f"decrease) in {sum(ok_dom)}/{len(ok_dom)} runs, Bulk keeps >= "
-            f"{BULK_KEEPS_FRACTION:.0%} in {sum(ok_bulk)}/{len(ok_bulk)} runs.")
-    else:
-        verdict, cond = "refuted", ("Dom-SGD does not stall and Bulk-SGD does not keep pace "
-                                    "in any run.")
-    lines = []
-    for loss in LOSSES:
-        rd = [v["ratio_dom"] for v in numbers[loss].values()]
-        rb = [v["ratio_bulk"] for v in numbers[loss].values()]
-        lines.append(f"- **{_LOSS_LABEL[loss]}**: decrease relative to SGD's over "
-                     f"{p.run_steps} steps — Dom-SGD {', '.join(f'{r:.3f}' for r in rd)}, "
-                     f"Bulk-SGD {', '.join(f'{r:.3f}' for r in rb)} (per seed).")
-    mv = numbers[LOSSES[0]][p.seeds[0]]["n_matvec"]
-    lines.append(f"- Cost: Dom/Bulk spent {mv['Dom-SGD']} / {mv['Bulk-SGD']} Hessian-vector "
-                 f"products ({_LOSS_LABEL[LOSSES[0]]}, seed {p.seeds[0]}) for "
-                 f"{p.run_steps} steps, i.e. ~{2 * mv['Bulk-SGD'] / p.run_steps:.0f} extra "
-                 "gradient evaluations per step with P recomputed every "
-                 f"{p.every} steps.")
-    return Evidence(verdict, cond, "\n".join(lines), numbers, ["bulk-dom-stalls.png"])
+    figure = plot_dom_stalls(p, runs, LR, out_dir)
+    verdict = graded_verdict(ok_dom, ok_bulk)
+    cond, summary = dom_stalls_texts(verdict, numbers, ok_dom, ok_bulk, p)
+    return Evidence(verdict, cond, summary, numbers, [figure])
 
 
-# -- claim 3 -----------------------------------------------------------------------------------
 def _run_stability(quick: bool, out_dir: Path) -> Evidence:
     p = _protocol(quick)
     numbers = {loss: {seed: stability_point(loss, seed, p) for seed in p.seeds} for loss in LOSSES}
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, loss in zip(axes, LOSSES):
-        rows = numbers[loss]
-        x = np.arange(len(p.seeds))
-        ax.bar(x - 0.2, [r["lr_sgd"] for r in rows.values()], 0.4, label="SGD (full batch)")
-        ax.bar(x + 0.2, [r["lr_bulk"] for r in rows.values()], 0.4, label="Bulk-SGD (frozen P)")
-        for i, r in enumerate(rows.values()):
-            ax.hlines(r["edge_1"], i - 0.4, i + 0.4, colors="k", linestyles="--",
-                      label=r"$2/\lambda_1$" if i == 0 else None)
-            ax.hlines(r["edge_k1"], i - 0.4, i + 0.4, colors="C3", linestyles=":",
-                      label=r"$2/\lambda_{k+1}$" if i == 0 else None)
-        ax.set_yscale("log")
-        ax.set_xticks(x, [f"seed {s}" for s in p.seeds])
-        ax.set_ylabel(f"largest stable lr ({p.stab_steps} steps)")
-        ax.set_title(_LOSS_LABEL[loss])
-    fig.subplots_adjust(wspace=0.3)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4,
-               fontsize=9, bbox_to_anchor=(0.5, -0.08))
-    fig.suptitle("Largest stable learning rate at the warm-up point (bisection)")
-    save_figure(fig, out_dir / "bulk-stability.png")
+    figure = plot_stability(p, numbers, out_dir)
     all_rows = [r for rows in numbers.values() for r in rows.values()]
-    larger = [r["lr_bulk"] > r["lr_sgd"] for r in all_rows]
-    short = [r["lr_bulk"] < r["edge_k1"] for r in all_rows]
-    if all(larger) and all(short):
-        verdict, cond = "holds", (
-            "Bulk-SGD tolerates a larger learning rate than SGD in every run, yet stays below "
-            "the quadratic-model edge 2/lambda_{k+1}: removing the top-k directions buys "
-            "stability only in part; curvature outside the frozen projector limits it.")
-    elif all(larger):
-        verdict, cond = "holds-under-conditions", (
-            "Bulk-SGD tolerates a larger learning rate than SGD in every run and reaches the "
-            "quadratic-model edge 2/lambda_{k+1} in some: no loss of stability beyond what "
-            "the quadratic model predicts was seen at this horizon.")
-    else:
-        verdict, cond = "refuted", (
-            "In at least one run Bulk-SGD's largest stable learning rate is not above SGD's.")
-    lines = [f"- **{_LOSS_LABEL[loss]}, seed {s}**: SGD {r['lr_sgd']:.3g} "
-             f"(= {r['lr_sgd'] / r['edge_1']:.2f} x 2/lambda_1), Bulk-SGD {r['lr_bulk']:.3g} "
-             f"(= {r['lr_bulk'] / r['edge_1']:.2f} x 2/lambda_1 = "
-             f"{r['lr_bulk'] / r['edge_k1']:.2f} x 2/lambda_(k+1)); lambda_1 = "
-             f"{r['lambda_1']:.3g}, lambda_(k+1) = {r['lambda_k1']:.3g}."
-             for loss in LOSSES for s, r in numbers[loss].items()]
-    return Evidence(verdict, cond, "\n".join(lines), numbers, ["bulk-stability.png"])
-
-
-# -- claim 4 -----------------------------------------------------------------------------------
-#: Claim 4 criterion: the main effect of b on log10 loss is at least this multiple of a's.
-B_EFFECT_FACTOR = 3.0
+    verdict = stability_verdict([r["lr_bulk"] > r["lr_sgd"] for r in all_rows],
+                                [r["lr_bulk"] < r["edge_k1"] for r in all_rows])
+    cond, summary = stability_texts(verdict, numbers)
+    return Evidence(verdict, cond, summary, numbers, [figure])
 
 
 def _run_interpolation(quick: bool, out_dir: Path) -> Evidence:
@@ -642,117 +453,40 @@ def _run_interpolation(quick: bool, out_dir: Path) -> Evidence:
     grid = np.asarray(p.grid)
     results = {loss: {seed: interpolation_grid(loss, seed, p) for seed in p.seeds}
                for loss in LOSSES}
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    fig.subplots_adjust(wspace=0.4)
+    figure = plot_interpolation(p, results, out_dir)
     numbers, b_dominates, beats_sgd = {}, [], []
-    for ax, loss in zip(axes, LOSSES):
-        seed0 = p.seeds[0]
-        res = results[loss][seed0]
-        shown = np.log10(np.where(np.isfinite(res["loss"]), res["loss"], np.nan))
-        im = ax.imshow(shown, origin="lower", cmap="viridis", aspect="auto")
-        for i in range(len(grid)):
-            for j in range(len(grid)):
-                if not np.isfinite(res["loss"][i, j]):
-                    ax.text(j, i, "x", ha="center", va="center", color="red", fontsize=11)
-        for name, (a, b) in _METHODS.items():
-            ax.annotate(name, (_index(grid, b), _index(grid, a)), color="white", fontsize=10,
-                        ha="center", va="bottom", xytext=(0, 6), textcoords="offset points",
-                        bbox={"boxstyle": "round", "fc": "black", "alpha": 0.5})
-        ax.set_xticks(range(len(grid)), [f"{v:g}" for v in grid])
-        ax.set_yticks(range(len(grid)), [f"{v:g}" for v in grid])
-        fig.colorbar(im, ax=ax, label=f"log10 loss after {p.stab_steps} steps")
-        ax.set_xlabel("b (weight of the bulk part (I - P) g)")
-        ax.set_ylabel("a (weight of the dominant part P g)")
-        ax.set_title(f"{_LOSS_LABEL[loss]}, seed {seed0}, lr = lr*_SGD / 2 = {res['lr']:.3g}")
+    for loss in LOSSES:
         per_seed = {}
         for seed, r in results[loss].items():
-            eff_a, eff_b = _main_effects(r["loss"])
-            best, diag = _best_cells(r["loss"], grid)
+            eff_a, eff_b = main_effects(r["loss"])
+            best, diag = best_cells(r["loss"], grid)
             per_seed[seed] = {"loss": r["loss"], "start_loss": r["start"], "lr": r["lr"],
                               "effect_a": eff_a, "effect_b": eff_b, "best": best,
                               "best_scaled_sgd": diag,
-                              "sgd_loss": r["loss"][_index(grid, 1.0), _index(grid, 1.0)],
+                              "sgd_loss": r["loss"][index_of(grid, 1.0), index_of(grid, 1.0)],
                               "n_unstable": int(np.sum(~np.isfinite(r["loss"])))}
             b_dominates.append(eff_b >= B_EFFECT_FACTOR * eff_a)
             beats_sgd.append(best[1] > best[0] and best[2] < diag[2])
         numbers[loss] = per_seed
-    fig.suptitle(r"Interpolated update $\theta \leftarrow \theta - \eta\,(a P g + b (I-P) g)$ "
-                 "(x: unstable)")
-    save_figure(fig, out_dir / "bulk-interpolation.png")
-    if all(b_dominates) and all(beats_sgd):
-        verdict, cond = "holds", (
-            f"In every run the bulk weight b moves the final log-loss >= {B_EFFECT_FACTOR:g}x "
-            "more than the dominant weight a, and the best stable (a, b) has b > a and beats "
-            "the best stable scaled SGD (a = b) on the grid: weighting the bulk up is more "
-            "than a larger learning rate.")
-    elif any(b_dominates) or any(beats_sgd):
-        verdict, cond = "holds-under-conditions", (
-            f"b dominates a (>= {B_EFFECT_FACTOR:g}x effect) in {sum(b_dominates)}/"
-            f"{len(b_dominates)} runs; the best stable cell has b > a and beats the best "
-            f"scaled SGD (a = b) in "
-            f"{sum(beats_sgd)}/{len(beats_sgd)} runs.")
-    else:
-        verdict, cond = "refuted", "The bulk weight does not govern the loss in any run."
-    lines = [f"- **{_LOSS_LABEL[loss]}, seed {s}**: main effect on log10 loss of a "
-             f"{r['effect_a']:.3f}, of b {r['effect_b']:.3f}; best (a, b) = "
-             f"({r['best'][0]:g}, {r['best'][1]:g}) with loss {r['best'][2]:.4g}; best scaled "
-             f"SGD a = b = {r['best_scaled_sgd'][0]:g}: {r['best_scaled_sgd'][2]:.4g}; SGD (1, 1): "
-             f"{r['sgd_loss']:.4g} (start {r['start_loss']:.4g}); {r['n_unstable']} unstable cells."
-             for loss in LOSSES for s, r in numbers[loss].items()]
-    return Evidence(verdict, cond, "\n".join(lines), numbers, ["bulk-interpolation.png"])
-
-
-# -- claim 5 -----------------------------------------------------------------------------------
-#: Claim 5 criterion: "largely concentrated" = mean share of H and of G at least this.
-ENERGY_MAJORITY = 0.5
+    verdict = graded_verdict(b_dominates, beats_sgd)
+    cond, summary = interpolation_texts(verdict, numbers, b_dominates, beats_sgd)
+    return Evidence(verdict, cond, summary, numbers, [figure])
 
 
 def _run_energy(quick: bool, out_dir: Path) -> Evidence:
     p = _protocol(quick)
     numbers = {loss: {seed: energy_shares(loss, seed, p) for seed in p.seeds} for loss in LOSSES}
     dim = warmup(LOSSES[0], p.seeds[0], p)["dim"]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    names = ("H", "G", "F")
-    width = 0.35
-    for j, loss in enumerate(LOSSES):
-        values = np.array([[numbers[loss][s][n] for n in names] for s in p.seeds])
-        x = np.arange(len(names)) + (j - 0.5) * width
-        ax.bar(x, values.mean(axis=0), width, label=_LOSS_LABEL[loss], alpha=0.8)
-        for row in values:
-            ax.plot(x, row, "k.", ms=5)
-    ax.axhline(10 / dim, color="k", ls="--", lw=1, label="random subspace bound k/d")
-    ax.set_xticks(np.arange(len(names)), ["Hessian H", "Gauss-Newton G", "functional F"])
-    ax.set_ylabel(r"$\|P M P\|_F^2 / \|M\|_F^2$")
-    ax.set_yscale("log")
-    ax.set_title("Curvature energy inside the top-10 Hessian eigenspace (dots: seeds)")
-    ax.legend(fontsize=9)
-    save_figure(fig, out_dir / "bulk-ggn-energy.png")
-    means = {loss: {n: mean_std([numbers[loss][s][n] for s in p.seeds]) for n in names}
+    k = make_task(LOSSES[0], p).k
+    figure = plot_energy(p, numbers, k, dim, out_dir)
+    means = {loss: {n: mean_std([numbers[loss][s][n] for s in p.seeds]) for n in ("H", "G", "F")}
              for loss in LOSSES}
     concentrated = [means[loss][n][0] >= ENERGY_MAJORITY for loss in LOSSES for n in ("H", "G")]
     f_less = [means[loss]["F"][0] < means[loss]["G"][0] for loss in LOSSES]
-    if all(concentrated) and all(f_less):
-        verdict, cond = "holds", (
-            f"For both losses at least {ENERGY_MAJORITY:.0%} of the Frobenius energy of H and of "
-            "the GGN G lies in the top-k eigenspace, and the functional Hessian F is less "
-            "concentrated there than G.")
-    elif any(concentrated):
-        verdict, cond = "holds-under-conditions", (
-            f"The share reaches {ENERGY_MAJORITY:.0%} for only part of (loss, H/G): "
-            f"{sum(concentrated)}/{len(concentrated)}; F less concentrated than G for "
-            f"{sum(f_less)}/{len(f_less)} losses.")
-    else:
-        verdict, cond = "refuted", ("The curvature energy is not concentrated in the top-k "
-                                    "eigenspace.")
-    lines = [f"- **{_LOSS_LABEL[loss]}**: share of H {means[loss]['H'][0]:.3f} ± "
-             f"{means[loss]['H'][1]:.3f}, of G {means[loss]['G'][0]:.3f} ± "
-             f"{means[loss]['G'][1]:.3f}, of F {means[loss]['F'][0]:.3f} ± "
-             f"{means[loss]['F'][1]:.3f} (mean ± sd over {len(p.seeds)} seeds; random "
-             f"k-subspace bound k/d = {10 / dim:.4f})." for loss in LOSSES]
-    return Evidence(verdict, cond, "\n".join(lines), {"shares": numbers, "dim": dim},
-                    ["bulk-ggn-energy.png"])
+    verdict = energy_verdict(concentrated, f_less)
+    cond, summary = energy_texts(verdict, means, concentrated, f_less, n_seeds=len(p.seeds),
+                                 k=k, dim=dim)
+    return Evidence(verdict, cond, summary, {"shares": numbers, "dim": dim}, [figure])
 
 
 #: The study is known here by its abstract alone, which gives no title, authors or arXiv id.
@@ -766,14 +500,16 @@ register(Claim(
           "eigenspace of the Hessian -- termed the Dominant subspace -- during neural network "
           "training.",
     statement=(
-        "With U the top-k Hessian eigenvectors (k = 10 classes) at the current point and "
+        f"With U the top-k Hessian eigenvectors (k = {DIGITS_CLASSES} classes) at the current "
+        "point and "
         "P = U U^T, the alignment chi = ||P g|| / ||g|| of the full-batch gradient g is "
         "(a) far above the value for a random k-dimensional subspace, sqrt(k/d) "
         "(E[chi^2] = k/d), and (b) large: chi >= 1/sqrt(2), i.e. most of the gradient's "
         "squared norm lies in the k-dimensional subspace. Estimator: mean chi over probes "
         "after the first quarter of the warm-up, pooled over seeds, 95% percentile-bootstrap "
         "CI. Verdict: *holds* if the CI's lower end clears 1/sqrt(2) for both losses; "
-        "*holds-under-conditions* if it clears only 5 sqrt(k/d); *refuted* otherwise. The "
+        f"*holds-under-conditions* if it clears only {ALIGNMENT_FACTOR} sqrt(k/d); *refuted* "
+        "otherwise. The "
         "alignment of the minibatch gradient is reported alongside."),
     protocol=_both_protocols(lambda p: _task_text(p) + f" chi probed every {p.probe_every} steps."),
     run=_run_alignment))
@@ -792,7 +528,8 @@ register(Claim(
         f"{BULK_KEEPS_FRACTION} D_SGD (Bulk keeps training); *holds-under-conditions* if "
         "only some runs meet a criterion; *refuted* if none does."),
     protocol=_both_protocols(lambda p: _task_text(p) + (
-        f" Then {p.run_steps} steps of each method (batch 64, same lr); P recomputed every "
+        f" Then {p.run_steps} steps of each method (batch {p.batch}, same lr); P recomputed "
+        "every "
         f"{p.every} steps (a Lanczos solve costs 35-90 Hessian-vector products, "
         "~2 gradients each).")),
     run=_run_dom_stalls))

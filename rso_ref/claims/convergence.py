@@ -32,6 +32,9 @@ The yardsticks for the rate are those of GD with :math:`\eta = 1/L`:
 :math:`f(\theta_t) - f^\star \le L\|\theta_0 - \theta^\star\|^2 / (2t)` [2]_ and
 :math:`f(\theta_t) - f^\star \le (1 - \mu/L)^t (f(\theta_0) - f^\star)` [3]_.
 
+The verdict rules live in :mod:`rso_ref.claims.convergence_rules`, the pages in
+:mod:`rso_ref.claims.convergence_pages`, the figures in :mod:`rso_ref.claims.convergence_figures`.
+
 References
 ----------
 .. [1] "Recursive Subspace Optimization" (the copy used names no authors or arXiv id), §3.1.
@@ -44,42 +47,37 @@ References
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import tree
-from ..data import least_squares, load_digits, logistic_regression, minibatches
-from ..data.convex import ConvexProblem
+from ..data import load_digits, minibatches
+from ..data.convex import N_BLOCKS, BlockProblem, block_problem
 from ..hessian import hvp
 from ..nn import MLP
-from ..plots import pyplot, save_figure
 from ..rso import meta_objective, resolve_groups, rso_step
+from .common import EXACT_K
+from .convergence_figures import plot_eigs, plot_failures, plot_gaps, plot_rates
+from .convergence_pages import (convexity_texts, descent_texts, rate_conditions,  # noqa: F401
+                                rate_summary, rate_table)
+from .convergence_rules import (ASYMPTOTIC_RTOL, DESCENT_RTOL, EIG_RTOL,  # noqa: F401
+                                RSO_STEP_CAP, convexity_readings, descent_summary_rows,
+                                counterexample, descent_verdict, failure_rates,
+                                fit_linear_rate, gap_floor_of, losing, min_eig_ratio,
+                                rate_ratios, rate_verdict)
 from .registry import Claim, Evidence, register
-from ..stats import bootstrap_ci, proportion_ci
+
 
 __all__ = [
-    "EXACT_K", "BlockProblem", "make_problem", "gap_trajectory", "fit_linear_rate",
+    "EXACT_K", "BlockProblem", "block_problem", "gap_trajectory", "fit_linear_rate",
     "gap_floor", "one_over_t_constant", "meta_hessian", "meta_hessian_fd", "descent_losses",
     "mlp_trajectory", "rate_experiment", "rate_table", "rate_summary", "convexity_experiment",
     "descent_experiment", "rate_problem", "scipy_tolerance_step", "rate_budget", "rate_ratios",
     "rate_verdict", "rso_states", "failure_rates", "descent_verdict",
 ]
 
-#: Meta L-BFGS iterations standing in for an exact meta-solve ("exact" below). On the
-#: 4-dimensional convex meta-problems L-BFGS reaches the minimiser to round-off well
-#: before this (checked against the closed form in the tests).
-EXACT_K = 40
-#: Groups (contiguous blocks of the coefficient vector) on the convex problems.
-N_BLOCKS = 4
-#: Relative tolerance for "negative eigenvalue": exact float64 Hessians (autograd HVPs)
-#: carry round-off of order 1e-15 max|λ|; 1e-10 leaves a wide margin.
-EIG_RTOL = 1e-10
-#: A step "loses to GD" when f(w_K) > f(1) + DESCENT_RTOL * |L(θ)|: float64 sums of
-#: a few hundred terms are exact to ~1e-14 relative.
-DESCENT_RTOL = 1e-12
 #: Box for random meta-weights w on the MLP (RSO's weights are mostly in [0, 3]).
 W_BOX = (0.0, 3.0)
 _MLP_SIZES = (64, 32, 32, 10)
@@ -93,69 +91,9 @@ RATE_DIM = 8
 RATE_SEEDS_FULL = (0, 1, 2, 3, 4)
 RATE_SEEDS_QUICK = (0, 1)
 _RATE_CONDS_QUICK = (10.0, 1e2)
-#: Steps at most of an RSO rate run (GD gets 5κ): 5κ RSO steps at κ = 10⁴ for eight
-#: arms, two problems and five seeds would take hours of Python here.
-RSO_STEP_CAP = 3000
-#: Largest relative drift of the fitted log-rate between the last third and the last
-#: sixth of a run for it to count as asymptotic (:func:`fit_linear_rate`).
-ASYMPTOTIC_RTOL = 0.05
 #: Seeds of the descent comparison (problem draws; MLP initialisation and batch order).
 DESCENT_SEEDS_FULL = (0, 1, 2, 3, 4)
 DESCENT_SEEDS_QUICK = (0,)
-
-
-# --------------------------------------------------------------------------- problems
-@dataclass(frozen=True)
-class BlockProblem:
-    """A convex problem whose unknown is split into contiguous blocks (separate arrays).
-
-    Attributes
-    ----------
-    problem : ConvexProblem
-    sizes : tuple of int
-        Block lengths.
-    """
-
-    problem: ConvexProblem
-    sizes: tuple
-
-    def split(self, x: np.ndarray) -> list:
-        """The blocks of a full vector ``x`` (views)."""
-        return list(np.split(np.asarray(x), np.cumsum(self.sizes)[:-1]))
-
-    def value_and_grad(self, blocks: Sequence) -> tuple[float, list]:
-        """The oracle over the list of blocks (what RSO sees)."""
-        value, grad = self.problem.value_and_grad(np.concatenate(list(blocks)))
-        return value, self.split(grad)
-
-    def loss(self, blocks: Sequence, *, xp: Any) -> Any:
-        """:math:`f` of the concatenated blocks, traceable by autograd (``xp`` given)."""
-        return self.problem.value(xp.concat(list(blocks)), xp=xp)
-
-    def gap(self, blocks: Sequence) -> float:
-        """:math:`f(\\theta) - f^\\star`."""
-        return float(self.problem.value(np.concatenate(list(blocks)))) - self.problem.f_star
-
-
-def make_problem(kind: str, cond: float, *, seed: int = 0, n_blocks: int = N_BLOCKS
-                 ) -> BlockProblem:
-    r"""Least squares or L2 logistic regression with :math:`L/\mu` = ``cond``, in blocks.
-
-    Least squares: :math:`d = 40`, :math:`m = 200`, Hessian spectrum geometric from
-    :math:`L = 1` to :math:`\mu = 1/\kappa`. Logistic regression: :math:`d = 40`,
-    :math:`n = 400`, feature covariance of condition number :math:`\kappa` and top
-    eigenvalue 1, :math:`\lambda = (1/4)/(\kappa - 1)` so that the global bounds
-    :math:`\mu = \lambda`, :math:`L = 1/4 + \lambda` have :math:`L/\mu = \kappa`.
-    """
-    if kind == "least_squares":
-        problem = least_squares(200, 40, cond=cond, seed=seed)
-    elif kind == "logistic":
-        problem = logistic_regression(400, 40, cond=cond, lam=0.25 / (cond - 1.0), seed=seed)
-    else:
-        raise ValueError(f"kind must be 'least_squares' or 'logistic', got {kind!r}")
-    d = problem.dim
-    sizes = tuple(len(b) for b in np.array_split(np.arange(d), n_blocks))
-    return BlockProblem(problem, sizes)
 
 
 def _start(bp: BlockProblem) -> list:
@@ -167,21 +105,14 @@ def rate_problem(kind: str, cond: float, *, seed: int = 0, dim: int = RATE_DIM) 
     r"""The small problem of the asymptotic-rate runs: ``dim`` unknowns in 4 blocks.
 
     Least squares with :math:`m = 5d` rows or logistic regression with :math:`n = 10d`
-    samples, as :func:`make_problem` but with :math:`d` = ``dim`` (8 by default). A
+    samples (:func:`rso_ref.data.convex.block_problem`) with :math:`d` = ``dim`` (8 by
+    default). A
     geometric spectrum from :math:`L` to :math:`\mu` on few eigenvalues separates the
     two slowest ones by a factor :math:`\kappa^{1/(d-1)}` (3.7 at :math:`\kappa = 10^4`),
     so GD's slowest mode dominates after about :math:`\kappa` steps and a fit over
     :math:`t \ge 5\kappa/3` sees the asymptotic rate, not a transient.
     """
-    if kind == "least_squares":
-        problem = least_squares(5 * dim, dim, cond=cond, seed=seed)
-    elif kind == "logistic":
-        problem = logistic_regression(10 * dim, dim, cond=cond, lam=0.25 / (cond - 1.0),
-                                      seed=seed)
-    else:
-        raise ValueError(f"kind must be 'least_squares' or 'logistic', got {kind!r}")
-    sizes = tuple(len(b) for b in np.array_split(np.arange(dim), N_BLOCKS))
-    return BlockProblem(problem, sizes)
+    return block_problem(kind, cond, dim=dim, n_blocks=N_BLOCKS, seed=seed)
 
 
 def scipy_tolerance_step(bp: BlockProblem, params: Sequence, lr: float) -> list:
@@ -236,46 +167,7 @@ def gap_trajectory(bp: BlockProblem, method: str | int, steps: int, *,
 
 def gap_floor(bp: BlockProblem, gap0: float) -> float:
     """Round-off level of the gap: :math:`10^{-11}` of the first gap or of :math:`|f^\\star|`."""
-    return 1e-11 * max(gap0, abs(bp.problem.f_star))
-
-
-def _log_rate_fit(gaps: np.ndarray, start: int, stop: int) -> tuple[float, float]:
-    """Slope of log gap on steps ``start .. stop-1`` and the fit's R²."""
-    t, y = np.arange(start, stop, dtype=float), np.log(gaps[start:stop])
-    slope, intercept = np.polyfit(t, y, 1)
-    resid = y - (intercept + slope * t)
-    total = float(np.sum((y - y.mean()) ** 2))
-    return float(slope), (1.0 - float(resid @ resid) / total if total > 0 else 1.0)
-
-
-def fit_linear_rate(gaps: np.ndarray, floor: float, *, min_steps: int = 0) -> dict:
-    r"""Fit :math:`\log g_t \approx a + t\log\rho` on the asymptotic part of a run.
-
-    Let :math:`n` be the length of the leading run of gaps above ``floor``. The rate
-    is fitted by least squares on the last third, :math:`t \in [2n/3, n)`, and again on
-    the last sixth; the run counts as **asymptotic** when
-
-    * it reached the floor, or lasted at least ``min_steps`` (the caller passes
-      :math:`5\kappa`: GD's slowest mode needs of order :math:`\kappa` steps to dominate),
-    * and the two fits agree, :math:`|\log\rho_{1/3} / \log\rho_{1/6} - 1| \le`
-      :data:`ASYMPTOTIC_RTOL` (a transient still decaying shows as a drifting slope).
-
-    Returns ``rho`` (last third), ``rho_end`` (last sixth), ``r2``, ``start``, ``n``,
-    ``asymptotic``; ``rho`` is NaN with fewer than 6 points above the floor.
-    """
-    above = gaps > floor
-    n = int(np.argmin(above)) if not above.all() else gaps.size
-    start, late = (2 * n) // 3, (5 * n) // 6
-    if n - late < 3:
-        return {"rho": float("nan"), "rho_end": float("nan"), "r2": float("nan"),
-                "start": start, "n": n, "asymptotic": False}
-    slope, r2 = _log_rate_fit(gaps, start, n)
-    slope_end, _ = _log_rate_fit(gaps, late, n)
-    reached_floor = n < gaps.size
-    stable = slope_end != 0 and abs(slope / slope_end - 1.0) <= ASYMPTOTIC_RTOL
-    return {"rho": float(np.exp(slope)), "rho_end": float(np.exp(slope_end)), "r2": r2,
-            "start": start, "n": n,
-            "asymptotic": bool(stable and (reached_floor or n - 1 >= min_steps))}
+    return gap_floor_of(gap0, bp.problem.f_star)
 
 
 def one_over_t_constant(bp: BlockProblem) -> float:
@@ -340,41 +232,6 @@ def rate_experiment(quick: bool) -> dict:
     return {"conds": list(conds), "seeds": list(seeds), "rows": rows}
 
 
-def rate_ratios(rows: Sequence[dict]) -> list[dict]:
-    r"""Aggregate the runs per problem, κ and method over the seeds.
-
-    ``ratio_mean``/``ratio_std`` (``ddof=1``) are :math:`(1-\rho)/(1-\rho_{GD})` over
-    the seeds where both the method's and GD's runs are asymptotic
-    (:func:`fit_linear_rate`), ``asymptotic`` how many were; NaN where none (or one)
-    was. ``envelope_ok`` and ``linear_bound_ok`` hold for every seed, ``final_gap`` is
-    the worst seed's, ``reached_floor`` counts the seeds that reached round-off. For
-    least squares GD's asymptotic gap contraction is known, :math:`(1-\mu/L)^2` (the
-    slowest error mode shrinks by :math:`1-\mu/L` per step and the gap is quadratic in
-    it); ``gd_theory`` gives it, to check the fit.
-    """
-    gd = {(r["problem"], r["cond"], r["seed"]): r for r in rows if r["method"] == "GD"}
-    out = []
-    for key in dict.fromkeys((r["problem"], r["cond"], r["method"]) for r in rows):
-        runs = [r for r in rows if (r["problem"], r["cond"], r["method"]) == key]
-        base = [gd[(key[0], key[1], r["seed"])] for r in runs]
-        ratios = np.array([(1 - r["rho"]) / (1 - g["rho"]) for r, g in zip(runs, base)
-                           if r["asymptotic"] and g["asymptotic"]])
-        out.append({"problem": key[0], "cond": key[1], "method": key[2], "seeds": len(runs),
-                    "asymptotic": int(ratios.size),
-                    "ratio_mean": float(ratios.mean()) if ratios.size else float("nan"),
-                    "ratio_std": float(ratios.std(ddof=1)) if ratios.size > 1 else float("nan"),
-                    "rho_mean": float(np.mean([r["rho"] for r in runs])),
-                    "steps_max": max(r["steps"] for r in runs),
-                    "reached_floor": sum(r["final_gap"] <= r["floor"] for r in runs),
-                    "final_gap": max(r["final_gap"] for r in runs),
-                    "floor": max(r["floor"] for r in runs),
-                    "envelope_ok": all(r["envelope_ok"] for r in runs),
-                    "linear_bound_ok": all(r["linear_bound_ok"] for r in runs),
-                    "gd_theory": (runs[0]["gd_bound_rho"] ** 2 if key[0] == "least_squares"
-                                  else None)})
-    return out
-
-
 # ---------------------------------------------------------------- meta Hessian
 def _group_directions(grads: Sequence, groups: list) -> list:
     """:math:`d_i`: ``grads`` on group ``i``, zeros elsewhere (one full list per group)."""
@@ -421,13 +278,6 @@ def meta_hessian_fd(f: Callable[[np.ndarray], tuple], w: np.ndarray, *, eps: flo
     return 0.5 * (H + H.T)
 
 
-def _min_eig_ratio(H: np.ndarray) -> float:
-    """:math:`\\lambda_{\\min} / \\max|\\lambda|` (0 for the zero matrix)."""
-    eig = np.linalg.eigvalsh(H)
-    scale = float(np.max(np.abs(eig)))
-    return float(eig[0] / scale) if scale > 0 else 0.0
-
-
 def _digits_batches():
     ds = load_digits(test_fraction=0.2, seed=0)
     return np.asarray(ds.X_train), np.asarray(ds.y_train)
@@ -465,7 +315,7 @@ def convexity_experiment(quick: bool) -> dict:
     convex = []
     for kind in ("least_squares", "logistic"):
         for cond in conds:
-            bp = make_problem(kind, cond)
+            bp = block_problem(kind, cond)
             lr = 1.0 / bp.problem.L
             groups = resolve_groups(None, len(bp.sizes))
             x_star = np.asarray(bp.problem.x_star)
@@ -475,7 +325,7 @@ def convexity_experiment(quick: bool) -> dict:
                 for _ in range(n_w):
                     w = gen.uniform(-2.0, 4.0, size=len(groups))
                     H = meta_hessian(bp.loss, theta, grads, groups, lr, w)
-                    convex.append({"problem": kind, "cond": cond, "ratio": _min_eig_ratio(H)})
+                    convex.append({"problem": kind, "cond": cond, "ratio": min_eig_ratio(H)})
     mlp = []
     steps, every, n_rand = (40, 5, 6) if quick else (300, 10, 20)
     for activation in (("tanh",) if quick else ("tanh", "relu")):
@@ -493,7 +343,7 @@ def convexity_experiment(quick: bool) -> dict:
             for where, w in points:
                 H = meta_hessian(model.loss, params, grads, groups, _MLP_LR, w, Xb, yb)
                 mlp.append({"activation": activation, "step": t, "where": where,
-                            "w": w.tolist(), "ratio": _min_eig_ratio(H),
+                            "w": w.tolist(), "ratio": min_eig_ratio(H),
                             "eigs": np.linalg.eigvalsh(H).tolist()})
     return {"convex": convex, "mlp": mlp, "box": list(W_BOX)}
 
@@ -520,10 +370,6 @@ def descent_losses(value_and_grad: Callable, params: Sequence, *, lr: float, gro
 
 def _descent_ks(quick: bool) -> list:
     return [*range(0, 7), EXACT_K] if not quick else [0, 1, 2, 6, EXACT_K]
-
-
-def _losing(rec: dict, k: int, key: str = "rso") -> bool:
-    return rec[key][k] > rec["gd"] + DESCENT_RTOL * abs(rec["before"])
 
 
 def rso_states(bp: BlockProblem, k: int, steps: int) -> list:
@@ -566,7 +412,7 @@ def descent_experiment(quick: bool) -> dict:
         for cond in conds:
             records: dict = {k: [] for k in ks}
             for seed in seeds:
-                bp = make_problem(kind, cond, seed=seed)
+                bp = block_problem(kind, cond, seed=seed)
                 for k in ks:
                     records[k] += _compare_along(
                         rso_states(bp, k, steps), lambda t, bp=bp: bp.value_and_grad, k,
@@ -587,457 +433,55 @@ def descent_experiment(quick: bool) -> dict:
     settings.append({"setting": "MLP tanh on digits (minibatch)", "convex": False,
                      "records": records})
     for s in settings:
-        s["fail"] = {k: [_losing(r, k) for r in s["records"][k]] for k in ks}
-        s["fail_safe"] = {k: [_losing(r, k, "safe") for r in s["records"][k]] for k in ks}
+        s["fail"] = {k: [losing(r, k) for r in s["records"][k]] for k in ks}
+        s["fail_safe"] = {k: [losing(r, k, "safe") for r in s["records"][k]] for k in ks}
     return {"ks": ks, "seeds": list(seeds), "settings": settings}
-
-
-def failure_rates(settings: Sequence[dict], ks: Sequence[int], *, convex: bool) -> dict:
-    r"""Pooled failure rate per ``K`` over the (convex or MLP) settings, with its exact CI.
-
-    Returns ``{K: {"fails", "steps", "rate", "lo", "hi"}}`` with the Clopper-Pearson 95 %
-    interval (:func:`rso_ref.stats.proportion_ci`). Steps of one trajectory are not
-    independent, so the interval is optimistic by the within-trajectory correlation;
-    the per-setting fractions on the page show the spread between settings.
-    """
-    out = {}
-    for k in ks:
-        flags = [f for s in settings if s["convex"] == convex for f in s["fail"][k]]
-        rate, lo, hi = proportion_ci(int(sum(flags)), len(flags))
-        out[k] = {"fails": int(sum(flags)), "steps": len(flags), "rate": rate, "lo": lo,
-                  "hi": hi}
-    return out
-
-
-# ------------------------------------------------------------------------ figures
-_METHOD_STYLE = {"GD": {"color": "black", "lw": 2},
-                 "RSO exact": {"color": "tab:red", "lw": 3, "alpha": 0.6},
-                 "RSO scipy tol": {"color": "tab:orange", "lw": 2, "ls": "--"}}
-
-
-def _plot_gaps(rate: dict, path: Path) -> None:
-    plt = pyplot()
-    conds = rate["conds"]
-    fig, axes = plt.subplots(2, len(conds), figsize=(4.4 * len(conds), 8.2), squeeze=False,
-                             layout="constrained")
-    cmap = plt.get_cmap("viridis")
-    for r, kind in enumerate(("least_squares", "logistic")):
-        for c, cond in enumerate(conds):
-            ax = axes[r][c]
-            rows = [x for x in rate["rows"] if x["problem"] == kind and x["cond"] == cond
-                    and x["seed"] == rate["seeds"][0]]
-            for i, row in enumerate(rows):
-                style = _METHOD_STYLE.get(row["method"], {"color": cmap(i / len(rows)),
-                                                          "lw": 1.2})
-                t = np.arange(1, row["gaps"].size)
-                ax.plot(t, np.maximum(row["gaps"][1:], 1e-18), label=row["method"], **style)
-            t = np.arange(1, max(x["gaps"].size for x in rows))
-            ax.plot(t, rows[0]["C"] / t, "k--", lw=1, label="O(1/t): L‖θ₀−θ*‖²/(2t)")
-            ax.axhline(rows[0]["floor"], color="grey", lw=0.8, label="round-off floor")
-            ax.axvline(5 * cond, color="grey", lw=0.8, ls=":", label="t = 5κ")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_ylim(max(rows[0]["floor"] / 10, 1e-17), None)
-            ax.set_title(f"{kind.replace('_', ' ')}, κ = {cond:g}", fontsize=11)
-            ax.tick_params(labelsize=9)
-            if r == 1:
-                ax.set_xlabel("step t (log scale)")
-            if c == 0:
-                ax.set_ylabel("loss gap f(θₜ) − f*")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
-               fontsize=10)
-    fig.suptitle(f"Theorem 1: loss gap per step, seed {rate['seeds'][0]} (RSO: 4 blocks, "
-                 "η = 1/L; GD: η = 1/L); runs stop at round-off", fontsize=12)
-    save_figure(fig, path)
-
-
-def _plot_rates(conds: Sequence[float], table: Sequence[dict], path: Path) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained", sharey=True)
-    cmap = plt.get_cmap("viridis")
-    methods = [m for m in dict.fromkeys(r["method"] for r in table) if m != "GD"]
-    for ax, kind in zip(axes, ("least_squares", "logistic")):
-        for i, m in enumerate(methods):
-            sel = [r for r in table if r["problem"] == kind and r["method"] == m
-                   and r["asymptotic"]]
-            if not sel:
-                continue
-            style = _METHOD_STYLE.get(m, {"color": cmap(i / len(methods))})
-            ax.errorbar([r["cond"] * (1.06 ** (i - len(methods) / 2)) for r in sel],
-                        [r["ratio_mean"] for r in sel],
-                        yerr=[r["ratio_std"] if np.isfinite(r["ratio_std"]) else 0 for r in sel],
-                        marker="o", capsize=3, label=m, color=style["color"])
-        ax.axhline(1.0, color="black", lw=1.5, label="GD")
-        ax.axhline(0.25, color="tab:orange", lw=0.8, ls=":", label="a quarter of GD")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(list(conds), [f"{c:g}" for c in conds])
-        ax.set_xlabel("condition number κ = L/μ", fontsize=10)
-        ax.set_title(kind.replace("_", " "), fontsize=11)
-        ax.tick_params(labelsize=9)
-    axes[0].set_ylabel("(1 − ρ) / (1 − ρ_GD)  (> 1: faster per step)", fontsize=10)
-    axes[1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle("Asymptotic per-step rate against GD: mean ± std over the seeds whose runs "
-                 "are asymptotic (missing: not measured)", fontsize=11)
-    save_figure(fig, path)
-
-
-def _plot_eigs(conv: dict, path: Path) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    bins = np.concatenate([-np.logspace(0, -8, 17), np.logspace(-8, 0, 17)])
-    ratios = np.array([x["ratio"] for x in conv["convex"]])
-    axes[0].hist(np.clip(ratios, -1, 1), bins=bins, color="tab:blue")
-    axes[0].set_title(f"convex problems ({ratios.size} (θ, w) points)")
-    axes[0].set_xlabel("λ_min / max|λ| of the meta-Hessian (symlog)")
-    axes[0].set_ylabel("count")
-    groups = sorted({(x["activation"], x["where"]) for x in conv["mlp"]})
-    data = [[x["ratio"] for x in conv["mlp"] if (x["activation"], x["where"]) == g]
-            for g in groups]
-    axes[1].hist([np.clip(d, -1, 1) for d in data], bins=bins, stacked=True,
-                 label=[f"{a}: {w}" for a, w in groups])
-    ticks = [-1.0, -1e-3, -1e-6, 0.0, 1e-6, 1e-3, 1.0]
-    for ax in axes:
-        ax.set_xscale("symlog", linthresh=1e-8)
-        ax.set_xticks(ticks, ["−1", "−1e-3", "−1e-6", "0", "1e-6", "1e-3", "1"])
-        ax.axvline(0, color="k", lw=1)
-    axes[1].set_title("MLP on digits (RSO training states)")
-    axes[1].set_xlabel("λ_min / max|λ| of the meta-Hessian (symlog; < 0: not convex)")
-    axes[1].set_ylabel("count")
-    axes[1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle("Theorem 1 (a): is f(w) = L(θ − η Σ wᵢgᵢ) convex in w?")
-    save_figure(fig, path)
-
-
-def _plot_failures(desc: dict, summary: list, safe_ok: bool, path: Path) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(10, 5.2), layout="constrained")
-    ks = desc["ks"]
-    xs = np.array([k if k != EXACT_K else max(k for k in ks if k != EXACT_K) + 2 for k in ks],
-                  dtype=float)
-    for i, s in enumerate(summary):
-        est = np.array([s["fail_fraction"][k][0] for k in ks])
-        lo = np.array([s["fail_fraction"][k][1] for k in ks])
-        hi = np.array([s["fail_fraction"][k][2] for k in ks])
-        shift = 0.06 * (i - (len(summary) - 1) / 2)  # side by side where lines coincide
-        ax.errorbar(xs + shift, est, yerr=[est - lo, hi - est], marker="os^vD<>p"[i % 8],
-                    capsize=3, label=s["setting"])
-    ax.set_xticks(xs, [str(k) if k != EXACT_K else f"exact\n(K={EXACT_K})" for k in ks])
-    ax.set_xlabel("meta L-BFGS iterations K (start w = 1/L)", fontsize=10)
-    ax.set_ylabel("fraction of RSO's steps with loss(RSO) > loss(GD)", fontsize=10)
-    ax.set_ylim(-0.03, 1.03)
-    ax.tick_params(labelsize=9)
-    safe = "is 0 for every K and setting" if safe_ok else "is NOT always 0"
-    ax.set_title("Theorem 1 (b): does each RSO step beat the gradient step? (95% Clopper-"
-                 f"Pearson CI;\nstates along RSO's own trajectories; with safeguard=True the "
-                 f"fraction {safe})", fontsize=11)
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    save_figure(fig, path)
-
-
-def _ratio_cell(r: dict) -> str:
-    if r["method"] == "GD":
-        return "1"
-    if not r["asymptotic"]:
-        return "not measured"
-    spread = f" ± {r['ratio_std']:.2g}" if np.isfinite(r["ratio_std"]) else ""
-    return f"{r['ratio_mean']:.3g}{spread} ({r['asymptotic']}/{r['seeds']})"
-
-
-def rate_table(rows: Sequence[dict]) -> list[str]:
-    r"""The markdown lines of the Theorem 1 evidence table, one row per problem, κ, method.
-
-    ``rows`` are the aggregates of :func:`rate_ratios` (or the same records read back
-    from ``report.json``). The ratio column reads "not measured" where no seed's run was
-    asymptotic, and otherwise gives mean ± std and (asymptotic seeds / seeds). A worst
-    final gap at or below the floor reads "round-off".
-    """
-    lines = ["| problem | κ | method | steps (max) | fitted ρ (mean) | (1−ρ)/(1−ρ_GD) | "
-             "reached round-off | worst final gap | ≤ C/t | ≤ gap₀(1−μ/L)ᵗ |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        final = f"{r['final_gap']:.2e}" if r["final_gap"] > r["floor"] else "round-off"
-        lines.append(f"| {r['problem']} | {r['cond']:g} | {r['method']} | {r['steps_max']} | "
-                     f"{r['rho_mean']:.6g} | {_ratio_cell(r)} | "
-                     f"{r['reached_floor']}/{r['seeds']} | {final} | "
-                     f"{'yes' if r['envelope_ok'] else 'no'} | "
-                     f"{'yes' if r['linear_bound_ok'] else 'no'} |")
-    return lines
-
-
-def rate_summary(rows: Sequence[dict]) -> str:
-    """The evidence text of ``theorem1-rate``: what the table shows, then :func:`rate_table`."""
-    return ("Runs from θ₀ = 0 until the gap reaches round-off (10⁻¹¹ of the first gap) or "
-            f"max(5κ, 200) steps (RSO: at most {RSO_STEP_CAP}). ρ is fitted on the last "
-            "third of the steps above round-off; a run is *asymptotic* when it reached "
-            "round-off or lasted 5κ steps, and the fit on its last sixth agrees with the "
-            f"last third's to {ASYMPTOTIC_RTOL:.0%} in log ρ. The ratio (1−ρ)/(1−ρ_GD) "
-            "(> 1: faster than GD per step) is averaged over the seeds where both runs are "
-            "asymptotic, so where fewer than all seeds are (k/n < 1) it is conditional on "
-            "convergence: the slower seeds are the ones left out. The bound columns hold for "
-            "every seed. Criteria (in the code): "
-            "*holds* when every RSO run (each K and the exact meta-solve, every seed) stays "
-            "under C/t at every step and the exact runs obey the linear bound; "
-            "*holds-under-conditions* when only the exact runs stay under C/t. The SciPy-"
-            "tolerance arm is what users get, not Algorithm 1, and does not enter the "
-            "verdict.\n\n" + "\n".join(rate_table(rows)))
 
 
 # --------------------------------------------------------------------------- claims
 _SOURCE = "RSO paper §3.1, Theorem 1"
-
-
-def _ratio_text(r: dict) -> str:
-    where = f"{r['problem']} κ={r['cond']:g}"
-    if not r["asymptotic"]:
-        return f"{where}: not measured"
-    spread = f" ± {r['ratio_std']:.2g}" if np.isfinite(r["ratio_std"]) else ""
-    return f"{where}: {r['ratio_mean']:.3g}{spread} ({r['asymptotic']}/{r['seeds']} seeds)"
-
-
-def rate_verdict(rows: Sequence[dict]) -> str:
-    """The rule of ``theorem1-rate`` on the runs' records (``envelope_ok``, ``linear_bound_ok``).
-
-    *holds* when every run of Algorithm 1 (each K and the exact meta-solve; the SciPy-
-    tolerance arm is not Algorithm 1) stays under C/t and the exact runs obey the linear
-    bound; *holds-under-conditions* when only the exact runs stay under C/t; *refuted*
-    otherwise.
-    """
-    algorithm = [r for r in rows if r["method"] not in ("GD", "RSO scipy tol")]
-    exact = [r for r in algorithm if r["method"] == "RSO exact"]
-    if all(r["envelope_ok"] for r in algorithm) and all(r["linear_bound_ok"] for r in exact):
-        return "holds"
-    if all(r["envelope_ok"] for r in exact):
-        return "holds-under-conditions"
-    return "refuted"
+#: What the pages state of the MLP experiments.
+_SETUP = {"mlp_sizes": _MLP_SIZES, "mlp_lr": _MLP_LR, "mlp_batch": _MLP_BATCH, "w_box": W_BOX}
 
 
 def _run_rate(quick: bool, out_dir: Path) -> Evidence:
     rate = rate_experiment(quick)
     rows = rate["rows"]
     table = rate_ratios(rows)
-    algorithm = [r for r in rows if r["method"] not in ("GD", "RSO scipy tol")]
-    exact = [r for r in rows if r["method"] == "RSO exact"]
-    env_all = all(r["envelope_ok"] for r in algorithm)
-    linear_exact = all(r["linear_bound_ok"] for r in exact)
-    linear_all = all(r["linear_bound_ok"] for r in algorithm)
-    verdict = rate_verdict(rows)
-
-    def runs(items: Sequence[dict]) -> str:
-        return ", ".join(dict.fromkeys(f"{r['problem']} κ={r['cond']:g} {r['method']}"
-                                       for r in items))
-
-    fails = [r for r in algorithm if not r["envelope_ok"]]
-    lin_fails = [r for r in algorithm if not r["linear_bound_ok"]]
-    gd_rows = [r for r in table if r["method"] == "GD"]
-    gd_fit = [abs((1 - r["rho_mean"]) / (1 - r["gd_theory"]) - 1) for r in gd_rows
-              if r["gd_theory"] is not None and r["asymptotic"] == r["seeds"]]
-    scipy_rows = [r for r in table if r["method"] == "RSO scipy tol" and r["asymptotic"]]
-    scipy_fails = [r for r in rows if r["method"] == "RSO scipy tol" and not r["envelope_ok"]]
-    conditions = (
-        f"The RSO loss gap stays below the O(1/t) envelope L‖θ₀−θ*‖²/(2t) "
-        f"{'in every tested run' if env_all else 'NOT in every run'} "
-        f"({'no run fails' if not fails else 'failing: ' + runs(fails)}; "
-        f"{len(algorithm)} runs: K = 1…6 and exact, 2 problems, {len(rate['conds'])} κ, "
-        f"{len(rate['seeds'])} seeds). The convergence is in fact **linear**, stronger than "
-        f"O(1/t): with an exact meta-solve the gap obeys GD's linear bound gap₀(1−μ/L)ᵗ at "
-        f"every step ({'yes' if linear_exact else 'NO'}); with small K "
-        + ("also for every K tested." if linear_all else
-           "the linear bound fails for " + runs(lin_fails) + " (still under C/t).")
-        + " Conditions: full batch, η = 1/L, the unknown split into 4 contiguous blocks, "
-        "strongly convex smooth losses (least squares, L2 logistic regression).\n\n"
-        "**Speed against GD (per step, not per oracle call: an RSO step costs several "
-        "oracle calls).** GD's fitted asymptotic contraction matches the closed form "
-        "(1−μ/L)² on least squares to "
-        + (f"{max(gd_fit):.1e} relative in 1−ρ" if gd_fit else "(no asymptotic GD run)")
-        + ", so the fits below measure asymptotic rates, not transients. Exact RSO's "
-        "(1−ρ)/(1−ρ_GD): " + "; ".join(_ratio_text(r) for r in table
-                                       if r["method"] == "RSO exact")
-        + ". 'Not measured' means no seed's run was asymptotic by the rule: the RSO runs "
-        f"are capped at {RSO_STEP_CAP} steps (5κ = 5·10⁴ RSO steps per arm and seed would "
-        "take hours of Python here), or RSO's contraction kept drifting by more than "
-        f"{ASYMPTOTIC_RTOL:.0%} to the end (the exact meta-solve's per-step factor varies "
-        "with the direction of the gradient, so its rate need not settle). The earlier "
-        "reading 'exact RSO 0.94× GD at κ = 10⁴' came from 200-step fits of transients and "
-        "is withdrawn.\n\n**SciPy's default tolerances** (gtol 1e-5, ftol 2.2e-9) stop the "
-        "meta-solve at w₀ = 1/L as soon as the gradients are small, and RSO becomes a "
-        "gradient step of a quarter size: (1−ρ)/(1−ρ_GD) = "
-        + "; ".join(_ratio_text(r) for r in scipy_rows)
-        + (" (a quarter is 0.25)." if scipy_rows else ".")
-        + (" It also leaves the C/t envelope in " + runs(scipy_fails) + "."
-           if scipy_fails else " It still stays under C/t in every run."))
+    conditions = rate_conditions(rate, table)
     summary = rate_summary(table)
-    _plot_gaps(rate, out_dir / "theorem1-rate-gaps.png")
-    _plot_rates(rate["conds"], table, out_dir / "theorem1-rate-fitted.png")
+    plot_gaps(rate, out_dir / "theorem1-rate-gaps.png")
+    plot_rates(rate["conds"], table, out_dir / "theorem1-rate-fitted.png")
     numbers = {"conds": rate["conds"], "seeds": rate["seeds"], "table": table,
                "rows": [{k: v for k, v in r.items() if k != "gaps"} for r in rows]}
-    return Evidence(verdict, conditions, summary, numbers,
+    return Evidence(rate_verdict(rows), conditions, summary, numbers,
                     ["theorem1-rate-gaps.png", "theorem1-rate-fitted.png"])
-
-
-def _fraction_ci(flags: Sequence[bool], seed: int = 0) -> list:
-    x = np.asarray(flags, dtype=float)
-    if x.min() == x.max():  # all equal: the bootstrap interval is the point
-        return [float(x.mean())] * 3
-    return list(bootstrap_ci(x, seed=seed))
 
 
 def _run_convexity(quick: bool, out_dir: Path) -> Evidence:
     conv = convexity_experiment(quick)
-    convex_ratios = np.array([x["ratio"] for x in conv["convex"]])
-    convex_ok = bool(convex_ratios.min() >= -EIG_RTOL)
-    by_where = {}
-    for x in conv["mlp"]:
-        by_where.setdefault(f"{x['activation']}: {x['where']}", []).append(x["ratio"] < -EIG_RTOL)
-    neg = {k: _fraction_ci(v) for k, v in by_where.items()}
-    mlp_neg = any(any(v) for v in by_where.values())
-    if not convex_ok:
-        verdict = "refuted"
-    elif mlp_neg:
-        verdict = "holds-under-conditions"
-    else:
-        verdict = "holds"
-    worst = min(conv["mlp"], key=lambda x: x["ratio"])
-    conditions = (
-        ("Holds for convex losses (the theorem's assumption): the meta-Hessian "
-         "η²Dᵀ∇²L(θ')D is positive semi-definite at every tested (θ, w) "
-         f"(min λ_min/max|λ| = {convex_ratios.min():.2e} ≥ −{EIG_RTOL:g}). " if convex_ok else
-         f"A convex problem gave a negative meta-Hessian eigenvalue "
-         f"(λ_min/max|λ| = {convex_ratios.min():.2e}). ")
-        + ("It **fails for neural networks**: on an MLP trained on digits the meta-objective "
-           "has negative curvature at some w, so 'convex in w' cannot be used beyond convex "
-           f"losses. Worst point: {worst['activation']} MLP, step {worst['step']}, "
-           f"w = {np.round(worst['w'], 3).tolist()}, eigenvalues "
-           f"{np.array(worst['eigs']).round(6).tolist()}." if mlp_neg else
-           "No negative curvature was found on the MLP either."))
-    lines = ["| MLP, where w is taken | points | fraction with λ_min < 0 | 95% CI |",
-             "|---|---|---|---|"]
-    for k, (est, lo, hi) in neg.items():
-        lines.append(f"| {k} | {len(by_where[k])} | {est:.2f} | [{lo:.2f}, {hi:.2f}] |")
-    summary = (
-        f"Exact meta-Hessians (autograd Hessian-vector products, one per group) at "
-        f"{convex_ratios.size} random (θ, w) on the convex problems (θ around θ*, "
-        f"w uniform in [−2, 4]⁴) and on an MLP {_MLP_SIZES} (one group per layer, η = "
-        f"{_MLP_LR}) along RSO training (K=6, batch {_MLP_BATCH}), at w = 1/L, w = 1, the "
-        f"K=6 meta-solution w* and random w in [{W_BOX[0]}, {W_BOX[1]}]³. λ_min counts as "
-        f"negative below −{EIG_RTOL:g}·max|λ| (round-off is ~1e-15 of it).\n\n"
-        + "\n".join(lines))
-    _plot_eigs(conv, out_dir / "theorem1-meta-convexity-eigs.png")
+    readings = convexity_readings(conv)
+    conditions, summary = convexity_texts(readings, _SETUP)
+    plot_eigs(conv, out_dir / "theorem1-meta-convexity-eigs.png")
+    convex_ratios = readings["convex_ratios"]
     numbers = {"convex_min_ratio": float(convex_ratios.min()),
                "convex_points": int(convex_ratios.size),
-               "mlp_negative_fraction": neg, "mlp_worst": worst}
-    return Evidence(verdict, conditions, summary, numbers, ["theorem1-meta-convexity-eigs.png"])
-
-
-def _counterexample(s: dict, k: int) -> dict | None:
-    for rec, bad in zip(s["records"][k], s["fail"][k]):
-        if bad:
-            return {"setting": s["setting"], "K": k, "seed": rec["seed"], "step": rec["step"],
-                    "loss_before": rec["before"], "loss_gd": rec["gd"],
-                    "loss_rso": rec["rso"][k], "theta": rec["theta"]}
-    return None
-
-
-def _rate_cell(c: dict) -> str:
-    return f"{c['fails']}/{c['steps']} = {c['rate']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}]"
-
-
-def descent_verdict(pooled: dict, safe_ok: bool) -> str:
-    """The rule of ``theorem1-descent-vs-gd`` on the pooled failure counts per K.
-
-    *refuted* if the exact meta-solve ever loses on a convex problem (impossible for a
-    convex meta-problem, so a bug or a false premise) or the safeguard ever loses;
-    *holds-under-conditions* if some K >= 1 loses somewhere; *holds* otherwise (K = 0, no
-    meta-solve at all, is reported but does not decide). ``pooled`` is
-    ``{"convex": failure_rates(...), "mlp": ...}`` (keys may be ints or, read back from
-    JSON, strings).
-    """
-    exact = pooled["convex"].get(EXACT_K, pooled["convex"].get(str(EXACT_K)))
-    if exact["fails"] or not safe_ok:
-        return "refuted"
-    # K = 0 runs no meta-solve (w = 1/L, a shortened gradient step that must lose on a
-    # convex problem): reported beside, it is not "RSO with L-BFGS" and does not decide.
-    if any(c["fails"] for group in pooled.values() for k, c in group.items()
-           if int(k) != 0):
-        return "holds-under-conditions"
-    return "holds"
+               "mlp_negative_fraction": readings["neg"], "mlp_worst": readings["worst"]}
+    return Evidence(readings["verdict"], conditions, summary, numbers,
+                    ["theorem1-meta-convexity-eigs.png"])
 
 
 def _run_descent(quick: bool, out_dir: Path) -> Evidence:
     desc = descent_experiment(quick)
-    ks = desc["ks"]
-    settings = desc["settings"]
-    summary_rows = []
-    for s in settings:
-        summary_rows.append({"setting": s["setting"], "convex": s["convex"],
-                             "fail_fraction": {k: list(proportion_ci(int(sum(s["fail"][k])),
-                                                                     len(s["fail"][k])))
-                                               for k in ks},
-                             "steps": {k: len(s["fail"][k]) for k in ks},
-                             "safe_fail": {k: float(np.mean(s["fail_safe"][k])) for k in ks}})
+    ks, settings = desc["ks"], desc["settings"]
+    summary_rows = descent_summary_rows(settings, ks)
     pooled = {"convex": failure_rates(settings, ks, convex=True),
               "mlp": failure_rates(settings, ks, convex=False)}
-    exact_convex_ok = pooled["convex"][EXACT_K]["fails"] == 0
     safe_ok = all(not any(s["fail_safe"][k]) for s in settings for k in ks)
     verdict = descent_verdict(pooled, safe_ok)
-    examples = [c for s in settings for k in ks if (c := _counterexample(s, k))]
-    k1 = [c for c in examples if c["K"] == 1]
-    clean = [k for k in ks if all(pooled[g][j]["fails"] == 0 for g in pooled
-                                  for j in ks if j >= k)]
-    no_loss = " and ".join(
-        f"{'convex' if g == 'convex' else 'MLP'}: 0 of "
-        f"{sum(pooled[g][j]['steps'] for j in ks if j >= clean[0])}" for g in pooled
-    ) if clean else ""
-    conditions = (
-        ("With an exact meta-solve on the convex problems no RSO step lost to the gradient "
-         f"step ({_rate_cell(pooled['convex'][EXACT_K])}, 95 % Clopper-Pearson interval; it "
-         "must not: w = 1 is a feasible point of a convex meta-problem). "
-         if exact_convex_ok else "An exact meta-solve lost to GD on a convex problem "
-         f"({_rate_cell(pooled['convex'][EXACT_K])}). ")
-        + "With the Algorithm-1 start w = 1/L and **too few meta iterations** the claim "
-        "fails: pooled failure rates along RSO's own trajectories, convex / MLP: "
-        + "; ".join(f"K = {k}: {pooled['convex'][k]['rate']:.3f} "
-                    f"[{pooled['convex'][k]['lo']:.3f}, {pooled['convex'][k]['hi']:.3f}] / "
-                    f"{pooled['mlp'][k]['rate']:.3f} [{pooled['mlp'][k]['lo']:.3f}, "
-                    f"{pooled['mlp'][k]['hi']:.3f}]" for k in ks if k != EXACT_K and
-                    pooled["convex"][k]["fails"] + pooled["mlp"][k]["fails"])
-        + ". "
-        + ("Counterexamples with K = 1: "
-           + "; ".join(f"{c['setting']}, seed {c['seed']}, step {c['step']}: loss after RSO "
-                       f"{c['loss_rso']:.10g} > after GD {c['loss_gd']:.10g}"
-                       for c in k1[:3]) + " (θ stored in report.json). " if k1 else "")
-        + (f"From K = {clean[0]} on no tested step lost ({no_loss} comparisons; the per-K "
-           "95 % upper bounds are in the table), including the exact "
-           f"K = {EXACT_K} on the non-convex MLP meta-problem, where it is not guaranteed. "
-           if clean else "Some step lost at every K tested. ")
-        + ("`safeguard=True` (evaluate w = 1 and keep the better) restores the property at "
-           "every step and K." if safe_ok else "`safeguard=True` did NOT restore it."))
-    head = "| setting | " + " | ".join(f"K={k}" if k != EXACT_K else "exact" for k in ks) + " |"
-    lines = [head, "|---|" + "---|" * len(ks)]
-    for s in summary_rows:
-        cells = [f"{s['fail_fraction'][k][0]:.2f} [{s['fail_fraction'][k][1]:.2f}, "
-                 f"{s['fail_fraction'][k][2]:.2f}] (n={s['steps'][k]})" for k in ks]
-        lines.append(f"| {s['setting']} | " + " | ".join(cells) + " |")
-    for group, name in (("convex", "**all convex, pooled**"), ("mlp", "**MLP, pooled**")):
-        lines.append(f"| {name} | " + " | ".join(
-            f"{pooled[group][k]['rate']:.3f} [{pooled[group][k]['lo']:.3f}, "
-            f"{pooled[group][k]['hi']:.3f}]" for k in ks) + " |")
-    summary = (
-        "Fraction of steps where the loss after the RSO step exceeds the loss after the "
-        f"gradient step θ − ηg by more than {DESCENT_RTOL:g}·|L(θ)|, with the exact 95 % "
-        "Clopper-Pearson interval (steps of one trajectory are correlated, so the interval "
-        "is optimistic; the per-setting rows show the spread). For each K the states are "
-        f"the ones RSO with that K visits, seeds {desc['seeds']}. Convex problems: η = 1/L, "
-        "4 blocks, from θ₀ = 0 until the gap reaches round-off (afterwards every comparison "
-        f"is decided by round-off). MLP {_MLP_SIZES} tanh on digits: η = {_MLP_LR}, one "
-        "group per layer, RSO-training states, the step's minibatch loss. K = 0 is the "
-        "Algorithm-1 start w = 1/L itself (no meta-solve; reported, not deciding). Criteria "
-        "(in the code): *refuted* if an exact meta-solve loses on a convex problem or the "
-        "safeguard ever loses; *holds-under-conditions* if some K >= 1 loses; *holds* "
-        "otherwise.\n\n"
-        + "\n".join(lines))
-    _plot_failures(desc, summary_rows, safe_ok, out_dir / "theorem1-descent-vs-gd-failures.png")
+    conditions, summary = descent_texts(desc, pooled, summary_rows, safe_ok, _SETUP)
+    plot_failures(desc, summary_rows, safe_ok, out_dir / "theorem1-descent-vs-gd-failures.png")
+    examples = [c for s in settings for k in ks if (c := counterexample(s, k))]
     numbers = {"ks": ks, "seeds": desc["seeds"], "settings": summary_rows, "pooled": pooled,
                "counterexamples": examples}
     return Evidence(verdict, conditions, summary, numbers,

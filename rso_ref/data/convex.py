@@ -86,7 +86,7 @@ import abc
 import dataclasses
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -94,7 +94,8 @@ from .. import backend
 from ..validation import check_int, check_nonnegative, check_positive, check_real
 
 __all__ = ["ConvexProblem", "LeastSquares", "LogisticRegression", "least_squares",
-           "logistic_regression", "geometric_spectrum"]
+           "logistic_regression", "geometric_spectrum", "BlockProblem", "block_problem",
+           "BLOCK_DIM", "N_BLOCKS", "ROWS_PER_UNKNOWN"]
 
 _VERIFY_RTOL = 1e-13   # accepted relative gradient norm at x_star
 _NEWTON_RTOL = 1e-15   # Newton stops here, or when round-off stops progress
@@ -483,3 +484,67 @@ def logistic_regression(n_samples: int = 500, n_features: int = 20, *, cond: flo
     w_star = _newton(host)
     host = dataclasses.replace(host, x_star=w_star, f_star=float(host.value(w_star)))
     return _moved(_verified(host), xp, dtype, device)
+
+
+# ------------------------------------------------------------------ problems in blocks
+#: Unknowns of :func:`block_problem` by default (the convex settings of the RSO claims).
+BLOCK_DIM = 40
+#: Contiguous blocks (separate arrays, one RSO group each) of :func:`block_problem`.
+N_BLOCKS = 4
+#: Rows (least squares) and samples (logistic regression) per unknown in :func:`block_problem`.
+ROWS_PER_UNKNOWN = {"least_squares": 5, "logistic": 10}
+
+
+@dataclass(frozen=True)
+class BlockProblem:
+    """A convex problem whose unknown is split into contiguous blocks (separate arrays).
+
+    Attributes
+    ----------
+    problem : ConvexProblem
+        The problem on the full vector.
+    sizes : tuple of int
+        Block lengths.
+    """
+
+    problem: ConvexProblem
+    sizes: tuple
+
+    def split(self, x: np.ndarray) -> list:
+        """The blocks of a full vector ``x`` (views)."""
+        return list(np.split(np.asarray(x), np.cumsum(self.sizes)[:-1]))
+
+    def value_and_grad(self, blocks: Sequence) -> tuple[float, list]:
+        """The oracle over the list of blocks (what RSO sees)."""
+        value, grad = self.problem.value_and_grad(np.concatenate(list(blocks)))
+        return value, self.split(grad)
+
+    def loss(self, blocks: Sequence, *, xp: Any) -> Any:
+        """:math:`f` of the concatenated blocks, traceable by autograd (``xp`` given)."""
+        return self.problem.value(xp.concat(list(blocks)), xp=xp)
+
+    def gap(self, blocks: Sequence) -> float:
+        r""":math:`f(\theta) - f^\star`."""
+        return float(self.problem.value(np.concatenate(list(blocks)))) - self.problem.f_star
+
+
+def block_problem(kind: str, cond: float, *, dim: int = BLOCK_DIM, n_blocks: int = N_BLOCKS,
+                  seed: int = 0) -> BlockProblem:
+    r"""Least squares or L2 logistic regression with :math:`L/\mu` = ``cond``, in blocks.
+
+    Least squares: :math:`d` = ``dim`` unknowns, :math:`m = 5d` rows, Hessian spectrum
+    geometric from :math:`L = 1` to :math:`\mu = 1/\kappa`. Logistic regression:
+    :math:`n = 10d` samples, feature covariance of condition number :math:`\kappa` and top
+    eigenvalue 1, :math:`\lambda = (1/4)/(\kappa - 1)` so that the global bounds
+    :math:`\mu = \lambda`, :math:`L = 1/4 + \lambda` have :math:`L/\mu = \kappa`. The
+    unknown is cut into ``n_blocks`` contiguous blocks (:func:`numpy.array_split` sizes).
+    """
+    if kind == "least_squares":
+        problem = least_squares(ROWS_PER_UNKNOWN[kind] * dim, dim, cond=cond, seed=seed)
+    elif kind == "logistic":
+        problem = logistic_regression(ROWS_PER_UNKNOWN[kind] * dim, dim, cond=cond,
+                                      lam=0.25 / (cond - 1.0), seed=seed)
+    else:
+        raise ValueError(f"kind must be 'least_squares' or 'logistic', got {kind!r}")
+    sizes = tuple(len(b) for b in np.array_split(np.arange(dim), n_blocks))
+    return BlockProblem(problem, sizes)

@@ -15,9 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import metrics
-from ..claims.ablations import EQUIVALENCE_MARGIN
 from ..compare import finished, gradient_evaluations_per_step
-from ..stats import detectable_effect, holm, mean_std, tost_diff, welch_diff
+from ..stats import EQUIVALENCE_MARGIN, detectable_effect, holm, mean_std, tost_diff, welch_diff
 
 __all__ = ["analyse", "conclusion", "budget_epochs", "equivalence_conclusion",
            "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW", "EQUIVALENCE_MARGIN"]

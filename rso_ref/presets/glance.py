@@ -2,7 +2,7 @@
 
 The claims' verdicts come from ``theory/report.json`` (:mod:`rso_ref.claims.report`), the
 Table 1 analogues from ``theory/tables/table1-*/report.json`` (the presets), and the
-ablations' sentence from :func:`rso_ref.claims.ablations.readme_sentence`; so the README
+ablations' sentence from :func:`rso_ref.readings.readme_sentence`; so the README
 cannot state a verdict or a number that the pages do not. ``tests/test_readme.py``
 checks that the README holds exactly :func:`results_at_a_glance`; after re-running
 claims or presets, :func:`write_glance` rewrites the block.
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ..checkpoint import write_text_atomic
-from ..claims.ablations import readme_sentence
+from ..readings import readme_sentence
 from .pages import arm_label
 
 __all__ = ["GLANCE_BEGIN", "GLANCE_END", "results_at_a_glance", "write_glance"]

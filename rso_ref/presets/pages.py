@@ -13,10 +13,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..checkpoint import write_json_atomic, write_text_atomic
-from ..claims.ablations import EQUIVALENCE_MARGIN
 from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
 from ..optim.registry import DEFAULT_OPTIONS
+from ..stats import EQUIVALENCE_MARGIN
 from .analysis import (LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, conclusion,
                        equivalence_conclusion)
 from .diagnostics import diagnostics_section, has_diagnostics, plot_diagnostics

@@ -106,7 +106,7 @@ def test_overhead_is_counted_in_oracle_calls_and_refutes_the_paper_figures():
     assert "K16_no_gain@steps" not in v["sub"]
     entry = {"verdict": v["overall"], "numbers": {
         "sub_verdicts": v["sub"], "tests": v["tests"], "tost": v["tost"],
-        "overhead_calls": v["overhead_calls"]}}
+        "overhead_calls": v["overhead_calls"], "protocol": {"depth": ablations.DEPTH}}}
     sentence = ablations.readme_sentence(entry)
     assert sentence.startswith("The §4.5 ablations (`ablations`, 8-layer MLP on the digits) "
                                "are **refuted** at small scale")

@@ -100,7 +100,7 @@ def test_alignment_far_above_chance_but_dominant_only_for_cross_entropy(evidence
     # the page's words are the readings of the numbers it prints
     text = ev["bulk-alignment"].conditions
     for loss in B.LOSSES:
-        assert f"{B._LOSS_LABEL[loss]}: {nums[loss]['share_reading']}" in text
+        assert f"{B.LOSS_LABEL[loss]}: {nums[loss]['share_reading']}" in text
 
 
 def test_share_reading_follows_the_interval():
@@ -148,3 +148,10 @@ def test_ggn_energy_concentrated_and_functional_hessian_not(evidence):
         assert shares["cross_entropy"][seed]["G"] >= B.ENERGY_MAJORITY
         for loss in B.LOSSES:
             assert shares[loss][seed]["F"] < shares[loss][seed]["G"]
+
+
+def test_prose_numbers_match_the_data():
+    """The protocol's digits numbers are rendered from constants: they match the data."""
+    ds = B._digits()
+    assert ds.X_train.shape == (B.DIGITS_TRAIN_ROWS, B.DIGITS_FEATURES)
+    assert ds.n_classes == B.DIGITS_CLASSES

@@ -11,6 +11,7 @@ import pytest
 
 from rso_ref import tree
 from rso_ref.claims import convergence as conv
+from rso_ref.data.convex import block_problem
 from rso_ref.claims.registry import get
 from rso_ref.rso import meta_objective, resolve_groups, rso_step
 
@@ -120,7 +121,7 @@ def test_rate_problem_rejects_an_unknown_kind():
 
 def test_make_problem_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="kind"):
-        conv.make_problem("hinge", 10.0)
+        block_problem("hinge", 10.0)
 
 
 def test_fit_linear_rate_recovers_a_geometric_sequence():
@@ -132,7 +133,7 @@ def test_fit_linear_rate_recovers_a_geometric_sequence():
 
 
 def test_exact_meta_solve_reaches_the_closed_form_minimiser():
-    bp = conv.make_problem("least_squares", 100.0)
+    bp = block_problem("least_squares", 100.0)
     lr = 1.0 / bp.problem.L
     params = bp.split(np.ones(bp.problem.dim))
     _, grads = bp.value_and_grad(params)
@@ -168,7 +169,7 @@ def test_meta_hessian_has_negative_eigenvalues_on_the_mlp(convexity):
 
 
 def test_meta_hessian_matches_the_least_squares_closed_form():
-    bp = conv.make_problem("least_squares", 1e3)
+    bp = block_problem("least_squares", 1e3)
     gen = np.random.default_rng(3)
     params = bp.split(gen.standard_normal(bp.problem.dim))
     _, grads = bp.value_and_grad(params)
@@ -222,7 +223,7 @@ def test_algorithm1_start_loses_to_gd_and_safeguard_restores(descent):
 def test_stored_counterexample_reproduces(descent):
     example = next(c for c in descent.numbers["counterexamples"]
                    if c["K"] == 1 and c["setting"] == "least_squares, κ=10")
-    bp = conv.make_problem("least_squares", 10.0, seed=example["seed"])
+    bp = block_problem("least_squares", 10.0, seed=example["seed"])
     lr = 1.0 / bp.problem.L
     params = bp.split(np.asarray(example["theta"]))
     res = rso_step(bp.value_and_grad, params, lr=lr, meta_iters=1)
@@ -235,7 +236,7 @@ def test_stored_counterexample_reproduces(descent):
 
 
 def test_rso_states_follow_rso_and_stop_at_round_off():
-    bp = conv.make_problem("least_squares", 10.0, seed=2)
+    bp = block_problem("least_squares", 10.0, seed=2)
     states = conv.rso_states(bp, 6, 500)
     assert 5 < len(states) < 500  # converged to round-off well before 500 steps
     nxt = rso_step(bp.value_and_grad, states[3], lr=1.0 / bp.problem.L, meta_iters=6).params

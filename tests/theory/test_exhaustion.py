@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rso_ref.claims import exhaustion as ex
+from rso_ref.claims import exhaustion_rules as rules
 from rso_ref.claims.registry import get
 
 
@@ -45,7 +46,7 @@ def test_centred_ci_detects_the_sign_of_an_ar1(phi, sign):
     series = [_ar1(phi, 400, seed=s) for s in range(3)]
     est, lo, hi, null = ex.centred_lag1_ci(series, phase_len=40, n_boot=500)
     # 1200 steps: the CI half-width is about 0.06, far less than |phi| = 0.5.
-    assert ex._sign(lo, hi, null) == sign
+    assert rules._sign(lo, hi, null) == sign
     assert lo <= est <= hi
 
 
@@ -58,7 +59,7 @@ def test_raw_product_of_positive_weights_is_positive():
 def _centred_cell(phi: float, n: int, n_series: int, first_seed: int = 0) -> dict:
     series = [_ar1(phi, n, seed=s) for s in range(first_seed, first_seed + n_series)]
     est, lo, hi, null = ex.centred_lag1_ci(series, phase_len=40, n_boot=500)
-    return ex._reading(est, lo, hi, null)
+    return rules.cell_reading(est, lo, hi, null)
 
 
 def _classify(cell: dict, **kwargs) -> list[dict]:
@@ -69,12 +70,12 @@ def test_skewed_interval_excluding_the_null_is_significant():
     # Heavy-tailed products: estimate 1e6, 95% CI [2e5, 5e6]. The side facing 0 gives
     # SE = 8e5 / 1.96 and z = 2.45, so the test agrees with the interval (refuted: > 0);
     # the symmetric SE from the full width, 4.8e6 / 3.92, would give z = 0.82.
-    cell = ex._reading(1e6, 2e5, 5e6, 0.0)
+    cell = rules.cell_reading(1e6, 2e5, 5e6, 0.0)
     (res,) = _classify(cell)
     assert (res["outcome"], res["basis"]) == ("refuted", "opposite direction")
     assert np.isclose(res["z"], 1.959964 * 1e6 / 8e5, rtol=1e-6)
     # An estimate outside its own interval (skewed ratio) falls back to the half-width.
-    odd = ex._reading(0.5, 0.6, 1.0, 0.0)
+    odd = rules.cell_reading(0.5, 0.6, 1.0, 0.0)
     assert odd["se_below"] == odd["se_above"] == pytest.approx(0.4 / (2 * 1.959964), rel=1e-6)
 
 
@@ -311,3 +312,10 @@ def test_figure1_quick_verdict_and_its_basis(quick_runs):
     (growth,) = ev.numbers["abs_sum"].values()
     assert growth["ratio"] == growth["end"] / growth["start"] and growth["max"] >= growth["end"]
     assert all((out / name).is_file() for name in ev.figures)
+
+
+def test_prose_numbers_match_the_data():
+    """The protocol's digits numbers are rendered from constants: they match the data."""
+    assert ex._digits("mlp")[0].shape[0] == ex.DIGITS_TRAIN_ROWS
+    assert ex.steps_per_epoch() == ex._STEPS_PER_EPOCH
+    assert ex.phase_steps() == ex._PHASE_STEPS
