@@ -47,7 +47,8 @@ from typing import Any, Callable, Sequence
 
 from . import backend, tree
 from .lanczos import top_eigenpairs
-from .validation import check_callable, check_choice, check_int, check_positive
+from .validation import (NonFiniteError, check_callable, check_choice, check_int,
+                         check_positive)
 
 __all__ = [
     "hvp",
@@ -364,8 +365,14 @@ def functional_hvp(forward: Callable[..., Any], params: Sequence, v: Sequence, X
     return hvp(lambda p, *, xp: xp.sum(c * forward(p, X, xp=xp)), params, v)
 
 
-def as_matvec(product: Callable[[list], list], like: Sequence) -> Callable[[Any], Any]:
+def as_matvec(product: Callable[[list], list], like: Sequence, *,
+              name: str = "product") -> Callable[[Any], Any]:
     """Turn a product on parameter trees into one on flat vectors (for Lanczos).
+
+    Every output of ``product`` is checked to be a list of arrays shaped like ``like``
+    (Python structure only, no device sync), and the first one to be finite (one
+    reduction per operator, not per product): a NaN or a wrong type would otherwise
+    surface deep inside the eigensolver.
 
     Parameters
     ----------
@@ -373,16 +380,41 @@ def as_matvec(product: Callable[[list], list], like: Sequence) -> Callable[[Any]
         ``product(v_tree) -> tree``, e.g. a Hessian-vector product.
     like : list of arrays
         The parameter tree whose shapes the flat vectors follow.
+    name : str, default "product"
+        How error messages name ``product`` (e.g. ``"hvp_fn(params, v)"``).
 
     Returns
     -------
     callable
         ``matvec(v)``: a 1-D array of length ``sum(p.size for p in like)`` to
         ``flatten(product(unflatten(v, like)))``.
+
+    Raises
+    ------
+    TypeError
+        If ``product`` is not callable; when called, if ``product`` returns something
+        other than a list of arrays.
+    ValueError
+        When called, if ``product`` returns arrays not shaped like ``like``.
+    rso_ref.validation.NonFiniteError
+        When called, if the first output of ``product`` holds NaN or inf.
     """
     check_callable(product, "product")
     like = list(like)
-    return lambda vector: tree.flatten(product(tree.unflatten(vector, like)))
+    checked_finite = False
+
+    def matvec(vector: Any) -> Any:
+        nonlocal checked_finite
+        out = product(tree.unflatten(vector, like))
+        tree.check_params(out, f"the output of {name}")
+        tree.check_like(out, like, f"the output of {name}", "params")
+        if not checked_finite:
+            if not tree.all_finite(out):
+                raise NonFiniteError(f"{name} returned NaN or inf entries")
+            checked_finite = True
+        return tree.flatten(out)
+
+    return matvec
 
 
 def sharpness(matvec: Callable[[Any], Any], dim: int, *, tol: float = 1e-8, seed: int = 0,

@@ -25,7 +25,10 @@ no array library itself), whatever the backend of the parameters.
 
 References
 ----------
-.. [1] "Recursive Subspace Optimization", ``shared/papers/rso-paper.txt``, §2–3.
+.. [1] "Recursive Subspace Optimization" (2025), §2–3, https://fractalthoughtengine.com/
+       portfolio/2025/06/30/recursive-subspace-paper.html (no arXiv id); the method was
+       first described in A. Charneski, "Recursive Subspace and Quadratic Quasi-Newton
+       Optimization" (2017), http://blog.simiacryptus.com/2017/12/optimization-research.html.
 .. [2] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006,
        ch. 7 (L-BFGS), doi:10.1007/978-0-387-40065-5.
 """
@@ -294,11 +297,16 @@ def evaluate_oracle(oracle: Oracle, params: list, name: str, where: str) -> tupl
     Raises
     ------
     TypeError
-        If the oracle does not return a pair ``(loss, grads)`` (``name`` is named).
+        If the oracle does not return a pair ``(loss, grads)`` whose ``grads`` is a list
+        of arrays (``name`` is named).
     ValueError
         If ``grads`` does not match ``params``.
     """
     loss, grads = check_pair(oracle(params), name, where)
+    try:
+        tree.check_params(grads, f"{name}'s grads")
+    except TypeError as exc:
+        raise TypeError(f"{exc}, {where}") from None
     grads = list(grads)
     tree.check_like(grads, params)
     return loss, grads
@@ -514,8 +522,9 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         ``meta_iters``, 0 included), or :math:`f(w_0)` or :math:`\nabla f(w_0)` is: the
         step would otherwise return non-finite parameters or fail inside the meta-solve.
     TypeError
-        If ``value_and_grad`` does not return a pair ``(loss, grads)`` with a scalar loss,
-        or ``lr``/``meta_iters`` are not numbers.
+        If ``params`` or ``grads`` is not a list of arrays (``None``, a bare array: wrap
+        it, ``[x]``), if ``value_and_grad`` does not return a pair ``(loss, grads)`` with
+        a scalar loss and a list of arrays, or ``lr``/``meta_iters`` are not numbers.
     ValueError
         Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes; ``loss``
         without ``grads`` or ``grads`` without ``loss``; ``params`` on
@@ -579,6 +588,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     meta_iters = check_int(meta_iters, "meta_iters")
     check_flag(normalize, "normalize")
     check_flag(safeguard, "safeguard")
+    tree.check_params(params, "params")
     params = list(params)
     if not params:
         raise ValueError("params must hold at least one array")
@@ -592,6 +602,8 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         loss, grads = evaluate_oracle(value_and_grad, params, "value_and_grad", "at params")
     elif loss is None:
         raise ValueError("grads was given without loss; pass both or neither")
+    else:
+        tree.check_params(grads, "grads")
     grads = list(grads)
     tree.check_like(grads, params)
     array_namespace(params, grads, names=["params", "grads"])

@@ -233,6 +233,29 @@ def test_a_missing_closure_is_refused_as_torch_lbfgs_refuses_it():
         opt.step(None)
 
 
+@pytest.mark.parametrize("returned, match", [
+    (lambda loss: "abc", r"closure must return the loss .*got str"),
+    (lambda loss: [loss.item()], r"closure must return the loss .*got list"),
+    (lambda loss: torch.stack([loss, loss]), r"closure must return the loss as a scalar .*"
+                                             r"shape \(2,\)"),
+])
+def test_a_closure_returning_no_scalar_loss_is_named_and_nothing_moves(returned, match):
+    net = _net()
+    X, y = _batch()
+    opt = RSO(net.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in net.parameters()]
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(X), y)
+        loss.backward()
+        return returned(loss)
+
+    with pytest.raises(TypeError, match=match):
+        opt.step(closure)
+    _close(list(net.parameters()), before, rtol=0)
+
+
 def test_batchnorm_statistics_change_once_per_step():
     net, (X, y) = _net(batchnorm=True), _batch()
     bn = net[0][1]

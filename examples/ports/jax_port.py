@@ -51,7 +51,8 @@ dense layers :math:`Y = X W + b` with ``W`` of shape ``(fan_in, fan_out)``,
 
 References
 ----------
-.. [1] RSO paper, Algorithm 1 (``../shared/papers/rso-paper.txt``).
+.. [1] "Recursive Subspace Optimization" (2025), Algorithm 1,
+       https://fractalthoughtengine.com/portfolio/2025/06/30/recursive-subspace-paper.html
 .. [2] B. A. Pearlmutter, "Fast exact multiplication by the Hessian", *Neural
        Computation* 6(1), 1994 (Hessian-vector products by forward-over-reverse).
 """

@@ -49,7 +49,8 @@ global default dtype of torch is left alone: every tensor is made float64 explic
 
 References
 ----------
-.. [1] RSO paper, Algorithm 1 (``../shared/papers/rso-paper.txt``).
+.. [1] "Recursive Subspace Optimization" (2025), Algorithm 1,
+       https://fractalthoughtengine.com/portfolio/2025/06/30/recursive-subspace-paper.html
 .. [2] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006,
        Algorithm 7.5 (L-BFGS) and Algorithms 3.5-3.6 (strong-Wolfe line search).
 """

@@ -59,13 +59,68 @@ _COMPAT_MODULE = {
 }
 
 
-#: Functional updates ``at(x)[idx].set(y)`` / ``.add(y)`` (array-api-extra): in place
-#: where the namespace's arrays are writable, a new array where they are immutable (JAX).
-at = array_api_extra.at
+def at(x: Any, *index: Any) -> Any:
+    """Functional updates ``at(x)[idx].set(y)`` / ``.add(y)`` (``array_api_extra.at``).
 
-#: ``one_hot(labels, num_classes, dtype=...)`` (array-api-extra), created on the labels'
-#: device.
-one_hot = array_api_extra.one_hot
+    In place where the namespace's arrays are writable, a new array where they are
+    immutable (JAX).
+
+    Parameters
+    ----------
+    x : array
+        The array to update.
+    *index : index, optional
+        ``at(x, idx)`` is ``at(x)[idx]``.
+
+    Returns
+    -------
+    array_api_extra.at
+        The updater; call ``.set``, ``.add``, ... on it (after indexing it).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array (:func:`check_array`).
+    """
+    check_array(x, "x")
+    return array_api_extra.at(x, *index)
+
+
+def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1,
+            xp: ModuleType | None = None) -> Any:
+    """One-hot encoding of integer labels (``array_api_extra.one_hot``), on their device.
+
+    Parameters
+    ----------
+    x : array of int
+        The labels, each in ``[0, num_classes)``.
+    num_classes : int
+        Number of classes, at least 1.
+    dtype : dtype, optional
+        Of the result (default: the namespace's default floating dtype).
+    axis : int, default -1
+        Where the new class axis goes.
+    xp : module, optional
+        The namespace of ``x``.
+
+    Returns
+    -------
+    array
+        Shape ``x.shape`` with a ``num_classes`` axis inserted at ``axis``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array (of an integer dtype), or ``num_classes`` not an int.
+    ValueError
+        If ``num_classes < 1``.
+    """
+    check_array(x, "x")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"num_classes must be an int, got {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    return array_api_extra.one_hot(x, int(num_classes), dtype=dtype, axis=axis, xp=xp)
 
 
 def put(x: Any, index: Any, value: Any) -> Any:
@@ -89,11 +144,16 @@ def put(x: Any, index: Any, value: Any) -> Any:
     -------
     array
         ``x`` itself (NumPy, and other writeable arrays) or a new array (JAX).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array.
     """
     if type(x) is np.ndarray:
         x[index] = value
         return x
-    return at(x)[index].set(value)
+    return at(x)[index].set(value)  # at checks that x is an array
 
 
 def namespace(name: str = "numpy") -> ModuleType:
@@ -188,7 +248,12 @@ def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleT
     labelled = list(_label_arrays(arrays, names or [None] * len(arrays)))
     flat = [a for _, a in labelled]
     if not flat:
-        raise TypeError("array_namespace needs at least one array argument")
+        got = ", ".join(type(a).__name__ for a in arrays) or "nothing"
+        hint = " (convert lists with numpy.asarray)" if any(
+            isinstance(a, (list, tuple)) for a in arrays) else ""
+        if names and len(names) == 1:
+            raise TypeError(f"{names[0]} must be an array, got {got}{hint}")
+        raise TypeError(f"array_namespace needs at least one array, got {got}{hint}")
     try:
         xp = array_api_compat.array_namespace(*flat)
     except TypeError as exc:
@@ -198,6 +263,10 @@ def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleT
                 f"arrays from different namespaces were mixed: {', '.join(names)}; "
                 "move them to one backend first (rso_ref.backend.asarray)"
             ) from exc
+        for label, a in labelled:  # the error path only: name the first non-array
+            if not array_api_compat.is_array_api_obj(a):
+                raise TypeError(f"{label or 'argument'} must be an array of a supported "
+                                f"library, got {type(a).__name__}") from exc
         raise TypeError(f"not an array of a supported library: {exc}") from exc
     first_on: dict[str, str | None] = {}
     for label, a in labelled:
@@ -240,7 +309,15 @@ def backend_name(xp: ModuleType) -> str:
     -------
     str
         Its name.
+
+    Raises
+    ------
+    TypeError
+        If ``xp`` is not a namespace (a string, an array).
+    ValueError
+        If ``xp`` is the namespace of another library.
     """
+    _check_namespace(xp)
     if array_api_compat.is_numpy_namespace(xp):
         return "numpy"
     if array_api_compat.is_cupy_namespace(xp):
@@ -251,7 +328,8 @@ def backend_name(xp: ModuleType) -> str:
         return "array_api_strict"
     if array_api_compat.is_jax_namespace(xp):
         return "jax"
-    raise ValueError(f"unknown array namespace {getattr(xp, '__name__', xp)!r}")
+    raise ValueError(f"xp must be an array namespace of one of {BACKENDS}, got "
+                     f"{getattr(xp, '__name__', type(xp).__name__)!r}")
 
 
 def device(x: Any) -> Any:
@@ -266,7 +344,13 @@ def device(x: Any) -> Any:
     -------
     device
         Its device (``"cpu"`` for NumPy).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array.
     """
+    check_array(x, "x")
     return array_api_compat.device(x)
 
 
@@ -282,8 +366,21 @@ def is_numpy(xp: ModuleType) -> bool:
     -------
     bool
         True for NumPy.
+
+    Raises
+    ------
+    TypeError
+        If ``xp`` is not a namespace (:func:`_check_namespace`).
     """
+    _check_namespace(xp)
     return array_api_compat.is_numpy_namespace(xp)
+
+
+def _check_namespace(xp: Any, name: str = "xp") -> None:
+    """``TypeError`` naming ``name`` unless ``xp`` looks like a namespace (has ``asarray``)."""
+    if array_api_compat.is_array_api_obj(xp) or not callable(getattr(xp, "asarray", None)):
+        raise TypeError(f"{name} must be an array namespace (a module such as "
+                        f"rso_ref.backend.namespace('numpy')), got {type(xp).__name__}")
 
 
 def keep_zero_d(leaves: list) -> list:
@@ -305,7 +402,14 @@ def keep_zero_d(leaves: list) -> list:
     list
         ``leaves`` itself when it holds no NumPy scalar (the common case: one
         ``isinstance`` per leaf), else a new list.
+
+    Raises
+    ------
+    TypeError
+        If ``leaves`` is not a list.
     """
+    if not isinstance(leaves, list):
+        raise TypeError(f"leaves must be a list, got {type(leaves).__name__}")
     for leaf in leaves:
         if isinstance(leaf, np.generic):
             return [np.asarray(r) if isinstance(r, np.generic) else r for r in leaves]
@@ -327,9 +431,16 @@ def to_numpy(x: Any) -> np.ndarray:
     -------
     numpy.ndarray
         A host copy (or ``x`` itself when it is a NumPy array).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is ``None``, a string or bytes.
     """
     if isinstance(x, (np.ndarray, np.generic, bool, int, float)):
         return np.asarray(x)
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"x must be an array or a number, got {type(x).__name__}")
     if array_api_compat.is_cupy_array(x):
         return x.get()
     if array_api_compat.is_torch_array(x):
@@ -403,11 +514,20 @@ def rng(seed: int | np.random.Generator | None = 0) -> np.random.Generator:
     -------
     numpy.random.Generator
         A new PCG64 generator, or ``seed`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is neither an int nor a Generator (``None`` included).
+    ValueError
+        If ``seed`` is a negative int.
     """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int or a numpy Generator, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
     return np.random.default_rng(int(seed))
 
 
@@ -490,7 +610,7 @@ def synchronize(xp: ModuleType | Any = None) -> None:
         return
     arrays = None
     if not isinstance(xp, ModuleType):
-        arrays, xp = xp, array_namespace(xp)
+        arrays, xp = xp, array_namespace(xp, names=["xp"])
     name = backend_name(xp)
     if name == "jax" and arrays is not None:
         import jax
@@ -591,7 +711,13 @@ def index_dtype(xp: ModuleType, device: Any = None):
     dtype or None
         The index dtype; ``None`` for a namespace without the inspection API
         (autograd's), whose ``asarray`` then keeps the host dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``xp`` is not a namespace.
     """
+    _check_namespace(xp)
     info = getattr(xp, "__array_namespace_info__", None)
     return None if info is None else info().default_dtypes(device=device)["indexing"]
 
@@ -633,8 +759,9 @@ def check_floating(x: Any, name: str = "x") -> None:
     Raises
     ------
     TypeError
-        If the dtype of ``x`` is not a real floating dtype.
+        If ``x`` is not an array, or its dtype is not a real floating dtype.
     """
+    check_array(x, name)
     xp = array_namespace(x)
     if not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(f"{name} must have a real floating dtype (float32/float64), got {x.dtype}")
@@ -665,8 +792,13 @@ def erf(x: Any, *, xp: ModuleType | None = None):
     -------
     array
         :math:`\operatorname{erf}(x)`, on the namespace and device of ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array (with ``xp`` omitted).
     """
-    xp = array_namespace(x) if xp is None else xp
+    xp = array_namespace(x, names=["x"]) if xp is None else xp
     own = getattr(xp, "erf", None)
     if own is not None:
         return own(x)
@@ -740,10 +872,14 @@ def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> No
 
     Raises
     ------
+    TypeError
+        If ``x`` is not an array (with ``xp`` omitted).
     ValueError
         If an entry is NaN or infinite.
     """
-    xp = array_namespace(x) if xp is None else xp
+    if xp is None:
+        check_array(x, name)
+        xp = array_namespace(x)
     total = xp.sum(x)
     if is_traced(total) or bool(xp.isfinite(total)):
         return

@@ -144,7 +144,8 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
     Raises
     ------
     TypeError
-        If an entry of ``window``, ``stride`` or ``padding`` is not an int.
+        If ``x`` is not an array, or an entry of ``window``, ``stride`` or ``padding``
+        is not an int.
     ValueError
         If ``x`` does not have 1 or 2 spatial axes, an argument is not a positive int
         (non-negative for ``padding``) or tuple of the right length, or a window is
@@ -167,7 +168,7 @@ def sliding_windows(x: Any, window: Any, stride: Any = 1, *, padding: Any = 0,
     array([[0., 1., 2.],
            [2., 3., 4.]])
     """
-    xp = array_namespace(x) if xp is None else xp
+    xp = array_namespace(x, names=["x"]) if xp is None else xp
     shape = tuple(x.shape)
     window, stride, padding, out = _window_geometry(shape, window, stride, padding)
     d = len(window)

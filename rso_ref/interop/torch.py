@@ -42,6 +42,7 @@ transfer per closure call), and the group inner products of the meta-gradient, a
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Sequence
 
@@ -562,11 +563,18 @@ class RSO(torch.optim.Optimizer):
         for p in params:
             p.grad = None
         loss = closure()
-        if loss is None:
-            raise TypeError("closure must return the loss (a tensor or float), got None")
+        if isinstance(loss, torch.Tensor):
+            if loss.numel() != 1:
+                raise TypeError("closure must return the loss as a scalar (a one-element "
+                                f"tensor or a float), got a tensor of shape {tuple(loss.shape)}")
+            value = float(loss.detach())
+        elif isinstance(loss, numbers.Real) and not isinstance(loss, bool):
+            value = float(loss)
+        else:
+            raise TypeError("closure must return the loss (a one-element tensor or a float), "
+                            f"got {type(loss).__name__}")
         grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
                  for p in params]
-        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         return loss, value, grads
 
     @staticmethod
@@ -592,7 +600,8 @@ class RSO(torch.optim.Optimizer):
         Raises
         ------
         TypeError
-            If ``closure`` is None or returns None.
+            If ``closure`` is None or does not return the loss as a one-element tensor
+            or a real number (``None``, a string, a list, a tensor of several elements).
         rso_ref.validation.NonFiniteError
             If the loss or a gradient at the starting parameters is NaN or inf.
         """

@@ -79,6 +79,9 @@ class MLP(ModelBase):
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu",
                  loss: str = "cross_entropy", init: str | None = None):
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+            raise TypeError(f"sizes must be a sequence of layer widths such as (64, 128, 10), "
+                            f"got {type(sizes).__name__}")
         sizes = tuple(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must hold >= 2 layer widths, got {sizes!r}")
@@ -211,6 +214,15 @@ class MLP(ModelBase):
             The batch-mean loss.
         grads : list of arrays
             Its gradient, shaped like ``params``.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` is not a list of arrays, ``X`` or ``y`` is not an array, or
+            ``X`` and ``params`` differ in dtype.
+        ValueError
+            Wrong shapes of ``params``, ``X`` or ``y``, an empty batch, NaN/inf in ``X``,
+            labels out of range.
         """
         xp, value, caches, grad = self._loss_and_output_grad(params, X, y)
         grads: list = [None] * len(params)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Sequence
 
-from ..backend import array_namespace
+from .. import tree
+from ..backend import array_namespace, check_array
 from .init import check_param_shapes, init_params
 from .losses import log_softmax, prepare_targets
 
@@ -53,12 +54,30 @@ class ModelBase:
         -------
         list of arrays
             Shaped as :meth:`param_shapes`.
+
+        Raises
+        ------
+        TypeError
+            If ``seed`` is neither an int nor a Generator.
+        ValueError
+            If ``seed`` is negative.
         """
         return init_params(self.param_shapes(), self.weight_init, seed, like=like, dtype=dtype,
                            gain=self._orthogonal_gain)
 
     def _check_params(self, params: Sequence) -> None:
         check_param_shapes(params, self.param_shapes())
+
+    @staticmethod
+    def _check_batch(params: Sequence, X: Any, y: Any) -> None:
+        """``TypeError`` unless ``params`` is a list of arrays and ``X``, ``y`` are arrays;
+        ``ValueError`` for an empty batch (the batch mean of no samples is undefined)."""
+        tree.check_params(params, "params")
+        check_array(X, "X")
+        check_array(y, "y")
+        if X.ndim >= 1 and X.shape[0] == 0:
+            raise ValueError(f"X holds no samples (shape {tuple(X.shape)}): the batch-mean "
+                             "loss needs at least one row")
 
     def _targets(self, y: Any, n: int, dtype: Any, xp: ModuleType) -> Any:
         """Validate ``y`` and put it in the form the loss takes (:func:`prepare_targets`)."""
@@ -70,7 +89,17 @@ class ModelBase:
         ``y``: integer labels of shape ``(n,)``; for ``loss="mse"`` also float targets
         ``(n, n_classes)``. Raises as :meth:`forward`, and for labels that are not
         integers, out of range, or fewer/more than the rows of ``X``.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` is not a list of arrays, or ``X`` or ``y`` is not an array (a
+            Python list: convert it with ``numpy.asarray``).
+        ValueError
+            If ``X`` has no rows (an empty batch), or as :meth:`forward`.
         """
+        # with xp given (autograd tracing), params may be a traced sequence: not checked here
+        self._check_batch(params if xp is None else [], X, y)
         xp = array_namespace(params, X, y, names=("params", "X", "y")) if xp is None else xp
         out, _ = self._forward(params, X, xp)
         return self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp), xp=xp)[0]
@@ -78,6 +107,7 @@ class ModelBase:
     def _loss_and_output_grad(self, params: Sequence, X: Any, y: Any
                               ) -> tuple[ModuleType, Any, list, Any]:
         """``(xp, loss, forward caches, dloss/doutputs)``: where every backward pass starts."""
+        self._check_batch(params, X, y)
         xp = array_namespace(params, X, y, names=("params", "X", "y"))
         out, caches = self._forward(params, X, xp)
         value, loss_cache = self._loss_fwd(out, self._targets(y, out.shape[0], out.dtype, xp),

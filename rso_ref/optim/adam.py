@@ -55,12 +55,14 @@ class _AdamFamily(Optimizer):
                       amsgrad=check_flag(self.amsgrad, "amsgrad"))
 
     def init(self, params: Sequence) -> dict:
+        tree.check_params(params)
         return {"count": 0, "mu": tree.zeros_like(params), "nu": tree.zeros_like(params),
                 "nu_max": tree.zeros_like(params) if self.amsgrad else []}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        params, grads = begin_step(params, grads, state, _KEYS)
+        like = ("mu", "nu", "nu_max") if self.amsgrad else ("mu", "nu")
+        params, grads = begin_step(params, grads, state, _KEYS, like=like)
         if self.weight_decay and self.decoupled:
             params = tree.scale(params, 1.0 - self.lr * self.weight_decay)
         elif self.weight_decay:

@@ -110,6 +110,12 @@ class Optimizer:
             Plain data (numbers and lists of arrays shaped like ``params``, on their
             device), with the keys listed under the optimizer's Attributes; the step
             count starts at 0.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` is not a list (or tuple) of arrays: ``None``, a bare array
+            (wrap it: ``[x]``), nested Python lists (:func:`rso_ref.tree.check_params`).
         """
         raise NotImplementedError
 
@@ -134,11 +140,23 @@ class Optimizer:
         Returns
         -------
         params : list of arrays
-            :math:`\theta_t`, new arrays; the inputs are left untouched.
+            :math:`\theta_t`, new arrays of the dtypes of ``params`` (a gradient of
+            another dtype is cast to its parameter's, as torch.optim's in-place update
+            keeps the parameter's dtype); the inputs are left untouched.
         state : dict
             The new state (a new dict).
         info : StepInfo
             The step's oracle calls, weights, iterations and status.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` or ``grads`` is not a list of arrays, or ``state`` is not a
+            state of this optimizer (:func:`rso_ref.optim.base.begin_step`).
+        ValueError
+            If ``grads`` or a list of ``state`` does not match ``params``.
+        rso_ref.validation.NonFiniteError
+            If ``grads`` holds NaN or inf.
         """
         raise NotImplementedError
 

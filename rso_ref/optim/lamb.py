@@ -89,11 +89,12 @@ class LAMB(Optimizer):
                       weight_decay=check_nonnegative(self.weight_decay, "weight_decay"))
 
     def init(self, params: Sequence) -> dict:
+        tree.check_params(params)
         return {"count": 0, "mu": tree.zeros_like(params), "nu": tree.zeros_like(params)}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        params, grads = begin_step(params, grads, state, _KEYS)
+        params, grads = begin_step(params, grads, state, _KEYS, like=("mu", "nu"))
         beta1, beta2 = self.betas
         count = state["count"] + 1
         mu = tree.update_moment(grads, state["mu"], beta1, order=1)

@@ -91,11 +91,12 @@ class LARS(Optimizer):
                                                        "trust_coefficient"))
 
     def init(self, params: Sequence) -> dict:
+        tree.check_params(params)
         return {"count": 0, "momentum_buffer": tree.zeros_like(params)}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        params, grads = begin_step(params, grads, state, _KEYS)
+        params, grads = begin_step(params, grads, state, _KEYS, like=("momentum_buffer",))
         local_lr = tree.trust_ratio(params, grads, coefficient=self.trust_coefficient,
                                     weight_decay=self.weight_decay)
         direction = tree.axpy(self.weight_decay, params, grads) if self.weight_decay else grads

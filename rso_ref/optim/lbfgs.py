@@ -113,7 +113,13 @@ class LBFGS(Optimizer):
         dict
             The keys listed under Attributes, with ``(m, n)`` zero histories on the
             parameters' device and ``size = 0``.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` is not a list of arrays.
         """
+        tree.check_params(params)
         flat = tree.flatten(list(params))
         history = History.empty(self.m, flat, array_namespace(flat))
         return {"count": 0, "s": history.s_hist, "y": history.y_hist, "rho": history.rho,

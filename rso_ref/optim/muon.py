@@ -11,11 +11,11 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, Sequence
 
 from .. import tree
-from ..backend import array_namespace
+from ..backend import array_namespace, check_array
 from ..validation import (check_betas, check_flag, check_fraction, check_int,
-                          check_nonnegative, check_positive)
+                          check_nonnegative, check_positive, check_real)
 from .adam import AdamW
-from .base import begin_step, store_checked
+from .base import begin_step, check_state_like, store_checked
 from .contract import Optimizer, StepInfo
 
 __all__ = ["Muon", "newton_schulz", "NS_COEFFICIENTS"]
@@ -47,6 +47,15 @@ def newton_schulz(matrix: Any, steps: int = 5, *,
     -------
     array, shape (rows, cols)
         :math:`X_k = U\, p^{\circ k}\!\big(\Sigma / (\|G\|_F + \epsilon)\big)\, V^\top`.
+
+    Raises
+    ------
+    TypeError
+        If ``matrix`` is not an array, ``steps`` not an int or a coefficient not a real
+        number.
+    ValueError
+        If ``matrix`` is not 2-D, ``steps < 1``, ``coefficients`` not a triple or
+        ``eps < 0``.
 
     Notes
     -----
@@ -80,11 +89,15 @@ def newton_schulz(matrix: Any, steps: int = 5, *,
     >>> bool(np.all((np.diag(x) > 0.68) & (np.diag(x) < 1.21)))
     True
     """
+    check_array(matrix, "matrix")
     xp = array_namespace(matrix)
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be 2-D, got shape {tuple(matrix.shape)}")
     check_int(steps, "steps", minimum=1)
-    a, b, c = coefficients
+    if not isinstance(coefficients, (tuple, list)) or len(coefficients) != 3:
+        raise ValueError(f"coefficients must be a triple (a, b, c), got {coefficients!r}")
+    a, b, c = (check_real(v, f"coefficients[{i}]") for i, v in enumerate(coefficients))
+    eps = check_nonnegative(eps, "eps")
     tall = matrix.shape[0] > matrix.shape[1]
     x = xp.matrix_transpose(matrix) if tall else matrix
     x = x / (xp.sqrt(xp.sum(x * x)) + eps)
@@ -203,6 +216,7 @@ class Muon(Optimizer):
                      weight_decay=self.adam_weight_decay)
 
     def init(self, params: Sequence) -> dict:
+        tree.check_params(params)
         matrices = [p for p in params if p.ndim >= 2]
         others = [p for p in params if p.ndim < 2]
         return {"count": 0, "momentum_buffer": tree.zeros_like(matrices),
@@ -216,8 +230,9 @@ class Muon(Optimizer):
         mat_g = [g for g, m in zip(grads, is_matrix) if m]
         vec_p = [p for p, m in zip(params, is_matrix) if not m]
         vec_g = [g for g, m in zip(grads, is_matrix) if not m]
-        if len(state["momentum_buffer"]) != len(mat_p) or len(state["mu"]) != len(vec_p):
-            raise ValueError("state does not match params: it was made by init for other params")
+        check_state_like(state, "momentum_buffer", mat_p, "the params with ndim >= 2")
+        for key in ("mu", "nu"):
+            check_state_like(state, key, vec_p, "the params with ndim < 2")
 
         buffers = tree.update_moment(mat_g, state["momentum_buffer"], self.momentum)
         # Nesterov look-ahead mu*M_t + (1 - mu)*G_t is the same moving-average step again.

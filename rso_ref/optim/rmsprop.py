@@ -98,13 +98,16 @@ class RMSprop(Optimizer):
                       centered=check_flag(self.centered, "centered"))
 
     def init(self, params: Sequence) -> dict:
+        tree.check_params(params)
         return {"count": 0, "nu": tree.zeros_like(params),
                 "mu": tree.zeros_like(params) if self.centered else [],
                 "momentum_buffer": tree.zeros_like(params) if self.momentum > 0 else []}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        params, grads = begin_step(params, grads, state, _KEYS)
+        like = ("nu",) + (("mu",) if self.centered else ()) \
+            + (("momentum_buffer",) if self.momentum > 0 else ())
+        params, grads = begin_step(params, grads, state, _KEYS, like=like)
         if self.weight_decay:
             grads = tree.axpy(self.weight_decay, params, grads)
         nu = tree.update_moment(grads, state["nu"], self.alpha, order=2)

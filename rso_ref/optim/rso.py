@@ -5,6 +5,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
+from .. import tree
 from ..linesearch import check_wolfe_constants
 from ..rso import (DEFAULT_META_ITERS, Oracle, apply_weights, check_group_spec, check_w0,
                    evaluate_oracle, group_directions, resolve_groups, rso_step)
@@ -147,9 +148,12 @@ class RSO(Optimizer):
 
         Raises
         ------
+        TypeError
+            If ``params`` is not a list of arrays.
         ValueError
             If ``groups`` (with ``layers``/``blocks``) does not partition ``params``.
         """
+        tree.check_params(params)
         self._groups(len(params))
         return {"count": 0, "w": None}
 

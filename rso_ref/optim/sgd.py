@@ -96,12 +96,14 @@ class SGD(Optimizer):
                              f"momentum={self.momentum!r}, dampening={self.dampening!r}")
 
     def init(self, params: Sequence) -> dict:
+        tree.check_params(params)
         buffers = tree.zeros_like(params) if self.momentum > 0 else []
         return {"count": 0, "momentum_buffer": buffers}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict
                        ) -> tuple[list, dict, StepInfo]:
-        params, grads = begin_step(params, grads, state, ("count", "momentum_buffer"))
+        like = ("momentum_buffer",) if self.momentum > 0 else ()
+        params, grads = begin_step(params, grads, state, ("count", "momentum_buffer"), like=like)
         if self.weight_decay:
             grads = tree.axpy(self.weight_decay, params, grads)
         buffers = state["momentum_buffer"]

@@ -3,9 +3,10 @@ r"""SGD restricted to Hessian subspaces: Dom-SGD, Bulk-SGD and their interpolati
 The *dominant subspace* is spanned by the top-``k`` Hessian eigenvectors (``k`` is
 usually the number of classes, Gur-Ari et al. 2018); the *bulk* is its orthogonal
 complement. Bulk-SGD steps only in the bulk, Dom-SGD only in the dominant subspace
-(Song, Ahn and Yun 2024), and the interpolated method weighs the two parts (the
-Bulk-SGD study summarised in ``shared/papers/bulk-sgd-abstract.txt``, whose title and
-arXiv id that file omits).
+(M. Song, K. Ahn and C. Yun, "Does SGD really happen in tiny subspaces?", ICLR 2025,
+arXiv:2405.16002), and the interpolated method weighs the two parts (D. Zakarin and
+S. P. Singh, "Accelerating Neural Network Training Along Sharp and Flat Directions",
+arXiv:2505.11972, 2025).
 """
 from __future__ import annotations
 
@@ -54,7 +55,14 @@ class _SubspaceSGD(Optimizer):
                       tol=check_positive(self.tol, "tol"), seed=check_int(self.seed, "seed"))
 
     def init(self, params: Sequence) -> dict:
-        """Fresh state: no eigenvectors yet (they are computed at the first step)."""
+        """Fresh state: no eigenvectors yet (they are computed at the first step).
+
+        Raises
+        ------
+        TypeError
+            If ``params`` is not a list of arrays.
+        """
+        tree.check_params(params)
         return {"count": 0, "basis": [], "eigenvalues": [], "n_matvec": 0}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict, *,
@@ -68,11 +76,14 @@ class _SubspaceSGD(Optimizer):
         Raises
         ------
         TypeError
-            If ``hvp_fn`` is not callable.
+            If ``hvp_fn`` is not callable or returns something other than a list of
+            arrays.
         ValueError
-            If ``k`` exceeds the number of parameters.
+            If ``k`` exceeds the number of parameters, or ``hvp_fn`` returns arrays not
+            shaped like ``params``.
         NonFiniteError
-            If ``grads`` holds NaN or inf.
+            If ``grads`` holds NaN or inf, or ``hvp_fn`` returns NaN or inf (checked on
+            its first product of each eigen-solve).
         """
         params, grads = begin_step(params, grads, state, _KEYS)
         check_callable(hvp_fn, "hvp_fn")
@@ -82,7 +93,8 @@ class _SubspaceSGD(Optimizer):
         hvp_calls = 0
         if state["count"] % self.every == 0 or not state["basis"]:
             dim = sum(math.prod(p.shape) for p in params)
-            res = top_eigenpairs(as_matvec(lambda v: hvp_fn(params, v), params), dim, self.k, tol=self.tol, seed=self.seed,
+            matvec = as_matvec(lambda v: hvp_fn(params, v), params, name="hvp_fn(params, v)")
+            res = top_eigenpairs(matvec, dim, self.k, tol=self.tol, seed=self.seed,
                                  xp=array_namespace(*params), dtype=params[0].dtype,
                                  device=device(params[0]))
             hvp_calls = res.n_matvec

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from rso_ref import backend
-from rso_ref.optim import (LAMB, LARS, SGD, Adam, AdamW, Muon, Needs, Optimizer, RMSprop,
-                           StepInfo, newton_schulz)
+from rso_ref.optim import (LAMB, LARS, LBFGS, RSO, SGD, Adam, AdamW, BulkSGD, DomSGD,
+                           InterpolatedSGD, Muon, Needs, Optimizer, RMSprop, StepInfo,
+                           newton_schulz)
 from rso_ref.optim.muon import NS_COEFFICIENTS
 from rso_ref.validation import NonFiniteError
 
@@ -161,6 +162,47 @@ def test_float32_stays_float32(xp, name):
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
+def test_grads_of_another_dtype_keep_the_params_dtype(xp, name):
+    """float64 grads for float32 params: the params and the state stay float32, and the
+    step is the one with the grads rounded to float32 (torch.optim keeps each
+    parameter's dtype in its in-place update; the grads are cast at the top of a step)."""
+    opt = OPTIMIZERS[name]
+    params = [xp.asarray(p, dtype=xp.float32) for p in quadratic(1)[0]]
+    grad_seq = random_grads(2, 2)
+    grads64 = [[xp.asarray(g, dtype=xp.float64) for g in grads] for grads in grad_seq]
+    grads32 = [[xp.astype(g, xp.float32) for g in grads] for grads in grads64]
+    mixed, state = params, opt.init(params)
+    for grads in grads64:
+        mixed, state = opt.step(mixed, grads, state)
+    assert [p.dtype for p in mixed] == [xp.float32] * len(params)
+    assert all(x.dtype == xp.float32 for v in state.values() if isinstance(v, list) for x in v)
+    same, _ = run(opt, params, grads32, xp)
+    for a, b in zip(host(mixed), host(same)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("opt", [RSO(lr=0.1, meta_iters=3), LBFGS(), DomSGD(lr=0.1, k=1),
+                                 BulkSGD(lr=0.1, k=1), InterpolatedSGD(0.5, 1.0, lr=0.1, k=1)],
+                         ids=lambda opt: type(opt).__name__)
+def test_oracle_optimizers_keep_the_params_dtype(np_xp, opt):
+    """The same rule for the optimizers that take oracles (float64 grads and oracles)."""
+    p0, d, t = quadratic(3)
+    params = [np.asarray(p, dtype=np.float32) for p in p0]
+
+    def value_and_grad(ps):  # float64 whatever the dtype of ps
+        grads = [dj * (np.asarray(p, np.float64) - tj) for p, dj, tj in zip(ps, d, t)]
+        return float(sum(np.sum(g * (np.asarray(p, np.float64) - tj))
+                         for g, p, tj in zip(grads, ps, t))) / 2, grads
+
+    oracles = {"hvp_fn": lambda ps, v: [dj * np.asarray(x, np.float64) for dj, x in zip(d, v)]} \
+        if opt.needs is Needs.HVP else {"value_and_grad": value_and_grad}
+    state = opt.init(params)
+    for _ in range(2):
+        params, state = opt.step(params, value_and_grad(params)[1], state, **oracles)
+    assert [p.dtype for p in params] == [np.float32] * len(p0)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_descends_a_convex_quadratic(xp, name):
     opt = OPTIMIZERS[name]
     p0, d, t = quadratic(7)
@@ -256,11 +298,40 @@ def test_mismatched_grads_and_state_raise(xp, name):
             opt.step(params, host(grads), state)
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("params, grads, match", [
+    (None, [np.ones(3)], r"^params must be a list of arrays, got NoneType"),
+    ([np.ones(3)], None, r"^grads must be a list of arrays, got NoneType"),
+    (np.ones(3), [np.ones(3)], r"^params must be a list of arrays, got ndarray.*\[x\]"),
+    ([np.ones(3)], [[1.0, 2.0, 3.0]], r"^grads\[0\] must be an array, got list"),
+])
+def test_steps_refuse_what_is_not_a_list_of_arrays(name, params, grads, match):
+    opt = OPTIMIZERS[name]
+    with pytest.raises(TypeError, match=match):
+        opt.step(params, grads, opt.init([np.ones(3)]))
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("params", [None, np.ones(3), [[1.0, 2.0]]])
+def test_init_refuses_what_is_not_a_list_of_arrays(name, params):
+    with pytest.raises(TypeError, match=r"^params(\[0\])? must be"):
+        OPTIMIZERS[name].init(params)
+
+
+def test_a_state_list_unlike_params_is_named():
+    opt = SGD(lr=0.1, momentum=0.9)
+    state = {"count": 1, "momentum_buffer": [np.ones(4)]}
+    with pytest.raises(ValueError, match=r"^state\['momentum_buffer'\]\[0\] has shape \(4,\)"):
+        opt.step([np.ones(3)], [np.ones(3)], state)
+    with pytest.raises(ValueError, match=r"^state\['mu'\] holds 0 arrays but params has 1"):
+        Adam().step([np.ones(3)], [np.ones(3)], Adam().init([]))
+
+
 def test_muon_refuses_state_of_other_params():
     opt = Muon()
     params = [np.ones((2, 2)), np.ones(2)]
     state = opt.init([np.ones(2), np.ones(2)])
-    with pytest.raises(ValueError, match="state does not match params"):
+    with pytest.raises(ValueError, match=r"state\[.momentum_buffer.\] holds 0 arrays"):
         opt.step(params, params, state)
 
 
