@@ -3,8 +3,10 @@
 Every option is checked before any training: the experiment's configuration (every
 arm's optimizer is built, so a bad option fails in its constructor; the model, the data
 set and the backend are looked up) and the output directory (created, and a probe file
-written and removed). A bad option is reported as one line,
-``rso-ref: error: --option: ...``, with exit status 2, never as a traceback.
+written and removed); an option for an optimizer that does not run (``--lr``,
+``--meta-iters``, ``--groups``) is refused rather than ignored. A bad option is
+reported as one line, ``rso-ref: error: --option: ...``, with exit status 2, never as
+a traceback.
 
 Small-model training (``demo``, ``compare``, ``theory``) runs with the BLAS thread
 pool limited to ``--blas-threads`` threads (default 1): on tiny matrices a
@@ -219,8 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     g_check.add_argument("--seed", type=_int_at_least(0), default=0,
                          help="seed of the draw (default 0)")
     g_check.add_argument("--out", default="rso-ref-out/check-port",
-                         help="where a failing case is written as a replayable fixture "
-                              "(default rso-ref-out/check-port)")
+                         help="where a failing case is written as a replayable fixture, in a "
+                              "new directory each time (default rso-ref-out/check-port)")
+    g_check.add_argument("--strict", action="store_true",
+                         help="count a case the port skips (NotImplementedError) as a failure")
 
     bench = sub.add_parser("bench", help="run a benchmark shipped in rso_ref.benchmarks, "
                                          "JSON out")
@@ -255,6 +259,9 @@ def _check_out(path: str | os.PathLike, option: str = "--out") -> Path:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".rso-ref-probe-"):
             pass
+    except FileExistsError:  # mkdir says "File exists" of a file where a directory must go
+        raise ValueError(f"{option}: cannot write to {str(out)!r}: it is a file, not a "
+                         f"directory") from None
     except OSError as exc:
         raise ValueError(f"{option}: cannot write to {str(out)!r}: "
                          f"{exc.strerror or exc}") from None
@@ -364,8 +371,25 @@ def _compare(args) -> int:
     config = CompareConfig(seeds=_COMPARE_SEEDS if args.seeds is None else args.seeds,
                            lrs=args.lr or {}, rso_options=rso_options,
                            data_options=_data_options(args), **_given(args, _CONFIG_OPTIONS))
+    _check_arm_options(args, config)
     out = _check_out(args.out or "rso-ref-out/compare")
     return _run_compare(config, out, not args.no_progress, tune=args.tune_lr)
+
+
+def _check_arm_options(args, config) -> None:
+    """Refuse an option for an optimizer that does not run (it would be ignored)."""
+    arms = list(config.optimizers)
+    if args.lr and args.tune_lr:
+        raise ValueError("--lr: cannot be combined with --tune-lr (the search chooses every "
+                         "optimizer's rate)")
+    absent = [label for label in config.lrs if label not in arms]
+    if absent:
+        raise ValueError(f"--lr: {', '.join(absent)} not among --optimizers {','.join(arms)}")
+    if "rso" not in arms:
+        for option in ("meta_iters", "groups"):
+            if getattr(args, option) is not None:
+                raise ValueError(f"--{option.replace('_', '-')}: sets RSO, which is not among "
+                                 f"--optimizers {','.join(arms)}")
 
 
 def _compare_presets(args) -> int:
@@ -407,13 +431,18 @@ def _compare_presets(args) -> int:
 
 
 def _theory(args) -> int:
-    from .claims import all_claims
+    from .claims import all_claims, get
     from .claims.report import run_claims, write_report
 
     if args.list:
         for claim in all_claims():
             print(f"{claim.id:<28} {claim.source}: {claim.title}")
         return 0
+    for claim_id in args.claim or ():  # before --out is made
+        try:
+            get(claim_id)
+        except ValueError as exc:
+            raise ValueError(f"--claim: {exc}") from None
     out = _check_out(args.out or ("rso-ref-out/theory-quick" if args.quick
                                   else "rso-ref-out/theory"))
     results = run_claims(args.claim, quick=args.quick, out_dir=out, log=print)
@@ -446,6 +475,9 @@ def _import_port_module(name: str) -> Any:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())  # let `--port my_port:fn` find ./my_port.py
         return importlib.import_module(name)
+    except SystemExit as exc:  # the module exits while imported: no port to check
+        raise ValueError(f"--port: cannot import {name!r}: it called sys.exit({exc.code!r}) "
+                         f"while being imported") from None
     except Exception as exc:  # noqa: BLE001 - the user's code: any failure is theirs to see
         raise ValueError(f"--port: cannot import {name!r}: {type(exc).__name__}: {exc}") \
             from None
@@ -549,7 +581,8 @@ def _golden_check(args) -> int:
     (kind, port), = _resolve_port(args.port, args.kind).items()
     try:
         report = check_port(port, kind, max_examples=args.examples, seed=args.seed,
-                            failure_dir=_check_out(args.out))
+                            failure_dir=_check_out(args.out),
+                            strict=bool(getattr(args, "strict", False)))
     except AssertionError as failure:
         print(failure)
         return 1
@@ -568,6 +601,8 @@ def _golden(args) -> int:
 def _bench(args) -> int:
     module = benchmarks.BENCHMARKS[args.name]
     out = benchmarks.default_out(module) if args.out is None else Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out: {str(out)!r} is a directory; give the JSON file to write")
     _check_out(out.parent)  # before the benchmark runs for minutes
     argv = (["--quick"] if args.quick else []) + ([] if args.out is None else ["--out", args.out])
     return benchmarks.run(args.name, argv)

@@ -97,6 +97,11 @@ def _refuse_training(monkeypatch):
     (["--model", "convnet1d"], "--model"),            # digits are images, not sequences
     (["--seeds", "1,1"], "--seeds"),
     (["--lr", "SGD=0.1,sgd=0.2"], "--lr"),
+    # an option for an optimizer that does not run used to be ignored without a word
+    (["--optimizers", "sgd,adamw", "--lr", "adam=0.01"], "--lr"),
+    (["--optimizers", "sgd", "--meta-iters", "3"], "--meta-iters"),
+    (["--optimizers", "sgd,adam", "--groups", "block"], "--groups"),
+    (["--lr", "sgd=0.1", "--tune-lr"], "--lr"),               # the search replaces every rate
 ])
 def test_a_bad_option_fails_before_any_training_and_names_the_option(argv, option, tmp_path,
                                                                       monkeypatch, capsys):
@@ -134,6 +139,13 @@ def test_an_unwritable_out_fails_before_any_work(tmp_path, monkeypatch, capsys):
         assert "Not a directory" in err
     assert main(["golden", "write", out]) == 2
     assert capsys.readouterr().err.startswith("rso-ref: error: out_dir: cannot write to ")
+    for argv in (["compare", "--epochs", "1", "--no-progress", "--out", str(blocker)],
+                 ["demo", "--epochs", "1", "--no-progress", "--out", str(blocker)],
+                 ["theory", "--quick", "--out", str(blocker)]):
+        assert main(argv) == 2, argv   # mkdir says "File exists" of a file at --out
+        err = capsys.readouterr().err
+        assert err.startswith("rso-ref: error: --out: cannot write to ")
+        assert err.rstrip().endswith("it is a file, not a directory"), err
 
 
 def test_optimizer_names_are_case_insensitive(tmp_path):

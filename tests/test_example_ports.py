@@ -14,6 +14,7 @@ not drawn: ``check_port`` admits only cases the reference reproduces under 1e-15
 noise (:mod:`rso_ref.testing.ports`, "Cases decided by rounding").
 """
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,16 @@ NOT_IN_TORCH_OPTIM = {"lamb", "lars", "muon_nesterov", "muon_plain_wd"}
 TORCH_EXAMPLES = 50
 JAX_EXAMPLES = 4
 
+#: Kinds of the NumPy port written literally from SCHEMA.md (no rso_ref code in it).
+NUMPY_KINDS = ("lbfgs", "rso_meta", "rso_step")
+#: Its drawn cases per kind (~0.01-0.05 s each); the deep check is
+#: ``RSO_REF_LITERAL_PORT_EXAMPLES=2000 pytest tests/test_example_ports.py -k literal``.
+NUMPY_EXAMPLES = int(os.environ.get("RSO_REF_LITERAL_PORT_EXAMPLES", "100"))
+
 
 def _load(name: str, library: str):
-    pytest.importorskip(library)
+    if library != "numpy":
+        pytest.importorskip(library)
     spec = importlib.util.spec_from_file_location(f"example_port_{name}", PORTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -52,6 +60,11 @@ def _load(name: str, library: str):
 @pytest.fixture(scope="module")
 def torch_port():
     return _load("torch_port", "torch")
+
+
+@pytest.fixture(scope="module")
+def numpy_port():
+    return _load("numpy_port", "numpy")
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +135,26 @@ def test_an_activation_or_loss_a_port_lacks_is_not_implemented_so_verify_skips_i
         module.mlp(params, X, y, activation="softplus", loss="cross_entropy")
     with pytest.raises(NotImplementedError, match="hinge"):
         module.mlp(params, X, y, activation="tanh", loss="hinge")
+
+
+def test_the_literal_numpy_port_imports_nothing_from_rso_ref():
+    source = (PORTS / "numpy_port.py").read_text()
+    assert "import rso_ref" not in source and "from rso_ref" not in source
+
+
+def test_the_literal_numpy_port_passes_every_fixture_it_implements(numpy_port):
+    reports = golden.verify_all(numpy_port)
+    assert set(reports) == set(NUMPY_KINDS)
+    for report in reports.values():
+        assert report.status == "PASS" and not report.skipped, report.format()
+
+
+@pytest.mark.parametrize("kind", NUMPY_KINDS)
+def test_the_literal_numpy_port_agrees_with_the_reference_on_drawn_cases(
+        numpy_port, kind, tmp_path):
+    """SCHEMA.md is the whole truth: a port written from it alone matches the reference on
+    drawn cases, the stopping rules of L-BFGS at the scales where their variants differ
+    included (:mod:`rso_ref.testing.ports`)."""
+    report = check_port(getattr(numpy_port, kind), kind, max_examples=NUMPY_EXAMPLES,
+                        failure_dir=tmp_path)
+    assert report.status == "PASS" and report.passed == NUMPY_EXAMPLES, report.format()

@@ -136,3 +136,27 @@ def test_every_check_error_is_one_line(argv, fragments, port_file, capsys):
     argv = [a.format(file=port_file) for a in argv]
     assert main(["golden", "check", *argv]) == 2
     _one_error_line(capsys, *fragments)
+
+
+def test_a_port_that_exits_fails_its_cases_and_one_that_exits_on_import_is_one_line(
+        tmp_path, capsys):
+    exiting = tmp_path / "exiting.py"
+    exiting.write_text("import sys\n\ndef mlp(params, X, y, *, activation, loss):\n"
+                       "    sys.exit(0)\n")
+    assert main(["golden", "verify", "--port", f"{exiting}:mlp"]) == 1
+    out = capsys.readouterr().out
+    assert "SystemExit: the port called sys.exit(0)" in out and "FAIL: 1 (mlp)" in out
+    on_import = tmp_path / "on_import.py"
+    on_import.write_text("import sys\nsys.exit(0)\n")
+    assert main(["golden", "verify", "--port", f"{on_import}:mlp"]) == 2
+    _one_error_line(capsys, "--port: cannot import", "sys.exit(0)")
+
+
+def test_check_strict_fails_a_port_that_skips(port_file, tmp_path, capsys):
+    pytest.importorskip("hypothesis")
+    argv = ["golden", "check", "--port", f"{port_file}:optim", "--examples", "2",
+            "--out", str(tmp_path)]
+    assert main(argv) == 0  # the sgd cases pass, the rest is skipped
+    capsys.readouterr()
+    assert main(argv + ["--strict"]) == 1
+    assert "strict" in capsys.readouterr().out

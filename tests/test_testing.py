@@ -71,3 +71,23 @@ def test_dtype_and_namespace_are_checked_before_values(xp):
 
 def test_host_desired_still_allowed_without_namespace_check(xp):
     assert_close(xp.asarray([1.0, 2.0]), np.asarray([1.0, 2.0]), check_namespace=False)
+
+
+def test_a_bad_tolerance_is_refused_not_a_pass_for_everything():
+    with pytest.raises(ValueError, match="rtol"):
+        assert_close(1.0, 2.0, rtol=-1.0)
+    with pytest.raises(ValueError, match="atol"):
+        assert_close(np.ones(2), np.zeros(2), rtol=0, atol=-1)
+    with pytest.raises(TypeError, match="rtol"):
+        assert_close(1.0, 2.0, rtol="1e-3")
+    with pytest.raises(TypeError, match="actual"):
+        assert_close(None, None)
+    with pytest.raises(TypeError, match="desired"):
+        assert_close(np.ones(1), None)
+
+
+def test_integers_are_compared_without_wraparound():
+    with pytest.raises(AssertionError,
+                       match=r"actual 0 vs desired 255, relative error 1\.000e\+00"):
+        assert_close(np.array([0], np.uint8), np.array([255], np.uint8))
+    assert_close(np.array([7], np.int8), np.array([7], np.int8), rtol=0)

@@ -76,6 +76,7 @@ module[:function] [--kind K]``, ``rso-ref golden check --port module:function --
 from __future__ import annotations
 
 import os
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping
@@ -106,7 +107,7 @@ FIXTURE_DIR = Path(__file__).resolve().parent.parent / "golden_fixtures"
 
 #: SHA-256 of the shipped ``MANIFEST.json``: a manifest rewritten to match edited fixtures
 #: fails too. Changes only when the fixtures are regenerated on purpose.
-MANIFEST_SHA256 = "a680c63d9e987d0de0ec2966d6f88bf633d7ee89a51f38d303ed2b6492e1fadc"
+MANIFEST_SHA256 = "e9371604eea981482464fdb47a870994c21a86eb2c4337f786858b71140142ba"
 
 
 def _document(kind: str, cases: list) -> tuple[dict, dict]:
@@ -262,9 +263,17 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
     VerifyReport
         One row per case and quantity (max relative error, tolerance, worst leaf);
         ``report.status`` (``"PASS"``, ``"FAIL"``, ``"SKIP"``) is the verdict and
-        ``report.format()`` a readable table. A case where the port raises is reported
-        in ``report.errors`` (a write into a read-only input says so), one where it
-        raises ``NotImplementedError`` in ``report.skipped``; neither is re-raised.
+        ``report.format()`` a readable table. A case where the port raises (or calls
+        ``sys.exit``) is reported in ``report.errors`` with where it raised (a write into
+        a read-only input says so), one where it raises ``NotImplementedError`` in
+        ``report.skipped``; neither is re-raised.
+
+    Raises
+    ------
+    FixtureError
+        The fixture set holds no case (or does not match its manifest).
+    ValueError
+        ``"kind/case"`` names no stored case.
     """
     if not callable(port_fn):
         raise TypeError(f"port_fn must be callable, got {type(port_fn).__name__}")
@@ -274,6 +283,10 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
         fixture = load(kind, fixture_dir)
     elif not isinstance(fixture, Fixture):
         raise TypeError(f"fixture must be a kind name or a Fixture, got {type(fixture).__name__}")
+    if not fixture.cases:
+        where = f" in {fixture_dir}" if fixture_dir is not None else ""
+        raise FixtureError(f"the {fixture.kind} fixture set{where} holds no case: there is "
+                           f"nothing to verify (a set emptied of its cases never passes)")
     cases = [c for c in fixture.cases if not only or c["name"] == only]
     if not cases:
         raise ValueError(f"no case {only!r} in the {fixture.kind} fixtures; cases: "
@@ -286,8 +299,8 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
         except NotImplementedError as exc:
             skipped.append(f"{case['name']}: {exc or 'not implemented by the port'}")
             continue
-        except Exception as exc:  # noqa: BLE001 - a failing port is a verdict, not a crash
-            errors.append(f"{case['name']}: {type(exc).__name__}: {exc}{_hint(exc)}")
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failing port is a verdict
+            errors.append(f"{case['name']}: {_describe_exception(exc)}{_hint(exc)}")
             continue
         outputs = case.get("outputs")
         rows += compare_outputs(fixture.kind, case["name"], actual,
@@ -295,7 +308,22 @@ def verify(port_fn: Callable, fixture: str | Fixture, *,
     return VerifyReport(fixture.kind, tuple(rows), tuple(errors), tuple(skipped))
 
 
-def _hint(exc: Exception) -> str:
+def _describe_exception(exc: BaseException) -> str:
+    """``"Type: message (raised at file:line in function)"``: the exception and the
+    innermost frame of its traceback; a ``SystemExit`` says the port tried to exit."""
+    if isinstance(exc, SystemExit):
+        text = (f"SystemExit: the port called sys.exit({exc.code!r}) (an exit is not a "
+                f"result; a port must return or raise)")
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (raised at {last.filename}:{last.lineno} in {last.name})"
+    return text
+
+
+def _hint(exc: BaseException) -> str:
     """Why a port's exception happened, where the verifier caused it on purpose."""
     if isinstance(exc, ValueError) and "read-only" in str(exc):
         return (" (the port wrote into one of its input arrays, which verify hands out "
@@ -333,4 +361,3 @@ def verify_all(ports: Mapping[str, Callable] | ModuleType, *,
         raise ValueError(f"ports provides none of the kinds {list(KINDS)}")
     return {kind: verify(fn, kind, fixture_dir=fixture_dir, like=like)
             for kind, fn in ports.items()}
-

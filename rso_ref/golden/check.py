@@ -31,7 +31,7 @@ import numpy as np
 from .kinds import EXACT, KINDS
 
 __all__ = ["Row", "VerifyReport", "relative_error", "compare_outputs", "eigenvector_error",
-           "eigen_clusters", "EIGEN_CLUSTER_GAP"]
+           "eigen_clusters", "EIGEN_CLUSTER_GAP", "TRAJECTORIES"]
 
 #: Eigenvalues closer than this (relative to the largest magnitude among them, the
 #: estimate of :math:`\|H\|_2`) form a cluster, whose eigenvectors are compared through
@@ -67,6 +67,10 @@ class Row:
         Whether the quantity is within its tolerance.
     note : str
         Why it failed beyond the number (a shape, a missing quantity), if anything.
+    detail : str
+        For a failing row, where to look: the first iteration (``lbfgs``) or chained step
+        (``rso_step``) out of tolerance, the worst element's index and both values
+        (``"iteration 3, element (3, 1): port 0.5 vs reference 0.25"``).
     """
 
     case: str
@@ -76,6 +80,33 @@ class Row:
     where: str
     ok: bool
     note: str = ""
+    detail: str = ""
+
+    @property
+    def shape_mismatch(self) -> bool:
+        """Whether the port's value has another shape or length than the reference's."""
+        return "vs reference" in self.note and ("shape" in self.note or "length" in self.note)
+
+    def describe(self) -> str:
+        """One line on a failing row, a shape mismatch as such, then where and the notes.
+
+        Otherwise the error against the tolerance; then :attr:`detail` and :attr:`note`.
+
+        Returns
+        -------
+        str
+            E.g. ``"x: shape mismatch, (8, 6) vs reference (9, 6); ..."``.
+        """
+        tol = "exact" if self.tolerance == EXACT else f"{self.tolerance:.0e}"
+        where = f" at {self.where}" if self.where not in ("", "-") else ""
+        if self.shape_mismatch:
+            text = (f"{self.quantity}: shape mismatch ({self.note}); on the common part "
+                    f"error {self.error:.3e}{where} (tolerance {tol})")
+        else:
+            text = f"{self.quantity}: error {self.error:.3e} > tolerance {tol}{where}"
+            if self.note:
+                text += f" ({self.note})"
+        return text + (f"; {self.detail}" if self.detail else "")
 
 
 @dataclass(frozen=True)
@@ -137,8 +168,9 @@ class VerifyReport:
         for r in self.rows:
             tol = "exact" if r.tolerance == EXACT else f"{r.tolerance:.0e}"
             verdict = "ok" if r.ok else "FAIL"
+            extra = "; ".join(x for x in (r.note, "" if r.ok else r.detail) if x)
             lines.append(f"{r.case:<28} {r.quantity:<12} {r.error:>11.3e} {tol:>9}  "
-                         f"{r.where:<10} {verdict}{'  (' + r.note + ')' if r.note else ''}")
+                         f"{r.where:<10} {verdict}{'  (' + extra + ')' if extra else ''}")
         lines += [f"{'ERROR':<28} {msg}" for msg in self.errors]
         lines += [f"{'SKIP':<28} {msg}" for msg in self.skipped]
         return "\n".join(lines)
@@ -314,24 +346,72 @@ def _leaves(actual: Any, desired: Any, where: str, out: list) -> None:
     out.append((where, actual, desired, ""))
 
 
-def _leaf_error(actual: Any, desired: Any, exact: bool,
-                eigenvalues: Any = None) -> tuple[float, str]:
-    """Error of one leaf; ``eigenvalues`` (the reference's) marks a leaf of eigenvector
-    columns (:func:`eigenvector_error`)."""
+#: Kinds whose quantities are sequences over a leading axis, and that axis's name: the
+#: rows of an L-BFGS run (row 0 is x0) and the chained steps of ``rso_step``.
+TRAJECTORIES = {"lbfgs": "iteration", "rso_step": "step"}
+
+
+def _value(x: Any) -> str:
+    return repr(x.item()) if isinstance(x, np.generic) else repr(x)
+
+
+def _locate(a: np.ndarray, d: np.ndarray, exact: bool, tol: float,
+            axis_name: str | None) -> str:
+    """Where two same-shape arrays differ: the first trajectory row out of tolerance, the
+    worst (or for exact values the first) differing element and both values there."""
+    if a.size == 0 or a.shape != d.shape:
+        return ""
+    a64, d64 = a.astype(np.float64), d.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a64 - d64)
+    diff = np.where(np.isnan(a64) & np.isnan(d64), 0.0, np.where(np.isnan(diff), np.inf, diff))
+    if exact:
+        bad = diff > 0.0
+        if not bad.any():
+            return ""
+        index = np.unravel_index(int(np.argmax(bad)), a.shape) if a.ndim else ()
+    else:
+        index = np.unravel_index(int(np.argmax(diff)), a.shape) if a.ndim else ()
+    parts = []
+    if axis_name and a.ndim >= 1:
+        scale = float(np.max(np.abs(d64))) if d64.size else 0.0
+        rows = diff.reshape(a.shape[0], -1).max(axis=1) / (scale if scale > 0.0 else 1.0)
+        over = np.nonzero(rows > tol)[0]
+        if over.size:
+            parts.append(f"first {axis_name} out of tolerance: {int(over[0])}")
+    element = tuple(int(i) for i in index)
+    label = f"element {element}" if element else "value"
+    parts.append(f"{'first differing' if exact else 'worst'} {label}: port "
+                 f"{_value(a[index])} vs reference {_value(d[index])}")
+    return ", ".join(parts)
+
+
+def _leaf_error(actual: Any, desired: Any, exact: bool, eigenvalues: Any = None,
+                tol: float = 0.0, axis_name: str | None = None) -> tuple[float, str, str]:
+    """Error, note and location detail of one leaf; ``eigenvalues`` (the reference's)
+    marks a leaf of eigenvector columns (:func:`eigenvector_error`)."""
     a, d = np.asarray(actual), np.asarray(desired)
     note = ""
+    full_a, full_d = a, d
     if a.shape != d.shape:
         note = f"shape {a.shape} vs reference {d.shape}"
+        if axis_name and a.ndim == d.ndim and a.ndim >= 1 and a.shape[1:] == d.shape[1:]:
+            first = 1 if axis_name == "iteration" else 0  # row 0 of a run is x0
+            note += (f": the port has {a.shape[0] - first} {axis_name}s, the reference "
+                     f"{d.shape[0] - first}" + (" (after x0)" if first else ""))
         a, d = _common(a, d)
     if exact:
-        equal = a.shape == d.shape and bool(np.array_equal(a, d))
+        equal = full_a.shape == full_d.shape and bool(np.array_equal(a, d))
+        detail = "" if equal else _locate(a, d, True, 0.0, axis_name)
         mismatch = 0.0 if equal else float(np.max(np.abs(a.astype(np.float64) - d), initial=0.0))
         if not equal and not note:
             note = f"{a.tolist()} vs reference {d.tolist()}" if d.size <= 8 else "values differ"
-        return (mismatch if not equal else 0.0), note or ("" if equal else "differs")
+        return (mismatch if not equal else 0.0), note or ("" if equal else "differs"), detail
     if eigenvalues is not None and a.ndim == 2:
-        return eigenvector_error(a, d, eigenvalues), note
-    return relative_error(a, d), note
+        return eigenvector_error(a, d, eigenvalues), note, ""
+    error = relative_error(a, d)
+    detail = _locate(a, d, False, tol, axis_name) if (error > tol or note) else ""
+    return error, note, detail
 
 
 def compare_outputs(kind: str, case: str, actual: dict, desired: dict) -> list[Row]:
@@ -360,19 +440,23 @@ def compare_outputs(kind: str, case: str, actual: dict, desired: dict) -> list[R
         if quantity in spec.eigenvalues_of:  # up to sign, clusters as subspaces
             eigenvalues = desired.get(spec.eigenvalues_of[quantity], ())
             eigenvalues = eigenvalues if isinstance(eigenvalues, np.ndarray) else ()
-        worst, worst_at, notes = 0.0, "", []
+        worst, worst_at, notes, details = 0.0, "", [], []
+        axis_name = TRAJECTORIES.get(kind)
         for where, a, d, note in pairs:
             if a is None:
                 worst, notes = float("inf"), notes + [note]
                 continue
-            err, leaf_note = _leaf_error(a, d, tol == EXACT, eigenvalues)
+            err, leaf_note, detail = _leaf_error(a, d, tol == EXACT, eigenvalues, tol,
+                                                 axis_name if not where else None)
             if leaf_note:
                 notes.append(f"{where}: {leaf_note}" if where else leaf_note)
+            if detail:
+                details.append(f"{where}: {detail}" if where else detail)
             if err > worst or (err == worst and not worst_at and leaf_note):
                 worst, worst_at = err, where
         failed = bool(notes) or not worst <= tol
         rows.append(Row(case, quantity, worst, tol, worst_at or "-", not failed,
-                        "; ".join(notes[:2])))
+                        "; ".join(notes[:2]), "; ".join(details[:2]) if failed else ""))
     return rows
 
 

@@ -85,6 +85,21 @@ def _check_kind(path: str, actual: Any, desired: Any) -> None:
         raise AssertionError(f"at {here}: dtype {actual.dtype} != {desired.dtype}")
 
 
+def _wide(value: Any) -> Any:
+    """A scalar as a Python complex (complex dtypes) or float: no integer wraparound."""
+    return complex(value) if np.iscomplexobj(value) else float(value)
+
+
+def _tolerance(value: Any, name: str) -> float:
+    """A tolerance as a float: a real number (not a bool or string), finite and >= 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (np.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return value
+
+
 def _violation(a: np.ndarray, d: np.ndarray, rtol: float, atol: float) -> np.ndarray:
     """``|a - d| / (atol + rtol |d|)`` entrywise (> 1 fails; inf where the bound is 0 and
     the values differ; 0 where both are the same NaN or infinity)."""
@@ -121,7 +136,13 @@ def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: 
     ------
     AssertionError
         On the first structural or kind mismatch, or naming the worst leaf, its path, its
-        worst entry's index, both values and their relative error.
+        worst entry's index, both values and their relative error (differences of
+        integers are taken in float64: no wraparound).
+    TypeError
+        ``rtol``/``atol`` not a real number, ``err_msg`` not a str, ``actual`` or
+        ``desired`` None.
+    ValueError
+        ``rtol``/``atol`` negative or not finite.
 
     Examples
     --------
@@ -129,6 +150,13 @@ def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: 
     >>> from rso_ref.testing import assert_close
     >>> assert_close([np.ones(2), [np.zeros(1)]], [np.ones(2), [np.zeros(1)]])
     """
+    rtol = None if rtol is None else _tolerance(rtol, "rtol")
+    atol = _tolerance(atol, "atol")
+    if not isinstance(err_msg, str):
+        raise TypeError(f"err_msg must be a str, got {type(err_msg).__name__}")
+    for name, value in (("actual", actual), ("desired", desired)):
+        if value is None:
+            raise TypeError(f"{name} must be an array, a number or a list of them, got None")
     prefix = f"{err_msg}: " if err_msg else ""
     pairs: list = []
     try:
@@ -157,8 +185,10 @@ def assert_close(actual: Any, desired: Any, *, rtol: float | None = None, atol: 
     _, path, a_host, d_host, ratio, tol = worst
     index = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
     a_val, d_val = a_host[index], d_host[index]
+    # the difference in float64 (complex128): integers must not wrap around (uint8 0 - 255)
+    a_num, d_num = _wide(a_val), _wide(d_val)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = abs(a_val - d_val) / abs(d_val) if d_val != 0 else float("inf")
+        rel = abs(a_num - d_num) / abs(d_num) if d_num != 0 else float("inf")
     raise AssertionError(
         f"{prefix}not close (rtol={tol:g}, atol={atol:g}): {mismatched} of {total} entries "
         f"differ; worst at leaf {path or '(the only one)'} index {tuple(int(i) for i in index)}: "

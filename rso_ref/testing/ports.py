@@ -7,8 +7,13 @@ calls the port and the reference port (:func:`rso_ref.golden.reference_ports`) t
 the kind's own runner (:func:`rso_ref.golden.check.run_port`, so the port is called
 exactly as by :func:`rso_ref.golden.verify`), and compares the two with the kind's
 documented tolerances (:func:`rso_ref.golden.check.compare_outputs`, never looser). A
-mismatch is shrunk to a minimal case, written as a replayable fixture set, and raised
-as :class:`AssertionError`.
+mismatch is shrunk to a minimal case, written as a replayable fixture set (in a new
+directory: an earlier failure is never overwritten), and raised as
+:class:`AssertionError` (or returned, ``raise_on_failure=False``). The report says what
+is needed to fix the port: a shape or length mismatch as such (how many iterations or
+steps each side ran), the first iteration or chained step out of tolerance, the worst
+element with the port's and the reference's value, the case's input values, and the
+port's traceback when it raised (a ``sys.exit`` in the port included).
 
 What is drawn, per kind, with the strategies of :mod:`rso_ref.testing.strategies` (every
 array from ``numpy.random.default_rng`` of a drawn seed, so a case shrinks towards small
@@ -26,13 +31,25 @@ sizes and seed 0):
     and explicit weights), ``safeguard``, L-BFGS memory ``m`` = 1-10, 1-3 chained steps.
 ``lbfgs``
     Quadratics :math:`\tfrac12 x^\top A x - b^\top x` with SPD ``A`` of dimension 2-8
-    and condition number 1 to 1e3 (:func:`spd_quadratics`), and chained Rosenbrock of
-    dimension 2-6 from perturbed :math:`(-1.2, 1, \dots)`, memory ``m`` = 1-10,
-    ``maxiter`` 1-16 (quadratic) or 1-25 (Rosenbrock). These are the shipped cases'
-    limits: rounding differences of 1e-16 between two correct float64 implementations
-    grow about tenfold every four iterations on a quadratic of condition 1e3 with small
-    ``m`` (the golden docs), so 16 iterations keep them near 1e-12, far inside the kind's
-    1e-6; longer runs would test chaos, not the port.
+    and condition number 1 to 1e3 (:func:`spd_quadratics`), ``A`` and ``b`` scaled by
+    :math:`10^{-4}` to :math:`10^4` (so that runs end with :math:`|f|` well below 1 as
+    often as well above it), and chained Rosenbrock of dimension 2-6 from perturbed
+    :math:`(-1.2, 1, \dots)` or from near its minimum :math:`(1, \dots, 1)` (:math:`f`
+    well below 1), memory ``m`` = 1-10, ``maxiter`` 1-16 (quadratic) or 1-25
+    (Rosenbrock). These are the shipped cases' limits: rounding differences of 1e-16
+    between two correct float64 implementations grow about tenfold every four
+    iterations on a quadratic of condition 1e3 with small ``m`` (the golden docs), so 16
+    iterations keep them near 1e-12, far inside the kind's 1e-6; longer runs would test
+    chaos, not the port. The stopping tolerances are SciPy's defaults (``gtol = 1e-5``,
+    ``ftol = 2.2e-9``) in a quarter of the cases; in the others ``ftol``, ``gtol`` or both
+    are drawn where the rule binds and its variants part: from the reference's own run
+    (``gtol = ftol = 0``) at a drawn step, ``ftol`` between the step's plain L-BFGS-B
+    threshold :math:`\Delta/S`, the reference's :math:`\max(\Delta, D^*)/S` (the
+    exact-line-decrease confirmation) and :math:`\max(\Delta, D^*)/P` (:math:`S =
+    \max(|f_k|, |f_{k+1}|, 1)`, :math:`P` the same without the 1), ``gtol`` between the
+    step's :math:`\|g\|_\infty` and :math:`\|g\|_2` or above. A port with the ``1``
+    dropped, without the confirmation, with the 2-norm or with ``maxiter`` off by one
+    fails within the default 50 cases (``tests/test_check_port.py``).
 ``optim``
     Every optimizer of :data:`rso_ref.golden.reference.OPTIMIZERS` with each optional
     hyperparameter either left at its default or drawn (:func:`optimizer_cases`:
@@ -72,7 +89,10 @@ The module imports without hypothesis; :func:`check_port` then raises
 """
 from __future__ import annotations
 
+import math
+import os
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -80,9 +100,13 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import golden
+from ..golden import cases as golden_cases
+from ..golden import check as _golden_check
+from ..golden import kinds as _golden_kinds
 from ..golden.check import compare_outputs, run_port
 from ..golden.kinds import EXACT, KINDS
 from ..golden.reference import OPTIMIZERS
+from ..lbfgs import line_model_decrease, minimize
 from ..validation import check_callable, check_int
 from .strategies import (_require_hypothesis, group_weights, mlp_cases, optimizer_cases,
                          param_lists, partitions, rso_options, spd_quadratics)
@@ -97,7 +121,7 @@ _EIGEN_GAP = 1e-3
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Outcome of a :func:`check_port` run that found no mismatch.
+    """Outcome of a :func:`check_port` run.
 
     Attributes
     ----------
@@ -110,8 +134,15 @@ class CheckReport:
         Cases where the port raised ``NotImplementedError``.
     seconds : float
         Wall time of the whole check.
-    status : {"PASS", "SKIP"}
-        ``"SKIP"`` when the port skipped every case it was given.
+    status : {"PASS", "SKIP", "FAIL"}
+        ``"SKIP"`` when the port skipped every case it was given; ``"FAIL"`` on a
+        mismatch (only returned with ``raise_on_failure=False``).
+    message : str
+        On a mismatch, the whole report :func:`check_port` raises (case, failing
+        quantities, replay commands); ``""`` otherwise.
+    failure_dir : pathlib.Path or None
+        Where the minimal failing case was written (None when it passed, or when the
+        directory could not be written: the message says why).
     """
 
     kind: str
@@ -120,17 +151,25 @@ class CheckReport:
     skipped: int
     seconds: float
     status: str
+    message: str = ""
+    failure_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when :attr:`status` is ``"PASS"``."""
+        return self.status == "PASS"
 
     def format(self) -> str:
-        """One line: kind, status, counts and time.
+        """One line: kind, status, counts and time (then the mismatch report on a FAIL).
 
         Returns
         -------
         str
             For example ``"mlp: PASS (50 passed, 0 skipped of 50 drawn cases, 3.2 s)"``.
         """
-        return (f"{self.kind}: {self.status} ({self.passed} passed, {self.skipped} skipped "
+        line = (f"{self.kind}: {self.status} ({self.passed} passed, {self.skipped} skipped "
                 f"of {self.examples} drawn cases, {self.seconds:.1f} s)")
+        return f"{line}\n{self.message}" if self.message else line
 
 
 class _Mismatch(Exception):
@@ -245,21 +284,94 @@ def _rso_step_case(st: Any) -> Any:
     return draw()
 
 
+#: Stopping regimes of a drawn ``lbfgs`` case: SciPy's default tolerances, or an
+#: ``ftol`` / a ``gtol`` (or both) drawn large enough to stop the run before ``maxiter``.
+_LBFGS_STOPS = ("ftol", "gtol", "both", "defaults")
+
+#: Decimal exponents of the factor on a drawn quadratic (A and b): as many below 0 as
+#: above, so that runs end with |f| well below 1 as often as well above it.
+_LBFGS_SCALES = (-3, 3, -1, 1, -4, 4, -2, 2, 0)
+
+
+def _trajectory(options: dict, inputs: dict) -> list[tuple]:
+    r"""Per accepted step of the reference run of a case with ``gtol = ftol = 0``:
+    :math:`\|g_{k+1}\|_\infty`, :math:`\|g_{k+1}\|_2`, :math:`\Delta_k = f_k - f_{k+1}`,
+    :math:`D^*_k` (:func:`rso_ref.lbfgs.line_model_decrease`) and
+    :math:`\max(|f_k|, |f_{k+1}|)`: where each stopping rule would bind."""
+    steps: list[tuple] = []
+
+    def record(intermediate_result: Any) -> None:
+        s, g = intermediate_result.step, np.asarray(intermediate_result.jac)
+        steps.append((float(np.max(np.abs(g))), float(np.linalg.norm(g)), s.f_prev - s.f,
+                      line_model_decrease(s.alpha, s.dphi0, s.dphi),
+                      max(abs(s.f_prev), abs(s.f))))
+
+    minimize(golden_cases.objective(options, inputs), inputs["x0"], m=options["m"], gtol=0.0,
+             ftol=0.0, maxiter=options["maxiter"], maxls=options["maxls"], c1=options["c1"],
+             c2=options["c2"], callback=record)
+    return steps
+
+
+def _ftol_windows(step: tuple) -> list[float]:
+    """The ``ftol`` values at one step where the reference's test and its variants part:
+    ``Δ/S`` (the plain L-BFGS-B test binds from here), ``max(Δ, D*)/S`` (the reference's,
+    with the ``D*`` confirmation), ``max(Δ, D*)/P`` (the test without the ``1`` in
+    ``S = max(|f_k|, |f_k+1|, 1)``, ``P = max(|f_k|, |f_k+1|)``) where ``P < 1``, else
+    twice the reference's."""
+    _, _, delta, dstar, plain = step
+    scale = max(plain, 1.0)
+    delta = max(delta, 0.0)
+    high = max(delta, dstar if math.isfinite(dstar) else delta)
+    ends = [delta / scale, high / scale]
+    return ends + [high / plain if 0.0 < plain < 1.0 else 2.0 * ends[-1]]
+
+
+def _between(draw: Callable, st: Any, ends: list[float]) -> float:
+    """A threshold inside one of the intervals between consecutive ``ends`` (drawn), on a
+    geometric scale, never within 10 % of the log-distance of an end (a tie there would be
+    decided by rounding)."""
+    i = draw(st.integers(0, len(ends) - 2))
+    low, high = ends[i], ends[i + 1]
+    w = draw(st.floats(0.1, 0.9))
+    if not (low > 0.0 and high > low):
+        return max(high, low, 0.0) * 2.0 ** w
+    return low * (high / low) ** w
+
+
 def _lbfgs_case(st: Any) -> Any:
     @st.composite
     def draw(draw: Callable) -> dict:
         gen = np.random.default_rng(draw(st.integers(0, 2**16)))
-        options = {"m": draw(st.integers(1, 10)), "gtol": 1e-5, "ftol": 2.2e-9, "maxls": 20,
-                   "c1": 1e-4, "c2": 0.9}
+        options = {"m": draw(st.integers(1, 10)), "maxls": 20, "c1": 1e-4, "c2": 0.9}
         if draw(st.booleans()):
             q = draw(spd_quadratics(n=(2, 8), cond=(1.0, 1e3)))
-            inputs = {"x0": gen.standard_normal(q.dim), "A": q.A, "b": q.b}
+            # f scaled by 1e-4..1e4: its values at the stop lie well below 1 in magnitude
+            # or well above it, where max(|f_k|, |f_k+1|, 1) and its variants differ
+            scale = 10.0 ** draw(st.sampled_from(_LBFGS_SCALES))
+            inputs = {"x0": gen.standard_normal(q.dim), "A": scale * q.A, "b": scale * q.b}
             options.update(objective="quadratic", maxiter=draw(st.integers(1, 16)))
         else:
             n = draw(st.integers(2, 6))
-            start = np.resize([-1.2, 1.0], n) + draw(st.floats(0.0, 0.5)) * gen.standard_normal(n)
+            # the classic start (f of 10-100), or near the minimum (f well below 1)
+            near = draw(st.booleans())
+            centre = np.ones(n) if near else np.resize([-1.2, 1.0], n)
+            spread = draw(st.floats(0.0, 0.5))
+            start = centre + (max(spread, 0.05) if near else spread) * gen.standard_normal(n)
             inputs = {"x0": start}
             options.update(objective="rosenbrock", maxiter=draw(st.integers(1, 25)))
+        stop = draw(st.sampled_from(_LBFGS_STOPS))
+        ftol, gtol = 2.2e-9, 1e-5
+        if stop != "defaults":
+            # "ftol" alone: gtol = 0; "gtol" alone: ftol = 0 (then only f_k+1 >= f_k stops)
+            ftol = gtol = 0.0
+            steps = _trajectory(options, inputs)
+            last = max(0, len(steps) - 2)  # a stop before maxiter: the step after tells
+            if steps and stop in ("ftol", "both"):
+                ftol = _between(draw, st, _ftol_windows(steps[draw(st.integers(0, last))]))
+            if steps and stop in ("gtol", "both"):
+                inf_norm, two_norm = steps[draw(st.integers(0, last))][:2]
+                gtol = _between(draw, st, [inf_norm, two_norm, 2.0 * two_norm])
+        options.update(ftol=ftol, gtol=gtol)
         return _named("lbfgs", options, inputs)
 
     return draw()
@@ -326,33 +438,57 @@ def _decided_by_rounding(kind: str, reference: Callable, case: dict, desired: di
     return False
 
 
-def _shape_summary(value: Any) -> Any:
-    """Arrays replaced by their shapes (nested lists of shapes stay lists)."""
+def _summary(value: Any) -> Any:
+    """Input values for a message: small arrays in full (6 significant digits), larger
+    ones as shape, min and max; nested lists stay lists."""
     if isinstance(value, np.ndarray):
-        return tuple(value.shape)
+        if value.size <= 12:
+            return np.array2string(value, precision=6, separator=", ").replace("\n", "")
+        if value.size == 0 or value.dtype.kind not in "fiub":
+            return f"<array {value.shape} {value.dtype}>"
+        return (f"<array {value.shape}, min {float(np.min(value)):.6g}, "
+                f"max {float(np.max(value)):.6g}>")
     if isinstance(value, (list, tuple)):
-        return [_shape_summary(v) for v in value]
+        return [_summary(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _summary(v) for k, v in value.items()}
     return value
 
 
 def _message(kind: str, case: dict, rows: list, error: str, port_name: str,
-             directory: Path) -> str:
-    """The assertion text: case, failing quantities, replay commands."""
-    inputs = {k: _shape_summary(v) for k, v in case["inputs"].items()}
+             directory: Path | None, write_error: str = "") -> str:
+    """The assertion text: case (options, input values), failing quantities (a shape
+    mismatch as such, with the iteration or step and the element where they part, both
+    values), the port's traceback when it raised, and the replay commands."""
     lines = [f"check_port: the port disagrees with the reference on a drawn {kind} case",
-             f"  options: {case['options']}", f"  input shapes: {inputs}"]
+             f"  options: {case['options']}"]
+    lines += [f"  input {name}: {_summary(value)}" for name, value in case["inputs"].items()]
     if error:
         lines.append(f"  the port raised {error}")
-    for r in rows:
-        if not r.ok:
-            tol = "exact" if r.tolerance == EXACT else f"{r.tolerance:.0e}"
-            note = f"  ({r.note})" if r.note else ""
-            lines.append(f"  {r.quantity}: error {r.error:.3e} > tolerance {tol}, worst at "
-                         f"{r.where}{note}")
-    lines += [f"  replay (fixture written to {directory}):",
-              f"    rso-ref golden verify --port {port_name} --kind {kind} --fixtures {directory}",
-              f"    golden.verify(port, {kind!r}, fixture_dir={str(directory)!r})"]
+    lines += [f"  {r.describe()}" for r in rows if not r.ok]
+    if directory is not None:
+        lines += [f"  replay (fixture written to {directory}):",
+                  f"    rso-ref golden verify --port {port_name} --kind {kind} "
+                  f"--fixtures {directory}",
+                  f"    golden.verify(port, {kind!r}, fixture_dir={str(directory)!r})"]
+    else:
+        lines.append(f"  (no replay fixture: {write_error})")
     return "\n".join(lines)
+
+
+def _failure_directory(failure_dir: str | Path, kind: str, seed: int) -> Path:
+    """A new directory ``<failure_dir>/<kind>-seed<seed>``, or with ``-2``, ``-3``, ...
+    appended when that exists: an earlier failure is never overwritten."""
+    root = Path(failure_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        directory = root / (f"{kind}-seed{seed}" + (f"-{n}" if n > 1 else ""))
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        return directory
+    raise FileExistsError(f"{root} holds 9999 failure directories of {kind}-seed{seed}")
 
 
 def _port_name(port: Callable) -> str:
@@ -361,8 +497,8 @@ def _port_name(port: Callable) -> str:
 
 
 def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int = 0,
-               like: Any = None, failure_dir: str | Path = "rso-ref-out/check-port"
-               ) -> CheckReport:
+               like: Any = None, failure_dir: str | Path = "rso-ref-out/check-port",
+               raise_on_failure: bool = True, strict: bool = False) -> CheckReport:
     """Compare a port with the reference on drawn cases of a golden kind.
 
     Parameters
@@ -379,27 +515,47 @@ def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int =
         Call the port on arrays of this namespace and device, as
         :func:`rso_ref.golden.verify` does; the reference always runs on the host.
     failure_dir : path, default "rso-ref-out/check-port"
-        Where the minimal failing case is written, as ``<failure_dir>/<kind>-seed<seed>``.
+        Where the minimal failing case is written, as a new directory
+        ``<failure_dir>/<kind>-seed<seed>`` (``-2``, ``-3``, ... appended when one is
+        there already: an earlier failure is never overwritten). When it cannot be
+        written, the mismatch is still reported, with the reason.
+    raise_on_failure : bool, default True
+        Raise :class:`AssertionError` on a mismatch; with False return the
+        :class:`CheckReport` (``status="FAIL"``, the report in ``message``).
+    strict : bool, default False
+        Count a case the port skips (``NotImplementedError``) as a failure.
 
     Returns
     -------
     CheckReport
-        ``status="PASS"``, or ``"SKIP"`` when the port raised ``NotImplementedError`` on
-        every case.
+        ``status="PASS"``, ``"SKIP"`` when the port raised ``NotImplementedError`` on
+        every case, or ``"FAIL"`` (with ``raise_on_failure=False``).
 
     Raises
     ------
     AssertionError
-        On the first mismatch, after shrinking: the message shows the case, the failing
-        quantities (error, tolerance, worst leaf) and how to replay the written fixture.
+        On the first mismatch, after shrinking (unless ``raise_on_failure=False``): the
+        message shows the case (options and input values), the failing quantities (a
+        shape or length mismatch as such; the first iteration or step out of tolerance,
+        the worst element and both values), the port's traceback when it raised (or
+        called ``sys.exit``), and how to replay the written fixture.
     ImportError
         Without hypothesis.
+    TypeError, ValueError
+        A bad argument, named.
     """
     check_callable(port, "port")
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str, got {type(kind).__name__}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     check_int(max_examples, "max_examples", minimum=1)
     check_int(seed, "seed")
+    if not isinstance(failure_dir, (str, os.PathLike)):
+        raise TypeError(f"failure_dir must be a path, got {type(failure_dir).__name__}")
+    for name, flag in (("raise_on_failure", raise_on_failure), ("strict", strict)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     hyp = _hypothesis()
     st = hyp.strategies
     reference = golden.reference_ports()[kind]
@@ -421,11 +577,13 @@ def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int =
         hyp.assume(not decided_by_rounding)
         try:
             actual = run_port(kind, port, case, like)
-        except NotImplementedError:
+        except NotImplementedError as exc:
+            if strict:
+                raise _Mismatch(case, [], _traceback(exc, "(strict: a skip is a failure) "))
             counts["skipped"] += 1
             hyp.reject()
-        except Exception as exc:  # noqa: BLE001 - a raising port is a mismatch
-            raise _Mismatch(case, [], f"{type(exc).__name__}: {exc}") from exc
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a raising port is a mismatch
+            raise _Mismatch(case, [], _traceback(exc)) from None
         rows = compare_outputs(kind, case["name"], actual, desired)
         if not all(r.ok for r in rows):
             raise _Mismatch(case, rows)
@@ -435,10 +593,20 @@ def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int =
     try:
         same_as_reference()
     except _Mismatch as failure:
-        directory = Path(failure_dir) / f"{kind}-seed{seed}"
-        golden.write_cases(directory, kind, [failure.case])
-        raise AssertionError(_message(kind, failure.case, failure.rows, failure.error,
-                                      _port_name(port), directory)) from None
+        directory, write_error = None, ""
+        try:
+            directory = _failure_directory(failure_dir, kind, seed)
+            golden.write_cases(directory, kind, [failure.case])
+        except OSError as exc:
+            directory, write_error = None, (f"could not write it under failure_dir "
+                                            f"{str(failure_dir)!r}: {type(exc).__name__}: {exc}")
+        message = _message(kind, failure.case, failure.rows, failure.error, _port_name(port),
+                           directory, write_error)
+        if raise_on_failure:
+            raise AssertionError(message) from None
+        return CheckReport(kind, counts["passed"] + counts["skipped"] + 1, counts["passed"],
+                           counts["skipped"], time.perf_counter() - start, "FAIL", message,
+                           directory)
     except hyp.errors.Unsatisfiable:
         if not counts["skipped"]:
             raise
@@ -446,3 +614,17 @@ def check_port(port: Callable, kind: str, *, max_examples: int = 50, seed: int =
     examples = counts["passed"] + counts["skipped"]
     status = "SKIP" if counts["skipped"] and not counts["passed"] else "PASS"
     return CheckReport(kind, examples, counts["passed"], counts["skipped"], seconds, status)
+
+
+def _traceback(exc: BaseException, prefix: str = "") -> str:
+    """The port's exception with its traceback (frames of this module dropped)."""
+    if isinstance(exc, SystemExit):
+        head = f"SystemExit: the port called sys.exit({exc.code!r})"
+    else:
+        head = f"{type(exc).__name__}: {exc}"
+    runners = {__file__, _golden_check.__file__, _golden_kinds.__file__}
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename not in runners]
+    text = "".join(traceback.format_list(frames)).rstrip()
+    trace = ("\n  port traceback (most recent call last):\n" + "\n".join(
+        "  " + line for line in text.splitlines())) if text else ""
+    return f"{prefix}{head}{trace}"
