@@ -35,7 +35,8 @@ JAX_KINDS = ("mlp", "hvp", "rso_meta", "rso_step")
 #: Optimizer fixture cases torch.optim must reproduce, and those it has no class for.
 TORCH_OPTIM_CASES = {"sgd_momentum", "sgd_nesterov_wd", "sgd_dampening", "adam",
                      "adam_l2_amsgrad", "adamw", "rmsprop", "rmsprop_centered_momentum"}
-NOT_IN_TORCH_OPTIM = {"lamb", "lars", "muon_nesterov", "muon_plain_wd"}
+NOT_IN_TORCH_OPTIM = {"lamb", "lars", "muon_nesterov", "muon_plain_wd", "rso_reuse_normalized",
+                      "rso_every_step_safeguard"}
 
 #: Drawn cases per kind: torch cases take ~0.01-0.15 s, JAX cases ~1-2 s (compilation).
 TORCH_EXAMPLES = 50

@@ -371,3 +371,17 @@ def test_a_damaged_fixture_file_is_one_error_naming_it(tmp_path, damage):
 
 # The independent torch and JAX ports live in examples/ports/ (torch_port.py, jax_port.py);
 # tests/test_example_ports.py verifies them on these fixtures and on drawn cases.
+
+
+def test_the_optim_fixtures_catch_an_rso_reuse_step_that_ignores_normalize(monkeypatch):
+    # Between meta-solves RSO reuses w on the directions the solve used: with
+    # normalize=True the unit g_i / ||g_i||. A port that reuses w on the raw g_i fails
+    # the one case that reuses w with normalize (rso_reuse_normalized), and only it.
+    import rso_ref.optim.rso as rso_optimizer
+
+    assert golden.verify(reference.optim, "optim").ok
+    real = rso_optimizer.group_directions
+    monkeypatch.setattr(rso_optimizer, "group_directions",
+                        lambda grads, groups, normalize=False: real(grads, groups, False))
+    report = golden.verify(reference.optim, "optim")
+    assert {case for case, _ in _failing_quantities(report)} == {"rso_reuse_normalized"}

@@ -129,7 +129,8 @@ def test_a_port_that_corrupts_its_inputs_cannot_affect_a_later_case():
         return out
 
     first = golden.verify(corrupter, "optim")
-    assert first.ok and first.counts == {"PASS": 12, "FAIL": 0, "SKIP": 0}
+    n_cases = len(golden.load("optim").cases)
+    assert first.ok and first.counts == {"PASS": n_cases, "FAIL": 0, "SKIP": 0}
     assert golden.verify(reference.optim, "optim").ok  # the stored fixture is untouched
 
 
@@ -141,7 +142,7 @@ def test_not_implemented_is_skip_and_a_kind_of_skips_is_no_pass():
 
     report = golden.verify(partial, "optim")
     assert report.status == "PASS" and report.ok
-    assert report.counts == {"PASS": 8, "FAIL": 0, "SKIP": 4}
+    assert report.counts == {"PASS": 10, "FAIL": 0, "SKIP": 4}
     assert "SKIP" in report.format() and "lamb is not ported" in report.format()
 
     def nothing(*args, **kwargs):
@@ -180,7 +181,9 @@ def test_inputs_on_another_backend_are_fresh_copies_too(xp):
     if not hasattr(like, "__setitem__") or "jax" in type(like).__module__:
         pytest.skip("immutable arrays cannot be overwritten")
     report = golden.verify(_corrupter, "optim", like=like)
-    assert report.ok and report.counts == {"PASS": 12, "FAIL": 0, "SKIP": 0}, report.format()
+    n_cases = len(golden.load("optim").cases)
+    assert report.ok and report.counts == {"PASS": n_cases, "FAIL": 0, "SKIP": 0}, \
+        report.format()
 
 
 def test_a_schema_1_rso_port_without_the_model_keywords_is_still_called():

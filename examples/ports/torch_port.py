@@ -322,7 +322,7 @@ def optim(name: str, params: Sequence[Any], grads: Sequence[Sequence[Any]], **hy
     Raises
     ------
     NotImplementedError
-        For ``lamb``, ``lars`` and ``muon``: torch.optim has no such class.
+        For ``lamb``, ``lars``, ``muon`` and ``rso``: torch.optim has no such class.
     """
     if name not in OPTIMIZERS:
         raise NotImplementedError(f"torch.optim has no {name!r} optimizer")

@@ -218,6 +218,18 @@ def optim_cases() -> list[dict]:
                                    "weight_decay": 0.1, "ns_steps": 3, "adam_lr": 1e-3,
                                    "adam_betas": [0.9, 0.95], "adam_eps": 1e-10,
                                    "adam_weight_decay": 0.01}),
+        # RSO as an optimizer: a warm-up step, then a meta-solve every other step with
+        # the last w reused in between, on unit directions (meta-losses: reference.optim_loss).
+        ("rso_reuse_normalized", "rso", {"lr": 0.1, "groups": [[0, 1], [2]], "meta_iters": 3,
+                                         "meta_every": 2, "warmup_steps": 1,
+                                         "normalize": True, "w0": "uniform",
+                                         "safeguard": False, "m": 10, "c1": 1e-4,
+                                         "c2": 0.9, "maxls": 20}),
+        ("rso_every_step_safeguard", "rso", {"lr": 0.5, "groups": [[0], [1], [2]],
+                                             "meta_iters": 2, "meta_every": 1,
+                                             "warmup_steps": 0, "normalize": False,
+                                             "w0": "ones", "safeguard": True, "m": 10,
+                                             "c1": 1e-4, "c2": 0.9, "maxls": 20}),
     ]
     return [{"name": name, "options": {"optimizer": opt, "hyper": hyper},
              "inputs": {"params": params, "grads": grads}} for name, opt, hyper in specs]

@@ -35,7 +35,7 @@ __all__ = ["lbfgs", "rso_meta", "rso_step", "optim", "mlp", "hvp", "eigen",
            "reference_ports"]
 
 #: Optimizer names of the ``optim`` fixtures -> classes of :mod:`rso_ref.optim`.
-OPTIMIZERS = {name: cls for name, cls in registry.OPTIMIZERS.items() if name != "rso"}
+OPTIMIZERS = dict(registry.OPTIMIZERS)
 
 
 def lbfgs(fun: Callable, x0: Any, *, m: int, gtol: float, ftol: float, maxiter: int,
@@ -88,13 +88,36 @@ def rso_step(value_and_grad: Callable, params: list, *, lr: float, groups: list,
             "nit": res.nit, "safeguarded": res.safeguarded}
 
 
+def optim_loss(params: list) -> tuple[Any, list]:
+    r"""The loss of the ``optim`` kind's RSO meta-solves and its gradient.
+
+    .. math::
+
+        L(\theta) = \sum_j \operatorname{sum}\big(\tfrac12 \theta_j^2
+        + \tfrac14 \theta_j^4\big), \qquad \nabla_{\theta_j} L = \theta_j + \theta_j^3.
+
+    The stored gradients stay the step's directions :math:`g_i`; this smooth,
+    non-quadratic :math:`L` only gives the meta-objective
+    :math:`f(w) = L(\theta - \eta \sum_i w_i g_i)` something to minimise.
+    """
+    xp = backend.array_namespace(params)
+    loss = sum(float(xp.sum(0.5 * p * p + 0.25 * p ** 4)) for p in params)
+    return loss, [p + p ** 3 for p in params]
+
+
 def optim(name: str, params: list, grads: list, **hyper: Any) -> list:
-    """Params after each step of optimizer ``name`` fed the gradient sequence ``grads``."""
-    hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}
+    """Params after each step of optimizer ``name`` fed the gradient sequence ``grads``.
+
+    RSO (``name == "rso"``) takes its meta-objective's values from :func:`optim_loss`
+    (and evaluates it once at ``params`` for the step's loss).
+    """
+    hyper = {k: tuple(v) if isinstance(v, list) and k != "groups" else v
+             for k, v in hyper.items()}
     opt = OPTIMIZERS[name](**hyper)
+    oracle = {"value_and_grad": optim_loss} if name == "rso" else {}
     state, out = opt.init(params), []
     for g in grads:
-        params, state = opt.step(params, g, state)
+        params, state = opt.step(params, g, state, **oracle)
         out.append(list(params))
     return out
 
