@@ -83,19 +83,19 @@ plot_runs(digits, "MLP on digits")
 # Each RSO step makes one gradient call on the minibatch plus the meta-solve's calls.
 # Every meta call evaluates $f(w)$ **and** $\nabla f(w)$ — a forward and a backward
 # pass — and the strong-Wolfe line search inside L-BFGS may try more than one point
-# per iteration. The training record keeps the count of each step (`nfev`), so we can
+# per iteration. The training record keeps the count of each step (`oracle_calls`), so we can
 # see the real overhead instead of the paper's "K additional forward passes".
 
 # %%
 rso_run = digits["runs"]["rso"][0]
-nfev = np.array(rso_run["steps"]["nfev"])
-print(f"meta oracle calls per step: mean {nfev.mean():.2f}, min {nfev.min()}, max {nfev.max()}")
+calls = np.array(rso_run["steps"]["oracle_calls"])
+print(f"meta oracle calls per step: mean {calls.mean():.2f}, min {calls.min()}, max {calls.max()}")
 for name, s in digits["summary"].items():
     n_steps = len(digits["runs"][name][0]["steps"]["loss"])
     print(f"{name:>5}: {s['wall_time_mean']:.2f} s for {n_steps} steps")
 
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
-ax.hist(nfev, bins=np.arange(nfev.min(), nfev.max() + 2) - 0.5, color="C2")
+ax.hist(calls, bins=np.arange(calls.min(), calls.max() + 2) - 0.5, color="C2")
 ax.set_xlabel("meta oracle calls in one RSO step (K = 5)")
 ax.set_ylabel("steps")
 ax.set_title("Cost of the meta-solve, MLP on digits")
@@ -105,7 +105,7 @@ plt.show()
 # With $K = 5$ a step costs 7 to 8 forward-and-backward passes instead of 1, and the
 # wall time grows accordingly. Whether the better per-step progress pays for that
 # is exactly the kind of question the loss curves above can only answer per step; to
-# compare at equal cost, plot against cumulative `nfev` (as notebook 01 does) or
+# compare at equal cost, plot against cumulative `oracle_calls` (as notebook 01 does) or
 # reduce the cost with `meta_every` or a smaller `meta_batch`.
 #
 # ## A 1-D convnet on MNIST-1D

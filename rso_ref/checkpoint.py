@@ -64,8 +64,8 @@ import numpy as np
 
 from .backend import asarray, check_array, to_numpy
 
-__all__ = ["CheckpointError", "Checkpoint", "save", "load", "exists", "write_json_atomic",
-           "write_text_atomic", "write_bytes_atomic", "atomic_path"]
+__all__ = ["CheckpointError", "Checkpoint", "save", "load", "exists", "resume",
+           "write_json_atomic", "write_text_atomic", "write_bytes_atomic", "atomic_path"]
 
 _FORMAT = 2
 _STATE, _ARRAYS = "state.json", "arrays.npz"
@@ -517,6 +517,64 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: Step-record columns renamed since checkpoints were first written: ``{old: new}``.
+#: ``train`` once recorded StepInfo's ``oracle_calls`` as ``"nfev"`` (a name that in
+#: SciPy counts every evaluation, the one at x0 included); :func:`resume` reads the old
+#: name, so a checkpoint written before the rename resumes and keeps appending.
+_RENAMED_COLUMNS = {"nfev": "oracle_calls"}
+
+
+def resume(store: Checkpoint, *, fingerprint: str, epochs: int,
+           like: Any = None) -> tuple[dict, dict] | None:
+    """Load the checkpoint a training run continues from, after checking it is that run's.
+
+    The checkpoint of :func:`rso_ref.train.train`: a state ``{"fingerprint", "params",
+    "opt_state", "epochs", "epoch", "step"}`` saved with the step history. A later
+    :meth:`Checkpoint.save` of ``store`` appends to the history returned here.
+
+    Parameters
+    ----------
+    store : Checkpoint
+        The run's checkpoint (``checkpoint_dir/last``).
+    fingerprint : str
+        What the run that wrote it must have been (model, optimizer and the settings
+        that decide the steps, as :func:`rso_ref.train.train` writes it).
+    epochs : int
+        The epochs the resuming run asks for; the checkpoint may not be past them.
+    like : array, optional
+        The arrays are read onto this array's namespace and device (:meth:`Checkpoint.load`).
+
+    Returns
+    -------
+    tuple of (dict, dict) or None
+        ``(state, history)``, or None when there is no checkpoint (a fresh start).
+
+    Raises
+    ------
+    CheckpointError
+        If a checkpoint is there but damaged: never a silent restart over it.
+    ValueError
+        If it was written by another configuration, or is from an epoch past ``epochs``
+        (its parameters and log are past the run asked for).
+    """
+    if not store.exists():
+        return None
+    state, history = store.load(like=like)
+    if state["fingerprint"] != fingerprint:
+        raise ValueError(f"checkpoint at {store.path} was written by a different configuration")
+    if state["epoch"] > epochs:
+        raise ValueError(f"epochs={epochs}, but the checkpoint at {store.path} is from "
+                         f"epoch {state['epoch']}: resume with epochs >= {state['epoch']}, "
+                         f"or start over in a fresh checkpoint_dir")
+    if history is not None and store._log is not None \
+            and any(c in _RENAMED_COLUMNS for c in history):
+        # Same columns in the same order, new names: the rows already committed stay as
+        # they are, and the next save records the new names.
+        history = {_RENAMED_COLUMNS.get(c, c): v for c, v in history.items()}
+        store._log.columns = tuple(history)
+    return state, history
 
 
 def save(path: str | os.PathLike, state: Any) -> Path:

@@ -301,7 +301,7 @@ def _train_once(config: CompareConfig, ds: Any, model: Any, label: str, lr: floa
         "eval_accuracy": result.epochs["eval_accuracy"][-1] if done else float("nan"),
         "eval_loss": result.epochs["eval_loss"][-1] if done else float("nan"),
         "wall_time": time.perf_counter() - started, "steps": result.steps,
-        "epochs": result.epochs, "meta_nfev": int(sum(result.steps["nfev"])),
+        "epochs": result.epochs, "meta_nfev": int(sum(result.steps["oracle_calls"])),
     }
     if diagnostic_steps:
         record["diagnostics"] = early_diagnostics(result.steps, result.probes, lr)
@@ -406,7 +406,7 @@ def gradient_evaluations(run: dict) -> np.ndarray:
     Step :math:`t` costs :math:`1 + c_t` gradient evaluations: the minibatch gradient
     handed to the optimizer, plus the :math:`c_t` oracle calls the step declared in its
     :class:`~rso_ref.optim.contract.StepInfo` (``oracle_calls``, recorded as
-    ``run["steps"]["nfev"]``; RSO's meta-solve, each a forward and a backward pass). So
+    ``run["steps"]["oracle_calls"]``; RSO's meta-solve, each a forward and a backward pass). So
     entry :math:`t` is :math:`\sum_{s \le t} (1 + c_s)`: for SGD or Adam the step
     count. An RSO step whose meta-solve runs all its K iterations costs at least
     :math:`K + 2` (the step gradient, :math:`f` at :math:`w_0`, then one call or more per
@@ -418,7 +418,7 @@ def gradient_evaluations(run: dict) -> np.ndarray:
     numpy.ndarray
         float64, one entry per recorded step (empty when no step was recorded).
     """
-    return np.cumsum(1.0 + np.asarray(run["steps"]["nfev"], dtype=np.float64))
+    return np.cumsum(1.0 + np.asarray(run["steps"]["oracle_calls"], dtype=np.float64))
 
 
 def gradient_evaluations_per_step(run: dict) -> float:

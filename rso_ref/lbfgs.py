@@ -19,9 +19,10 @@ Rows are written with :func:`rso_ref.backend.put`: in place where arrays are wri
 immutable (there each stored pair copies the two blocks, :math:`O(mn)`; the iteration
 runs eagerly, outside ``jax.jit``).
 
-The pieces of one iteration, :class:`History` (the memory) and :func:`search` (the line
-search with its reset retry), are public so that the full-batch optimizer
-:class:`rso_ref.optim.LBFGS` runs exactly the iteration of :func:`minimize`.
+The pieces of one iteration, :class:`History` (the memory) and
+:func:`line_search_with_reset` (the line search with its retry after a memory reset), are
+public so that the full-batch optimizer :class:`rso_ref.optim.LBFGS` runs exactly the
+iteration of :func:`minimize`.
 
 References
 ----------
@@ -43,7 +44,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .backend import array_namespace, device, namespace, put
 from .backend.results import optimize_result
-from .linesearch import LineSearchResult, check_wolfe_constants, evaluate, line_search
+from .linesearch import (LineSearchResult, check_wolfe_constants, evaluate_array_oracle,
+                         line_search)
 from .objective import ScalarObjective
 from .validation import check_callable, check_int, check_nonnegative, check_positive
 
@@ -57,7 +59,7 @@ __all__ = [
     "inverse_hessian",
     "InverseHessianProduct",
     "History",
-    "search",
+    "line_search_with_reset",
     "line_model_decrease",
     "flat_search",
     "minimize",
@@ -474,10 +476,10 @@ class History:
         return True
 
 
-def search(fun: Callable, x: Any, f: float, g: Any, history: History, *, scale: float,
-           c1: float, c2: float, maxls: int, budget: int, xp: ModuleType, name: str = "fun",
-           flat_tol: float | None = None, accept_fallback: bool = False
-           ) -> tuple[LineSearchResult, Any, int]:
+def line_search_with_reset(fun: Callable, x: Any, f: float, g: Any, history: History, *,
+                           scale: float, c1: float, c2: float, maxls: int, budget: int,
+                           xp: ModuleType, name: str = "fun", flat_tol: float | None = None,
+                           accept_fallback: bool = False) -> tuple[LineSearchResult, Any, int]:
     r"""The line search of one L-BFGS iteration, retried once along :math:`-g` after a reset.
 
     Parameters
@@ -635,8 +637,27 @@ def line_model_decrease(alpha: float, dphi0: float, dphi: float) -> float:
     return dphi0 * dphi0 / (2.0 * kappa) if kappa > 0.0 else math.inf
 
 
-def _callback_caller(callback: Callable | None) -> Callable[[OptimizeResult], None] | None:
-    """Call ``callback`` the way SciPy does: by keyword with the record, or with ``x``."""
+def _stop_requested(callback: Callable, *args: Any, **kwargs: Any) -> bool:
+    """Call ``callback(*args, **kwargs)`` under the one stop rule of rso_ref's callbacks.
+
+    SciPy's rule, used by :func:`minimize` and :func:`rso_ref.train.train`: a callback
+    returns None, and raises :class:`StopIteration` to stop the run (True is returned
+    then). A callback that returns anything else raises ``TypeError``: an old
+    ``return True`` meant "stop" in some libraries, and is neither ignored nor obeyed.
+    """
+    try:
+        returned = callback(*args, **kwargs)
+    except StopIteration:
+        return True
+    if returned is not None:
+        raise TypeError(f"callback returned {returned!r}; a callback must return None and "
+                        f"raise StopIteration to stop the run (SciPy's rule)")
+    return False
+
+
+def _callback_caller(callback: Callable | None) -> Callable[[OptimizeResult], bool] | None:
+    """Call ``callback`` the way SciPy does: by keyword with the record, or with ``x``;
+    the caller returns whether it asked to stop (:func:`_stop_requested`)."""
     if callback is None:
         return None
     check_callable(callback, "callback")
@@ -645,8 +666,8 @@ def _callback_caller(callback: Callable | None) -> Callable[[OptimizeResult], No
     except (TypeError, ValueError):  # a builtin without a signature: the x form
         parameters = set()
     if parameters == {"intermediate_result"}:
-        return lambda record: callback(intermediate_result=record)
-    return lambda record: callback(record.x)
+        return lambda record: _stop_requested(callback, intermediate_result=record)
+    return lambda record: _stop_requested(callback, record.x)
 
 
 def _iteration_limit(maxiter: Any) -> int:
@@ -701,7 +722,8 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         ``OptimizeResult`` with ``x, fun, jac, nit, nfev`` and this module's extras
         ``x_prev``, ``direction``, ``step``, a :class:`StepRecord`), else as
         ``callback(x)`` with a copy of the iterate. Raising :class:`StopIteration`
-        stops the run with status 99; the return value is ignored (SciPy's rule).
+        stops the run with status 99 (SciPy's rule, the one of every callback in
+        rso_ref); the callback returns None, anything else raises ``TypeError``.
     tol : float, optional
         Sets both ``gtol`` and ``ftol`` where they are not given (SciPy's ``tol``).
     m : int, default 10
@@ -776,7 +798,9 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         ``x0`` neither a real floating array of a supported backend nor a list or number;
         ``fun`` not returning a pair with ``jac=True``, ``f`` not a real scalar (``None``,
         a string, a list, an array of more than one element), or ``g`` not an array of
-        ``x0``'s namespace with a real floating dtype.
+        ``x0``'s namespace with a real floating dtype; a ``callback`` that returns
+        something other than None (SciPy ignores it; raise :class:`StopIteration` to
+        stop).
     ValueError
         ``m``/``maxiter``/``maxfun``/``maxls`` below 1, ``m`` and ``maxcor`` both given
         and different, negative or non-finite tolerances, Wolfe constants outside
@@ -895,7 +919,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
     shaped = lambda v: xp.reshape(v, tuple(x0.shape))  # noqa: E731
 
     x = xp.reshape(xp.asarray(x0, copy=True), (-1,))
-    f, g = evaluate(objective, x, xp=xp, where="at x0")
+    f, g = evaluate_array_oracle(objective, x, xp=xp, where="at x0")
     nit = 0
     history = History.empty(m, x, xp)
     trace: list[StepRecord] = []
@@ -914,9 +938,10 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
             reason = "maxfun"
             break
         flat_tol = ftol * max(abs(f), 1.0) if ftol > 0.0 else None
-        ls, d, used = search(objective, x, f, g, history, scale=1.0, c1=c1, c2=c2, maxls=maxls,
-                             budget=budget, xp=xp, flat_tol=flat_tol,
-                             accept_fallback=objective.estimated)
+        ls, d, used = line_search_with_reset(objective, x, f, g, history, scale=1.0, c1=c1,
+                                             c2=c2, maxls=maxls, budget=budget, xp=xp,
+                                             flat_tol=flat_tol,
+                                             accept_fallback=objective.estimated)
         if ls.status != 0:
             reason = "maxfun" if used >= budget and ls.status == 1 else "linesearch"
             if flat_tol is not None and flat_search(ls, f, flat_tol):
@@ -936,14 +961,11 @@ def minimize(fun: Callable[..., Any], x0: Any, args: tuple = (), *, jac: Any = T
         elif small and (f_prev <= f or
                         line_model_decrease(ls.alpha, ls.dphi0, ls.dphi) <= tol_f):
             reason = "ftol"
-        if notify is not None:
-            try:
-                notify(optimize_result(x=shaped(xp.asarray(x, copy=True)), fun=f,
-                                       jac=shaped(xp.asarray(g, copy=True)), nit=nit,
-                                       nfev=objective.nfev, x_prev=shaped(x_prev),
-                                       direction=shaped(d), step=step))
-            except StopIteration:
-                reason = "callback"
+        if notify is not None and notify(optimize_result(
+                x=shaped(xp.asarray(x, copy=True)), fun=f, jac=shaped(xp.asarray(g, copy=True)),
+                nit=nit, nfev=objective.nfev, x_prev=shaped(x_prev), direction=shaped(d),
+                step=step)):
+            reason = "callback"
 
     if passed and reason in ("maxiter", "maxfun", "linesearch"):
         reason = "ftol"  # L-BFGS-B's test stopped at a step f has only decreased from since

@@ -53,7 +53,6 @@ References
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -71,7 +70,7 @@ __all__ = [
     "ScalarSearchResult",
     "LineSearchResult",
     "check_wolfe_constants",
-    "evaluate",
+    "evaluate_array_oracle",
     "scalar_search_wolfe",
     "line_search",
 ]
@@ -102,24 +101,28 @@ BISECTION_SHRINK = 0.66
 class LineSearchInfo:
     r"""Diagnostics of one line search.
 
+    The two violations are signed: positive by how much the condition fails at the last
+    trial, :math:`\le 0` when it holds.
+
     Attributes
     ----------
-    steps : tuple of float
-        Every trial :math:`\alpha` in the order evaluated.
-    decrease_error : float
-        :math:`\phi(\alpha) - \phi(0) - c_1 \alpha \phi'(0)` at the last trial
-        (:math:`\le 0` when sufficient decrease holds; ``inf`` for a non-finite trial
-        or when no trial was made).
-    curvature_error : float
-        :math:`|\phi'(\alpha)| - c_2 |\phi'(0)|` at the last trial (:math:`\le 0` when
-        the curvature condition holds; ``inf`` as above).
+    trial_steps : tuple of float
+        Every trial step length :math:`\alpha` in the order evaluated.
+    decrease_violation : float
+        :math:`\phi(\alpha) - \phi(0) - c_1 \alpha \phi'(0)` at the last trial:
+        :math:`\le 0` when sufficient decrease holds, positive when it fails; ``inf``
+        for a non-finite trial or when no trial was made.
+    curvature_violation : float
+        :math:`|\phi'(\alpha)| - c_2 |\phi'(0)|` at the last trial: :math:`\le 0` when
+        the curvature condition holds, positive when it fails; ``inf`` as above.
     values : tuple of float
-        :math:`\phi` at every trial, in the order of ``steps`` (NaN or inf as returned).
+        :math:`\phi` at every trial, in the order of ``trial_steps`` (NaN or inf as
+        returned).
     """
 
-    steps: tuple
-    decrease_error: float
-    curvature_error: float
+    trial_steps: tuple
+    decrease_violation: float
+    curvature_violation: float
     values: tuple = ()
 
 
@@ -150,6 +153,7 @@ class ScalarSearchResult(_Status):
     status : int
         Key of :data:`LINESEARCH_MESSAGES` (0 = success).
     info : LineSearchInfo
+        The trials and the Wolfe violations at the last one.
     fallback : tuple of float or None
         On failure (status 1 or 2), ``(alpha, phi, dphi)`` of the lowest trial that
         satisfied sufficient decrease, when one with :math:`\alpha > 0` was found;
@@ -187,6 +191,8 @@ class LineSearchResult(_Status):
     status : int
         Key of :data:`LINESEARCH_MESSAGES` (0 = success).
     info : LineSearchInfo
+        The trials and the Wolfe violations at the last one (of the whole search, also
+        in ``fallback``).
     fallback : LineSearchResult or None
         On failure, the lowest trial that satisfied sufficient decrease (as a result of
         status 0 whose ``nfev`` counts the whole search;
@@ -360,28 +366,28 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
     alpha0 = check_positive(alpha0, "alpha0")
     phi0, dphi0 = check_real(phi0, "phi0"), check_real(dphi0, "dphi0")
 
-    steps: list[float] = []
-    errors = [math.inf, math.inf]  # decrease and curvature residuals at the last trial
+    trial_steps: list[float] = []
+    violations = [math.inf, math.inf]  # of sufficient decrease and curvature at the last trial
     values: list[float] = []
 
     def evaluate_at(alpha: float) -> tuple[float, float, float]:
         value, slope = phi(alpha)
         value, slope = float(value), float(slope)
-        steps.append(alpha)
+        trial_steps.append(alpha)
         values.append(value)
         if math.isfinite(value) and math.isfinite(slope):
-            errors[0] = value - phi0 - c1 * alpha * dphi0
-            errors[1] = abs(slope) - c2 * abs(dphi0)
+            violations[0] = value - phi0 - c1 * alpha * dphi0
+            violations[1] = abs(slope) - c2 * abs(dphi0)
         else:
-            errors[0] = errors[1] = math.inf
+            violations[0] = violations[1] = math.inf
         return alpha, value, slope
 
     def done(status: int, point: tuple) -> ScalarSearchResult:
-        info = LineSearchInfo(tuple(steps), errors[0], errors[1], tuple(values))
+        info = LineSearchInfo(tuple(trial_steps), violations[0], violations[1], tuple(values))
         fallback = point if status in (1, 2) and point[0] > 0.0 else None
         if status != 0:
             point = (0.0, phi0, dphi0)
-        return ScalarSearchResult(point[0], point[1], point[2], len(steps), status, info,
+        return ScalarSearchResult(point[0], point[1], point[2], len(trial_steps), status, info,
                                   fallback)
 
     def too_long(point: tuple, lo_value: float) -> bool:
@@ -390,7 +396,7 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
         # rounding makes phi values equal while phi' still tells where the minimum is.
         _, value, slope = point
         return not (math.isfinite(value) and math.isfinite(slope)) \
-            or errors[0] > 0.0 or value > lo_value
+            or violations[0] > 0.0 or value > lo_value
 
     if not dphi0 < 0.0:
         return done(3, (0.0, phi0, dphi0))
@@ -399,12 +405,12 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
     prev = (0.0, phi0, dphi0)
     alpha = alpha0
     lo = hi = None
-    while len(steps) < maxls:
+    while len(trial_steps) < maxls:
         cur = evaluate_at(alpha)
         if too_long(cur, prev[1]):
             lo, hi = prev, cur
             break
-        if errors[1] <= 0.0:
+        if violations[1] <= 0.0:
             return done(0, cur)
         if cur[2] >= 0.0:
             lo, hi = cur, prev
@@ -415,7 +421,7 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
 
     # Zoom phase (N&W Algorithm 3.6); lo always satisfies sufficient decrease.
     widths = [math.inf, math.inf]  # bracket widths one and two trials ago
-    while len(steps) < maxls:
+    while len(trial_steps) < maxls:
         width = abs(hi[0] - lo[0])
         if width > BISECTION_SHRINK * widths[0]:
             alpha = lo[0] + 0.5 * (hi[0] - lo[0])  # interpolation stalls at one end
@@ -428,7 +434,7 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
         if too_long(cur, lo[1]):
             hi = cur
             continue
-        if errors[1] <= 0.0:
+        if violations[1] <= 0.0:
             return done(0, cur)
         if cur[2] * (hi[0] - lo[0]) >= 0.0:
             hi = lo
@@ -436,11 +442,13 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
     return done(1, lo)
 
 
-def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "fun",
-             finite: bool = False) -> tuple[float, Any]:
+def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
+                          name: str = "fun", finite: bool = False) -> tuple[float, Any]:
     """Call ``fun(x) -> (value, gradient)`` once and check what it returned.
 
-    The value must be a real scalar (a Python or NumPy number or a 0-d array,
+    The oracle of one array (a flat vector in :mod:`rso_ref.lbfgs`); the oracle of a
+    parameter list is :func:`rso_ref.rso.evaluate_oracle`. The value must be a real
+    scalar (a Python or NumPy number or a 0-d array,
     :func:`rso_ref.validation.check_finite_loss`) and the gradient an array of ``x``'s
     namespace and shape with a real floating dtype. With ``finite=False`` NaN and inf
     are let through (a line search backtracks from them); with ``finite=True`` they
@@ -506,6 +514,37 @@ def evaluate(fun: Callable, x: Any, *, xp: ModuleType, where: str, name: str = "
     return f, g
 
 
+def _slope_along(d: Any, xp: ModuleType) -> Callable[[Any], float]:
+    r"""``slope(g)``: :math:`g^\top d` as a float, with no floating-point warning on the way.
+
+    A trial gradient that holds NaN or inf, or whose product with ``d`` overflows, is the
+    non-finite case the core backtracks from, not an error; computed naively it makes
+    NumPy warn ("overflow"/"invalid value encountered in matmul"). Instead of silencing
+    warnings (process-wide state), the product is only formed when it cannot overflow:
+    :math:`|g^\top d| \le n \max|g| \max|d|`. A gradient with NaN or inf gives NaN; a
+    product that could overflow is formed from ``g`` and ``d`` scaled to
+    :math:`\max|\cdot| = 1` and scaled back on the host, ``±inf`` when it exceeds the
+    dtype's range (as the plain product would). The common case computes ``g @ d``
+    itself, after one reduction :math:`\max|g|`.
+    """
+    limit = float(xp.finfo(d.dtype).max)
+    d_max = float(xp.max(xp.abs(d)))
+    if not math.isfinite(d_max):
+        return lambda g: math.nan  # a non-finite direction: every slope is non-finite
+    bound = math.prod(d.shape) * d_max  # |g @ d| <= bound * max|g|
+
+    def slope(g: Any) -> float:
+        g_max = float(xp.max(xp.abs(g)))
+        if not math.isfinite(g_max):
+            return math.nan  # NaN or inf in g (max propagates NaN)
+        if g_max * bound <= limit:
+            return float(g @ d)
+        value = float((g / g_max) @ (d / d_max)) * g_max * d_max
+        return value if abs(value) <= limit else math.copysign(math.inf, value)
+
+    return slope
+
+
 def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: float = 1.0,
                 c1: float = 1e-4, c2: float = 0.9, maxls: int = 20, dphi0: float | None = None,
                 xp: ModuleType | None = None, name: str = "fun") -> LineSearchResult:
@@ -534,7 +573,8 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
     xp : module, optional
         Namespace of ``x``.
     name : str, default "fun"
-        Name of ``fun`` in error messages (:func:`evaluate` checks every call).
+        Name of ``fun`` in error messages (:func:`evaluate_array_oracle` checks every
+        call).
 
     Returns
     -------
@@ -562,17 +602,14 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
         dphi0 = float(g @ d)
     last: dict[str, Any] = {}
     kept: dict[float, tuple] = {}  # the lowest sufficient-decrease trial: alpha -> (x, f, g)
+    slope_along_d = _slope_along(d, xp)
 
     def phi(alpha: float) -> tuple[float, float]:
         x_trial = x + alpha * d
-        f_trial, g_trial = evaluate(fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}",
-                                    name=name)
+        f_trial, g_trial = evaluate_array_oracle(
+            fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}", name=name)
         last.update(x=x_trial, f=f_trial, g=g_trial)
-        with warnings.catch_warnings():
-            # A huge or NaN gradient at a trial makes this overflow: that is the
-            # non-finite case the core backtracks from, not an error.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            slope = float(g_trial @ d)
+        slope = slope_along_d(g_trial)
         # The core's own tests for a new lowest point (sufficient decrease, not above it):
         if math.isfinite(f_trial) and math.isfinite(slope) \
                 and f_trial - f - c1 * alpha * dphi0 <= 0.0 \

@@ -104,7 +104,7 @@ class ScalarObjective:
     def _flat_gradient(self, g: Any, name: str) -> Any:
         shape = getattr(g, "shape", None)
         if shape is None:
-            return g  # not an array: rso_ref.linesearch.evaluate names the problem
+            return g  # not an array: linesearch.evaluate_array_oracle names the problem
         if tuple(shape) != self.shape:
             raise ValueError(f"{name} returned a gradient of shape {tuple(shape)} for x of "
                              f"shape {self.shape}")
@@ -112,7 +112,7 @@ class ScalarObjective:
             xp = array_namespace(g)
         except TypeError:
             # NumPy arithmetic on a 0-d array gives a NumPy scalar (x of shape ()): an
-            # array for NumPy iterates; anything else is left to evaluate to name.
+            # array for NumPy iterates; anything else is left to evaluate_array_oracle.
             if backend_name(self.xp) != "numpy" or not hasattr(g, "dtype"):
                 return g
             xp = self.xp
@@ -153,7 +153,7 @@ class ScalarObjective:
         try:
             f0 = float(f)
         except (TypeError, ValueError):
-            return f, None  # rso_ref.linesearch.evaluate rejects the value with its name
+            return f, None  # linesearch.evaluate_array_oracle rejects it, with its name
         method = self._method()
         g, _ = approx_gradient(  # self.value counts the calls in nfev
             lambda z: float(self.value(z)), x_flat,

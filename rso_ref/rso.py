@@ -90,6 +90,7 @@ class RSOStepResult:
     meta_status : int
         Status of the meta L-BFGS run (see :data:`rso_ref.lbfgs.STATUS_MESSAGES`).
     meta_message : str
+        Its text (the message of ``meta_status``).
     safeguarded : bool
         True when the safeguard replaced the meta-solution by the gradient step.
     """

@@ -1,5 +1,10 @@
 r"""Minibatch training loop for any rso_ref model and optimizer, with checkpoint/resume.
 
+Three layers, as in flax's training examples: :func:`train_step` takes one step on one
+minibatch, a private epoch function takes the steps of one pass and says why it stopped
+early, and :func:`train` checks its arguments once (:class:`TrainConfig`), resumes
+(:func:`rso_ref.checkpoint.resume`), runs the epochs and saves a checkpoint after each.
+
 One step on minibatch :math:`B_t`:
 
 .. math::
@@ -23,11 +28,16 @@ Nothing is lost when a run goes wrong: a non-finite minibatch loss, a
 after it, a non-finite loss the optimizer reports, a non-finite evaluation loss or a
 non-finite loss of the final parameters (on the last minibatch) ends the run with
 ``status="diverged"``, the history so far, and the last parameters whose minibatch
-loss was finite.
+loss was finite (one rollback, whichever check fired).
 
 The minibatch order of epoch ``e`` is drawn from ``numpy.random.default_rng([seed, e])``,
 so a run resumed from the checkpoint written after epoch ``e`` continues bit for bit
 as the uninterrupted run would (tested).
+
+Callbacks follow the one stop rule of rso_ref (SciPy's, as in
+:func:`rso_ref.lbfgs.minimize`): ``callback(step, record)`` returns None, and raises
+:class:`StopIteration` to stop the run (``status="stopped"``). A callback that returns
+anything else (an old ``return True``) raises ``TypeError`` instead of being ignored.
 """
 from __future__ import annotations
 
@@ -37,18 +47,101 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from . import autodiff, checkpoint, hessian, tree
-from .backend import array_namespace, check_array, device, index_dtype
+from .backend import array_namespace, check_array, check_finite, device, index_dtype
 from .data import minibatches
 from .extras import require
+from .lbfgs import _stop_requested
 from .optim import Needs, Optimizer
 from .validation import NonFiniteError, check_callable, check_finite_loss, check_flag, check_int
 
-__all__ = ["TrainResult", "train", "accuracy", "evaluate"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_step", "accuracy", "evaluate"]
+
+#: The keys of a step record (:func:`train_step`), in the order of ``TrainResult.steps``
+#: and of the columns of a checkpoint's history file.
+STEP_KEYS = ("loss", "grad_norm", "time", "oracle_calls", "hvp_calls", "w")
+#: The keys of ``TrainResult.epochs``.
+EPOCH_KEYS = ("epoch", "train_loss", "eval_loss", "eval_accuracy")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of a training run, checked once, when it is made.
+
+    :func:`train` builds one from its keywords; every check of a setting alone is
+    here, the checks against the model, optimizer and data are in :func:`train`.
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the data (>= 1).
+    batch_size : int
+        Minibatch size (>= 1; the last, smaller batch of an epoch is kept).
+    seed : int, default 0
+        Seeds the parameter init (when :func:`train` gets no ``params``) and the
+        minibatch order (>= 0).
+    meta_batch : int, optional
+        Rows of each minibatch for the meta-objective of an optimizer with
+        ``takes_meta_oracle`` (RSO; >= 1).
+    max_steps : int, optional
+        Stop after this many steps in total (>= 1).
+    progress : bool, default True
+        Show a tqdm progress bar.
+    checkpoint_dir : str or os.PathLike, optional
+        Where ``last`` is written after each epoch (kept as a :class:`~pathlib.Path`).
+    resume : bool, default False
+        Continue from ``checkpoint_dir/last``; needs ``checkpoint_dir``.
+    callback : callable, optional
+        ``callback(step, record) -> None``; raising :class:`StopIteration` stops the run.
+    probe : callable, optional
+        ``probe(step, params) -> dict or None``, after each step, before ``callback``.
+
+    Raises
+    ------
+    TypeError
+        If an integer setting is not an int, ``progress`` or ``resume`` not a bool,
+        ``checkpoint_dir`` not a path, or ``callback`` or ``probe`` not callable.
+    ValueError
+        If an integer setting is out of range, or ``resume=True`` comes without
+        ``checkpoint_dir``.
+    """
+
+    epochs: int
+    batch_size: int
+    seed: int = 0
+    meta_batch: int | None = None
+    max_steps: int | None = None
+    progress: bool = True
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    callback: Callable[[int, dict], None] | None = None
+    probe: Callable[[int, list], dict | None] | None = None
+
+    def __post_init__(self) -> None:
+        checked = {"epochs": check_int(self.epochs, "epochs", minimum=1),
+                   "batch_size": check_int(self.batch_size, "batch_size", minimum=1),
+                   "seed": check_int(self.seed, "seed")}
+        check_flag(self.progress, "progress")
+        check_flag(self.resume, "resume")
+        for name in ("callback", "probe"):
+            if getattr(self, name) is not None:
+                check_callable(getattr(self, name), name)
+        if self.checkpoint_dir is not None:
+            if not isinstance(self.checkpoint_dir, (str, os.PathLike)):
+                raise TypeError(f"checkpoint_dir must be a str or os.PathLike, "
+                                f"got {type(self.checkpoint_dir).__name__}")
+            checked["checkpoint_dir"] = Path(self.checkpoint_dir)
+        for name in ("max_steps", "meta_batch"):
+            if getattr(self, name) is not None:
+                checked[name] = check_int(getattr(self, name), name, minimum=1)
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 @dataclass
@@ -62,20 +155,20 @@ class TrainResult:
     opt_state : dict
         Final optimizer state.
     steps : dict of lists
-        Per-step records: ``loss`` (minibatch loss before the step), ``grad_norm``,
-        ``time`` (seconds of the step, oracle calls included), and from the step's
-        :class:`~rso_ref.optim.contract.StepInfo`: ``nfev`` (its ``oracle_calls``, the
-        oracle calls made by the optimizer beyond the minibatch gradient),
-        ``hvp_calls`` (Hessian-vector products) and ``w`` (RSO's group weights as a
-        list of floats; ``None`` for optimizers without them).
+        Per-step records (:func:`train_step`): ``loss`` (minibatch loss before the
+        step), ``grad_norm``, ``time`` (seconds of the step, oracle calls included), and
+        from the step's :class:`~rso_ref.optim.contract.StepInfo`: ``oracle_calls`` (the
+        oracle calls made by the optimizer beyond the minibatch gradient; RSO's
+        meta-solve), ``hvp_calls`` (Hessian-vector products) and ``w`` (RSO's group
+        weights as a list of floats; ``None`` for optimizers without them).
     epochs : dict of lists
         Per-epoch records: ``epoch``, ``train_loss`` (mean minibatch loss),
         ``eval_loss`` and ``eval_accuracy`` (when evaluation data was given).
     status : {"completed", "diverged", "max_steps", "stopped"}
         ``"completed"``: every epoch ran; ``"max_steps"``: ``max_steps`` were taken;
-        ``"stopped"``: the callback returned True; ``"diverged"``: a loss or the
-        parameters became non-finite (``params`` are then the last ones whose
-        minibatch loss was finite, ``opt_state`` the state that went with them).
+        ``"stopped"``: the callback raised :class:`StopIteration`; ``"diverged"``: a
+        loss or the parameters became non-finite (``params`` are then the last ones
+        whose minibatch loss was finite, ``opt_state`` the state that went with them).
     message : str
         What happened, naming the step for ``"diverged"`` and ``"stopped"``.
     probes : list of dict
@@ -163,7 +256,8 @@ def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
     return _n_correct(array_namespace(X), model, params, X, y) / n
 
 
-def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(model: Any, params: list, X: Any, y: Any,
+             batch_size: int = 1024) -> tuple[float, float]:
     r"""Mean loss and accuracy of ``params`` on ``(X, y)``, evaluated in chunks.
 
     The rows are taken in consecutive chunks :math:`B_1, B_2, \dots` of at most
@@ -223,22 +317,258 @@ def evaluate(model: Any, params: list, X: Any, y: Any, batch_size: int = 1024) -
     return total_loss / n, total_correct / n
 
 
-def _take(xp, array, index: np.ndarray):
-    """Rows ``index`` (host integers) of ``array``, the index moved to ``array``'s device
-    in that device's indexing dtype (int32 where a device has no 64-bit types)."""
-    where = device(array)
-    return xp.take(array, xp.asarray(index, dtype=index_dtype(xp, where), device=where), axis=0)
+class _NonFiniteStart(NonFiniteError):
+    """The minibatch loss at the parameters a step was given is not finite: those
+    parameters are no rollback target (the step's own failures leave them one)."""
 
 
-def _fingerprint(model, optimizer, batch_size, seed, meta_batch) -> str:
-    return json.dumps([repr(model), repr(optimizer), batch_size, seed, meta_batch])
+def train_step(model: Any, optimizer: Any, params: list, state: dict, xb: Any, yb: Any, *,
+               meta_batch: int | None = None) -> tuple[list, dict, dict]:
+    r"""Take one optimizer step on the minibatch ``(xb, yb)``; return its record.
+
+    The step of :func:`train`, on its own:
+
+    .. math::
+
+        (\ell, g) = \big(L_B(\theta), \nabla L_B(\theta)\big), \qquad
+        (\theta^+, s^+) = \mathrm{opt.step}(\theta, g, s, \text{oracles of } B)
+
+    where :math:`B` is the minibatch, :math:`L_B` the batch-mean ``model.loss`` on it,
+    and the oracles are those ``optimizer.needs`` declares (module docstring). Nothing
+    is modified in place: on any error the caller still holds ``params`` and ``state``.
+
+    Parameters
+    ----------
+    model : rso_ref model
+        Has ``value_and_grad(params, X, y) -> (loss, grads)`` and ``loss(params, X, y)``.
+    optimizer : rso_ref.optim.Optimizer
+        Any optimizer of the contract (:mod:`rso_ref.optim.contract`).
+    params : list of arrays
+        :math:`\theta`, on the backend and device of ``xb``.
+    state : dict
+        :math:`s`, the optimizer state that goes with ``params`` (``optimizer.init``).
+    xb : array, shape (b, \*input_shape)
+        The minibatch inputs, ``b >= 1``.
+    yb : array, shape (b,)
+        The minibatch labels.
+    meta_batch : int, optional
+        For optimizers with ``takes_meta_oracle`` (RSO): the meta-objective uses the
+        first ``meta_batch`` rows of the minibatch.
+
+    Returns
+    -------
+    params : list of arrays
+        :math:`\theta^+`.
+    state : dict
+        :math:`s^+`.
+    record : dict
+        ``{"loss": float, "grad_norm": float, "time": float, "oracle_calls": int,
+        "hvp_calls": int, "w": list of float or None}``: :math:`\ell`,
+        :math:`\|g\|_2`, the seconds the step took (oracle calls included) and the
+        step's :class:`~rso_ref.optim.contract.StepInfo` (``w`` as a list). One row of
+        :attr:`TrainResult.steps`.
+
+    Raises
+    ------
+    NonFiniteError
+        If :math:`\ell` is not finite, the optimizer raises it (a NaN gradient, an RSO
+        meta-solve that blows up), or the step leaves non-finite parameters or reports a
+        non-finite loss after the step.
+    TypeError
+        If ``optimizer`` is not an :class:`~rso_ref.optim.Optimizer`, ``model`` lacks
+        ``value_and_grad`` or ``loss``, ``params`` is not a list of arrays, ``xb`` or
+        ``yb`` not an array, or ``meta_batch`` not an int.
+    ValueError
+        If ``xb`` has no rows or ``yb`` another number of rows, ``meta_batch < 1``, or
+        ``meta_batch`` is given to an optimizer without ``takes_meta_oracle``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rso_ref.nn import MLP
+    >>> from rso_ref.optim import SGD
+    >>> model, opt = MLP((2, 3, 2)), SGD(lr=0.1)
+    >>> params = model.init(seed=0)
+    >>> xb, yb = np.ones((4, 2)), np.array([0, 1, 0, 1])
+    >>> params, state, record = train_step(model, opt, params, opt.init(params), xb, yb)
+    >>> sorted(record)
+    ['grad_norm', 'hvp_calls', 'loss', 'oracle_calls', 'time', 'w']
+    """
+    _check_optimizer(optimizer)
+    _check_model(model, ("value_and_grad", "loss"))
+    tree.check_params(params)
+    _n_rows(xb, yb, ("xb", "yb"))
+    if meta_batch is not None:
+        meta_batch = _check_meta_batch(meta_batch, optimizer)
+    return _step(model, optimizer, params, state, xb, yb, meta_batch,
+                 array_namespace(xb, yb, names=["xb", "yb"]))
+
+
+def _step(model: Any, optimizer: Any, params: list, state: dict, xb: Any, yb: Any,
+          meta_batch: int | None, xp: Any) -> tuple[list, dict, dict]:
+    """:func:`train_step` after its checks (done once per run by :func:`train`)."""
+    started = time.perf_counter()
+    try:
+        loss, grads = model.value_and_grad(params, xb, yb)
+        loss = check_finite_loss(loss, "model.value_and_grad", "on the minibatch")
+    except NonFiniteError as exc:
+        raise _NonFiniteStart(str(exc)) from None
+    oracles = _oracles(optimizer.needs, model, loss, xb, yb, meta_batch, xp)
+    params, state, info = optimizer.step_with_info(params, grads, state, **oracles)
+    if not tree.all_finite(params, xp=xp):
+        raise NonFiniteError("the step made the parameters non-finite")
+    if info.loss_after is not None:
+        check_finite_loss(info.loss_after, type(optimizer).__name__, "after the step")
+    return params, state, {
+        "loss": loss, "grad_norm": tree.norm(grads), "time": time.perf_counter() - started,
+        "oracle_calls": info.oracle_calls, "hvp_calls": info.hvp_calls,
+        "w": list(info.w) if info.w is not None else None}
+
+
+def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch: int | None,
+             xp: Any) -> dict:
+    """The keyword oracles of one step on the minibatch ``(xb, yb)``, as ``needs`` declares."""
+    if needs is Needs.VALUE_AND_GRAD:
+        oracles = {"value_and_grad": lambda p: model.value_and_grad(p, xb, yb), "loss": loss}
+        if meta_batch is not None:
+            xm, ym = xb[:meta_batch, ...], yb[:meta_batch]
+            oracles["meta_value_and_grad"] = lambda p: model.value_and_grad(p, xm, ym)
+        return oracles
+    if needs is Needs.HVP:
+        if autodiff.has_exact_derivatives(xp):
+            return {"hvp_fn": lambda p, v: hessian.hvp(model.loss, p, v, xb, yb)}
+        return {"hvp_fn": lambda p, v: hessian.fd_hvp(
+            lambda q: model.value_and_grad(q, xb, yb), p, v)}
+    return {}
+
+
+class _Stop(NamedTuple):
+    """Why a run ended: a :attr:`TrainResult.status` and its message."""
+
+    status: str
+    message: str
+
+
+class _RunLog:
+    """A run between two steps: its parameters and optimizer state, the last ones whose
+    minibatch loss was finite (the one rollback target), the step and epoch records,
+    the probes, and the epochs and steps done."""
+
+    def __init__(self, params: list, opt_state: dict, steps: dict | None = None,
+                 epochs: dict | None = None, epoch: int = 0, step: int = 0):
+        self.params, self.opt_state = params, opt_state
+        self.good = (params, opt_state)
+        self.steps = {k: [] for k in STEP_KEYS} if steps is None else steps
+        self.epochs = {k: [] for k in EPOCH_KEYS} if epochs is None else epochs
+        self.epoch, self.step = epoch, step
+        self.probes: list = []
+        self.last_batch: tuple | None = None  # the minibatch of the last step taken here
+
+    @classmethod
+    def resumed(cls, saved: dict, steps: dict) -> _RunLog:
+        """The run saved in a checkpoint state (:meth:`checkpoint_state`)."""
+        return cls(saved["params"], saved["opt_state"], steps, saved["epochs"],
+                   saved["epoch"], saved["step"])
+
+    def checkpoint_state(self, fingerprint: str) -> dict:
+        """What a checkpoint stores besides the step history (the format written since
+        checkpoints have a history; :func:`rso_ref.checkpoint.resume` reads it)."""
+        return {"fingerprint": fingerprint, "params": self.params, "opt_state": self.opt_state,
+                "epochs": self.epochs, "epoch": self.epoch, "step": self.step}
+
+    def add_step(self, params: list, opt_state: dict, record: dict, batch: tuple) -> None:
+        self.good = (self.params, self.opt_state)  # the step found their loss finite
+        self.params, self.opt_state, self.last_batch = params, opt_state, batch
+        for key, value in record.items():
+            self.steps[key].append(value)
+        self.step += 1
+
+    def add_probe(self, found: dict | None) -> None:
+        if found is not None:
+            self.probes.append({"step": self.step, **found})
+
+    def add_epoch(self, epoch: int, losses: list, model: Any, X_eval: Any, y_eval: Any) -> None:
+        self.epochs["epoch"].append(epoch + 1)
+        self.epochs["train_loss"].append(float(np.mean(losses)) if losses else float("nan"))
+        if X_eval is not None:
+            eval_loss, eval_acc = evaluate(model, self.params, X_eval, y_eval)
+        else:
+            eval_loss, eval_acc = float("nan"), float("nan")
+        self.epochs["eval_loss"].append(eval_loss)
+        self.epochs["eval_accuracy"].append(eval_acc)
+        self.epoch = epoch + 1
+
+    def diverge(self, message: str, *, current_is_finite: bool = False) -> _Stop:
+        """The one divergence path: back to the last parameters (and state) whose
+        minibatch loss was finite; ``current_is_finite`` when the current ones are."""
+        if current_is_finite:
+            self.good = (self.params, self.opt_state)
+        self.params, self.opt_state = self.good
+        return _Stop("diverged", f"training diverged {message}; lower the learning rate")
+
+    def check_last_step(self, model: Any) -> _Stop | None:
+        """The loss after the last step, which no step computes: a divergence if not finite."""
+        if self.last_batch is None:
+            return None
+        final = float(model.loss(self.params, *self.last_batch))
+        if math.isfinite(final):
+            return None
+        return self.diverge(f"at step {self.step - 1}: the minibatch loss after the last step "
+                            f"is {final}")
+
+    def result(self, stop: _Stop) -> TrainResult:
+        return TrainResult(params=self.params, opt_state=self.opt_state, steps=self.steps,
+                           epochs=self.epochs, status=stop.status, message=stop.message,
+                           probes=self.probes)
+
+
+class _Data(NamedTuple):
+    """The checked training and evaluation arrays of a run, and their namespace."""
+
+    X: Any
+    y: Any
+    X_eval: Any
+    y_eval: Any
+    xp: Any
+
+
+def _train_epoch(model: Any, optimizer: Any, data: _Data, epoch: int, config: TrainConfig,
+                 run: _RunLog, bar: Any) -> _Stop | None:
+    """Take the steps of epoch ``epoch`` and log it; return why the run must stop
+    (max_steps, the callback, a divergence), or None when the epoch completed."""
+    losses = []
+    order = minibatches(data.X.shape[0], config.batch_size,
+                        np.random.default_rng([config.seed, epoch]))
+    for index in order:
+        if config.max_steps is not None and run.step >= config.max_steps:
+            return _Stop("max_steps", f"stopped after max_steps={config.max_steps}")
+        xb, yb = _take(data.xp, data.X, index), _take(data.xp, data.y, index)
+        try:
+            params, opt_state, record = _step(model, optimizer, run.params, run.opt_state,
+                                              xb, yb, config.meta_batch, data.xp)
+        except NonFiniteError as exc:
+            return run.diverge(f"at step {run.step} (epoch {epoch}): {exc}",
+                               current_is_finite=not isinstance(exc, _NonFiniteStart))
+        run.add_step(params, opt_state, record, (xb, yb))
+        losses.append(record["loss"])
+        bar.update(1)
+        bar.set_postfix(loss=f"{record['loss']:.4g}", refresh=False)
+        if config.probe is not None:
+            run.add_probe(config.probe(run.step, params))
+        if config.callback is not None and _stop_requested(config.callback, run.step, record):
+            return _Stop("stopped", f"stopped by callback at step {run.step}")
+    run.add_epoch(epoch, losses, model, data.X_eval, data.y_eval)
+    eval_loss = run.epochs["eval_loss"][-1]
+    if data.X_eval is not None and not math.isfinite(eval_loss):
+        return run.diverge(f"in epoch {epoch}: the evaluation loss is {eval_loss}")
+    return None
 
 
 def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size: int,
           seed: int = 0, params: list | None = None, X_eval: Any = None, y_eval: Any = None,
           meta_batch: int | None = None, max_steps: int | None = None, progress: bool = True,
           checkpoint_dir: str | Path | None = None, resume: bool = False,
-          callback: Callable[[int, dict], Any] | None = None,
+          callback: Callable[[int, dict], None] | None = None,
           probe: Callable[[int, list], dict | None] | None = None) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``(X, y)`` for ``epochs`` passes.
 
@@ -273,13 +603,16 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         history file beside it, so a save costs the same at any step). The directory
         is created before the first step.
     resume : bool
-        Continue from ``checkpoint_dir/last`` when it exists, up to ``epochs``; a damaged
-        checkpoint raises :class:`rso_ref.checkpoint.CheckpointError` instead of
-        restarting over it, and one already past ``epochs`` raises ``ValueError`` (its
-        parameters are not those of the run asked for).
+        Continue from ``checkpoint_dir/last`` when it exists, up to ``epochs``
+        (:func:`rso_ref.checkpoint.resume`); a damaged checkpoint raises
+        :class:`rso_ref.checkpoint.CheckpointError` instead of restarting over it, and
+        one already past ``epochs`` raises ``ValueError`` (its parameters are not those
+        of the run asked for).
     callback : callable, optional
-        ``callback(step, record)`` after each step; returning True stops the run
-        (``status="stopped"``).
+        ``callback(step, record)`` after each step, with the number of steps taken and
+        the step's record (:func:`train_step`). It returns None; raising
+        :class:`StopIteration` stops the run (``status="stopped"``, SciPy's rule, the
+        same as :func:`rso_ref.lbfgs.minimize`'s).
     probe : callable, optional
         ``probe(step, params)`` after each step (before ``callback``), with the number of
         steps taken and the parameters after the step, for diagnostics that need the
@@ -301,152 +634,113 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         method it needs, ``X``, ``y``, ``X_eval`` or ``y_eval`` is not an array,
         ``params`` not a list of arrays, ``checkpoint_dir`` not a path, an integer
         argument not an int, ``progress``/``resume`` not a bool, or ``callback`` or
-        ``probe`` not callable.
+        ``probe`` not callable (all before any training); or, during training, if
+        ``callback`` returns something other than None (raise :class:`StopIteration`
+        to stop).
     ValueError
         Bad ``epochs``, ``batch_size``, ``meta_batch`` (or one given to an optimizer
         without ``takes_meta_oracle``), ``max_steps``, ``seed``; ``X`` without rows or
         ``y`` with another number of rows; ``X_eval`` without ``y_eval`` (or the
         reverse), without rows, with rows of another shape or dtype than ``X``'s, or
-        ``y_eval`` with another number of rows; non-finite initial ``params``; or
+        ``y_eval`` with another number of rows; a NaN or inf in ``X``, ``X_eval`` or
+        floating ``y``/``y_eval`` (:class:`~rso_ref.validation.NonFiniteError`);
+        non-finite initial ``params``; or
         ``resume`` from a checkpoint past ``epochs``. All are raised before any
         training.
     NotADirectoryError
         If ``checkpoint_dir`` or one of its parents is a file.
+
+    See Also
+    --------
+    train_step : One step of the loop, on its own.
     """
+    _check_optimizer(optimizer)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed,
+                         meta_batch=meta_batch, max_steps=max_steps, progress=progress,
+                         checkpoint_dir=checkpoint_dir, resume=resume, callback=callback,
+                         probe=probe)
+    data = _checked_data(model, optimizer, config, X, y, X_eval, y_eval, params)
+    if params is None:
+        params = model.init(seed=config.seed, like=X)
+    if not tree.all_finite(params):
+        raise ValueError("params contains NaN or inf entries: there is nothing finite to "
+                         "start from")
+    run = _RunLog(params, optimizer.init(params))
+    fingerprint = json.dumps([repr(model), repr(optimizer), config.batch_size, config.seed,
+                              config.meta_batch])  # a changed format orphans checkpoints
+    store = None
+    if config.checkpoint_dir is not None:  # a file in the way fails now, not after an epoch
+        checkpoint._make_directory(config.checkpoint_dir, "checkpoint_dir")
+        store = checkpoint.Checkpoint(config.checkpoint_dir / "last")
+        found = checkpoint.resume(store, fingerprint=fingerprint, epochs=config.epochs,
+                                  like=X) if config.resume else None
+        run = run if found is None else _RunLog.resumed(*found)
+    per_epoch = math.ceil(X.shape[0] / config.batch_size)
+    bar = _progress_bar(min(config.max_steps or math.inf, config.epochs * per_epoch),
+                        run.step, config.progress, type(optimizer).__name__)
+    stop = None
+    try:
+        for epoch in range(run.epoch, config.epochs):
+            stop = _train_epoch(model, optimizer, data, epoch, config, run, bar)
+            if stop is not None:
+                break
+            if store is not None:  # appends only this epoch's steps to the history file
+                store.save(run.checkpoint_state(fingerprint), history=run.steps)
+    finally:
+        bar.close()
+    if stop is None or stop.status != "diverged":
+        stop = run.check_last_step(model) or stop
+    return run.result(stop or _Stop("completed", f"trained {config.epochs} epochs"))
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    """``TypeError`` unless ``optimizer`` is of the optimizer contract."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError("optimizer must be an rso_ref.optim.Optimizer (subclass it and declare "
                         f"needs), got {type(optimizer).__name__}")
-    check_int(epochs, "epochs", minimum=1)
-    check_int(batch_size, "batch_size", minimum=1)
-    check_int(seed, "seed")
-    check_flag(progress, "progress")
-    check_flag(resume, "resume")
-    if callback is not None:
-        check_callable(callback, "callback")
-    if probe is not None:
-        check_callable(probe, "probe")
+
+
+def _check_meta_batch(meta_batch: Any, optimizer: Any) -> int:
+    """``meta_batch`` as an int >= 1 for an optimizer that takes a meta oracle."""
+    meta_batch = check_int(meta_batch, "meta_batch", minimum=1)
+    if not optimizer.takes_meta_oracle:
+        raise ValueError(f"meta_batch is for optimizers that take a meta oracle (RSO); "
+                         f"{type(optimizer).__name__} does not")
+    return meta_batch
+
+
+def _checked_data(model: Any, optimizer: Any, config: TrainConfig, X: Any, y: Any,
+                  X_eval: Any, y_eval: Any, params: list | None) -> _Data:
+    """The checks of :func:`train` that need more than one setting: the model has what the
+    run calls, the data and evaluation data are arrays of one namespace and device with
+    matching rows, ``meta_batch`` suits the optimizer."""
     if (X_eval is None) != (y_eval is None):
         raise ValueError("X_eval and y_eval must be given together")
     _check_model(model, ("value_and_grad", "loss") + (("init",) if params is None else ())
                  + (("predict",) if X_eval is not None else ()))
     if params is not None:
         tree.check_params(params)
-    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
-        raise TypeError(f"checkpoint_dir must be a str or os.PathLike, "
-                        f"got {type(checkpoint_dir).__name__}")
-    if max_steps is not None:
-        check_int(max_steps, "max_steps", minimum=1)
-    if meta_batch is not None:
-        check_int(meta_batch, "meta_batch", minimum=1)
-        if not optimizer.takes_meta_oracle:
-            raise ValueError(f"meta_batch is for optimizers that take a meta oracle (RSO); "
-                             f"{type(optimizer).__name__} does not")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs checkpoint_dir")
-    n = _n_rows(X, y)
+    if config.meta_batch is not None:
+        _check_meta_batch(config.meta_batch, optimizer)
+    _n_rows(X, y)
     if X_eval is not None:
         _n_rows(X_eval, y_eval, ("X_eval", "y_eval"))
         _check_like_training(X_eval, X, "X_eval", "X")
         _check_like_training(y_eval, y, "y_eval", "y", dtype=False)
     xp = array_namespace(X, y, X_eval, y_eval, names=["X", "y", "X_eval", "y_eval"])
-    if params is None:
-        params = model.init(seed=seed, like=X)
-    if not tree.all_finite(params):
-        raise ValueError("params contains NaN or inf entries: there is nothing finite to "
-                         "start from")
-    opt_state = optimizer.init(params)
-    exact_hvp = autodiff.has_exact_derivatives(xp)
-    steps: dict = {"loss": [], "grad_norm": [], "time": [], "nfev": [], "hvp_calls": [], "w": []}
-    probes: list = []
-    epoch_log: dict = {"epoch": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
-    first_epoch, step = 0, 0
-    fingerprint = _fingerprint(model, optimizer, batch_size, seed, meta_batch)
-    store = None
-    if checkpoint_dir is not None:  # a file in the way fails now, not after an epoch
-        checkpoint._make_directory(Path(checkpoint_dir), "checkpoint_dir")
-        store = checkpoint.Checkpoint(Path(checkpoint_dir) / "last")
-    if resume and store is not None and store.exists():
-        saved, steps = store.load(like=X)  # CheckpointError if damaged: never a silent restart
-        if saved["fingerprint"] != fingerprint:
-            raise ValueError(f"checkpoint at {store.path} was written by a different configuration")
-        if saved["epoch"] > epochs:  # its params and log are past the run asked for
-            raise ValueError(f"epochs={epochs}, but the checkpoint at {store.path} is from "
-                             f"epoch {saved['epoch']}: resume with epochs >= {saved['epoch']}, "
-                             f"or start over in a fresh checkpoint_dir")
-        params, opt_state = saved["params"], saved["opt_state"]
-        epoch_log = saved["epochs"]
-        first_epoch, step = saved["epoch"], saved["step"]
+    # A NaN in the data is the data's fault, not a divergence of the run: refuse it here,
+    # once, rather than let the first step that meets it report "diverged".
+    for array, name in ((X, "X"), (y, "y"), (X_eval, "X_eval"), (y_eval, "y_eval")):
+        if array is not None and xp.isdtype(array.dtype, "real floating"):
+            check_finite(array, name, xp=xp)
+    return _Data(X, y, X_eval, y_eval, xp)
 
-    steps_per_epoch = math.ceil(n / batch_size)
-    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    good = (params, opt_state)  # the last params with a finite minibatch loss, and their state
-    last_batch = None  # the minibatch of the last step taken here (for the final loss check)
-    bar = _progress_bar(total, step, progress, type(optimizer).__name__)
-    status, message = "completed", f"trained {epochs} epochs"
-    try:
-        for epoch in range(first_epoch, epochs):
-            epoch_losses = []
-            for index in minibatches(n, batch_size, np.random.default_rng([seed, epoch])):
-                if max_steps is not None and step >= max_steps:
-                    status, message = "max_steps", f"stopped after max_steps={max_steps}"
-                    break
-                xb, yb = _take(xp, X, index), _take(xp, y, index)
-                started = time.perf_counter()
-                try:
-                    loss, grads = model.value_and_grad(params, xb, yb)
-                    loss = check_finite_loss(loss, "model.value_and_grad", "on the minibatch")
-                    good = (params, opt_state)
-                    oracles = _oracles(optimizer.needs, model, loss, xb, yb, meta_batch, exact_hvp)
-                    params, opt_state, info = optimizer.step_with_info(params, grads, opt_state,
-                                                                       **oracles)
-                    _check_step(params, info, type(optimizer).__name__, xp)
-                except NonFiniteError as exc:
-                    (params, opt_state), status = good, "diverged"
-                    message = (f"training diverged at step {step} (epoch {epoch}): {exc}; "
-                               "lower the learning rate")
-                    break
-                elapsed = time.perf_counter() - started
-                last_batch = (xb, yb)
-                record = {
-                    "loss": loss, "grad_norm": tree.norm(grads), "time": elapsed,
-                    "nfev": info.oracle_calls, "hvp_calls": info.hvp_calls,
-                    "w": list(info.w) if info.w is not None else None,
-                }
-                for key, value in record.items():
-                    steps[key].append(value)
-                epoch_losses.append(loss)
-                step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-                if probe is not None:
-                    found = probe(step, params)
-                    if found is not None:
-                        probes.append({"step": step, **found})
-                if callback is not None and callback(step, record):
-                    status, message = "stopped", f"stopped by callback at step {step}"
-                    break
-            if status != "completed":
-                break
-            _log_epoch(epoch_log, epoch, epoch_losses, model, params, X_eval, y_eval)
-            if X_eval is not None and not math.isfinite(epoch_log["eval_loss"][-1]):
-                (params, opt_state), status = good, "diverged"
-                message = (f"training diverged in epoch {epoch}: the evaluation loss is "
-                           f"{epoch_log['eval_loss'][-1]}; lower the learning rate")
-                break
-            if store is not None:  # appends only this epoch's steps to the history file
-                store.save({"fingerprint": fingerprint, "params": params, "opt_state": opt_state,
-                            "epochs": epoch_log, "epoch": epoch + 1, "step": step}, history=steps)
-    finally:
-        bar.close()
-    if status != "diverged" and last_batch is not None:
-        # The loss after the last step is computed by no step: check it here.
-        final = float(model.loss(params, *last_batch))
-        if not math.isfinite(final):
-            (params, opt_state), status = good, "diverged"
-            message = (f"training diverged at step {step - 1}: the minibatch loss after the "
-                       f"last step is {final}; lower the learning rate")
-    return TrainResult(params=params, opt_state=opt_state, steps=steps, epochs=epoch_log,
-                       status=status, message=message, probes=probes)
+
+def _take(xp, array, index: np.ndarray):
+    """Rows ``index`` (host integers) of ``array``, the index moved to ``array``'s device
+    in that device's indexing dtype (int32 where a device has no 64-bit types)."""
+    where = device(array)
+    return xp.take(array, xp.asarray(index, dtype=index_dtype(xp, where), device=where), axis=0)
 
 
 def _check_like_training(a: Any, like: Any, name: str, like_name: str, dtype: bool = True
@@ -458,42 +752,6 @@ def _check_like_training(a: Any, like: Any, name: str, like_name: str, dtype: bo
                          + (f" and dtype {like.dtype}" if dtype else "")
                          + f" like {like_name}, got shape {tuple(a.shape)}"
                          + (f" and dtype {a.dtype}" if dtype else ""))
-
-
-def _oracles(needs: Needs, model: Any, loss: float, xb: Any, yb: Any, meta_batch: int | None,
-             exact_hvp: bool) -> dict:
-    """The keyword oracles of one step on the minibatch ``(xb, yb)``, as ``needs`` declares."""
-    if needs is Needs.VALUE_AND_GRAD:
-        oracles = {"value_and_grad": lambda p: model.value_and_grad(p, xb, yb), "loss": loss}
-        if meta_batch is not None:
-            xm, ym = xb[:meta_batch, ...], yb[:meta_batch]
-            oracles["meta_value_and_grad"] = lambda p: model.value_and_grad(p, xm, ym)
-        return oracles
-    if needs is Needs.HVP:
-        if exact_hvp:
-            return {"hvp_fn": lambda p, v: hessian.hvp(model.loss, p, v, xb, yb)}
-        return {"hvp_fn": lambda p, v: hessian.fd_hvp(
-            lambda q: model.value_and_grad(q, xb, yb), p, v)}
-    return {}
-
-
-def _check_step(params: list, info: Any, name: str, xp: Any) -> None:
-    """Raise :class:`NonFiniteError` if a step left non-finite parameters or loss."""
-    if not tree.all_finite(params, xp=xp):
-        raise NonFiniteError("the step made the parameters non-finite")
-    if info.loss_after is not None:
-        check_finite_loss(info.loss_after, name, "after the step")
-
-
-def _log_epoch(log: dict, epoch: int, losses: list, model, params, X_eval, y_eval) -> None:
-    log["epoch"].append(epoch + 1)
-    log["train_loss"].append(float(np.mean(losses)) if losses else float("nan"))
-    if X_eval is not None:
-        eval_loss, eval_acc = evaluate(model, params, X_eval, y_eval)
-    else:
-        eval_loss, eval_acc = float("nan"), float("nan")
-    log["eval_loss"].append(eval_loss)
-    log["eval_accuracy"].append(eval_acc)
 
 
 class _NoBar:

@@ -6,6 +6,7 @@ import pytest
 
 from rso_ref import backend
 from rso_ref.testing import assert_close
+from rso_ref.validation import NonFiniteError
 
 
 def test_unknown_backend_names_the_choices():
@@ -206,15 +207,34 @@ def test_at_and_one_hot_work_on_every_device(xp, on_device):
     np.testing.assert_array_equal(backend.to_numpy(onehot), np.eye(3)[[2, 0]])
 
 
+def _check_finite_names_the_bad_entries(ns):
+    ok = ns.asarray([1.0, 2.0], dtype=ns.float32)
+    assert backend.check_finite(ok, "X") is None
+    bad = ns.asarray([1.0, float("nan"), float("inf"), float("inf")], dtype=ns.float32)
+    with pytest.raises(NonFiniteError, match=r"^X contains 1 NaN and 2 inf entries$"):
+        backend.check_finite(bad, "X")
+    with pytest.raises(NonFiniteError, match=r"^X contains 2 inf entries$"):
+        backend.check_finite(bad[2:], "X")
+
+
+def test_check_finite_names_nan_and_inf(xp):
+    _check_finite_names_the_bad_entries(xp)
+
+
+def test_check_finite_names_nan_and_inf_on_float32_only_devices(xp32):
+    # counted in the device's index dtype: int32 on "no_x64", which has no int64
+    _check_finite_names_the_bad_entries(xp32)
+
+
 @pytest.mark.jax
 def test_value_checks_skip_only_arrays_being_traced():
     jax = pytest.importorskip("jax")
     jnp = backend.namespace("jax")
     bad = jnp.asarray([1.0, float("nan")])
     assert not backend.is_traced(bad) and not backend.is_traced(np.ones(2))
-    with pytest.raises(ValueError, match="x contains 1 NaN"):
+    with pytest.raises(NonFiniteError, match="x contains 1 NaN"):
         backend.check_finite(bad)                          # eager JAX: checked
-    with pytest.raises(ValueError, match="x contains 1 NaN"):
+    with pytest.raises(NonFiniteError, match="x contains 1 NaN"):
         jax.grad(lambda v: (backend.check_finite(v), jnp.sum(v))[1])(bad)   # grad: concrete
     seen = []
     jax.jit(lambda v: seen.append(backend.is_traced(v)) or backend.check_finite(v) or v)(bad)

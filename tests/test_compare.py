@@ -158,7 +158,7 @@ def test_a_torch_module_through_as_model_is_compared_like_an_mlp():
     for arm in ("sgd", "rso"):
         (run,) = report["runs"][arm]
         assert run["status"] == "completed" and run["eval_accuracy"] > 0.5  # chance is 0.1
-    assert sum(report["runs"]["rso"][0]["steps"]["nfev"]) > 0  # the meta-solve ran on torch
+    assert sum(report["runs"]["rso"][0]["steps"]["oracle_calls"]) > 0  # the meta-solve ran on torch
     # the module's own parameters are untouched: the comparison trains copies
     assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before))
     with pytest.raises(ValueError, match="groups"):
@@ -179,10 +179,10 @@ def test_gradient_evaluations_count_the_step_gradient_and_the_declared_oracle_ca
     for arm, records in small_report["runs"].items():
         for run in records:
             evals = compare.gradient_evaluations(run)
-            nfev = np.asarray(run["steps"]["nfev"])
+            calls = np.asarray(run["steps"]["oracle_calls"])
             assert evals.shape == (len(run["steps"]["loss"]),)
             # each step adds its own gradient plus the oracle calls its StepInfo declared
-            assert np.array_equal(np.diff(evals, prepend=0.0), 1.0 + nfev)
+            assert np.array_equal(np.diff(evals, prepend=0.0), 1.0 + calls)
             assert compare.gradient_evaluations_per_step(run) == pytest.approx(
                 evals[-1] / evals.size, rel=1e-12)   # the totals' form agrees, to rounding
     sgd, rso = (small_report["summary"][arm] for arm in ("sgd", "rso"))
@@ -195,7 +195,7 @@ def test_gradient_evaluations_count_the_step_gradient_and_the_declared_oracle_ca
     # the summary keeps one cost figure; the meta-solve's share alone is this minus 1
     assert set(rso) == {"test_accuracy_mean", "test_accuracy_std", "wall_time_mean",
                         "gradient_evaluations_per_step", "diverged", "n_seeds", "lr"}
-    assert compare.gradient_evaluations({"steps": {"nfev": []}}).size == 0
+    assert compare.gradient_evaluations({"steps": {"oracle_calls": []}}).size == 0
 
 
 def test_curve_data_has_cost_axes_step_by_step(small_report):

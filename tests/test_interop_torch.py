@@ -1,5 +1,7 @@
 """rso_ref.interop.torch: a torch module as a library model, and RSO as a torch optimizer."""
 import copy
+import dataclasses
+import inspect
 import subprocess
 import sys
 import warnings
@@ -317,6 +319,14 @@ def test_a_nan_loss_raises_and_changes_nothing():
         opt.step(_closure(opt, net, X, y))
     for name, value in net.state_dict().items():
         assert torch.equal(value, before[name]), name
+
+
+def test_defaults_are_the_library_optimizers():
+    # each default is written once, in rso_ref.optim.RSO
+    library = {f.name: f.default for f in dataclasses.fields(LibraryRSO)}
+    signature = inspect.signature(RSO).parameters
+    shared = [name for name in signature if name not in ("params", "lr", "module")]
+    assert shared and all(signature[name].default == library[name] for name in shared)
 
 
 def test_lr_is_read_from_the_param_groups():

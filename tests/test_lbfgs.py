@@ -353,22 +353,31 @@ def test_callback_raising_stop_iteration_stops_with_status_99(np_xp):
     assert res.message == STATUS_MESSAGES["callback"][1]
 
 
-def test_callback_return_value_does_not_stop_and_x_form_gets_copies(np_xp):
-    # SciPy's rule: only StopIteration stops; a callback with any other signature is
-    # called with (a copy of) x, so writing into it cannot change the run.
+def test_the_x_form_of_the_callback_gets_copies(np_xp):
+    # A callback with any signature but (intermediate_result) is called with (a copy of)
+    # x, so writing into it cannot change the run.
     problem = extended_rosenbrock(4)
     seen = []
 
     def scribble(xk):
         seen.append(np.array(xk))
         xk[...] = 1e3
-        return True
 
     ref = minimize(problem.fun(np_xp), problem.x0)
     res = minimize(problem.fun(np_xp), problem.x0, callback=scribble)
     assert res.nit == ref.nit == len(seen) > 2 and res.status == 0
     np.testing.assert_array_equal(res.x, ref.x)
     np.testing.assert_array_equal(seen[-1], res.x)
+
+
+@pytest.mark.parametrize("returned", [True, False, np.True_])
+def test_a_callback_returning_a_value_is_an_error_not_ignored(np_xp, returned):
+    # One stop rule for every callback of rso_ref: raise StopIteration (SciPy's). SciPy
+    # ignores a returned value; here a returned value (an old ``return True``, meant as
+    # "stop") names the rule instead of running on silently. train follows the same rule.
+    problem = extended_rosenbrock(4)
+    with pytest.raises(TypeError, match=r"^callback returned .*raise StopIteration"):
+        minimize(problem.fun(np_xp), problem.x0, callback=lambda xk: returned)
 
 
 def test_maxfun_limit(np_xp):

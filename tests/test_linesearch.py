@@ -1,5 +1,6 @@
 """Tests of the strong-Wolfe line search: the definition, interpolation, failures, backends."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -46,8 +47,8 @@ def test_scalar_search_satisfies_strong_wolfe(name, alpha0, c1, c2):
     res = scalar_search_wolfe(phi, phi0, dphi0, alpha0=alpha0, c1=c1, c2=c2, maxls=30)
     assert res.status == 0, res.message
     assert _wolfe_holds(phi, res.alpha, c1, c2)
-    assert res.info.decrease_error <= 0.0 and res.info.curvature_error <= 0.0
-    assert res.info.steps[-1] == res.alpha and res.nfev == len(res.info.steps)
+    assert res.info.decrease_violation <= 0.0 and res.info.curvature_violation <= 0.0
+    assert res.info.trial_steps[-1] == res.alpha and res.nfev == len(res.info.trial_steps)
     assert (res.phi, res.dphi) == phi(res.alpha)
 
 
@@ -96,7 +97,7 @@ def test_numpy_scalars_are_accepted_as_options():
                               c2=np.float32(0.1), maxls=np.int64(30), alpha0=np.float32(10.0))
     assert res.status == ref.status == 0
     # c1, c2 differ from 1e-3, 0.1 by float32 rounding only: same steps to 1e-6.
-    np.testing.assert_allclose(res.info.steps, ref.info.steps, rtol=1e-6)
+    np.testing.assert_allclose(res.info.trial_steps, ref.info.trial_steps, rtol=1e-6)
 
 
 def test_ascent_direction_gives_status_3_without_evaluation():
@@ -114,21 +115,21 @@ def test_nan_trial_points_are_backtracked():
     res = scalar_search_wolfe(phi, 1.0, -2.0, alpha0=100.0)
     assert res.status == 0 and res.alpha < 1.5
     assert _wolfe_holds(phi, res.alpha, 1e-4, 0.9)
-    assert any(a >= 1.5 for a in res.info.steps)
+    assert any(a >= 1.5 for a in res.info.trial_steps)
 
 
 def test_failure_never_returns_nan():
     res = scalar_search_wolfe(lambda a: (math.nan, math.nan), 1.0, -1.0, maxls=5)
     assert res.status == 1 and res.nfev == 5
     assert (res.alpha, res.phi, res.dphi) == (0.0, 1.0, -1.0)
-    assert res.info.decrease_error == math.inf
+    assert res.info.decrease_violation == math.inf
 
 
 def test_budget_exhaustion_gives_status_1():
     # A linear decrease never meets the curvature condition: bracketing runs out.
     res = scalar_search_wolfe(lambda a: (-a, -1.0), 0.0, -1.0, maxls=4)
     assert res.status == 1 and res.alpha == 0.0 and res.nfev == 4
-    steps = res.info.steps
+    steps = res.info.trial_steps
     assert all(b > a for a, b in zip(steps, steps[1:]))  # extrapolation grows the step
 
 
@@ -154,7 +155,7 @@ def test_vector_line_search_same_steps_on_every_backend(xp):
         fun = problem.fun(ns)
         x = ns.asarray(problem.x0)
         f, g = fun(x)
-        out[name] = line_search(fun, x, float(f), g, -g, alpha0=0.01).info.steps
+        out[name] = line_search(fun, x, float(f), g, -g, alpha0=0.01).info.trial_steps
     np.testing.assert_allclose(out["here"], out["numpy"], rtol=1e-12)
 
 
@@ -183,11 +184,11 @@ def test_failed_search_offers_its_lowest_sufficient_decrease_trial_as_fallback()
 
     res = scalar_search_wolfe(phi, 0.0, -20.5, alpha0=2.5, c2=0.1, maxls=4)
     assert res.status != 0 and res.alpha == 0.0
-    values = dict(zip(res.info.steps, res.info.values))
+    values = dict(zip(res.info.trial_steps, res.info.values))
     good = {a: v for a, v in values.items() if v <= 0.0 - 1e-4 * a * 20.5}
     assert good and res.fallback is not None
     assert res.fallback[0] == min(good, key=good.get) and res.fallback[1] == min(good.values())
-    assert len(res.info.values) == len(res.info.steps) == res.nfev
+    assert len(res.info.values) == len(res.info.trial_steps) == res.nfev
 
 
 def test_failed_search_without_decrease_has_no_fallback():
@@ -208,3 +209,29 @@ def test_vector_fallback_carries_the_trial_point_and_its_gradient():
     assert fb.x.tolist() == [fb.alpha] and (fb.f, fb.g.tolist()) == (fun(fb.x)[0],
                                                                     fun(fb.x)[1].tolist())
     assert fb.f <= f0 + 1e-4 * fb.alpha * fb.dphi0
+
+
+@pytest.mark.parametrize("far_gradient",
+                         [[1e308, 1e308], [math.inf, -math.inf], [math.nan, 1.0]],
+                         ids=["overflows", "inf-inf", "nan"])
+def test_non_finite_trial_slopes_raise_no_warning_and_touch_no_warning_state(
+        far_gradient, monkeypatch):
+    # phi'(alpha) = g @ d would overflow or be invalid at the first (too long) trial; the
+    # search must backtrack from it without a RuntimeWarning, and without switching
+    # warnings off (process-wide state, not thread-safe).
+    def fun(z):
+        if float(np.max(np.abs(z))) > 2.0:
+            return math.inf, np.array(far_gradient)
+        return float(z @ z), 2.0 * z
+
+    def no_catch(*args, **kwargs):
+        raise AssertionError("the line search must not change the warning filters")
+
+    x0 = np.array([1.0, 1.0])
+    f0, g0 = fun(x0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "catch_warnings", no_catch)
+        res = line_search(fun, x0, f0, g0, -g0, alpha0=10.0)
+    assert caught == [] and res.status == 0 and res.info.trial_steps[0] == 10.0
+    assert res.info.values[0] == math.inf and res.f < f0

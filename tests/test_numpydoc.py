@@ -60,7 +60,8 @@ MATH_MODULES = ("rso_ref.rso", "rso_ref.lbfgs", "rso_ref.numdiff", "rso_ref.line
 #: registries, bookkeeping), so have no equation to show.
 NO_EQUATION = frozenset({
     "rso_ref.rso.check_group_spec", "rso_ref.rso.check_w0", "rso_ref.rso.resolve_groups",
-    "rso_ref.rso.evaluate_oracle", "rso_ref.rso.host_weights", "rso_ref.linesearch.evaluate",
+    "rso_ref.rso.evaluate_oracle", "rso_ref.rso.host_weights",
+    "rso_ref.linesearch.evaluate_array_oracle",
     "rso_ref.hessian.as_matvec", "rso_ref.optim.contract.Needs",
     "rso_ref.optim.contract.Optimizer",
 })

@@ -44,7 +44,8 @@ def test_resume_continues_bit_for_bit(np_xp, tmp_path, make_opt):
 
 def test_resume_refuses_a_different_configuration(np_xp, tmp_path):
     X, y = _data(np_xp)
-    train(MODEL, SGD(lr=0.1), X, y, epochs=1, batch_size=20, progress=False, checkpoint_dir=tmp_path)
+    train(MODEL, SGD(lr=0.1), X, y, epochs=1, batch_size=20, progress=False,
+          checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="different configuration"):
         train(MODEL, SGD(lr=0.2), X, y, epochs=2, batch_size=20, progress=False,
               checkpoint_dir=tmp_path, resume=True)
@@ -76,8 +77,8 @@ def test_records_and_evaluation(np_xp):
     opt = RSO(lr=0.2, meta_iters=2, groups="layer", layers=MODEL.layers())
     result = train(MODEL, opt, X, y, epochs=2, batch_size=32, X_eval=X, y_eval=y, progress=False)
     steps = result.steps
-    assert len(steps["loss"]) == 2 * 3 == len(steps["w"]) == len(steps["nfev"])
-    assert all(len(w) == 2 for w in steps["w"]) and all(n >= 1 for n in steps["nfev"])
+    assert len(steps["loss"]) == 2 * 3 == len(steps["w"]) == len(steps["oracle_calls"])
+    assert all(len(w) == 2 for w in steps["w"]) and all(n >= 1 for n in steps["oracle_calls"])
     loss, acc = evaluate(MODEL, result.params, X, y, batch_size=40)
     assert loss == pytest.approx(float(MODEL.loss(result.params, X, y)), rel=1e-12)
     assert acc == accuracy(MODEL, result.params, X, y) == result.epochs["eval_accuracy"][-1]
@@ -223,12 +224,28 @@ def test_huge_learning_rates_end_diverged_with_finite_params(np_xp, make_opt):
         np.testing.assert_array_equal(backend.to_numpy(p), backend.to_numpy(q))
 
 
-def test_callback_stop_is_reported_as_stopped(np_xp):
+def test_callback_raising_stop_iteration_is_reported_as_stopped(np_xp):
+    # One stop rule for every callback of rso_ref (SciPy's, as minimize's): StopIteration.
     X, y = _data(np_xp)
+
+    def stop_at_two(step, record):
+        if step == 2:
+            raise StopIteration
+
     result = train(MODEL, SGD(lr=0.1), X, y, epochs=3, batch_size=32, progress=False,
-                   callback=lambda step, record: step == 2)
+                   callback=stop_at_two)
     assert result.status == "stopped" and "step 2" in result.message
     assert len(result.steps["loss"]) == 2
+
+
+@pytest.mark.parametrize("returned", [True, False, 0, np.True_])
+def test_a_callback_returning_a_value_is_an_error_not_ignored(np_xp, returned):
+    # Before, train stopped on a truthy return (and minimize ignored it): an old
+    # ``return True`` now names the rule instead of being silently obeyed or ignored.
+    X, y = _data(np_xp)
+    with pytest.raises(TypeError, match=r"^callback returned .*raise StopIteration"):
+        train(MODEL, SGD(lr=0.1), X, y, epochs=1, batch_size=32, progress=False,
+              callback=lambda step, record: returned)
 
 
 def _all_exported_optimizers():
@@ -265,9 +282,9 @@ def test_every_exported_optimizer_runs_through_train(np_xp, name):
     else:
         assert result.steps["hvp_calls"] == [0] * 6
     if opt.needs is optim.Needs.VALUE_AND_GRAD:
-        assert all(n >= 1 for n in result.steps["nfev"])
+        assert all(n >= 1 for n in result.steps["oracle_calls"])
     else:
-        assert result.steps["nfev"] == [0] * 6
+        assert result.steps["oracle_calls"] == [0] * 6
     assert (result.steps["w"][0] is None) == (name != "RSO")
 
 
@@ -311,7 +328,7 @@ def test_every_optimizer_trains_on_every_backend_as_on_numpy(xp, on_device, name
     rtol = 1e-7 if approximate else 1e-12
     for p, q in zip(res.params, ref.params):
         np.testing.assert_allclose(backend.to_numpy(p), q, rtol=rtol, atol=rtol * np.max(np.abs(q)))
-    assert res.steps["nfev"] == ref.steps["nfev"]
+    assert res.steps["oracle_calls"] == ref.steps["oracle_calls"]
     assert res.steps["hvp_calls"] == ref.steps["hvp_calls"]
 
 

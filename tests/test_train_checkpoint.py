@@ -113,3 +113,29 @@ def test_a_file_in_place_of_checkpoint_dir_fails_before_training(tmp_path):
         with pytest.raises(NotADirectoryError, match=r"^checkpoint_dir: .*a-file' is a file"):
             train(MODEL, SGD(lr=0.1), X, y, epochs=1, batch_size=20, progress=False,
                   checkpoint_dir=where, callback=never)
+
+
+def test_a_checkpoint_with_the_old_nfev_column_resumes_and_keeps_appending(tmp_path):
+    # Checkpoints written before the step records named StepInfo's oracle_calls
+    # "oracle_calls" called the column "nfev". Rewrite a checkpoint's column names to the
+    # old ones (rehashing its state.json, as the old code wrote it): it resumes bit for
+    # bit, the record comes back under the new name, and the next save records that name.
+    from rso_ref.checkpoint import _canonical_sha256
+
+    straight = _run(None, 4)
+    _run(tmp_path, 2)
+    state_file = tmp_path / "last" / "state.json"
+    document = json.loads(state_file.read_text())
+    columns = document["payload"]["history"]["columns"]
+    columns[columns.index("oracle_calls")] = "nfev"
+    document["sha256"] = _canonical_sha256(document["payload"])
+    state_file.write_text(json.dumps(document))
+    _run(tmp_path, 3, resume=True)
+    resumed = _run(tmp_path, 4, resume=True)
+    assert list(resumed.steps) == list(straight.steps)
+    assert resumed.steps["oracle_calls"] == straight.steps["oracle_calls"] == [0] * 20
+    assert resumed.steps["loss"] == straight.steps["loss"]
+    for p, q in zip(resumed.params, straight.params):
+        np.testing.assert_array_equal(p, q)
+    saved = json.loads(state_file.read_text())["payload"]["history"]["columns"]
+    assert "oracle_calls" in saved and "nfev" not in saved

@@ -13,6 +13,8 @@ import array_api_compat
 import array_api_extra
 import numpy as np
 
+from ..validation import NonFiniteError
+
 __all__ = [
     "BACKENDS",
     "at",
@@ -48,6 +50,15 @@ _INSTALL_HINT = {
     "torch": "pip install torch==2.13.0 (or: pip install 'rso_ref[torch]')",
     "array_api_strict": "pip install array-api-strict (or: pip install 'rso_ref[test]')",
     "jax": "pip install 'jax[cpu]' (or: pip install 'rso_ref[jax]')",
+}
+
+#: array-api-compat's test for each backend's namespace (plain or wrapped).
+_IS_NAMESPACE = {
+    "numpy": array_api_compat.is_numpy_namespace,
+    "cupy": array_api_compat.is_cupy_namespace,
+    "torch": array_api_compat.is_torch_namespace,
+    "array_api_strict": array_api_compat.is_array_api_strict_namespace,
+    "jax": array_api_compat.is_jax_namespace,
 }
 
 _COMPAT_MODULE = {
@@ -256,18 +267,8 @@ def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleT
         raise TypeError(f"array_namespace needs at least one array, got {got}{hint}")
     try:
         xp = array_api_compat.array_namespace(*flat)
-    except TypeError as exc:
-        if "Multiple namespaces" in str(exc):
-            names = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in flat})
-            raise ValueError(
-                f"arrays from different namespaces were mixed: {', '.join(names)}; "
-                "move them to one backend first (rso_ref.backend.asarray)"
-            ) from exc
-        for label, a in labelled:  # the error path only: name the first non-array
-            if not array_api_compat.is_array_api_obj(a):
-                raise TypeError(f"{label or 'argument'} must be an array of a supported "
-                                f"library, got {type(a).__name__}") from exc
-        raise TypeError(f"not an array of a supported library: {exc}") from exc
+    except TypeError as exc:  # the error path only: find out which rule was broken
+        raise _namespace_error(labelled) from exc
     first_on: dict[str, str | None] = {}
     for label, a in labelled:
         where = array_api_compat.device(a)
@@ -280,9 +281,29 @@ def array_namespace(*arrays: Any, names: Sequence[str] | None = None) -> ModuleT
     return xp
 
 
-def _iter_arrays(items):
-    for _, item in _label_arrays(items, [None] * len(items)):
-        yield item
+def _namespace_error(labelled: list) -> Exception:
+    """The error for arrays that array-api-compat gives no common namespace.
+
+    ``TypeError`` naming the first argument that is not an array of a supported library;
+    else ``ValueError`` naming the namespaces when the arrays come from several; else a
+    ``TypeError`` (a single namespace array-api-compat still refused).
+    """
+    for label, a in labelled:
+        if not array_api_compat.is_array_api_obj(a):
+            return TypeError(f"{label or 'argument'} must be an array of a supported "
+                             f"library, got {type(a).__name__}")
+    spaces = set()
+    for _, a in labelled:
+        try:
+            spaces.add(id(array_api_compat.array_namespace(a)))
+        except TypeError as exc:
+            return TypeError(f"not an array of a supported library: {type(a).__name__} ({exc})")
+    if len(spaces) > 1:
+        kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__
+                        for _, a in labelled})
+        return ValueError(f"arrays from different namespaces were mixed: {', '.join(kinds)}; "
+                          "move them to one backend first (rso_ref.backend.asarray)")
+    return TypeError("array-api-compat found no namespace for these arrays")
 
 
 def _label_arrays(items, labels):
@@ -318,16 +339,9 @@ def backend_name(xp: ModuleType) -> str:
         If ``xp`` is the namespace of another library.
     """
     _check_namespace(xp)
-    if array_api_compat.is_numpy_namespace(xp):
-        return "numpy"
-    if array_api_compat.is_cupy_namespace(xp):
-        return "cupy"
-    if array_api_compat.is_torch_namespace(xp):
-        return "torch"
-    if array_api_compat.is_array_api_strict_namespace(xp):
-        return "array_api_strict"
-    if array_api_compat.is_jax_namespace(xp):
-        return "jax"
+    for name, test in _IS_NAMESPACE.items():
+        if test(xp):
+            return name
     raise ValueError(f"xp must be an array namespace of one of {BACKENDS}, got "
                      f"{getattr(xp, '__name__', type(xp).__name__)!r}")
 
@@ -697,7 +711,8 @@ def index_dtype(xp: ModuleType, device: Any = None):
     """Return the default index dtype of ``device`` in ``xp``.
 
     ``int64``, or ``int32`` where the device has no 64-bit integers (JAX without
-    ``jax_enable_x64``, array_api_strict's ``"no_x64"``).
+    ``jax_enable_x64``, array_api_strict's ``"no_x64"``), as the namespace's inspection
+    API reports it (``array_api_extra.default_dtype(xp, "indexing", device=device)``).
 
     Parameters
     ----------
@@ -718,8 +733,9 @@ def index_dtype(xp: ModuleType, device: Any = None):
         If ``xp`` is not a namespace.
     """
     _check_namespace(xp)
-    info = getattr(xp, "__array_namespace_info__", None)
-    return None if info is None else info().default_dtypes(device=device)["indexing"]
+    if not hasattr(xp, "__array_namespace_info__"):
+        return None
+    return array_api_extra.default_dtype(xp, "indexing", device=device)
 
 
 def check_array(x: Any, name: str = "x") -> None:
@@ -852,14 +868,16 @@ def is_traced(x: Any) -> bool:
 
 
 def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``x`` holds NaN or ±inf.
+    """Raise :class:`~rso_ref.validation.NonFiniteError` naming ``name`` if ``x`` holds NaN or ±inf.
 
     One reduction first (``sum(x)`` is finite whenever every entry is, unless the sum
-    overflows); the elementwise test runs only when that sum is not finite, so the
-    common case costs a single pass without temporaries. Inside ``jax.jit`` that sum
-    has no value yet (:func:`is_traced`; even for a concrete array closed over, the
-    reduction is staged) and nothing is checked: check the data eagerly before jitting
-    a function of it.
+    overflows); the elementwise tests run only when that sum is not finite, so the
+    common case costs a single pass without temporaries. The message counts the NaN and
+    the infinite entries, counted in the device's index dtype (:func:`index_dtype`:
+    int32 where the device has no int64), so it names them on every device. Inside
+    ``jax.jit`` that sum has no value yet (:func:`is_traced`; even for a concrete array
+    closed over, the reduction is staged) and nothing is checked: check the data eagerly
+    before jitting a function of it.
 
     Parameters
     ----------
@@ -874,8 +892,8 @@ def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> No
     ------
     TypeError
         If ``x`` is not an array (with ``xp`` omitted).
-    ValueError
-        If an entry is NaN or infinite.
+    rso_ref.validation.NonFiniteError
+        If an entry is NaN or infinite (a ``ValueError``).
     """
     if xp is None:
         check_array(x, name)
@@ -883,6 +901,17 @@ def check_finite(x: Any, name: str = "x", *, xp: ModuleType | None = None) -> No
     total = xp.sum(x)
     if is_traced(total) or bool(xp.isfinite(total)):
         return
-    bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
+    counts = {kind: _count(test(x), xp) for kind, test in (("NaN", xp.isnan), ("inf", xp.isinf))}
+    bad = sum(counts.values())
     if bad:
-        raise ValueError(f"{name} contains {bad} NaN or inf entries")
+        found = " and ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+        raise NonFiniteError(f"{name} contains {found} {'entry' if bad == 1 else 'entries'}")
+
+
+def _count(mask: Any, xp: ModuleType) -> int:
+    """Number of true entries of the boolean array ``mask``, summed in its device's index dtype."""
+    if hasattr(xp, "__array_namespace_info__"):
+        dtype = index_dtype(xp, array_api_compat.device(mask))
+    else:  # autograd's namespace: NumPy's int64
+        dtype = xp.int64
+    return int(xp.sum(xp.astype(mask, dtype), dtype=dtype))

@@ -233,8 +233,12 @@ def rate_experiment(quick: bool) -> dict:
 
 
 # ---------------------------------------------------------------- meta Hessian
-def _group_directions(grads: Sequence, groups: list) -> list:
-    """:math:`d_i`: ``grads`` on group ``i``, zeros elsewhere (one full list per group)."""
+def _masked_group_grads(grads: Sequence, groups: list) -> list:
+    """``grads`` masked to each group: on group ``i``, zeros elsewhere (one full list per group).
+
+    Unlike :func:`rso_ref.rso.group_directions` (whose entries outside a group are unused and
+    left as the gradient), every list here is the full direction :math:`D e_i`.
+    """
     zeros = tree.zeros_like(grads)
     out = []
     for group in groups:
@@ -252,7 +256,7 @@ def meta_hessian(loss_fn: Callable[..., Any], params: Sequence, grads: Sequence,
     ``loss_fn(params, *args, xp=...)`` must be traceable by autograd (NumPy arrays).
     One Hessian-vector product per group.
     """
-    directions = _group_directions(grads, groups)
+    directions = _masked_group_grads(grads, groups)
     shifted = list(params)
     for wi, d in zip(w, directions):
         shifted = tree.axpy(-lr * float(wi), d, shifted)

@@ -129,9 +129,9 @@ def gradient_evaluations(result: TrainResult) -> int:
     r"""Gradient evaluations of a run: :math:`\sum_t (1 + c_t)`.
 
     Each step costs its minibatch gradient plus the :math:`c_t` oracle calls it declared
-    (``steps["nfev"]``: RSO's meta-solve; 0 for SGD and Adam).
+    (``steps["oracle_calls"]``: RSO's meta-solve; 0 for SGD and Adam).
     """
-    return int(len(result.steps["loss"]) + sum(result.steps["nfev"]))
+    return int(len(result.steps["loss"]) + sum(result.steps["oracle_calls"]))
 
 
 def checkpoint_epochs(epochs: int, n: int = N_CHECKPOINTS) -> list[int]:

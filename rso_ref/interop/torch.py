@@ -43,7 +43,7 @@ transfer per closure call), and the group inner products of the meta-gradient, a
 from __future__ import annotations
 
 import numbers
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, Callable, Iterable, Sequence
 
 try:
@@ -54,7 +54,6 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
 
 from ..optim import RSO as _LibraryRSO
 from ..optim import StepInfo
-from ..rso import DEFAULT_META_ITERS
 from ..validation import check_callable
 
 __all__ = ["TorchModel", "as_model", "name_groups", "RSO"]
@@ -432,6 +431,11 @@ class _StepGuard:
         self._set_rng(self._rng_after_first if succeeded else self._rng_start)
 
 
+#: The defaults of :class:`RSO`, read from :class:`rso_ref.optim.RSO` (its dataclass
+#: fields), so that each is written once.
+_DEFAULTS = {field.name: field.default for field in fields(_LibraryRSO)}
+
+
 class RSO(torch.optim.Optimizer):
     r"""Recursive Subspace Optimization as a ``torch.optim`` optimizer, used like LBFGS.
 
@@ -510,10 +514,12 @@ class RSO(torch.optim.Optimizer):
     >>> loss = opt.step(closure)
     """
 
-    def __init__(self, params: Any, lr: float, *, meta_iters: int = DEFAULT_META_ITERS,
-                 groups: Any = None, w0: Any = "uniform", normalize: bool = False,
-                 safeguard: bool = False, m: int = 10, c1: float = 1e-4, c2: float = 0.9,
-                 maxls: int = 20, module: torch.nn.Module | None = None):
+    def __init__(self, params: Any, lr: float, *,
+                 meta_iters: int = _DEFAULTS["meta_iters"], groups: Any = _DEFAULTS["groups"],
+                 w0: Any = _DEFAULTS["w0"], normalize: bool = _DEFAULTS["normalize"],
+                 safeguard: bool = _DEFAULTS["safeguard"], m: int = _DEFAULTS["m"],
+                 c1: float = _DEFAULTS["c1"], c2: float = _DEFAULTS["c2"],
+                 maxls: int = _DEFAULTS["maxls"], module: torch.nn.Module | None = None):
         super().__init__(params, {"lr": lr})
         flat = self._params()
         _check_device(flat, "params")

@@ -2,8 +2,8 @@ r"""Full-batch L-BFGS as an optimizer of the library's contract (:mod:`.contract
 
 Each step is one iteration of :func:`rso_ref.lbfgs.minimize` on the flattened
 parameters, built from the same public pieces (:class:`rso_ref.lbfgs.History`,
-:func:`rso_ref.lbfgs.search`), so a run of ``k`` steps and ``minimize(..., maxiter=k)``
-with zero tolerances visit the same iterates.
+:func:`rso_ref.lbfgs.line_search_with_reset`), so a run of ``k`` steps and
+``minimize(..., maxiter=k)`` with zero tolerances visit the same iterates.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from .. import tree
 from ..backend import array_namespace
-from ..lbfgs import History, search
+from ..lbfgs import History, line_search_with_reset
 from ..linesearch import check_wolfe_constants
 from ..validation import check_finite_loss, check_int, check_pair, check_positive
 from .base import begin_step, store_checked
@@ -138,7 +138,8 @@ class LBFGS(Optimizer):
             From :meth:`init` or a previous step.
         value_and_grad : callable
             ``value_and_grad(params) -> (loss, grads)``, used by the line search; every
-            call's output is checked (:func:`rso_ref.linesearch.evaluate`).
+            call's output is checked
+            (:func:`rso_ref.linesearch.evaluate_array_oracle`).
         loss : real scalar, optional
             What ``value_and_grad`` returns as loss at ``params``; when omitted it is
             computed by one extra call.
@@ -183,8 +184,9 @@ class LBFGS(Optimizer):
         history = History(xp.asarray(state["s"], copy=True), xp.asarray(state["y"], copy=True),
                           xp.asarray(state["rho"], copy=True), int(state["head"]),
                           int(state["size"]), float(state["gamma"]), xp)
-        ls, _, used = search(fun, x, loss, g, history, scale=self.lr, c1=self.c1, c2=self.c2,
-                             maxls=self.maxls, budget=2 * self.maxls, xp=xp, name=_ORACLE)
+        ls, _, used = line_search_with_reset(fun, x, loss, g, history, scale=self.lr, c1=self.c1,
+                                             c2=self.c2, maxls=self.maxls, budget=2 * self.maxls,
+                                             xp=xp, name=_ORACLE)
         if ls.status == 0:
             history.push(ls.x - x, ls.g - g)
             params = tree.unflatten(ls.x, params)

@@ -12,6 +12,7 @@ from rso_ref import autodiff, backend
 from rso_ref.nn.convnets import ConvNet1D, ConvNet2D, ResNet
 from rso_ref.nn.residual import residual_bwd, residual_fwd
 from rso_ref.testing import assert_close
+from rso_ref.validation import NonFiniteError
 
 RTOL = 1e-10
 RTOL_BACKEND = 1e-12
@@ -162,7 +163,7 @@ def test_bad_input_is_named(name):
         model.loss(params, X[..., :-1], y)
     X_nan = X.copy()
     X_nan.flat[3] = np.nan
-    with pytest.raises(ValueError, match="X contains 1 NaN or inf"):
+    with pytest.raises(NonFiniteError, match="X contains 1 NaN entry"):
         model.value_and_grad(params, X_nan, y)
     with pytest.raises(ValueError, match=r"y holds labels in \[0, 4\], outside \[0, 3\]"):
         model.value_and_grad(params, X, np.array([0, 1, 2, 3, 4]))

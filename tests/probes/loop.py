@@ -13,7 +13,7 @@ from probes import Probe
 from rso_ref import checkpoint
 from rso_ref.nn import MLP
 from rso_ref.optim import SGD
-from rso_ref.train import accuracy, evaluate, train
+from rso_ref.train import TrainConfig, accuracy, evaluate, train, train_step
 
 _MODEL = MLP((6, 4, 2))
 _RNG = np.random.default_rng(0)
@@ -50,6 +50,17 @@ def _resume_short(tmp_path):
     return _train(epochs=2, checkpoint_dir=tmp_path, resume=True)(tmp_path)
 
 
+def _resume_other(tmp_path):
+    train(_MODEL, SGD(lr=0.1), _X, _Y, epochs=1, batch_size=16, progress=False,
+          checkpoint_dir=tmp_path)
+    return checkpoint.resume(checkpoint.Checkpoint(tmp_path / "last"), fingerprint="other",
+                             epochs=1)
+
+
+def _is_none(value):
+    assert value is None, value
+
+
 def _save_onto_file(tmp_path):
     target = _file(tmp_path)
     try:
@@ -76,6 +87,12 @@ PROBES = [
           raises=ValueError, match=r"^X must have at least one row, got shape \(0, 6\)"),
     Probe(_TRAIN, "X a list", _train(X=_X.tolist()),
           raises=TypeError, match=r"^X must be an array, got list \(convert it with numpy"),
+    Probe(_TRAIN, "X with a NaN", _train(X=np.where(np.arange(120).reshape(20, 6) == 7,
+                                                    np.nan, _X)),
+          raises=ValueError, match=r"^X contains 1 NaN entry"),
+    Probe(_TRAIN, "X_eval with an inf", _train(X_eval=np.where(np.arange(120).reshape(20, 6)
+                                                             == 3, np.inf, _X), y_eval=_Y),
+          raises=ValueError, match=r"^X_eval contains 1 inf entr"),
     Probe(_TRAIN, "y a list", _train(y=_Y.tolist()),
           raises=TypeError, match=r"^y must be an array"),
     Probe(_TRAIN, "y of another length", _train(y=_Y[:5]),
@@ -103,6 +120,20 @@ PROBES = [
           raises=NotADirectoryError, match=r"^checkpoint_dir: .*a-file' is a file, not a dir"),
     Probe(_TRAIN, "resume past epochs", _resume_short,
           raises=ValueError, match=r"^epochs=2, but the checkpoint at .* is from epoch 3"),
+    # train_step: the same checks, on one minibatch
+    Probe("rso_ref.train.train_step", "xb a list",
+          lambda t: train_step(_MODEL, SGD(lr=0.1), _PARAMS, {}, _X.tolist(), _Y),
+          raises=TypeError, match=r"^xb must be an array"),
+    Probe("rso_ref.train.train_step", "meta_batch for SGD",
+          lambda t: train_step(_MODEL, SGD(lr=0.1), _PARAMS, {}, _X, _Y, meta_batch=4),
+          raises=ValueError, match=r"^meta_batch is for optimizers that take a meta oracle"),
+    # TrainConfig: the settings alone, checked when made
+    Probe("rso_ref.train.TrainConfig", "batch_size 0",
+          lambda t: TrainConfig(epochs=1, batch_size=0),
+          raises=ValueError, match=r"^batch_size must be an int >= 1, got 0"),
+    Probe("rso_ref.train.TrainConfig", "resume without checkpoint_dir",
+          lambda t: TrainConfig(epochs=1, batch_size=4, resume=True),
+          raises=ValueError, match=r"^resume=True needs checkpoint_dir"),
     # evaluate / accuracy
     Probe("rso_ref.train.evaluate", "X a list",
           lambda t: evaluate(_MODEL, _PARAMS, _X.tolist(), _Y),
@@ -125,6 +156,11 @@ PROBES = [
           lambda t: accuracy(_MODEL, _PARAMS, _X, _Y[:4]),
           raises=ValueError, match=r"^X has 20 rows but y has 4"),
     # checkpoint files
+    Probe(_CK + "resume", "another configuration", _resume_other,
+          raises=ValueError, match=r"^checkpoint at .* was written by a different configur"),
+    Probe(_CK + "resume", "nothing there",
+          lambda t: checkpoint.resume(checkpoint.Checkpoint(t / "last"), fingerprint="",
+                                      epochs=1), check=_is_none),
     Probe(_CK + "save", "path empty", lambda t: checkpoint.save("", {"step": 1}),
           raises=ValueError, match=r"^path must name a file or directory of its own, got ''"),
     Probe(_CK + "save", "path None", lambda t: checkpoint.save(None, {"step": 1}),

@@ -137,7 +137,7 @@ def test_exact_meta_solve_reaches_the_closed_form_minimiser():
     lr = 1.0 / bp.problem.L
     params = bp.split(np.ones(bp.problem.dim))
     _, grads = bp.value_and_grad(params)
-    D = np.stack([np.concatenate(d) for d in conv._group_directions(grads, [[0], [1], [2], [3]])],
+    D = np.stack([np.concatenate(d) for d in conv._masked_group_grads(grads, [[0], [1], [2], [3]])],
                  axis=1)
     A = np.asarray(bp.problem.A)
     H = A.T @ A / A.shape[0]
@@ -176,7 +176,7 @@ def test_meta_hessian_matches_the_least_squares_closed_form():
     groups = resolve_groups(None, 4)
     lr = 0.7
     H = conv.meta_hessian(bp.loss, params, grads, groups, lr, gen.uniform(-1, 2, 4))
-    D = np.stack([np.concatenate(d) for d in conv._group_directions(grads, groups)], axis=1)
+    D = np.stack([np.concatenate(d) for d in conv._masked_group_grads(grads, groups)], axis=1)
     A = np.asarray(bp.problem.A)
     expected = lr ** 2 * D.T @ (A.T @ A / A.shape[0]) @ D
     # an exact identity in float64: 1e-10 relative
