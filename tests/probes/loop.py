@@ -22,6 +22,13 @@ _Y = (_X[:, 0] > 0).astype(np.int64)
 _PARAMS = _MODEL.init(seed=0)
 
 
+def _with(value):
+    """The tiny ``X`` with one entry replaced by ``value``."""
+    X = _X.copy()
+    X[3, 1] = value
+    return X
+
+
 def _never(step, record):
     raise AssertionError("training started although an argument is bad")
 
@@ -87,11 +94,9 @@ PROBES = [
           raises=ValueError, match=r"^X must have at least one row, got shape \(0, 6\)"),
     Probe(_TRAIN, "X a list", _train(X=_X.tolist()),
           raises=TypeError, match=r"^X must be an array, got list \(convert it with numpy"),
-    Probe(_TRAIN, "X with a NaN", _train(X=np.where(np.arange(120).reshape(20, 6) == 7,
-                                                    np.nan, _X)),
+    Probe(_TRAIN, "X with a NaN", _train(X=_with(np.nan)),
           raises=ValueError, match=r"^X contains 1 NaN entry"),
-    Probe(_TRAIN, "X_eval with an inf", _train(X_eval=np.where(np.arange(120).reshape(20, 6)
-                                                             == 3, np.inf, _X), y_eval=_Y),
+    Probe(_TRAIN, "X_eval with an inf", _train(X_eval=_with(np.inf), y_eval=_Y),
           raises=ValueError, match=r"^X_eval contains 1 inf entr"),
     Probe(_TRAIN, "y a list", _train(y=_Y.tolist()),
           raises=TypeError, match=r"^y must be an array"),
