@@ -93,10 +93,6 @@ suppress_warnings = [
     # The notebooks size their headings as notebooks (a title, then ### sections in
     # places); the jump is cosmetic and the pages render as in Jupyter.
     "myst.header",
-    # golden-schema.md includes rso_ref/golden_fixtures/SCHEMA.md, whose ```json examples
-    # elide with "..." (not JSON): Pygments then highlights them in relaxed mode, which
-    # renders them fine but is reported as a warning.
-    "misc.highlighting_failure",
 ]
 
 
