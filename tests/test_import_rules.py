@@ -240,3 +240,12 @@ def test_presets_import_nothing_from_claims():
            if _within(_module_name(p), ("rso_ref.presets",))
            and (hits := sorted(m for m in _file_imports(p) if _within(m, ("rso_ref.claims",))))}
     assert not bad, f"presets import claims (move the shared names below both): {bad}"
+
+
+def test_golden_imports_nothing_from_the_testing_kit():
+    """The fixtures are generated from the library, never from the kit that checks ports
+    against them (the kit imports golden); shared problem builders live in data."""
+    bad = {_relative(p): hits for p in _sources()
+           if _within(_module_name(p), ("rso_ref.golden",))
+           and (hits := sorted(m for m in _file_imports(p) if _within(m, ("rso_ref.testing",))))}
+    assert not bad, f"golden imports the testing kit: {bad}"

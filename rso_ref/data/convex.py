@@ -83,6 +83,7 @@ References
 from __future__ import annotations
 
 import abc
+import math
 import dataclasses
 from dataclasses import dataclass
 from types import ModuleType
@@ -95,7 +96,8 @@ from ..validation import check_int, check_nonnegative, check_positive, check_rea
 
 __all__ = ["ConvexProblem", "LeastSquares", "LogisticRegression", "least_squares",
            "logistic_regression", "geometric_spectrum", "BlockProblem", "block_problem",
-           "BLOCK_DIM", "N_BLOCKS", "ROWS_PER_UNKNOWN"]
+           "BLOCK_DIM", "N_BLOCKS", "ROWS_PER_UNKNOWN", "Quadratic", "spd_matrix",
+           "spd_quadratic"]
 
 _VERIFY_RTOL = 1e-13   # accepted relative gradient norm at x_star
 _NEWTON_RTOL = 1e-15   # Newton stops here, or when round-off stops progress
@@ -105,12 +107,12 @@ _ARMIJO_C1 = 1e-4      # sufficient-decrease constant (Nocedal & Wright, eq. 3.4
 
 @dataclass(frozen=True, eq=False)
 class ConvexProblem(abc.ABC):
-    r"""A strongly convex objective with its optimum (base of the two problems).
+    r"""A strongly convex objective with its optimum (base of the problems of this module).
 
     Attributes
     ----------
     name : str
-        ``"least_squares"`` or ``"logistic_regression"``.
+        ``"least_squares"``, ``"logistic_regression"`` or ``"quadratic"``.
     A : array, shape (m, d)
         Design (least squares) or feature (logistic) matrix, on the problem's backend.
     b : array, shape (m,)
@@ -339,6 +341,107 @@ def _moved(host: ConvexProblem, xp: ModuleType | None, dtype: Any, device: Any) 
     return dataclasses.replace(host, **{k: backend.asarray(getattr(host, k), xp=xp, dtype=dtype,
                                                            device=device)
                                         for k in ("A", "b", "x_star")})
+
+
+class Quadratic(ConvexProblem):
+    r""":math:`f(x) = \tfrac12 x^\top A x - b^\top x` with symmetric positive definite ``A``.
+
+    Made by :func:`spd_quadratic`; :math:`\nabla f(x) = Ax - b`.
+
+    Attributes
+    ----------
+    name : str
+        ``"quadratic"``.
+    A : array, shape (n, n)
+        The Hessian, eigenvalues log-spaced in :math:`[1, \kappa]`
+        (:func:`spd_matrix`).
+    b : array, shape (n,)
+        The linear term.
+    lam : float
+        0.
+    x_star : array, shape (n,)
+        :math:`A^{-1} b`.
+    f_star : float
+        :math:`-\tfrac12 b^\top x^\star`.
+    mu, L : float
+        1 and :math:`\kappa`, the extreme eigenvalues of ``A``.
+    cond : float
+        :math:`\kappa`.
+    """
+
+    def value(self, x: Any, *, xp: ModuleType | None = None) -> Any:
+        xp = self._check_x(x) if xp is None else xp
+        return 0.5 * xp.sum(x * xp.matmul(self.A, x)) - xp.sum(self.b * x)
+
+    def value_and_grad(self, x: Any) -> tuple[float, Any]:
+        xp = self._check_x(x)
+        ax = xp.matmul(self.A, x)
+        return float(0.5 * xp.sum(x * ax) - xp.sum(self.b * x)), ax - self.b
+
+
+def spd_matrix(n: int, cond: float, gen: np.random.Generator) -> np.ndarray:
+    r"""A random symmetric positive definite ``(n, n)`` matrix with log-spaced eigenvalues.
+
+    :math:`A = \tfrac12 (B + B^\top)` with :math:`B = Q \operatorname{diag}(\lambda) Q^\top`,
+    :math:`\lambda_i = \mathrm{cond}^{(i-1)/(n-1)}` (:math:`\lambda = 1` when
+    :math:`n = 1`) and :math:`Q` the orthogonal factor of the QR decomposition of an
+    ``(n, n)`` Gaussian matrix drawn from ``gen`` (the symmetrisation only removes the
+    rounding asymmetry of the product). A host float64 array; :func:`spd_quadratic` and
+    :func:`rso_ref.testing.problems.quadratic` use it.
+    """
+    q, _ = np.linalg.qr(gen.standard_normal((n, n)))
+    a = (q * np.logspace(0.0, math.log10(cond), n)) @ q.T
+    return 0.5 * (a + a.T)
+
+
+def spd_quadratic(n: int, cond: float, seed: int | np.random.Generator = 0, *,
+                  xp: ModuleType | None = None, dtype: Any = None,
+                  device: Any = None) -> Quadratic:
+    r"""The quadratic :math:`\tfrac12 x^\top A x - b^\top x` drawn from ``seed``.
+
+    :math:`A` = :func:`spd_matrix` ``(n, cond)`` (eigenvalues
+    log-spaced in :math:`[1, \kappa]`, so its condition number is :math:`\kappa` to
+    about :math:`n\,\epsilon\,\kappa` relative), then :math:`b \sim N(0, I)` from the
+    same generator, and :math:`x^\star = A^{-1} b` by LU (backward stable: the gradient
+    :math:`A x^\star - b` is at the rounding level,
+    :math:`O(n\,\epsilon\,\kappa)\,\|b\|`).
+
+    Parameters
+    ----------
+    n : int
+        Dimension, at least 1.
+    cond : float
+        Condition number :math:`\kappa \ge 1` of :math:`A` (1 when ``n = 1``).
+    seed : int or numpy.random.Generator, default 0
+        Seed of the draw (or the generator itself).
+    xp, dtype, device : optional
+        Namespace, floating dtype and device of the arrays (module conventions).
+
+    Returns
+    -------
+    Quadratic
+        ``A``, ``b`` and ``x_star`` on ``xp`` and ``device`` in ``dtype``; ``f_star`` is
+        the float64 value.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad ``n`` or ``cond`` (named), ``cond != 1`` with ``n = 1``, or a bad
+        ``dtype``.
+    """
+    n = check_int(n, "n", 1)
+    cond = check_real(cond, "cond")
+    if cond < 1.0:
+        raise ValueError(f"cond must be >= 1, got {cond!r}")
+    if n == 1 and cond != 1.0:
+        raise ValueError(f"cond must be 1 when n=1, got {cond!r}")
+    gen = backend.rng(seed)
+    A = spd_matrix(n, cond, gen)
+    b = gen.standard_normal(n)
+    x_star = np.linalg.solve(A, b)
+    host = Quadratic("quadratic", A, b, 0.0, x_star, float(-0.5 * (b @ x_star)), 1.0, cond,
+                     cond)
+    return _moved(host, xp, dtype, device)
 
 
 def least_squares(n_samples: int = 200, n_features: int = 20, *, cond: float = 100.0,

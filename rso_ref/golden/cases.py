@@ -24,7 +24,7 @@ import numpy as np
 from .. import backend
 from ..data.digits import digits_arrays
 from ..nn.mlp import MLP
-from ..testing.problems import spd_matrix
+from ..data.convex import spd_matrix
 
 __all__ = [
     "objective", "lbfgs_cases", "digits_rows", "mlp_params", "mlp_cases", "rso_meta_cases",
@@ -61,7 +61,7 @@ def objective(options: dict, inputs: dict) -> Callable[[Any], tuple[float, Any]]
 
 
 def _spd(n: int, cond: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``A`` of :func:`rso_ref.testing.problems.spd_matrix` and a Gaussian ``b``, one seed."""
+    """``A`` of :func:`rso_ref.data.convex.spd_matrix` and a Gaussian ``b``, one seed."""
     gen = np.random.default_rng(seed)
     return spd_matrix(n, cond, gen), gen.standard_normal(n)
 

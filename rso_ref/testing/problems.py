@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..data.convex import spd_matrix
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -347,24 +349,10 @@ def penalty_1(n: int = 4) -> Problem:
                    None, 2.24997e-5)
 
 
-def spd_matrix(n: int, cond: float, gen: np.random.Generator) -> np.ndarray:
-    r"""A random symmetric positive definite ``(n, n)`` matrix with log-spaced eigenvalues.
-
-    :math:`A = \tfrac12 (B + B^\top)` with :math:`B = Q \operatorname{diag}(\lambda) Q^\top`,
-    :math:`\lambda_i = \mathrm{cond}^{(i-1)/(n-1)}` (:math:`\lambda = 1` when
-    :math:`n = 1`) and :math:`Q` the orthogonal factor of the QR decomposition of an
-    ``(n, n)`` Gaussian matrix drawn from ``gen`` (the symmetrisation only removes the
-    rounding asymmetry of the product). A host float64 array; :func:`quadratic` and
-    :func:`rso_ref.testing.strategies.spd_quadratic` use it.
-    """
-    q, _ = np.linalg.qr(gen.standard_normal((n, n)))
-    a = (q * np.logspace(0.0, math.log10(cond), n)) @ q.T
-    return 0.5 * (a + a.T)
-
-
 def quadratic(n: int = 20, cond: float = 1e4, seed: int = 0) -> Problem:
-    r"""``0.5 x'Ax - b'x`` with ``A`` from :func:`spd_matrix` (eigenvalues log-spaced in
-    [1, cond]), ``b = A x_star`` for a Gaussian ``x_star``; starts at 0."""
+    r"""``0.5 x'Ax - b'x`` with ``A`` from :func:`~rso_ref.data.convex.spd_matrix`
+    (eigenvalues log-spaced in [1, cond]), ``b = A x_star`` for a Gaussian ``x_star``;
+    starts at 0."""
     rng = np.random.default_rng(seed)
     a_host = spd_matrix(n, cond, rng)
     x_star = rng.standard_normal(n)

@@ -62,7 +62,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import backend, tree
-from ..data.convex import ConvexProblem, least_squares, logistic_regression
+from ..data.convex import (ConvexProblem, Quadratic, least_squares, logistic_regression,
+                           spd_quadratic)
 from ..golden.cases import mlp_params
 from ..nn.activations import ACTIVATIONS
 from ..nn.losses import LOSSES
@@ -70,7 +71,7 @@ from ..nn.mlp import MLP
 from ..optim.registry import OPTIMIZERS
 from ..rso import W0_CHOICES
 from ..validation import check_choice, check_int, check_real
-from .problems import Problem, all_problems, spd_matrix
+from .problems import Problem, all_problems
 
 __all__ = [
     "Quadratic", "spd_quadratic", "spd_quadratics", "convex_problems", "problems",
@@ -172,90 +173,6 @@ def _selection(value: Any, name: str, choices: Sequence[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------ problems ----
-
-class Quadratic(ConvexProblem):
-    r""":math:`f(x) = \tfrac12 x^\top A x - b^\top x` with symmetric positive definite ``A``.
-
-    Made by :func:`spd_quadratic`; :math:`\nabla f(x) = Ax - b`.
-
-    Attributes
-    ----------
-    name : str
-        ``"quadratic"``.
-    A : array, shape (n, n)
-        The Hessian, eigenvalues log-spaced in :math:`[1, \kappa]`
-        (:func:`rso_ref.testing.problems.spd_matrix`).
-    b : array, shape (n,)
-        The linear term.
-    lam : float
-        0.
-    x_star : array, shape (n,)
-        :math:`A^{-1} b`.
-    f_star : float
-        :math:`-\tfrac12 b^\top x^\star`.
-    mu, L : float
-        1 and :math:`\kappa`, the extreme eigenvalues of ``A``.
-    cond : float
-        :math:`\kappa`.
-    """
-
-    def value(self, x: Any, *, xp: ModuleType | None = None) -> Any:
-        xp = self._check_x(x) if xp is None else xp
-        return 0.5 * xp.sum(x * xp.matmul(self.A, x)) - xp.sum(self.b * x)
-
-    def value_and_grad(self, x: Any) -> tuple[float, Any]:
-        xp = self._check_x(x)
-        ax = xp.matmul(self.A, x)
-        return float(0.5 * xp.sum(x * ax) - xp.sum(self.b * x)), ax - self.b
-
-
-def spd_quadratic(n: int, cond: float, seed: int | np.random.Generator = 0, *,
-                  xp: ModuleType | None = None, dtype: Any = None,
-                  device: Any = None) -> Quadratic:
-    r"""The quadratic :math:`\tfrac12 x^\top A x - b^\top x` drawn from ``seed``.
-
-    :math:`A` = :func:`~rso_ref.testing.problems.spd_matrix` ``(n, cond)`` (eigenvalues
-    log-spaced in :math:`[1, \kappa]`, so its condition number is :math:`\kappa` to
-    about :math:`n\,\epsilon\,\kappa` relative), then :math:`b \sim N(0, I)` from the
-    same generator, and :math:`x^\star = A^{-1} b` by LU (backward stable: the gradient
-    :math:`A x^\star - b` is at the rounding level,
-    :math:`O(n\,\epsilon\,\kappa)\,\|b\|`).
-
-    Parameters
-    ----------
-    n : int
-        Dimension, at least 1.
-    cond : float
-        Condition number :math:`\kappa \ge 1` of :math:`A` (1 when ``n = 1``).
-    seed : int or numpy.random.Generator, default 0
-        Seed of the draw (or the generator itself).
-    xp, dtype, device : optional
-        Namespace, floating dtype and device of the arrays (module conventions).
-
-    Returns
-    -------
-    Quadratic
-        ``A``, ``b`` and ``x_star`` on ``xp`` and ``device`` in ``dtype``; ``f_star`` is
-        the float64 value.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad ``n`` or ``cond`` (named), ``cond != 1`` with ``n = 1``, or a bad
-        ``dtype``.
-    """
-    n = check_int(n, "n", 1)
-    cond = _check_cond(cond)
-    if n == 1 and cond != 1.0:
-        raise ValueError(f"cond must be 1 when n=1, got {cond!r}")
-    move = _placement(xp, dtype, device)
-    gen = backend.rng(seed)
-    A = spd_matrix(n, cond, gen)
-    b = gen.standard_normal(n)
-    x_star = np.linalg.solve(A, b)
-    return Quadratic("quadratic", move(A), move(b), 0.0, move(x_star),
-                     float(-0.5 * (b @ x_star)), 1.0, cond, cond)
-
 
 def spd_quadratics(n: Any = (1, 8), cond: Any = (1.0, 1e4), *, xp: ModuleType | None = None,
                    dtype: Any = None, device: Any = None) -> Any:
