@@ -288,3 +288,18 @@ def test_committed_reports_are_compact():
         report = json.loads(path.read_text())
         assert all("steps" not in run for runs in report["runs"].values() for run in runs), path
         assert path.stat().st_size < 1_000_000, path
+
+
+def test_titles_name_the_models_the_configs_build():
+    """The MLP titles' sizes are rendered from INPUT_FEATURES / N_CLASSES and make_model's
+    default widths: they match the models built for the data."""
+    from rso_ref.experiment import load_dataset, make_model
+    from rso_ref.presets import protocol
+
+    for name, data in (("table1-digits-mlp", "digits"), ("table1-mnist1d-mlp", "mnist1d")):
+        ds = load_dataset(data, model="mlp")
+        model = make_model("mlp", ds)
+        assert model.sizes[0] == protocol.INPUT_FEATURES[data]
+        assert model.sizes[-1] == protocol.N_CLASSES == ds.n_classes
+        sizes = "-".join(str(n) for n in model.sizes)
+        assert presets.get_preset(name).title.startswith(f"MLP {sizes} "), name

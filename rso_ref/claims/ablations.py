@@ -32,20 +32,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..optim.registry import DEFAULT_LR
+from ..optim.registry import DEFAULT_LR, DEFAULT_OPTIONS
 from ..plots import pyplot, save_figure
 from ..metrics import budget_epochs
 from ..readings import ALPHA, PAPER_GAPS, PAPER_GROUPS, PAPER_K, readme_sentence, sub_reading
 from ..stats import (EQUIVALENCE_MARGIN, detectable_effect, holm, mean_std, tost_diff, welch_diff,
                      welch_one_sided)
+from .common import DIGITS_CLASSES, DIGITS_FEATURES, number_word
 from .registry import Claim, Evidence, register
-from .stability import final_accuracy, load_task, train_once
+from .stability import BATCH_SIZE, final_accuracy, load_task, train_once
 
 __all__ = ["mlp_blocks", "ablation_runs", "ablation_verdicts", "equal_evaluation_accuracies",
            "readme_sentence", "DEPTH", "SEEDS", "ALPHA", "OVERHEAD_SLACK", "PAPER_GAPS"]
 
 #: Dense layers of the ablation MLP (7 hidden layers of width 64).
 DEPTH = 8
+#: Width of every hidden layer of the ablation MLP.
+WIDTH = 64
 #: K used in the grouping ablation (the paper's optimum).
 GROUPING_K = 6
 #: Seeds of the full protocol: with the spreads of 5 seeds (about 0.5-1 point) a Welch
@@ -55,6 +58,12 @@ SEEDS = 10
 #: than this (10 points; the counts are exact, so any slack only protects line-search
 #: fluctuations of a few calls in a hundred steps).
 OVERHEAD_SLACK = 0.10
+#: The groupings compared with blocks (full protocol; quick: layers only).
+GROUPINGS = ("layer", "uniform:2", "uniform:5")
+GROUPINGS_QUICK = ("layer",)
+#: Epochs of the full protocol; the quick protocol's seeds, epochs and K.
+EPOCHS = 6
+QUICK_SEEDS, QUICK_EPOCHS, QUICK_KS = 3, 2, (2, 6)
 
 
 def mlp_blocks(n_layers: int) -> list[list[int]]:
@@ -69,6 +78,17 @@ def mlp_blocks(n_layers: int) -> list[list[int]]:
     return [layer[0]] + body + [layer[-1]]
 
 
+def n_groups(name: str) -> int:
+    """Groups of the ablation MLP under configuration ``name`` (``K=k`` runs use blocks)."""
+    if name == "sgd":
+        return 1
+    if name.startswith("K=") or name == "block":
+        return len(mlp_blocks(DEPTH))
+    if name == "layer":
+        return DEPTH
+    return -(-DEPTH // int(name.split(":")[1]))  # uniform:g, groups of g layers
+
+
 def _configs(blocks: list[list[int]], ks: Sequence[int], groupings: Sequence[str]
              ) -> dict[str, dict]:
     configs = {f"K={k}": {"meta_iters": k, "groups": blocks} for k in ks}
@@ -79,7 +99,7 @@ def _configs(blocks: list[list[int]], ks: Sequence[int], groupings: Sequence[str
 
 def ablation_runs(ds: Any, model: Any, seeds: Sequence[int], epochs: int, *,
                   ks: Sequence[int] = tuple(PAPER_K),
-                  groupings: Sequence[str] = ("layer", "uniform:2", "uniform:5")) -> dict:
+                  groupings: Sequence[str] = GROUPINGS) -> dict:
     r"""Test accuracy (final and per epoch), oracle calls and step time per configuration.
 
     Configurations: RSO with blocks and each K of ``ks`` (must include 6); RSO with K = 6
@@ -191,7 +211,7 @@ def ablation_verdicts(runs: dict) -> dict:
     ``holds-under-conditions`` if some hold, else ``not-testable-here``.
     """
     ks = [k for k in PAPER_K if f"K={k}" in runs]
-    groupings = [g for g in ("layer", "uniform:2", "uniform:5") if g in runs]
+    groupings = [g for g in GROUPINGS if g in runs]
     acc = {name: r["accuracy"] for name, r in runs.items()}
     budget = equal_evaluation_accuracies(runs, ks)
     at_budget = budget["accuracy"]
@@ -257,36 +277,37 @@ def _plot(runs: dict, verdict: dict, path: Path, title: str) -> None:
     """Differences from the reference (K = 6; blocks) with 95 % CIs, and the paper's."""
     plt = pyplot()
     fig, (ax_k, ax_g) = plt.subplots(1, 2, figsize=(12, 5))
-    ks = [k for k in PAPER_K if f"K={k}" in runs and k != 6]
-    budget = equal_evaluation_accuracies(runs, [*ks, 6])
+    ks = [k for k in PAPER_K if f"K={k}" in runs and k != GROUPING_K]
+    budget = equal_evaluation_accuracies(runs, [*ks, GROUPING_K])
     readings = (("equal steps", {n: r["accuracy"] for n, r in runs.items()}, "o"),
                 ("equal gradient evaluations", budget["accuracy"], "s"))
     for j, (label, acc, marker) in enumerate(readings):
-        diffs = [_welch_points(acc[f"K={k}"], acc["K=6"]) if len(acc[f"K={k}"]) > 1 else None
+        diffs = [_welch_points(acc[f"K={k}"], acc[f"K={GROUPING_K}"]) if len(acc[f"K={k}"]) > 1
+                 else None
                  for k in ks]
         x = [i + 0.12 * (2 * j - 1) for i, d in enumerate(diffs) if d]
         shown = [d for d in diffs if d]
         ax_k.errorbar(x, [d["diff"] for d in shown],
                       yerr=_ci_bars(shown),
                       fmt=marker, capsize=4, color=f"C{j}", label=f"measured, {label} (95 % CI)")
-    ax_k.plot(range(len(ks)), [PAPER_K[k][0] - PAPER_K[6][0] for k in ks], "kx", ms=9,
+    ax_k.plot(range(len(ks)), [PAPER_K[k][0] - PAPER_K[GROUPING_K][0] for k in ks], "kx", ms=9,
               label="paper (CIFAR-100 ResNet)")
     ax_k.set_xticks(range(len(ks)), [
         f"K={k}\n{np.mean(runs[f'K={k}']['nfev']):.1f} oracle calls/step\n"
         f"{budget['epochs'][f'K={k}']} ep. in budget" for k in ks], fontsize=9)
-    ax_k.set_ylabel("test accuracy minus K = 6 (points)")
-    ax_k.set_title(f"K ablation (blocks); K = 6: {np.mean(runs['K=6']['nfev']):.1f} calls/step, "
-                   f"{budget['epochs']['K=6']} ep. in budget", fontsize=10)
-    groups = [g for g in ("layer", "uniform:2", "uniform:5") if g in runs]
-    diffs = [_welch_points(runs[g]["accuracy"], runs["K=6"]["accuracy"]) for g in groups]
+    ref = f"K={GROUPING_K}"
+    ax_k.set_ylabel(f"test accuracy minus K = {GROUPING_K} (points)")
+    ax_k.set_title(f"K ablation (blocks); K = {GROUPING_K}: {np.mean(runs[ref]['nfev']):.1f} "
+                   f"calls/step, {budget['epochs'][ref]} ep. in budget", fontsize=10)
+    groups = [g for g in GROUPINGS if g in runs]
+    diffs = [_welch_points(runs[g]["accuracy"], runs[ref]["accuracy"]) for g in groups]
     ax_g.errorbar(range(len(groups)), [d["diff"] for d in diffs],
                   yerr=_ci_bars(diffs),
                   fmt="o", capsize=4, color="C0", label="measured, equal steps (95 % CI)")
     paper = [(i, PAPER_GROUPS[g] - PAPER_GROUPS["block"]) for i, g in enumerate(groups)
              if g in PAPER_GROUPS]
     ax_g.plot(*zip(*paper), "kx", ms=9, label="paper (CIFAR-100 ResNet)")
-    n_groups = {"layer": DEPTH, "uniform:2": DEPTH // 2, "uniform:5": -(-DEPTH // 5)}
-    ax_g.set_xticks(range(len(groups)), [f"{g}\n({n_groups[g]} groups)" for g in groups],
+    ax_g.set_xticks(range(len(groups)), [f"{g}\n({n_groups(g)} groups)" for g in groups],
                     fontsize=9)
     ax_g.set_ylabel(f"test accuracy minus blocks ({len(mlp_blocks(DEPTH))} groups), points")
     ax_g.set_title(f"Grouping ablation (K = {GROUPING_K})", fontsize=10)
@@ -300,11 +321,11 @@ def _plot(runs: dict, verdict: dict, path: Path, title: str) -> None:
 
 
 def _run(quick: bool, out_dir: Path) -> Evidence:
-    seeds = range(3) if quick else range(SEEDS)
-    epochs = 2 if quick else 6
-    ks = (2, 6) if quick else tuple(PAPER_K)
-    groupings = ("layer",) if quick else ("layer", "uniform:2", "uniform:5")
-    ds, model = load_task("digits", hidden=(64,) * (DEPTH - 1))
+    seeds = range(QUICK_SEEDS) if quick else range(SEEDS)
+    epochs = QUICK_EPOCHS if quick else EPOCHS
+    ks = QUICK_KS if quick else tuple(PAPER_K)
+    groupings = GROUPINGS_QUICK if quick else GROUPINGS
+    ds, model = load_task("digits", hidden=(WIDTH,) * (DEPTH - 1))
     runs = ablation_runs(ds, model, seeds, epochs, ks=ks, groupings=groupings)
     verdict = ablation_verdicts(runs)
     _plot(runs, verdict, out_dir / "ablations.png",
@@ -313,12 +334,10 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
     rows = ["| configuration | groups | test acc. (%) | grad. evals / step (1 + oracle calls) "
             "| step time / SGD |", "| --- | --- | --- | --- | --- |"]
     t_sgd = float(np.median(runs["sgd"]["step_time"]))
-    n_groups = {**{f"K={k}": len(mlp_blocks(DEPTH)) for k in PAPER_K}, "layer": DEPTH,
-                "uniform:2": DEPTH // 2, "uniform:5": -(-DEPTH // 5), "sgd": 1}
     for name, r in runs.items():
         m, s = mean_std(100 * np.asarray(r["accuracy"]))
-        rows.append(f"| {'SGD (momentum 0.9)' if name == 'sgd' else 'RSO ' + name} | "
-                    f"{n_groups[name]} | {m:.2f} ± {s:.2f} | {1 + np.mean(r['nfev']):.1f} | "
+        rows.append(f"| {_SGD_LABEL if name == 'sgd' else 'RSO ' + name} | "
+                    f"{n_groups(name)} | {m:.2f} ± {s:.2f} | {1 + np.mean(r['nfev']):.1f} | "
                     f"{np.median(r['step_time']) / t_sgd:.2f} |")
     tests = "\n".join(
         f"- {name}: {t['diff']:+.2f} points, 95 % CI [{t['lo']:+.2f}, {t['hi']:+.2f}], "
@@ -347,7 +366,8 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
         f"read from its per-epoch test accuracy at the cheapest K's budget "
         f"({budget['evaluations']:.0f} evaluations; epochs per K: "
         + ", ".join(f"{n}: {e}" for n, e in budget["epochs"].items()) + "). This is the "
-        "small-scale analogue (digits, 8-layer MLP), not CIFAR-100/ResNet; the overhead in "
+        f"small-scale analogue (digits, {DEPTH}-layer MLP), not CIFAR-100/ResNet; the "
+        "overhead in "
         "oracle calls is a property of the algorithm (each meta-iteration is a forward and "
         "a backward pass at any scale) and does transfer, wall time on these tiny layers "
         "(Python-dominated) does not.")
@@ -364,6 +384,13 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                     numbers=numbers, figures=["ablations.png"])
 
 
+_SGD_LABEL = f"SGD (momentum {DEFAULT_OPTIONS['sgd']['momentum']:g})"
+
+
+def _k_list(ks) -> str:
+    return " / ".join(str(k) for k in ks)
+
+
 register(Claim(
     id="ablations",
     title="§4.5 ablations: K = 6 optimal (K = 16 no gain), architectural blocks the best grouping",
@@ -376,21 +403,30 @@ register(Claim(
         "steps and at equal gradient evaluations; (2) K = 16 gives no gain over K = 6 (an "
         f"equivalence test within ±{100 * EQUIVALENCE_MARGIN:g} point, or K = 16 significantly "
         "lower), at equal steps and at equal gradient evaluations; (3) the overhead of an RSO "
-        "step over an SGD step is about 2 / 4 / 6 / 18 % for K = 2 / 4 / 6 / 16, counted in "
+        "step over an SGD step is about "
+        f"{' / '.join(f'{100 * PAPER_K[k][1]:.0f}' for k in PAPER_K)} % for "
+        f"K = {_k_list(PAPER_K)} (the paper's figures), counted in "
         "oracle calls (forward + backward evaluations) per step, wall time beside; and (4) "
         "grouping by architectural blocks gives a higher test accuracy than individual layers, "
         "uniform groups of 2 and uniform groups of 5. Differences of mean test accuracy over "
         "seeds with Welch's t-test and its 95 % CI, Holm-adjusted over every test that decides "
         "the verdict; runs interleaved."),
     protocol=(
-        f"MLP 64-(64×{DEPTH - 1})-10 (ReLU, {DEPTH} dense layers, float64) on the digits, batch "
-        "64, RSO lr 0.1 (`rso_ref.compare` default), test accuracy after every epoch. K "
-        "ablation with blocks = stem layer, three pairs of hidden layers, head layer (5 "
-        "groups); grouping ablation at K = 6 with layers (8 groups), uniform:2 (4), uniform:5 "
-        "(2) and blocks. Equal gradient evaluations: the budget is the cheapest K's whole run "
+        f"MLP {DIGITS_FEATURES}-({WIDTH}×{DEPTH - 1})-{DIGITS_CLASSES} (ReLU, {DEPTH} dense "
+        f"layers, float64) on the digits, batch "
+        f"{BATCH_SIZE}, RSO lr {DEFAULT_LR['rso']:g} (`rso_ref.compare` default), test accuracy "
+        "after every epoch. K "
+        f"ablation with blocks = stem layer, {number_word(len(mlp_blocks(DEPTH)) - 2)} pairs "
+        f"of hidden layers, head layer ({n_groups('block')} "
+        f"groups); grouping ablation at K = {GROUPING_K} with layers ({n_groups('layer')} "
+        "groups), "
+        + ", ".join(f"{g} ({n_groups(g)})" for g in GROUPINGS if g != "layer")
+        + " and blocks. Equal gradient evaluations: the budget is the cheapest K's whole run "
         "(`rso_ref.metrics.budget_epochs`), each K read after the last epoch that "
-        "fits (constant learning rate, so this is a shorter run). Quick: K ∈ {2, 6}, "
-        "groupings layers / blocks, 3 seeds × 2 epochs (K16_no_gain not assessed); full: "
-        f"everything, {SEEDS} seeds × 6 epochs."),
+        "fits (constant learning rate, so this is a shorter run). Quick: K ∈ "
+        f"{{{', '.join(map(str, QUICK_KS))}}}, "
+        f"groupings layers / blocks, {QUICK_SEEDS} seeds × {QUICK_EPOCHS} epochs (K16_no_gain "
+        "not assessed); full: "
+        f"everything, {SEEDS} seeds × {EPOCHS} epochs."),
     run=_run,
 ))

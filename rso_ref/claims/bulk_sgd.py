@@ -19,8 +19,9 @@ difference quotient smooth, where ReLU kinks would not). The top eigenpairs come
 :func:`rso_ref.lanczos.top_eigenpairs` (``k + 1`` of them, so :math:`\lambda_{k+1}` is
 known too), the optimizers from :mod:`rso_ref.optim.subspace`.
 
-**Cost of the projector.** One Lanczos solve for ``k + 1 = 11`` pairs takes 35–90
-Hessian-vector products (0.15–0.4 s here), about 100–300 minibatch gradients.
+**Cost of the projector.** One Lanczos solve for ``k + 1 = 11`` pairs takes tens of
+Hessian-vector products (34–94 in the committed full run; 0.15–0.4 s here), each two
+minibatch gradients.
 Recomputing :math:`P` every step would make a Dom/Bulk step 100x dearer than an SGD
 step, so the runs recompute it every ``every`` steps (:class:`Protocol`), and the
 learning-rate bisection and the (a, b) grid freeze it at the starting point (the
@@ -55,14 +56,14 @@ from ..lanczos import EigenResult, top_eigenpairs
 from ..nn import MLP
 from ..optim.subspace import InterpolatedSGD
 from ..stats import bootstrap_ci, mean_std
-from .common import DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_TRAIN_ROWS
+from .common import DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_TRAIN_ROWS, fraction_word
 from .bulk_sgd_figures import (plot_alignment, plot_dom_stalls, plot_energy, plot_interpolation,
                                plot_stability)
 from .bulk_sgd_pages import (alignment_texts, dom_stalls_texts, energy_texts,
                              interpolation_texts, stability_texts)
 from .bulk_sgd_rules import (  # noqa: F401 (the rules' public names, importable from here)
-    ALIGNMENT_FACTOR, B_EFFECT_FACTOR, BULK_KEEPS_FRACTION, DOM_STALL_FRACTION, ENERGY_MAJORITY,
-    LOSS_LABEL,
+    ALIGNMENT_FACTOR, ALIGNMENT_SKIP, B_EFFECT_FACTOR, BULK_KEEPS_FRACTION, DOM_STALL_FRACTION,
+    ENERGY_MAJORITY, GRADIENTS_PER_PRODUCT, INTERPOLATION_LR_DIVISOR, LOSS_LABEL,
     METHODS, alignment_verdict, best_cells, decrease_ratios, energy_verdict, graded_verdict,
     index_of, is_stable, main_effects, share_reading, stability_verdict)
 from .registry import Claim, Evidence, register
@@ -325,7 +326,7 @@ def interpolation_grid(loss: str, seed: int, protocol: Protocol) -> dict:
     task = make_task(loss, protocol)
     start = warmup(loss, seed, protocol)["params"]
     pairs = _start_pairs(loss, seed, protocol)
-    lr = stability_point(loss, seed, protocol)["lr_sgd"] / 2.0
+    lr = stability_point(loss, seed, protocol)["lr_sgd"] / INTERPOLATION_LR_DIVISOR
     grid = protocol.grid
     final = np.empty((len(grid), len(grid)))
     with threadpool_limits(limits=1):
@@ -397,7 +398,7 @@ def _run_alignment(quick: bool, out_dir: Path) -> Evidence:
     numbers = {}
     for loss, runs in warmups.items():
         pooled = [c for w in runs.values() for s, c in zip(np.asarray(w["steps"]), w["chi_full"])
-                  if s >= p.warmup // 4]
+                  if s >= p.warmup // ALIGNMENT_SKIP]
         dim = runs[p.seeds[0]]["dim"]
         share = bootstrap_ci(np.square(pooled), seed=0)
         numbers[loss] = {"chi_full_mean_ci": bootstrap_ci(pooled, seed=0),
@@ -506,7 +507,8 @@ register(Claim(
         "(a) far above the value for a random k-dimensional subspace, sqrt(k/d) "
         "(E[chi^2] = k/d), and (b) large: chi >= 1/sqrt(2), i.e. most of the gradient's "
         "squared norm lies in the k-dimensional subspace. Estimator: mean chi over probes "
-        "after the first quarter of the warm-up, pooled over seeds, 95% percentile-bootstrap "
+        f"after the first {fraction_word(ALIGNMENT_SKIP)} of the warm-up, pooled over seeds, "
+        "95% percentile-bootstrap "
         "CI. Verdict: *holds* if the CI's lower end clears 1/sqrt(2) for both losses; "
         f"*holds-under-conditions* if it clears only {ALIGNMENT_FACTOR} sqrt(k/d); *refuted* "
         "otherwise. The "
@@ -530,8 +532,8 @@ register(Claim(
     protocol=_both_protocols(lambda p: _task_text(p) + (
         f" Then {p.run_steps} steps of each method (batch {p.batch}, same lr); P recomputed "
         "every "
-        f"{p.every} steps (a Lanczos solve costs 35-90 Hessian-vector products, "
-        "~2 gradients each).")),
+        f"{p.every} steps (a Lanczos solve costs tens of Hessian-vector products, "
+        f"~{GRADIENTS_PER_PRODUCT} gradients each; the evidence counts them).")),
     run=_run_dom_stalls))
 
 register(Claim(
@@ -565,8 +567,10 @@ register(Claim(
           "SGD, Dom-SGD, and Bulk-SGD.",
     statement=(
         "The update theta <- theta - lr (a P g + b (I - P) g) equals SGD at (1, 1), Dom-SGD at "
-        "(1, 0), Bulk-SGD at (0, 1). On a grid of (a, b) with lr = half the largest stable "
-        "full-batch SGD rate (claim bulk-stability; so a = b = 2 is SGD at its edge), "
+        f"(1, 0), Bulk-SGD at (0, 1). On a grid of (a, b) with lr = "
+        f"{fraction_word(INTERPOLATION_LR_DIVISOR)} the largest stable "
+        "full-batch SGD rate (claim bulk-stability; so "
+        f"a = b = {INTERPOLATION_LR_DIVISOR} is SGD at its edge), "
         "the loss after N full-batch steps is measured (unstable runs marked). Tested: (i) "
         f"the main effect of b on log10 loss (range of its column means over stable cells) is "
         f">= {B_EFFECT_FACTOR:g}x that of a; (ii) the best stable cell has b > a and a lower "

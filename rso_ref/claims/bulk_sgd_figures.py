@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..plots import pyplot, save_figure
-from .bulk_sgd_rules import LOSS_LABEL, METHODS, index_of
+from .bulk_sgd_rules import INTERPOLATION_LR_DIVISOR, LOSS_LABEL, METHODS, index_of
 
 __all__ = ["plot_alignment", "plot_dom_stalls", "plot_stability", "plot_interpolation",
            "plot_energy"]
@@ -120,7 +120,8 @@ def plot_interpolation(p, results: dict, out_dir: Path) -> str:
         fig.colorbar(im, ax=ax, label=f"log10 loss after {p.stab_steps} steps")
         ax.set_xlabel("b (weight of the bulk part (I - P) g)")
         ax.set_ylabel("a (weight of the dominant part P g)")
-        ax.set_title(f"{LOSS_LABEL[loss]}, seed {seed0}, lr = lr*_SGD / 2 = {res['lr']:.3g}")
+        ax.set_title(f"{LOSS_LABEL[loss]}, seed {seed0}, lr = lr*_SGD / {INTERPOLATION_LR_DIVISOR}"
+                     f" = {res['lr']:.3g}")
     fig.suptitle(r"Interpolated update $\theta \leftarrow \theta - \eta\,(a P g + b (I-P) g)$ "
                  "(x: unstable)")
     name = "bulk-interpolation.png"

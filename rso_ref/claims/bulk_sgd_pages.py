@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .bulk_sgd_rules import (ALIGNMENT_FACTOR, B_EFFECT_FACTOR, BULK_KEEPS_FRACTION,
-                             DOM_STALL_FRACTION, ENERGY_MAJORITY, LOSS_LABEL, share_reading)
-from .common import fmt_ci
+from .bulk_sgd_rules import (ALIGNMENT_FACTOR, ALIGNMENT_SKIP, B_EFFECT_FACTOR,
+                             BULK_KEEPS_FRACTION, DOM_STALL_FRACTION, ENERGY_MAJORITY,
+                             GRADIENTS_PER_PRODUCT, LOSS_LABEL, share_reading)
+from .common import fmt_ci, fraction_word
 
 __all__ = ["alignment_texts", "dom_stalls_texts", "stability_texts", "interpolation_texts",
            "energy_texts"]
@@ -36,7 +37,8 @@ def alignment_texts(verdict: str, numbers: dict) -> tuple[str, str]:
                 "random-subspace baseline.")
     summary = "\n".join(
         f"- **{LOSS_LABEL[loss]}**: mean chi of the full-batch gradient after the first "
-        f"quarter of training {fmt_ci(n['chi_full_mean_ci'])} (95% bootstrap CI over probes "
+        f"{fraction_word(ALIGNMENT_SKIP)} of training {fmt_ci(n['chi_full_mean_ci'])} (95% "
+        "bootstrap CI over probes "
         f"and seeds), mean squared-norm share χ² {fmt_ci(n['share_full_mean_ci'])}; minibatch "
         f"gradient {fmt_ci(n['chi_batch_mean_ci'])}; random "
         f"baseline sqrt(k/d) = {n['random_baseline']:.3f}."
@@ -68,7 +70,8 @@ def dom_stalls_texts(verdict: str, numbers: dict, ok_dom: Sequence[bool],
     mv = numbers[first][p.seeds[0]]["n_matvec"]
     lines.append(f"- Cost: Dom/Bulk spent {mv['Dom-SGD']} / {mv['Bulk-SGD']} Hessian-vector "
                  f"products ({LOSS_LABEL[first]}, seed {p.seeds[0]}) for "
-                 f"{p.run_steps} steps, i.e. ~{2 * mv['Bulk-SGD'] / p.run_steps:.0f} extra "
+                 f"{p.run_steps} steps, i.e. "
+                 f"~{GRADIENTS_PER_PRODUCT * mv['Bulk-SGD'] / p.run_steps:.0f} extra "
                  "gradient evaluations per step with P recomputed every "
                  f"{p.every} steps.")
     return cond, "\n".join(lines)

@@ -11,7 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["LOSS_LABEL", "METHODS", "DOM_STALL_FRACTION", "BULK_KEEPS_FRACTION",
-           "B_EFFECT_FACTOR", "ENERGY_MAJORITY", "ALIGNMENT_FACTOR", "decrease_ratios",
+           "B_EFFECT_FACTOR", "ENERGY_MAJORITY", "ALIGNMENT_FACTOR", "ALIGNMENT_SKIP",
+           "INTERPOLATION_LR_DIVISOR", "GRADIENTS_PER_PRODUCT", "decrease_ratios",
            "is_stable", "index_of",
            "best_cells", "main_effects", "share_reading", "graded_verdict", "alignment_verdict",
            "stability_verdict", "energy_verdict"]
@@ -27,6 +28,13 @@ BULK_KEEPS_FRACTION = 0.5
 #: Claim 1 criterion of *holds-under-conditions*: the lower CI end of mean chi is at least
 #: this multiple of the random-subspace value sqrt(k/d).
 ALIGNMENT_FACTOR = 5
+#: Claim 1 reads the probes after the first 1/ALIGNMENT_SKIP of the warm-up.
+ALIGNMENT_SKIP = 4
+#: Claim 4 runs at the largest stable full-batch SGD rate divided by this.
+INTERPOLATION_LR_DIVISOR = 2
+#: Gradients per Hessian-vector product (a central difference of two gradients,
+#: :func:`rso_ref.hessian.fd_hvp`).
+GRADIENTS_PER_PRODUCT = 2
 #: Claim 4 criterion: the main effect of b on log10 loss is at least this multiple of a's.
 B_EFFECT_FACTOR = 3.0
 #: Claim 5 criterion: "largely concentrated" = mean share of H and of G at least this.

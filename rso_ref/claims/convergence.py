@@ -54,16 +54,18 @@ import numpy as np
 
 from .. import tree
 from ..data import load_digits, minibatches
-from ..data.convex import N_BLOCKS, BlockProblem, block_problem
+from ..data.convex import BLOCK_DIM, N_BLOCKS, ROWS_PER_UNKNOWN, BlockProblem, block_problem
 from ..hessian import hvp
 from ..nn import MLP
 from ..rso import meta_objective, resolve_groups, rso_step
-from .common import EXACT_K
+from .common import EXACT_K, fmt_box, fmt_e, fmt_range, fmt_set, ordinal, superscript
 from .convergence_figures import plot_eigs, plot_failures, plot_gaps, plot_rates
 from .convergence_pages import (convexity_texts, descent_texts, rate_conditions,  # noqa: F401
                                 rate_summary, rate_table)
 from .convergence_rules import (ASYMPTOTIC_RTOL, DESCENT_RTOL, EIG_RTOL,  # noqa: F401
-                                RSO_STEP_CAP, convexity_readings, descent_summary_rows,
+                                RATE_BUDGET_KAPPAS, RATE_MIN_STEPS, RSO_STEP_CAP,
+                                RSO_STEP_CAP_QUICK, SCIPY_FTOL, SCIPY_GTOL, SCIPY_MAXITER,
+                                convexity_readings, descent_summary_rows,
                                 counterexample, descent_verdict, failure_rates,
                                 fit_linear_rate, gap_floor_of, losing, min_eig_ratio,
                                 rate_ratios, rate_verdict)
@@ -83,6 +85,17 @@ W_BOX = (0.0, 3.0)
 _MLP_SIZES = (64, 32, 32, 10)
 _MLP_LR = 0.2
 _MLP_BATCH = 64
+#: Meta iterations of the MLP training runs whose states the convexity check visits.
+_MLP_META_ITERS = 6
+#: Box of the random meta-weights w on the convex problems (one coordinate per block).
+CONVEX_W_BOX = (-2.0, 4.0)
+#: Convexity check on the convex problems: (θ draws, w draws per θ), full and quick.
+_CONVEX_POINTS_FULL = (30, 10)
+_CONVEX_POINTS_QUICK = (8, 4)
+#: Convexity check on the MLP: (training steps, every how many steps, random w per
+#: state), full and quick.
+_MLP_POINTS_FULL = (300, 10, 20)
+_MLP_POINTS_QUICK = (40, 5, 6)
 _CONDS_FULL = (10.0, 1e2, 1e3, 1e4)
 _CONDS_QUICK = (10.0, 1e3)
 #: Unknowns of the asymptotic-rate problems (:func:`rate_problem`), 4 blocks of 2.
@@ -91,9 +104,18 @@ RATE_DIM = 8
 RATE_SEEDS_FULL = (0, 1, 2, 3, 4)
 RATE_SEEDS_QUICK = (0, 1)
 _RATE_CONDS_QUICK = (10.0, 1e2)
+#: K of the rate runs (besides the exact meta-solve and the SciPy-tolerance arm).
+RATE_KS_FULL = (1, 2, 3, 4, 5, 6)
+RATE_KS_QUICK = (1, 3)
 #: Seeds of the descent comparison (problem draws; MLP initialisation and batch order).
 DESCENT_SEEDS_FULL = (0, 1, 2, 3, 4)
 DESCENT_SEEDS_QUICK = (0,)
+#: K of the descent comparison (besides the exact meta-solve :data:`EXACT_K`).
+DESCENT_KS_FULL = (0, 1, 2, 3, 4, 5, 6)
+DESCENT_KS_QUICK = (0, 1, 2, 6)
+#: States compared per K and seed: convex problems and MLP, full and quick.
+DESCENT_STEPS_FULL, DESCENT_STEPS_QUICK = 100, 15
+DESCENT_MLP_STEPS_FULL, DESCENT_MLP_STEPS_QUICK = 100, 20
 
 
 def _start(bp: BlockProblem) -> list:
@@ -133,7 +155,8 @@ def scipy_tolerance_step(bp: BlockProblem, params: Sequence, lr: float) -> list:
     _, grads = bp.value_and_grad(params)
     groups = resolve_groups(None, len(params))
     f = meta_objective(bp.value_and_grad, params, grads, groups, lr)
-    w = minimize(f, initial_weights("uniform", len(groups))).x
+    w = minimize(f, initial_weights("uniform", len(groups)), gtol=SCIPY_GTOL, ftol=SCIPY_FTOL,
+                 maxiter=SCIPY_MAXITER).x
     return apply_weights(list(params), list(grads), groups, lr, w)
 
 
@@ -177,7 +200,7 @@ def one_over_t_constant(bp: BlockProblem) -> float:
 
 
 def _rate_methods(quick: bool) -> list:
-    return ["gd", *((1, 3) if quick else range(1, 7)), EXACT_K, "scipy"]
+    return ["gd", *(RATE_KS_QUICK if quick else RATE_KS_FULL), EXACT_K, "scipy"]
 
 
 def _label(method: str | int) -> str:
@@ -196,10 +219,10 @@ def rate_budget(method: str | int, cond: float, quick: bool) -> int:
     that neither reaches round-off nor lasts :math:`5\kappa` is reported as not
     asymptotic and its rate ratio is not given.
     """
-    budget = max(int(5 * cond), 200)
+    budget = max(int(RATE_BUDGET_KAPPAS * cond), RATE_MIN_STEPS)
     if method == "gd":
         return budget
-    return min(budget, 500 if quick else RSO_STEP_CAP)
+    return min(budget, RSO_STEP_CAP_QUICK if quick else RSO_STEP_CAP)
 
 
 def rate_experiment(quick: bool) -> dict:
@@ -226,7 +249,8 @@ def rate_experiment(quick: bool) -> dict:
                                  "K": int(method) if isinstance(method, int) else None,
                                  "gaps": gaps, "steps": int(gaps.size - 1), "floor": floor,
                                  "C": constant, "gd_bound_rho": contraction,
-                                 **fit_linear_rate(gaps, floor, min_steps=int(5 * cond)),
+                                 **fit_linear_rate(
+                                     gaps, floor, min_steps=int(RATE_BUDGET_KAPPAS * cond)),
                                  "envelope_ok": envelope_ok, "linear_bound_ok": linear_ok,
                                  "final_gap": float(gaps[-1])})
     return {"conds": list(conds), "seeds": list(seeds), "rows": rows}
@@ -287,7 +311,8 @@ def _digits_batches():
     return np.asarray(ds.X_train), np.asarray(ds.y_train)
 
 
-def mlp_trajectory(activation: str, steps: int, *, seed: int = 0, meta_iters: int = 6) -> list:
+def mlp_trajectory(activation: str, steps: int, *, seed: int = 0,
+                   meta_iters: int = _MLP_META_ITERS) -> list:
     """States of RSO training (``K = meta_iters``, one group per layer) of an MLP on digits.
 
     Returns ``steps`` tuples ``(model, params, X_batch, y_batch)``: the parameters
@@ -315,7 +340,7 @@ def convexity_experiment(quick: bool) -> dict:
     """Min-eigenvalue ratios of the meta-Hessian on convex problems and on MLPs."""
     gen = np.random.default_rng(1)
     conds = _CONDS_QUICK if quick else _CONDS_FULL
-    n_theta, n_w = (8, 4) if quick else (30, 10)
+    n_theta, n_w = _CONVEX_POINTS_QUICK if quick else _CONVEX_POINTS_FULL
     convex = []
     for kind in ("least_squares", "logistic"):
         for cond in conds:
@@ -327,11 +352,11 @@ def convexity_experiment(quick: bool) -> dict:
                 theta = bp.split(x_star + gen.standard_normal(x_star.size) * (1 + np.abs(x_star)))
                 _, grads = bp.value_and_grad(theta)
                 for _ in range(n_w):
-                    w = gen.uniform(-2.0, 4.0, size=len(groups))
+                    w = gen.uniform(*CONVEX_W_BOX, size=len(groups))
                     H = meta_hessian(bp.loss, theta, grads, groups, lr, w)
                     convex.append({"problem": kind, "cond": cond, "ratio": min_eig_ratio(H)})
     mlp = []
-    steps, every, n_rand = (40, 5, 6) if quick else (300, 10, 20)
+    steps, every, n_rand = _MLP_POINTS_QUICK if quick else _MLP_POINTS_FULL
     for activation in (("tanh",) if quick else ("tanh", "relu")):
         for t, (model, params, Xb, yb) in enumerate(mlp_trajectory(activation, steps)):
             if t % every:
@@ -340,9 +365,9 @@ def convexity_experiment(quick: bool) -> dict:
             _, grads = model.value_and_grad(params, Xb, yb)
             n = len(groups)
             w_star = rso_step(lambda p: model.value_and_grad(p, Xb, yb), params, lr=_MLP_LR,
-                              groups=groups, meta_iters=6).w
+                              groups=groups, meta_iters=_MLP_META_ITERS).w
             points = [("w = 1/L", np.full(n, 1.0 / n)), ("w = 1 (GD)", np.ones(n)),
-                      ("w* (K=6)", w_star)]
+                      (f"w* (K={_MLP_META_ITERS})", w_star)]
             points += [("random w in box", gen.uniform(*W_BOX, size=n)) for _ in range(n_rand)]
             for where, w in points:
                 H = meta_hessian(model.loss, params, grads, groups, _MLP_LR, w, Xb, yb)
@@ -373,7 +398,7 @@ def descent_losses(value_and_grad: Callable, params: Sequence, *, lr: float, gro
 
 
 def _descent_ks(quick: bool) -> list:
-    return [*range(0, 7), EXACT_K] if not quick else [0, 1, 2, 6, EXACT_K]
+    return [*(DESCENT_KS_QUICK if quick else DESCENT_KS_FULL), EXACT_K]
 
 
 def rso_states(bp: BlockProblem, k: int, steps: int) -> list:
@@ -410,7 +435,7 @@ def descent_experiment(quick: bool) -> dict:
     ks = _descent_ks(quick)
     conds = _CONDS_QUICK if quick else _CONDS_FULL
     seeds = DESCENT_SEEDS_QUICK if quick else DESCENT_SEEDS_FULL
-    steps = 15 if quick else 100
+    steps = DESCENT_STEPS_QUICK if quick else DESCENT_STEPS_FULL
     settings = []
     for kind in ("least_squares", "logistic"):
         for cond in conds:
@@ -423,7 +448,7 @@ def descent_experiment(quick: bool) -> dict:
                         lr=1.0 / bp.problem.L, groups=None, layers=None, seed=seed)
             settings.append({"setting": f"{kind}, κ={cond:g}", "convex": True,
                              "records": records})
-    mlp_steps = 20 if quick else 100
+    mlp_steps = DESCENT_MLP_STEPS_QUICK if quick else DESCENT_MLP_STEPS_FULL
     records = {k: [] for k in ks}
     for seed in seeds:
         for k in ks:
@@ -445,7 +470,8 @@ def descent_experiment(quick: bool) -> dict:
 # --------------------------------------------------------------------------- claims
 _SOURCE = "RSO paper §3.1, Theorem 1"
 #: What the pages state of the MLP experiments.
-_SETUP = {"mlp_sizes": _MLP_SIZES, "mlp_lr": _MLP_LR, "mlp_batch": _MLP_BATCH, "w_box": W_BOX}
+_SETUP = {"mlp_sizes": _MLP_SIZES, "mlp_lr": _MLP_LR, "mlp_batch": _MLP_BATCH, "w_box": W_BOX,
+          "mlp_meta_iters": _MLP_META_ITERS, "convex_w_box": CONVEX_W_BOX, "n_blocks": N_BLOCKS}
 
 
 def _run_rate(quick: bool, out_dir: Path) -> Evidence:
@@ -508,17 +534,22 @@ register(Claim(
         "round-off, checked against the last sixth), compared with GD's as "
         "(1−ρ)/(1−ρ_GD)."),
     protocol=(
-        f"Least squares (d = {RATE_DIM}, m = {5 * RATE_DIM}) and L2 logistic regression "
-        f"(d = {RATE_DIM}, n = {10 * RATE_DIM}, λ = (1/4)/(κ−1) so that the global bounds "
-        "give L/μ = κ) from `rso_ref.data`, κ ∈ {10, 10², 10³, 10⁴} (quick: {10, 10²}), "
+        f"Least squares (d = {RATE_DIM}, m = {ROWS_PER_UNKNOWN['least_squares'] * RATE_DIM}) "
+        f"and L2 logistic regression (d = {RATE_DIM}, "
+        f"n = {ROWS_PER_UNKNOWN['logistic'] * RATE_DIM}, λ = (1/4)/(κ−1) so that the global "
+        f"bounds give L/μ = κ) from `rso_ref.data`, κ ∈ {fmt_set(_CONDS_FULL)} (quick: "
+        f"{fmt_set(_RATE_CONDS_QUICK)}), "
         f"problem seeds {list(RATE_SEEDS_FULL)} (quick: {list(RATE_SEEDS_QUICK)}), θ₀ = 0; the "
-        "unknown is split into 4 contiguous blocks, one RSO group each. The small d "
-        "separates the two slowest Hessian eigenvalues by κ^(1/7), so that 5κ GD steps "
-        "reach the asymptotic regime. RSO (`rso_step`, w₀ = 1/L) with K = 1…6 (quick: 1, 3), "
+        f"unknown is split into {N_BLOCKS} contiguous blocks, one RSO group each. The small d "
+        f"separates the two slowest Hessian eigenvalues by κ^(1/{RATE_DIM - 1}), so that "
+        f"{RATE_BUDGET_KAPPAS}κ GD steps "
+        "reach the asymptotic regime. RSO (`rso_step`, w₀ = 1/L) with "
+        f"K = {fmt_range(RATE_KS_FULL)} (quick: {fmt_range(RATE_KS_QUICK)}), "
         f"an 'exact' meta-solve (K = {EXACT_K}) and the meta-solve with SciPy's default "
-        "tolerances (`rso_ref.lbfgs.minimize` defaults: gtol 1e-5, ftol 2.2e-9, maxiter "
-        "15000), against GD. Each run lasts until the gap reaches round-off or max(5κ, 200) "
-        f"steps; RSO runs at most {RSO_STEP_CAP} (quick: 500) steps."),
+        f"tolerances (`rso_ref.lbfgs.minimize` defaults: gtol {fmt_e(SCIPY_GTOL)}, ftol "
+        f"{fmt_e(SCIPY_FTOL)}, maxiter {SCIPY_MAXITER}), against GD. Each run lasts until the gap "
+        f"reaches round-off or max({RATE_BUDGET_KAPPAS}κ, {RATE_MIN_STEPS}) "
+        f"steps; RSO runs at most {RSO_STEP_CAP} (quick: {RSO_STEP_CAP_QUICK}) steps."),
     run=_run_rate))
 
 register(Claim(
@@ -533,13 +564,20 @@ register(Claim(
         "semi-definite for all w. Estimator: λ_min / max|λ| of the exact meta-Hessian at "
         "many (θ, w); convex iff it is ≥ 0 (up to round-off) everywhere."),
     protocol=(
-        "Convex problems as in `theorem1-rate` (4 blocks, η = 1/L), θ = θ* + N(0, (1+|θ*|)²) "
-        "noise, w uniform in [−2, 4]⁴: 30 θ × 10 w per problem and κ (quick: κ ∈ {10, 10³}, "
-        f"8 × 4). MLP {_MLP_SIZES} (tanh, and ReLU in the full protocol) on sklearn digits, "
-        f"one group per layer, η = {_MLP_LR}: states of 300 RSO training steps (K = 6, batch "
-        f"{_MLP_BATCH}), every 10th (quick: tanh only, 40 steps, every 5th), at w = 1/L, "
-        f"w = 1, the K = 6 meta-solution and 20 (quick: 6) random w in "
-        f"[{W_BOX[0]}, {W_BOX[1]}]³. Hessians are exact (autograd HVPs); seeds fixed."),
+        f"Convex problems as in `theorem1-rate` ({N_BLOCKS} blocks, η = 1/L), "
+        "θ = θ* + N(0, (1+|θ*|)²) "
+        f"noise, w uniform in {fmt_box(CONVEX_W_BOX, N_BLOCKS)}: {_CONVEX_POINTS_FULL[0]} θ × "
+        f"{_CONVEX_POINTS_FULL[1]} w per problem and κ (quick: κ ∈ {fmt_set(_CONDS_QUICK)}, "
+        f"{_CONVEX_POINTS_QUICK[0]} × {_CONVEX_POINTS_QUICK[1]}). MLP {_MLP_SIZES} (tanh, and "
+        "ReLU in the full protocol) on sklearn digits, "
+        f"one group per layer, η = {_MLP_LR}: states of {_MLP_POINTS_FULL[0]} RSO training "
+        f"steps (K = {_MLP_META_ITERS}, batch "
+        f"{_MLP_BATCH}), every {ordinal(_MLP_POINTS_FULL[1])} (quick: tanh only, "
+        f"{_MLP_POINTS_QUICK[0]} steps, every {ordinal(_MLP_POINTS_QUICK[1])}), at w = 1/L, "
+        f"w = 1, the K = {_MLP_META_ITERS} meta-solution and {_MLP_POINTS_FULL[2]} (quick: "
+        f"{_MLP_POINTS_QUICK[2]}) random w in "
+        f"[{W_BOX[0]}, {W_BOX[1]}]{superscript(len(_MLP_SIZES) - 1)}. Hessians are exact "
+        "(autograd HVPs); seeds fixed."),
     run=_run_convexity))
 
 register(Claim(
@@ -555,13 +593,19 @@ register(Claim(
         "Estimator: the fraction of the states RSO visits where the RSO loss exceeds the "
         "GD loss, per K, with exact (Clopper-Pearson) CIs, and explicit counterexamples."),
     protocol=(
-        "Convex problems (least squares d = 40, m = 200; L2 logistic regression d = 40, "
-        "n = 400; κ ∈ {10, 10², 10³, 10⁴}, quick {10, 10³}; 4 blocks, η = 1/L), problem "
+        f"Convex problems (least squares d = {BLOCK_DIM}, "
+        f"m = {ROWS_PER_UNKNOWN['least_squares'] * BLOCK_DIM}; L2 logistic regression "
+        f"d = {BLOCK_DIM}, n = {ROWS_PER_UNKNOWN['logistic'] * BLOCK_DIM}; "
+        f"κ ∈ {fmt_set(_CONDS_FULL)}, quick {fmt_set(_CONDS_QUICK)}; {N_BLOCKS} blocks, "
+        "η = 1/L), problem "
         f"seeds {list(DESCENT_SEEDS_FULL)} (quick {list(DESCENT_SEEDS_QUICK)}): for each K, "
-        "the first 100 (quick 15) states of RSO with that K from θ₀ = 0, stopping at "
+        f"the first {DESCENT_STEPS_FULL} (quick {DESCENT_STEPS_QUICK}) states of RSO with that "
+        "K from θ₀ = 0, stopping at "
         f"round-off. MLP {_MLP_SIZES} tanh on digits, seeds {list(DESCENT_SEEDS_FULL)} "
-        "(initialisation and batch order): for each K, the first 100 (quick 20) states of "
+        f"(initialisation and batch order): for each K, the first {DESCENT_MLP_STEPS_FULL} "
+        f"(quick {DESCENT_MLP_STEPS_QUICK}) states of "
         "RSO training with that K, the step's minibatch loss. "
-        f"K ∈ {{0, …, 6, {EXACT_K}}} (quick {{0, 1, 2, 6, {EXACT_K}}}), each without and "
+        f"K ∈ {{{DESCENT_KS_FULL[0]}, …, {DESCENT_KS_FULL[-1]}, {EXACT_K}}} "
+        f"(quick {{{', '.join(map(str, (*DESCENT_KS_QUICK, EXACT_K)))}}}), each without and "
         "with `safeguard=True`."),
     run=_run_descent))

@@ -9,9 +9,18 @@ from typing import Sequence
 
 import numpy as np
 
-from .common import EXACT_K
-from .convergence_rules import (ASYMPTOTIC_RTOL, DESCENT_RTOL, EIG_RTOL, RSO_STEP_CAP,
-                                counterexample)
+from ..data.convex import N_BLOCKS
+from .common import EXACT_K, fmt_box, fmt_e, fmt_pow10, fmt_range, fraction_word, superscript
+from .convergence_rules import (ASYMPTOTIC_RTOL, DESCENT_RTOL, EIG_RTOL, GAP_FLOOR_RTOL,
+                                RATE_BUDGET_KAPPAS, RATE_MIN_STEPS, RSO_STEP_CAP, SCIPY_FTOL,
+                                SCIPY_GTOL, counterexample)
+
+
+def _fraction(n: int) -> str:
+    """``1/n`` in words where prose has one (``a quarter``), else ``1/n``."""
+    word = fraction_word(n)
+    return word if word.startswith("1/") else f"a {word}"
+
 
 __all__ = ["rate_table", "rate_summary", "rate_conditions", "convexity_texts", "descent_texts"]
 
@@ -48,10 +57,13 @@ def rate_table(rows: Sequence[dict]) -> list[str]:
 
 def rate_summary(rows: Sequence[dict]) -> str:
     """The evidence text of ``theorem1-rate``: what the table shows, then :func:`rate_table`."""
-    return ("Runs from θ₀ = 0 until the gap reaches round-off (10⁻¹¹ of the first gap) or "
-            f"max(5κ, 200) steps (RSO: at most {RSO_STEP_CAP}). ρ is fitted on the last "
+    return ("Runs from θ₀ = 0 until the gap reaches round-off "
+            f"({fmt_pow10(GAP_FLOOR_RTOL)} of the first gap) or "
+            f"max({RATE_BUDGET_KAPPAS}κ, {RATE_MIN_STEPS}) steps (RSO: at most {RSO_STEP_CAP}). "
+            "ρ is fitted on the last "
             "third of the steps above round-off; a run is *asymptotic* when it reached "
-            "round-off or lasted 5κ steps, and the fit on its last sixth agrees with the "
+            f"round-off or lasted {RATE_BUDGET_KAPPAS}κ steps, and the fit on its last sixth "
+            "agrees with the "
             f"last third's to {ASYMPTOTIC_RTOL:.0%} in log ρ. The ratio (1−ρ)/(1−ρ_GD) "
             "(> 1: faster than GD per step) is averaged over the seeds where both runs are "
             "asymptotic, so where fewer than all seeds are (k/n < 1) it is conditional on "
@@ -83,6 +95,7 @@ def rate_conditions(rate: dict, table: Sequence[dict]) -> str:
     rows = rate["rows"]
     algorithm = [r for r in rows if r["method"] not in ("GD", "RSO scipy tol")]
     exact = [r for r in rows if r["method"] == "RSO exact"]
+    ks = {r["K"] for r in algorithm if r["method"] != "RSO exact"}
     env_all = all(r["envelope_ok"] for r in algorithm)
     linear_exact = all(r["linear_bound_ok"] for r in exact)
     linear_all = all(r["linear_bound_ok"] for r in algorithm)
@@ -102,13 +115,15 @@ def rate_conditions(rate: dict, table: Sequence[dict]) -> str:
         f"The RSO loss gap stays below the O(1/t) envelope L‖θ₀−θ*‖²/(2t) "
         f"{'in every tested run' if env_all else 'NOT in every run'} "
         f"({'no run fails' if not fails else 'failing: ' + runs(fails)}; "
-        f"{len(algorithm)} runs: K = 1…6 and exact, 2 problems, {len(rate['conds'])} κ, "
+        f"{len(algorithm)} runs: K = {fmt_range(ks)} and exact, "
+        f"{len({r['problem'] for r in rows})} problems, {len(rate['conds'])} κ, "
         f"{len(rate['seeds'])} seeds). The convergence is in fact **linear**, stronger than "
         f"O(1/t): with an exact meta-solve the gap obeys GD's linear bound gap₀(1−μ/L)ᵗ at "
         f"every step ({'yes' if linear_exact else 'NO'}); with small K "
         + ("also for every K tested." if linear_all else
            "the linear bound fails for " + runs(lin_fails) + " (still under C/t).")
-        + " Conditions: full batch, η = 1/L, the unknown split into 4 contiguous blocks, "
+        + f" Conditions: full batch, η = 1/L, the unknown split into {N_BLOCKS} contiguous "
+        "blocks, "
         "strongly convex smooth losses (least squares, L2 logistic regression).\n\n"
         "**Speed against GD (per step, not per oracle call: an RSO step costs several "
         "oracle calls).** GD's fitted asymptotic contraction matches the closed form "
@@ -118,16 +133,18 @@ def rate_conditions(rate: dict, table: Sequence[dict]) -> str:
         "(1−ρ)/(1−ρ_GD): " + "; ".join(_ratio_text(r) for r in table
                                        if r["method"] == "RSO exact")
         + ". 'Not measured' means no seed's run was asymptotic by the rule: the RSO runs "
-        f"are capped at {RSO_STEP_CAP} steps (5κ = 5·10⁴ RSO steps per arm and seed would "
+        f"are capped at {RSO_STEP_CAP} steps ({RATE_BUDGET_KAPPAS}κ = {RATE_BUDGET_KAPPAS}·"
+        f"{fmt_pow10(max(rate['conds']))} RSO steps per arm and seed would "
         "take hours of Python here), or RSO's contraction kept drifting by more than "
         f"{ASYMPTOTIC_RTOL:.0%} to the end (the exact meta-solve's per-step factor varies "
         "with the direction of the gradient, so its rate need not settle). The earlier "
         "reading 'exact RSO 0.94× GD at κ = 10⁴' came from 200-step fits of transients and "
-        "is withdrawn.\n\n**SciPy's default tolerances** (gtol 1e-5, ftol 2.2e-9) stop the "
+        f"is withdrawn.\n\n**SciPy's default tolerances** (gtol {fmt_e(SCIPY_GTOL)}, ftol "
+        f"{fmt_e(SCIPY_FTOL)}) stop the "
         "meta-solve at w₀ = 1/L as soon as the gradients are small, and RSO becomes a "
-        "gradient step of a quarter size: (1−ρ)/(1−ρ_GD) = "
+        f"gradient step of {_fraction(N_BLOCKS)} size: (1−ρ)/(1−ρ_GD) = "
         + "; ".join(_ratio_text(r) for r in scipy_rows)
-        + (" (a quarter is 0.25)." if scipy_rows else ".")
+        + (f" ({_fraction(N_BLOCKS)} is {1 / N_BLOCKS:g})." if scipy_rows else ".")
         + (" It also leaves the C/t envelope in " + runs(scipy_fails) + "."
            if scipy_fails else " It still stays under C/t in every run."))
     return conditions
@@ -140,6 +157,7 @@ def convexity_texts(readings: dict, setup: dict) -> tuple[str, str]:
                                      readings["worst"])
     mlp_sizes, mlp_lr, mlp_batch, w_box = (setup["mlp_sizes"], setup["mlp_lr"],
                                            setup["mlp_batch"], setup["w_box"])
+    k_mlp = setup["mlp_meta_iters"]
     conditions = (
         ("Holds for convex losses (the theorem's assumption): the meta-Hessian "
          "η²Dᵀ∇²L(θ')D is positive semi-definite at every tested (θ, w) "
@@ -159,9 +177,11 @@ def convexity_texts(readings: dict, setup: dict) -> tuple[str, str]:
     summary = (
         f"Exact meta-Hessians (autograd Hessian-vector products, one per group) at "
         f"{convex_ratios.size} random (θ, w) on the convex problems (θ around θ*, "
-        f"w uniform in [−2, 4]⁴) and on an MLP {mlp_sizes} (one group per layer, η = "
-        f"{mlp_lr}) along RSO training (K=6, batch {mlp_batch}), at w = 1/L, w = 1, the "
-        f"K=6 meta-solution w* and random w in [{w_box[0]}, {w_box[1]}]³. λ_min counts as "
+        f"w uniform in {fmt_box(setup['convex_w_box'], setup['n_blocks'])}) and on an MLP "
+        f"{mlp_sizes} (one group per layer, η = "
+        f"{mlp_lr}) along RSO training (K={k_mlp}, batch {mlp_batch}), at w = 1/L, w = 1, the "
+        f"K={k_mlp} meta-solution w* and random w in [{w_box[0]}, {w_box[1]}]"
+        f"{superscript(len(mlp_sizes) - 1)}. λ_min counts as "
         f"negative below −{EIG_RTOL:g}·max|λ| (round-off is ~1e-15 of it).\n\n"
         + "\n".join(lines))
     return conditions, summary
@@ -221,7 +241,8 @@ def descent_texts(desc: dict, pooled: dict, summary_rows: Sequence[dict], safe_o
         "Clopper-Pearson interval (steps of one trajectory are correlated, so the interval "
         "is optimistic; the per-setting rows show the spread). For each K the states are "
         f"the ones RSO with that K visits, seeds {desc['seeds']}. Convex problems: η = 1/L, "
-        "4 blocks, from θ₀ = 0 until the gap reaches round-off (afterwards every comparison "
+        f"{N_BLOCKS} blocks, from θ₀ = 0 until the gap reaches round-off (afterwards every "
+        "comparison "
         f"is decided by round-off). MLP {mlp_sizes} tanh on digits: η = {mlp_lr}, one "
         "group per layer, RSO-training states, the step's minibatch loss. K = 0 is the "
         "Algorithm-1 start w = 1/L itself (no meta-solve; reported, not deciding). Criteria "

@@ -12,7 +12,9 @@ import numpy as np
 from ..stats import bootstrap_ci, proportion_ci
 from .common import EXACT_K
 
-__all__ = ["EIG_RTOL", "DESCENT_RTOL", "ASYMPTOTIC_RTOL", "RSO_STEP_CAP", "gap_floor_of",
+__all__ = ["EIG_RTOL", "DESCENT_RTOL", "ASYMPTOTIC_RTOL", "RSO_STEP_CAP", "RSO_STEP_CAP_QUICK",
+           "RATE_BUDGET_KAPPAS", "RATE_MIN_STEPS", "GAP_FLOOR_RTOL", "SCIPY_GTOL", "SCIPY_FTOL",
+           "SCIPY_MAXITER", "gap_floor_of",
            "fit_linear_rate",
            "rate_ratios", "rate_verdict", "min_eig_ratio", "convexity_readings", "losing",
            "failure_rates", "counterexample", "descent_summary_rows", "descent_verdict"]
@@ -26,6 +28,17 @@ DESCENT_RTOL = 1e-12
 #: Steps at most of an RSO rate run (GD gets 5κ): 5κ RSO steps at κ = 10⁴ for eight
 #: arms, two problems and five seeds would take hours of Python here.
 RSO_STEP_CAP = 3000
+#: Most RSO steps of a quick rate run.
+RSO_STEP_CAP_QUICK = 500
+#: A rate run lasts at most max(RATE_BUDGET_KAPPAS·κ, RATE_MIN_STEPS) steps; the fit
+#: counts a run as asymptotic once it lasted RATE_BUDGET_KAPPAS·κ steps.
+RATE_BUDGET_KAPPAS = 5
+RATE_MIN_STEPS = 200
+#: Round-off level of a loss gap, relative to the first gap or to :math:`|f^\star|`.
+GAP_FLOOR_RTOL = 1e-11
+#: L-BFGS-B's (and :func:`rso_ref.lbfgs.minimize`'s) default tolerances, which the
+#: SciPy-tolerance arm of the rate runs passes explicitly.
+SCIPY_GTOL, SCIPY_FTOL, SCIPY_MAXITER = 1e-5, 2.2e-9, 15000
 #: Largest relative drift of the fitted log-rate between the last third and the last
 #: sixth of a run for it to count as asymptotic (:func:`fit_linear_rate`).
 ASYMPTOTIC_RTOL = 0.05
@@ -33,7 +46,7 @@ ASYMPTOTIC_RTOL = 0.05
 
 def gap_floor_of(gap0: float, f_star: float) -> float:
     """Round-off level of the gap: :math:`10^{-11}` of the first gap or of :math:`|f^\\star|`."""
-    return 1e-11 * max(gap0, abs(f_star))
+    return GAP_FLOOR_RTOL * max(gap0, abs(f_star))
 
 
 def _log_rate_fit(gaps: np.ndarray, start: int, stop: int) -> tuple[float, float]:

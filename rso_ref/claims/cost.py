@@ -40,10 +40,12 @@ import numpy as np
 from ..data import minibatches
 from ..nn import MLP
 from ..optim import RSO, SGD
+from ..optim.registry import DEFAULT_LR, DEFAULT_OPTIONS
 from ..plots import pyplot, save_figure
 from ..rso import rso_step
+from .common import DIGITS_CLASSES, DIGITS_FEATURES
 from .registry import Claim, Evidence, register
-from .stability import BATCH_SIZE, load_task
+from .stability import BATCH_SIZE, MLP_HIDDEN, load_task
 from ..extras import threadpool_limits
 
 
@@ -51,9 +53,29 @@ __all__ = ["CostCase", "digits_case", "random_case", "count_calls", "time_steps"
            "peak_extra_memory", "cost_verdicts"]
 
 #: RSO learning rate used throughout (that of :data:`rso_ref.optim.registry.DEFAULT_LR`).
-LR = 0.1
-#: The paper's upper bound on the relative overhead at K = 5 (§3.3).
-CLAIMED_OVERHEAD = 0.10
+LR = DEFAULT_LR["rso"]
+#: The paper's relative overhead at K = 5, "approximately 5-10 %" (§3.3), and its upper end.
+PAPER_OVERHEAD = (0.05, 0.10)
+CLAIMED_OVERHEAD = PAPER_OVERHEAD[1]
+#: The K of the paper's overhead figure.
+PAPER_OVERHEAD_K = 5
+#: K of the measurements.
+KS = (2, 4, 5, 6, 16)
+#: Amortised variants (at :data:`PAPER_OVERHEAD_K`): a meta-solve every META_EVERY steps
+#: and/or on a meta batch of META_BATCH rows.
+META_EVERY, META_BATCH = 10, 16
+#: Steps per timed block; timing repeats and counted steps, quick and full.
+BLOCK_STEPS = 10
+REPEATS_QUICK, REPEATS_FULL = 3, 5
+CALL_STEPS_QUICK, CALL_STEPS_FULL = 8, 30
+#: The random-data case of the full protocol: features, width, batch, classes.
+RANDOM_FEATURES, RANDOM_WIDTH, RANDOM_BATCH, RANDOM_CLASSES = 256, 512, 128, 10
+#: Criteria of :func:`cost_verdicts`: R² of a linear time fit; extra memory (parameter
+#: sizes) below which it is O(L); growth from the smallest to the largest K of "K copies".
+LINEAR_R2 = 0.9
+SPACE_PARAM_FRACTION = 0.5
+K_COPIES_GROWTH = 1.5
+_SGD_MOMENTUM = DEFAULT_OPTIONS["sgd"]["momentum"]
 
 
 class CostCase:
@@ -80,18 +102,28 @@ class CostCase:
 
 
 def digits_case() -> CostCase:
-    """MLP 64-128-128-10 on a digits minibatch of :data:`BATCH_SIZE`."""
+    """The digits MLP (:data:`~rso_ref.claims.stability.MLP_HIDDEN`) on a minibatch of
+    :data:`BATCH_SIZE`."""
     ds, model = load_task("digits")
-    return CostCase("digits MLP 64-128-128-10, batch 64", model, ds.X_train[:BATCH_SIZE],
+    return CostCase(f"digits MLP {_DIGITS_MLP}, batch {BATCH_SIZE}", model,
+                    ds.X_train[:BATCH_SIZE],
                     ds.y_train[:BATCH_SIZE], ds.X_train, ds.y_train)
 
 
-def random_case(width: int = 512, batch: int = 128) -> CostCase:
-    """MLP 256-width-width-10 on a fixed Gaussian batch (labels uniform)."""
+def random_case(width: int = RANDOM_WIDTH, batch: int = RANDOM_BATCH) -> CostCase:
+    """MLP features-width-width-classes on a fixed Gaussian batch (labels uniform)."""
     gen = np.random.default_rng(0)
-    model = MLP((256, width, width, 10))
-    X, y = gen.standard_normal((batch, 256)), gen.integers(0, 10, size=batch)
-    return CostCase(f"random-data MLP 256-{width}-{width}-10, batch {batch}", model, X, y)
+    model = MLP((RANDOM_FEATURES, width, width, RANDOM_CLASSES))
+    X = gen.standard_normal((batch, RANDOM_FEATURES))
+    y = gen.integers(0, RANDOM_CLASSES, size=batch)
+    return CostCase(f"random-data MLP {_random_mlp(width)}, batch {batch}", model, X, y)
+
+
+def _random_mlp(width: int = RANDOM_WIDTH) -> str:
+    return f"{RANDOM_FEATURES}-{width}-{width}-{RANDOM_CLASSES}"
+
+
+_DIGITS_MLP = "-".join(str(n) for n in (DIGITS_FEATURES, *MLP_HIDDEN, DIGITS_CLASSES))
 
 
 def count_calls(case: CostCase, ks: Sequence[int], n_steps: int) -> dict:
@@ -128,7 +160,7 @@ def count_calls(case: CostCase, ks: Sequence[int], n_steps: int) -> dict:
 
 
 def _sgd_block(case: CostCase, n_steps: int) -> Callable[[], None]:
-    opt, oracle = SGD(lr=0.05, momentum=0.9), case.oracle()
+    opt, oracle = SGD(lr=DEFAULT_LR["sgd"], momentum=_SGD_MOMENTUM), case.oracle()
 
     def block():
         params, state = case.params, opt.init(case.params)
@@ -242,12 +274,13 @@ def cost_verdicts(calls: dict, timing: dict, memory: dict, ks: Sequence[int]) ->
     slope, intercept = np.polyfit(xs, extra, 1)
     resid = extra - (slope * xs + intercept)
     r2 = 1.0 - float(resid @ resid) / float(((extra - extra.mean()) ** 2).sum())
-    sub["time_complexity"] = "holds-under-conditions" if r2 >= 0.9 else "refuted"
-    overhead5 = timing["median"][("rso", 5, 1, None)] / t_sgd - 1.0
+    sub["time_complexity"] = "holds-under-conditions" if r2 >= LINEAR_R2 else "refuted"
+    overhead5 = timing["median"][("rso", PAPER_OVERHEAD_K, 1, None)] / t_sgd - 1.0
     sub["overhead_k5"] = "refuted" if overhead5 > CLAIMED_OVERHEAD else "holds"
     extra_mem = {k: memory[k] for k in ks}
-    sub["space"] = "refuted" if min(extra_mem.values()) >= 0.5 else "holds"
-    sub["k_copies"] = "refuted" if extra_mem[k_max] < 1.5 * extra_mem[k_min] else "holds"
+    sub["space"] = "refuted" if min(extra_mem.values()) >= SPACE_PARAM_FRACTION else "holds"
+    sub["k_copies"] = ("refuted" if extra_mem[k_max] < K_COPIES_GROWTH * extra_mem[k_min]
+                       else "holds")
     values = set(sub.values())
     overall = "refuted" if "refuted" in values else "holds" if values == {"holds"} \
         else "holds-under-conditions"
@@ -278,7 +311,8 @@ def _plot(results: dict, path: Path) -> None:
     axes[1].boxplot(nfev, positions=range(len(ks)), widths=0.5)
     axes[1].plot(range(len(ks)), ks, "r--", marker="x", label="paper: K forward passes")
     axes[1].set_xticks(range(len(ks)), [str(k) for k in ks])
-    axes[0].axhline(1.10, color="r", ls="--", label="paper: +10 % (K=5)")
+    axes[0].axhline(1 + CLAIMED_OVERHEAD, color="r", ls="--",
+                    label=f"paper: +{100 * CLAIMED_OVERHEAD:.0f} % (K={PAPER_OVERHEAD_K})")
     axes[0].set_yscale("log")
     axes[0].set_xlabel("K (meta L-BFGS iterations)")
     axes[0].set_ylabel("time per training step / SGD+momentum step")
@@ -316,14 +350,17 @@ def _jsonable(result: dict) -> dict:
 
 
 def _run(quick: bool, out_dir: Path) -> Evidence:
-    ks = (2, 4, 5, 6, 16)
+    ks = KS
     cases = [digits_case()] + ([] if quick else [random_case()])
-    amortised = [("rso", 5, 10, None), ("rso", 5, 1, 16), ("rso", 5, 10, 16)]
+    k = PAPER_OVERHEAD_K
+    amortised = [("rso", k, META_EVERY, None), ("rso", k, 1, META_BATCH),
+                 ("rso", k, META_EVERY, META_BATCH)]
     results = {}
     for case in cases:
         results[case.name] = _measure(case, ks, amortised,
-                                      n_calls_steps=8 if quick else 30,
-                                      n_steps=10, repeats=3 if quick else 5)
+                                      n_calls_steps=CALL_STEPS_QUICK if quick else CALL_STEPS_FULL,
+                                      n_steps=BLOCK_STEPS,
+                                      repeats=REPEATS_QUICK if quick else REPEATS_FULL)
     _plot(results, out_dir / "cost-claims.png")
     statuses = [r["verdict"]["overall"] for r in results.values()]
     overall = "refuted" if "refuted" in statuses else statuses[0]
@@ -358,8 +395,10 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
         "- *O(K·C_forward)*: the extra time is linear in the number of oracle calls, so "
         "O(K·C_fwd+bwd) holds, with the calls-per-iteration constant and the backward pass "
         "in the constant.\n"
-        "- *5-10 % for K = 5*: an RSO step needs 1 + n_fev >= 1 + K gradient evaluations "
-        "against one for SGD, so the overhead cannot be near 10 % unless the meta-solve is "
+        f"- *{_PAPER_RANGE} for K = {PAPER_OVERHEAD_K}*: an RSO step needs "
+        "1 + n_fev >= 1 + K gradient evaluations "
+        f"against one for SGD, so the overhead cannot be near {100 * CLAIMED_OVERHEAD:.0f} % "
+        "unless the meta-solve is "
         "amortised (`meta_every`) and run on a smaller meta batch; the table shows how far "
         "those options bring it.\n"
         "- *O(L) space*: the meta-solver's own state is O(mL), but the step holds θ' and a "
@@ -372,10 +411,12 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                     figures=["cost-claims.png"])
 
 
+_PAPER_RANGE = f"{100 * PAPER_OVERHEAD[0]:.0f}-{100 * PAPER_OVERHEAD[1]:.0f} %"
+
 register(Claim(
     id="cost-claims",
-    title=("Cost of RSO: K forward passes, O(K·C_forward) time, O(L) space, 5-10 % overhead, "
-           "K copies"),
+    title=(f"Cost of RSO: K forward passes, O(K·C_forward) time, O(L) space, {_PAPER_RANGE} "
+           "overhead, K copies"),
     source="RSO paper §2.3, §3.3, §6.2",
     quote=("\"Each iteration requires one forward pass to evaluate f(w), resulting in K additional "
            "forward passes per parameter update\"; \"Time complexity: O(K·C_forward)\"; \"Space "
@@ -385,18 +426,25 @@ register(Claim(
         "Five sub-claims about one RSO step with K meta L-BFGS iterations (layer groups, "
         "`rso_ref.rso.rso_step`, strong-Wolfe line search): (1) it makes K extra oracle calls, "
         "each a forward pass only; (2) its extra time is O(K·C_forward); (3) its extra memory is "
-        "O(L) (L = number of groups); (4) at K = 5 a training step costs 1.05-1.10 SGD steps; "
+        f"O(L) (L = number of groups); (4) at K = {PAPER_OVERHEAD_K} a training step costs "
+        f"{1 + PAPER_OVERHEAD[0]:.2f}-{1 + PAPER_OVERHEAD[1]:.2f} SGD steps; "
         "(5) it stores K parameter copies. Quantities: oracle calls per step n_fev and whether "
         "each returned a gradient; median wall time per training step relative to an SGD "
-        "(momentum 0.9) step, interleaved; tracemalloc peak memory of `rso_step` beyond one "
+        f"(momentum {_SGD_MOMENTUM:g}) step, interleaved; tracemalloc peak memory of `rso_step` "
+        "beyond one "
         "`value_and_grad` call, in units of the parameter bytes."),
     protocol=(
-        "NumPy float64, BLAS on 1 thread. Digits MLP 64-128-128-10 on one batch of 64 "
-        "(quick and full); full adds an MLP 256-512-512-10 on a fixed Gaussian batch of 128. "
-        "K ∈ {2, 4, 5, 6, 16}; amortised variants K = 5 with meta_every = 10 and/or a meta batch "
-        "of 16. Timing: blocks of 10 steps (so meta_every = 10 is amortised over a whole "
-        "cycle) from the same parameters, 3 / 5 "
+        f"NumPy float64, BLAS on 1 thread. Digits MLP {_DIGITS_MLP} on one batch of "
+        f"{BATCH_SIZE} "
+        f"(quick and full); full adds an MLP {_random_mlp()} on a fixed Gaussian batch of "
+        f"{RANDOM_BATCH}. "
+        f"K ∈ {{{', '.join(map(str, KS))}}}; amortised variants K = {PAPER_OVERHEAD_K} with "
+        f"meta_every = {META_EVERY} and/or a meta batch "
+        f"of {META_BATCH}. Timing: blocks of {BLOCK_STEPS} steps (so meta_every = {META_EVERY} "
+        "is amortised over a whole "
+        f"cycle) from the same parameters, {REPEATS_QUICK} / {REPEATS_FULL} "
         "interleaved repeats in rotating order, medians, `os.getloadavg()` recorded (other jobs "
-        "share the machine). Call counts: 8 / 30 consecutive minibatch steps of a digits run."),
+        f"share the machine). Call counts: {CALL_STEPS_QUICK} / {CALL_STEPS_FULL} consecutive "
+        "minibatch steps of a digits run."),
     run=_run,
 ))

@@ -41,6 +41,7 @@ References
 """
 from __future__ import annotations
 
+import inspect
 import math
 import tempfile
 from pathlib import Path
@@ -49,12 +50,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import metrics
+from ..data import make_mnist1d
 from ..experiment import load_dataset, make_model
-from ..optim.registry import DEFAULT_LR, make_optimizer
+from ..optim.registry import DEFAULT_LR, DEFAULT_OPTIONS, make_optimizer
 from ..lr_search import LR_GRID_FACTORS, search_learning_rate
-from ..plots import pyplot, save_figure
+from ..rso import DEFAULT_META_ITERS
 from ..train import TrainResult, train
+from .common import (DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_TEST_ROWS, DIGITS_TRAIN_ROWS,
+                     fmt_e)
 from .registry import Claim, Evidence, register
+from .stability_figures import plot_metrics, plot_sweep
 from ..stats import holm, mean_std, welch_diff
 from ..extras import threadpool_limits
 
@@ -73,10 +78,17 @@ BASELINES = ("sgd", "adam")
 LABELS = {"sgd": "SGD+momentum", "adam": "Adam", "rso": "RSO"}
 #: Minibatch size of every small-scale run.
 BATCH_SIZE = 64
+#: Hidden widths of the small-scale MLP (:func:`load_task`'s default).
+MLP_HIDDEN = (128, 128)
+#: Window of the centred moving average the loss variance is taken about.
+LOSS_WINDOW = 21
+#: LR range: the rates whose final test accuracy is within this of the best.
+LR_RANGE_TOLERANCE = 0.01
 #: The paper's claimed reduction (Table 2, "Improvement" 63 % / 61 %; abstract 60-75 %).
 CLAIMED_REDUCTION = 0.60
-#: "3x wider" LR range, in decades.
-CLAIMED_EXTRA_DECADES = math.log10(3.0)
+#: "3x wider" LR range: the factor, and in decades.
+CLAIMED_RANGE_FACTOR = 3.0
+CLAIMED_EXTRA_DECADES = math.log10(CLAIMED_RANGE_FACTOR)
 #: Minibatch gradients drawn at each checkpoint for the covariance trace.
 GRAD_BATCHES = 16
 #: Checkpoints per trajectory (evenly spaced over the second half of training).
@@ -85,6 +97,8 @@ N_CHECKPOINTS = 4
 ALPHA = 0.05
 #: Rates :func:`tune_lr` tries beyond an edge winner (half a decade apart), as the presets.
 LR_EDGE_EXTENSIONS = 2
+#: Seed of the learning-rate tuning runs (:func:`tune_lr`).
+TUNE_SEED = 0
 #: Validation fraction carved from the training split for :func:`tune_lr`.
 VAL_FRACTION = 0.2
 #: The two budgets: ``"epochs"`` (equal epochs) and ``"grad_evals"`` (equal gradient
@@ -92,18 +106,30 @@ VAL_FRACTION = 0.2
 BUDGETS = {"epochs": "equal epochs", "grad_evals": "equal gradient evaluations"}
 #: The readings that decide the verdict (the CV is a second reading, reported beside).
 DECIDING = ("grad_norm_std", "grad_variance", "loss_variance")
+#: Tasks of the budget runs: ``{data: (seeds, epochs)}``, full and quick.
+TASKS_FULL = {"digits": (range(8), 15), "mnist1d": (range(6), 10)}
+TASKS_QUICK = {"digits": (range(3), 6)}
+#: The untuned LR sweep (digits): exponents of 10 from, to (inclusive), step; seeds; epochs.
+SWEEP_FULL = ((-4.5, 0.5, 0.5), (0, 1), 8)
+SWEEP_QUICK = ((-4.0, 0.0, 1.0), (0,), 4)
+
+
+def sweep_rates(exponents: tuple) -> list:
+    """The learning rates of an LR sweep, ``10**e`` for ``e`` from ``lo`` to ``hi`` by ``step``."""
+    lo, hi, step = exponents
+    return [float(r) for r in 10.0 ** np.arange(lo, hi + step / 2, step)]
 
 
 def load_task(data: str = "digits", hidden: Sequence[int] | None = None, *,
               val_fraction: float = 0.0) -> tuple[Any, Any]:
     """Standardised data set (fixed split, seed 0) and an MLP for it.
 
-    ``hidden`` defaults to :func:`rso_ref.experiment.make_model`'s (128, 128);
+    ``hidden`` defaults to :data:`MLP_HIDDEN` (:func:`rso_ref.experiment.make_model`'s);
     ``val_fraction`` carves a validation split from the training data.
     """
     ds = load_dataset(data, model="mlp", val_fraction=val_fraction)
     if hidden is None:
-        return ds, make_model("mlp", ds)
+        return ds, make_model("mlp", ds, hidden=MLP_HIDDEN)
     from ..nn import MLP
 
     return ds, MLP((int(np.prod(ds.input_shape)), *hidden, ds.n_classes))
@@ -205,14 +231,14 @@ def run_metrics(result: TrainResult, traces: Sequence[float]) -> dict[str, float
     return {"grad_norm_std": metrics.gradient_norm_std(norms),
             "grad_norm_cv": metrics.gradient_norm_cv(norms),
             "grad_variance": float(np.mean(traces)) if len(traces) else float("nan"),
-            "loss_variance": metrics.loss_variance(losses),
+            "loss_variance": metrics.loss_variance(losses, window=LOSS_WINDOW),
             "mean_loss": float(np.mean(losses)),
             "test_accuracy": final_accuracy(result),
             "grad_evals": float(gradient_evaluations(result)),
             "epochs": float(len(result.epochs["epoch"]))}
 
 
-def tune_lr(data: str, optimizer: str, epochs: int, *, seed: int = 0) -> dict:
+def tune_lr(data: str, optimizer: str, epochs: int, *, seed: int = TUNE_SEED) -> dict:
     """Choose ``optimizer``'s learning rate on a validation split (the presets' protocol).
 
     The presets' protocol (step 1), through the same search
@@ -376,7 +402,7 @@ def lr_sweep(ds: Any, model: Any, lrs: Sequence[float], seeds: Sequence[int], ep
     for name in OPTIMIZERS:
         scores = [float(np.mean([final_accuracy(train_once(ds, model, name, lr, seed, epochs))
                                  for seed in seeds])) for lr in lrs]
-        lo, hi, decades = metrics.lr_sensitivity_range(lrs, scores, tolerance=0.01)
+        lo, hi, decades = metrics.lr_sensitivity_range(lrs, scores, tolerance=LR_RANGE_TOLERANCE)
         out[name] = {"lrs": list(lrs), "scores": scores, "range": (lo, hi, decades)}
     return out
 
@@ -438,51 +464,6 @@ def _arms(epochs: dict) -> list[tuple[str, str, str]]:
                for n in BASELINES])
 
 
-def _plot_metrics(runs: dict, epochs: dict, path: Path, title: str) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.6))
-    gen = np.random.default_rng(0)
-    arms = _arms(epochs)
-    for ax, (key, label) in zip(axes, _READINGS.items()):
-        for i, (budget, name, _) in enumerate(arms):
-            vals = np.asarray(runs[budget][name][key])
-            std = vals.std(ddof=1) if vals.size > 1 else 0.0
-            ax.bar(i, vals.mean(), yerr=[[min(std, 0.99 * vals.mean())], [std]], capsize=4,
-                   color=f"C{OPTIMIZERS.index(name)}", alpha=0.6,
-                   hatch="//" if budget == "grad_evals" else None)
-            ax.scatter(i + gen.uniform(-0.15, 0.15, vals.size), vals, color="k", s=12, zorder=3)
-        ax.set_xticks(range(len(arms)), [a[2] for a in arms], fontsize=9, rotation=35,
-                      ha="right")
-        ax.set_title(label, fontsize=11)
-        ax.set_yscale("log")
-    axes[0].set_ylabel("value over the second half of training")
-    fig.suptitle(f"{title}; bars: mean ± std, dots: seeds; hatched: baselines at RSO's "
-                 "gradient evaluations", y=1.02, fontsize=11)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def _plot_sweep(sweep: dict, path: Path, title: str) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for i, name in enumerate(OPTIMIZERS):
-        row = sweep[name]
-        scores = np.asarray(row["scores"], dtype=np.float64)
-        lo, hi, dec = row["range"]
-        ax.plot(row["lrs"], 100 * scores, marker="o", color=f"C{i}",
-                label=f"{LABELS[name]}: range {lo:.0e}..{hi:.0e} ({dec:.1f} decades)")
-        ax.hlines(-6.0 * (i + 1), lo, hi, color=f"C{i}", lw=6)  # the range, below the data
-    ax.set_ylim(-6.0 * (len(OPTIMIZERS) + 1), 102)
-    ax.set_yticks(range(0, 101, 20))
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate η")
-    ax.set_ylabel("final test accuracy (%), mean over seeds\n(bars below 0: LR ranges)")
-    ax.set_title(title, fontsize=11)
-    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15))
-    save_figure(fig, path)
-
-
 def _fmt_p(p: float) -> str:
     return "n/a" if p != p else f"{p:.2g}"
 
@@ -502,7 +483,7 @@ def _arm_table(runs: dict, epochs: dict, lrs: dict) -> str:
 
 def _comparison_table(verdict: dict) -> str:
     lines = ["| reading | sub-verdict | budget | vs | reduction [95 % bootstrap CI] | "
-             "p(r < 60 %), Holm | p(r > 60 %), Holm | p(r > 0), Holm |",
+             f"p(r < {_CLAIMED}), Holm | p(r > {_CLAIMED}), Holm | p(r > 0), Holm |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for metric in (*DECIDING, "grad_norm_cv"):
         for key, c in verdict["comparisons"][metric].items():
@@ -541,8 +522,9 @@ def _basis(verdict: dict, runs: dict) -> list[str]:
                 short.append(f"{text} (Holm p = {c['p_short_holm']:.2g})")
             elif c["p_reach_holm"] <= level:
                 support.append(text)
-        lines.append(f"  - {metric} ({verdict['sub'][metric]}): significantly short of 60 %: "
-                     f"{'; '.join(short) or 'none'}; significantly at least 60 %: "
+        lines.append(f"  - {metric} ({verdict['sub'][metric]}): significantly short of "
+                     f"{_CLAIMED}: {'; '.join(short) or 'none'}; significantly at least "
+                     f"{_CLAIMED}: "
                      f"{'; '.join(support) or 'none'}")
     loss = {(b, n): float(np.mean(runs[b][n]["mean_loss"])) for b in BUDGETS for n in OPTIMIZERS}
     ratios = "; ".join(f"{BUDGETS[b]}: " + ", ".join(
@@ -553,10 +535,9 @@ def _basis(verdict: dict, runs: dict) -> list[str]:
 
 
 def _run(quick: bool, out_dir: Path) -> Evidence:
-    tasks = {"digits": (range(3), 6)} if quick else {"digits": (range(8), 15),
-                                                      "mnist1d": (range(6), 10)}
-    lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0] if quick else list(10.0 ** np.arange(-4.5, 0.51, 0.5))
-    sweep_seeds, sweep_epochs = ((0,), 4) if quick else ((0, 1), 8)
+    tasks = TASKS_QUICK if quick else TASKS_FULL
+    exponents, sweep_seeds, sweep_epochs = SWEEP_QUICK if quick else SWEEP_FULL
+    lrs = sweep_rates(exponents)
     results = {task: budget_runs(task, seeds, epochs) for task, (seeds, epochs) in tasks.items()}
     ds, model = load_task("digits")
     sweep = lr_sweep(ds, model, lrs, sweep_seeds, sweep_epochs)
@@ -566,12 +547,12 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
     figures = []
     for task, r in results.items():
         name = f"table2-stability-{task}.png"
-        _plot_metrics(r["runs"], r["epochs"], out_dir / name,
-                      f"Table 2 readings, MLP on {task} ({len(tasks[task][0])} seeds, tuned LRs)")
+        plot_metrics(r["runs"], _arms(r["epochs"]), _READINGS, OPTIMIZERS, out_dir / name,
+                     f"Table 2 readings, MLP on {task} ({len(tasks[task][0])} seeds, tuned LRs)")
         figures.append(name)
-    _plot_sweep(sweep, out_dir / "table2-stability-lr.png",
-                f"LR sensitivity, MLP on digits ({len(sweep_seeds)} seed(s), "
-                f"{sweep_epochs} epochs)")
+    plot_sweep(sweep, OPTIMIZERS, LABELS, out_dir / "table2-stability-lr.png",
+               f"LR sensitivity, MLP on digits ({len(sweep_seeds)} seed(s), "
+               f"{sweep_epochs} epochs)")
     figures.append("table2-stability-lr.png")
 
     lines = []
@@ -585,21 +566,27 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
     conditions = (
         "Criteria (computed in `stability_verdict` / `metric_verdict`): for each reading, RSO "
         "is compared with SGD+momentum and Adam at equal epochs and at equal gradient "
-        "evaluations (4 comparisons, Holm-adjusted together; one-sided Welch tests at 2.5 %, "
-        "the edge of the 95 % interval). A reading is **refuted** where a comparison's "
-        "reduction is significantly below the claimed 60 % (Welch test of mean_RSO > "
-        "0.4·mean_baseline), **holds** where every comparison's reduction is significantly at "
-        "least 60 % (Welch test of mean_RSO < 0.4·mean_baseline), **holds-under-conditions** "
+        f"evaluations ({len(BASELINES) * len(BUDGETS)} comparisons, Holm-adjusted together; "
+        f"one-sided Welch tests at {100 * ALPHA / 2:g} %, "
+        f"the edge of the {100 * (1 - ALPHA):g} % interval). A reading is **refuted** where a "
+        "comparison's "
+        f"reduction is significantly below the claimed {_CLAIMED} (Welch test of mean_RSO > "
+        f"{1 - CLAIMED_REDUCTION:g}·mean_baseline), **holds** where every comparison's "
+        "reduction is significantly at "
+        f"least {_CLAIMED} (Welch test of mean_RSO < {1 - CLAIMED_REDUCTION:g}·mean_baseline), "
+        "**holds-under-conditions** "
         "where some are, **no evidence** "
         "otherwise. The raw gradient-norm std (the paper's reading), the gradient variance "
         "tr Cov_B[g_B(θ)] (the abstract's) and the loss variance decide; the CV is a second "
-        "reading shown beside. The LR-range sub-claim holds when RSO's range is >= log10(3) "
+        "reading shown beside. The LR-range sub-claim holds when RSO's range is >= "
+        f"log10({CLAIMED_RANGE_FACTOR:g}) "
         "decades wider than both baselines'. Overall (the claim is a conjunction): refuted if "
         "any deciding sub-claim of any task is refuted, holds if all hold, holds under "
         "conditions if all hold at least under conditions, not testable here if some reading "
         "has no evidence either way. Small-scale analogue only (MLP on digits / MNIST-1D), not "
         "the paper's ImageNet-scale runs.\n\n" + "\n".join(lines)
-        + f"\n\nLR ranges (within 1 accuracy point of the best on the grid, untuned sweep): "
+        + f"\n\nLR ranges (within {100 * LR_RANGE_TOLERANCE:g} accuracy point of the best on "
+        "the grid, untuned sweep): "
         f"{ranges}. Note: with a meta-solve the step is η·w and L-BFGS rescales w, so RSO's η "
         "is partly a reparametrisation; a wide RSO range is expected for that reason alone.")
     parts = []
@@ -612,12 +599,13 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
             f"{_arm_table(r['runs'], r['epochs'], lr_used)}\n\n"
             f"RSO against each baseline (reduction r = 1 - mean_RSO/mean_baseline):\n\n"
             f"{_comparison_table(verdicts[task])}\n\nLearning-rate tuning (validation "
-            f"split, seed 0):\n\n{_tuning_table(r['tuning'])}")
+            f"split, seed {TUNE_SEED}):\n\n{_tuning_table(r['tuning'])}")
     summary = "\n\n".join(parts) + "\n\n" + (
-        "`grad_variance` is the mean over 4 checkpoints in the second half of training of "
-        "tr Cov_B[g_B(θ)], estimated from 16 minibatch gradients (batch 64) at the "
+        f"`grad_variance` is the mean over {N_CHECKPOINTS} checkpoints in the second half of "
+        f"training of tr Cov_B[g_B(θ)], estimated from {GRAD_BATCHES} minibatch gradients "
+        f"(batch {BATCH_SIZE}) at the "
         "checkpoint's fixed θ (`rso_ref.metrics.gradient_covariance_trace`). The loss "
-        "variance is measured about a centred 21-step moving average "
+        f"variance is measured about a centred {LOSS_WINDOW}-step moving average "
         "(`rso_ref.metrics.loss_variance`); `mean_loss` shows the loss level each arm runs "
         "at, which scales the raw gradient std, the gradient variance and the loss variance.")
     numbers = {"results": results, "lr_sweep": sweep,
@@ -630,6 +618,31 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                             "checkpoints": N_CHECKPOINTS, "alpha": ALPHA}}
     return Evidence(verdict=overall, conditions=conditions, summary=summary, numbers=numbers,
                     figures=figures)
+
+
+#: The claimed reduction as the pages write it ("60 %").
+_CLAIMED = f"{100 * CLAIMED_REDUCTION:.0f} %"
+_MNIST1D = {k: p.default for k, p in inspect.signature(make_mnist1d).parameters.items()}
+
+
+def _mlp_text(features: int) -> str:
+    return "-".join(str(n) for n in (features, *MLP_HIDDEN, DIGITS_CLASSES))
+
+
+def _tasks_text(tasks: dict) -> str:
+    return " and ".join(
+        f"{'digits' if task == 'digits' else 'MNIST-1D'} "
+        + (f"({_MNIST1D['n_train']}/{_MNIST1D['n_test']}, same MLP widths) "
+           if task == "mnist1d" else "")
+        + f"{len(seeds)} seeds × {epochs} epochs" for task, (seeds, epochs) in tasks.items())
+
+
+def _sweep_text(sweep: tuple) -> str:
+    (lo, hi, step), seeds, epochs = sweep
+    grid = (f"10^{lo:g}..10^{hi:g} per half decade" if step == 0.5 else
+            f"{fmt_e(10.0 ** lo)}..{fmt_e(10.0 ** hi)} per decade" if step == 1 else
+            f"10^{lo:g}..10^{hi:g} in steps of {step:g}")
+    return f"LR grid {grid}, {len(seeds)} seed{'s' * (len(seeds) > 1)}, {epochs} epochs"
 
 
 register(Claim(
@@ -646,24 +659,34 @@ register(Claim(
         "(i) the std of the minibatch gradient norm ‖∇L_B(θ_t)‖ (the paper's reading; its "
         "coefficient of variation std/mean reported beside), (ii) the gradient variance "
         "tr Cov_B[∇L_B(θ)] at fixed θ along the trajectory and (iii) the variance of the "
-        "minibatch loss about its centred 21-step moving average are each >= 60 % lower for "
-        "RSO than for both SGD+momentum (0.9) and Adam, at equal epochs and at equal gradient "
+        f"minibatch loss about its centred {LOSS_WINDOW}-step moving average are each >= "
+        f"{_CLAIMED} lower for "
+        f"RSO than for both SGD+momentum ({DEFAULT_OPTIONS['sgd']['momentum']:g}) and Adam, at "
+        "equal epochs and at equal gradient "
         "evaluations (reduction 1 - mean_RSO/mean_baseline over seeds, two-sample bootstrap "
-        "95 % CI, one-sided Welch tests with Holm's adjustment); (iv) the range of learning "
-        "rates whose final test accuracy is within 1 point of the best on a log grid is at "
-        "least log10(3) decades wider for RSO than for each baseline."),
+        f"{100 * (1 - ALPHA):g} % CI, one-sided Welch tests with Holm's adjustment); (iv) the "
+        "range of learning "
+        f"rates whose final test accuracy is within {100 * LR_RANGE_TOLERANCE:g} point of the "
+        "best on a log grid is at "
+        f"least log10({CLAIMED_RANGE_FACTOR:g}) decades wider for RSO than for each "
+        "baseline."),
     protocol=(
-        "MLP 64-128-128-10 (ReLU, float64) on the scikit-learn digits (1438/359 split, "
-        "standardised), batch 64; RSO with layer groups, K = 5. Learning rates: the presets' "
-        "protocol (`tune_lr`): 5 rates 0.1x..10x the default of each optimizer (SGD 0.05, "
-        "Adam 1e-3, RSO 0.1), up to 2 more half a decade beyond an edge winner, seed 0, best "
-        "final accuracy on a 20 % validation split of the training data; tuned at each budget. "
+        f"MLP {_mlp_text(DIGITS_FEATURES)} (ReLU, float64) on the scikit-learn digits "
+        f"({DIGITS_TRAIN_ROWS}/{DIGITS_TEST_ROWS} split, "
+        f"standardised), batch {BATCH_SIZE}; RSO with layer groups, K = {DEFAULT_META_ITERS}. "
+        "Learning rates: the presets' "
+        f"protocol (`tune_lr`): {len(LR_GRID_FACTORS)} rates {min(LR_GRID_FACTORS):g}x.."
+        f"{max(LR_GRID_FACTORS):g}x the default of each optimizer (SGD {DEFAULT_LR['sgd']:g}, "
+        f"Adam {fmt_e(DEFAULT_LR['adam'])}, RSO {DEFAULT_LR['rso']:g}), up to "
+        f"{LR_EDGE_EXTENSIONS} more half a decade beyond an edge winner, seed {TUNE_SEED}, best "
+        f"final accuracy on a {100 * VAL_FRACTION:g} % validation split of the training data; "
+        "tuned at each budget. "
         "Equal gradient evaluations: the baselines train floor(mean RSO gradient evaluations / "
-        "steps per epoch) epochs (never more evaluations than RSO). Gradient variance: 16 "
-        "minibatches of 64 at 4 checkpoints evenly spaced over the second half of training. "
-        "Quick: digits, 3 seeds × 6 epochs; LR grid 1e-4..1 per decade, 1 seed, 4 epochs. "
-        "Full: digits 8 seeds × 15 epochs and "
-        "MNIST-1D (4000/1000, same MLP widths) 6 seeds × 10 epochs; LR grid "
-        "10^-4.5..10^0.5 per half decade, 2 seeds, 8 epochs (digits)."),
+        "steps per epoch) epochs (never more evaluations than RSO). Gradient variance: "
+        f"{GRAD_BATCHES} minibatches of {BATCH_SIZE} at {N_CHECKPOINTS} checkpoints evenly "
+        "spaced over the second half of training. "
+        f"Quick: {_tasks_text(TASKS_QUICK).replace('digits ', 'digits, ', 1)}; "
+        f"{_sweep_text(SWEEP_QUICK)}. "
+        f"Full: {_tasks_text(TASKS_FULL)}; {_sweep_text(SWEEP_FULL)} (digits)."),
     run=_run,
 ))

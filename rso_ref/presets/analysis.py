@@ -5,7 +5,7 @@ of :mod:`rso_ref.metrics` and the LR sensitivity range; between arms: Welch's t-
 with Holm's adjustment (:mod:`rso_ref.stats`). Ablation presets (a ``reference`` arm)
 add, for every variant against the reference, an equivalence test (Welch TOST, margin
 :data:`EQUIVALENCE_MARGIN`) and the same tests at equal gradient evaluations
-(:func:`budget_epochs`), since the variants' steps differ in cost.
+(:func:`rso_ref.metrics.budget_epochs`), since the variants' steps differ in cost.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from .. import metrics
 from ..compare import finished, gradient_evaluations_per_step
 from ..stats import EQUIVALENCE_MARGIN, detectable_effect, holm, mean_std, tost_diff, welch_diff
 
-__all__ = ["analyse", "conclusion", "budget_epochs", "equivalence_conclusion",
-           "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW", "EQUIVALENCE_MARGIN"]
+__all__ = ["analyse", "conclusion", "equivalence_conclusion",
+           "TARGET_FRACTION", "LR_TOLERANCE", "LOSS_WINDOW", "EQUIVALENCE_MARGIN", "ALPHA",
+           "POWER"]
 
 #: Target of the epochs-to-target measure, as a fraction of the best arm's final mean.
 TARGET_FRACTION = 0.9
@@ -28,6 +29,10 @@ TARGET_FRACTION = 0.9
 LR_TOLERANCE = 0.01
 #: Window of the loss-variance metric (steps, centred moving average).
 LOSS_WINDOW = 21
+#: Level of the Welch tests' conclusions (Holm-adjusted p below it: significant).
+ALPHA = 0.05
+#: Power at which a TOST record states the smallest detectable difference.
+POWER = 0.8
 
 
 def _final_accuracies(records: list) -> list[float]:
@@ -133,7 +138,8 @@ def _tost(a: list[float], b: list[float], arm: str, reference: str) -> dict:
     if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
         return {**out, "untestable": "fewer than two finished seeds or no spread"}
     se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
-    return {**out, **tost_diff(a, b, EQUIVALENCE_MARGIN), "detectable": detectable_effect(se)}
+    return {**out, **tost_diff(a, b, EQUIVALENCE_MARGIN),
+            "detectable": detectable_effect(se, power=POWER)}
 
 
 def equivalence_conclusion(e: dict, reference: str | None = None) -> str:
@@ -148,7 +154,7 @@ def equivalence_conclusion(e: dict, reference: str | None = None) -> str:
     if e["equivalent"]:
         return f"equivalent to {name} {within}"
     return (f"not shown equivalent to {name} {within} (smallest difference detectable at "
-            f"80 % power: {100 * e['detectable']:.1f} points)")
+            f"{100 * POWER:.0f} % power: {100 * e['detectable']:.1f} points)")
 
 
 def _points(value: float) -> str:
@@ -179,7 +185,7 @@ def analyse(report: dict, *, reference: str | None = None,
         left out of accuracies and curves and counted in ``"diverged"``. With a
         ``reference``, also ``"equivalence"`` (per variant, :func:`~rso_ref.stats.tost_diff`
         at :data:`EQUIVALENCE_MARGIN` with the detectable difference) and
-        ``"equal_evaluations"`` (the same at the budget of :func:`budget_epochs`:
+        ``"equal_evaluations"`` (the same at the budget of :func:`rso_ref.metrics.budget_epochs`:
         ``budget``, ``epochs``, ``evals_per_epoch``, ``test_accuracy``, ``comparisons``,
         ``equivalence``).
     """
@@ -233,7 +239,8 @@ def conclusion(c: dict, reference: str | None = None) -> str:
     name = c["reference"] if reference is None else reference
     if not math.isfinite(c["p_holm"]):
         return f"not testable ({c.get('untestable', 'no p-value')})"
-    if c["p_holm"] >= 0.05:
-        return f"no significant difference from {name} at the 5 % level"
+    level = f"{100 * ALPHA:g} %"
+    if c["p_holm"] >= ALPHA:
+        return f"no significant difference from {name} at the {level} level"
     side = "higher" if c["diff"] > 0 else "lower"
-    return f"{side} than {name} (significant at the 5 % level)"
+    return f"{side} than {name} (significant at the {level} level)"

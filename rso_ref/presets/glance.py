@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..checkpoint import write_text_atomic
 from ..readings import readme_sentence
-from .pages import arm_label
+from .pages import arm_label, count_word
+from .protocol import SEEDS
 
 __all__ = ["GLANCE_BEGIN", "GLANCE_END", "results_at_a_glance", "write_glance"]
 
@@ -48,7 +49,8 @@ def _tables_lines(theory: Path) -> list[str]:
     lines = ["- **The paper's tables at small scale** "
              "([`theory/tables/`](theory/tables/README.md), "
              "`rso-ref compare --preset NAME`): learning rates chosen on a validation split, "
-             "five seeds, test accuracy (%) mean ± std, and Welch's t-test of the arm under "
+             f"{count_word(len(SEEDS))} seeds, test accuracy (%) mean ± std, and Welch's t-test "
+             "of the arm under "
              "test against each baseline (difference in points, 95 % CI, Holm-adjusted p):", "",
              "  | preset | arms | arm under test − baseline [95 % CI], Holm p |",
              "  | --- | --- | --- |"]

@@ -20,10 +20,19 @@ from ..stats import EQUIVALENCE_MARGIN
 from .analysis import (LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, conclusion,
                        equivalence_conclusion)
 from .diagnostics import diagnostics_section, has_diagnostics, plot_diagnostics
+from .protocol import VAL_FRACTION
 from .settings import settings_section
 
 __all__ = ["write_preset", "write_index", "index_rows", "arm_grid", "compact", "render_page",
            "plot_preset", "arm_label"]
+
+
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def count_word(n: int) -> str:
+    """``n`` in words up to ten ("five rates"), digits above."""
+    return _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
 
 
 def arm_label(arm: str, config: dict) -> str:
@@ -209,8 +218,10 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
              f"{cfg['batch_size']}, {cfg['backend']}/{cfg['dtype']}, seeds "
              f"{', '.join(map(str, cfg['seeds']))} (initialisation and minibatch order; the "
              "split is fixed). "
-             + ("Learning rates from the validation grid below (20 % of the training "
-                "split, one seed, same epochs; the grid's five rates are the optimizer's "
+             + (f"Learning rates from the validation grid below ({100 * VAL_FRACTION:g} % of "
+                "the training "
+                f"split, one seed, same epochs; the grid's {count_word(len(LR_GRID_FACTORS))} "
+                "rates are the optimizer's "
                 "default times " + ", ".join(f"{f:g}" for f in LR_GRID_FACTORS)
                 + f", plus up to {report['preset'].get('lr_edge_extensions', 0)} rates "
                 "half a decade beyond an edge winner)"
@@ -410,13 +421,14 @@ def write_index(reports: Sequence[dict], out_dir: str | Path) -> Path:
         lines += ["", "## Table 2 analogue", "", "Gradient-norm coefficient of variation "
                   "(second half of training):", ""]
         lines += arm_grid(table1, "preset", lambda a: _num(a["grad_norm_cv_mean_std"]))
-        lines += ["", "Loss variance about the 21-step moving average (second half):", ""]
+        lines += ["", f"Loss variance about the {LOSS_WINDOW}-step moving average (second "
+                  "half):", ""]
         lines += arm_grid(table1, "preset", lambda a: _num(a["loss_variance_mean_std"]))
         lines += ["", f"LR sensitivity range (decades of the grid within "
                   f"{100 * LR_TOLERANCE:.0f} point of the best validation accuracy):", ""]
         lines += arm_grid(table1, "preset", _lr_range_cell)
-        lines += ["", "## §4.3 analogue: epochs to target (90 % of the best arm's final "
-                  "mean), and the gradient evaluations that took", ""]
+        lines += ["", f"## §4.3 analogue: epochs to target ({100 * TARGET_FRACTION:.0f} % of the "
+                  "best arm's final mean), and the gradient evaluations that took", ""]
         lines += arm_grid(table1, "preset", lambda a: (
             _num(a["epochs_to_target_mean_std"], ".1f") + f" ({_reached(a)}"
             + ("" if not math.isfinite(a["gradient_evaluations_to_target_mean"]) else

@@ -5,6 +5,7 @@ Steps 1 (learning rates on a validation split) and 2 (test runs) of the protocol
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -12,16 +13,31 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
 from ..compare import LR_GRID_FACTORS, CompareConfig, run_comparison, tune_learning_rates
+from ..experiment import MODELS
 from ..validation import check_flag
 from .analysis import analyse
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "LR_EDGE_EXTENSIONS", "SEEDS",
-           "TABLE1_RESNET_NORM", "RESNET_WARMUP_EPOCHS"]
+           "TABLE1_RESNET_NORM", "RESNET_WARMUP_EPOCHS", "VAL_FRACTION", "INPUT_FEATURES",
+           "N_CLASSES"]
 
 #: Most rates tried beyond the grid's edge while the best rate sits there.
 LR_EDGE_EXTENSIONS = 2
 #: Default seeds of every preset (the issue asks for at least five).
 SEEDS = (0, 1, 2, 3, 4)
+#: Validation fraction of the training split on which the rates are tuned (step 1).
+VAL_FRACTION = 0.2
+#: Flat input features and classes of the data sets the MLP presets name in their titles
+#: (the tests check them against the loaded data).
+INPUT_FEATURES = {"digits": 64, "mnist1d": 40}
+N_CLASSES = 10
+#: Widths of the ResNets (stem, then residual stages) and channels of the convnets.
+_RESNET_WIDTHS = [8, 16]
+_CONV_CHANNELS = [16, 32]
+#: The §4.5 ablation presets: K of the meta-solve, groupings, and the K of the grouping runs.
+_ABLATION_KS = (2, 4, 6, 16)
+_ABLATION_GROUPINGS = ("block", "layer", "uniform:2", "uniform:5")
+_GROUPING_K = 6
 
 
 @dataclass(frozen=True)
@@ -81,7 +97,23 @@ _TABLE1_PAPER = ("Table 1 (test accuracy, SGD+momentum / Adam / AdamW / RSO) and
 def _ablation_model() -> dict:
     """The ResNet of the ablations: digits as 1x8x8 images, stem + 2 residual blocks + head."""
     return {"model": "resnet", "data": "digits", "epochs": 10,
-            "model_options": {"widths": [8, 16]}}
+            "model_options": {"widths": list(_RESNET_WIDTHS)}}
+
+
+def _mlp_title(data: str) -> str:
+    """``MLP 64-128-128-10``: the MLP of :func:`rso_ref.experiment.make_model` on ``data``."""
+    hidden = inspect.signature(MODELS["mlp"]).parameters["hidden"].default
+    return "MLP " + "-".join(str(n) for n in (INPUT_FEATURES[data], *hidden, N_CLASSES))
+
+
+def _conv_title(kind: str) -> str:
+    """``ConvNet2D conv16-pool-conv32-pool-fc``."""
+    return f"{kind} " + "-".join(f"conv{c}-pool" for c in _CONV_CHANNELS) + "-fc"
+
+
+def _cifar_title() -> tuple[str, str]:
+    size = _CIFAR_LIKE["image_size"]
+    return f"ResNet {tuple(_RESNET_WIDTHS)}", f"CIFAR-shaped synthetic 3x{size}x{size}"
 
 
 def _table1(name: str, title: str, **config: Any) -> Preset:
@@ -118,50 +150,52 @@ def _rso_variant(**options: Any) -> dict:
 
 #: The literal Algorithm 1 on the ResNet (issue 14 keeps it, labelled as what it is).
 _LITERAL_RESNET = _table1(
-    "table1-cifar-resnet", "ResNet (8, 16) on CIFAR-shaped synthetic 3x16x16 shapes; literal "
-    "Algorithm 1: cold start, no normalisation, layer groups, no warm-up",
-    model="resnet", data="cifar_like", epochs=12, model_options={"widths": [8, 16]},
+    "table1-cifar-resnet", "{} on {} shapes; literal ".format(*_cifar_title())
+    + "Algorithm 1: cold start, no normalisation, layer groups, no warm-up",
+    model="resnet", data="cifar_like", epochs=12, model_options={"widths": list(_RESNET_WIDTHS)},
     data_options=_CIFAR_LIKE)
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    _table1("table1-digits-mlp", "MLP 64-128-128-10 on the digits",
+    _table1("table1-digits-mlp", f"{_mlp_title('digits')} on the digits",
             model="mlp", data="digits", epochs=15),
-    _table1("table1-mnist1d-mlp", "MLP 40-128-128-10 on MNIST-1D",
+    _table1("table1-mnist1d-mlp", f"{_mlp_title('mnist1d')} on MNIST-1D",
             model="mlp", data="mnist1d", epochs=20),
-    _table1("table1-digits-convnet2d", "ConvNet2D conv16-pool-conv32-pool-fc on the digits",
+    _table1("table1-digits-convnet2d", f"{_conv_title('ConvNet2D')} on the digits",
             model="convnet2d", data="digits", epochs=15,
-            model_options={"channels": [16, 32]}),
-    _table1("table1-mnist1d-convnet1d", "ConvNet1D conv16-pool-conv32-pool-fc on MNIST-1D",
+            model_options={"channels": list(_CONV_CHANNELS)}),
+    _table1("table1-mnist1d-convnet1d", f"{_conv_title('ConvNet1D')} on MNIST-1D",
             model="convnet1d", data="mnist1d", epochs=10,
-            model_options={"channels": [16, 32]}),
+            model_options={"channels": list(_CONV_CHANNELS)}),
     _LITERAL_RESNET,
     Preset(TABLE1_RESNET_NORM,
-           "ResNet (8, 16) with group normalisation on CIFAR-shaped synthetic 3x16x16 "
-           f"shapes; the paper's setting: RSO with {RESNET_WARMUP_EPOCHS} epochs of SGD "
+           "{} with group normalisation on {} ".format(*_cifar_title())
+           + f"shapes; the paper's setting: RSO with {RESNET_WARMUP_EPOCHS} epochs of SGD "
            "warm-up and block groups",
            _TABLE1_PAPER,
            CompareConfig(optimizers=_RESNET_NORM_ARMS, seeds=SEEDS, model="resnet",
                          data="cifar_like", epochs=12,
-                         model_options={"widths": [8, 16], "norm": "group", "norm_groups": 4},
+                         model_options={"widths": list(_RESNET_WIDTHS), "norm": "group",
+                                        "norm_groups": 4},
                          data_options=_CIFAR_LIKE,
                          rso_options={"groups": "block",
                                       "warmup_steps": _resnet_warmup_steps()}),
            diagnostic_epochs=RESNET_WARMUP_EPOCHS + 1,
            companion=("literal RSO", replace(_LITERAL_RESNET.config, optimizers=("rso",),
                                              lrs={"rso": LITERAL_RESNET_RSO_LR}))),
-    Preset("ablation-k", "RSO meta-iterations K = 2, 4, 6, 16 (blocks), ResNet on the digits",
+    Preset("ablation-k", f"RSO meta-iterations K = {', '.join(map(str, _ABLATION_KS))} "
+           "(blocks), ResNet on the digits",
            "§4.5 ablation of K (77.2 / 78.8 / 79.3 / 79.3 % for K = 2 / 4 / 6 / 16)",
-           CompareConfig(optimizers=("K=2", "K=4", "K=6", "K=16"), seeds=SEEDS,
+           CompareConfig(optimizers=tuple(f"K={k}" for k in _ABLATION_KS), seeds=SEEDS,
                          variants={f"K={k}": _rso_variant(meta_iters=k, groups="block")
-                                   for k in (2, 4, 6, 16)}, **_ablation_model()),
-           reference="K=6", focus=(), shared_lr="K=6"),
-    Preset("ablation-groups", "RSO grouping: layers, blocks, uniform:2, uniform:5 (K = 6), "
-           "ResNet on the digits",
+                                   for k in _ABLATION_KS}, **_ablation_model()),
+           reference=f"K={_GROUPING_K}", focus=(), shared_lr=f"K={_GROUPING_K}"),
+    Preset("ablation-groups", "RSO grouping: layers, blocks, uniform:2, uniform:5 "
+           f"(K = {_GROUPING_K}), ResNet on the digits",
            "§4.5 ablation of the grouping (layers 77.8, blocks 79.3, uniform groups of 5 "
            "78.5 %)",
-           CompareConfig(optimizers=("block", "layer", "uniform:2", "uniform:5"), seeds=SEEDS,
-                         variants={g: _rso_variant(meta_iters=6, groups=g)
-                                   for g in ("block", "layer", "uniform:2", "uniform:5")},
+           CompareConfig(optimizers=_ABLATION_GROUPINGS, seeds=SEEDS,
+                         variants={g: _rso_variant(meta_iters=_GROUPING_K, groups=g)
+                                   for g in _ABLATION_GROUPINGS},
                          **_ablation_model()),
            reference="block", focus=(), shared_lr="block"),
 )}
@@ -224,7 +258,7 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     if tune:
         arms = [preset.shared_lr] if preset.shared_lr else None
         tuning = tune_learning_rates(config, arms=arms, extend_edges=LR_EDGE_EXTENSIONS,
-                                     progress=progress, log=log)
+                                     val_fraction=VAL_FRACTION, progress=progress, log=log)
         lrs = ({a: tuning[preset.shared_lr]["best"] for a in config.optimizers}
                if preset.shared_lr else {a: t["best"] for a, t in tuning.items()})
         config = replace(config, lrs=lrs)

@@ -167,3 +167,19 @@ def test_quick_run(quick):
     assert quick.numbers["sub_verdicts"]["overhead"] == "refuted"
     assert quick.verdict == "refuted"
     assert quick.numbers["budget"]["epochs"]["K=2"] == 2
+
+
+def test_group_counts_of_the_protocol_are_the_code_groupings():
+    """The protocol's "(5 groups) ... layers (8 groups), uniform:2 (4), uniform:5 (2)" come
+    from ``n_groups``; here they are checked against the groups RSO actually forms."""
+    from rso_ref.rso import resolve_groups
+
+    model = MLP((ablations.DIGITS_FEATURES, *(ablations.WIDTH,) * (ablations.DEPTH - 1),
+                 ablations.DIGITS_CLASSES))
+    n_params = 2 * ablations.DEPTH
+    blocks = ablations.mlp_blocks(ablations.DEPTH)
+    assert ablations.n_groups("block") == len(blocks) == ablations.n_groups("K=2")
+    for name in ablations.GROUPINGS:
+        groups = resolve_groups(name, n_params, layers=model.layers())
+        assert ablations.n_groups(name) == len(groups), name
+    assert ablations.n_groups("sgd") == 1

@@ -155,3 +155,18 @@ def test_prose_numbers_match_the_data():
     ds = B._digits()
     assert ds.X_train.shape == (B.DIGITS_TRAIN_ROWS, B.DIGITS_FEATURES)
     assert ds.n_classes == B.DIGITS_CLASSES
+
+
+def test_a_hessian_vector_product_costs_the_gradients_the_pages_state():
+    """``GRADIENTS_PER_PRODUCT`` (the protocol's "~2 gradients each" and the page's extra
+    gradient evaluations) is what ``fd_hvp`` spends per product."""
+    from rso_ref import hessian
+
+    calls = []
+
+    def oracle(params):
+        calls.append(1)
+        return 0.5 * float(params[0] @ params[0]), [params[0].copy()]
+
+    hessian.fd_hvp(oracle, [np.ones(3)], [np.arange(3.0)])
+    assert len(calls) == B.GRADIENTS_PER_PRODUCT

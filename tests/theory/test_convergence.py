@@ -341,3 +341,23 @@ def test_descent_rule_ignores_k0_and_refutes_on_an_exact_loss():
     exact = {"convex": {str(conv.EXACT_K): bad}, "mlp": {}}
     assert conv.descent_verdict(exact, True) == "refuted"
     assert conv.descent_verdict(only_k0, False) == "refuted"  # the safeguard lost
+
+
+def test_scipy_tolerance_arm_passes_the_minimize_defaults():
+    """The SciPy-tolerance arm passes SCIPY_GTOL/FTOL/MAXITER explicitly (the protocol
+    states them); they are ``rso_ref.lbfgs.minimize``'s defaults: same iterates either way."""
+    import inspect
+
+    from rso_ref.lbfgs import minimize
+
+    assert inspect.signature(minimize).parameters["maxiter"].default == conv.SCIPY_MAXITER
+    A = np.diag([1.0, 1e-3, 1e-6])
+
+    def f(x):
+        return 0.5 * float(x @ A @ x), A @ x
+
+    x0 = np.array([1.0, 1.0, 1.0])
+    default = minimize(f, x0)
+    explicit = minimize(f, x0, gtol=conv.SCIPY_GTOL, ftol=conv.SCIPY_FTOL,
+                        maxiter=conv.SCIPY_MAXITER)
+    assert default.nit == explicit.nit and np.array_equal(default.x, explicit.x)

@@ -29,3 +29,16 @@ def test_quick_run(quick):
     adam = [e if e is not None else digits["max_epochs"] + 1
             for e in digits["runs"]["adam"]["epochs"]]
     assert np.mean(digits["runs"]["rso"]["epochs"]) <= np.mean(adam)
+
+
+def test_prose_numbers_match_the_data_and_the_cost_claim():
+    """The protocol's MLP sizes are rendered from constants: they match the models built."""
+    from rso_ref.claims.common import DIGITS_CLASSES, DIGITS_FEATURES
+    from rso_ref.claims.stability import MLP_HIDDEN, load_task
+
+    for task, (features, classes) in {"digits": (DIGITS_FEATURES, DIGITS_CLASSES),
+                                      "mnist1d": (scale.MNIST1D_FEATURES,
+                                                  scale.MNIST1D_CLASSES)}.items():
+        ds, model = load_task(task)
+        assert tuple(model.sizes) == (features, *MLP_HIDDEN, classes), task
+        assert ds.n_classes == classes

@@ -221,3 +221,19 @@ def test_committed_verdict_rests_on():
     # The LR range part holds: RSO's range is >= log10(3) decades wider than both.
     assert verdicts["digits"]["sub"]["lr_range"] == "holds"
     assert min(verdicts["digits"]["extra_decades"].values()) >= math.log10(3.0)
+
+
+def test_prose_numbers_match_the_data_and_the_code(digits):
+    """The protocol's MLP, split, sweep and tolerance numbers are rendered from constants."""
+    from rso_ref.claims.common import (DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_TEST_ROWS,
+                                       DIGITS_TRAIN_ROWS)
+
+    ds, model = digits
+    assert tuple(model.sizes) == (DIGITS_FEATURES, *stability.MLP_HIDDEN, DIGITS_CLASSES)
+    assert (ds.X_train.shape[0], ds.X_test.shape[0]) == (DIGITS_TRAIN_ROWS, DIGITS_TEST_ROWS)
+    assert stability.sweep_rates(stability.SWEEP_QUICK[0]) == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert stability.sweep_rates(stability.SWEEP_FULL[0]) == \
+        list(10.0 ** np.arange(-4.5, 0.51, 0.5))
+    assert stability.CLAIMED_EXTRA_DECADES == math.log10(stability.CLAIMED_RANGE_FACTOR)
+    protocol = get("table2-stability").protocol
+    assert f"({DIGITS_TRAIN_ROWS}/{DIGITS_TEST_ROWS} split" in protocol
