@@ -13,7 +13,8 @@
 # %% [markdown]
 # # 03 · Layer-weight dynamics and the "exhaustion" theorem
 #
-# Every RSO step produces a weight vector $w(t) \in \mathbb{R}^L$, one entry per layer.
+# Every RSO step produces a weight vector $w(t) \in \mathbb{R}^{n_g}$, one entry per group
+# (here one group per layer, so $n_g$ is the number of layers; notation as in notebook 01).
 # The paper makes two statements about how it evolves:
 #
 # * **Figure 1 (§4.4).** Early in training the first layer dominates
@@ -53,7 +54,7 @@ print("fraction of negative weights per layer:", np.round((w < 0).mean(axis=0), 
 # balance by the normalised entropy
 #
 # $$
-# H(s) = -\frac{1}{\log L} \sum_i s_i \log s_i \in [0, 1],
+# H(s) = -\frac{1}{\log n_g} \sum_i s_i \log s_i \in [0, 1],
 # $$
 #
 # which is 1 for perfectly balanced weights and 0 when one layer takes everything
@@ -122,6 +123,13 @@ for i, name in enumerate(names):
 # counted as correlation). One caveat before measuring: even for a sequence with **no
 # temporal order at all** (shuffled in time), $\hat\rho_1$ is biased downwards, to
 # $\rho_0 = -1/n$ for phases of $n$ steps. "Negative" must mean "below $\rho_0$".
+#
+# The 95% intervals are **moving-block bootstrap** intervals: the per-step series (all
+# seeds, concatenated) is cut into overlapping blocks of $\lceil n^{1/3}\rceil$
+# consecutive steps, blocks are drawn with replacement and glued into a new series of
+# the same length, and the statistic is recomputed 1000 times; the middle 95% of those
+# values is the interval. Resampling blocks rather than single steps keeps the
+# dependence between neighbouring steps, which a lag-1 statistic is all about.
 
 # %%
 rho = [ex.centred_lag1_ci([wk[:, i] for wk in ws], phase_len, n_boot=1000)
@@ -140,7 +148,7 @@ ax_r.axhline(null, color="C3", ls="--", label=r"no-order null $\rho_0 = -1/n$")
 ax_r.axhline(0.0, color="grey", lw=0.8)
 ax_r.set_xticks(np.arange(len(names)), names)
 ax_r.set_ylabel(r"phase-centred lag-1 autocorrelation $\hat\rho_1$")
-ax_r.set_title("Centred reading of Theorem 2 (95% block-bootstrap CI)")
+ax_r.set_title("Centred reading of Theorem 2 (95% bootstrap CI)")
 ax_r.legend()
 phase = ex.phase_ids(w.shape[0], phase_len)
 c = w[:, 0] - (np.bincount(phase, weights=w[:, 0]) / np.bincount(phase))[phase]
@@ -154,14 +162,26 @@ ax_sc.set_title(f"{names[0]}, seed 0: consecutive fluctuations")
 plt.show()
 
 # %% [markdown]
-# The intervals straddle the null: on this run there is no evidence that a layer's
-# weight, once above its level, is pushed below it at the next step.
+# **Reading the output.** Every interval (left panel, and the printed lines) contains
+# the null $\rho_0 = -0.022$: point estimates range from $-0.104$ (L5) to $+0.071$ (L1),
+# with intervals about 0.3–0.45 wide, so on this run there is no evidence that a layer's
+# weight, once above its phase level, is pushed below it at the next step (nor that it
+# stays above). The right panel shows the same for the first layer: consecutive
+# fluctuations $(w_1(t) - \bar w_1,\ w_1(t+1) - \bar w_1)$. Most points form a tight
+# cluster slightly below zero on both axes, with no visible tilt; a few isolated spikes
+# (single steps where $w_1$ jumped by 20–85) appear once far right (the spike, followed
+# by an ordinary value) and once far up (an ordinary value, followed by the spike).
+# Exhaustion would tilt the cluster from upper left to lower right (a negative slope).
+# The rare spikes dominate the sums in $\hat\rho_1$, which is why the intervals are wide.
+# The whole-run values printed last (one seed, no phase centring, so the slow trend of
+# training counts as correlation) are larger for the last layers (0.26, 0.35): that is the
+# drift the phase centring removes, not evidence for or against the theorem.
 #
 # ## "A heavily used layer gets less weight next step"
 #
 # The most literal test of the prose: at each step find the layer with the largest
 # weight and check whether it is still the largest at the next step. Against what?
-# The chance level 1/L is too weak (a layer that is heavy throughout stays on top
+# The chance level $1/n_g$ is too weak (a layer that is heavy throughout stays on top
 # often), so we compare with surrogates that permute time independently in each
 # layer's column of the shares: each layer keeps its distribution of shares, the
 # temporal order is gone. Below the surrogates is reversion (exhaustion), above is
@@ -172,11 +192,52 @@ plt.show()
 top = ex.direction_test(ws, phase_len, n_surrogates=100, n_boot=1000)
 print(f"top layer is top again at the next step: {top['stay']:.3f} "
       f"(95% CI [{top['stay_lo']:.3f}, {top['stay_hi']:.3f}], {top['n_pairs']} step pairs; "
-      f"chance 1/L = {top['chance']:.3f})")
+      f"chance 1/n_g = {top['chance']:.3f})")
 print(f"per-layer time-shuffled surrogates:      {top['null']:.3f} "
       f"(95% range [{top['null_lo']:.3f}, {top['null_hi']:.3f}])")
 
 # %% [markdown]
+# **Reading the output.** The top layer is top again at the next step in 59.7% of the
+# 360 step pairs, far above chance ($1/n_g = 0.2$) because the first layer holds the
+# largest share most of the time. The surrogates, which keep each layer's distribution
+# of shares but destroy the order in time, give 0.576 (95% range 0.535–0.610). The
+# observed 0.597 lies inside that range: no reversion (which would put it below), and no
+# clear persistence either (above). What is seen is explained by which layer is usually
+# heavy, not by a step-to-step mechanism.
+#
+# ## The growth of $\sum_i |w_i|$
+#
+# The shares hide the scale of $w$. Since $w_i = 1$ is the plain SGD step for group $i$,
+# $\sum_i |w_i| / n_g$ is the average step multiplier RSO applies to $\eta$. How does it
+# evolve over training?
+
+# %%
+total = [np.abs(wk).sum(axis=1) for wk in ws]
+for k, tot in enumerate(total):
+    per_epoch = tot[: len(tot) // spe * spe].reshape(-1, spe).mean(axis=1)
+    print(f"seed {k}: mean sum|w| per epoch", np.round(per_epoch, 1))
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for k, tot in enumerate(total):
+    ax.plot(steps, tot, color=f"C{k}", alpha=0.7, label=f"seed {k}")
+ax.axhline(len(names), color="grey", ls="--", lw=0.8, label=r"$n_g$ (all $w_i = 1$, SGD)")
+ax.set_yscale("log")
+ax.set_xlabel("RSO step")
+ax.set_ylabel(r"$\sum_i |w_i|$")
+ax.set_title("Total layer weight over training")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# $\sum_i |w_i|$ stays far above $n_g = 5$ (the dashed SGD level) at every step: the epoch
+# means printed above lie between 11 and 78, so RSO multiplies $\eta = 0.1$ by about 2 to
+# 16 on average per layer, and step to step the total varies over an order of magnitude.
+# In the second half of training it grows: seed 0 from 11–14 in epochs 2–4 to 43.5 in
+# epoch 8, seed 1 from 14–17 to 77.7. A plausible reading (not tested here): as the loss
+# falls, the gradients shrink, and the meta-solve scales $w$ up to keep the step
+# $\eta \sum_i w_i g_i$ useful, so $\eta$ acts as a scale for the search rather than as
+# the step size. This is also why the paper's shares (which divide by $\sum_j |w_j|$)
+# say nothing about how large the steps are.
+#
 # **What the exhaustion theorem does and does not say.**
 #
 # * As written, $\mathbb{E}[w_i(t) w_i(t+1)] < 0$ requires the weights to flip sign
@@ -195,3 +256,41 @@ print(f"per-layer time-shuffled surrogates:      {top['null']:.3f} "
 #
 # `rso-ref theory` runs the full protocol (more settings, seeds and epochs) and writes
 # the verdicts to `theory/`.
+#
+# ## Exercises
+#
+# 1. **The $-1/n$ bias.** Shuffle a series in time (no order at all) and compute its
+#    phase-centred lag-1 autocorrelation many times. What is the mean, for phases of
+#    $n = 46$ steps?
+# 2. **Entropy.** What is $H(s)$ for $w = (1, 1, 1, 1, 1)$, and for $w = (10, 0, 0, 0, 0)$?
+#    What does the printed epoch 8 entropy (0.96) say, then?
+# 3. **Scale.** Multiply every $w(t)$ by 10. Which of the statistics of this notebook
+#    change: shares, entropy, $\hat\rho_1$, the mean product $w_i(t) w_i(t+1)$?
+#
+# The answers are computed in the next cell; run it after trying.
+
+# %%
+# Answers.
+# 1. Pure noise, phase-centred, phases of 46 steps (the -1/n null).
+noise_rng = np.random.default_rng(0)
+rhos = [np.mean([metrics.lag1_autocorrelation(chunk)
+                 for chunk in np.split(noise_rng.permutation(w[:, 0]), len(w) // phase_len)])
+        for _ in range(500)]
+print(f"1. mean rho of time-shuffled phases: {np.mean(rhos):+.4f}   (-1/n = {-1 / phase_len:+.4f})")
+# 2. Entropy of balanced and of one-layer weights.
+print("2. H(ones) =", round(metrics.weight_entropy(np.ones(5)), 3),
+      "  H(10, 0, 0, 0, 0) =", round(metrics.weight_entropy(np.array([10.0, 0, 0, 0, 0])), 3))
+# 3. Which statistics are scale-invariant?
+w10 = 10 * w
+print("3. shares equal:", np.allclose(np.abs(w10) / np.abs(w10).sum(1, keepdims=True), share),
+      " rho equal:", np.isclose(metrics.lag1_autocorrelation(w10[:, 0]),
+                                metrics.lag1_autocorrelation(w[:, 0])),
+      f" mean product x{metrics.lag1_product_mean(w10[:, 0]) / metrics.lag1_product_mean(w[:, 0]):.0f}")
+
+# %% [markdown]
+# *What the answers show.* (1) Even a sequence with no temporal order gives a mean
+# $\hat\rho_1$ near $-1/n$ (printed side by side), which is why the null line of the
+# figure is not at 0. (2) $H = 1$ for equal weights and $0$ when one layer takes
+# everything; 0.96 at epoch 8 means nearly balanced shares. (3) Shares, entropy and
+# $\hat\rho_1$ do not depend on the scale of $w$; the raw product $w_i(t)w_i(t+1)$ grows
+# 100-fold, so its size (and the growth of $\sum|w|$ above) says nothing about its sign.
