@@ -183,9 +183,11 @@ plt.show()
 
 # %% [markdown]
 # The grey ellipses are level sets of $\mathcal{L}$. The gradient step (orange) leaves
-# $\theta_0$ at right angles to the level set through it and stops well short of the
-# minimum $\star$; the RSO step (red) rescales the two coordinates of the gradient
-# separately and lands on $\theta^\star$.
+# $\theta_0$ at right angles to the level set through it, a direction far from the one
+# that points at the minimum $\star$: it overshoots $\theta^\star$ in the first
+# coordinate and falls short in the second, and ends on a higher level set than the
+# minimum's. The RSO step (red) rescales the two coordinates of the gradient separately
+# and lands on $\theta^\star$.
 #
 # ### Many steps: GD's zig-zag, RSO and Newton
 #

@@ -108,7 +108,7 @@ plt.show()
 # With $K = 5$ the meta-solve made 6 to 8 calls per step (mean 6.16: almost always the
 # minimum $K + 1 = 6$), so a step costs 7 to 9 forward-and-backward passes with the
 # gradient call instead of 1 (the table's 7.16 grad evals per step), and the wall time
-# grows accordingly (0.71 s against 0.09 s for SGD). Whether the better per-step progress pays for that
+# grows accordingly (the table's time column). Whether the better per-step progress pays for that
 # is exactly the kind of question the loss curves above can only answer per step; to
 # compare at equal cost, plot against cumulative `oracle_calls` (as notebook 01 does) or
 # reduce the cost with `meta_every` or a smaller `meta_batch`.
@@ -122,7 +122,7 @@ plt.show()
 # translation invariance. A small convnet suits it: `ConvNet1D` is conv(32, k=5) →
 # ReLU → max-pool → conv(64, k=5) → ReLU → max-pool → dense, so RSO has $n_g = 3$
 # groups (two conv layers and the output layer). 4000 training examples, two epochs
-# (to keep the notebook under a minute).
+# (to keep the notebook short).
 
 # %%
 mnist1d = run_comparison(CompareConfig(model="convnet1d", data="mnist1d",

@@ -49,7 +49,8 @@ print("fraction of negative weights per layer:", np.round((w < 0).mean(axis=0), 
 # %% [markdown]
 # ## Figure 1: the shares of the layers over training
 #
-# The paper reports $w$ as shares $s_i = |w_i| / \sum_j |w_j|$. We plot them per step
+# The paper's weight vectors sum to about 1, so we read them as shares
+# $s_i = |w_i| / \sum_j |w_j|$. We plot them per step
 # (stacked), print their mean per epoch in the paper's format, and summarise the
 # balance by the normalised entropy
 #
@@ -228,11 +229,12 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# $\sum_i |w_i|$ stays far above $n_g = 5$ (the dashed SGD level) at every step: the epoch
+# $\sum_i |w_i|$ stays above $n_g = 5$ (the dashed SGD level) at almost every step (seed 0
+# dips below it a few times, to about 2): the epoch
 # means printed above lie between 11 and 78, so RSO multiplies $\eta = 0.1$ by about 2 to
 # 16 on average per layer, and step to step the total varies over an order of magnitude.
 # In the second half of training it grows: seed 0 from 11–14 in epochs 2–4 to 43.5 in
-# epoch 8, seed 1 from 14–17 to 77.7. A plausible reading (not tested here): as the loss
+# epoch 8, seed 1 from 14–21 to 77.7. A plausible reading (not tested here): as the loss
 # falls, the gradients shrink, and the meta-solve scales $w$ up to keep the step
 # $\eta \sum_i w_i g_i$ useful, so $\eta$ acts as a scale for the search rather than as
 # the step size. This is also why the paper's shares (which divide by $\sum_j |w_j|$)

@@ -197,7 +197,7 @@ for name in problems:
 
 # %% [markdown]
 # Against the number of passes (the figure, and the table, which stops at 250 calls
-# because the 80 RSO steps with $K = 1$ cost about 270 calls) **gradient descent is
+# because the 80 RSO steps with $K = 1$ cost about 260–290 calls) **gradient descent is
 # ahead on both problems**: after 100 calls its gap is 2.3e-3 on least squares and
 # 7.8e-8 on logistic regression, below every RSO variant. The $K = 1$ variants follow
 # at a factor of 2.5–100, and the exact meta-solve, at about 30 calls per step, is far

@@ -219,7 +219,10 @@ assert ref_trace[-1] - f_min < port_trace[-1] - f_min
 # far above the rounding level of $f$. The reference ends at the lowest value found
 # and stops with the message printed: its line search found no strong-Wolfe step,
 # because no trial point lowers $f$ by more than rounding. Every call either makes is
-# counted.
+# counted, and the figure's title gives the totals: the reference reaches its lowest
+# $f$ after a number of evaluations close to the port's, then spends most of its
+# remaining evaluations on the failed line searches (up to `maxls` trials each, one
+# more after the memory reset) that prove no further decrease exists before it stops.
 
 # %% [markdown]
 # Layers 1 and 2 agree to rounding, but the steps do **not** agree for small $K$,

@@ -192,11 +192,13 @@ print(f"torch: closure {one_call * 1e3:.2f} ms; RSO step {per_step * 1e3:.1f} ms
 # %% [markdown]
 # The "host cost" is the difference of two medians of noisy timings, so it is only
 # meaningful when it is clearly positive (on a busy machine it can even come out
-# negative). On this small CNN it is a fraction of one closure call: the extra work RSO
-# does per call
-# — forming $\theta - \eta\sum_i w_i g_i$, $n_g$ inner products, a few scalar L-BFGS
-# operations — is small next to a forward and backward pass. The real cost of RSO is
-# the *number* of calls per step, not the overhead per call.
+# negative). Compare it with the closure's own time printed above it: on this tiny
+# CNN, whose convolutions take a couple of milliseconds, the host work per call —
+# forming $\theta - \eta\sum_i w_i g_i$, $n_g$ inner products, a few scalar L-BFGS
+# operations in Python — can be of the order of a whole closure call. It is a fixed
+# cost per call, so it becomes negligible only for models whose forward and backward
+# pass take much longer; the cost that grows with any model is the *number* of calls
+# per step.
 #
 # ## A JAX MLP with a jitted oracle
 #
@@ -277,7 +279,7 @@ if jax is not None:
           f"{(per_step / calls - one_call) * 1e3:.3f} ms per call")
 
 # %% [markdown]
-# Here the picture is the opposite of torch's: the jitted oracle is so fast that the
+# Here the picture is even more extreme than torch's: the jitted oracle is so fast that the
 # host work per call (printed) is several times the oracle's own time. RSO's meta-solve
 # runs in Python, one oracle call at a time, so for small compiled models the host
 # dominates; the overhead matters only when it is comparable to a forward and backward

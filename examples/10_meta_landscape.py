@@ -16,7 +16,7 @@
 # Notebook 01 drew the meta-objective on quadratics, where it is a convex bowl. Here
 # we draw it for a neural network. Notation (as in notebook 01): $\mathcal{L}$ is the
 # training loss, $\theta$ the parameters, split into $n_g$ groups $\theta_1, \dots,
-# \theta_m$ with gradients $g_i = \nabla_{\theta_i}\mathcal{L}(\theta)$, $\eta$ the
+# \theta_{n_g}$ with gradients $g_i = \nabla_{\theta_i}\mathcal{L}(\theta)$, $\eta$ the
 # learning rate, and
 #
 # $$
@@ -53,7 +53,7 @@ from rso_ref.rso import meta_objective
 ds, _, _ = standardize(load_digits(seed=0))
 X, y = ds.X_train[:256], ds.y_train[:256]           # one fixed batch
 model = MLP((64, 32, 10))                           # ReLU, as in notebook 02
-groups = model.layers()                             # [[W1, b1], [W2, b2]] -> m = 2
+groups = model.layers()                             # [[W1, b1], [W2, b2]] -> n_g = 2
 LR = 0.1                                            # eta, the library's default for RSO
 
 
@@ -108,7 +108,8 @@ print(f"after K = {K}: f(w_K) - f(w*) = {f_path[K] - star.loss_after:.4f}, "
 # its total decrease: the valley floor is flat, so a large error in $w$ costs little
 # in $f$. The plain gradient step $w = (1, 1)$ achieves only a small part of the
 # decrease available in this two-dimensional subspace: with $\eta = 0.1$ the best step
-# along each layer's gradient is tens of times longer than $\eta g_i$.
+# along each layer's gradient is longer than $\eta g_i$ by the factors $w^\star_i$
+# printed above: tens of times for the hidden layer, a few times for the output layer.
 #
 # (The meta-solve to convergence ends with the status printed above: its line search
 # — which accepts a trial step only if it satisfies the *strong Wolfe conditions*,
