@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 
 from rso_ref import backend
@@ -158,7 +158,7 @@ def test_convex_problems_refuse_unknown_kinds():
 
 
 @settings(max_examples=25, deadline=None)
-@given(S.problems())
+@given(S.reference_problems())
 def test_problems_come_from_the_reference_set_fresh(problem):
     assert problem.name in {p.name for p in all_problems()}
     again = next(p for p in all_problems() if p.name == problem.name)
@@ -167,14 +167,14 @@ def test_problems_come_from_the_reference_set_fresh(problem):
 
 
 @settings(max_examples=10, deadline=None)
-@given(S.problems(names=["wood", "beale"]))
+@given(S.reference_problems(names=["wood", "beale"]))
 def test_problems_draw_only_the_named_ones(problem):
     assert problem.name in ("wood", "beale")
 
 
 def test_problems_refuse_unknown_names():
     with pytest.raises(ValueError, match="^names must be one of"):
-        S.problems(names="rosenbrock")
+        S.reference_problems(names="rosenbrock")
 
 
 # --- parameter lists, partitions, groupings ---------------------------------------------
@@ -356,6 +356,8 @@ def test_every_w0_is_drawn():
 @settings(max_examples=40, deadline=None)
 @given(case=S.optimizer_cases(), params=S.param_lists())
 def test_optimizer_cases_construct_and_take_a_step(case, params):
+    # entries are drawn by hypothesis: all-zero parameters (a zero gradient here) occur
+    assume(any(np.any(np.abs(p) > 1e-6) for p in params))
     name, hyper = case
     opt = OPTIMIZERS[name](**hyper)
     state = opt.init(params)
@@ -415,7 +417,8 @@ import sys
 sys.modules["hypothesis"] = None  # any import of hypothesis now raises ImportError
 import rso_ref.testing
 from rso_ref.testing import strategies as S
-calls = {"spd_quadratics": (), "convex_problems": (), "problems": (), "param_lists": (),
+calls = {"spd_quadratics": (), "convex_problems": (), "reference_problems": (),
+         "arrays": ((2,),), "param_lists": (), "gradient_sequences": ([],),
          "partitions": (3,), "groupings": (3,), "invalid_groupings": (3,),
          "group_weights": (3,), "mlp_cases": (), "rso_options": (), "optimizer_cases": ()}
 assert sorted(calls) == sorted(n for n in S.__all__ if n.islower() and n != "spd_quadratic")
@@ -433,7 +436,97 @@ print(S.spd_quadratic(3, 10.0).dim)
 def test_without_hypothesis_the_module_imports_and_strategies_say_how_to_install():
     out = subprocess.run([sys.executable, "-c", _WITHOUT_HYPOTHESIS], capture_output=True,
                          text=True, timeout=120, check=True).stdout.splitlines()
-    assert len(out) == 12
+    assert len(out) == 14
     for line in out[:-1]:
         assert line.endswith("needs hypothesis: pip install 'rso_ref[testing]'"), line
     assert out[-1] == "3"  # the builder needs no hypothesis
+
+
+# --- values come from hypothesis --------------------------------------------------------
+
+def _decay_on_params(p, g):
+    return g + 0.1 * p
+
+
+def _decay_on_grads(p, g):  # the L2 bug that equal params and grads hide
+    return g + 0.1 * g
+
+
+def test_independent_arrays_shrink_independently_not_to_the_same_array():
+    # The bug shows only where params != grads: hypothesis must find it and shrink to a
+    # minimal pair that still differs (a seeded generator shrank both to seed 0's array).
+    pair = st.tuples(S.param_lists([(3,)]), S.gradient_sequences([np.zeros(3)], steps=1))
+    params, grads = find(pair, lambda c: not np.array_equal(
+        _decay_on_params(c[0][0], c[1][0][0]), _decay_on_grads(c[0][0], c[1][0][0])),
+        settings=settings(database=None, max_examples=500))
+    p, g = params[0], grads[0][0]
+    assert not np.array_equal(p, g)
+    # shrunk as hypothesis.extra.numpy shrinks: towards 0, then simple values such as 1
+    assert set(np.abs(np.concatenate([p, g]))) <= {0.0, 1.0}, (p, g)
+    assert np.count_nonzero(p) == 0 or np.count_nonzero(g) == 0, (p, g)
+
+
+def test_a_minimal_array_shrinks_towards_zero_and_then_one():
+    assert np.array_equal(find(S.arrays((2, 2)), lambda a: True), np.zeros((2, 2)))
+    one = find(S.arrays((3,)), lambda a: np.count_nonzero(a) == 1,
+               settings=settings(database=None))
+    assert sorted(np.abs(one)) == [0.0, 0.0, 1.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_elements_and_scale_choose_the_entries(data):
+    a = data.draw(S.arrays((4,), elements=st.floats(2.0, 3.0), scale=10.0))
+    assert np.all((20.0 <= a) & (a <= 30.0))
+    params = data.draw(S.param_lists([(2,), ()], scale=1e-3))
+    assert all(np.all(np.abs(p) <= 1e-3) for p in params)
+    seq = data.draw(S.gradient_sequences(params, steps=(2, 3), elements=st.just(0.5)))
+    assert 2 <= len(seq) <= 3 and all(np.all(g == 0.5) for step in seq for g in step)
+    assert [[g.shape for g in step] for step in seq] == [[(2,), ()]] * len(seq)
+
+
+@XP_SETTINGS
+@given(data=st.data())
+def test_gradient_sequences_follow_the_namespace_device_and_dtype_of_like(xp, on_device, data):
+    like = data.draw(S.param_lists([(3,), (2, 2)], xp=xp, dtype="float32"))
+    seq = data.draw(S.gradient_sequences(like, steps=2))
+    on_device(*[g for step in seq for g in step])
+    assert all(g.dtype == xp.float32 for step in seq for g in step)
+    single = data.draw(S.gradient_sequences(like[0], steps=3))
+    assert len(single) == 3 and all(tuple(g.shape) == (3,) for g in single)
+
+
+def test_bad_elements_scale_and_like_are_named():
+    with pytest.raises(TypeError, match="^elements"):
+        S.arrays((2,), elements=[1.0])
+    with pytest.raises(ValueError, match="^scale"):
+        S.param_lists(scale=0.0)
+    with pytest.raises(ValueError, match="^like"):
+        S.gradient_sequences([])
+    with pytest.raises(ValueError, match="^steps"):
+        S.gradient_sequences([np.zeros(2)], steps=0)
+
+
+def test_strategy_reprs_are_the_public_calls():
+    assert repr(S.param_lists([(2, 3)])) == "param_lists(shapes=[(2, 3)])"
+    assert repr(S.optimizer_cases("adam")) == "optimizer_cases(name='adam')"
+    assert repr(S.spd_quadratics(n=3)) == "spd_quadratics(cond=(1.0, 10000.0), n=3)"
+    for name in S.__all__:
+        if name.islower() and name != "spd_quadratic":
+            args = (3,) if name in ("partitions", "groupings", "invalid_groupings",
+                                    "group_weights") else ((2,),) if name == "arrays" else \
+                ([np.zeros(2)],) if name == "gradient_sequences" else ()
+            assert repr(getattr(S, name)(*args)).startswith(f"{name}("), name
+
+
+def test_reference_and_convex_problems_share_one_protocol():
+    from rso_ref.lbfgs import minimize
+
+    problems = [drawn(S.reference_problems(names="beale"), lambda p: True),
+                drawn(S.convex_problems(kinds="quadratic"), lambda p: p.dim > 1)]
+    for p in problems:
+        assert p.x0.shape == (p.dim,)
+        value, grad = p.value_and_grad(p.x0)
+        assert isinstance(value, float) and grad.shape == (p.dim,)
+        res = minimize(p.value_and_grad, p.x0, gtol=1e-10)
+        assert_close(res.fun, p.f_star, rtol=1e-8, atol=1e-12)

@@ -146,6 +146,15 @@ class ConvexProblem(abc.ABC):
         """Number of unknowns :math:`d`."""
         return int(self.A.shape[1])
 
+    @property
+    def x0(self) -> Any:
+        """A start point: zeros of shape ``(d,)`` like ``x_star``.
+
+        The protocol of :class:`rso_ref.testing.problems.Problem`, so that one test
+        minimises either.
+        """
+        return 0.0 * self.x_star
+
     def _check_x(self, x: Any) -> ModuleType:
         xp = backend.array_namespace(self.A, x)
         if tuple(x.shape) != (self.dim,):

@@ -23,23 +23,76 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import backend
 from ..data.convex import spd_matrix
 
 
 @dataclass(frozen=True)
 class Problem:
-    """A named test problem: start point, objective, gradient and known minimum."""
+    """A named test problem: start point, objective, gradient and known minimum.
+
+    It follows the protocol of :class:`rso_ref.data.convex.ConvexProblem` (what
+    :func:`rso_ref.testing.strategies.convex_problems` draws): ``name``, ``x0``,
+    ``dim``, ``value_and_grad(x) -> (float, array)``, ``x_star`` and ``f_star``, so that
+    one test minimises either, ``minimize(p.value_and_grad, p.x0)``.
+
+    Attributes
+    ----------
+    name : str
+    x0 : numpy.ndarray, shape (n,)
+        Host float64 start point.
+    value : callable
+        ``value(x, xp) -> 0-d array`` (array-API calls only).
+    grad : callable
+        ``grad(x, xp) -> array`` like ``x``.
+    x_star : numpy.ndarray or None
+        The minimiser reached from ``x0`` when it is unique and known.
+    f_star : float
+        The (global) minimum value from the literature.
+    """
 
     name: str
-    x0: np.ndarray          # host float64 start point
-    value: Callable         # value(x, xp) -> 0-d array
-    grad: Callable          # grad(x, xp) -> array like x
-    x_star: np.ndarray | None  # the minimiser reached from x0 when it is unique and known
-    f_star: float           # the (global) minimum value from the literature
+    x0: np.ndarray
+    value: Callable
+    grad: Callable
+    x_star: np.ndarray | None
+    f_star: float
+
+    @property
+    def dim(self) -> int:
+        """Number of unknowns."""
+        return int(self.x0.shape[0])
 
     def fun(self, xp) -> Callable[[Any], tuple[Any, Any]]:
-        """The oracle ``x -> (f, g)`` on namespace ``xp``."""
+        """The oracle ``x -> (f, g)`` on namespace ``xp`` (``f`` a 0-d array).
+
+        Parameters
+        ----------
+        xp : module
+            The array namespace to compute with (e.g. the autograd namespace).
+
+        Returns
+        -------
+        callable
+            ``x -> (value(x, xp), grad(x, xp))``.
+        """
         return lambda x: (self.value(x, xp), self.grad(x, xp))
+
+    def value_and_grad(self, x: Any) -> tuple[float, Any]:
+        """The objective and its gradient at ``x``, on the namespace of ``x``.
+
+        Parameters
+        ----------
+        x : array, shape (n,)
+
+        Returns
+        -------
+        value : float
+        grad : array, shape (n,)
+            In the namespace, device and dtype of ``x``.
+        """
+        xp = backend.array_namespace(x)
+        return float(self.value(x, xp)), self.grad(x, xp)
 
 
 def _const(xp, x, host):

@@ -9,8 +9,10 @@ here instead of rebuilding them. Each public function below returns a `hypothesi
                            condition number, with :math:`x^\star` and :math:`f^\star`
 :func:`convex_problems`    those quadratics, least squares and logistic regression
                            (:mod:`rso_ref.data.convex`), each with its optimum
-:func:`problems`           the reference problem set (:mod:`rso_ref.testing.problems`)
+:func:`reference_problems` the reference problem set (:mod:`rso_ref.testing.problems`)
+:func:`arrays`             one array of a shape, entries drawn by hypothesis
 :func:`param_lists`        lists of parameter arrays
+:func:`gradient_sequences` sequences of gradients shaped like a parameter list
 :func:`partitions`         partitions of ``range(n)`` into index lists
 :func:`groupings`          every form of ``groups=`` that :func:`rso_ref.rso.rso_step`
                            accepts
@@ -25,14 +27,23 @@ here instead of rebuilding them. Each public function below returns a `hypothesi
 :func:`spd_quadratic` is the builder behind :func:`spd_quadratics`, callable without
 hypothesis.
 
-Conventions: every array is drawn on the host from ``numpy.random.default_rng`` of a
-drawn seed and then moved with ``xp.asarray`` (:func:`rso_ref.backend.asarray`), so a
-case shrinks towards small sizes and seed 0, every backend sees the same numbers, and a
-namespace whose creation functions default to a device (a test-side device wrapper)
-gets its arrays there. ``xp=None`` means NumPy; ``device`` is a device of ``xp``
-(default: where ``xp.asarray`` puts arrays); ``dtype`` is ``"float64"`` (default) or
-``"float32"``. Weights, options and hyperparameters are host values (Python numbers,
-strings, lists).
+Conventions: the entries of arrays (parameters, gradients, inputs, targets, directions,
+linear terms) are drawn by hypothesis itself, one float at a time, as
+``hypothesis.extra.numpy.arrays`` draws them: a failing case shrinks each entry towards
+0 and then towards simple values such as 1, independently of every other array, so two
+arrays of a case are equal only when the failure needs them equal. ``elements=`` (a
+strategy of floats) and ``scale=`` choose the entries. Only structured objects whose
+entries hypothesis cannot draw meaningfully come from ``numpy.random.default_rng`` of a
+drawn seed: the SPD matrices with a prescribed spectrum (:func:`spd_quadratics`,
+:func:`convex_problems`, whose data also fix the optimum they certify) and the
+initial weights of :func:`mlp_cases` (the initializer's per-layer scale); each says so.
+Host arrays are then moved with ``xp.asarray`` (:func:`rso_ref.backend.asarray`), so
+every backend sees the same numbers, and a namespace whose creation functions default
+to a device (a test-side device wrapper) gets its arrays there. ``xp=None`` means
+NumPy; ``device`` is a device of ``xp`` (default: where ``xp.asarray`` puts arrays);
+``dtype`` is ``"float64"`` (default) or ``"float32"``. Weights, options and
+hyperparameters are host values (Python numbers, strings, lists). Each strategy's
+``repr`` is its call (``param_lists(shapes=[(2, 3)])``).
 
 hypothesis is an optional dependency (the ``testing`` extra): this module imports
 without it, and calling any strategy then raises :class:`ImportError` saying to
@@ -64,7 +75,6 @@ import numpy as np
 from .. import backend, tree
 from ..data.convex import (ConvexProblem, Quadratic, least_squares, logistic_regression,
                            spd_quadratic)
-from ..golden.cases import mlp_params
 from ..nn.activations import ACTIVATIONS
 from ..nn.losses import LOSSES
 from ..nn.mlp import MLP
@@ -74,8 +84,9 @@ from ..validation import check_choice, check_int, check_real
 from .problems import Problem, all_problems
 
 __all__ = [
-    "Quadratic", "spd_quadratic", "spd_quadratics", "convex_problems", "problems",
-    "param_lists", "partitions", "groupings", "invalid_groupings", "group_weights",
+    "Quadratic", "spd_quadratic", "spd_quadratics", "convex_problems", "reference_problems",
+    "arrays", "param_lists", "gradient_sequences", "partitions", "groupings",
+    "invalid_groupings", "group_weights",
     "MLPCase", "mlp_cases", "rso_options", "optimizer_cases", "CONVEX_KINDS",
 ]
 
@@ -172,11 +183,61 @@ def _selection(value: Any, name: str, choices: Sequence[str]) -> list[str]:
     return picked
 
 
+def _shown(value: Any) -> Any:
+    """An argument as a strategy's repr shows it: a namespace by its name."""
+    return getattr(value, "__name__", value) if isinstance(value, ModuleType) else value
+
+
+def _named(st: Any, public: str, draw_fn: Callable | None = None, strategy: Any = None,
+           **shown: Any) -> Any:
+    """A strategy whose repr is the public call, ``public(arg=value, ...)`` (the arguments
+    in ``shown`` that are not None), drawing with ``draw_fn(draw)`` or from ``strategy``.
+
+    hypothesis names a composite strategy after its function; the public strategies are
+    built from inner functions, which would show as ``draw_params()``.
+    """
+    def named(draw: Callable, **_: Any) -> Any:
+        return draw_fn(draw) if draw_fn is not None else draw(strategy)
+
+    named.__name__ = named.__qualname__ = public
+    return st.composite(named)(**{k: _shown(v) for k, v in shown.items() if v is not None})
+
+
+#: Default entries of drawn arrays, before ``scale``: finite floats in [-1, 1] without
+#: subnormals, shrinking towards 0 and then towards simple values such as 1.
+_ELEMENT_BOUND = 1.0
+
+
+def _elements(st: Any, elements: Any, scale: Any) -> Any:
+    """Strategy of host entries: ``elements`` (default floats in [-1, 1]) times ``scale``."""
+    if elements is None:
+        elements = st.floats(-_ELEMENT_BOUND, _ELEMENT_BOUND, allow_subnormal=False)
+    elif not isinstance(elements, st.SearchStrategy):
+        raise TypeError(f"elements must be a hypothesis strategy of floats, got {elements!r}")
+    scale = check_real(scale, "scale")
+    if not scale > 0.0:
+        raise ValueError(f"scale must be > 0, got {scale!r}")
+    return elements if scale == 1.0 else elements.map(lambda v: float(v) * scale)
+
+
+def _host_array(shape: tuple, entries: Any) -> Any:
+    """Strategy of one host float64 array of ``shape``, each entry drawn by ``entries``."""
+    from hypothesis.extra.numpy import arrays as numpy_arrays
+
+    return numpy_arrays(np.float64, tuple(shape), elements=entries)
+
+
 # ------------------------------------------------------------------------ problems ----
 
 def spd_quadratics(n: Any = (1, 8), cond: Any = (1.0, 1e4), *, xp: ModuleType | None = None,
                    dtype: Any = None, device: Any = None) -> Any:
     r"""Strategy of :class:`Quadratic` problems (:func:`spd_quadratic` of a drawn seed).
+
+    ``A`` and ``b`` come from ``numpy.random.default_rng`` of a drawn seed, not from
+    entries that hypothesis draws: ``A`` must have the prescribed spectrum (a Haar-random
+    rotation of it), and ``b`` and the certified ``x_star`` come with it from
+    :func:`spd_quadratic`. A failing case shrinks towards small ``n``, small
+    :math:`\kappa` and seed 0.
 
     Parameters
     ----------
@@ -202,23 +263,25 @@ def spd_quadratics(n: Any = (1, 8), cond: Any = (1.0, 1e4), *, xp: ModuleType | 
     sizes, conds = _int_strategy(st, n, "n", 1), _cond_strategy(st, cond)
     _placement(xp, dtype, device)
 
-    @st.composite
     def draw_quadratic(draw: Callable) -> Quadratic:
         size = draw(sizes)
         kappa = draw(conds) if size > 1 else 1.0
         return spd_quadratic(size, kappa, draw(_seeds(st)), xp=xp, dtype=dtype, device=device)
 
-    return draw_quadratic()
+    return _named(st, "spd_quadratics", draw_quadratic, n=n, cond=cond, xp=xp, dtype=dtype,
+                  device=device)
 
 
 def convex_problems(kinds: Any = None, *, xp: ModuleType | None = None, dtype: Any = None,
                     device: Any = None) -> Any:
     r"""Strategy of strongly convex problems with a known optimum.
 
-    Every one is a :class:`~rso_ref.data.convex.ConvexProblem` (``A``, ``b``, ``x_star``,
-    ``f_star``, ``mu``, ``L``, ``cond``, ``value_and_grad``) with :math:`d` = 1-6
-    unknowns and condition number :math:`\kappa` log-uniform in :math:`[1, 10^3]`
-    (1 when :math:`d = 1`):
+    Every one is a :class:`~rso_ref.data.convex.ConvexProblem` (``x0``, ``value_and_grad``,
+    ``A``, ``b``, ``x_star``, ``f_star``, ``mu``, ``L``, ``cond``: the protocol of
+    :func:`reference_problems` too) with :math:`d` = 1-6 unknowns and condition number
+    :math:`\kappa` log-uniform in :math:`[1, 10^3]` (1 when :math:`d = 1`). Their data
+    come from ``numpy.random.default_rng`` of a drawn seed (the builders prescribe the
+    spectrum and certify the optimum of what they draw):
 
     ``"quadratic"``
         :func:`spd_quadratic`.
@@ -244,13 +307,12 @@ def convex_problems(kinds: Any = None, *, xp: ModuleType | None = None, dtype: A
         Of :class:`~rso_ref.data.convex.ConvexProblem`.
     """
     st = _st("convex_problems")
-    kinds = _selection(kinds, "kinds", CONVEX_KINDS)
+    chosen = _selection(kinds, "kinds", CONVEX_KINDS)
     _placement(xp, dtype, device)
     place = {"xp": xp, "dtype": dtype, "device": device}
 
-    @st.composite
     def draw_problem(draw: Callable) -> ConvexProblem:
-        kind = draw(st.sampled_from(kinds))
+        kind = draw(st.sampled_from(chosen))
         d = draw(st.integers(1, 6))
         cond = draw(_log_uniform(st, 1.0, 1e3)) if d > 1 else 1.0
         seed = draw(_seeds(st))
@@ -265,7 +327,8 @@ def convex_problems(kinds: Any = None, *, xp: ModuleType | None = None, dtype: A
                                    top=draw(_log_uniform(st, 0.1, 10.0)),
                                    signal=draw(st.floats(0.0, 4.0)), seed=seed, **place)
 
-    return draw_problem()
+    return _named(st, "convex_problems", draw_problem, kinds=kinds, xp=xp, dtype=dtype,
+                  device=device)
 
 
 def _problem_named(name: str) -> Problem:
@@ -273,12 +336,18 @@ def _problem_named(name: str) -> Problem:
     return next(p for p in all_problems() if p.name == name)
 
 
-def problems(names: Any = None) -> Any:
+def reference_problems(names: Any = None) -> Any:
     r"""Strategy of problems of the reference set (:func:`rso_ref.testing.problems.all_problems`).
 
-    Each is a :class:`~rso_ref.testing.problems.Problem` (``x0``, ``value``, ``grad``,
-    ``x_star``, ``f_star``), built afresh for every example. Problems are written for
-    any namespace: minimise ``problem.fun(xp)`` from ``xp.asarray(problem.x0)``.
+    Each is a :class:`~rso_ref.testing.problems.Problem` (``x0``, ``value_and_grad``,
+    ``value``, ``grad``, ``x_star``, ``f_star``), built afresh for every example: the
+    protocol of :func:`convex_problems` too, so one test takes either (minimise
+    ``problem.value_and_grad`` from ``problem.x0``). Problems are written for any
+    namespace: ``value_and_grad`` follows its argument's, ``problem.fun(xp)`` is the
+    oracle on ``xp``.
+
+    (Named ``reference_problems`` so as not to clash with the module
+    :mod:`rso_ref.testing.problems` it draws from.)
 
     Parameters
     ----------
@@ -290,9 +359,10 @@ def problems(names: Any = None) -> Any:
     hypothesis.strategies.SearchStrategy
         Of :class:`~rso_ref.testing.problems.Problem`.
     """
-    st = _st("problems")
-    names = _selection(names, "names", [p.name for p in all_problems()])
-    return st.sampled_from(names).map(_problem_named)
+    st = _st("reference_problems")
+    chosen = _selection(names, "names", [p.name for p in all_problems()])
+    return _named(st, "reference_problems", strategy=st.sampled_from(chosen).map(_problem_named),
+                  names=names)
 
 
 # ------------------------------------------------------------ parameters, groupings ----
@@ -300,17 +370,66 @@ def problems(names: Any = None) -> Any:
 def _check_shapes(shapes: Any) -> list[tuple[int, ...]]:
     if isinstance(shapes, str) or not isinstance(shapes, Sequence):
         raise TypeError(f"shapes must be a sequence of shapes, got {shapes!r}")
-    checked = []
-    for i, shape in enumerate(shapes):
-        if not isinstance(shape, (tuple, list)):
-            raise TypeError(f"shapes[{i}] must be a tuple of ints, got {shape!r}")
-        checked.append(tuple(check_int(s, f"shapes[{i}][{j}]") for j, s in enumerate(shape)))
-    return checked
+    return [_check_shape(shape, f"shapes[{i}]") for i, shape in enumerate(shapes)]
 
 
-def param_lists(shapes: Any = None, *, dtype: Any = None, xp: ModuleType | None = None,
-                device: Any = None) -> Any:
-    r"""Strategy of parameter lists: arrays of standard normal entries.
+def _check_shape(shape: Any, name: str) -> tuple[int, ...]:
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of ints, got {shape!r}")
+    return tuple(check_int(s, f"{name}[{j}]") for j, s in enumerate(shape))
+
+
+def arrays(shape: Any, *, elements: Any = None, scale: float = 1.0, dtype: Any = None,
+           xp: ModuleType | None = None, device: Any = None) -> Any:
+    r"""Strategy of one array whose entries hypothesis draws.
+
+    The host array comes from ``hypothesis.extra.numpy.arrays`` (float64), so a failing
+    example shrinks entry by entry towards 0 and then towards simple values such as 1;
+    it is then moved to ``xp``/``device`` in ``dtype``.
+
+    Parameters
+    ----------
+    shape : tuple of int, or strategy of them
+        The shape, fixed or drawn.
+    elements : strategy of float, optional
+        Draws each entry. Default: finite floats in [-1, 1], no subnormals.
+    scale : float, default 1.0
+        Factor on every entry (``scale=1e-3`` for small gradients, say), > 0.
+    dtype, xp, device : optional
+        Floating dtype, namespace and device of the array (module conventions).
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Of arrays.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad ``shape``, ``elements``, ``scale`` or ``dtype``, named.
+
+    Examples
+    --------
+    >>> from hypothesis import strategies as st
+    >>> arrays((2, 3), elements=st.floats(0.0, 10.0), scale=0.5)
+    arrays(elements=floats(min_value=0.0, max_value=10.0), scale=0.5, shape=(2, 3))
+    """
+    st = _st("arrays")
+    shapes = shape if isinstance(shape, st.SearchStrategy) else st.just(
+        _check_shape(shape, "shape"))
+    entries = _elements(st, elements, scale)
+    move = _placement(xp, dtype, device)
+
+    def draw_array(draw: Callable) -> Any:
+        return move(draw(_host_array(draw(shapes), entries)))
+
+    return _named(st, "arrays", draw_array, shape=shape, elements=elements,
+                  scale=None if scale == 1.0 else scale, dtype=dtype, xp=xp, device=device)
+
+
+def param_lists(shapes: Any = None, *, elements: Any = None, scale: float = 1.0,
+                dtype: Any = None, xp: ModuleType | None = None, device: Any = None) -> Any:
+    r"""Strategy of parameter lists: arrays whose entries hypothesis draws (:func:`arrays`).
 
     Parameters
     ----------
@@ -318,6 +437,10 @@ def param_lists(shapes: Any = None, *, dtype: Any = None, xp: ModuleType | None 
         The shapes of the arrays, fixed or drawn. Default: 1-4 arrays of 0-3 dimensions
         with sides 1-4 (``hypothesis.extra.numpy.array_shapes``; 0-d arrays, scalar
         parameters such as a learned temperature, included).
+    elements : strategy of float, optional
+        Draws each entry. Default: finite floats in [-1, 1], no subnormals.
+    scale : float, default 1.0
+        Factor on every entry, > 0.
     dtype, xp, device : optional
         Floating dtype, namespace and device of the arrays (module conventions).
 
@@ -327,6 +450,7 @@ def param_lists(shapes: Any = None, *, dtype: Any = None, xp: ModuleType | None 
         Of lists of arrays.
     """
     st = _st("param_lists")
+    shown = shapes
     if shapes is None:
         from hypothesis.extra.numpy import array_shapes
 
@@ -334,15 +458,80 @@ def param_lists(shapes: Any = None, *, dtype: Any = None, xp: ModuleType | None 
                           max_size=4)
     elif not isinstance(shapes, st.SearchStrategy):
         shapes = st.just(_check_shapes(shapes))
+    entries = _elements(st, elements, scale)
     move = _placement(xp, dtype, device)
 
-    @st.composite
     def draw_params(draw: Callable) -> list:
-        drawn = draw(shapes)
-        gen = np.random.default_rng(draw(_seeds(st)))
-        return [move(np.asarray(gen.standard_normal(tuple(s)))) for s in drawn]
+        return [move(draw(_host_array(s, entries))) for s in draw(shapes)]
 
-    return draw_params()
+    return _named(st, "param_lists", draw_params, shapes=shown, elements=elements,
+                  scale=None if scale == 1.0 else scale, dtype=dtype, xp=xp, device=device)
+
+
+def gradient_sequences(like: Any, steps: Any = (1, 6), *, elements: Any = None,
+                       scale: float = 1.0, dtype: Any = None, xp: ModuleType | None = None,
+                       device: Any = None) -> Any:
+    r"""Strategy of gradient sequences for a parameter list: ``T`` lists shaped like ``like``.
+
+    What an optimizer test feeds to ``step`` ``T`` times. Every entry of every gradient is
+    drawn by hypothesis independently of the parameters, so a minimal failing example has
+    ``grads != params`` whenever the failure needs it (a weight-decay term applied to the
+    wrong one, say) instead of both shrinking to the same array.
+
+    Parameters
+    ----------
+    like : array or list of arrays
+        The parameters (or one array): the gradients take their shapes and, unless
+        ``xp``, ``device`` or ``dtype`` is given, their namespace, device and dtype.
+    steps : int, (low, high) or strategy of int, default (1, 6)
+        The length ``T`` of the sequence, at least 1.
+    elements : strategy of float, optional
+        Draws each entry. Default: finite floats in [-1, 1], no subnormals.
+    scale : float, default 1.0
+        Factor on every entry, > 0.
+    dtype, xp, device : optional
+        Floating dtype, namespace and device (default those of ``like``).
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Of lists of ``T`` lists of arrays (of ``T`` arrays when ``like`` is one array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> params = [np.zeros((2, 3)), np.zeros(3)]
+    >>> @settings(max_examples=5)
+    ... @given(gradient_sequences(params, steps=3))
+    ... def test_three_steps(grads):
+    ...     assert len(grads) == 3 and [g.shape for g in grads[0]] == [(2, 3), (3,)]
+    >>> test_three_steps()
+    """
+    st = _st("gradient_sequences")
+    single = not isinstance(like, (list, tuple))
+    leaves = [like] if single else list(like)
+    if not leaves:
+        raise ValueError("like must hold at least one array")
+    try:
+        shapes = [tuple(int(d) for d in leaf.shape) for leaf in leaves]
+        if xp is None:
+            xp = backend.array_namespace(*leaves)
+            device = backend.device(leaves[0]) if device is None else device
+            dtype = leaves[0].dtype if dtype is None else dtype
+    except (AttributeError, TypeError) as exc:
+        raise TypeError(f"like must be an array or a list of arrays: {exc}") from None
+    lengths = _int_strategy(st, steps, "steps", 1)
+    entries = _elements(st, elements, scale)
+    move = _placement(xp, dtype, device)
+
+    def draw_sequence(draw: Callable) -> list:
+        seq = [[move(draw(_host_array(s, entries))) for s in shapes]
+               for _ in range(draw(lengths))]
+        return [g[0] for g in seq] if single else seq
+
+    return _named(st, "gradient_sequences", draw_sequence, like=shapes,
+                  steps=steps, elements=elements, scale=None if scale == 1.0 else scale)
 
 
 def partitions(n_params: int) -> Any:
@@ -364,7 +553,6 @@ def partitions(n_params: int) -> Any:
     st = _st("partitions")
     n = check_int(n_params, "n_params", 1)
 
-    @st.composite
     def draw_partition(draw: Callable) -> list[list[int]]:
         order = draw(st.permutations(range(n)))
         cuts = draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))
@@ -376,7 +564,7 @@ def partitions(n_params: int) -> Any:
             current.append(index)
         return groups + [sorted(current)]
 
-    return draw_partition()
+    return _named(st, "partitions", draw_partition, n_params=n)
 
 
 def _structure(value: Any, name: str, n: int) -> list[list[int]]:
@@ -422,7 +610,8 @@ def groupings(n_params: int, *, layers: Sequence | None = None,
     if blocks is not None:
         _structure(blocks, "blocks", n)
         forms.append(st.just("block"))
-    return st.one_of(*forms)
+    return _named(st, "groupings", strategy=st.one_of(*forms), n_params=n, layers=layers,
+                  blocks=blocks)
 
 
 def invalid_groupings(n_params: int) -> Any:
@@ -470,9 +659,10 @@ def invalid_groupings(n_params: int) -> Any:
     bad_strings = st.sampled_from(["", "layers", "blocks", "uniform", "uniform:",
                                    "uniform:0", "uniform:-1", "uniform:1.5", "all"])
     wrong_types = st.sampled_from([0, 1.5, True, list(range(n))])
-    return st.one_of(st.just([]), with_empty_group(), with_member(st.integers(0, n - 1)),
-                     with_member(out_of_range), with_member(non_integer), bad_strings,
-                     wrong_types.map(lambda v: list(v) if isinstance(v, list) else v))
+    invalid = st.one_of(st.just([]), with_empty_group(), with_member(st.integers(0, n - 1)),
+                        with_member(out_of_range), with_member(non_integer), bad_strings,
+                        wrong_types.map(lambda v: list(v) if isinstance(v, list) else v))
+    return _named(st, "invalid_groupings", strategy=invalid, n_params=n)
 
 
 def group_weights(n_groups: int) -> Any:
@@ -490,7 +680,8 @@ def group_weights(n_groups: int) -> Any:
     """
     st = _st("group_weights")
     n = check_int(n_groups, "n_groups", 1)
-    return st.lists(st.floats(-1.0, 2.0), min_size=n, max_size=n)
+    return _named(st, "group_weights", strategy=st.lists(st.floats(-1.0, 2.0), min_size=n,
+                                                         max_size=n), n_groups=n)
 
 
 # -------------------------------------------------------------------------- models ----
@@ -540,9 +731,11 @@ def mlp_cases(*, xp: ModuleType | None = None, dtype: Any = None, device: Any = 
 
     MLPs with 1-4 hidden layers of widths 1-6 (input 2-6, output 2-5 units), every
     activation of :data:`rso_ref.nn.activations.ACTIVATIONS` and loss of
-    :data:`rso_ref.nn.losses.LOSSES`, a batch of 2-8 standard normal rows, parameters
-    from :func:`rso_ref.golden.cases.mlp_params` (:meth:`~rso_ref.nn.MLP.init` with
-    N(0, 0.1²) biases: a zero bias hides bugs), uniform labels or standard normal targets.
+    :data:`rso_ref.nn.losses.LOSSES`, a batch of 2-8 rows with entries in [-2, 2],
+    labels or targets in [-2, 2], and biases in [-0.1, 0.1], all drawn by hypothesis
+    (:func:`arrays`; they shrink towards 0 independently of each other). The weights are
+    :meth:`~rso_ref.nn.MLP.init` of a drawn seed: their scale per layer is the
+    initializer's, which entries drawn one by one would not keep.
 
     Parameters
     ----------
@@ -559,25 +752,28 @@ def mlp_cases(*, xp: ModuleType | None = None, dtype: Any = None, device: Any = 
     move = _placement(xp, dtype, device)
     label_xp = backend.namespace("numpy") if xp is None else xp
     label_dtype = backend.index_dtype(label_xp, device)
+    data, bias = _elements(st, None, 2.0), _elements(st, None, 0.1)
 
-    @st.composite
     def draw_case(draw: Callable) -> MLPCase:
         hidden = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
         sizes = (draw(st.integers(2, 6)), *hidden, draw(st.integers(2, 5)))
         activation = draw(st.sampled_from(sorted(ACTIVATIONS)))
         loss = draw(st.sampled_from(sorted(LOSSES)))
         seed, batch = draw(_seeds(st)), draw(st.integers(2, 8))
-        gen = np.random.default_rng(seed)
-        X = gen.standard_normal((batch, sizes[0]))
+        model = MLP(sizes, activation=activation, loss=loss)
+        params = [move(p) if p.ndim == 2 else move(draw(_host_array(p.shape, bias)))
+                  for p in model.init(seed=seed)]
+        X = move(draw(_host_array((batch, sizes[0]), data)))
         if loss == "cross_entropy":
-            y = label_xp.asarray(gen.integers(0, sizes[-1], batch), dtype=label_dtype,
+            labels = draw(st.lists(st.integers(0, sizes[-1] - 1), min_size=batch,
+                                   max_size=batch))
+            y = label_xp.asarray(np.asarray(labels, dtype=np.int64), dtype=label_dtype,
                                  device=device)
         else:
-            y = move(gen.standard_normal((batch, sizes[-1])))
-        params = [move(p) for p in mlp_params(sizes, activation, seed)]
-        return MLPCase(MLP(sizes, activation=activation, loss=loss), params, move(X), y)
+            y = move(draw(_host_array((batch, sizes[-1]), data)))
+        return MLPCase(model, params, X, y)
 
-    return draw_case()
+    return _named(st, "mlp_cases", draw_case, xp=xp, dtype=dtype, device=device)
 
 
 # ------------------------------------------------------------------------- options ----
@@ -612,7 +808,9 @@ def rso_options(n_groups: int | None = None) -> Any:
     st = _st("rso_options")
     if n_groups is not None:
         check_int(n_groups, "n_groups", 1)
-    return st.fixed_dictionaries(_rso_option_strategies(st, n_groups))
+    return _named(st, "rso_options",
+                  strategy=st.fixed_dictionaries(_rso_option_strategies(st, n_groups)),
+                  n_groups=n_groups)
 
 
 def _hyperparameters(st: Any, name: str) -> dict:
@@ -661,7 +859,6 @@ def optimizer_cases(name: Any = None) -> Any:
     names = _selection(name, "name", sorted(OPTIMIZERS))
     tables = {key: _hyperparameters(st, key) for key in names}
 
-    @st.composite
     def draw_case(draw: Callable) -> tuple[str, dict]:
         key = draw(st.sampled_from(names))
         hyper = {}
@@ -676,4 +873,4 @@ def optimizer_cases(name: Any = None) -> Any:
                 hyper["momentum"] = draw(st.floats(0.01, 0.99))
         return key, hyper
 
-    return draw_case()
+    return _named(st, "optimizer_cases", draw_case, name=name)

@@ -78,6 +78,7 @@ EXEMPT: dict[str, str] = {
     "rso_ref.optim.StepInfo": "a record the optimizers return",
     "rso_ref.RSOStepResult": "a record rso_step returns",
     "rso_ref.testing.CheckReport": "a record check_port returns",
+    "rso_ref.testing.MLPCase": "a record mlp_cases draws",
     "rso_ref.train.TrainResult": "a record train returns",
     "rso_ref.checkpoint.Checkpoint": "a record load returns",
     "rso_ref.checkpoint.CheckpointError": "an exception type",
