@@ -50,6 +50,7 @@ extensions = [
 exclude_patterns = [
     "_build", "conf.py", "README.md", "**/__pycache__", "**.ipynb_checkpoints",
     "notebooks/ports",      # port modules imported by notebook 07, not notebooks
+    "notebooks/cluster",    # the torchrun script of docs/cluster.md, not a notebook
 ]
 
 # -- notebooks: the jupytext percent-format examples, executed with a cache ----------

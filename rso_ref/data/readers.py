@@ -1,4 +1,4 @@
-r"""Readers for MNIST (IDX files) and CIFAR-10 (binary batches) a user already has.
+r"""Readers for MNIST (IDX files) and CIFAR-10/100 (binary batches) a user already has.
 
 Nothing is downloaded and nothing is unpickled: both formats are plain big-endian
 binary records, read here with :func:`numpy.frombuffer` after checking every header
@@ -18,6 +18,10 @@ Files may be gzip-compressed (``.gz``), as distributed.
 ``test_batch.bin``, each a sequence of 3073-byte records: one label byte (0-9), then
 1024 red, 1024 green and 1024 blue bytes of a 32x32 image in row-major order. The
 "python version" of CIFAR-10 is a pickle and is refused.
+
+**CIFAR-100 binary version** [2]_: ``train.bin`` and ``test.bin``, each a sequence of
+3074-byte records: the coarse label byte (0-19), the fine label byte (0-99), then the
+3072 pixel bytes as for CIFAR-10. Its "python version" is refused likewise.
 
 Pixels are scaled to :math:`[0, 1]` (divided by 255). float64 by default as everywhere
 in rso_ref: the full CIFAR-10 then takes 1.5 GB (``dtype="float32"`` halves it).
@@ -43,7 +47,8 @@ from ..validation import check_fraction
 from .dataset import Dataset, check_layout
 from .splits import split_validation
 
-__all__ = ["read_idx", "load_mnist", "load_cifar10", "MNIST_FILES", "CIFAR10_FILES"]
+__all__ = ["read_idx", "load_mnist", "load_cifar10", "load_cifar100", "MNIST_FILES",
+           "CIFAR10_FILES", "CIFAR100_FILES"]
 
 #: IDX element-type byte -> big-endian NumPy dtype.
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -55,6 +60,9 @@ MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 #: CIFAR-10 binary batches per split.
 CIFAR10_FILES = {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
                  "test": ("test_batch.bin",)}
+
+#: CIFAR-100 binary files per split.
+CIFAR100_FILES = {"train": ("train.bin",), "test": ("test.bin",)}
 
 _CIFAR_SHAPE = (3, 32, 32)
 _CIFAR_RECORD = 1 + 3 * 32 * 32
@@ -168,9 +176,9 @@ def _features(pixels: np.ndarray, layout: str, dtype: np.dtype) -> np.ndarray:
     return scaled.reshape(pixels.shape[0], -1) if layout == "flat" else scaled
 
 
-def _check_labels(labels: np.ndarray, path: Path) -> np.ndarray:
-    if labels.size and labels.max() >= _N_CLASSES:
-        raise ValueError(f"{path}: label {int(labels.max())} is outside 0-{_N_CLASSES - 1}")
+def _check_labels(labels: np.ndarray, path: Path, n_classes: int = _N_CLASSES) -> np.ndarray:
+    if labels.size and labels.max() >= n_classes:
+        raise ValueError(f"{path}: label {int(labels.max())} is outside 0-{n_classes - 1}")
     return labels.astype(np.int64)
 
 
@@ -315,4 +323,96 @@ def load_cifar10(path: str | Path, *, layout: str = "flat", dtype: Any = None,
         splits[split] = _features(pixels, layout, dtype), np.concatenate([b[1] for b in batches])
     (X_tr, y_tr), (X_te, y_te) = splits["train"], splits["test"]
     ds = Dataset("cifar10", X_tr, y_tr, X_tr[:0], y_tr[:0], X_te, y_te, _N_CLASSES, X_tr.shape[1:])
+    return split_validation(ds, val_fraction, seed=seed) if val_fraction else ds
+
+
+#: CIFAR-100 label kinds: record byte offset of the label and number of classes.
+_CIFAR100_LABELS = {"coarse": (0, 20), "fine": (1, 100)}
+_CIFAR100_RECORD = 2 + 3 * 32 * 32
+
+
+def _cifar100_directory(path: str | Path) -> Path:
+    directory = _check_directory(path, "CIFAR-100")
+    for candidate in (directory, directory / "cifar-100-binary"):
+        if (candidate / CIFAR100_FILES["test"][0]).is_file():
+            return candidate
+    for candidate in (directory, directory / "cifar-100-python"):
+        if (candidate / "train").is_file() or (candidate / "test").is_file():
+            raise ValueError(
+                f"{candidate} holds the CIFAR-100 'python version' (pickled batches), which "
+                "rso_ref refuses to load (unpickling can run arbitrary code); download the "
+                "'binary version' (cifar-100-binary.tar.gz, files train.bin and test.bin) "
+                "from https://www.cs.toronto.edu/~kriz/cifar.html")
+    raise FileNotFoundError(f"no CIFAR-100 binary files ({CIFAR100_FILES['test'][0]}) in "
+                            f"{directory} or {directory / 'cifar-100-binary'}")
+
+
+def _cifar100_file(path: Path, labels: str) -> tuple[np.ndarray, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(f"CIFAR-100 file not found: {path}")
+    data = _read_bytes(path)
+    if len(data) == 0 or len(data) % _CIFAR100_RECORD:
+        raise ValueError(f"{path}: {len(data)} bytes is not a positive multiple of the "
+                         f"{_CIFAR100_RECORD}-byte CIFAR-100 record (truncated or not a binary "
+                         "file)")
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, _CIFAR100_RECORD)
+    offset, n_classes = _CIFAR100_LABELS[labels]
+    return (records[:, 2:].reshape((-1,) + _CIFAR_SHAPE),
+            _check_labels(records[:, offset], path, n_classes))
+
+
+def load_cifar100(path: str | Path, *, labels: str = "fine", layout: str = "flat",
+                  dtype: Any = None, val_fraction: float = 0.0,
+                  seed: int | np.random.Generator = 0) -> Dataset:
+    """Load CIFAR-100 from the two files of its "binary version".
+
+    Parameters
+    ----------
+    path : str or Path
+        Directory holding ``train.bin`` and ``test.bin``, or its parent (with
+        ``cifar-100-binary/``).
+    labels : {"fine", "coarse"}, default "fine"
+        The 100 fine classes or the 20 coarse superclasses.
+    layout : {"flat", "image"}, default "flat"
+        Features ``(n, 3072)`` (channel-major, as stored) or ``(n, 3, 32, 32)``.
+    dtype : {"float64", "float32"}, optional
+        Feature dtype (float64 by default); pixels are divided by 255.
+    val_fraction : float in [0, 1), default 0
+        Stratified share of the training file moved to a validation split.
+    seed : int or numpy.random.Generator, default 0
+        Seed of that validation split.
+
+    Returns
+    -------
+    Dataset
+        ``name="cifar100"``, ``n_classes`` 100 (fine) or 20 (coarse), int64 labels;
+        50000 / 10000 examples for the full set.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or path.
+    FileNotFoundError
+        If the directory or a file is missing.
+    NotADirectoryError
+        If ``path`` is a file, not a directory.
+    ValueError
+        If ``labels`` is neither "fine" nor "coarse", a file is not a whole number of
+        records or holds a label out of range, or the directory holds the pickled
+        "python version" instead.
+    """
+    if labels not in _CIFAR100_LABELS:
+        raise ValueError(f"labels must be 'fine' or 'coarse', got {labels!r}")
+    check_layout(layout)
+    dtype = _feature_dtype(dtype)
+    check_fraction(val_fraction, "val_fraction")  # before reading any file
+    directory = _cifar100_directory(path)
+    splits = {}
+    for split, (name,) in CIFAR100_FILES.items():
+        pixels, y = _cifar100_file(directory / name, labels)
+        splits[split] = _features(pixels, layout, dtype), y
+    (X_tr, y_tr), (X_te, y_te) = splits["train"], splits["test"]
+    n_classes = _CIFAR100_LABELS[labels][1]
+    ds = Dataset("cifar100", X_tr, y_tr, X_tr[:0], y_tr[:0], X_te, y_te, n_classes,
+                 X_tr.shape[1:])
     return split_validation(ds, val_fraction, seed=seed) if val_fraction else ds
