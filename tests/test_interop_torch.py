@@ -258,6 +258,64 @@ def test_a_closure_returning_no_scalar_loss_is_named_and_nothing_moves(returned,
     _close(list(net.parameters()), before, rtol=0)
 
 
+@pytest.mark.parametrize("backward_at", ["never", "theta only"])
+def test_a_closure_without_backward_is_named_and_nothing_moves(backward_at):
+    # before: a silent no-op reported as "converged: the inf-norm of the gradient ..."
+    net, (X, y) = _net(), _batch()
+    opt = RSO(net.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in net.parameters()]
+    calls = []
+
+    def closure():
+        opt.zero_grad()
+        calls.append(1)
+        loss = F.cross_entropy(net(X), y)
+        if backward_at == "theta only" and len(calls) == 1:
+            loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match=r"must call loss\.backward\(\)"):
+        opt.step(closure)
+    _close(list(net.parameters()), before, rtol=0)
+
+
+def test_clipping_inside_the_closure_warns_that_it_changes_the_meta_gradient():
+    net, (X, y) = _net(), _batch()
+    opt = RSO(net.parameters(), lr=0.3, meta_iters=2)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(X), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1e-3)
+        return loss
+
+    with pytest.warns(UserWarning, match=r"changed \.grad after backward\(\)"):
+        opt.step(closure)
+
+
+def test_backward_twice_accumulates_and_is_no_edit():
+    net, (X, y) = _net(), _batch()
+    opt = RSO(net.parameters(), lr=0.3, meta_iters=2)
+
+    def closure():
+        opt.zero_grad()
+        losses = [F.cross_entropy(net(X[rows]), y[rows]) / 2 for rows in (slice(0, 12),
+                                                                          slice(12, 24))]
+        for loss in losses:
+            loss.backward()
+        return sum(losses)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step(closure)
+
+
+def test_a_process_group_without_torch_distributed_is_refused():
+    with pytest.raises(ValueError, match="init_process_group"):
+        RSO(_net().parameters(), lr=0.1, process_group=object())
+
+
 def test_batchnorm_statistics_change_once_per_step():
     net, (X, y) = _net(batchnorm=True), _batch()
     bn = net[0][1]
@@ -325,7 +383,8 @@ def test_defaults_are_the_library_optimizers():
     # each default is written once, in rso_ref.optim.RSO
     library = {f.name: f.default for f in dataclasses.fields(LibraryRSO)}
     signature = inspect.signature(RSO).parameters
-    shared = [name for name in signature if name not in ("params", "lr", "module")]
+    shared = [name for name in signature
+              if name not in ("params", "lr", "module", "process_group")]
     assert shared and all(signature[name].default == library[name] for name in shared)
 
 

@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "checkpoint": "checkpoint_save",
     "gpu": "gpu_check",
     "peer": "peer_suite",
+    "ddp": "ddp_overhead",
 }
 
 

@@ -36,13 +36,32 @@ of the parameters): all trial points see the same dropout masks as the evaluatio
 :func:`as_model` draws afresh at each call: call ``module.eval()`` or seed inside the
 oracle for a deterministic meta-objective.
 
+**Many processes** (``torch.distributed``, e.g. ``DistributedDataParallel``). When
+torch.distributed is initialized with more than one process (or given
+``process_group=``), every closure call ends with one small collective over the group:
+each rank sends its loss, whether its closure failed, and a checksum of its gradients.
+The meta-solve then runs on the *global* loss, the mean of the ranks' losses, and on the
+gradients DDP has already averaged, so every rank takes the same decisions, makes the
+same closure calls and ends the step with the same parameters. A rank whose closure
+raises after its ``backward()`` makes every rank raise in that call (its own error
+there, a ``RuntimeError`` naming it elsewhere); one that raises before DDP's gradient
+all-reduce leaves the others waiting in it until the process group's ``timeout``.
+Gradients that differ across ranks (a module not wrapped in DDP) are refused. Sharded
+parameters (FSDP) are refused: the group inner products of the meta-gradient would need
+one all-reduce per group and closure call.
+
 Host cost: :meth:`RSO.step` reads each loss as a Python float (one device-to-host
 transfer per closure call), and the group inner products of the meta-gradient, as
 :func:`rso_ref.rso_step` does on every backend.
 """
 from __future__ import annotations
 
+import importlib
+import math
 import numbers
+import os
+import sys
+import warnings
 from dataclasses import fields, replace
 from typing import Any, Callable, Iterable, Sequence
 
@@ -431,6 +450,95 @@ class _StepGuard:
         self._set_rng(self._rng_after_first if succeeded else self._rng_start)
 
 
+class _GradWatch:
+    """Notices gradients edited inside the closure after ``backward()`` (clipping...).
+
+    While active, a post-accumulate-grad hook on each parameter remembers the ``.grad``
+    tensor and its version counter as backward leaves it; :meth:`edited` says whether a
+    parameter's ``.grad`` was replaced or changed in place since. Single process only:
+    DDP writes the averaged gradients after these hooks run.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], active: bool):
+        self._params = [p for p in params if p.requires_grad] if active else []
+        self._seen: dict[int, tuple[torch.Tensor, int]] = {}
+        self._handles: list = []
+        self.warned = False  # one warning per step
+
+    def _hook(self, param: torch.Tensor) -> None:
+        self._seen[id(param)] = (param.grad, param.grad._version)
+
+    def __enter__(self) -> "_GradWatch":
+        self._handles = [p.register_post_accumulate_grad_hook(self._hook)
+                         for p in self._params]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def reset(self) -> None:
+        """Forget what the previous closure call's backward left."""
+        self._seen.clear()
+
+    def edited(self) -> bool:
+        """Whether a ``.grad`` differs from what the last backward left in it."""
+        for p in self._params:
+            seen = self._seen.get(id(p))
+            if seen is not None and (p.grad is not seen[0] or p.grad._version != seen[1]):
+                return True
+        return False
+
+
+#: Source folders whose frames a warning skips to point at the user's ``opt.step``.
+_INTERNAL = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+             os.path.dirname(os.path.abspath(torch.__file__)) + os.sep)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside rso_ref and torch, for the caller."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _process_group(process_group: Any) -> Any:
+    """The group :class:`RSO` agrees over, or None for one process.
+
+    ``None`` means the default group when ``torch.distributed`` is initialized with
+    more than one process; a group of one process is None too.
+    """
+    available = torch.distributed.is_available()
+    if process_group is None:
+        if not (available and torch.distributed.is_initialized()):
+            return None
+        process_group = torch.distributed.group.WORLD
+    elif not (available and torch.distributed.is_initialized()):
+        raise ValueError("process_group was given but torch.distributed is not initialized: "
+                         "call torch.distributed.init_process_group first")
+    return process_group if torch.distributed.get_world_size(process_group) > 1 else None
+
+
+def _check_replicated(params: Sequence[torch.Tensor]) -> None:
+    """Refuse sharded parameters (FSDP): RSO needs each rank to hold whole tensors."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return  # no sharded tensor without a process group
+    sharded = []  # fully_shard's DTensor, FullyShardedDataParallel's FlatParameter
+    for module, name in (("torch.distributed.tensor", "DTensor"),
+                         ("torch.distributed.fsdp._flat_param", "FlatParameter")):
+        try:
+            sharded.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):  # pragma: no cover - other torch versions
+            pass
+    for j, p in enumerate(params):
+        if isinstance(p, tuple(sharded)):
+            raise ValueError(f"params[{j}] is a sharded parameter ({type(p).__name__}, FSDP): "
+                             "RSO needs whole replicated tensors on every rank, as "
+                             "DistributedDataParallel keeps them (see docs/torch.md, "
+                             "'Many processes')")
+
+
 #: The defaults of :class:`RSO`, read from :class:`rso_ref.optim.RSO` (its dataclass
 #: fields), so that each is written once.
 _DEFAULTS = {field.name: field.default for field in fields(_LibraryRSO)}
@@ -480,6 +588,10 @@ class RSO(torch.optim.Optimizer):
     module : torch.nn.Module, optional
         The module the parameters belong to, to name them (instead of
         ``named_parameters()``).
+    process_group : torch.distributed.ProcessGroup, optional
+        The ranks that take each step together (the group of the
+        ``DistributedDataParallel`` module). Default: the default group when
+        ``torch.distributed`` is initialized with more than one process, else none.
 
     Attributes
     ----------
@@ -498,7 +610,27 @@ class RSO(torch.optim.Optimizer):
     from. BatchNorm buffers change once per step and every call of a step sees the same
     random numbers (see the module documentation). If the step raises (an error in the
     closure, a non-finite loss at :math:`\theta`), the parameters, the buffers and the
-    random generators are as before the step.
+    random generators are as before the step. A closure that leaves no gradient (never
+    calls ``backward()``) is a ``RuntimeError``.
+
+    Under ``torch.distributed`` (module documentation, *Many processes*) the loss the
+    meta-solve sees is the mean of the ranks' closure losses, and the step returns that
+    global loss as a 0-d tensor on every rank (for equal shards, the loss of the whole
+    batch); every rank runs the closure equally often and ends with equal parameters.
+
+    .. warning::
+
+        The closure's gradients *are* the meta-gradient: at every trial point
+        :math:`\theta'(w)` the step reads :math:`\partial f / \partial w_i =
+        -\eta \langle \nabla L(\theta'(w)), g_i \rangle` from ``.grad``. Clipping
+        (``clip_grad_norm_``) or any other edit of ``.grad`` inside the closure makes it
+        the derivative of another function than the loss the closure returns, so the
+        meta line search takes more calls or stops early; at :math:`\theta` it changes
+        the directions :math:`g_i` too. Clip outside RSO (its step is bounded by the
+        line search on the loss) or not at all. A step warns when it sees ``.grad``
+        changed after ``backward()`` in a single process (a post-accumulate-grad hook and
+        the tensor's version counter); under DDP, which writes the averaged gradients
+        after those hooks, it cannot tell and does not warn.
 
     Examples
     --------
@@ -519,10 +651,13 @@ class RSO(torch.optim.Optimizer):
                  w0: Any = _DEFAULTS["w0"], normalize: bool = _DEFAULTS["normalize"],
                  safeguard: bool = _DEFAULTS["safeguard"], m: int = _DEFAULTS["m"],
                  c1: float = _DEFAULTS["c1"], c2: float = _DEFAULTS["c2"],
-                 maxls: int = _DEFAULTS["maxls"], module: torch.nn.Module | None = None):
+                 maxls: int = _DEFAULTS["maxls"], module: torch.nn.Module | None = None,
+                 process_group: Any = None):
         super().__init__(params, {"lr": lr})
         flat = self._params()
         _check_device(flat, "params")
+        _check_replicated(flat)
+        self._group = _process_group(process_group)
         names = self._names(flat, module)
         structure: dict = {}
         if callable(groups) or (isinstance(groups, str) and (
@@ -566,6 +701,7 @@ class RSO(torch.optim.Optimizer):
 
     @staticmethod
     def _evaluate(closure: Callable, params: list) -> tuple[Any, float, list]:
+        """Run the closure once on this rank: (what it returned, loss, gradients)."""
         for p in params:
             p.grad = None
         loss = closure()
@@ -579,9 +715,70 @@ class RSO(torch.optim.Optimizer):
         else:
             raise TypeError("closure must return the loss (a one-element tensor or a float), "
                             f"got {type(loss).__name__}")
+        if all(p.grad is None for p in params):
+            raise RuntimeError("the closure left no gradient in any parameter: it must call "
+                               "loss.backward() before returning the loss")
         grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
                  for p in params]
         return loss, value, grads
+
+    def _call(self, closure: Callable, params: list, watch: _GradWatch
+              ) -> tuple[Any, float, list]:
+        """One closure call, agreed over the process group: (returned, loss, gradients).
+
+        Raises on every rank if the closure raised on any rank.
+        """
+        watch.reset()
+        if self._group is None:
+            returned, value, grads = self._evaluate(closure, params)
+            if watch.edited() and not watch.warned:
+                watch.warned = True
+                warnings.warn("the closure changed .grad after backward() (gradient clipping "
+                              "or another edit): RSO's meta-gradient is read from .grad, so "
+                              "it no longer matches the loss (see the RSO docstring)",
+                              UserWarning, stacklevel=_caller_level())
+            return returned, value, grads
+        try:
+            returned, value, grads = self._evaluate(closure, params)
+        except Exception as error:
+            try:
+                self._agree(params, math.nan, None, failed=True)
+            finally:
+                raise error
+        value = self._agree(params, value, grads, failed=False)
+        if isinstance(returned, torch.Tensor):
+            returned = torch.tensor(value, dtype=returned.dtype, device=returned.device)
+        return returned, value, grads
+
+    def _agree(self, params: list, value: float, grads: list | None, *, failed: bool) -> float:
+        """Gather (loss, failed, gradient checksum) from every rank; return the mean loss.
+
+        One ``all_gather`` of three numbers per rank, so every rank reads the same values
+        and takes the same decision: raise if a rank failed or the gradients differ.
+        """
+        group = self._group
+        backend = str(torch.distributed.get_backend(group))
+        device = torch.device("cpu") if "gloo" in backend else params[0].device
+        checksum = (torch.stack([g.sum(dtype=torch.float64) for g in grads]).sum()
+                    if grads else torch.zeros((), dtype=torch.float64))
+        mine = torch.stack([torch.tensor(value, dtype=torch.float64),
+                            torch.tensor(float(failed), dtype=torch.float64),
+                            checksum.cpu()]).to(device)
+        gathered = [torch.empty_like(mine) for _ in range(torch.distributed.get_world_size(group))]
+        torch.distributed.all_gather(gathered, mine, group=group)
+        table = torch.stack(gathered).cpu().tolist()
+        if failed:
+            return math.nan  # the caller raises its own error
+        bad = [r for r, row in enumerate(table) if row[1]]
+        if bad:
+            raise RuntimeError(f"RSO.step: the closure raised on rank(s) {bad} of the process "
+                               "group (see their errors); every rank stops this step")
+        sums = [row[2] for row in table]
+        if any(x != sums[0] and not (math.isnan(x) and math.isnan(sums[0])) for x in sums):
+            raise RuntimeError("RSO.step: the gradients differ across the ranks of the process "
+                               "group; RSO needs them averaged over the ranks, as "
+                               "DistributedDataParallel does in backward()")
+        return math.fsum(row[0] for row in table) / len(table)
 
     @staticmethod
     def _write(params: list, values: Sequence) -> None:
@@ -601,7 +798,8 @@ class RSO(torch.optim.Optimizer):
         Returns
         -------
         torch.Tensor or float
-            What the closure returned at the starting parameters.
+            What the closure returned at the starting parameters; under a process
+            group, the global loss (the mean over the ranks) of the same type.
 
         Raises
         ------
@@ -610,6 +808,10 @@ class RSO(torch.optim.Optimizer):
             or a real number (``None``, a string, a list, a tensor of several elements).
         rso_ref.validation.NonFiniteError
             If the loss or a gradient at the starting parameters is NaN or inf.
+        RuntimeError
+            If the closure left no gradient (never called ``backward()``); under a
+            process group, on every rank if the closure raised on another rank or the
+            gradients differ across ranks.
         """
         if closure is None:
             raise TypeError("RSO.step() missing the closure: pass a closure that "
@@ -621,15 +823,16 @@ class RSO(torch.optim.Optimizer):
         start = {"count": state.get("count", 0), "w": state.get("w")}
         saved = [p.detach().clone() for p in params]
         guard = _StepGuard(p.device for p in params)
+        watch = _GradWatch(params, active=self._group is None)
         try:
-            with guard:
-                original, loss, grads = self._evaluate(closure, params)
+            with guard, watch:
+                original, loss, grads = self._call(closure, params, watch)
                 guard.first_call_done()
 
                 def oracle(trial: list) -> tuple[float, list]:
                     self._write(params, trial)
                     guard.rewind_rng()
-                    return self._evaluate(closure, params)[1:]
+                    return self._call(closure, params, watch)[1:]
 
                 new, new_state, info = rso.step_with_info(saved, grads, start,
                                                           value_and_grad=oracle, loss=loss)
