@@ -19,7 +19,8 @@
 #
 # * Gur-Ari, Roberts & Dyer (2018, arXiv:1812.04754): after a short transient the
 #   gradient lies mostly in the **dominant subspace** spanned by the top-$k$
-#   eigenvectors of $H$, with $k$ the number of classes (here $k = 10$; $k$ is not
+#   eigenvectors of $H$; $k$ is the number of top eigenvectors kept, which they set to
+#   the number of classes (here $k = 10$; $k$ is not
 #   RSO's number of groups $n_g$ nor its number of meta-iterations $K$).
 # * Song, Ahn & Yun (2024, arXiv:2405.16002): yet stepping *only* in that subspace
 #   (Dom-SGD) does not train, while stepping only in its orthogonal complement, the
@@ -27,7 +28,9 @@
 # * Zakarin & Singh (2025, arXiv:2505.11972) study Bulk-SGD's stability and
 #   interpolate between the three methods (last section).
 #
-# With $U \in \mathbb{R}^{d \times k}$ the top-$k$ eigenvectors and $P = U U^\top$:
+# With $d$ the number of parameters, $g = \nabla\mathcal{L}(\theta)$ the gradient, $\eta$
+# the learning rate, $U \in \mathbb{R}^{d \times k}$ the top-$k$ eigenvectors and
+# $P = U U^\top$:
 #
 # $$
 # \chi(g) = \frac{\|P g\|}{\|g\|}, \qquad
@@ -73,9 +76,9 @@ def top_eigs(params, k):
 # %% [markdown]
 # ## Full-batch SGD, with the alignment $\chi$ measured along the way
 #
-# Every 20 steps we compute the top-10 eigenpairs by Lanczos (each costs on the order
-# of a hundred Hessian-vector products) and the share $\chi$ of the gradient inside
-# their span.
+# Every 20 steps we compute the top-10 eigenpairs by Lanczos (each solve costs some
+# tens of Hessian-vector products; the figure legends below give the totals) and the
+# share $\chi$ of the gradient inside their span.
 
 # %%
 opt = SGD(lr=0.1)
@@ -100,11 +103,11 @@ print("top eigenvalues at step 100:", np.round(spectra[100], 2))
 # $\chi \approx \sqrt{k/d}$ (the grey line below) in a $k$-dimensional subspace. At the
 # start the gradient's share is far larger (the first printed $\chi$): it points into the few directions of highest curvature. On this small
 # problem the effect does not last: within a hundred steps the 1210-parameter network
-# lowers the loss on its 256 examples by an order of magnitude (the SGD loss printed
-# below), the top eigenvalues shrink, and $\chi$ drops to the random level (steps 40–60)
+# lowers the loss on its 256 examples by an order of magnitude (the SGD curve below,
+# from its start to the loss printed after 100 steps), the top eigenvalues shrink, and $\chi$ drops to the random level (steps 40–60)
 # and then stays within about a factor of 2 of it. Gur-Ari et al. observe the
-# alignment persisting on larger data sets, where the loss stays well above zero —
-# a reminder to check such claims on the problem at hand.
+# alignment persisting on larger data sets and networks — a reminder to check such
+# claims on the problem at hand.
 #
 # ## The spectrum at step 100
 #
@@ -183,10 +186,9 @@ for label, (losses, _) in curves.items():
     print(f"{label:>22}: loss after 100 steps {losses[-1]:.3f}")
 
 # %% [markdown]
-# Dom-SGD stalls: within the 10 steepest directions the loss is minimised within a
-# few steps (they are steep, so gradient steps along them are fast), and after that
-# the remaining gradient lies almost entirely outside the subspace, where Dom-SGD
-# cannot move. Bulk-SGD, which discards the steep part, keeps training, somewhat
+# Dom-SGD stalls: within the 10 steepest directions the loss drops for the first
+# twenty or so steps (the curve), and then hardly moves: what is left to gain lies
+# mostly outside the subspace, where Dom-SGD cannot move. Bulk-SGD, which discards the steep part, keeps training, somewhat
 # slower than SGD. The progress of training comes from the many low-curvature
 # directions. RSO's per-group weights act on a related tension — one step size cannot
 # suit directions of very different curvature (notebook 01).
@@ -255,11 +257,14 @@ plt.show()
 # above with their highest values). Pushing the dominant part harder ($a = 1.5$) makes
 # things worse, as the limit $a\eta\lambda_1 < 2$ predicts. Damping it
 # ($a = 0.5$) gives the smallest spike and the lowest final loss here; removing it altogether (Bulk-SGD,
-# $a = 0$) is *not* the most stable choice: its loss spikes before it settles. The
-# quadratic picture already predicts it: $\eta$ also exceeds $2/\lambda_{k+1}$ (printed
-# above), so even the bulk directions start outside their limit $b\eta\lambda_{k+1} < 2$;
-# between two eigen-solves, sharp directions rotating out of the stale $P$ can only add
-# to that. This is Zakarin & Singh's observation that steps along
+# $a = 0$) is *not* the most stable choice: its loss spikes higher than SGD's and ends
+# highest of the runs that converge. The quadratic picture explains only part of this.
+# $\eta$ exceeds $2/\lambda_{k+1}$ (printed above), so it predicts that the bulk
+# directions are unstable too, but with a growth factor per step of
+# $|1 - \eta\lambda_{k+1}|$, smaller than SGD's $|1 - \eta\lambda_1|$: by that picture
+# Bulk-SGD would be the tamest, and the printed spikes say the opposite. The excess
+# comes from what a quadratic leaves out: between two eigen-solves the sharp
+# directions rotate out of the stale $P$, and Bulk-SGD gives them the full step. This is Zakarin & Singh's observation that steps along
 # the flat directions can accelerate training but compromise stability, and the reason
 # for interpolating. (One seed, one batch, one $\eta$: exercise 3 varies $\eta$.)
 #
@@ -312,15 +317,18 @@ print(f"Dom-SGD loss after 100 steps: k = {k}: {curves['Dom-SGD (P g)'][0][-1]:.
 
 # %%
 ETA_BIG = 1.0
-print(f"eta * lambda_1 at step 0 = {ETA_BIG * lam1_0:.2f}")
+print(f"eta * lambda_1 at step 0 = {ETA_BIG * lam1_0:.2f}, "
+      f"eta * lambda_(k+1) = {ETA_BIG * lam11_0:.2f}")
 for a in (0.0, 1.0):
     losses = train_interpolated(a)
     print(f"a = {a}: highest loss {losses.max():.3f} (start {losses[0]:.3f}), "
           f"loss after {len(losses)} steps {losses[-1]:.4f}")
 
 # %% [markdown]
-# Neither loss rises above its start (compare "highest" with "start"), although
-# $\eta\lambda_1 > 2$ at step 0: the quadratic limit says that the component along the
-# top eigenvector grows, not that the loss must rise at once, and the curvature falls
-# quickly as training proceeds (compare $\lambda_1$ at steps 0 and 100 above). At this
+# Neither loss rises above its start (compare "highest" with "start"). For Bulk-SGD
+# ($a = 0$) that is the quadratic prediction: $\eta\lambda_{k+1}$ (printed) is below 2.
+# For SGD ($a = 1$) $\eta\lambda_1 > 2$ at step 0, yet the loss does not rise: the
+# quadratic limit says that the component along the top eigenvector grows, not that
+# the loss must rise at once, and the curvature falls as training proceeds (as the
+# spectra of the $\eta = 0.1$ run above show between steps 0 and 100). At this
 # $\eta$ the difference between the two is one of speed, not of stability.

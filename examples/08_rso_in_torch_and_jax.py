@@ -17,7 +17,8 @@
 #
 # $$
 # \theta \leftarrow \theta - \eta \sum_{i=1}^{n_g} w_i^{*} g_i, \qquad
-# w^{*} \approx \arg\min_w \mathcal{L}_B\Big(\theta - \eta \sum_i w_i g_i\Big)
+# w^{*} \approx \arg\min_w f(w), \qquad
+# f(w) = \mathcal{L}_B\Big(\theta - \eta \sum_i w_i g_i\Big)
 # \quad (K \text{ L-BFGS iterations from } w_i = 1/n_g),
 # $$
 #
@@ -193,12 +194,12 @@ print(f"torch: closure {one_call * 1e3:.2f} ms; RSO step {per_step * 1e3:.1f} ms
 # The "host cost" is the difference of two medians of noisy timings, so it is only
 # meaningful when it is clearly positive (on a busy machine it can even come out
 # negative). Compare it with the closure's own time printed above it: on this tiny
-# CNN, whose convolutions take a couple of milliseconds, the host work per call —
-# forming $\theta - \eta\sum_i w_i g_i$, $n_g$ inner products, a few scalar L-BFGS
-# operations in Python — can be of the order of a whole closure call. It is a fixed
-# cost per call, so it becomes negligible only for models whose forward and backward
-# pass take much longer; the cost that grows with any model is the *number* of calls
-# per step.
+# CNN, whose closure (forward and backward) takes a few milliseconds, the host work per
+# call — forming $\theta - \eta\sum_i w_i g_i$ and $n_g$ inner products (work linear in
+# the number of parameters) plus a few scalar L-BFGS operations in Python — can be of
+# the order of a whole closure call. For a large model that work is small next to a
+# forward and backward pass; what does not shrink with the model is the multiplier,
+# the number of closure calls per step.
 #
 # ## A JAX MLP with a jitted oracle
 #
@@ -280,7 +281,7 @@ if jax is not None:
 
 # %% [markdown]
 # Here the picture is even more extreme than torch's: the jitted oracle is so fast that the
-# host work per call (printed) is several times the oracle's own time. RSO's meta-solve
+# host work per call (printed) is many times the oracle's own time. RSO's meta-solve
 # runs in Python, one oracle call at a time, so for small compiled models the host
 # dominates; the overhead matters only when it is comparable to a forward and backward
 # pass, and it shrinks in relative terms as the model grows. (The JAX run above reached
