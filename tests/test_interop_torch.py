@@ -398,6 +398,196 @@ def test_lr_is_read_from_the_param_groups():
     _close(list(net.parameters()), expected.params)
 
 
+# -- param groups ---------------------------------------------------------------
+
+def _two_lr_groups(net, lr0=0.3, lr1=0.075, **extra):
+    """net[0] (hidden layer) at lr0, net[1] (output layer) at lr1, as torch.optim takes them."""
+    return [{"params": list(net[0].named_parameters()), "lr": lr0, **extra},
+            {"params": list(net[1].named_parameters()), "lr": lr1}]
+
+
+@pytest.mark.parametrize("normalize", [False, True], ids=["raw", "normalized"])
+def test_per_group_lr_without_meta_solve_is_the_per_group_gradient_step(normalize):
+    # w = ones and K = 0: theta' = theta - eta_g(j) d_j, SGD's per-group step for raw d_j
+    net, (X, y) = _net(), _batch()
+    model = as_model(net, F.cross_entropy)
+    theta = model.init()
+    _, grads = model.value_and_grad(theta, X, y)
+    lrs = [0.3, 0.3, 0.075, 0.075]
+    norm = float(torch.sqrt(sum(torch.sum(g ** 2) for g in grads)))  # one group
+    expected = [t - lr * (g / norm if normalize else g) for t, g, lr in zip(theta, grads, lrs)]
+    opt = RSO(_two_lr_groups(net), lr=0.3, groups=[[0, 1, 2, 3]], meta_iters=0, w0="ones",
+              normalize=normalize)
+    opt.step(_closure(opt, net, X, y))
+    _close(list(net.parameters()), expected)
+
+
+@pytest.mark.parametrize("groups", ["layer", [[0, 1, 2, 3]], [[0, 2], [1, 3]]],
+                         ids=["group-per-torch-group", "one-group-spanning-both", "mixed"])
+def test_per_group_lr_equals_rso_step_on_rescaled_parameters(groups):
+    # theta_j = r_j phi_j with r_j = sqrt(eta_g(j) / eta): RSO on phi at lr eta moves
+    # theta by -eta w r_j^2 g_j = -w eta_g(j) g_j, the per-group rule
+    net, (X, y) = _net(), _batch()
+    model = as_model(net, F.cross_entropy)
+    r = [1.0, 1.0, 0.5, 0.5]  # lrs 0.3, 0.3, 0.075, 0.075
+
+    def oracle(phi):
+        loss, grads = model.value_and_grad([p * s for p, s in zip(phi, r)], X, y)
+        return loss, [g * s for g, s in zip(grads, r)]
+
+    expected = rso_step(oracle, [t / s for t, s in zip(model.init(), r)], lr=0.3,
+                        groups=groups if groups != "layer" else model.layers(), meta_iters=4)
+    opt = RSO(_two_lr_groups(net), lr=0.3, groups=groups, meta_iters=4)
+    opt.step(_closure(opt, net, X, y))
+    _close(list(net.parameters()), [p * s for p, s in zip(expected.params, r)], rtol=1e-8)
+    assert opt.last_info.w == pytest.approx(list(expected.w), rel=1e-8)
+
+
+@pytest.mark.parametrize("option", ["meta_iters", "weight_decay", "groups", "momentum", "w0"])
+def test_an_option_given_per_param_group_is_refused_naming_it(option):
+    net = _net()
+    with pytest.raises(ValueError, match=rf"\['{option}'\] for all param groups only"):
+        RSO(_two_lr_groups(net, **{option: 0.5}), lr=0.3)
+
+
+def test_a_bad_per_group_lr_is_refused_at_construction():
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -0.1"):
+        RSO(_two_lr_groups(_net(), lr1=-0.1), lr=0.3)
+
+
+def test_options_made_to_differ_across_groups_are_named_at_the_step():
+    net, (X, y) = _net(), _batch()
+    opt = RSO(_two_lr_groups(net), lr=0.3, meta_iters=3)
+    opt.param_groups[1]["meta_iters"] = 5
+    with pytest.raises(ValueError, match="one meta_iters for all param groups, got 3 and 5"):
+        opt.step(_closure(opt, net, X, y))
+
+
+def test_param_groups_are_fixed_at_construction():
+    net = _net()
+    opt = RSO(net[0].parameters(), lr=0.3)
+    with pytest.raises(ValueError, match="fixes its parameters at construction"):
+        opt.add_param_group({"params": net[1].parameters()})
+
+
+def test_every_hyperparameter_round_trips_through_state_dict():
+    import io
+    (X, y) = _batch()
+    options = {"meta_iters": 3, "groups": lambda name: name.endswith("bias"), "w0": "ones",
+               "normalize": True, "safeguard": True, "m": 4, "c1": 1e-3, "c2": 0.5, "maxls": 7}
+    net_a = _net()
+    opt_a = RSO(_two_lr_groups(net_a), lr=0.3, **options)
+    buffer = io.BytesIO()
+    torch.save(opt_a.state_dict(), buffer)  # picklable: a key function is kept as index lists
+    buffer.seek(0)
+    net_b = copy.deepcopy(net_a)
+    opt_b = RSO(net_b.parameters(), lr=1.0)  # every default
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        opt_b.load_state_dict(torch.load(buffer))
+    buffer.seek(0)
+    opt_b = RSO(_two_lr_groups(net_b, lr0=1.0, lr1=1.0), lr=1.0)
+    opt_b.load_state_dict(torch.load(buffer))
+    for a, b in zip(opt_a.param_groups, opt_b.param_groups):
+        assert {k: v for k, v in a.items() if k != "params"} == \
+            {k: v for k, v in b.items() if k != "params"}
+    assert opt_b.param_groups[0]["groups"] == [[1, 3]]
+    for opt, net in [(opt_a, net_a), (opt_b, net_b)]:
+        opt.step(_closure(opt, net, X, y))
+    assert opt_b.last_info == opt_a.last_info
+    for a, b in zip(net_a.parameters(), net_b.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_an_invalid_state_dict_is_refused_and_changes_nothing():
+    net = _net()
+    opt = RSO(_two_lr_groups(net), lr=0.3, meta_iters=3)
+    saved = opt.state_dict()
+    saved["param_groups"][1]["meta_iters"] = 4
+    with pytest.raises(ValueError, match="one meta_iters for all param groups"):
+        opt.load_state_dict(saved)
+    assert [g["meta_iters"] for g in opt.param_groups] == [3, 3]
+
+
+def test_lr_schedulers_edit_each_group_and_the_step_follows():
+    (X, y) = _batch()
+    net_a, net_b = _net(), _net()
+    opt_a = RSO(_two_lr_groups(net_a), lr=0.3, groups="layer", meta_iters=2)
+    opt_b = RSO(_two_lr_groups(net_b), lr=0.3, groups="layer", meta_iters=2)
+    scheduler = torch.optim.lr_scheduler.StepLR(opt_a, step_size=1, gamma=0.5)
+    for step in range(3):
+        for group, lr in zip(opt_b.param_groups, (0.3, 0.075)):
+            group["lr"] = lr * 0.5 ** step  # what StepLR does, by hand
+        opt_a.step(_closure(opt_a, net_a, X, y))
+        opt_b.step(_closure(opt_b, net_b, X, y))
+        scheduler.step()
+        assert opt_a.last_info == opt_b.last_info
+    assert [g["lr"] for g in opt_a.param_groups] == [0.3 / 8, 0.075 / 8]
+    for a, b in zip(net_a.parameters(), net_b.parameters()):
+        assert torch.equal(a, b)
+
+
+# -- torch.compile ----------------------------------------------------------------
+
+class _CompiledNet(torch.nn.Module):
+    """A user-defined module (``Module.compile`` leaves a bare ``Sequential`` eager)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.hidden = torch.nn.Linear(5, 7)
+        self.norm = torch.nn.BatchNorm1d(7)
+        self.drop = torch.nn.Dropout(0.2)
+        self.out = torch.nn.Linear(7, 3)
+
+    def forward(self, x):
+        return self.out(self.drop(torch.tanh(self.norm(self.hidden(x)))))
+
+
+def _compiled_run(form, steps=4):
+    """Losses and buffers of ``steps`` RSO steps (float32) and Dynamo's frame counts."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+    net = _CompiledNet()
+    counter = CompileCounterWithBackend("aot_eager")  # inductor builds C++: slow in CI
+    if form == "function":
+        call = torch.compile(net, backend=counter)
+    elif form == "method":
+        net.compile(backend=counter)
+        call = net
+    else:
+        call = net
+    gen = torch.Generator().manual_seed(1)
+    X, y = torch.randn(32, 5, generator=gen), torch.randint(0, 3, (32,), generator=gen)
+    opt = RSO(net.named_parameters(), lr=0.3, groups="layer", meta_iters=3)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(call(X), y)
+        loss.backward()
+        return loss
+
+    torch.manual_seed(2)
+    losses, frames = [float(opt.step(closure).detach())], [counter.frame_count]
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for _ in range(steps - 1):
+            losses.append(float(opt.step(closure).detach()))
+            frames.append(counter.frame_count)
+    return losses, [b.clone() for b in net.buffers()], frames
+
+
+@pytest.mark.parametrize("form", ["function", "method"])
+def test_compiled_modules_step_like_eager_without_recompiling(form):
+    # torch.compile(net) and net.compile(): no hook that breaks Dynamo, buffers and
+    # random generators restored for every trial point without a recompile after step 1
+    torch._dynamo.reset()
+    eager_losses, eager_buffers, _ = _compiled_run("eager")
+    losses, buffers, frames = _compiled_run(form)
+    torch._dynamo.reset()
+    assert frames[0] >= 1 and frames == [frames[0]] * len(frames)
+    assert losses == pytest.approx(eager_losses, rel=1e-4)
+    for b, e in zip(buffers, eager_buffers):
+        torch.testing.assert_close(b, e, rtol=1e-4, atol=1e-6)
+
+
 # -- bad input ----------------------------------------------------------------------
 
 def test_a_module_without_trainable_parameters_is_refused():
@@ -451,13 +641,6 @@ def test_two_devices_are_refused_naming_the_argument():
     mixed = [torch.zeros(2, requires_grad=True), torch.zeros(2, device="meta", requires_grad=True)]
     with pytest.raises(ValueError, match=r"params live on different devices: \['cpu', 'meta'\]"):
         RSO(mixed, lr=0.1)
-
-
-def test_param_groups_with_two_lrs_are_refused():
-    net, (X, y) = _net(), _batch()
-    opt = RSO([{"params": net[0].parameters()}, {"params": net[1].parameters(), "lr": 0.2}], lr=0.1)
-    with pytest.raises(ValueError, match="one lr for all param groups"):
-        opt.step(_closure(opt, net, X, y))
 
 
 # -- CUDA ---------------------------------------------------------------------------

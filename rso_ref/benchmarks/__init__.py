@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "gpu": "gpu_check",
     "peer": "peer_suite",
     "ddp": "ddp_overhead",
+    "compile": "compile_overhead",
 }
 
 

@@ -25,8 +25,21 @@ evaluation runs on copies of the module's buffers, so a training-mode BatchNorm
 normalises with the batch statistics and the module keeps its running statistics
 (put the module in ``eval()`` to evaluate with them). :meth:`RSO.step` updates them
 *once per step*, as one call of the closure at :math:`\theta` does: every trial point
-of the meta-solve runs the closure too, and afterwards every buffer of every module the
-closure ran is restored to its value after that first call.
+of the meta-solve runs the closure too, and afterwards the buffers are restored to
+their values after that first call. The buffers guarded are those of every module that
+contains one of the optimizer's parameters, with its submodules (found once, at
+construction, among the live modules; ``module=`` names the model instead): a module
+whose parameters are not optimized and that no such model contains (a separate teacher
+network in training mode) is not restored. They are copied before the first call and
+after it by reading the modules, with no hook.
+
+**Compiled modules** (``torch.compile(module)``, ``module.compile()``). A step registers
+no module hook (a global forward hook makes Dynamo fail, and hooks force recompilation):
+restoring buffers is an in-place copy and rewinding the generators sets their state,
+neither of which Dynamo guards on, so after the first step (which compiles) steps
+compile nothing, and every closure call runs the compiled graph. The generators are
+rewound before each call, so compiled random ops (which draw their seeds from them)
+repeat too.
 
 **Randomness** (dropout). The meta-objective :math:`f(w)` must be a function of
 :math:`w` for L-BFGS to make sense, so :meth:`RSO.step` runs every closure call of a
@@ -56,12 +69,15 @@ transfer per closure call), and the group inner products of the meta-gradient, a
 """
 from __future__ import annotations
 
+import copy
+import gc
 import importlib
 import math
 import numbers
 import os
 import sys
 import warnings
+import weakref
 from dataclasses import fields, replace
 from typing import Any, Callable, Iterable, Sequence
 
@@ -393,20 +409,21 @@ def as_model(module: torch.nn.Module, loss_fn: Callable) -> TorchModel:
 
 
 class _StepGuard:
-    """What one :meth:`RSO.step` must put back: buffers of the modules the closure ran
+    """What one :meth:`RSO.step` must put back: the buffers of the optimizer's modules
     and torch's random generator states.
 
-    While active, a global forward pre-hook records each module the first time it runs,
-    with copies of its own buffers at that moment.
+    The buffers are copied when the guard is entered, before the first closure call, by
+    reading the modules directly: no module hook, because a global forward hook makes
+    ``torch.compile``'s Dynamo fail and module hooks force recompilation.
     """
 
-    def __init__(self, devices: Iterable[torch.device]):
+    def __init__(self, modules: Iterable[torch.nn.Module], devices: Iterable[torch.device]):
         self._cuda = sorted({d.index or 0 for d in devices if d.type == "cuda"})
-        self._before: dict[int, tuple[torch.nn.Module, dict]] = {}
+        self._modules = [m for m in modules if next(m.buffers(recurse=False), None) is not None]
+        self._before: dict[int, dict] = {}
         self._after_first: dict[int, dict] = {}
         self._rng_start = self._rng()
         self._rng_after_first = None
-        self._handle = None
 
     def _rng(self) -> tuple:
         return torch.get_rng_state(), [torch.cuda.get_rng_state(i) for i in self._cuda]
@@ -420,20 +437,16 @@ class _StepGuard:
     def _copy(module: torch.nn.Module) -> dict:
         return {n: b.detach().clone() for n, b in module.named_buffers(recurse=False)}
 
-    def _record(self, module, _inputs) -> None:
-        if id(module) not in self._before:
-            self._before[id(module)] = (module, self._copy(module))
-
     def __enter__(self) -> "_StepGuard":
-        self._handle = torch.nn.modules.module.register_module_forward_pre_hook(self._record)
+        self._before = {id(m): self._copy(m) for m in self._modules}
         return self
 
     def __exit__(self, *exc) -> None:
-        self._handle.remove()
+        pass
 
     def first_call_done(self) -> None:
         """Remember the buffers and generator states after the evaluation at theta."""
-        self._after_first = {key: self._copy(module) for key, (module, _) in self._before.items()}
+        self._after_first = {id(m): self._copy(m) for m in self._modules}
         self._rng_after_first = self._rng()
 
     def rewind_rng(self) -> None:
@@ -442,8 +455,9 @@ class _StepGuard:
 
     def restore(self, succeeded: bool) -> None:
         """Buffers and generators as after the first call (success) or the start (failure)."""
-        for key, (module, before) in self._before.items():
-            saved = self._after_first.get(key, before) if succeeded else before
+        for module in self._modules:
+            before = self._before[id(module)]
+            saved = self._after_first.get(id(module), before) if succeeded else before
             for name, buffer in module.named_buffers(recurse=False):
                 if name in saved:
                     buffer.copy_(saved[name])
@@ -520,6 +534,27 @@ def _process_group(process_group: Any) -> Any:
     return process_group if torch.distributed.get_world_size(process_group) > 1 else None
 
 
+def _modules_of(params: Sequence[torch.Tensor], module: torch.nn.Module | None
+                ) -> list[torch.nn.Module]:
+    """Every module whose buffers a step guards: ``module`` and its submodules if given,
+    else every live module that contains one of ``params`` (found once, by one scan of
+    the garbage collector's objects), with its submodules (parameter-free ones such as
+    a BatchNorm without affine weights included)."""
+    if module is not None:
+        roots = [module]
+    else:
+        ids = {id(p) for p in params}
+        # type(), not isinstance(): isinstance reads __class__, which some objects
+        # (deprecated torch aliases) answer with a warning
+        roots = [obj for obj in gc.get_objects() if issubclass(type(obj), torch.nn.Module)
+                 and any(id(p) in ids for p in obj.parameters())]
+    found: dict[int, torch.nn.Module] = {}
+    for root in roots:
+        for m in root.modules():
+            found.setdefault(id(m), m)
+    return list(found.values())
+
+
 def _check_replicated(params: Sequence[torch.Tensor]) -> None:
     """Refuse sharded parameters (FSDP): RSO needs each rank to hold whole tensors."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
@@ -543,6 +578,22 @@ def _check_replicated(params: Sequence[torch.Tensor]) -> None:
 #: fields), so that each is written once.
 _DEFAULTS = {field.name: field.default for field in fields(_LibraryRSO)}
 
+#: The options of :class:`RSO` kept in every param group, equal across groups.
+_SHARED = ("meta_iters", "w0", "normalize", "safeguard", "m", "c1", "c2", "maxls")
+
+#: The keys a param group given to :class:`RSO` may set.
+_PER_GROUP = frozenset({"params", "lr", "param_names"})
+
+
+def _check_lr(lr: Any) -> float:
+    """A param group's lr as a float; ``ValueError`` unless finite and > 0."""
+    if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+        lr = lr.item()
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (
+            math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    return float(lr)
+
 
 class RSO(torch.optim.Optimizer):
     r"""Recursive Subspace Optimization as a ``torch.optim`` optimizer, used like LBFGS.
@@ -563,9 +614,11 @@ class RSO(torch.optim.Optimizer):
     ----------
     params : iterable of tensors, of ``(name, tensor)`` pairs, or of param-group dicts
         As every ``torch.optim`` optimizer. Pass ``model.named_parameters()`` (or
-        ``module=``) for groupings by name. All param groups share one ``lr``.
+        ``module=``) for groupings by name. A param-group dict may set ``lr`` and
+        nothing else (see Notes, *Param groups*).
     lr : float
-        :math:`\eta > 0` (``param_groups[i]["lr"]``, so learning-rate schedulers work).
+        :math:`\eta > 0`, the default of each param group's ``lr``
+        (``param_groups[i]["lr"]``, read at every step, so learning-rate schedulers work).
     meta_iters : int, default :data:`rso_ref.rso.DEFAULT_META_ITERS`
         :math:`K`.
     groups : None, "layer", "block", "uniform:N", list of lists of int, or callable
@@ -587,7 +640,8 @@ class RSO(torch.optim.Optimizer):
         Most closure calls per line search.
     module : torch.nn.Module, optional
         The module the parameters belong to, to name them (instead of
-        ``named_parameters()``).
+        ``named_parameters()``) and to guard its buffers (instead of every live module
+        that contains the parameters).
     process_group : torch.distributed.ProcessGroup, optional
         The ranks that take each step together (the group of the
         ``DistributedDataParallel`` module). Default: the default group when
@@ -612,6 +666,27 @@ class RSO(torch.optim.Optimizer):
     closure, a non-finite loss at :math:`\theta`), the parameters, the buffers and the
     random generators are as before the step. A closure that leaves no gradient (never
     calls ``backward()``) is a ``RuntimeError``.
+
+    *Param groups.* RSO's groups (``groups``) and torch's param groups are independent:
+    RSO's groups index the parameters in param-group order and set the meta-variables
+    :math:`w_i`; a param group only sets the learning rate of its tensors. With
+    :math:`\eta_{g(j)}` the ``lr`` of the param group holding tensor :math:`j`, a step is
+
+    .. math::
+
+        \theta'_j = \theta_j - w_{i(j)}\, \eta_{g(j)}\, d_j, \qquad
+        d_j = g_j \ \text{or, with normalize,}\ d_j = g_j / \|g_{i(j)}\|,
+
+    :math:`i(j)` the RSO group of tensor :math:`j` and :math:`\|g_i\|` the norm of
+    the whole (unscaled) group gradient. An RSO group that spans param groups with
+    different ``lr`` thus moves each tensor at its own group's rate under one weight
+    :math:`w_i`. With one ``lr`` everywhere this is the step above. The other options
+    (``meta_iters``, ``groups``, ``w0``, ``normalize``, ``safeguard``, ``m``, ``c1``,
+    ``c2``, ``maxls``) are one per optimizer: a param group that sets one of them, or
+    any other option (``weight_decay``, ``momentum``...), is refused at construction,
+    naming it. All of them are stored in every param group (``groups`` as index
+    lists), so ``state_dict``/``load_state_dict`` round-trip them; a loaded or edited
+    value that differs across param groups is refused, naming it.
 
     Under ``torch.distributed`` (module documentation, *Many processes*) the loss the
     meta-solve sees is the mean of the ranks' closure losses, and the step returns that
@@ -653,6 +728,7 @@ class RSO(torch.optim.Optimizer):
                  c1: float = _DEFAULTS["c1"], c2: float = _DEFAULTS["c2"],
                  maxls: int = _DEFAULTS["maxls"], module: torch.nn.Module | None = None,
                  process_group: Any = None):
+        self._built = False
         super().__init__(params, {"lr": lr})
         flat = self._params()
         _check_device(flat, "params")
@@ -672,10 +748,79 @@ class RSO(torch.optim.Optimizer):
                              "blocks": name_groups(names, "block")}
         self.names = names
         self.last_info: StepInfo | None = None
+        self._module_refs = [weakref.ref(m) for m in _modules_of(flat, module)]
         self._rso = _LibraryRSO(lr=lr, groups=groups, meta_iters=meta_iters, w0=w0,
                                 normalize=normalize, safeguard=safeguard, m=m, c1=c1, c2=c2,
                                 maxls=maxls, **structure)
         self._rso.init(flat)  # groups fit the parameters
+        # Every hyperparameter lives in each param group (as torch.optim keeps them), so
+        # that state_dict/load_state_dict round-trip it; groups as resolved index lists.
+        shared = {key: getattr(self._rso, key) for key in _SHARED}
+        shared["groups"] = [list(g) for g in self._rso._groups(len(flat))]
+        shared["w0"] = w0 if isinstance(w0, str) else tuple(float(v) for v in w0)
+        for group in self.param_groups:
+            _check_lr(group["lr"])
+            group.update(copy.deepcopy(shared))
+        self.defaults.update(copy.deepcopy(shared))
+        self._built = True
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a param group at construction; refused afterwards.
+
+        Parameters
+        ----------
+        param_group : dict
+            ``{"params": ..., "lr": ..., "param_names": ...}``; no other key.
+
+        Raises
+        ------
+        ValueError
+            After construction (RSO's groups index the parameters it was built with),
+            or if the group sets an option other than ``lr`` (RSO's options are one per
+            optimizer), naming it.
+        """
+        if getattr(self, "_built", False):
+            raise ValueError("RSO fixes its parameters at construction (its groups index "
+                             "them): build a new RSO to add parameters")
+        if isinstance(param_group, dict):
+            refused = sorted(set(param_group) - _PER_GROUP)
+            if refused:
+                raise ValueError(f"RSO takes {refused} for all param groups only (pass "
+                                 "them to RSO(...)); a param group may set only 'lr'")
+        super().add_param_group(param_group)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load ``state_dict`` (the state and every param group's hyperparameters).
+
+        Parameters
+        ----------
+        state_dict : dict
+            From :meth:`state_dict`.
+
+        Raises
+        ------
+        ValueError
+            If the loaded hyperparameters are invalid or differ across param groups where
+            RSO needs one value; the optimizer is then left as it was.
+        """
+        before = (copy.deepcopy(self._options()), dict(self.state))
+        super().load_state_dict(state_dict)
+        try:
+            self._configured()
+        except Exception:
+            for group, options in zip(self.param_groups, before[0]):
+                group.update(options)
+            self.state.clear()
+            self.state.update(before[1])
+            raise
+
+    def _guarded_modules(self) -> list[torch.nn.Module]:
+        """The live modules whose buffers a step restores."""
+        return [m for m in (ref() for ref in self._module_refs) if m is not None]
+
+    def _options(self) -> list[dict]:
+        """Each param group's options (everything but ``params``)."""
+        return [{k: v for k, v in group.items() if k != "params"} for group in self.param_groups]
 
     def _params(self) -> list[torch.Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
@@ -692,12 +837,50 @@ class RSO(torch.optim.Optimizer):
             return tuple(n for group in self.param_groups for n in group["param_names"])
         return None
 
-    def _configured(self) -> _LibraryRSO:
-        lrs = {float(group["lr"]) for group in self.param_groups}
-        if len(lrs) > 1:
-            raise ValueError(f"RSO takes one lr for all param groups, got {sorted(lrs)}")
-        lr = lrs.pop()
-        return self._rso if lr == self._rso.lr else replace(self._rso, lr=lr)
+    def _configured(self) -> tuple[_LibraryRSO, list[float] | None]:
+        """The library optimizer for this step and the per-tensor lr scales.
+
+        Reads every hyperparameter from ``param_groups`` (schedulers and
+        ``load_state_dict`` write there). Returns ``(rso, None)`` when every group has
+        one ``lr`` (the plain step), else ``(rso, scales)`` with ``rso.lr`` the largest
+        ``lr`` and ``scales[j]`` = lr of tensor ``j``'s group / ``rso.lr``.
+        """
+        first = self.param_groups[0]
+        for key in ("groups", *_SHARED):
+            for group in self.param_groups[1:]:
+                if group[key] != first[key]:
+                    raise ValueError(f"RSO takes one {key} for all param groups, got "
+                                     f"{first[key]!r} and {group[key]!r}")
+        lrs = [_check_lr(group["lr"]) for group in self.param_groups]
+        options = {key: first[key] for key in _SHARED}
+        options["groups"] = [list(g) for g in first["groups"]]
+        options["lr"] = max(lrs)
+        current = {key: getattr(self._rso, key) for key in options}
+        current["groups"] = [list(g) for g in self._rso._groups(len(self._params()))]
+        if options != current:
+            self._rso = replace(self._rso, **options)
+            self._rso.init(self._params())  # groups fit the parameters
+        if len(set(lrs)) == 1:
+            return self._rso, None
+        scales = [lr / options["lr"] for group, lr in zip(self.param_groups, lrs)
+                  for _ in group["params"]]
+        return self._rso, scales
+
+    @staticmethod
+    def _directions(rso: _LibraryRSO, grads: list, scales: list[float]
+                    ) -> tuple[_LibraryRSO, list]:
+        r"""Per-tensor lr: :math:`d_j = (\eta_{g(j)}/\eta) g_j`, with the unit group
+        direction taken first under ``normalize`` (so that scaling does not cancel)."""
+        if rso.normalize:
+            groups = rso._groups(len(grads))
+            grads = list(grads)
+            for members in groups:
+                norm = float(torch.sqrt(sum(torch.sum(grads[j].double() ** 2)
+                                            for j in members)))
+                for j in members:
+                    grads[j] = grads[j] / norm if norm > 0 else torch.zeros_like(grads[j])
+            rso = replace(rso, normalize=False)
+        return rso, [g * s for g, s in zip(grads, scales)]
 
     @staticmethod
     def _evaluate(closure: Callable, params: list) -> tuple[Any, float, list]:
@@ -818,11 +1001,11 @@ class RSO(torch.optim.Optimizer):
                             "re-evaluates the model and returns the loss")
         closure = torch.enable_grad()(closure)
         params = self._params()
-        rso = self._configured()
+        rso, scales = self._configured()
         state = self.state[params[0]]
         start = {"count": state.get("count", 0), "w": state.get("w")}
         saved = [p.detach().clone() for p in params]
-        guard = _StepGuard(p.device for p in params)
+        guard = _StepGuard(self._guarded_modules(), (p.device for p in params))
         watch = _GradWatch(params, active=self._group is None)
         try:
             with guard, watch:
@@ -834,8 +1017,12 @@ class RSO(torch.optim.Optimizer):
                     guard.rewind_rng()
                     return self._call(closure, params, watch)[1:]
 
-                new, new_state, info = rso.step_with_info(saved, grads, start,
-                                                          value_and_grad=oracle, loss=loss)
+                if scales is None:
+                    solver, directions = rso, grads
+                else:
+                    solver, directions = self._directions(rso, grads, scales)
+                new, new_state, info = solver.step_with_info(
+                    saved, directions, start, value_and_grad=oracle, loss=loss)
         except BaseException:
             self._write(params, saved)
             guard.restore(succeeded=False)
