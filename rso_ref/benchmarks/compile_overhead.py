@@ -23,10 +23,10 @@ import os
 import platform
 import statistics
 import sys
-import time
 from typing import Sequence
 
 from rso_ref.benchmarks import finish, parse_args
+from rso_ref.benchmarks.torch_steps import timed_steps
 
 BATCH = 128
 
@@ -65,30 +65,10 @@ def _run(kind: str, backend: str | None, steps: int) -> dict:
     y = torch.randint(0, 10, (BATCH,), generator=gen)
     opt = (RSO(net.named_parameters(), lr=0.5, meta_iters=5, groups="layer") if kind == "rso"
            else torch.optim.Adam(net.parameters(), lr=1e-3))
-    calls = [0]
-
-    def closure():
-        opt.zero_grad()
-        calls[0] += 1
-        loss = torch.nn.functional.cross_entropy(call(X), y)
-        loss.backward()
-        return loss
-
-    def graphs() -> int:
-        return int(counters["stats"]["unique_graphs"])
-
-    times, per_step, graph_counts = [], [], []
-    for _ in range(steps + 1):  # the first step compiles, reported apart
-        calls[0] = 0
-        start = time.perf_counter()
-        if kind == "rso":
-            opt.step(closure)
-        else:
-            closure()
-            opt.step()
-        times.append(time.perf_counter() - start)
-        per_step.append(calls[0])
-        graph_counts.append(graphs())
+    times, per_step, graph_counts = timed_steps(
+        opt, lambda: torch.nn.functional.cross_entropy(call(X), y), steps,
+        closure_step=kind == "rso",
+        probe=lambda: int(counters["stats"]["unique_graphs"]))  # the first step compiles
     later = times[1:]
     return {"t_first_step": times[0], "t_step": statistics.median(later),
             "calls_per_step": statistics.mean(per_step[1:]),

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rso_ref.benchmarks import finish, parse_args
+from rso_ref.benchmarks.torch_steps import timed_steps
 
 SIZES = (784, 256, 10)
 BATCH = 512
@@ -61,26 +62,9 @@ def _setup(rank: int, world: int, steps: int, kind: str = "rso"):
     model = net if world == 1 else torch.nn.parallel.DistributedDataParallel(net)
     opt = (RSO(model.named_parameters(), lr=0.5, meta_iters=5, groups="layer") if kind == "rso"
            else torch.optim.Adam(model.parameters(), lr=1e-3))
-    calls = [0]
-
-    def closure():
-        opt.zero_grad()
-        calls[0] += 1
-        loss = torch.nn.functional.cross_entropy(model(X[rows]), y[rows])
-        loss.backward()
-        return loss
-
-    times, per_step = [], []
-    for _ in range(steps + 1):  # the first step warms up, untimed
-        calls[0] = 0
-        start = time.perf_counter()
-        if kind == "rso":
-            opt.step(closure)
-        else:
-            closure()
-            opt.step()
-        times.append(time.perf_counter() - start)
-        per_step.append(calls[0])
+    times, per_step, _ = timed_steps(
+        opt, lambda: torch.nn.functional.cross_entropy(model(X[rows]), y[rows]), steps,
+        closure_step=kind == "rso")  # the first step warms up, untimed
     params = [p.detach().clone() for p in net.parameters()]
     return times[1:], per_step[1:], params
 

@@ -249,20 +249,23 @@ def load_mnist(path: str | Path, *, layout: str = "flat", dtype: Any = None,
     return split_validation(ds, val_fraction, seed=seed) if val_fraction else ds
 
 
-def _cifar_directory(path: str | Path) -> Path:
-    directory = _check_directory(path, "CIFAR-10")
-    for candidate in (directory, directory / "cifar-10-batches-bin"):
-        if (candidate / CIFAR10_FILES["test"][0]).is_file():
+def _cifar_directory(path: str | Path, name: str, files: dict, binary: str, pickled: str,
+                     pickled_markers: tuple[str, ...], archive: str) -> Path:
+    """The folder holding the binary files of CIFAR-10 or CIFAR-100 (``name``): ``path``
+    itself or its ``binary`` subfolder. The pickled "python version" (found by one of
+    ``pickled_markers`` in ``path`` or its ``pickled`` subfolder) is refused by name."""
+    directory = _check_directory(path, name)
+    for candidate in (directory, directory / binary):
+        if (candidate / files["test"][0]).is_file():
             return candidate
-    for candidate in (directory, directory / "cifar-10-batches-py"):
-        if (candidate / "data_batch_1").is_file() or (candidate / "test_batch").is_file():
+    for candidate in (directory, directory / pickled):
+        if any((candidate / marker).is_file() for marker in pickled_markers):
             raise ValueError(
-                f"{candidate} holds the CIFAR-10 'python version' (pickled batches), which "
+                f"{candidate} holds the {name} 'python version' (pickled batches), which "
                 "rso_ref refuses to load (unpickling can run arbitrary code); download the "
-                "'binary version' (cifar-10-binary.tar.gz, files data_batch_1.bin ... "
-                "test_batch.bin) from https://www.cs.toronto.edu/~kriz/cifar.html")
-    raise FileNotFoundError(f"no CIFAR-10 binary batches ({CIFAR10_FILES['test'][0]}) in "
-                            f"{directory} or {directory / 'cifar-10-batches-bin'}")
+                f"'binary version' ({archive}) from https://www.cs.toronto.edu/~kriz/cifar.html")
+    raise FileNotFoundError(f"no {name} binary files ({files['test'][0]}) in "
+                            f"{directory} or {directory / binary}")
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +318,10 @@ def load_cifar10(path: str | Path, *, layout: str = "flat", dtype: Any = None,
     check_layout(layout)
     dtype = _feature_dtype(dtype)
     check_fraction(val_fraction, "val_fraction")  # before reading any file
-    directory = _cifar_directory(path)
+    directory = _cifar_directory(path, "CIFAR-10", CIFAR10_FILES, "cifar-10-batches-bin",
+                                 "cifar-10-batches-py", ("data_batch_1", "test_batch"),
+                                 "cifar-10-binary.tar.gz, files data_batch_1.bin ... "
+                                 "test_batch.bin")
     splits = {}
     for split, names in CIFAR10_FILES.items():
         batches = [_cifar_batch(directory / name) for name in names]
@@ -329,22 +335,6 @@ def load_cifar10(path: str | Path, *, layout: str = "flat", dtype: Any = None,
 #: CIFAR-100 label kinds: record byte offset of the label and number of classes.
 _CIFAR100_LABELS = {"coarse": (0, 20), "fine": (1, 100)}
 _CIFAR100_RECORD = 2 + 3 * 32 * 32
-
-
-def _cifar100_directory(path: str | Path) -> Path:
-    directory = _check_directory(path, "CIFAR-100")
-    for candidate in (directory, directory / "cifar-100-binary"):
-        if (candidate / CIFAR100_FILES["test"][0]).is_file():
-            return candidate
-    for candidate in (directory, directory / "cifar-100-python"):
-        if (candidate / "train").is_file() or (candidate / "test").is_file():
-            raise ValueError(
-                f"{candidate} holds the CIFAR-100 'python version' (pickled batches), which "
-                "rso_ref refuses to load (unpickling can run arbitrary code); download the "
-                "'binary version' (cifar-100-binary.tar.gz, files train.bin and test.bin) "
-                "from https://www.cs.toronto.edu/~kriz/cifar.html")
-    raise FileNotFoundError(f"no CIFAR-100 binary files ({CIFAR100_FILES['test'][0]}) in "
-                            f"{directory} or {directory / 'cifar-100-binary'}")
 
 
 def _cifar100_file(path: Path, labels: str) -> tuple[np.ndarray, np.ndarray]:
@@ -406,7 +396,9 @@ def load_cifar100(path: str | Path, *, labels: str = "fine", layout: str = "flat
     check_layout(layout)
     dtype = _feature_dtype(dtype)
     check_fraction(val_fraction, "val_fraction")  # before reading any file
-    directory = _cifar100_directory(path)
+    directory = _cifar_directory(path, "CIFAR-100", CIFAR100_FILES, "cifar-100-binary",
+                                 "cifar-100-python", ("train", "test"),
+                                 "cifar-100-binary.tar.gz, files train.bin and test.bin")
     splits = {}
     for split, (name,) in CIFAR100_FILES.items():
         pixels, y = _cifar100_file(directory / name, labels)

@@ -173,7 +173,7 @@ def test_load_cifar10_refuses_the_pickle_version(tmp_path):
         data.load_cifar10(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="no CIFAR-10 binary batches"):
+    with pytest.raises(FileNotFoundError, match="no CIFAR-10 binary files"):
         data.load_cifar10(empty)
 
 
