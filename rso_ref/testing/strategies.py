@@ -206,12 +206,17 @@ def _named(st: Any, public: str, draw_fn: Callable | None = None, strategy: Any 
 #: Default entries of drawn arrays, before ``scale``: finite floats in [-1, 1] without
 #: subnormals, shrinking towards 0 and then towards simple values such as 1.
 _ELEMENT_BOUND = 1.0
+#: Default entries smaller than this in magnitude are drawn as 0: their products with
+#: weights underflow to subnormals, which XLA on CPU flushes to zero, so two correct
+#: backends would disagree at a ReLU kink (hypothesis found X = 6.9e-308 doing that).
+_ELEMENT_TINY = 1e-150
 
 
 def _elements(st: Any, elements: Any, scale: Any) -> Any:
     """Strategy of host entries: ``elements`` (default floats in [-1, 1]) times ``scale``."""
     if elements is None:
-        elements = st.floats(-_ELEMENT_BOUND, _ELEMENT_BOUND, allow_subnormal=False)
+        elements = st.floats(-_ELEMENT_BOUND, _ELEMENT_BOUND, allow_subnormal=False).map(
+            lambda v: 0.0 if abs(v) < _ELEMENT_TINY else v)
     elif not isinstance(elements, st.SearchStrategy):
         raise TypeError(f"elements must be a hypothesis strategy of floats, got {elements!r}")
     scale = check_real(scale, "scale")
@@ -392,7 +397,8 @@ def arrays(shape: Any, *, elements: Any = None, scale: float = 1.0, dtype: Any =
     shape : tuple of int, or strategy of them
         The shape, fixed or drawn.
     elements : strategy of float, optional
-        Draws each entry. Default: finite floats in [-1, 1], no subnormals.
+        Draws each entry. Default: finite floats in [-1, 1], no subnormals, and 0 for any
+        entry below 1e-150 in magnitude (its products would underflow).
     scale : float, default 1.0
         Factor on every entry (``scale=1e-3`` for small gradients, say), > 0.
     dtype, xp, device : optional
@@ -438,7 +444,8 @@ def param_lists(shapes: Any = None, *, elements: Any = None, scale: float = 1.0,
         with sides 1-4 (``hypothesis.extra.numpy.array_shapes``; 0-d arrays, scalar
         parameters such as a learned temperature, included).
     elements : strategy of float, optional
-        Draws each entry. Default: finite floats in [-1, 1], no subnormals.
+        Draws each entry. Default: finite floats in [-1, 1], no subnormals, and 0 for any
+        entry below 1e-150 in magnitude (its products would underflow).
     scale : float, default 1.0
         Factor on every entry, > 0.
     dtype, xp, device : optional
@@ -486,7 +493,8 @@ def gradient_sequences(like: Any, steps: Any = (1, 6), *, elements: Any = None,
     steps : int, (low, high) or strategy of int, default (1, 6)
         The length ``T`` of the sequence, at least 1.
     elements : strategy of float, optional
-        Draws each entry. Default: finite floats in [-1, 1], no subnormals.
+        Draws each entry. Default: finite floats in [-1, 1], no subnormals, and 0 for any
+        entry below 1e-150 in magnitude (its products would underflow).
     scale : float, default 1.0
         Factor on every entry, > 0.
     dtype, xp, device : optional
