@@ -57,7 +57,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
-from .backend import array_namespace, backend_name, device
+from .backend import (array_namespace, backend_name, compiles, device, fused, placement,
+                      to_numpy)
 from .validation import (NonFiniteError, check_finite_loss, check_int, check_pair, check_positive,
                          check_real)
 
@@ -197,6 +198,9 @@ class LineSearchResult(_Status):
         On failure, the lowest trial that satisfied sufficient decrease (as a result of
         status 0 whose ``nfev`` counts the whole search;
         :attr:`ScalarSearchResult.fallback`), else ``None``.
+    g_inf : float
+        :math:`\|g\|_\infty` at ``x`` for an accepted step (the search computes it to
+        form :math:`\phi'` safely; L-BFGS's ``gtol`` test reuses it), NaN on failure.
     """
 
     alpha: float
@@ -209,6 +213,7 @@ class LineSearchResult(_Status):
     status: int
     info: LineSearchInfo
     fallback: "LineSearchResult | None" = None
+    g_inf: float = math.nan
 
 
 def check_wolfe_constants(c1: Any, c2: Any) -> tuple[float, float]:
@@ -500,7 +505,7 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
     if backend_name(g_xp) != backend_name(xp):
         raise TypeError(f"{name} returned a gradient of namespace {backend_name(g_xp)} for x of "
                         f"namespace {backend_name(xp)} {where}")
-    if str(device(g)) != str(device(x)):
+    if placement(g) != placement(x):
         raise ValueError(f"{name} returned a gradient on device {device(g)} for x on device "
                          f"{device(x)} {where}")
     if not xp.isdtype(g.dtype, "real floating"):
@@ -514,8 +519,8 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
     return f, g
 
 
-def _slope_along(d: Any, xp: ModuleType) -> Callable[[Any], float]:
-    r"""``slope(g)``: :math:`g^\top d` as a float, with no floating-point warning on the way.
+def _slope_along(d: Any, xp: ModuleType, d_max: float) -> Callable[[Any], tuple[float, float]]:
+    r"""``slope(g) -> (g^T d, max|g|)`` as floats, with no floating-point warning on the way.
 
     A trial gradient that holds NaN or inf, or whose product with ``d`` overflows, is the
     non-finite case the core backtracks from, not an error; computed naively it makes
@@ -525,29 +530,48 @@ def _slope_along(d: Any, xp: ModuleType) -> Callable[[Any], float]:
     product that could overflow is formed from ``g`` and ``d`` scaled to
     :math:`\max|\cdot| = 1` and scaled back on the host, ``±inf`` when it exceeds the
     dtype's range (as the plain product would). The common case computes ``g @ d``
-    itself, after one reduction :math:`\max|g|`.
+    itself, after one reduction :math:`\max|g|`. On JAX, which never warns, both
+    reductions run as one compiled program (:func:`rso_ref.backend.fused`) and come to
+    the host in one transfer; the host then decides as above.
     """
     limit = float(xp.finfo(d.dtype).max)
-    d_max = float(xp.max(xp.abs(d)))
     if not math.isfinite(d_max):
-        return lambda g: math.nan  # a non-finite direction: every slope is non-finite
+        # a non-finite direction: every slope is non-finite
+        return lambda g: (math.nan, float(xp.max(xp.abs(g))))
     bound = math.prod(d.shape) * d_max  # |g @ d| <= bound * max|g|
+    together = compiles(xp)
 
-    def slope(g: Any) -> float:
-        g_max = float(xp.max(xp.abs(g)))
+    def slope(g: Any) -> tuple[float, float]:
+        if together:
+            g_max, product = to_numpy(_max_and_product(xp, g, d)).tolist()
+        else:
+            g_max, product = float(xp.max(xp.abs(g))), None
         if not math.isfinite(g_max):
-            return math.nan  # NaN or inf in g (max propagates NaN)
+            return math.nan, g_max  # NaN or inf in g (max propagates NaN)
         if g_max * bound <= limit:
-            return float(g @ d)
+            return (float(g @ d) if product is None else product), g_max
         value = float((g / g_max) @ (d / d_max)) * g_max * d_max
-        return value if abs(value) <= limit else math.copysign(math.inf, value)
+        return (value if abs(value) <= limit else math.copysign(math.inf, value)), g_max
 
     return slope
 
 
+@fused()
+def _max_and_product(xp: ModuleType, g: Any, d: Any) -> Any:
+    r""":math:`(\max_i |g_i|, g^\top d)`."""
+    return xp.stack([xp.max(xp.abs(g)), g @ d])
+
+
+@fused()
+def _trial_point(xp: ModuleType, x: Any, d: Any, alpha: float) -> Any:
+    r""":math:`x + \alpha d`."""
+    return x + alpha * d
+
+
 def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: float = 1.0,
                 c1: float = 1e-4, c2: float = 0.9, maxls: int = 20, dphi0: float | None = None,
-                xp: ModuleType | None = None, name: str = "fun") -> LineSearchResult:
+                d_max: float | None = None, xp: ModuleType | None = None,
+                name: str = "fun") -> LineSearchResult:
     r"""Strong-Wolfe line search along ``d`` from ``x`` (vector wrapper of the scalar core).
 
     Parameters
@@ -570,6 +594,8 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
         Most calls of ``fun``.
     dphi0 : float, optional
         :math:`g^\top d` when the caller already has it.
+    d_max : float, optional
+        :math:`\max_i |d_i|` when the caller already has it.
     xp : module, optional
         Namespace of ``x``.
     name : str, default "fun"
@@ -600,32 +626,34 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
     xp = array_namespace(x, g, d) if xp is None else xp
     if dphi0 is None:
         dphi0 = float(g @ d)
+    if d_max is None:
+        d_max = float(xp.max(xp.abs(d)))
     last: dict[str, Any] = {}
-    kept: dict[float, tuple] = {}  # the lowest sufficient-decrease trial: alpha -> (x, f, g)
-    slope_along_d = _slope_along(d, xp)
+    kept: dict[float, tuple] = {}  # lowest sufficient-decrease trial: alpha -> (x, f, g, max|g|)
+    slope_along_d = _slope_along(d, xp, d_max)
 
     def phi(alpha: float) -> tuple[float, float]:
-        x_trial = x + alpha * d
+        x_trial = _trial_point(xp, x, d, alpha)
         f_trial, g_trial = evaluate_array_oracle(
             fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}", name=name)
-        last.update(x=x_trial, f=f_trial, g=g_trial)
-        slope = slope_along_d(g_trial)
+        slope, g_max = slope_along_d(g_trial)
+        last.update(x=x_trial, f=f_trial, g=g_trial, g_inf=g_max)
         # The core's own tests for a new lowest point (sufficient decrease, not above it):
         if math.isfinite(f_trial) and math.isfinite(slope) \
                 and f_trial - f - c1 * alpha * dphi0 <= 0.0 \
                 and all(f_trial <= point[1] for point in kept.values()):
             kept.clear()
-            kept[alpha] = (x_trial, f_trial, g_trial)
+            kept[alpha] = (x_trial, f_trial, g_trial, g_max)
         return f_trial, slope
 
     core = scalar_search_wolfe(phi, f, dphi0, alpha0=alpha0, c1=c1, c2=c2, maxls=maxls)
     if core.status == 0:  # the accepted step is always the last one evaluated
         return LineSearchResult(core.alpha, last["x"], last["f"], last["g"], dphi0, core.dphi,
-                                core.nfev, 0, core.info)
+                                core.nfev, 0, core.info, g_inf=last["g_inf"])
     fallback = None
     if core.fallback is not None and core.fallback[0] in kept:
-        x_lo, f_lo, g_lo = kept[core.fallback[0]]
+        x_lo, f_lo, g_lo, g_max_lo = kept[core.fallback[0]]
         fallback = LineSearchResult(core.fallback[0], x_lo, f_lo, g_lo, dphi0, core.fallback[2],
-                                    core.nfev, 0, core.info)
+                                    core.nfev, 0, core.info, g_inf=g_max_lo)
     return LineSearchResult(0.0, x, f, g, dphi0, dphi0, core.nfev, core.status, core.info,
                             fallback)

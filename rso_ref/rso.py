@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
-from . import tree
-from .backend import array_namespace, keep_zero_d, namespace, to_numpy
+from . import pytree, tree
+from .backend import (array_namespace, check_concrete, committed, fused, keep_zero_d, namespace,
+                      to_numpy)
 from .lbfgs import STATUS_MESSAGES, minimize
 from .validation import (NonFiniteError, check_callable, check_finite_loss, check_flag, check_pair,
                          check_int, check_positive)
@@ -71,8 +72,9 @@ class RSOStepResult:
 
     Attributes
     ----------
-    params : list of arrays
-        :math:`\\theta' = \\theta - \\eta \\sum_i w_i d_i` for the returned ``w``.
+    params : list of arrays or pytree of arrays
+        :math:`\\theta' = \\theta - \\eta \\sum_i w_i d_i` for the returned ``w``, in
+        the structure of the ``params`` given to :func:`rso_step`.
     w : numpy.ndarray, shape (L,), float64
         Final group weights (a host array whatever the backend of ``params``).
     loss_before : float
@@ -132,40 +134,52 @@ def check_group_spec(groups: Any) -> None:
             raise ValueError(f"groups={groups!r}: N in 'uniform:N' must be a positive integer")
         return
     raise ValueError(f"groups must be None, 'layer', 'block', 'uniform:N' or a list of "
-                     f"index lists, got {groups!r}")
+                     f"lists of indices or key paths, got {groups!r}")
 
 
 def resolve_groups(groups: Any, n_params: int, *, layers: Sequence | None = None,
-                   blocks: Sequence | None = None) -> list[list[int]]:
+                   blocks: Sequence | None = None,
+                   paths: Sequence[str] | None = None) -> list[list[int]]:
     """Turn a grouping specification into validated lists of parameter indices.
 
     Parameters
     ----------
-    groups : None, "layer", "block", "uniform:N", or list of lists of int
+    groups : None, "layer", "block", "uniform:N", or list of lists of int or str
         ``None`` gives one group per parameter array. ``"layer"`` and ``"block"`` take
         the model's ``layers()`` / ``blocks()``; ``"uniform:N"`` merges consecutive
-        layers into groups of ``N`` (the paper's three groupings, §4.5).
+        layers into groups of ``N`` (the paper's three groupings, §4.5). In a list of
+        groups, an entry is a leaf index or a key path (a string): the path of a leaf,
+        or of a subtree, which stands for all its leaves (``[["dense1"], ["dense2/w",
+        "dense2/b"]]``).
     n_params : int
-        Length of the params list.
+        Number of parameter arrays (leaves).
     layers, blocks : list of lists of int, optional
         The model structure, needed by the string specifications.
+    paths : sequence of str, optional
+        The key path of each parameter array, in leaf order
+        (:func:`rso_ref.pytree.leaf_paths`); default those of a list, ``"0"``, ``"1"``,
+        and so on.
 
     Returns
     -------
     list of lists of int
-        The groups: disjoint, non-empty lists of indices into the params list.
+        The groups: disjoint, non-empty lists of indices into the leaves.
 
     Raises
     ------
     ValueError
         Unknown specification, missing structure, empty/overlapping groups, indices
-        out of range.
+        out of range, a key path that names no leaf (the path is named).
+    TypeError
+        A group that is not a list, an entry neither an int nor a string.
     """
     check_group_spec(groups)
     if groups is None:
         return [[j] for j in range(n_params)]
     if not isinstance(groups, str):
-        return tree.validate_groups(groups, n_params)
+        if paths is None:
+            paths = [str(j) for j in range(n_params)]
+        return tree.validate_groups(_indices_of_paths(groups, paths), n_params)
     structure = blocks if groups == "block" else layers
     if structure is None:
         needed = "blocks()" if groups == "block" else "layers()"
@@ -173,6 +187,35 @@ def resolve_groups(groups: Any, n_params: int, *, layers: Sequence | None = None
     if groups.startswith("uniform:"):
         structure = tree.uniform_groups(structure, int(groups.split(":", 1)[1]))
     return tree.validate_groups(structure, n_params)
+
+
+def _indices_of_paths(groups: Any, paths: Sequence[str]) -> Any:
+    """``groups`` with each key-path entry replaced by the indices of the leaves it names
+    (the leaf of that path, or every leaf under it); everything else is left to
+    :func:`rso_ref.tree.validate_groups`."""
+    if isinstance(groups, str) or not isinstance(groups, (list, tuple)):
+        return groups
+    resolved = []
+    for gi, group in enumerate(groups):
+        if isinstance(group, str):
+            raise TypeError(f"groups[{gi}] must be a list of indices or key paths, got "
+                            f"{group!r}; write [{group!r}] for the group of that path")
+        if not isinstance(group, (list, tuple)):
+            resolved.append(group)
+            continue
+        members = []
+        for entry in group:
+            if not isinstance(entry, str):
+                members.append(entry)
+                continue
+            named = [j for j, path in enumerate(paths)
+                     if path == entry or path.startswith(entry + "/")]
+            if not named:
+                raise ValueError(f"groups[{gi}] names {entry!r}, which is no leaf or subtree "
+                                 f"of params (its leaves: {', '.join(paths)})")
+            members.extend(named)
+        resolved.append(members)
+    return resolved
 
 
 def _host() -> ModuleType:
@@ -386,12 +429,21 @@ def apply_weights(params: list, directions: list, groups: list[list[int]], lr: f
     list of arrays
         :math:`\theta'`, new arrays where a group moved them, ``params``' own elsewhere.
     """
+    params = list(params)
+    steps = tuple(lr * float(wi) for wi in w)  # host floats: weakly typed, the params' dtype
+    moved = _moved(array_namespace(params[0]), params, list(directions),
+                   tuple(tuple(g) for g in groups), steps)
+    return keep_zero_d(moved)  # a 0-d parameter stays a 0-d array on NumPy
+
+
+@fused(static_argnames=("groups",))
+def _moved(xp: ModuleType, params: list, directions: list, groups: tuple, steps: tuple) -> list:
+    """:func:`apply_weights`' arithmetic, one program on JAX (``backend.fused``)."""
     out = list(params)
-    for group, wi in zip(groups, w):
-        step = lr * float(wi)
+    for group, step in zip(groups, steps):
         for j in group:
             out[j] = params[j] - step * directions[j]
-    return keep_zero_d(out)  # a 0-d parameter stays a 0-d array on NumPy
+    return out
 
 
 def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequence,
@@ -463,14 +515,20 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     ----------
     value_and_grad : callable
         ``value_and_grad(params) -> (loss, grads)``: any loss/gradient oracle over a
-        list of arrays (one namespace). Called once at :math:`\theta` unless ``loss``
-        and ``grads`` are given.
-    params : list of arrays
-        :math:`\theta`, ordered as the oracle expects.
+        list of arrays (one namespace), or over a pytree of arrays of the structure of
+        ``params`` (then ``grads`` is of that structure too). Called once at
+        :math:`\theta` unless ``loss`` and ``grads`` are given.
+    params : list of arrays or pytree of arrays
+        :math:`\theta`, ordered as the oracle expects: a list, a bare array, or nested
+        dicts/lists/tuples/namedtuples of arrays (and JAX-registered nodes when JAX is
+        imported; :mod:`rso_ref.pytree`). The step works on its leaves, in
+        :func:`rso_ref.pytree.flatten` order.
     lr : float
         :math:`\eta > 0`.
-    groups : None, "layer", "block", "uniform:N" or list of lists of int
-        The partition :math:`\theta_1, \dots, \theta_L` (see :func:`resolve_groups`).
+    groups : None, "layer", "block", "uniform:N" or list of lists of int or str
+        The partition :math:`\theta_1, \dots, \theta_L` (see :func:`resolve_groups`):
+        a group lists leaf indices or key paths naming a leaf or a whole subtree, as
+        ``[["dense1"], ["dense2/w", "dense2/b"]]`` (:func:`rso_ref.pytree.leaf_paths`).
         Parameters in no group are not updated.
     meta_iters : int, default :data:`DEFAULT_META_ITERS` (5)
         :math:`K`, L-BFGS iterations on ``f``. The meta-solve runs ``K`` iterations
@@ -491,15 +549,17 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         above the gradient step's. Costs one oracle call unless ``w0="ones"`` (then the
         meta-solve can only decrease ``f`` from it).
     meta_value_and_grad : callable, optional
-        Oracle for ``f`` (e.g. on a smaller meta batch); defaults to ``value_and_grad``.
+        Oracle for ``f`` (e.g. on a smaller meta batch), over the structure of
+        ``params`` like ``value_and_grad``; defaults to ``value_and_grad``.
     previous_w : array, optional
         Weights of the previous step (for ``w0="previous"``).
     loss : float, optional
         :math:`L(\theta)` when already computed. Give ``loss`` and ``grads`` together
         or neither (one without the other raises ``ValueError``); with both,
         ``value_and_grad`` is not called at :math:`\theta`.
-    grads : list of arrays, optional
-        :math:`\nabla L(\theta)` when already computed, with ``loss``.
+    grads : list of arrays or pytree of arrays, optional
+        :math:`\nabla L(\theta)` when already computed, with ``loss``, of the structure
+        of ``params``.
     layers, blocks : list of lists of int, optional
         Model structure for string ``groups``.
     m : int, default 10
@@ -512,9 +572,9 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     Returns
     -------
     RSOStepResult
-        The new parameters :math:`\theta'`, the weights :math:`w^*`, the loss before
-        and after, the oracle calls and iterations of the meta-solve, the group
-        gradient norms and the meta-solve's status.
+        The new parameters :math:`\theta'` (in the structure of ``params``), the
+        weights :math:`w^*`, the loss before and after, the oracle calls and iterations
+        of the meta-solve, the group gradient norms and the meta-solve's status.
 
     Raises
     ------
@@ -523,12 +583,15 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
         ``meta_iters``, 0 included), or :math:`f(w_0)` or :math:`\nabla f(w_0)` is: the
         step would otherwise return non-finite parameters or fail inside the meta-solve.
     TypeError
-        If ``params`` or ``grads`` is not a list of arrays (``None``, a bare array: wrap
-        it, ``[x]``), if ``value_and_grad`` does not return a pair ``(loss, grads)`` with
-        a scalar loss and a list of arrays, or ``lr``/``meta_iters`` are not numbers.
+        If ``params`` or ``grads`` is None or has a leaf that is not an array (its path
+        is named), if ``value_and_grad`` does not return a pair ``(loss, grads)`` with
+        a scalar loss and arrays in the structure of ``params``, or
+        ``lr``/``meta_iters`` are not numbers.
     ValueError
-        Bad ``lr``, ``meta_iters``, ``groups``, ``w0`` or gradient shapes; ``loss``
-        without ``grads`` or ``grads`` without ``loss``; ``params`` on
+        Bad ``lr``, ``meta_iters``, ``groups`` (a key path naming no leaf), ``w0`` or
+        gradient shapes; ``params`` without leaves; ``grads`` (given, or returned by
+        an oracle) not of the structure of ``params`` (both and the first differing
+        path named); ``loss`` without ``grads`` or ``grads`` without ``loss``; ``params`` on
         two devices, or gradients (given, or returned by either oracle) on another
         device than ``params`` (both devices and the argument are named).
 
@@ -589,12 +652,20 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     meta_iters = check_int(meta_iters, "meta_iters")
     check_flag(normalize, "normalize")
     check_flag(safeguard, "safeguard")
-    tree.check_params(params, "params")
-    params = list(params)
+    params, structure = pytree.flatten(params, "params")  # a list of arrays as is
     if not params:
         raise ValueError("params must hold at least one array")
-    array_namespace(params, names=["params"])  # one namespace, one device
-    groups = resolve_groups(groups, len(params), layers=layers, blocks=blocks)
+    check_concrete(params, [f"params leaf {path!r}" for path in structure.paths], "rso_step",
+                   "Compile the oracle instead and call rso_step eagerly: "
+                   "rso_step(jax.jit(value_and_grad), params, ...) takes it as is, and the "
+                   "step's own array work runs as compiled pieces (rso_ref.backend.fused).")
+    xp = array_namespace(params, names=["params"])  # one namespace, one device
+    params = committed(xp, params)  # JAX: one placement, so each piece compiles once
+    groups = resolve_groups(groups, len(params), layers=layers, blocks=blocks,
+                            paths=structure.paths)
+    value_and_grad = pytree.flat_oracle(value_and_grad, structure, "value_and_grad")
+    meta_value_and_grad = pytree.flat_oracle(meta_value_and_grad, structure,
+                                             "meta_value_and_grad")
     meta_oracle = value_and_grad if meta_value_and_grad is None else meta_value_and_grad
 
     if grads is None:
@@ -604,7 +675,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     elif loss is None:
         raise ValueError("grads was given without loss; pass both or neither")
     else:
-        tree.check_params(grads, "grads")
+        grads = pytree.flatten_like(grads, structure, "grads", "params")
     grads = list(grads)
     tree.check_like(grads, params)
     array_namespace(params, grads, names=["params", "grads"])
@@ -664,6 +735,7 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
             w, f_w, safeguarded = ones, f_gd, True
 
     return RSOStepResult(
-        params=apply_weights(params, directions, groups, lr, w), w=w, loss_before=loss_before,
+        params=pytree.unflatten(structure, apply_weights(params, directions, groups, lr, w)),
+        w=w, loss_before=loss_before,
         loss_after=f_w, nfev=calls, nit=nit, grad_norms=grad_norms, meta_status=status,
         meta_message=message, safeguarded=safeguarded)

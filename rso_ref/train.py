@@ -572,6 +572,10 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
           probe: Callable[[int, list], dict | None] | None = None) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``(X, y)`` for ``epochs`` passes.
 
+    Parameters stay the list of arrays of the model's ``init`` (which checkpoints store
+    as such); pytrees of parameters (:mod:`rso_ref.pytree`) are for the optimizers and
+    :func:`rso_ref.rso.rso_step` called directly.
+
     Parameters
     ----------
     model : rso_ref model

@@ -27,7 +27,7 @@ import math
 from types import ModuleType
 from typing import Any, Sequence
 
-from .backend import array_namespace, check_array, keep_zero_d, to_numpy
+from .backend import array_namespace, check_array, fused, keep_zero_d, to_numpy
 
 __all__ = [
     "all_finite",
@@ -146,13 +146,13 @@ def vdot(a: Sequence, b: Sequence) -> float:
     Returns
     -------
     float
-        The inner product, on the host.
+        The inner product, on the host (one transfer for all leaves).
     """
     _check_pair(a, b)
     if not a:
         return 0.0
-    xp = array_namespace(*a, *b)
-    return float(sum(float(xp.sum(x * y)) for x, y in zip(a, b)))
+    xp = array_namespace(list(a), list(b))
+    return float(sum(to_numpy(_leaf_products(xp, list(a), list(b))).tolist()))
 
 
 def norm(a: Sequence) -> float:
@@ -400,11 +400,17 @@ def group_vdots(a: Sequence, b: Sequence, groups: Sequence[Sequence[int]]) -> li
     leaves = sorted({j for g in groups for j in g})
     if not leaves:
         return [0.0] * len(groups)
-    xp = array_namespace(*(a[j] for j in leaves), *(b[j] for j in leaves))
-    products = to_numpy(xp.stack([xp.sum(a[j] * b[j]) for j in leaves])).tolist()
+    xp = array_namespace([a[j] for j in leaves], [b[j] for j in leaves])
+    products = to_numpy(_leaf_products(xp, [a[j] for j in leaves],
+                                       [b[j] for j in leaves])).tolist()
     leaf_dot = dict(zip(leaves, products))
     return [float(sum(leaf_dot[j] for j in g)) for g in groups]
 
+
+@fused()
+def _leaf_products(xp: ModuleType, a: list, b: list) -> Any:
+    r"""The vector :math:`(\operatorname{sum}(a_j \odot b_j))_j`; one program on JAX."""
+    return xp.stack([xp.sum(x * y) for x, y in zip(a, b)])
 
 
 # ---------------------------------------------------------------------------------------

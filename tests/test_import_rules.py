@@ -1,9 +1,9 @@
 """The import rules of DESIGN.md, read from the source (``ast``) and checked by importing.
 
 1. Array libraries: every module of ``rso_ref`` is classified below. The device path (``nn``,
-   ``optim``, ``tree``, ``linesearch``, ``lbfgs`` with ``objective`` and ``numdiff``,
-   ``lanczos``, ``hessian``, ``rso``, and ``validation`` which they use) imports no array
-   library, NumPy included, at any level (module top, inside a function,
+   ``optim``, ``tree``, ``pytree``, ``linesearch``, ``lbfgs`` with ``objective`` and
+   ``numdiff``, ``lanczos``, ``hessian``, ``rso``, and ``validation`` which they use) imports
+   no array library, NumPy included, at any level (module top, inside a function,
    ``importlib.import_module("...")``); ``rso_ref/backend/`` is the one door to them; each
    host-side module may import the libraries listed for it and no other. A new module fails the test
    until it is classified here.
@@ -36,8 +36,9 @@ ARRAY_LIBRARIES = frozenset({"numpy", "cupy", "cupyx", "torch", "jax", "jaxlib",
                              "autograd", "scipy"})
 
 #: Modules (files, or packages ending in "/") on the device path: no array library.
-DEVICE_PATH = ("nn/", "optim/", "tree.py", "linesearch.py", "lbfgs.py", "objective.py",
-               "numdiff.py", "lanczos.py", "hessian.py", "rso.py", "validation.py")
+DEVICE_PATH = ("nn/", "optim/", "tree.py", "pytree.py", "linesearch.py", "lbfgs.py",
+               "objective.py", "numdiff.py", "lanczos.py", "hessian.py", "rso.py",
+               "validation.py")
 #: The one door to array libraries.
 BACKEND = "backend/"
 #: Host-side modules and the array libraries each may import.

@@ -9,6 +9,7 @@ from rso_ref import backend
 from rso_ref.linesearch import (LINESEARCH_MESSAGES, _cubicmin, _quadmin, line_search,
                                 scalar_search_wolfe)
 from rso_ref.testing.problems import assert_wolfe, chained_rosenbrock, extended_rosenbrock
+from rounding import assert_axpy
 
 # Scalar test functions phi(a) -> (phi, dphi) with phi'(0) < 0: Moré-Thuente's first
 # three (doi:10.1145/192115.192132, Table 1-3) and two smooth ones with far minima.
@@ -142,7 +143,8 @@ def test_vector_line_search_on_backends(xp):
     res = line_search(fun, x, float(f), g, d, alpha0=1e-3)
     assert res.status == 0, res.message
     assert_wolfe(fun, x, d, res.alpha, 1e-4, 0.9)
-    f_new, g_new = fun(x + res.alpha * d)
+    assert_axpy(res.x, x, res.alpha, d, xp)  # the accepted point is x + alpha d
+    f_new, g_new = fun(res.x)
     assert float(f_new) == res.f and bool(xp.all(g_new == res.g))
     assert res.dphi == float(res.g @ d) and res.dphi0 == float(g @ d)
 

@@ -35,7 +35,7 @@ PUBLIC_MODULES = (
     "rso_ref.linesearch", "rso_ref.optim", "rso_ref.nn", "rso_ref.hessian", "rso_ref.lanczos",
     "rso_ref.autodiff", "rso_ref.data",
     "rso_ref.train", "rso_ref.metrics", "rso_ref.checkpoint", "rso_ref.stats",
-    "rso_ref.backend", "rso_ref.tree", "rso_ref.golden", "rso_ref.testing",
+    "rso_ref.backend", "rso_ref.tree", "rso_ref.pytree", "rso_ref.golden", "rso_ref.testing",
     "rso_ref.interop.torch",
 )
 

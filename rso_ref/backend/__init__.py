@@ -26,13 +26,15 @@ plots, cli, ...) may use NumPy. This package supplies what the standard lacks:
 * the dtype policy (float64 by default, float32 on request; a device that cannot hold
   the dtype, such as a float32-only device or JAX without ``jax_enable_x64``, is one
   ``ValueError`` naming it, never a silent rounding: :func:`resolve_dtype`);
-* fast paths that need a library's own API, in their own module:
-  :mod:`rso_ref.backend.windows` (strided window views for convolutions).
+* fast paths that need a library's own API, in their own modules:
+  :mod:`rso_ref.backend.windows` (strided window views for convolutions) and
+  :mod:`rso_ref.backend.fusion` (pure array functions that JAX compiles into one program
+  while every other backend runs them operation by operation).
 
 Namespaces are the array-api-compat wrappers (``array_api_compat.numpy`` and so on),
 so that ``xp.linalg``, ``xp.matmul`` and friends behave the same on every backend.
 """
-from . import core, windows
+from . import core, fusion, windows
 from .core import (
     BACKENDS,
     array_namespace,
@@ -41,6 +43,7 @@ from .core import (
     put,
     backend_name,
     check_array,
+    check_concrete,
     check_finite,
     check_floating,
     device,
@@ -51,6 +54,7 @@ from .core import (
     keep_zero_d,
     namespace,
     one_hot,
+    placement,
     random_normal,
     random_uniform,
     resolve_dtype,
@@ -58,6 +62,7 @@ from .core import (
     synchronize,
     to_numpy,
 )
+from .fusion import committed, compiles, fused
 from .windows import sliding_windows, sliding_windows_adjoint
 
-__all__ = [*core.__all__, *windows.__all__]
+__all__ = [*core.__all__, *fusion.__all__, *windows.__all__]

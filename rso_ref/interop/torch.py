@@ -756,7 +756,7 @@ class RSO(torch.optim.Optimizer):
         # Every hyperparameter lives in each param group (as torch.optim keeps them), so
         # that state_dict/load_state_dict round-trip it; groups as resolved index lists.
         shared = {key: getattr(self._rso, key) for key in _SHARED}
-        shared["groups"] = [list(g) for g in self._rso._groups(len(flat))]
+        shared["groups"] = [list(g) for g in self._rso._groups(len(flat), None)]
         shared["w0"] = w0 if isinstance(w0, str) else tuple(float(v) for v in w0)
         for group in self.param_groups:
             _check_lr(group["lr"])
@@ -856,7 +856,7 @@ class RSO(torch.optim.Optimizer):
         options["groups"] = [list(g) for g in first["groups"]]
         options["lr"] = max(lrs)
         current = {key: getattr(self._rso, key) for key in options}
-        current["groups"] = [list(g) for g in self._rso._groups(len(self._params()))]
+        current["groups"] = [list(g) for g in self._rso._groups(len(self._params()), None)]
         if options != current:
             self._rso = replace(self._rso, **options)
             self._rso.init(self._params())  # groups fit the parameters
@@ -872,7 +872,7 @@ class RSO(torch.optim.Optimizer):
         r"""Per-tensor lr: :math:`d_j = (\eta_{g(j)}/\eta) g_j`, with the unit group
         direction taken first under ``normalize`` (so that scaling does not cancel)."""
         if rso.normalize:
-            groups = rso._groups(len(grads))
+            groups = rso._groups(len(grads), None)
             grads = list(grads)
             for members in groups:
                 norm = float(torch.sqrt(sum(torch.sum(grads[j].double() ** 2)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
 from .. import tree
-from ..backend import array_namespace
+from ..backend import array_namespace, check_concrete
 from ..lbfgs import History, line_search_with_reset
 from ..linesearch import check_wolfe_constants
 from ..validation import check_finite_loss, check_int, check_pair, check_positive
@@ -165,6 +165,9 @@ class LBFGS(Optimizer):
             (:func:`rso_ref.optim.base.begin_step`), or an oracle output of the wrong
             kind (naming ``value_and_grad``).
         """
+        check_concrete(list(params), [f"params[{j}]" for j in range(len(params))], "LBFGS.step",
+                       "Compile value_and_grad instead and step eagerly (see "
+                       "rso_ref.lbfgs.minimize).")
         params, grads = begin_step(params, grads, state, _STATE_KEYS)
         x, g = tree.flatten(params), tree.flatten(grads)
         xp = array_namespace(x, g)

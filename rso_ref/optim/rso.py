@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 from .. import tree
+from ..backend import check_concrete
 from ..linesearch import check_wolfe_constants
 from ..rso import (DEFAULT_META_ITERS, Oracle, apply_weights, check_group_spec, check_w0,
                    evaluate_oracle, group_directions, resolve_groups, rso_step)
@@ -37,9 +38,10 @@ class RSO(Optimizer):
     ----------
     lr : float
         :math:`\eta > 0`.
-    groups : None, "layer", "block", "uniform:N" or list of lists of int
-        The partition of the parameters, as in :func:`rso_ref.rso.rso_step`. A string
-        is checked here (:func:`rso_ref.rso.check_group_spec`); the structure it needs
+    groups : None, "layer", "block", "uniform:N" or list of lists of int or str
+        The partition of the parameters, as in :func:`rso_ref.rso.rso_step` (with
+        pytree params, a group may name leaves by key path, ``[["dense1"], ["dense2"]]``).
+        A string is checked here (:func:`rso_ref.rso.check_group_spec`); the structure it needs
         and the indices by :meth:`init`, so that an RSO can be built for validation
         before the model.
     meta_iters : int, default :data:`rso_ref.rso.DEFAULT_META_ITERS`
@@ -130,16 +132,22 @@ class RSO(Optimizer):
         check_group_spec(self.groups)
         store_checked(self, w0=check_w0(self.w0))
 
-    def _groups(self, n_params: int) -> list[list[int]]:
-        return resolve_groups(self.groups, n_params, layers=self.layers, blocks=self.blocks)
+    takes_leaf_paths = True
 
-    def init(self, params: Sequence) -> dict:
+    def _groups(self, n_params: int, leaf_paths: Sequence[str] | None) -> list[list[int]]:
+        return resolve_groups(self.groups, n_params, layers=self.layers, blocks=self.blocks,
+                              paths=leaf_paths)
+
+    def init(self, params: Sequence, *, leaf_paths: Sequence[str] | None = None) -> dict:
         """Return a fresh state for ``params``, checking that ``groups`` fits them.
 
         Parameters
         ----------
         params : list of arrays
             The parameters RSO will update.
+        leaf_paths : sequence of str, optional
+            The key path of each array (passed by the pytree wrapper, so that ``groups``
+            may name leaves by key path); default ``"0"``, ``"1"``, ...
 
         Returns
         -------
@@ -154,12 +162,13 @@ class RSO(Optimizer):
             If ``groups`` (with ``layers``/``blocks``) does not partition ``params``.
         """
         tree.check_params(params)
-        self._groups(len(params))
+        self._groups(len(params), leaf_paths)
         return {"count": 0, "w": None}
 
     def step_with_info(self, params: Sequence, grads: Sequence, state: dict, *,
                        value_and_grad: Oracle, loss: float | None = None,
-                       meta_value_and_grad: Oracle | None = None
+                       meta_value_and_grad: Oracle | None = None,
+                       leaf_paths: Sequence[str] | None = None
                        ) -> tuple[list, dict, StepInfo]:
         r"""Take one RSO step from the gradient ``grads`` at ``params``.
 
@@ -185,6 +194,8 @@ class RSO(Optimizer):
             (counted in ``StepInfo.oracle_calls``).
         meta_value_and_grad : callable, optional
             An oracle for the meta-objective on another batch (a meta batch).
+        leaf_paths : sequence of str, optional
+            As in :meth:`init`.
 
         Returns
         -------
@@ -202,8 +213,10 @@ class RSO(Optimizer):
             If ``grads``, the loss at ``params`` or the meta-objective at its start is
             NaN or inf.
         """
+        check_concrete(list(params), [f"params[{j}]" for j in range(len(params))], "RSO.step",
+                       "Compile value_and_grad instead and step eagerly (see rso_ref.rso_step).")
         params, grads = begin_step(params, grads, state, _KEYS)
-        groups = self._groups(len(params))
+        groups = self._groups(len(params), leaf_paths)
         count = state["count"]
         if count < self.warmup_steps:
             w = (1.0,) * len(groups)

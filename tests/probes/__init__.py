@@ -82,12 +82,13 @@ EXEMPT: dict[str, str] = {
     "rso_ref.train.TrainResult": "a record train returns",
     "rso_ref.checkpoint.Checkpoint": "a record load returns",
     "rso_ref.checkpoint.CheckpointError": "an exception type",
+    "rso_ref.pytree.TreeDef": "a record flatten returns",
 }
 
 # Modules whose public callables are entry points; classes contribute their
 # constructor and these methods when they have them.
 _MODULES = ("rso_ref.optim", "rso_ref", "rso_ref.train", "rso_ref.checkpoint",
-            "rso_ref.testing", "rso_ref.backend")
+            "rso_ref.testing", "rso_ref.backend", "rso_ref.pytree")
 _METHODS = ("init", "step", "value_and_grad", "loss")
 _MODELS = ("MLP", "ConvNet1D", "ConvNet2D", "ResNet")
 
@@ -96,7 +97,7 @@ def entry_points() -> set[str]:
     """The public entry points the battery must cover.
 
     The callables in ``__all__`` of the user-facing modules (the top level,
-    ``optim``, ``train``, ``checkpoint``, ``testing``, ``backend``), the models of
+    ``optim``, ``train``, ``checkpoint``, ``testing``, ``backend``, ``pytree``), the models of
     ``rso_ref.nn`` (their functional layers are building blocks the models' probes
     reach), the data loaders of ``rso_ref.data.LOADERS`` and ``read_idx``,
     ``rso_ref.golden.verify`` and every ``rso-ref`` subcommand. A class contributes

@@ -23,11 +23,73 @@ def _math():
     return module
 
 
+def _unexpected(result):
+    raise AssertionError(f"unexpected result {result!r}")
+
+
+def _is_none(result):
+    assert result is None, f"expected None, got {result!r}"
+
+
 def _is_false(result):
     assert result is False, f"expected False, got {result!r}"
 
 
+def _fuse_with(**options):
+    return b.fused(**options)(lambda xp, x, k: x)
+
+
+def _fused_products(_):
+    """A fused function runs as written on NumPy: the same result as the plain call."""
+    xp = _numpy_namespace()
+    double = b.fused(static_argnames=("k",))(lambda xp, x, k: k * x)
+    return double(xp, xp.ones(3), 2), double
+
+
+def _doubles(result):
+    out, double = result
+    np.testing.assert_array_equal(out, 2.0 * np.ones(3))
+    assert double.__wrapped__ is not None  # functools.wraps keeps the function
+
+
+def _traced_start(_):
+    """check_concrete inside jax.jit (skipped without JAX)."""
+    import pytest
+
+    jax = pytest.importorskip("jax")
+    return jax.jit(lambda x: b.check_concrete([x], ["x0"], "minimize", "Jit fun instead.")
+                   or x)(np.ones(2))
+
+
 PROBES = [
+    Probe(f"{_B}.check_concrete", "concrete NumPy arrays",
+          lambda _: b.check_concrete([np.ones(2)], ["x"], "f", "."), check=_is_none),
+    Probe(f"{_B}.check_concrete", "a traced array", _traced_start, raises=TypeError,
+          match=r"^minimize cannot run inside jax\.jit .*: x0 is a traced value.*Jit fun"),
+    Probe(f"{_B}.placement", "a list", lambda _: b.placement([1.0, 2.0]),
+          raises=TypeError, match=r"^x must be an array, got list"),
+    Probe(f"{_B}.placement", "a NumPy array", lambda _: b.placement(np.ones(2)),
+          check=lambda where: None if where == "cpu" else _unexpected(where)),
+    Probe(f"{_B}.committed", "a string namespace", lambda _: b.committed("jax", []),
+          raises=TypeError, match=r"^xp must be an array namespace"),
+    Probe(f"{_B}.committed", "a bare array",
+          lambda _: b.committed(_numpy_namespace(), np.ones(2)),
+          raises=TypeError, match=r"^arrays must be a list or tuple of arrays, got ndarray"),
+    Probe(f"{_B}.committed", "NumPy arrays as they are",
+          lambda _: (lambda a: (a, b.committed(_numpy_namespace(), [a])))(np.ones(2)),
+          check=lambda r: None if r[1][0] is r[0] else _unexpected(r)),
+    Probe(f"{_B}.compiles", "a string", lambda _: b.compiles("jax"),
+          raises=TypeError, match=r"^xp must be an array namespace"),
+    Probe(f"{_B}.compiles", "NumPy's namespace", lambda _: b.compiles(_numpy_namespace()),
+          check=_is_false),
+    Probe(f"{_B}.fused", "one name as a string", lambda _: _fuse_with(static_argnames="k"),
+          raises=TypeError, match=r"^static_argnames must be a sequence of parameter names, "
+                                  r"got 'k'; wrap one name in a tuple"),
+    Probe(f"{_B}.fused", "an unknown name", lambda _: _fuse_with(donate_argnames=("y",)),
+          raises=ValueError, match=r"^donate_argnames names 'y', which is not a parameter"),
+    Probe(f"{_B}.fused", "the namespace named static", lambda _: _fuse_with(
+          static_argnames=("xp",)), raises=ValueError, match=r"^static_argnames names 'xp'"),
+    Probe(f"{_B}.fused", "runs as written on NumPy", _fused_products, check=_doubles),
     Probe(f"{_B}.namespace", "unknown backend", lambda _: b.namespace("tensorflow"),
           raises=ValueError, match=r"^backend must be one of"),
     Probe(f"{_B}.array_namespace", "a string", lambda _: b.array_namespace("abc"),

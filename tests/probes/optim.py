@@ -1,10 +1,10 @@
 """Probes of every optimizer of :mod:`rso_ref.optim`: constructor, ``init``, ``step``.
 
 One table (:data:`OPTIMIZERS`) is crossed with generic bad inputs (a bad ``lr``, ``None``
-or a bare array as ``params``, nested Python lists as ``grads``, ...) and with the
-dtype rule (float64 gradients must leave float32 parameters float32); the specific
-probes below it cover what only one optimizer has (a momentum buffer, Adam's moments,
-an ``hvp_fn``).
+as ``params``, nested Python lists as ``grads``, gradients of another structure, ...),
+with pytrees (a bare array, a dict of arrays) and with the dtype rule (float64
+gradients must leave float32 parameters float32); the specific probes below it
+cover what only one optimizer has (a momentum buffer, Adam's moments, an ``hvp_fn``).
 """
 from __future__ import annotations
 
@@ -87,6 +87,37 @@ def _float64_grads_on_float32(name):
     return opt.step(params, grads, opt.init(params), **_oracles(opt))
 
 
+def _fresh_state(state):
+    assert isinstance(state, dict) and state["count"] == 0, f"init gave {state!r}"
+
+
+def _as_dict(leaves):
+    return {"w": leaves[0], "b": leaves[1]}
+
+
+def _dict_step(name, grads=None):
+    """``opt.step`` on the dict ``{"w": (2, 2), "b": (3,)}``, its oracles on dicts."""
+    opt = _make(name)
+    params = _as_dict(_params())
+    grads = _as_dict(_params()) if grads is None else grads
+    oracles = {"value_and_grad": lambda p: _value_and_grad_dict(p),
+               "hvp_fn": lambda p, v: _as_dict(_hvp([p["w"], p["b"]], [v["w"], v["b"]]))}
+    wanted = {Needs.HVP: ("hvp_fn",), Needs.VALUE_AND_GRAD: ("value_and_grad",)}
+    return opt.step(params, grads, opt.init(params),
+                    **{k: oracles[k] for k in wanted.get(opt.needs, ())})
+
+
+def _value_and_grad_dict(params):
+    loss, grads = _value_and_grad([params["w"], params["b"]])
+    return loss, _as_dict(grads)
+
+
+def _dict_of_params(result):
+    params, _ = result
+    assert isinstance(params, dict) and sorted(params) == ["b", "w"], f"params came back {params!r}"
+    assert params["w"].shape == (2, 2) and params["b"].shape == (3,)
+
+
 def _generic(name):
     entry = f"rso_ref.optim.{name}"
     return [
@@ -95,21 +126,27 @@ def _generic(name):
         Probe(entry, "lr a string", lambda _, n=name: _make(n, lr="0.1"),
               raises=TypeError, match=r"^lr must be a real number"),
         Probe(f"{entry}.init", "params None", lambda _, n=name: _make(n).init(None),
-              raises=TypeError, match=r"^params must be a list of arrays, got NoneType"),
+              raises=TypeError, match=r"^params must be an array or a pytree of arrays, got None"),
         Probe(f"{entry}.init", "params a bare array",
-              lambda _, n=name: _make(n).init(np.ones(3)),
-              raises=TypeError, match=r"^params must be a list of arrays.*\[x\]"),
+              lambda _, n=name: _make(n).init(np.ones(3)), check=_fresh_state),
         Probe(f"{entry}.init", "params nested Python lists",
               lambda _, n=name: _make(n).init([[1.0, 2.0]]),
-              raises=TypeError, match=r"^params\[0\] must be an array, got list"),
+              raises=TypeError, match=r"^params\[0\]\[0\] is a float, not an array"),
         Probe(f"{entry}.step", "grads None", lambda _, n=name: _step(n, _params(), None),
-              raises=TypeError, match=r"^grads must be a list of arrays, got NoneType"),
+              raises=TypeError, match=r"^grads must be an array or a pytree of arrays, got None"),
         Probe(f"{entry}.step", "params None",
               lambda _, n=name: _step(n, None, _params()),
-              raises=TypeError, match=r"^params must be a list of arrays, got NoneType"),
+              raises=TypeError, match=r"^params must be an array or a pytree of arrays, got None"),
         Probe(f"{entry}.step", "grads Python lists",
               lambda _, n=name: _step(n, _params(), [np.ones((2, 2)).tolist(), [1.0] * 3]),
-              raises=TypeError, match=r"^grads\[0\] must be an array, got list"),
+              raises=TypeError, match=r"^grads\[0\]\[0\]\[0\] is a float, not an array"),
+        Probe(f"{entry}.step", "params a dict", lambda _, n=name: _dict_step(n),
+              check=_dict_of_params),
+        Probe(f"{entry}.step", "grads of another structure",
+              lambda _, n=name: _dict_step(n, grads={"w": _params()[0], "c": _params()[1]}),
+              raises=ValueError,
+              match=r"^grads does not have the structure of params: grads has keys \['c', 'w'\] "
+                    r"but params has \['b', 'w'\]"),
         Probe(f"{entry}.step", "state None", lambda _, n=name: _step(n, _params(), _params(),
                                                                      state="none"),
               raises=TypeError, match=r"^state must be the dict returned by init"),
@@ -151,7 +188,7 @@ SPECIFIC = [
     Probe("rso_ref.optim.LARS.step", "grads lists of floats",
           lambda _: _step("LARS", [np.ones(3)], [[1.0, 2.0, 3.0]],
                           state=LARS(lr=0.1).init([np.ones(3)])),
-          raises=TypeError, match=r"^grads\[0\] must be an array, got list"),
+          raises=TypeError, match=r"^grads\[0\]\[0\] is a float, not an array"),
     Probe("rso_ref.optim.DomSGD.step", "hvp_fn returns NaN",
           lambda _: _step("DomSGD", _params(), _params(),
                           hvp=lambda p, v: [x * np.nan for x in v]),

@@ -22,14 +22,36 @@ def _rso(params, oracle=_value_and_grad, **kwargs):
     return rso_step(oracle, params, lr=0.1, meta_iters=2, **kwargs)
 
 
+def _dict_oracle(params):
+    """f(p) = |p|^2 / 2 on the dict {"a": ..., "b": ...}."""
+    loss, (ga, gb) = _value_and_grad([params["a"], params["b"]])
+    return loss, {"a": ga, "b": gb}
+
+
+def _bare_array_step(result):
+    assert isinstance(result.params, np.ndarray) and result.params.shape == (3,), result.params
+    assert result.loss_after < result.loss_before
+
+
 PROBES = [
     # rso_step
     Probe("rso_ref.rso_step", "params None", lambda _: _rso(None),
-          raises=TypeError, match=r"^params must be a list of arrays, got NoneType"),
-    Probe("rso_ref.rso_step", "params a bare array", lambda _: _rso(np.ones(3)),
-          raises=TypeError, match=r"^params must be a list of arrays, got ndarray.*\[x\]"),
+          raises=TypeError, match=r"^params must be an array or a pytree of arrays, got None"),
+    Probe("rso_ref.rso_step", "params a bare array",
+          lambda _: _rso(np.ones(3), lambda p: (float(p @ p) / 2, p.copy())),
+          check=_bare_array_step),
     Probe("rso_ref.rso_step", "params Python lists", lambda _: _rso([[1.0, 2.0]]),
-          raises=TypeError, match=r"^params\[0\] must be an array, got list"),
+          raises=TypeError, match=r"^params\[0\]\[0\] is a float, not an array"),
+    Probe("rso_ref.rso_step", "params a dict, oracle returns a list",
+          lambda _: _rso({"a": np.ones(2), "b": np.ones(3)},
+                         lambda p: (1.0, [p["a"], p["b"]])),
+          raises=ValueError, match=r"^value_and_grad's grads does not have the structure of "
+                                   r"params: value_and_grad's grads is a list of 2 but params "
+                                   r"is a dict"),
+    Probe("rso_ref.rso_step", "groups name an unknown key path",
+          lambda _: _rso({"a": np.ones(2), "b": np.ones(3)}, _dict_oracle,
+                         groups=[["a"], ["c"]]),
+          raises=ValueError, match=r"^groups\[1\] names 'c', which is no leaf or subtree"),
     Probe("rso_ref.rso_step", "oracle returns a gradient list of lists",
           lambda _: _rso([np.ones(3)], lambda p: (1.0, [[1.0, 2.0, 3.0]])),
           raises=TypeError, match=r"^value_and_grad's grads\[0\] must be an array, got list"),
@@ -38,7 +60,8 @@ PROBES = [
           raises=TypeError, match=r"^value_and_grad's grads must be a list of arrays"),
     Probe("rso_ref.rso_step", "grads a bare array",
           lambda _: _rso([np.ones(3)], loss=1.0, grads=np.ones(3)),
-          raises=TypeError, match=r"^grads must be a list of arrays, got ndarray"),
+          raises=ValueError, match=r"^grads does not have the structure of params: grads is "
+                                   r"an array but params is a list of 1"),
     Probe("rso_ref.rso_step", "grads None with a loss",
           lambda _: _rso([np.ones(3)], loss=1.0, grads=None),
           raises=ValueError, match=r"^loss was given without grads"),
@@ -56,6 +79,12 @@ PROBES = [
           raises=TypeError, match=r"^x0 must be an array"),
     Probe("rso_ref.minimize", "fun None", lambda _: minimize(None, np.ones(2)),
           raises=TypeError, match=r"^fun must be callable"),
+    Probe("rso_ref.minimize", "x0 a dict with an int leaf",
+          lambda _: minimize(_fun, {"a": np.ones(2, dtype=np.int64), "b": np.ones(2)}),
+          raises=TypeError, match=r"^x0 leaf 'a' must have a real floating dtype"),
+    Probe("rso_ref.minimize", "fun returns a gradient of another structure",
+          lambda _: minimize(lambda x: (1.0, [x["a"]]), {"a": np.ones(2)}),
+          raises=ValueError, match=r"^fun's gradient does not have the structure of x0"),
     Probe("rso_ref.minimize", "gtol negative", lambda _: minimize(_fun, np.ones(2), gtol=-1),
           raises=ValueError, match=r"^gtol must be >= 0"),
     # newton_schulz
