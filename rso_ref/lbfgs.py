@@ -505,16 +505,53 @@ class History:
         bool
             Whether the pair was stored.
         """
+        if compiles(self.xp):  # one program: the pair, its test, the masked row write
+            self.s_hist, self.y_hist, self.rho, summary = _step_pair_stored(
+                self.xp, self.s_hist, self.y_hist, self.rho, x_new, x, g_new, g, self.head,
+                self.eps)
+            sy, yy, kept = to_numpy(summary).tolist()
+            return bool(kept) and self._advance(sy, yy)
         s, y, products = _step_pair(self.xp, x_new, x, g_new, g)
         sy, yy = to_numpy(products).tolist()
         return self._store(s, y, sy, yy)
 
+    def direction_summary(self, g: Any) -> tuple[Any, list[float]]:
+        r"""Return :math:`d = -H_k g` with :math:`g^\top d` and :math:`\max_i |d_i|` (floats).
+
+        While the memory is empty, :math:`d^\top d` is appended (the first step's length
+        is :math:`1/\|d\|_2`). The floats come to the host in one transfer; on JAX the
+        direction and its summary are one compiled program.
+
+        Parameters
+        ----------
+        g : array, shape (n,)
+            The gradient.
+
+        Returns
+        -------
+        d : array, shape (n,)
+            :meth:`direction`.
+        summary : list of float
+            ``[g @ d, max|d|]``, and ``d @ d`` when ``size == 0``.
+        """
+        if compiles(self.xp) and self.size > 0:
+            d, summary = _masked_direction_summary(self.xp, g, self.s_hist, self.y_hist,
+                                                   self.rho, self.gamma, self.head)
+        else:
+            d = self.direction(g)
+            summary = _direction_summary(self.xp, g, d, self.size == 0)
+        return d, to_numpy(summary).tolist()
+
     def _store(self, s: Any, y: Any, sy: float, yy: float) -> bool:
         if not sy > self.eps * yy:
             return False
-        m, row = self.s_hist.shape[0], self.head
         self.s_hist, self.y_hist, self.rho = _stored(self.xp, self.s_hist, self.y_hist, self.rho,
-                                                     s, y, 1.0 / sy, row)
+                                                     s, y, 1.0 / sy, self.head)
+        return self._advance(sy, yy)
+
+    def _advance(self, sy: float, yy: float) -> bool:
+        r"""After a pair went into row ``head``: move the ring on and set :math:`\gamma`."""
+        m = self.s_hist.shape[0]
         self.head = (self.head + 1) % m
         self.size = min(self.size + 1, m)
         self.gamma = sy / yy  # N&W eq. (7.20)
@@ -546,6 +583,32 @@ def _step_pair(xp: ModuleType, x_new: Any, x: Any, g_new: Any, g: Any) -> tuple:
     r""":math:`s = x_{k+1} - x_k`, :math:`y = g_{k+1} - g_k` and :math:`(s^\top y, y^\top y)`."""
     s, y = x_new - x, g_new - g
     return s, y, _pair_products(xp, s, y)
+
+
+@fused()
+def _masked_direction_summary(xp: ModuleType, g: Any, s_hist: Any, y_hist: Any, rho: Any,
+                              gamma: Any, head: Any) -> tuple:
+    """:func:`_masked_direction` and its :func:`_direction_summary`, one program."""
+    d = _masked_direction(xp, g, s_hist, y_hist, rho, gamma, head)
+    return d, _direction_summary(xp, g, d, False)
+
+
+@fused(donate_argnames=("s_hist", "y_hist", "rho"))
+def _step_pair_stored(xp: ModuleType, s_hist: Any, y_hist: Any, rho: Any, x_new: Any, x: Any,
+                      g_new: Any, g: Any, row: Any, eps: Any) -> tuple:
+    r"""The pair of a step, written into ``row`` if :math:`s^\top y > \epsilon\, y^\top y`.
+
+    A masked write (the row gets its old contents back when the test fails), so that the
+    program does not depend on the test; returns the memory and
+    :math:`(s^\top y, y^\top y, \text{kept})`.
+    """
+    s, y, products = _step_pair(xp, x_new, x, g_new, g)
+    sy, yy = products[0], products[1]
+    keep = sy > eps * yy
+    s_hist, y_hist, rho = _stored(xp, s_hist, y_hist, rho, xp.where(keep, s, s_hist[row, :]),
+                                  xp.where(keep, y, y_hist[row, :]),
+                                  xp.where(keep, 1.0 / sy, rho[row]), row)
+    return s_hist, y_hist, rho, xp.stack([sy, yy, xp.astype(keep, sy.dtype)])
 
 
 @fused(donate_argnames=("s_hist", "y_hist", "rho"))
@@ -615,9 +678,8 @@ def line_search_with_reset(fun: Callable, x: Any, f: float, g: Any, history: His
     """
     used = 0
     while True:
-        d = history.direction(g)
         first = history.size == 0
-        dphi0, d_max, *squared_length = to_numpy(_direction_summary(xp, g, d, first)).tolist()
+        d, (dphi0, d_max, *squared_length) = history.direction_summary(g)
         alpha0 = scale
         if first:
             length = math.sqrt(squared_length[0])

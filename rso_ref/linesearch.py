@@ -448,7 +448,8 @@ def scalar_search_wolfe(phi: Callable[[float], tuple[float, float]], phi0: float
 
 
 def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
-                          name: str = "fun", finite: bool = False) -> tuple[float, Any]:
+                          name: str = "fun", finite: bool = False,
+                          defer_value: bool = False) -> tuple[Any, Any]:
     """Call ``fun(x) -> (value, gradient)`` once and check what it returned.
 
     The oracle of one array (a flat vector in :mod:`rso_ref.lbfgs`); the oracle of a
@@ -473,11 +474,15 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
         The oracle's name, for messages.
     finite : bool, default False
         Whether NaN and inf raise.
+    defer_value : bool, default False
+        With ``finite=False``, return a value that is a 0-d real floating JAX array as
+        it is, for the caller to bring to the host together with other numbers (one
+        transfer instead of two); anything else is converted as usual.
 
     Returns
     -------
     value : float
-        The value as a Python float.
+        The value as a Python float (or the 0-d array, see ``defer_value``).
     gradient : array
         The gradient, unchanged.
 
@@ -492,12 +497,15 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
         ``finite=True`` and the value or the gradient holds NaN or inf.
     """
     value, g = check_pair(fun(x), name, where)
-    try:
-        f = check_finite_loss(value, name, where)
-    except NonFiniteError:
-        if finite:
-            raise
-        f = float(value)  # a real scalar, NaN or inf: the line search backtracks
+    if defer_value and not finite and compiles(xp) and _zero_d_real_array(value, xp):
+        f = value
+    else:
+        try:
+            f = check_finite_loss(value, name, where)
+        except NonFiniteError:
+            if finite:
+                raise
+            f = float(value)  # a real scalar, NaN or inf: the line search backtracks
     try:
         g_xp = array_namespace(g)
     except (TypeError, ValueError) as exc:
@@ -519,8 +527,19 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
     return f, g
 
 
-def _slope_along(d: Any, xp: ModuleType, d_max: float) -> Callable[[Any], tuple[float, float]]:
-    r"""``slope(g) -> (g^T d, max|g|)`` as floats, with no floating-point warning on the way.
+def _zero_d_real_array(value: Any, xp: ModuleType) -> bool:
+    """Whether ``value`` is a 0-d real floating array of namespace ``xp``."""
+    if getattr(value, "shape", None) != ():
+        return False
+    try:
+        return array_namespace(value) is xp and xp.isdtype(value.dtype, "real floating")
+    except (TypeError, ValueError):
+        return False
+
+
+def _slope_along(d: Any, xp: ModuleType,
+                 d_max: float) -> Callable[[Any, Any], tuple[float, float, float]]:
+    r"""``slope(g, f) -> (g^T d, max|g|, f)`` as floats, with no floating-point warning on the way.
 
     A trial gradient that holds NaN or inf, or whose product with ``d`` overflows, is the
     non-finite case the core backtracks from, not an error; computed naively it makes
@@ -532,34 +551,35 @@ def _slope_along(d: Any, xp: ModuleType, d_max: float) -> Callable[[Any], tuple[
     dtype's range (as the plain product would). The common case computes ``g @ d``
     itself, after one reduction :math:`\max|g|`. On JAX, which never warns, both
     reductions run as one compiled program (:func:`rso_ref.backend.fused`) and come to
-    the host in one transfer; the host then decides as above.
+    the host in one transfer with the value ``f`` (a 0-d array there,
+    :func:`evaluate_array_oracle` with ``defer_value``); the host then decides as above.
     """
     limit = float(xp.finfo(d.dtype).max)
     if not math.isfinite(d_max):
         # a non-finite direction: every slope is non-finite
-        return lambda g: (math.nan, float(xp.max(xp.abs(g))))
+        return lambda g, f: (math.nan, float(xp.max(xp.abs(g))), float(f))
     bound = math.prod(d.shape) * d_max  # |g @ d| <= bound * max|g|
     together = compiles(xp)
 
-    def slope(g: Any) -> tuple[float, float]:
+    def slope(g: Any, f: Any) -> tuple[float, float, float]:
         if together:
-            g_max, product = to_numpy(_max_and_product(xp, g, d)).tolist()
+            f, g_max, product = to_numpy(_value_max_and_product(xp, f, g, d)).tolist()
         else:
             g_max, product = float(xp.max(xp.abs(g))), None
         if not math.isfinite(g_max):
-            return math.nan, g_max  # NaN or inf in g (max propagates NaN)
+            return math.nan, g_max, f  # NaN or inf in g (max propagates NaN)
         if g_max * bound <= limit:
-            return (float(g @ d) if product is None else product), g_max
+            return (float(g @ d) if product is None else product), g_max, f
         value = float((g / g_max) @ (d / d_max)) * g_max * d_max
-        return (value if abs(value) <= limit else math.copysign(math.inf, value)), g_max
+        return (value if abs(value) <= limit else math.copysign(math.inf, value)), g_max, f
 
     return slope
 
 
 @fused()
-def _max_and_product(xp: ModuleType, g: Any, d: Any) -> Any:
-    r""":math:`(\max_i |g_i|, g^\top d)`."""
-    return xp.stack([xp.max(xp.abs(g)), g @ d])
+def _value_max_and_product(xp: ModuleType, f: Any, g: Any, d: Any) -> Any:
+    r""":math:`(f, \max_i |g_i|, g^\top d)`, ``f`` in ``g``'s dtype."""
+    return xp.stack([xp.astype(xp.asarray(f), g.dtype), xp.max(xp.abs(g)), g @ d])
 
 
 @fused()
@@ -635,8 +655,9 @@ def line_search(fun: Callable, x: Any, f: float, g: Any, d: Any, *, alpha0: floa
     def phi(alpha: float) -> tuple[float, float]:
         x_trial = _trial_point(xp, x, d, alpha)
         f_trial, g_trial = evaluate_array_oracle(
-            fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}", name=name)
-        slope, g_max = slope_along_d(g_trial)
+            fun, x_trial, xp=xp, where=f"at line-search step {alpha!r}", name=name,
+            defer_value=True)
+        slope, g_max, f_trial = slope_along_d(g_trial, f_trial)
         last.update(x=x_trial, f=f_trial, g=g_trial, g_inf=g_max)
         # The core's own tests for a new lowest point (sufficient decrease, not above it):
         if math.isfinite(f_trial) and math.isfinite(slope) \

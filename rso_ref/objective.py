@@ -17,7 +17,8 @@ Aliasing. ``fun`` is always handed a fresh copy of the iterate, and the gradient
 returns is copied, so a ``fun`` that writes into its argument, or returns one gradient
 buffer that it overwrites on every call (as torch's ``.grad`` is), cannot change the
 iterates or the curvature pairs that the solver keeps (SciPy's
-``test_x_overwritten_user_function``).
+``test_x_overwritten_user_function``). Immutable arrays (JAX's) are not copied
+(:func:`rso_ref.backend.private_copy`).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import pytree
-from .backend import array_namespace, backend_name
+from .backend import array_namespace, backend_name, private_copy
 from .numdiff import FD_METHODS, approx_gradient
 from .validation import check_callable, check_pair
 
@@ -192,7 +193,7 @@ class ScalarObjective:
         return self.jac if isinstance(self.jac, str) else None
 
     def _shaped(self, x_flat: Any) -> Any:
-        return self.layout.shaped(self.layout.xp.asarray(x_flat, copy=True))
+        return self.layout.shaped(private_copy(x_flat, self.layout.xp))
 
     def _flat_gradient(self, g: Any, name: str) -> Any:
         if self.layout.treedef is not None:
@@ -212,7 +213,7 @@ class ScalarObjective:
             if backend_name(self.layout.xp) != "numpy" or not hasattr(g, "dtype"):
                 return g
             xp = self.layout.xp
-        return xp.reshape(xp.asarray(g, copy=True), (-1,))
+        return xp.reshape(private_copy(g, xp), (-1,))
 
     def value(self, x_flat: Any) -> Any:
         """``f`` at ``x_flat``: one call of ``fun``, counted in :attr:`nfev`.

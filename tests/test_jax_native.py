@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from rso_ref import lbfgs, minimize, optim, rso_step
+from rso_ref import lbfgs, linesearch, minimize, optim, rso_step
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -77,8 +77,9 @@ def test_the_compiled_pieces_compile_once_for_a_whole_run():
     # and the user's compiled oracle too: x0 (uncommitted, from jnp.asarray) is placed
     # explicitly first, so the oracle is not compiled again for the committed iterates.
     minimize(fun, x0[:2], maxiter=2)  # every piece compiled at least once
-    pieces = [piece._compiled for piece in (lbfgs._masked_direction, lbfgs._step_pair,
-                                            lbfgs._stored)] + [fun]
+    pieces = [piece._compiled for piece in (lbfgs._masked_direction_summary,
+                                            lbfgs._step_pair_stored,
+                                            linesearch._value_max_and_product)] + [fun]
     before = [piece._cache_size() for piece in pieces]
     res = minimize(fun, x0, m=4, gtol=0.0, ftol=0.0, maxiter=25)
     assert res.nit == 25 and res.hess_inv.s_hist.shape[0] == 4  # the ring wrapped

@@ -55,6 +55,7 @@ from .core import (
     namespace,
     one_hot,
     placement,
+    private_copy,
     random_normal,
     random_uniform,
     resolve_dtype,

@@ -40,6 +40,7 @@ __all__ = [
     "check_finite",
     "is_traced",
     "check_concrete",
+    "private_copy",
     "keep_zero_d",
 ]
 
@@ -973,6 +974,35 @@ def is_traced(x: Any) -> bool:
     except jax.errors.ConcretizationTypeError:
         return True
     return False
+
+
+def private_copy(x: Any, xp: ModuleType) -> Any:
+    """Return ``x`` as an array no one else can write: a copy, or ``x`` itself if immutable.
+
+    A solver that keeps an array it handed to user code (an iterate given to ``fun``, a
+    gradient ``fun`` returned and may overwrite, as torch's ``.grad`` is) keeps a copy of
+    it. Arrays that cannot be written (JAX's; ``array_api_compat.is_writeable_array``)
+    need none, and skipping it saves a dispatched copy per oracle call.
+
+    Parameters
+    ----------
+    x : array
+        The array.
+    xp : module
+        Its namespace.
+
+    Returns
+    -------
+    array
+        ``x`` (immutable) or a new array equal to it.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array.
+    """
+    check_array(x, "x")
+    return xp.asarray(x, copy=True) if array_api_compat.is_writeable_array(x) else x
 
 
 def check_concrete(arrays: Sequence, labels: Sequence[str], caller: str, instead: str) -> None:

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "gpu": "gpu_check",
     "peer": "peer_suite",
     "ddp": "ddp_overhead",
+    "rso-host": "rso_host_cost",
     "compile": "compile_overhead",
 }
 

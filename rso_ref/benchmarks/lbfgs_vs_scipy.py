@@ -8,7 +8,9 @@ Writes JSON (tmp file + os.replace, never half-written) with, per reference prob
 and ratios; and the time per iteration on extended Rosenbrock at n = 1e3 and 1e5 (both
 solvers run the same fixed number of iterations, gtol = ftol = 0), with a third column
 for ``minimize`` on JAX arrays (CPU, float64, the oracle run op by op) when JAX is
-installed. Cases are measured side by side, interleaved, medians of repeats; BLAS is
+installed; and, as a JAX user runs it (a jitted oracle), ``minimize`` on JAX arrays against
+the same oracle on NumPy arrays and ``optax.lbfgs`` in a jitted loop
+(:mod:`rso_ref.benchmarks.lbfgs_jax`, the JSON's ``"jax_native"``). Cases are measured side by side, interleaved, medians of repeats; BLAS is
 pinned to one thread with threadpoolctl; the load average before and after is recorded.
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ import scipy
 import scipy.optimize
 
 from rso_ref import backend
-from rso_ref.benchmarks import finish, median_time, parse_args
+from rso_ref.benchmarks import finish, lbfgs_jax, median_time, parse_args
 from rso_ref.lbfgs import minimize
 from rso_ref.testing import problems
 from rso_ref.extras import threadpool_limits
@@ -141,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows, totals, ratios = problem_set(repeats)
         rosen = [per_iteration(1000, 50 if args.quick else 200, repeats, jx),
                  per_iteration(100_000, 20 if args.quick else 60, repeats, jx)]
+        jax_native = lbfgs_jax.run(args.quick) if jx is not None else None
     data = {
         "benchmark": "rso_ref.lbfgs.minimize vs scipy L-BFGS-B (no bounds), m = 10, float64",
         "repeats": repeats,
@@ -156,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "totals": totals,
         "ratios_ours_over_scipy": ratios,
         "extended_rosenbrock_per_iteration": rosen,
+        "jax_native": jax_native if jax_native is not None else "not run: JAX missing",
     }
     finish(data, args)
     print(json.dumps({"ratios": ratios,
@@ -164,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          r["ratio_time_per_iteration"]) for r in rosen],
                       "jax_over_numpy_per_iteration": [
                           (r["n"], r.get("ratio_jax_over_numpy_time_per_iteration"))
-                          for r in rosen]},
+                          for r in rosen],
+                      "jax_native": [{k: r.get(k) for k in ("problem", "jax_over_numpy",
+                                                            "jax_over_optax")}
+                                     for r in jax_native or []]},
                      indent=1))
     print(f"wrote {args.out}")
     return 0

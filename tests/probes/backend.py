@@ -78,6 +78,12 @@ PROBES = [
     Probe(f"{_B}.committed", "NumPy arrays as they are",
           lambda _: (lambda a: (a, b.committed(_numpy_namespace(), [a])))(np.ones(2)),
           check=lambda r: None if r[1][0] is r[0] else _unexpected(r)),
+    Probe(f"{_B}.private_copy", "a list", lambda _: b.private_copy([1.0], _numpy_namespace()),
+          raises=TypeError, match=r"^x must be an array, got list"),
+    Probe(f"{_B}.private_copy", "a writeable NumPy array is copied",
+          lambda _: (lambda a: (a, b.private_copy(a, _numpy_namespace())))(np.ones(2)),
+          check=lambda r: None if r[1] is not r[0] and np.array_equal(r[0], r[1])
+          else _unexpected(r)),
     Probe(f"{_B}.compiles", "a string", lambda _: b.compiles("jax"),
           raises=TypeError, match=r"^xp must be an array namespace"),
     Probe(f"{_B}.compiles", "NumPy's namespace", lambda _: b.compiles(_numpy_namespace()),
