@@ -16,8 +16,20 @@ row per pair), with :math:`\rho_i = 1/(y_i^\top s_i)` in an ``(m,)`` array, so a
 iteration allocates no history and the two-loop recursion streams rows of one block.
 Rows are written with :func:`rso_ref.backend.put`: in place where arrays are writeable
 (NumPy, CuPy, torch, array_api_strict), a functional update on JAX, whose arrays are
-immutable (there each stored pair copies the two blocks, :math:`O(mn)`; the iteration
-runs eagerly, outside ``jax.jit``).
+immutable.
+
+Host and device. The iteration is driven from the host (its line search branches on
+values), so it cannot run inside ``jax.jit`` (:func:`minimize` says so and what to
+compile instead). Its array work is written once, as pure functions that JAX compiles
+(:func:`rso_ref.backend.fused`): per iteration, the direction :math:`-H_k g` with
+:math:`g^\top d` and :math:`\max|d|`; per trial, :math:`x + \alpha d`, and
+:math:`(f, \max|g|, g^\top d)`; per step, the pair :math:`(s, y)`, its curvature test
+and its masked write into the ring (the memory's buffers donated, so :math:`O(n)`, not
+:math:`O(mn)`). So a JAX iteration costs about five dispatches and three transfers of a
+few floats besides the oracle; on every other backend the same functions run operation
+by operation, as before. Compiled code may contract ``a * b + c`` into a fused
+multiply-add (XLA on the CPU does), one rounding instead of two: iterates on JAX then
+differ from NumPy's in the last bits.
 
 The pieces of one iteration, :class:`History` (the memory) and
 :func:`line_search_with_reset` (the line search with its retry after a memory reset), are

@@ -506,16 +506,18 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
             if finite:
                 raise
             f = float(value)  # a real scalar, NaN or inf: the line search backtracks
-    try:
-        g_xp = array_namespace(g)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} returned a gradient that is not an array {where}: {exc}") from exc
-    if backend_name(g_xp) != backend_name(xp):
-        raise TypeError(f"{name} returned a gradient of namespace {backend_name(g_xp)} for x of "
-                        f"namespace {backend_name(xp)} {where}")
-    if placement(g) != placement(x):
-        raise ValueError(f"{name} returned a gradient on device {device(g)} for x on device "
-                         f"{device(x)} {where}")
+    if not _beside(g, x, xp):  # the common case costs one namespace lookup
+        try:
+            g_xp = array_namespace(g)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} returned a gradient that is not an array {where}: "
+                            f"{exc}") from exc
+        if backend_name(g_xp) != backend_name(xp):
+            raise TypeError(f"{name} returned a gradient of namespace {backend_name(g_xp)} for x "
+                            f"of namespace {backend_name(xp)} {where}")
+        if placement(g) != placement(x):
+            raise ValueError(f"{name} returned a gradient on device {device(g)} for x on device "
+                             f"{device(x)} {where}")
     if not xp.isdtype(g.dtype, "real floating"):
         raise TypeError(f"{name} returned a gradient of dtype {g.dtype} {where}; "
                         f"a real floating dtype is needed")
@@ -525,6 +527,16 @@ def evaluate_array_oracle(fun: Callable, x: Any, *, xp: ModuleType, where: str,
     if finite and not bool(xp.all(xp.isfinite(g))):
         raise NonFiniteError(f"{name} returned a non-finite gradient {where}")
     return f, g
+
+
+def _beside(g: Any, x: Any, xp: ModuleType) -> bool:
+    """Whether ``g`` is an array of namespace ``xp`` on the device of ``x``."""
+    if getattr(g, "shape", None) is None:  # array_namespace would skip None and numbers
+        return False
+    try:
+        return array_namespace(g, x) is xp
+    except (TypeError, ValueError):
+        return False
 
 
 def _zero_d_real_array(value: Any, xp: ModuleType) -> bool:

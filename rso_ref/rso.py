@@ -486,18 +486,21 @@ def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequenc
     params, directions = list(params), list(directions)
     tree.check_like(directions, params, "directions", "params")
     hx = _host()
+    xp = array_namespace(params[0])
+    fixed_groups = tuple(tuple(g) for g in groups)
     devices_checked = False
 
     def f(w: Any) -> tuple[float, Any]:
         nonlocal devices_checked
-        trial = apply_weights(params, directions, groups, lr, w)
+        steps = tuple(lr * float(wi) for wi in w)  # apply_weights, its arguments made once
+        trial = keep_zero_d(_moved(xp, params, directions, fixed_groups, steps))
         value, new_grads = evaluate_oracle(value_and_grad, trial, "value_and_grad",
                                            "in the meta-objective")
         if not devices_checked:
             array_namespace(params, new_grads, names=["params", "value_and_grad's grads"])
             devices_checked = True
-        dots = tree.group_vdots(new_grads, directions, groups)
-        return float(value), -lr * hx.asarray(dots, dtype=hx.float64)
+        value, dots = tree.value_and_group_vdots(value, new_grads, directions, groups)
+        return value, -lr * hx.asarray(dots, dtype=hx.float64)
 
     return f
 

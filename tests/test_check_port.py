@@ -91,9 +91,16 @@ TUNED = {"lbfgs": _lbfgs_memory_at_least_3, "rso_meta": _rso_meta_lr_fixed,
 
 @pytest.mark.portable
 @pytest.mark.parametrize("kind", sorted(TUNED))
-def test_a_port_tuned_to_the_shipped_cases_passes_them_and_is_caught(kind, tmp_path):
+def test_a_port_tuned_to_the_shipped_cases_passes_them(kind):
+    # The shipped numbers were computed elsewhere: checked under every BLAS kernel.
+    assert golden.verify(TUNED[kind], kind).ok, "the tuned port must pass the shipped fixtures"
+
+
+@pytest.mark.parametrize("kind", sorted(TUNED))
+def test_a_port_tuned_to_the_shipped_cases_is_caught_by_drawn_cases(kind, tmp_path):
+    # Port and reference meet on numbers drawn and computed here, so this half (a minute
+    # of shrinking) is not rerun under the other kernels.
     port = TUNED[kind]
-    assert golden.verify(port, kind).ok, "the tuned port must pass the shipped fixtures"
     # The optim kind spreads its cases over seven optimizers and the LARS port is wrong
     # only where trust_coefficient is drawn: about one case in 14 (100 unfiltered cases
     # catch it on 8 of seeds 0-9), so the check is restricted to LARS, as a porter of one
@@ -282,6 +289,7 @@ def test_strict_counts_a_skip_as_a_failure(tmp_path):
     report = check_port(unported, "mlp", max_examples=2, failure_dir=tmp_path, strict=True,
                         raise_on_failure=False)
     assert report.status == "FAIL" and "strict" in report.message
+    assert report.examples == report.skipped >= 1  # the skipped case, counted once
 
 
 # -- filters within a kind ---------------------------------------------------------------

@@ -45,8 +45,9 @@ BACKEND = "backend/"
 HOST = {
     "__init__.py": set(),
     "autodiff.py": {"autograd", "numpy", "scipy", "torch", "jax"},  # exact HVPs: torch.func, jax.jvp (lazy)
-    "benchmarks/": {"numpy", "scipy", "torch", "cupy", "cupyx"},   # timings against SciPy
-                                                  # and torch; gpu_check times CuPy GEMMs
+    "benchmarks/": {"numpy", "scipy", "torch", "cupy", "cupyx", "jax"},  # timings against
+                                                  # SciPy, torch, optax (JAX oracles);
+                                                  # gpu_check times CuPy GEMMs
     "checkpoint.py": {"numpy"},
     "claims/": {"numpy"},
     "cli.py": {"numpy"},

@@ -162,4 +162,4 @@ def committed(xp: ModuleType, arrays: Sequence) -> list:
         return list(arrays)
     import jax
 
-    return [jax.device_put(x, x.sharding) for x in arrays]
+    return [x if x.committed else jax.device_put(x, x.sharding) for x in arrays]

@@ -8,7 +8,9 @@ Per oracle call that work costs
     host = (t_step - (1 + nfev) * t_oracle) / (1 + nfev),
 
 with ``t_oracle`` one oracle call timed alone. (Dividing by ``nfev`` instead, and counting
-the first gradient as host work, adds ``t_oracle / nfev``; both are in the JSON.)
+the first gradient as host work, adds ``t_oracle / nfev``; both are in the JSON.) Each is
+given from the best times (as the issue's "best of 5"; this 2-core VM's speed drifts by up
+to 2x between runs, and the best is what the code costs) and from the medians.
 
 The problem is the issue's: an MLP 64-64-10 (four arrays, grouped by layer), batch 64,
 float64, ``K = 5``. The oracle is the library's hand-written backward
@@ -140,17 +142,19 @@ def run(quick: bool) -> dict:
             calls[name] = counted[0]
     rows = {}
     for name in cases:
-        t_step, t_oracle = statistics.median(step_times[name]), statistics.median(oracle_times[name])
         n_calls = calls[name]
-        rows[name] = {
-            "t_step_ms": 1e3 * t_step, "t_oracle_ms": 1e3 * t_oracle,
-            "oracle_calls": n_calls, "nfev": n_calls - 1,
-            "host_ms_per_oracle_call": 1e3 * (t_step - n_calls * t_oracle) / n_calls,
-            "host_ms_per_meta_call_issue_definition":
-                1e3 * (t_step - (n_calls - 1) * t_oracle) / (n_calls - 1),
-            "target_ms": TARGETS_MS.get(name),
-            **_counts(cases[name]),
-        }
+        rows[name] = {"oracle_calls": n_calls, "nfev": n_calls - 1,
+                      "target_ms": TARGETS_MS.get(name), **_counts(cases[name])}
+        for label, pick in (("best", min), ("median", statistics.median)):
+            t_step, t_oracle = pick(step_times[name]), pick(oracle_times[name])
+            rows[name][label] = {
+                "t_step_ms": 1e3 * t_step, "t_oracle_ms": 1e3 * t_oracle,
+                "host_ms_per_oracle_call": 1e3 * (t_step - n_calls * t_oracle) / n_calls,
+                "host_ms_per_meta_call_issue_definition":
+                    1e3 * (t_step - (n_calls - 1) * t_oracle) / (n_calls - 1)}
+        rows[name]["host_over_numpy_best"] = (
+            rows[name]["best"]["host_ms_per_oracle_call"]
+            / rows["numpy"]["best"]["host_ms_per_oracle_call"]) if "numpy" in rows else None
     return {"backends": rows, "repeats": repeats}
 
 
@@ -173,8 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "python": platform.python_version()},
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(), **result}
     finish(data, args)
-    print(json.dumps({name: {k: round(v, 3) if isinstance(v, float) else v
-                             for k, v in row.items()}
+    print(json.dumps({name: {"host_ms_per_oracle_call_best":
+                             round(row["best"]["host_ms_per_oracle_call"], 3),
+                             "host_ms_per_oracle_call_median":
+                             round(row["median"]["host_ms_per_oracle_call"], 3),
+                             "target_ms": row["target_ms"]}
                       for name, row in result["backends"].items()}, indent=1))
     print(f"wrote {args.out}")
     return 0
