@@ -717,7 +717,7 @@ def all_finite(arrays: Sequence, *, xp: ModuleType | None = None) -> bool:
 
 @fused()
 def _total_is_finite(xp: ModuleType, arrays: list) -> Any:
-    """Whether :math:`\sum_j \sum_k a_{jk}` is finite (one program on JAX)."""
+    r"""Whether :math:`\sum_j \sum_k a_{jk}` is finite (one program on JAX)."""
     total = xp.sum(arrays[0])
     for a in arrays[1:]:
         total = total + xp.sum(a)

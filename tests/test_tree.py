@@ -191,6 +191,25 @@ def test_group_vdots_is_vdot_per_group_with_one_host_transfer(xp, monkeypatch):
     assert got == [tree.vdot([A[2], A[0]], [B[2], B[0]]), tree.vdot([A[1]], [B[1]])]  # bit for bit
 
 
+def test_value_and_group_vdots_brings_the_loss_with_the_products(xp, monkeypatch):
+    # RSO's meta-objective: the loss and the group products in one transfer per trial
+    # where the loss is a device scalar of a compiled backend (JAX); the numbers are
+    # float(value) and group_vdots, bit for bit, everywhere.
+    A, B = on(xp, host_tree(6)), on(xp, host_tree(7))
+    groups = [[2, 0], [1]]
+    value = xp.sum(A[0] * A[0])
+    transfers, combined = [], []
+    real, real_combined = tree.to_numpy, tree._value_and_leaf_products
+    monkeypatch.setattr(tree, "to_numpy", lambda x: transfers.append(x) or real(x))
+    monkeypatch.setattr(tree, "_value_and_leaf_products",
+                        lambda *args: combined.append(1) or real_combined(*args))
+    got_value, got = tree.value_and_group_vdots(value, A, B, groups)
+    assert len(transfers) == 1 and len(combined) == int(backend.compiles(xp))
+    assert type(got_value) is float and got_value == float(value)
+    assert got == tree.group_vdots(A, B, groups)
+    assert tree.value_and_group_vdots(None, A, B, groups)[0] is None
+
+
 # --- optimizer pieces ------------------------------------------------------------------
 
 def test_copy_equals_but_does_not_alias(xp):

@@ -108,6 +108,36 @@ def _arms(loss: Callable, x0: np.ndarray, iterations: int) -> dict[str, Callable
     return arms
 
 
+def _work_per_iteration(run: Callable[[], Any]) -> dict:
+    """Dispatches of the library's compiled pieces and device-to-host transfers
+    (``to_numpy`` of :mod:`rso_ref.lbfgs` and :mod:`rso_ref.linesearch`) per iteration of
+    one run of ``run``."""
+    from rso_ref import lbfgs, linesearch
+    from rso_ref.backend import fusion
+
+    counts = {"pieces": 0, "transfers": 0}
+    real_call, real_to_numpy = fusion._Fused.__call__, lbfgs.to_numpy
+
+    def counting_call(self, xp, *args, **kwargs):
+        counts["pieces"] += 1
+        return real_call(self, xp, *args, **kwargs)
+
+    def counting_to_numpy(x):
+        counts["transfers"] += 1
+        return real_to_numpy(x)
+
+    fusion._Fused.__call__ = counting_call
+    lbfgs.to_numpy = linesearch.to_numpy = counting_to_numpy
+    try:
+        result = run()
+    finally:
+        fusion._Fused.__call__ = real_call
+        lbfgs.to_numpy = linesearch.to_numpy = real_to_numpy
+    return {"compiled_piece_calls": counts["pieces"] / result.nit,
+            "transfers": counts["transfers"] / result.nit,
+            "oracle_calls": result.nfev / result.nit}
+
+
 def _measure(name: str, loss: Callable, x0: np.ndarray, iterations: int, repeats: int) -> dict:
     import jax
 
@@ -128,6 +158,7 @@ def _measure(name: str, loss: Callable, x0: np.ndarray, iterations: int, repeats
             out[arm].update(nfev=int(results[arm].nfev), fun=float(results[arm].fun))
         else:
             out[arm]["fun"] = float(loss(results[arm]))
+    out["jax"]["per_iteration"] = _work_per_iteration(arms["jax"])
     per = {arm: out[arm]["time_per_iteration_ms"] for arm in arms}
     out["jax_over_numpy"] = per["jax"] / per["numpy"]
     if "optax" in per:
