@@ -362,7 +362,6 @@ def test_minimize_array_x0_is_unchanged(xp):
     assert backend.backend_name(backend.array_namespace(res.x)) == backend.backend_name(xp)
 
 
-
 def test_optim_rso_takes_groups_by_key_path(xp):
     # The optimizer form resolves key-path groups as rso_step does (the pytree wrapper
     # passes the leaf paths), and equals the same groups by index.
