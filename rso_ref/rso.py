@@ -625,10 +625,10 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     elsewhere two array operations per parameter array each), the checks of the oracle's
     output and the L-BFGS work on :math:`w`. Measured by ``rso-ref bench rso-host`` (an
     MLP 64-64-10, batch 64, float64, grouped by layer, ``K = 5``, one thread, best of 41
-    interleaved repeats), host time per oracle call: NumPy 0.15 ms, torch on the CPU
-    0.20 ms, JAX with a jitted oracle 0.25 ms (1.3 ms before its pieces were compiled:
-    eager JAX dispatches each operation in 50-80 µs). The cost does not grow with the
-    batch, so it is amortised once an oracle call takes a few milliseconds.
+    repeats, two runs), host time per oracle call: NumPy 0.16-0.17 ms, torch on the CPU
+    0.27-0.29 ms, JAX with a jitted oracle 0.26-0.33 ms (0.75 ms or more before its pieces
+    were compiled: eager JAX dispatches each operation in 50-80 µs). The cost does not grow
+    with the batch, so it is amortised once an oracle call takes a few milliseconds.
 
     .. warning::
        The paper counts "one forward pass per meta iteration" (§2.3) and

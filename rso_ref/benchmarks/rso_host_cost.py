@@ -7,16 +7,20 @@ Per oracle call that work costs
 
     host = (t_step - (1 + nfev) * t_oracle) / (1 + nfev),
 
-with ``t_oracle`` one oracle call timed alone. (Dividing by ``nfev`` instead, and counting
-the first gradient as host work, adds ``t_oracle / nfev``; both are in the JSON.) Each is
-given from the best times (as the issue's "best of 5"; this 2-core VM's speed drifts by up
-to 2x between runs, and the best is what the code costs) and from the medians.
+with ``t_oracle`` one oracle call (waited for), timed just before each step, five calls
+averaged. The JSON has the figure from the best times (as the issue's "best of 5"; this
+2-core VM's speed drifts by up to 2x between runs) and from the medians. (Dividing by
+``nfev`` instead, and counting the first gradient as host work, adds
+``t_oracle / nfev``; both are in the JSON.) The backends run one after the other, not
+interleaved: an oracle timed right after another backend's step ran up to 30 % slower
+than inside a step (cold caches), which made the host's share look smaller (torch 0.20
+instead of 0.28 ms).
 
 The problem is the issue's: an MLP 64-64-10 (four arrays, grouped by layer), batch 64,
 float64, ``K = 5``. The oracle is the library's hand-written backward
 (:mod:`rso_ref.nn`) on NumPy and on torch CPU tensors, and a JAX user's own
-``jax.jit(jax.value_and_grad(loss))`` of the same network on JAX. Backends are
-interleaved, repeat by repeat; medians; one BLAS/OpenMP/XLA thread. The JSON also counts
+``jax.jit(jax.value_and_grad(loss))`` of the same network on JAX. One BLAS/OpenMP/XLA
+thread. The JSON also counts
 the calls of the library's fused pieces per oracle call (one dispatch each on JAX).
 
 Usage: ``rso-ref bench rso-host [--quick] [--out PATH]``.
@@ -123,8 +127,8 @@ def run(quick: bool) -> dict:
         for _ in range(3):
             case["wait"](rso_step(case["oracle"], case["params"], lr=0.05, meta_iters=K,
                                   groups=case["groups"]).params)
-    for _ in range(repeats):
-        for name, case in cases.items():
+    for name, case in cases.items():  # one backend at a time: see the module docstring
+        for _ in range(repeats):
             start = time.perf_counter()
             for _ in range(5):
                 case["wait"](case["oracle"](case["params"]))
@@ -145,6 +149,8 @@ def run(quick: bool) -> dict:
         n_calls = calls[name]
         rows[name] = {"oracle_calls": n_calls, "nfev": n_calls - 1,
                       "target_ms": TARGETS_MS.get(name), **_counts(cases[name])}
+        # best: the fastest step against the fastest oracle (one slow oracle timing, a
+        # collection or a page fault, would otherwise wreck its repeat); and medians
         for label, pick in (("best", min), ("median", statistics.median)):
             t_step, t_oracle = pick(step_times[name]), pick(oracle_times[name])
             rows[name][label] = {
