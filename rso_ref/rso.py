@@ -430,10 +430,15 @@ def apply_weights(params: list, directions: list, groups: list[list[int]], lr: f
         :math:`\theta'`, new arrays where a group moved them, ``params``' own elsewhere.
     """
     params = list(params)
+    return _apply(array_namespace(params[0]), params, list(directions),
+                  tuple(tuple(g) for g in groups), lr, w)
+
+
+def _apply(xp: ModuleType, params: list, directions: list, groups: tuple, lr: float,
+           w: Any) -> list:
+    """:func:`apply_weights` with its arguments prepared (the meta-objective's per-call form)."""
     steps = tuple(lr * float(wi) for wi in w)  # host floats: weakly typed, the params' dtype
-    moved = _moved(array_namespace(params[0]), params, list(directions),
-                   tuple(tuple(g) for g in groups), steps)
-    return keep_zero_d(moved)  # a 0-d parameter stays a 0-d array on NumPy
+    return keep_zero_d(_moved(xp, params, directions, groups, steps))  # 0-d stays 0-d (NumPy)
 
 
 @fused(static_argnames=("groups",))
@@ -492,8 +497,7 @@ def meta_objective(value_and_grad: Oracle, params: Sequence, directions: Sequenc
 
     def f(w: Any) -> tuple[float, Any]:
         nonlocal devices_checked
-        steps = tuple(lr * float(wi) for wi in w)  # apply_weights, its arguments made once
-        trial = keep_zero_d(_moved(xp, params, directions, fixed_groups, steps))
+        trial = _apply(xp, params, directions, fixed_groups, lr, w)
         value, new_grads = evaluate_oracle(value_and_grad, trial, "value_and_grad",
                                            "in the meta-objective")
         if not devices_checked:
