@@ -629,8 +629,8 @@ def rso_step(value_and_grad: Oracle, params: Sequence, *, lr: float, groups: Any
     elsewhere two array operations per parameter array each), the checks of the oracle's
     output and the L-BFGS work on :math:`w`. Measured by ``rso-ref bench rso-host`` (an
     MLP 64-64-10, batch 64, float64, grouped by layer, ``K = 5``, one thread, best of 41
-    repeats, two runs), host time per oracle call: NumPy 0.16-0.17 ms, torch on the CPU
-    0.27-0.29 ms, JAX with a jitted oracle 0.26-0.33 ms (0.75 ms or more before its pieces
+    repeats, three runs), host time per oracle call: NumPy 0.16-0.17 ms, torch on the CPU
+    0.27-0.29 ms, JAX with a jitted oracle 0.25-0.33 ms (0.75 ms or more before its pieces
     were compiled: eager JAX dispatches each operation in 50-80 µs). The cost does not grow
     with the batch, so it is amortised once an oracle call takes a few milliseconds.
 

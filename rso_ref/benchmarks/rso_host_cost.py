@@ -21,7 +21,7 @@ float64, ``K = 5``. The oracle is the library's hand-written backward
 (:mod:`rso_ref.nn`) on NumPy and on torch CPU tensors, and a JAX user's own
 ``jax.jit(jax.value_and_grad(loss))`` of the same network on JAX. One BLAS/OpenMP/XLA
 thread. The JSON also counts
-the calls of the library's fused pieces per oracle call (one dispatch each on JAX).
+the compiled-piece dispatches and the device-to-host transfers per oracle call.
 
 Usage: ``rso-ref bench rso-host [--quick] [--out PATH]``.
 """
@@ -93,27 +93,41 @@ def _case(name: str) -> dict | None:
 
 
 def _counts(case: dict) -> dict:
-    """Calls of the library's fused pieces (one dispatch each on JAX) per oracle call."""
-    from rso_ref.backend import fusion
+    """Per oracle call of one step: dispatches of the library's compiled pieces (calls of
+    a fused piece with a namespace that compiles; NumPy's meta-solve on the host weights
+    runs its pieces as plain functions and is not counted) and device-to-host transfers
+    (``to_numpy`` of an array that is not NumPy's, in the modules the step runs)."""
+    from rso_ref import lbfgs, linesearch, rso, tree
+    from rso_ref.backend import compiles, fusion
 
-    calls = {"oracle": 0, "pieces": 0}
-    real_call = fusion._Fused.__call__
+    calls = {"oracle": 0, "dispatches": 0, "transfers": 0}
+    real_call, real_to_numpy = fusion._Fused.__call__, tree.to_numpy
+    modules = (lbfgs, linesearch, rso, tree)
 
-    def counting(self, xp, *args, **kwargs):
-        calls["pieces"] += 1
+    def counting_call(self, xp, *args, **kwargs):
+        calls["dispatches"] += int(compiles(xp))
         return real_call(self, xp, *args, **kwargs)
+
+    def counting_to_numpy(x):
+        calls["transfers"] += int(not type(x).__module__.startswith("numpy"))
+        return real_to_numpy(x)
 
     def oracle(p):
         calls["oracle"] += 1
         return case["oracle"](p)
 
-    fusion._Fused.__call__ = counting
+    fusion._Fused.__call__ = counting_call
+    for module in modules:
+        module.to_numpy = counting_to_numpy
     try:
         rso_step(oracle, case["params"], lr=0.05, meta_iters=K, groups=case["groups"])
     finally:
         fusion._Fused.__call__ = real_call
-    return {"oracle_calls": calls["oracle"],
-            "compiled_piece_calls_per_oracle_call": calls["pieces"] / calls["oracle"]}
+        for module in modules:
+            module.to_numpy = real_to_numpy
+    return {"oracle_calls_counted": calls["oracle"],
+            "compiled_dispatches_per_oracle_call": calls["dispatches"] / calls["oracle"],
+            "device_transfers_per_oracle_call": calls["transfers"] / calls["oracle"]}
 
 
 def run(quick: bool) -> dict:
