@@ -161,6 +161,21 @@ def test_two_devices_raise_naming_both_devices_and_the_arguments():
         backend.array_namespace(X, params, names=["X"])
 
 
+def test_the_known_type_shortcut_still_sees_every_array():
+    # array_namespace skips array-api-compat's search for arrays of a type it has seen:
+    # arrays inside tuples and nested lists must still be looked at (devices, namespaces).
+    import array_api_strict
+
+    strict = backend.namespace("array_api_strict")
+    here, there = strict.ones(2), strict.ones(2, device=array_api_strict.Device("device1"))
+    backend.array_namespace(here, here)  # the type is now known
+    for mixed in ((here, (there,)), (here, [there]), ((here, there),), (here, [[there]])):
+        with pytest.raises(ValueError, match="different devices"):
+            backend.array_namespace(*mixed)
+    with pytest.raises(ValueError, match="different namespaces"):
+        backend.array_namespace(np.ones(2), (here,))
+
+
 def test_float32_only_devices_run_float32(xp32, on_device):
     a = backend.random_normal((4,), seed=0, xp=xp32, dtype="float32")
     on_device(a)

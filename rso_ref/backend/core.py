@@ -306,9 +306,9 @@ def _known_namespace(items: Sequence[Any]) -> ModuleType | None:
     """
     leaves = []
     for item in items:
-        if isinstance(item, list):
-            leaves.extend(item)
-        elif item is not None and not isinstance(item, (bool, int, float, complex, tuple)):
+        if isinstance(item, (list, tuple)):
+            leaves.extend(item)  # a nested list among them is no array type: full search
+        elif item is not None and not isinstance(item, (bool, int, float, complex)):
             leaves.append(item)
     if not leaves:
         return None
