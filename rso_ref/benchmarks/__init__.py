@@ -10,13 +10,15 @@ import, never a file found by path.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
-__all__ = ["BENCHMARKS", "run", "default_out", "parse_args", "finish", "median_time"]
+__all__ = ["BENCHMARKS", "run", "default_out", "parse_args", "finish", "median_time",
+           "device_work"]
 
 #: ``rso-ref bench`` name -> module of this package.
 BENCHMARKS: dict[str, str] = {
@@ -72,6 +74,43 @@ def median_time(fn: Callable[[], object], repeats: int, *, warmup: int = 0) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+@contextlib.contextmanager
+def device_work() -> Iterator[dict]:
+    """Count the solvers' device work while the block runs.
+
+    Yields a dict whose ``"dispatches"`` counts calls of the library's fused pieces with a
+    namespace that compiles them (:func:`rso_ref.backend.compiles`: one compiled-program
+    dispatch each; NumPy runs them as plain functions, uncounted) and ``"transfers"`` the
+    ``to_numpy`` calls of :mod:`rso_ref.lbfgs`, :mod:`rso_ref.linesearch`,
+    :mod:`rso_ref.rso` and :mod:`rso_ref.tree` on arrays that are not NumPy's
+    (device-to-host transfers). The counting wrappers are removed on exit.
+    """
+    from rso_ref import lbfgs, linesearch, rso, tree
+    from rso_ref.backend import compiles, fusion
+
+    counts = {"dispatches": 0, "transfers": 0}
+    real_call, real_to_numpy = fusion._Fused.__call__, tree.to_numpy
+    modules = (lbfgs, linesearch, rso, tree)
+
+    def counting_call(self, xp, *args, **kwargs):
+        counts["dispatches"] += int(compiles(xp))
+        return real_call(self, xp, *args, **kwargs)
+
+    def counting_to_numpy(x):
+        counts["transfers"] += int(not type(x).__module__.startswith("numpy"))
+        return real_to_numpy(x)
+
+    fusion._Fused.__call__ = counting_call
+    for module in modules:
+        module.to_numpy = counting_to_numpy
+    try:
+        yield counts
+    finally:
+        fusion._Fused.__call__ = real_call
+        for module in modules:
+            module.to_numpy = real_to_numpy
 
 
 def run(name: str, argv: Sequence[str] | None = None) -> int:

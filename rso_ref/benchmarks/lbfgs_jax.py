@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rso_ref.benchmarks import device_work
 from rso_ref.lbfgs import minimize
 
 #: The issue's targets: JAX over NumPy (same oracle) and JAX over optax, per iteration.
@@ -109,31 +110,11 @@ def _arms(loss: Callable, x0: np.ndarray, iterations: int) -> dict[str, Callable
 
 
 def _work_per_iteration(run: Callable[[], Any]) -> dict:
-    """Dispatches of the library's compiled pieces and device-to-host transfers
-    (``to_numpy`` of :mod:`rso_ref.lbfgs` and :mod:`rso_ref.linesearch`) per iteration of
-    one run of ``run``."""
-    from rso_ref import lbfgs, linesearch
-    from rso_ref.backend import fusion
-
-    counts = {"pieces": 0, "transfers": 0}
-    real_call, real_to_numpy = fusion._Fused.__call__, lbfgs.to_numpy
-
-    def counting_call(self, xp, *args, **kwargs):
-        counts["pieces"] += 1
-        return real_call(self, xp, *args, **kwargs)
-
-    def counting_to_numpy(x):
-        counts["transfers"] += 1
-        return real_to_numpy(x)
-
-    fusion._Fused.__call__ = counting_call
-    lbfgs.to_numpy = linesearch.to_numpy = counting_to_numpy
-    try:
+    """Compiled-piece dispatches, device-to-host transfers and oracle calls per iteration
+    of one run of ``run`` (:func:`rso_ref.benchmarks.device_work`)."""
+    with device_work() as counts:
         result = run()
-    finally:
-        fusion._Fused.__call__ = real_call
-        lbfgs.to_numpy = linesearch.to_numpy = real_to_numpy
-    return {"compiled_piece_calls": counts["pieces"] / result.nit,
+    return {"compiled_piece_calls": counts["dispatches"] / result.nit,
             "transfers": counts["transfers"] / result.nit,
             "oracle_calls": result.nfev / result.nit}
 

@@ -10,8 +10,9 @@ solvers run the same fixed number of iterations, gtol = ftol = 0), with a third 
 for ``minimize`` on JAX arrays (CPU, float64, the oracle run op by op) when JAX is
 installed; and, as a JAX user runs it (a jitted oracle), ``minimize`` on JAX arrays against
 the same oracle on NumPy arrays and ``optax.lbfgs`` in a jitted loop
-(:mod:`rso_ref.benchmarks.lbfgs_jax`, the JSON's ``"jax_native"``). Cases are measured side by side, interleaved, medians of repeats; BLAS is
-pinned to one thread with threadpoolctl; the load average before and after is recorded.
+(:mod:`rso_ref.benchmarks.lbfgs_jax`, the JSON's ``"jax_native"``). Cases are measured
+side by side, interleaved, medians of repeats; BLAS is pinned to one thread with
+threadpoolctl; the load average before and after is recorded.
 """
 from __future__ import annotations
 

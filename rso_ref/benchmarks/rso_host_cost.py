@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rso_ref import backend
-from rso_ref.benchmarks import finish, parse_args
+from rso_ref.benchmarks import device_work, finish, parse_args
 from rso_ref.benchmarks.lbfgs_vs_scipy import jax_namespace
 from rso_ref.extras import threadpool_limits
 from rso_ref.nn import MLP
@@ -93,41 +93,19 @@ def _case(name: str) -> dict | None:
 
 
 def _counts(case: dict) -> dict:
-    """Per oracle call of one step: dispatches of the library's compiled pieces (calls of
-    a fused piece with a namespace that compiles; NumPy's meta-solve on the host weights
-    runs its pieces as plain functions and is not counted) and device-to-host transfers
-    (``to_numpy`` of an array that is not NumPy's, in the modules the step runs)."""
-    from rso_ref import lbfgs, linesearch, rso, tree
-    from rso_ref.backend import compiles, fusion
-
-    calls = {"oracle": 0, "dispatches": 0, "transfers": 0}
-    real_call, real_to_numpy = fusion._Fused.__call__, tree.to_numpy
-    modules = (lbfgs, linesearch, rso, tree)
-
-    def counting_call(self, xp, *args, **kwargs):
-        calls["dispatches"] += int(compiles(xp))
-        return real_call(self, xp, *args, **kwargs)
-
-    def counting_to_numpy(x):
-        calls["transfers"] += int(not type(x).__module__.startswith("numpy"))
-        return real_to_numpy(x)
+    """Per oracle call of one step: compiled-piece dispatches and device-to-host transfers
+    (:func:`rso_ref.benchmarks.device_work`)."""
+    calls = [0]
 
     def oracle(p):
-        calls["oracle"] += 1
+        calls[0] += 1
         return case["oracle"](p)
 
-    fusion._Fused.__call__ = counting_call
-    for module in modules:
-        module.to_numpy = counting_to_numpy
-    try:
+    with device_work() as counts:
         rso_step(oracle, case["params"], lr=0.05, meta_iters=K, groups=case["groups"])
-    finally:
-        fusion._Fused.__call__ = real_call
-        for module in modules:
-            module.to_numpy = real_to_numpy
-    return {"oracle_calls_counted": calls["oracle"],
-            "compiled_dispatches_per_oracle_call": calls["dispatches"] / calls["oracle"],
-            "device_transfers_per_oracle_call": calls["transfers"] / calls["oracle"]}
+    return {"oracle_calls_counted": calls[0],
+            "compiled_dispatches_per_oracle_call": counts["dispatches"] / calls[0],
+            "device_transfers_per_oracle_call": counts["transfers"] / calls[0]}
 
 
 def run(quick: bool) -> dict:
