@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .backend import (array_namespace, check_concrete, committed, compiles, device, fused,
                       namespace, put, to_numpy)
-from . import pytree
+from . import pytree, tree
 from .backend.results import optimize_result
 from .linesearch import (LineSearchResult, check_wolfe_constants, evaluate_array_oracle,
                          line_search)
@@ -758,7 +758,7 @@ def _as_start(x0: Any) -> tuple[Any, FlatLayout]:
         if not xp.isdtype(leaf.dtype, "real floating"):
             raise TypeError(f"x0 leaf {path!r} must have a real floating dtype, got {leaf.dtype}")
     dtype = xp.result_type(*leaves)
-    flat = xp.concat([xp.reshape(xp.astype(leaf, dtype), (-1,)) for leaf in leaves])
+    flat = tree.flatten([xp.astype(leaf, dtype) for leaf in leaves])
     return committed(xp, [flat])[0], FlatLayout(xp, shapes, treedef)
 
 
