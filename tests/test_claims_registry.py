@@ -7,9 +7,9 @@ import pytest
 
 from rso_ref.claims import Claim, Evidence
 from rso_ref.claims.report import render_claim, write_report
-from rso_ref.stats import (bootstrap_ci, detectable_effect, holm, mean_std, normal_ppf,
-                            normal_sf, proportion_ci,
-                            tost_diff, welch_diff)
+from rso_ref.stats import (bootstrap_ci, censored_median, cluster_bootstrap, detectable_effect,
+                           holm, mean_std, normal_ppf, normal_sf, one_sided_diff, paired_diff,
+                           proportion_ci, tost_diff, welch_diff)
 
 
 def _claim(cid="demo-claim"):
@@ -150,11 +150,104 @@ def test_proportion_ci_is_clopper_pearson():
         proportion_ci(0, 0)
 
 
-def test_detectable_effect_is_2_8_standard_errors_at_5_percent_and_80_percent():
-    assert detectable_effect(1.0) == pytest.approx(1.959964 + 0.841621, rel=1e-6)
-    assert detectable_effect(0.5, power=0.5) == pytest.approx(0.5 * 1.959964, rel=1e-6)
+def test_detectable_effect_uses_t_quantiles():
+    # (t_{0.975, 8} + t_{0.8, 8}) = 2.306 + 0.889: the 3.19 SE at df = 8
+    assert detectable_effect(1.0, df=8) == pytest.approx(
+        stats.t.ppf(0.975, 8) + stats.t.ppf(0.8, 8), rel=1e-12)
+    assert 3.19 < detectable_effect(1.0, df=8) < 3.20
+    assert detectable_effect(2.0, df=4) == pytest.approx(2 * detectable_effect(1.0, df=4),
+                                                         rel=1e-15)
+    # fewer degrees of freedom need a larger effect; the normal limit is 2.80 SE
+    assert detectable_effect(1.0, df=4) > detectable_effect(1.0, df=8) > \
+        detectable_effect(1.0, df=np.inf)
+    assert detectable_effect(1.0, df=np.inf) == pytest.approx(1.959964 + 0.841621, rel=1e-6)
+    assert detectable_effect(0.5, df=np.inf, power=0.5) == pytest.approx(0.5 * 1.959964,
+                                                                         rel=1e-6)
     with pytest.raises(ValueError, match="power"):
-        detectable_effect(1.0, power=1.0)
+        detectable_effect(1.0, df=8, power=1.0)
+    with pytest.raises(ValueError, match="df"):
+        detectable_effect(1.0, df=0)
+    with pytest.raises(TypeError, match="df"):
+        detectable_effect(1.0)  # the degrees of freedom must be stated
+
+
+def test_paired_diff_matches_the_textbook_formula_and_beats_welch_on_shared_seeds():
+    gen = np.random.default_rng(3)
+    seed_effect = gen.normal(0.0, 2.0, 6)           # shared by both arms of a seed
+    a = seed_effect + 0.5 + gen.normal(0.0, 0.1, 6)
+    b = seed_effect + gen.normal(0.0, 0.1, 6)
+    d = a - b
+    se = d.std(ddof=1) / np.sqrt(d.size)
+    t = d.mean() / se
+    half = stats.t.ppf(0.975, d.size - 1) * se
+    r = paired_diff(a, b)
+    # the closed form evaluated in another order: agreement to rounding, 1e-12
+    np.testing.assert_allclose([r["t"], r["p"], r["lo"], r["hi"], r["se"]],
+                               [t, 2 * stats.t.sf(abs(t), d.size - 1), d.mean() - half,
+                                d.mean() + half, se], rtol=1e-12)
+    assert r["df"] == d.size - 1 and r["test"] == "paired t"
+    # the seed effect cancels in the pairs, not in Welch's pooled spread
+    assert r["p"] < 0.01 and welch_diff(a, b)["p"] > 0.5
+    assert welch_diff(a, b)["test"] == "Welch"
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_diff(a, b[:-1])
+    with pytest.raises(ValueError, match="at least two"):
+        paired_diff([1.0], [2.0])
+
+
+def test_one_sided_and_tost_paired_use_the_paired_statistic():
+    gen = np.random.default_rng(4)
+    base = gen.normal(0.0, 1.0, 8)
+    a, b = base + 0.3 + gen.normal(0, 0.05, 8), base + gen.normal(0, 0.05, 8)
+    d = a - b
+    t = (d.mean() - 0.5) / (d.std(ddof=1) / np.sqrt(d.size))
+    assert one_sided_diff(a, b, 0.5, "less", paired=True) == pytest.approx(
+        stats.t.cdf(t, d.size - 1), rel=1e-12)
+    assert one_sided_diff(a, b, 0.5, "greater", paired=True) == pytest.approx(
+        stats.t.sf(t, d.size - 1), rel=1e-12)
+    equivalent = tost_diff(a - 0.3, b, 0.2, paired=True)
+    assert equivalent["equivalent"] and equivalent["df"] == 7
+    assert not tost_diff(a - 0.3, b, 0.2)["equivalent"]  # Welch: the seed spread swamps it
+    with pytest.raises(ValueError, match="alternative"):
+        one_sided_diff(a, b, 0.0, "two-sided")
+    with pytest.raises(TypeError, match="paired"):
+        tost_diff(a, b, 0.1, paired=1)
+
+
+def test_cluster_bootstrap_resamples_seeds_not_steps():
+    gen = np.random.default_rng(5)
+    # five runs whose steps share a run-level offset: steps are not independent
+    runs = [gen.normal(offset, 0.1, 400) for offset in gen.normal(-0.2, 0.3, 5)]
+    r = cluster_bootstrap(runs, n_boot=2000, seed=0)
+    pooled = np.concatenate(runs)
+    assert r["estimate"] == pytest.approx(pooled.mean(), rel=1e-12)
+    assert r["lo"] < r["estimate"] < r["hi"] and r["n_clusters"] == 5
+    # the interval is about the spread of the five offsets, ~10x the iid one over 2000 steps
+    _, lo, hi = bootstrap_ci(pooled, n_boot=500)
+    assert (r["hi"] - r["lo"]) > 5 * (hi - lo)
+    # no p-value below the five-seed floor ~ 5**-5 (plus the +1 correction)
+    certain = cluster_bootstrap([np.full(3, -1.0 - i) for i in range(5)], n_boot=999)
+    assert certain["p_below"] == pytest.approx(1 / 1000, rel=1e-12)
+    assert certain["p_above"] == 1.0
+    assert r["p_below"] + r["p_above"] >= 1.0
+    with pytest.raises(ValueError, match="clusters"):
+        cluster_bootstrap([[1.0, 2.0]])
+    with pytest.raises(ValueError, match="clusters"):
+        cluster_bootstrap([[1.0], []])
+
+
+def test_censored_median_counts_runs_that_never_reach():
+    inf = np.inf
+    assert censored_median([3.0, 1.0, 2.0]) == 2.0
+    assert censored_median([3.0, 1.0, 2.0, 4.0]) == 2.5
+    # two of five never reach: still the third order statistic, not the mean of the others
+    assert censored_median([1.0, 9.0, inf, 2.0, np.nan]) == 9.0
+    assert censored_median([1.0, inf, inf]) == inf     # the median lies beyond the budget
+    assert censored_median([1.0, 2.0, inf, inf]) == inf
+    with pytest.raises(ValueError, match="times"):
+        censored_median([])
+    with pytest.raises(ValueError, match="nonnegative"):
+        censored_median([-1.0, 2.0])
 
 
 def test_normal_tail_and_quantile_are_the_standard_normal():
