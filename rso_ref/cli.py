@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "(the same 5-point grid around its default for every optimizer)")
     cmp_.add_argument("--no-tune", action="store_true",
                       help="with --preset: skip the learning-rate search (defaults)")
+    cmp_.add_argument("--rerender", action="store_true",
+                      help="with --preset: analyse the report.json already in --out again and "
+                           "rewrite its page (no training; e.g. after a change of the "
+                           "statistics)")
     cmp_.add_argument("--out", default=None,
                       help="output directory (default rso-ref-out/compare or "
                            "rso-ref-out/presets[/NAME])")
@@ -363,6 +367,8 @@ def _compare(args) -> int:
         return _compare_presets(args)
     if args.no_tune:
         raise ValueError("--no-tune applies to --preset runs only")
+    if args.rerender:
+        raise ValueError("--rerender: applies to --preset runs only")
     rso_options = {}
     if args.meta_iters is not None:
         rso_options["meta_iters"] = args.meta_iters
@@ -400,6 +406,8 @@ def _compare_presets(args) -> int:
         raise ValueError(f"{', '.join(fixed)} cannot be combined with --preset (the preset "
                          "fixes it; run without --preset to choose freely)")
     names = list(PRESETS) if args.preset == "all" else [get_preset(args.preset).name]
+    if args.rerender:
+        return _rerender_presets(args, names)
     overrides = _given(args, _PRESET_OVERRIDES)
     if args.data is not None:
         overrides.update(data=args.data, data_options=_data_options(args))
@@ -427,6 +435,34 @@ def _compare_presets(args) -> int:
         reports.append(report)
     if args.preset == "all":
         print(f"wrote {write_index(reports, root)}")
+    return 0
+
+
+#: ``rso-ref compare --preset`` options that change a run, refused with --rerender.
+_RUN_OPTIONS = ("data", "data_path", "epochs", "seeds", "no_tune", *_PRESET_OVERRIDES)
+
+
+def _rerender_presets(args, names: Sequence[str]) -> int:
+    """``--preset NAME|all --rerender --out DIR``: the stored reports analysed again."""
+    from .presets import rerender, rerender_tables
+
+    given = [f"--{name.replace('_', '-')}" for name in _given(args, _RUN_OPTIONS)]
+    if given:
+        raise ValueError(f"--rerender: cannot be combined with {', '.join(given)} (it trains "
+                         "nothing: the stored runs are analysed again)")
+    if args.out is None:
+        raise ValueError("--rerender: needs --out, the directory of the stored report.json "
+                         "(of every preset's directory with --preset all)")
+    root = Path(args.out)
+    if args.preset == "all":
+        stored = [name for name in names if (root / name / "report.json").is_file()]
+        if not stored:
+            raise ValueError(f"--out: no NAME/report.json of a preset under {root}")
+        print(f"wrote {rerender_tables(root, stored)}")
+        return 0
+    if not (root / "report.json").is_file():
+        raise ValueError(f"--out: {root} holds no report.json to analyse again")
+    print(f"wrote {rerender(root)['page']}")
     return 0
 
 

@@ -301,3 +301,20 @@ def test_the_demo_time_is_the_same_in_its_help_and_the_readme():
     assert readme.count(cli.DEMO_TIME) >= 2          # the quick start and the demo section
     assert re.fullmatch(r"about \d+ s on an idle 2-core CPU", cli.DEMO_TIME)
     assert not re.search(r"under a minute|< ?2 min", readme)
+
+
+def test_the_committed_tables_are_what_the_code_renders_from_their_reports(tmp_path, capsys):
+    """Every committed preset page and the tables index equal what ``--rerender`` makes of
+    the committed ``report.json`` files: the pages print the statistics (tests, Holm
+    families, medians) from the code, not from an older version of it."""
+    import shutil
+
+    tables = Path(__file__).resolve().parents[1] / "theory" / "tables"
+    copy = tmp_path / "tables"
+    shutil.copytree(tables, copy)
+    assert main(["compare", "--preset", "all", "--rerender", "--out", str(copy)]) == 0
+    pages = sorted(p.relative_to(tables) for p in tables.glob("**/README.md"))
+    assert len(pages) >= 9, pages
+    stale = [str(p) for p in pages
+             if (copy / p).read_text(encoding="utf-8") != (tables / p).read_text(encoding="utf-8")]
+    assert not stale, f"committed pages differ from a re-render of their reports: {stale}"

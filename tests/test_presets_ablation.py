@@ -9,13 +9,15 @@ import pytest
 from rso_ref import metrics, presets
 from rso_ref.claims import ablations
 from rso_ref.presets import analysis, pages
+from rso_ref.stats import detectable_effect, paired_diff
 
 _TABLES = Path(__file__).resolve().parents[1] / "theory" / "tables"
 
 
-def _record(final, first, nfev, steps=30, epochs=3):
+def _record(final, first, nfev, seed, steps=30, epochs=3):
     """One finished run: 10 steps an epoch, accuracy rising linearly from ``first``."""
-    return {"eval_accuracy": final, "status": "completed", "lr": 0.1, "wall_time": 1.0,
+    return {"seed": seed, "eval_accuracy": final, "status": "completed", "lr": 0.1,
+            "wall_time": 1.0,
             "meta_nfev": nfev * steps,
             "epochs": {"epoch": list(range(1, epochs + 1)),
                        "eval_accuracy": list(np.linspace(first, final, epochs))},
@@ -24,7 +26,8 @@ def _record(final, first, nfev, steps=30, epochs=3):
 
 def _report(arms):
     """arm -> (final accuracies, first-epoch accuracies, oracle calls per step)."""
-    return {"runs": {arm: [_record(f, s, nfev) for f, s in zip(finals, firsts)]
+    return {"runs": {arm: [_record(f, s, nfev, seed)
+                           for seed, (f, s) in enumerate(zip(finals, firsts))]
                      for arm, (finals, firsts, nfev) in arms.items()}}
 
 
@@ -42,7 +45,7 @@ def test_budget_epochs_gives_each_arm_what_fits_in_the_cheapest_run():
 
 
 _ARMS = {"K=2": ([0.80, 0.81, 0.79, 0.80], [0.70, 0.71, 0.69, 0.70], 1.0),
-         "K=6": ([0.85, 0.851, 0.849, 0.852], [0.60, 0.61, 0.59, 0.60], 3.0),
+         "K=6": ([0.85, 0.851, 0.849, 0.852], [0.60, 0.61, 0.58, 0.61], 3.0),
          "K=16": ([0.852, 0.849, 0.851, 0.85], [0.50, 0.51, 0.49, 0.50], 9.0)}
 
 
@@ -64,6 +67,18 @@ def test_ablations_get_equivalence_tests_and_equal_evaluation_tests():
     assert c["K=2"]["diff"] == pytest.approx(0.20, abs=1e-3) and c["K=2"]["p_holm"] < 0.05
     assert out["comparisons"][0]["diff"] < 0
     assert math.isnan(c["K=16"]["p"]) and "not testable" in c["K=16"]["conclusion"]
+    # every test is paired by seed, and Holm runs over the family the result names
+    for tests, family in ((out["comparisons"], out["family"]),
+                          (budget["comparisons"], budget["family"])):
+        assert [[t["arm"], t["reference"]] for t in tests] == family["members"]
+        assert family["size"] == len(tests)
+        assert {t["test"] for t in tests} == {"paired t"}
+    assert budget["family"]["members"] == [["K=2", "K=6"], ["K=16", "K=6"]]
+    x, y = _ARMS["K=2"][0], _ARMS["K=6"][0]
+    assert out["comparisons"][0]["p"] == pytest.approx(paired_diff(x, y)["p"], rel=1e-12)
+    assert tost["K=2"]["detectable"] == pytest.approx(
+        detectable_effect(tost["K=2"]["se"], df=len(x) - 1), rel=1e-12)
+    assert tost["K=2"]["df"] == len(x) - 1 and tost["K=2"]["test"] == "paired t"
 
 
 def test_best_baseline_presets_get_no_ablation_tables():
@@ -76,7 +91,9 @@ def test_ablation_page_renders_the_equivalence_and_budget_tables():
     report["analysis"] = presets.analyse(report, reference="K=6", focus=())
     report["config"] = {"variants": {}}
     text = "\n".join(pages._ablation_tables(report))
-    assert "## Equivalence at equal epochs (Welch TOST, margin ±1 accuracy points)" in text
+    assert "## Equivalence at equal epochs (paired t TOST, margin ±1 accuracy points" in text
+    assert ("Holm family (every variant against the reference, at equal gradient "
+            "evaluations): 2 tests, K=2 − K=6, K=16 − K=6.") in text
     assert "| K=16 | 100 | 0 | – (one epoch exceeds the budget) |" in text
     assert "Budget: 60 gradient evaluations" in text
     table1 = _report({"sgd": _ARMS["K=2"], "rso": _ARMS["K=6"]})
@@ -103,3 +120,16 @@ def test_committed_ablation_pages_rest_on_their_tests(name):
     budget = result["equal_evaluations"]
     cheapest = min(budget["evals_per_epoch"], key=budget["evals_per_epoch"].get)
     assert budget["epochs"][cheapest] == report["config"]["epochs"]
+    # the tests at equal evaluations, recomputed from the per-epoch curves, paired by seed
+    runs = report["runs"]
+    for c in budget["comparisons"]:
+        at = {arm: {r["seed"]: r["epochs"]["eval_accuracy"][budget["epochs"][arm] - 1]
+                    for r in runs[arm]} for arm in (c["arm"], c["reference"])}
+        seeds = [r["seed"] for r in runs[c["arm"]]]
+        expected = paired_diff([at[c["arm"]][s] for s in seeds],
+                               [at[c["reference"]][s] for s in seeds])
+        assert c["diff"] == pytest.approx(expected["diff"], rel=1e-9, abs=1e-12)
+        assert c["p"] == pytest.approx(expected["p"], rel=1e-9)
+        assert analysis.conclusion(c, pages.arm_label(c["reference"], report["config"])) in page
+    assert analysis.family_line(budget["family"],
+                                lambda arm: pages.arm_label(arm, report["config"])) in page

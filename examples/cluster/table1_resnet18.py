@@ -12,8 +12,8 @@ under ``DistributedDataParallel`` with every arm and every seed, then rank 0 wri
 
 * ``report.json``: the compact report of ``rso-ref compare --preset`` (the same keys;
   :func:`rso_ref.presets.compact`), analysed by :func:`rso_ref.presets.analyse` (test
-  accuracy mean ± std per arm, Welch's t-test of RSO against every baseline with Holm's
-  adjustment, epochs and gradient evaluations to target, the Table 2 metrics);
+  accuracy mean ± std per arm, the paired t-test (by seed) of RSO against every baseline
+  with Holm's adjustment, epochs and gradient evaluations to target, the Table 2 metrics);
 * ``README.md``: :func:`rso_ref.presets.render_page` of it (with the command that ran),
   and its figures when matplotlib is installed;
 

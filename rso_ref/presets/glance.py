@@ -1,7 +1,9 @@
 """The README's "Results at a glance" block, rendered from the committed reports.
 
 The claims' verdicts come from ``theory/report.json`` (:mod:`rso_ref.claims.report`), the
-Table 1 analogues from ``theory/tables/table1-*/report.json`` (the presets), and the
+Table 1 analogues from ``theory/tables/table1-*/report.json`` (the presets) with the
+compute-matched control beside the preset it controls
+(:func:`rso_ref.presets.settings.control_comparisons`), and the
 ablations' sentence from :func:`rso_ref.readings.readme_sentence`; so the README
 cannot state a verdict or a number that the pages do not. ``tests/test_readme.py``
 checks that the README holds exactly :func:`results_at_a_glance`; after re-running
@@ -16,6 +18,7 @@ from ..checkpoint import write_text_atomic
 from ..readings import readme_sentence
 from .pages import arm_label, count_word
 from .protocol import SEEDS
+from .settings import control_comparisons
 
 __all__ = ["GLANCE_BEGIN", "GLANCE_END", "results_at_a_glance", "write_glance"]
 
@@ -43,29 +46,58 @@ def _claims_lines(theory: Path) -> list[str]:
     return lines
 
 
+def _difference(c: dict, config: dict, reference_config: dict | None = None) -> str:
+    """``rso − adamw +1.23 [+0.45, +2.01], p = 0.012`` (Holm-adjusted p)."""
+    return (f"{arm_label(c['arm'], config)} − "
+            f"{arm_label(c['reference'], reference_config or config)} "
+            f"{100 * c['diff']:+.2f} [{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}], "
+            f"p = {c['p_holm']:.2g}")
+
+
+def _control_lines(reports: dict[str, dict]) -> list[str]:
+    """One line per compute-matched control among ``reports`` (by preset name)."""
+    lines = []
+    for name, control in reports.items():
+        tested = reports.get(control["preset"].get("control_of"))
+        if tested is None:
+            continue
+        result = control_comparisons(tested, control)
+        lines += ["", f"  Compute-matched control ([{name}](theory/tables/{name}/README.md)): "
+                  f"the baselines re-tuned and run {control['config']['epochs']} epochs, "
+                  f"{tested['preset']['name']}'s RSO gradient evaluations in "
+                  f"{tested['config']['epochs']}; {result['comparisons'][0]['test']} by seed, "
+                  f"Holm over the {result['family']['size']}: "
+                  + "; ".join(_difference(c, tested["config"], control["config"])
+                              for c in result["comparisons"]) + "."]
+    return lines
+
+
 def _tables_lines(theory: Path) -> list[str]:
-    reports = [json.loads(path.read_text(encoding="utf-8"))
-               for path in sorted((theory / "tables").glob("table1-*/report.json"))]
+    reports = {path.parent.name: json.loads(path.read_text(encoding="utf-8"))
+               for path in sorted((theory / "tables").glob("*/report.json"))}
+    reports = {name: r for name, r in reports.items() if "preset" in r}
+    table1 = [r for name, r in reports.items() if name.startswith("table1-")]
+    # (a report analysed before the test was recorded ran Welch's)
+    tests = sorted({c.get("test", "Welch") for r in table1 for c in r["analysis"]["comparisons"]})
     lines = ["- **The paper's tables at small scale** "
              "([`theory/tables/`](theory/tables/README.md), "
              "`rso-ref compare --preset NAME`): learning rates chosen on a validation split, "
-             f"{count_word(len(SEEDS))} seeds, test accuracy (%) mean ± std, and Welch's t-test "
-             "of the arm under "
-             "test against each baseline (difference in points, 95 % CI, Holm-adjusted p):", "",
+             f"{count_word(len(SEEDS))} seeds, test accuracy (%) mean ± std, and the "
+             f"{' / '.join(tests)} test" + (" (runs paired by seed)" if tests == ["paired t"]
+                                            else "")
+             + " of the arm under test against each baseline (difference in points, 95 % CI, "
+             "Holm-adjusted p):", "",
              "  | preset | arms | arm under test − baseline [95 % CI], Holm p |",
              "  | --- | --- | --- |"]
-    for report in reports:
+    for report in table1:
         arms, config = report["analysis"]["arms"], report["config"]
         accuracy = ", ".join(
             f"{arm_label(arm, config)} {100 * a['test_accuracy_mean_std'][0]:.2f} ± "
             f"{100 * a['test_accuracy_mean_std'][1]:.2f}" for arm, a in arms.items())
-        tests = "; ".join(
-            f"{arm_label(c['arm'], config)} − {arm_label(c['reference'], config)} "
-            f"{100 * c['diff']:+.2f} [{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}], "
-            f"p = {c['p_holm']:.2g}" for c in report["analysis"]["comparisons"])
+        tests = "; ".join(_difference(c, config) for c in report["analysis"]["comparisons"])
         name = report["preset"]["name"]
         lines.append(f"  | [{name}](theory/tables/{name}/README.md) | {accuracy} | {tests} |")
-    return lines
+    return lines + _control_lines(reports)
 
 
 def results_at_a_glance(theory_dir: str | Path = "theory") -> str:

@@ -17,11 +17,11 @@ from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
 from ..optim.registry import DEFAULT_OPTIONS
 from ..stats import EQUIVALENCE_MARGIN
-from .analysis import (LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, conclusion,
-                       equivalence_conclusion)
+from .analysis import (LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, steps_per_epoch,
+                       conclusion, equivalence_conclusion, family_line)
 from .diagnostics import diagnostics_section, has_diagnostics, plot_diagnostics
 from .protocol import VAL_FRACTION
-from .settings import settings_section
+from .settings import control_section, settings_section
 
 __all__ = ["write_preset", "write_index", "index_rows", "arm_grid", "compact", "render_page",
            "plot_preset", "arm_label"]
@@ -68,46 +68,66 @@ def _num(pair: Sequence[float], fmt: str = ".3g") -> str:
     return f"{pair[0]:{fmt}}" + (f" ± {pair[1]:.2g}" if math.isfinite(pair[1]) else "")
 
 
-def _reached(a: dict) -> str:
-    return f"{a['reached_target']}/{a['runs']} reached"
+def _to_target_cell(a: dict, epochs: int) -> str:
+    """Median epochs to target over every run, "> epochs" where it is censored, and the
+    runs that reached it: ``9 [5/5]``, ``> 10 [1/5]``."""
+    median = a["epochs_to_target_median"]
+    return ((f"> {epochs}" if median is None else f"{median:g}")
+            + f" [{a['reached_target']}/{a['runs']}]")
 
 
-def _lr_range_cell(arm: dict) -> str:
-    if "lr_sensitivity_range" not in arm:
-        return "–"
-    rng = arm["lr_sensitivity_range"]
+def _evals_to_target_cell(a: dict) -> str:
+    median = a["gradient_evaluations_to_target_median"]
+    return "> budget" if median is None else f"{median:.0f}"
+
+
+def _range_cell(rng: dict | None) -> str:
     if rng is None:
         return "none above chance"
     return ("≥ " if rng["open"] else "") + f"{rng['decades']:.2f}"
 
 
+def _lr_range_cell(arm: dict) -> str:
+    """Seed 0's LR range, then the range on the mean over seeds where it was measured."""
+    if "lr_sensitivity_range" not in arm:
+        return "–"
+    cell = _range_cell(arm["lr_sensitivity_range"])
+    seeds = arm.get("lr_sensitivity_range_seeds")
+    return cell if seeds is None else f"{cell} / {_range_cell(seeds['range'])}"
+
+
 def _arm_table(report: dict) -> list[str]:
     analysis, cfg = report["analysis"], report["config"]
-    lines = ["| arm | lr | test accuracy (%) | epochs to target | grad. evals / step | "
-             "grad. evals to target | time / run (s) | grad-norm CV | loss variance | "
-             "LR range (decades) |", "|" + " --- |" * 10]
+    lines = ["| arm | lr | test accuracy (%) | epochs to target, median [reached] | "
+             "grad. evals / step | grad. evals to target, median | time / run (s) | "
+             "grad-norm CV | loss variance | LR range (decades) |", "|" + " --- |" * 10]
     for arm, a in analysis["arms"].items():
-        epochs = _num(a["epochs_to_target_mean_std"], ".1f") + (
-            f" ({_reached(a)})" if a["reached_target"] < a["runs"] else "")
-        lr_range = _lr_range_cell(a)
-        evals = a["gradient_evaluations_to_target_mean"]
         accuracy = _pct(a["test_accuracy_mean_std"]) + (
             f" ({a['diverged']} diverged)" if a["diverged"] else "")
         lr = f"{a['lr']:.3g}" + (" (edge)" if a.get("lr_at_edge") else "")
         lines.append(
-            f"| {arm_label(arm, cfg)} | {lr} | {accuracy} | {epochs} | "
-            f"{a['gradient_evaluations_per_step']:.2f} | "
-            f"{'–' if not math.isfinite(evals) else f'{evals:.0f}'} | "
+            f"| {arm_label(arm, cfg)} | {lr} | {accuracy} | "
+            f"{_to_target_cell(a, cfg['epochs'])} | "
+            f"{a['gradient_evaluations_per_step']:.2f} | {_evals_to_target_cell(a)} | "
             f"{_num(a['wall_time_per_run_mean_std'], '.1f')} | "
             f"{_num(a['grad_norm_cv_mean_std'])} | {_num(a['loss_variance_mean_std'])} | "
-            f"{lr_range} |")
+            f"{_lr_range_cell(a)} |")
     return lines
 
 
+_TEST_HEADER = ["| arm | vs | difference (points) [95 % CI] | test (pairs) | t | p | "
+                "p (Holm) | conclusion |", "|" + " --- |" * 8]
+
+
+def _family_line(family: dict, cfg: dict) -> str:
+    return family_line(family, lambda arm: arm_label(arm, cfg))
+
+
 def _comparison_table(report: dict) -> list[str]:
-    lines = ["| arm | vs | difference (points) [95 % CI] | Welch t | p | p (Holm) | "
-             "conclusion |", "|" + " --- |" * 7]
-    return lines + [_welch_row(c, report["config"]) for c in report["analysis"]["comparisons"]]
+    """The family line and one row per test of ``analysis["comparisons"]``."""
+    analysis, cfg = report["analysis"], report["config"]
+    return ([_family_line(analysis["family"], cfg), ""] + _TEST_HEADER
+            + [_test_row(c, cfg) for c in analysis["comparisons"]])
 
 
 def _ablation_tables(report: dict) -> list[str]:
@@ -121,8 +141,10 @@ def _ablation_tables(report: dict) -> list[str]:
         return []
     margin = f"±{100 * EQUIVALENCE_MARGIN:g}"
     budget = analysis["equal_evaluations"]
-    lines = [f"## Equivalence at equal epochs (Welch TOST, margin {margin} accuracy points)",
-             "",
+    tests = sorted({e["test"] for e in analysis["equivalence"] if "test" in e})
+    lines = [f"## Equivalence at equal epochs ({', '.join(tests) or 'no'} TOST, margin "
+             f"{margin} accuracy points, each variant on its own: no multiplicity "
+             "adjustment)", "",
              "| arm | vs | difference (points) [90 % CI] | TOST p | conclusion |",
              "|" + " --- |" * 5]
     lines += [_tost_row(e, cfg) for e in analysis["equivalence"]]
@@ -137,9 +159,8 @@ def _ablation_tables(report: dict) -> list[str]:
         acc = budget["test_accuracy"][arm]
         lines.append(f"| {arm_label(arm, cfg)} | {per_epoch:.0f} | {budget['epochs'][arm]} | "
                      f"{_pct(_mean_sd(acc)) if acc else '– (one epoch exceeds the budget)'} |")
-    lines += ["", "| arm | vs | difference (points) [95 % CI] | Welch t | p | p (Holm) | "
-              "conclusion |", "|" + " --- |" * 7]
-    lines += [_welch_row(c, cfg) for c in budget["comparisons"]]
+    lines += ["", _family_line(budget["family"], cfg), ""] + _TEST_HEADER
+    lines += [_test_row(c, cfg) for c in budget["comparisons"]]
     lines += ["", f"| arm | vs | difference (points) [90 % CI] | TOST p ({margin}) | "
               "conclusion |", "|" + " --- |" * 5]
     lines += [_tost_row(e, cfg) for e in budget["equivalence"]]
@@ -159,11 +180,17 @@ def _tost_row(e: dict, cfg: dict) -> str:
             f"{100 * e['hi']:+.2f}] | {e['p']:.3g} | {equivalence_conclusion(e, names[1])} |")
 
 
-def _welch_row(c: dict, cfg: dict) -> str:
-    return (f"| {arm_label(c['arm'], cfg)} | {arm_label(c['reference'], cfg)} | "
+def _test_row(c: dict, cfg: dict) -> str:
+    """One comparison: the difference, the test the result names, and the conclusion."""
+    names = arm_label(c["arm"], cfg), arm_label(c["reference"], cfg)
+    if not math.isfinite(c["p"]):
+        diff = "–" if not math.isfinite(c["diff"]) else f"{100 * c['diff']:+.2f}"
+        return (f"| {names[0]} | {names[1]} | {diff} | {c['test']} ({len(c['seeds'])}) | – | "
+                f"– | – | {conclusion(c, names[1])} |")
+    return (f"| {names[0]} | {names[1]} | "
             f"{100 * c['diff']:+.2f} [{100 * c['lo']:+.2f}, {100 * c['hi']:+.2f}] | "
-            f"{c['t']:+.2f} | {c['p']:.3g} | {c['p_holm']:.3g} | "
-            f"{conclusion(c, arm_label(c['reference'], cfg))} |")
+            f"{c['test']} ({len(c['seeds'])}) | {c['t']:+.2f} | {c['p']:.3g} | "
+            f"{c['p_holm']:.3g} | {conclusion(c, names[1])} |")
 
 
 def _tuning_table(report: dict) -> list[str]:
@@ -172,11 +199,19 @@ def _tuning_table(report: dict) -> list[str]:
         return ["Learning rates were not tuned (the optimizers' defaults were used)."]
     lines = ["| arm | rate: validation accuracy (%), in increasing rate | chosen |",
              "| --- | --- | --- |"]
+    seeds = report.get("lr_seeds")
     for arm, t in tuning.items():
         cells = [f"{lr:.3g}: {100 * s:.1f}" if s == s else f"{lr:.3g}: diverged"
                  for lr, s in zip(t["grid"], t["val_accuracy"])]
         lines.append(f"| {arm_label(arm, report['config'])} | " + ", ".join(cells)
                      + f" | {t['best']:.3g} |")
+        if seeds is not None and arm in seeds["val_accuracy"]:
+            mean = np.mean(np.asarray(seeds["val_accuracy"][arm], dtype=np.float64), axis=0)
+            cells = [f"{lr:.3g}: {100 * s:.1f}" if s == s else f"{lr:.3g}: a seed diverged"
+                     for lr, s in zip(t["grid"], mean)]
+            lines.append(f"| {arm_label(arm, report['config'])}, mean of seeds "
+                         f"{', '.join(map(str, seeds['seeds']))} | " + ", ".join(cells)
+                         + " | – (the rate is seed 0's) |")
     return lines
 
 
@@ -243,8 +278,12 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
         lines += [f"> Changed from the preset: {', '.join(changed)}.", ""]
     lines += ["## Results (mean ± std over seeds)", ""] + _arm_table(report) + [
         "", "*Columns.* lr: the rate used, \"(edge)\" if it is still the smallest or largest "
-        "rate tried. Epochs to target: over the seeds that reached it (diverged runs count "
-        "as not reaching it). Grad. evals / step: gradient evaluations per training step "
+        "rate tried. Epochs to target: the median over every run "
+        "(`rso_ref.stats.censored_median`), a run that never reaches the target (diverged "
+        "ones included) counted as beyond the budget, so \"> E\" where half of the runs or "
+        "more never reach it; in brackets, the runs that reached it. Grad. evals to target: "
+        "the same median in gradient evaluations. Grad. evals / step: gradient evaluations "
+        "per training step "
         "(1 + the meta-solve's oracle calls for RSO). Grad-norm CV "
         "(`rso_ref.metrics.gradient_norm_cv`): std / mean of the minibatch gradient norm "
         "over the second half of training; it grows as the mean norm shrinks, so an arm "
@@ -254,15 +293,46 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
         "favours arms at a lower loss. These two are the Table 2 analogues. LR range: the "
         "rates tried whose validation accuracy is within "
         f"{100 * LR_TOLERANCE:.0f} point of the best, in decades (0 = one rate; \"≥\" where "
-        "an end of the rates tried qualifies; one seed, so differences below about one point "
-        "are noise).", ""]
-    lines += ["## Welch t-tests", ""] + _comparison_table(report) + [""]
+        "an end of the rates tried qualifies). " + _lr_seeds_note(report), ""]
+    lines += _tests_section(report)
     lines += _ablation_tables(report)
     if has_diagnostics(report):
         lines += diagnostics_section(report, lambda arm: arm_label(arm, cfg))
     lines += ["## Learning-rate grid (validation accuracy, %)", ""] + _tuning_table(report)
     lines += [""] + [f"![{key}]({path.name})" for key, path in figures.items()] + [""]
     return "\n".join(lines)
+
+
+def _lr_seeds_note(report: dict) -> str:
+    """Over how many seeds the LR range stands, and why (the page's words)."""
+    if not report["preset"]["tuned"]:
+        return ""
+    seeds = report.get("lr_seeds")
+    if seeds is None:
+        return ("It rests on one seed (seed 0, the tuning's): scoring the grid on more "
+                "seeds costs a full tuning per seed, too much compute for this preset here, so "
+                "range differences below about one point of validation accuracy are noise.")
+    return (f"First seed 0's range (the tuning's, which chose the rate), then the range on "
+            f"the mean validation accuracy over seeds {', '.join(map(str, seeds['seeds']))} "
+            f"(`rso_ref.presets.lr_seeds`: seed 0's rates scored again with seeds "
+            f"{', '.join(map(str, seeds['seeds'][1:]))}; "
+            f"{seeds['wall_time_s'] / 60:.1f} min; the chosen rate stays seed 0's).")
+
+
+def _tests_section(report: dict) -> list[str]:
+    """The tests' heading, what the pairing means, the family and the table."""
+    control = report["preset"].get("control_of")
+    if not report["analysis"]["comparisons"]:
+        return ["## Tests", "", "No test within this preset" + (
+            f": it is the control of [{control}](../{control}/README.md), whose arm under "
+            "test the index compares with these arms, paired by seed." if control else "."),
+            ""]
+    return ["## Tests (paired by seed)", "",
+            "Every arm ran the same seeds, and a seed fixes the initialisation and the "
+            "minibatch order whatever the optimizer (`rso_ref.train`), so the runs of one "
+            "seed form a pair: each test is on the per-seed differences (paired t-test, "
+            "n − 1 degrees of freedom over the n seeds both arms finished), Holm-adjusted over "
+            "the family it names.", ""] + _comparison_table(report) + [""]
 
 
 def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
@@ -294,11 +364,13 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
                                f"p={c['p_holm']:.2g}")
     ax.set_xticks(range(len(arms)), [ticks[arm] for arm in arms], fontsize=9)
     ax.set_ylabel("test accuracy (%)", fontsize=10)
-    ax.set_title(f"{name}: seeds (dots), mean ± std (squares); p: Welch, Holm-adjusted",
-                 fontsize=10)
+    tests = sorted({c["test"] for c in analysis["comparisons"]})
+    ax.set_title(f"{name}: seeds (dots), mean ± std (squares)"
+                 + (f"; p: {', '.join(tests)}, Holm-adjusted" if tests else ""), fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     figures = {"accuracy": save_figure(fig, out_dir / "accuracy.png")}
-    curves = curve_data(report)
+    has_steps = all("steps" in r for recs in report["runs"].values() for r in recs)
+    curves = curve_data(report) if has_steps else None
     if curves is not None:
         figures["curves"] = plot_loss_curves({labels[arm]: c for arm, c in curves.items()},
                                              out_dir / "curves.png",
@@ -310,8 +382,7 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
         if len({len(c) for c in curves_acc}) != 1 or not curves_acc[0]:
             continue
         mean = 100 * np.mean(np.asarray(curves_acc, dtype=np.float64), axis=0)
-        steps = np.mean([len(r["steps"]["loss"]) for r in report["runs"][arm]])
-        evals = (np.arange(1, mean.size + 1) * steps / mean.size
+        evals = (np.arange(1, mean.size + 1) * steps_per_epoch(report)
                  * a["gradient_evaluations_per_step"])
         ax.semilogx(evals, mean, marker="o", ms=3, ls=("-", "--", "-.", ":")[i % 4],
                     color=f"C{i}", label=labels[arm])  # dashes keep coinciding arms visible
@@ -322,10 +393,16 @@ def plot_preset(report: dict, out_dir: Path) -> dict[str, Path]:
     figures["cost"] = save_figure(fig, out_dir / "cost.png")
     if report.get("tuning"):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        seeds = (report.get("lr_seeds") or {}).get("val_accuracy", {})
         for i, (arm, t) in enumerate(report["tuning"].items()):
+            color = f"C{arms.index(arm) if arm in arms else i}"
             ax.semilogx(t["grid"], 100 * np.asarray(t["val_accuracy"], dtype=np.float64),
-                        "o-", color=f"C{arms.index(arm) if arm in arms else i}",
-                        label=labels[arm])
+                        "o-", color=color, label=f"{labels[arm]} (seed 0)" if seeds
+                        else labels[arm])
+            if arm in seeds:
+                ax.semilogx(t["grid"], 100 * np.mean(np.asarray(seeds[arm], dtype=np.float64),
+                                                     axis=0), "s--", color=color, ms=3,
+                            label=f"{labels[arm]} (mean of {len(seeds[arm])} seeds)")
         _label(ax, "learning rate", "validation accuracy (%)", f"{name}: learning-rate grid")
         figures["lr"] = save_figure(fig, out_dir / "lr.png")
     if has_diagnostics(report):
@@ -357,6 +434,9 @@ def write_preset(report: dict, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figures = plot_preset(report, out)
+    if "curves" not in figures and (out / "curves.png").is_file():
+        # drawn from the per-step records, which a stored (compact) report no longer has
+        figures = {"accuracy": figures["accuracy"], "curves": out / "curves.png", **figures}
     paths = {"report": write_json_atomic(out / "report.json", compact(report)), **figures}
     paths["page"] = write_text_atomic(out / "README.md", render_page(report, figures))
     return paths
@@ -382,8 +462,8 @@ def index_rows(reports: Sequence[dict]) -> list[str]:
 
 
 def arm_grid(reports: Sequence[dict], title: str,
-             cell: Callable[[dict], str]) -> list[str]:
-    """A markdown table, one row per report and one column per arm, of ``cell(arm stats)``.
+             cell: Callable[[dict, dict], str]) -> list[str]:
+    """A markdown table, one row per report and one column per arm, of ``cell(arm stats, report)``.
 
     Reports must share their arms (e.g. the Table 1 presets: SGD+momentum, Adam, AdamW,
     RSO); the columns are named by :func:`arm_label` of the first report.
@@ -394,46 +474,62 @@ def arm_grid(reports: Sequence[dict], title: str,
     for report in reports:
         name, stats = report["preset"]["name"], report["analysis"]["arms"]
         lines.append(f"| [{name}]({name}/README.md) | "
-                     + " | ".join(cell(stats[arm]) for arm in arms) + " |")
+                     + " | ".join(cell(stats[arm], report) for arm in arms) + " |")
     return lines
 
 
 def write_index(reports: Sequence[dict], out_dir: str | Path) -> Path:
     """``README.md`` of a set of presets: Table 1 / Table 2 analogues and every comparison.
 
-    Presets tested against their best baseline (``reference`` None) with the same arms
-    form the Table 1 and Table 2 grids; then each literal run beside its run in the
-    paper's setting (:func:`~rso_ref.presets.settings.settings_section`); every
-    comparison of every preset is listed after.
+    Presets tested against their best baseline (``reference`` None, not a control) with
+    the same arms form the Table 1 and Table 2 grids; then each compute-matched control
+    beside the preset it controls (:func:`~rso_ref.presets.settings.control_section`) and
+    each literal run beside its run in the paper's setting
+    (:func:`~rso_ref.presets.settings.settings_section`); every comparison of every
+    preset is listed after.
     """
+    # (a report analysed before the test was recorded ran Welch's)
+    tests = sorted({c.get("test", "Welch") for r in reports
+                    for c in r["analysis"]["comparisons"]})
     lines = ["# The paper's tables at small scale", "",
              "Generated by `rso-ref compare --preset all --out DIR`; each preset's page has "
              "the protocol, every arm's statistics, the learning-rate grid and figures. "
-             "Differences are in accuracy points; p-values are Welch's, Holm-adjusted "
-             "over the comparisons of a preset (RSO against each baseline; each variant "
-             "against the reference), not across presets.", ""]
-    table1 = [r for r in reports if r["preset"]["reference"] is None]
+             "Differences are in accuracy points; tests: "
+             f"{', '.join(tests) or 'none'} (the arms of a preset run the same seeds, which "
+             "fix the initialisation and the minibatch order, so runs are paired by seed), "
+             "Holm-adjusted over the family each preset's page names (RSO against each "
+             "baseline; each variant against the reference), not across presets.", ""]
+    table1 = [r for r in reports
+              if r["preset"]["reference"] is None and not r["preset"].get("control_of")]
     table1 = [r for r in table1
               if list(r["analysis"]["arms"]) == list(table1[0]["analysis"]["arms"])]
     if table1:
         lines += ["## Table 1 analogue: test accuracy (%), mean ± std over seeds", ""]
-        lines += arm_grid(table1, "preset", lambda a: _pct(a["test_accuracy_mean_std"]))
+        lines += arm_grid(table1, "preset", lambda a, r: _pct(a["test_accuracy_mean_std"]))
         lines += ["", "## Table 2 analogue", "", "Gradient-norm coefficient of variation "
                   "(second half of training):", ""]
-        lines += arm_grid(table1, "preset", lambda a: _num(a["grad_norm_cv_mean_std"]))
+        lines += arm_grid(table1, "preset", lambda a, r: _num(a["grad_norm_cv_mean_std"]))
         lines += ["", f"Loss variance about the {LOSS_WINDOW}-step moving average (second "
                   "half):", ""]
-        lines += arm_grid(table1, "preset", lambda a: _num(a["loss_variance_mean_std"]))
+        lines += arm_grid(table1, "preset", lambda a, r: _num(a["loss_variance_mean_std"]))
         lines += ["", f"LR sensitivity range (decades of the grid within "
-                  f"{100 * LR_TOLERANCE:.0f} point of the best validation accuracy):", ""]
-        lines += arm_grid(table1, "preset", _lr_range_cell)
+                  f"{100 * LR_TOLERANCE:.0f} point of the best validation accuracy). "
+                  "Seed 0's grid (the tuning's), then, after \"/\", the range on the mean "
+                  "over three seeds where the grid was scored again on seeds 1 and 2 (the "
+                  "cheap presets); a single number rests on seed 0 alone (the ResNet and the "
+                  "ablations: another seed costs a full tuning, too much compute here):", ""]
+        lines += arm_grid(table1, "preset", lambda a, r: _lr_range_cell(a))
         lines += ["", f"## §4.3 analogue: epochs to target ({100 * TARGET_FRACTION:.0f} % of the "
-                  "best arm's final mean), and the gradient evaluations that took", ""]
-        lines += arm_grid(table1, "preset", lambda a: (
-            _num(a["epochs_to_target_mean_std"], ".1f") + f" ({_reached(a)}"
-            + ("" if not math.isfinite(a["gradient_evaluations_to_target_mean"]) else
-               f"; {a['gradient_evaluations_to_target_mean']:.0f} evals") + ")"))
+                  "best arm's final mean), and the gradient evaluations that took", "",
+                  "Median over every run, a run that never reaches the target counted as "
+                  "beyond the budget (\"> E\": half or more never reached it in E epochs); "
+                  "in brackets, the runs that reached it; then the median gradient "
+                  "evaluations:", ""]
+        lines += arm_grid(table1, "preset", lambda a, r: (
+            f"{_to_target_cell(a, r['config']['epochs'])}; {_evals_to_target_cell(a)}"
+            + (" evals" if a["gradient_evaluations_to_target_median"] is not None else "")))
         lines.append("")
+    lines += control_section(reports, arm_label)
     lines += settings_section(reports, arm_label)
     lines += ["## Every comparison", ""] + index_rows(reports) + [""]
     return write_text_atomic(Path(out_dir) / "README.md", "\n".join(lines))

@@ -18,7 +18,8 @@ from ..validation import check_flag
 from .analysis import analyse
 
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "LR_EDGE_EXTENSIONS", "SEEDS",
-           "TABLE1_RESNET_NORM", "RESNET_WARMUP_EPOCHS", "VAL_FRACTION", "INPUT_FEATURES",
+           "TABLE1_RESNET_NORM", "TABLE1_RESNET_BN", "RESNET_WARMUP_EPOCHS",
+           "COMPUTE_MATCHED_EPOCHS", "VAL_FRACTION", "INPUT_FEATURES",
            "N_CLASSES"]
 
 #: Most rates tried beyond the grid's edge while the best rate sits there.
@@ -65,6 +66,10 @@ class Preset:
         A labelled setting of another preset, at its chosen rates, run for the
         ``diagnostic_epochs`` only with this preset's seeds, so that its early
         diagnostics are drawn beside this preset's arms; it enters no table or test.
+    control_of : str, optional
+        The preset whose ``focus`` arms this one is a control for (same data, model and
+        seeds; e.g. the baselines at the arm under test's gradient-evaluation budget):
+        the index compares them with this preset's arms, paired by seed.
     """
 
     name: str
@@ -76,6 +81,7 @@ class Preset:
     shared_lr: str | None = None
     diagnostic_epochs: int = 0
     companion: tuple[str, CompareConfig] | None = None
+    control_of: str | None = None
 
     def __post_init__(self):
         if self.companion is not None and not self.diagnostic_epochs:
@@ -130,6 +136,10 @@ _RESNET_NORM_ARMS = ("sgd", "adamw", "rso")
 #: Epochs of plain gradient steps before RSO in that preset: the paper's §2.3 "Warm-up:
 #: We use standard SGD for the first few epochs before switching to RSO" (2 of 12).
 RESNET_WARMUP_EPOCHS = 2
+#: The preset of the paper's setting with the paper's normalisation, batch normalisation
+#: (issue 26); its RSO rate is tuned on :data:`RESNET_BN_TUNING_SEEDS`
+#: (:mod:`rso_ref.presets.resnet_bn`).
+TABLE1_RESNET_BN = "table1-cifar-resnet-bn"
 
 
 def _resnet_warmup_steps() -> int:
@@ -155,11 +165,24 @@ _LITERAL_RESNET = _table1(
     model="resnet", data="cifar_like", epochs=12, model_options={"widths": list(_RESNET_WIDTHS)},
     data_options=_CIFAR_LIKE)
 
+#: Epochs of the compute-matched control of table1-mnist1d-mlp: its RSO arm took 7.84
+#: gradient evaluations per step (meta-solve included) over 20 epochs, so the baselines,
+#: at one per step, get round(20 * 7.84) = 157 epochs: the same gradient evaluations.
+COMPUTE_MATCHED_EPOCHS = 157
+
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     _table1("table1-digits-mlp", f"{_mlp_title('digits')} on the digits",
             model="mlp", data="digits", epochs=15),
     _table1("table1-mnist1d-mlp", f"{_mlp_title('mnist1d')} on MNIST-1D",
             model="mlp", data="mnist1d", epochs=20),
+    Preset("compute-matched-mnist1d-mlp",
+           f"SGD+momentum / Adam / AdamW, {_mlp_title('mnist1d')} on MNIST-1D for "
+           f"{COMPUTE_MATCHED_EPOCHS} epochs: table1-mnist1d-mlp's RSO gradient evaluations",
+           "The compute-matched control of Table 1's comparison (§4.3: RSO's cost in "
+           "gradient evaluations)",
+           CompareConfig(optimizers=_TABLE1_ARMS[:-1], seeds=SEEDS, model="mlp",
+                         data="mnist1d", epochs=COMPUTE_MATCHED_EPOCHS),
+           focus=(), control_of="table1-mnist1d-mlp"),
     _table1("table1-digits-convnet2d", f"{_conv_title('ConvNet2D')} on the digits",
             model="convnet2d", data="digits", epochs=15,
             model_options={"channels": list(_CONV_CHANNELS)}),
@@ -182,6 +205,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            diagnostic_epochs=RESNET_WARMUP_EPOCHS + 1,
            companion=("literal RSO", replace(_LITERAL_RESNET.config, optimizers=("rso",),
                                              lrs={"rso": LITERAL_RESNET_RSO_LR}))),
+    Preset(TABLE1_RESNET_BN,
+           "{} with batch normalisation on {} ".format(*_cifar_title())
+           + f"shapes; the paper's setting: RSO with {RESNET_WARMUP_EPOCHS} epochs of plain "
+           "gradient steps at its rate as warm-up, block groups, its rate tuned on 3 seeds",
+           _TABLE1_PAPER,
+           CompareConfig(optimizers=_RESNET_NORM_ARMS, seeds=SEEDS, model="resnet",
+                         data="cifar_like", epochs=12,
+                         model_options={"widths": list(_RESNET_WIDTHS), "norm": "batch"},
+                         data_options=_CIFAR_LIKE,
+                         rso_options={"groups": "block",
+                                      "warmup_steps": _resnet_warmup_steps()})),
     Preset("ablation-k", f"RSO meta-iterations K = {', '.join(map(str, _ABLATION_KS))} "
            "(blocks), ResNet on the digits",
            "§4.5 ablation of K (77.2 / 78.8 / 79.3 / 79.3 % for K = 2 / 4 / 6 / 16)",
@@ -270,6 +304,7 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
                         "diagnostic_epochs": preset.diagnostic_epochs,
                         "lr_grid_factors": list(LR_GRID_FACTORS),
                         "lr_edge_extensions": LR_EDGE_EXTENSIONS,
+                        "control_of": preset.control_of,
                         "changed_from_preset": sorted(changes)}
     report["tuning"] = tuning
     if preset.companion is not None:
