@@ -12,7 +12,10 @@ bootstrap, Künsch 1989, doi:10.1214/aos/1176347265).
 ``cluster_bootstrap`` resamples whole clusters (the seeds of a protocol) instead of
 observations: steps of one run are correlated, runs with different seeds are not, so
 the seeds are the independent units (Davison and Hinkley 1997, *Bootstrap Methods and
-their Application*, §3.8).
+their Application*, §3.8). Its interval describes; with a handful of seeds the decision
+belongs to a t-test on the per-seed statistics with :math:`C - 1` degrees of freedom
+(Cameron and Miller 2015, "A practitioner's guide to cluster-robust inference",
+doi:10.3368/jhr.50.2.317, §VI).
 
 ``welch_diff`` is Welch's unequal-variance t-test (Welch 1947,
 doi:10.2307/2332510) with the confidence interval of the difference of means;
@@ -104,27 +107,27 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable[[np.ndarray], floa
 
 def cluster_bootstrap(clusters: Sequence[Sequence[float]],
                       statistic: Callable[[np.ndarray], float] = np.mean, *,
-                      null: float = 0.0, n_boot: int = 2000, alpha: float = 0.05,
-                      seed: int = 0) -> dict[str, float]:
-    r"""Percentile bootstrap over clusters, and one-sided p-values against ``null``.
+                      n_boot: int = 2000, alpha: float = 0.05, seed: int = 0
+                      ) -> dict[str, float]:
+    r"""Percentile-bootstrap interval over clusters (the seeds of a protocol).
 
-    Each resample draws :math:`C` of the :math:`C` clusters with replacement (the seeds
-    of a protocol), concatenates their observations and computes the statistic on them;
-    the observations inside a cluster (correlated steps of one run) stay together, so
-    the interval reflects the variation between independent runs only. With the
-    resampled statistics :math:`\hat\theta^*_b`,
+    Each resample draws :math:`C` of the :math:`C` clusters with replacement,
+    concatenates their observations and computes the statistic on them; the observations
+    inside a cluster (correlated steps of one run) stay together, so the interval
+    reflects the variation between independent runs only:
 
     .. math::
 
-        [\mathrm{lo}, \mathrm{hi}] = [q_{\alpha/2}(\hat\theta^*), q_{1-\alpha/2}(\hat\theta^*)],
-        \qquad
-        p_{\le} = \frac{1 + \#\{b: \hat\theta^*_b \ge \theta_0\}}{1 + B}
+        [\mathrm{lo}, \mathrm{hi}] = [q_{\alpha/2}(\hat\theta^*), q_{1-\alpha/2}(\hat\theta^*)].
 
-    is the p-value of :math:`H_0: \theta \ge \theta_0` against "below"
-    (:math:`\theta_0` = ``null``) and :math:`p_{\ge}` the mirror image. With :math:`C`
-    clusters no p-value falls below about :math:`C^{-C}` (every resample the most
-    extreme cluster), e.g. :math:`3.2\cdot 10^{-4}` for five seeds: that floor is what
-    five independent runs can show.
+    It describes; it does not decide. With few clusters the bootstrap distribution has
+    at most :math:`\binom{2C-1}{C}` distinct resamples (126 for :math:`C = 5`) and its
+    tails are not a sampling distribution: when every cluster lies on one side of a
+    value, every resample does too, and a bootstrap "p-value" would be :math:`1/(B+1)`
+    for any :math:`C`, while the chance of that pattern under a null symmetric across
+    runs is :math:`2^{1-C}` (1/16 for five seeds). Decide with a test whose reference
+    distribution accounts for :math:`C`, e.g. the t-test on the per-cluster statistics
+    with :math:`C - 1` degrees of freedom (:func:`paired_diff` against zero).
 
     Parameters
     ----------
@@ -132,8 +135,6 @@ def cluster_bootstrap(clusters: Sequence[Sequence[float]],
         The observations of each cluster (at least two clusters, each non-empty).
     statistic : callable
         Maps a 1-D array (the concatenated resample) to a float.
-    null : float, default 0
-        :math:`\theta_0`.
     n_boot : int
         Bootstrap resamples :math:`B`.
     alpha : float
@@ -144,9 +145,8 @@ def cluster_bootstrap(clusters: Sequence[Sequence[float]],
     Returns
     -------
     dict
-        ``{"estimate", "lo", "hi", "p_below", "p_above", "n_clusters"}``: the statistic on
-        all the data, the interval, :math:`p_{\le}` (evidence that :math:`\theta < \theta_0`),
-        :math:`p_{\ge}` and :math:`C`.
+        ``{"estimate", "lo", "hi", "n_clusters"}``: the statistic on all the data, the
+        interval and :math:`C`.
     """
     parts = [np.asarray(c, dtype=np.float64).ravel() for c in clusters]
     if len(parts) < 2 or any(p.size == 0 for p in parts):
@@ -154,15 +154,12 @@ def cluster_bootstrap(clusters: Sequence[Sequence[float]],
                          f"{[p.size for p in parts]}")
     n_boot = check_int(n_boot, "n_boot", 1)
     _check_open_unit(alpha, "alpha")
-    theta0 = check_real(null, "null")
     gen = np.random.default_rng(seed)
     picks = gen.integers(0, len(parts), size=(n_boot, len(parts)))
     boots = np.array([statistic(np.concatenate([parts[i] for i in row])) for row in picks])
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return {"estimate": float(statistic(np.concatenate(parts))), "lo": float(lo),
-            "hi": float(hi), "p_below": float((1 + np.sum(boots >= theta0)) / (1 + n_boot)),
-            "p_above": float((1 + np.sum(boots <= theta0)) / (1 + n_boot)),
-            "n_clusters": len(parts)}
+            "hi": float(hi), "n_clusters": len(parts)}
 
 
 def welch_diff(a: Sequence[float], b: Sequence[float], confidence: float = 0.95

@@ -225,11 +225,9 @@ def test_cluster_bootstrap_resamples_seeds_not_steps():
     # the interval is about the spread of the five offsets, ~10x the iid one over 2000 steps
     _, lo, hi = bootstrap_ci(pooled, n_boot=500)
     assert (r["hi"] - r["lo"]) > 5 * (hi - lo)
-    # no p-value below the five-seed floor ~ 5**-5 (plus the +1 correction)
-    certain = cluster_bootstrap([np.full(3, -1.0 - i) for i in range(5)], n_boot=999)
-    assert certain["p_below"] == pytest.approx(1 / 1000, rel=1e-12)
-    assert certain["p_above"] == 1.0
-    assert r["p_below"] + r["p_above"] >= 1.0
+    # every resample is a multiset of whole runs: the interval lies within the run means
+    means = [run.mean() for run in runs]
+    assert min(means) <= r["lo"] and r["hi"] <= max(means)
     with pytest.raises(ValueError, match="clusters"):
         cluster_bootstrap([[1.0, 2.0]])
     with pytest.raises(ValueError, match="clusters"):
