@@ -6,9 +6,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..extras import require
 from ..plots import pyplot, save_figure
 
-__all__ = ["plot_metrics", "plot_sweep"]
+__all__ = ["plot_metrics", "plot_sweep", "plot_matched"]
 
 
 def plot_metrics(runs: dict, arms: Sequence[tuple], readings: dict, optimizers: Sequence[str],
@@ -60,4 +61,41 @@ def plot_sweep(sweep: dict, optimizers: Sequence[str], labels: dict, path: Path,
     ax.set_ylabel("final test accuracy (%), mean over seeds\n(bars below 0: LR ranges)")
     ax.set_title(title, fontsize=11)
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    save_figure(fig, path)
+
+
+def plot_matched(comparisons: dict, ratio: float, path: Path, title: str) -> None:
+    """RSO's against the baseline's loss variance at matched loss levels, one dot per seed.
+
+    ``comparisons`` maps a comparison to its ``treated`` and ``baseline`` per-seed values
+    (:func:`rso_ref.claims.stability.matched_loss_values`) and a ``label``; the lines mark
+    equal variance and the claimed ``ratio`` (RSO = ``ratio`` x baseline), log-log.
+    """
+    plt = pyplot()
+    ticker = require("matplotlib.ticker", "cli", "plotting")
+    fig, axes = plt.subplots(1, len(comparisons), figsize=(4.2 * len(comparisons), 4.2))
+    for ax, c in zip(np.atleast_1d(axes), comparisons.values()):
+        x, y = np.asarray(c["baseline"]), np.asarray(c["treated"])
+        ax.set_title(c["label"], fontsize=10)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("baseline's loss variance")
+        if not x.size:
+            ax.text(0.5, 0.5, "no common loss band", ha="center", transform=ax.transAxes)
+            continue
+        ax.scatter(x, y, color="C2", s=20, zorder=3)
+        span = np.array([min(x.min(), y.min()), max(x.max(), y.max())])
+        ax.plot(span, span, "k-", lw=0.8, label="equal")
+        ax.plot(span, ratio * span, "k--", lw=0.8, label=f"claimed: RSO = {ratio:g} x baseline")
+        ax.legend(fontsize=8, loc="lower right")
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            # short labels; minor ones only where the axis spans under a decade
+            short = ticker.FuncFormatter(lambda v, _: f"{v:.2g}")
+            axis.set_major_formatter(short)
+            axis.set_minor_formatter(short if hi < 10 * lo else ticker.NullFormatter())
+            axis.set_minor_locator(ticker.LogLocator(subs=(2.0, 3.0, 5.0)))
+    np.atleast_1d(axes)[0].set_ylabel("RSO's loss variance (same seed, same loss band)")
+    fig.suptitle(f"{title}; dots: seeds, each pair read in its lowest common loss band",
+                 fontsize=11)
+    fig.tight_layout()
     save_figure(fig, path)

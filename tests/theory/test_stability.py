@@ -27,14 +27,78 @@ def test_reduction_ci_exact_cases():
     est, lo, hi = stability.reduction_ci([1.0, 1.0, 1.0], [2.0, 2.0, 2.0])
     assert (est, lo, hi) == (0.5, 0.5, 0.5)  # constant samples: every resample is exact
     gen = np.random.default_rng(0)
-    a = gen.normal(1.0, 0.1, size=20)
-    est, lo, hi = stability.reduction_ci(a, a)
-    assert est == 0.0 and lo < 0.0 < hi
+    a = gen.normal(1.0, 0.3, size=20)
+    # paired: a seed's two values stay together, so a treated arm that is the baseline
+    # halved seed by seed gives exactly 50 % in every resample, whatever the seed spread
+    assert stability.reduction_ci(a, a) == (0.0, 0.0, 0.0)
+    est, lo, hi = stability.reduction_ci(0.5 * a, a)
+    assert est == pytest.approx(0.5, rel=1e-12)
+    assert (lo, hi) == pytest.approx((0.5, 0.5), rel=1e-12)
 
 
 def test_reduction_ci_rejects_bad_input():
     with pytest.raises(ValueError, match="treated"):
         stability.reduction_ci([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="paired by seed"):
+        stability.reduction_ci([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_loss_bands_exact_on_an_alternating_loss():
+    """l_t = c + d(-1)^t: the 21-step centred average is c +- d/21, the residual
+    +-d (20/21), so every step whose average lies in c's band has variance d^2 (20/21)^2."""
+    c, d, n = 2e-3, 1e-5, 101  # c inside a band (1e-3 is an edge)
+    losses = c + d * (-1.0) ** np.arange(n)
+    steps, variance = stability.loss_bands(losses)
+    j = int(np.searchsorted(stability.LOSS_BAND_EDGES, c, side="right")) - 1
+    assert steps[j] == n - 20 and sum(steps) == n - 20
+    assert variance[j] == pytest.approx(d ** 2 * (20 / 21) ** 2, rel=1e-10)
+    assert all(np.isnan(v) for i, v in enumerate(variance) if i != j)
+    # the whole-run mean matches rso_ref.metrics.loss_variance where all steps share a band
+    from rso_ref import metrics
+    assert variance[j] == pytest.approx(metrics.loss_variance(losses, 21), rel=1e-12)
+    with pytest.raises(ValueError, match="window"):
+        stability.loss_bands(losses[:10])
+
+
+def _band_run(seeds, steps, variance):
+    """Runs whose seeds spend ``steps[i][j]`` steps in band j at variance ``variance[i][j]``
+    (one row per seed; a single row is shared by every seed)."""
+    def pad(values, fill):
+        return list(values) + [fill] * (len(stability.LOSS_BAND_EDGES) - 1 - len(values))
+
+    seeds = list(seeds)
+    steps, variance = (t * len(seeds) if len(t) == 1 else t for t in (steps, variance))
+    return {"seed": seeds, "loss_band_steps": [pad(r, 0) for r in steps],
+            "loss_band_variance": [pad(r, float("nan")) for r in variance]}
+
+
+def test_matched_loss_reads_each_seed_in_its_lowest_common_band():
+    low = stability.MIN_BAND_STEPS
+    edges = stability.LOSS_BAND_EDGES
+    rso = _band_run(range(3), [[0, low, low, low]], [[0, 1.0, 2.0, 3.0]])
+    base = _band_run(range(3), [[low, low - 1, low, 0], [0, low, 0, 0], [low, 0, 0, 0]],
+                     [[9.0, 9.0, 4.0, 0], [0, 5.0, 0, 0], [6.0, 0, 0, 0]])
+    out = stability.matched_loss_values(rso, base)
+    # seed 0: band 1 has too few baseline steps, band 2 is the lowest common one;
+    # seed 1: band 1; seed 2: no common band, left out
+    assert out == {"seeds": [0, 1, 2], "bands": [[edges[2], edges[3]], [edges[1], edges[2]],
+                                                 None],
+                   "treated": [2.0, 1.0], "baseline": [4.0, 5.0]}
+    apart = _band_run(range(3), [[low]], [[1.0]])
+    assert stability.matched_loss_values(rso, apart)["treated"] == []
+    with pytest.raises(ValueError, match="different seeds"):
+        stability.matched_loss_values(rso, _band_run(range(1, 4), [[low]], [[1.0]]))
+
+
+def test_match_seeds_pairs_by_id_and_checks_the_start():
+    a = {"seed": [2, 0, 1], "x": [20.0, 0.0, 10.0], "first_loss": [2.2, 2.0, 2.1]}
+    b = {"seed": [0, 1, 2], "x": [1.0, 11.0, 21.0], "first_loss": [2.0, 2.1, 2.2]}
+    x, y = stability.match_seeds({"a": a, "b": b}, "x")
+    assert x.tolist() == [0.0, 10.0, 20.0] and y.tolist() == [1.0, 11.0, 21.0]
+    with pytest.raises(ValueError, match="start differently"):
+        stability.match_seeds({"a": a, "b": {**b, "first_loss": [2.0, 2.1, 2.3]}}, "x")
+    with pytest.raises(ValueError, match="different seeds"):
+        stability.match_seeds({"a": a, "b": {**b, "seed": [0, 1, 3]}}, "x")
 
 
 def test_checkpoint_epochs_cover_the_second_half():
@@ -106,7 +170,10 @@ def test_compare_arms_contrasts():
 
 def test_metric_verdict_rules():
     base = _values(1.0, 0.05)
-    comp = lambda scale, spread: stability.compare_arms(_values(scale, spread, seed=3), base)
+
+    def comp(scale, spread):
+        return stability.compare_arms(_values(scale, spread, seed=3), base)
+
     keys = ["sgd@epochs", "adam@epochs", "sgd@grad_evals", "adam@grad_evals"]
     verdict, out = stability.metric_verdict({k: comp(0.3, 0.05) for k in keys})
     assert verdict == "holds"
@@ -137,7 +204,11 @@ def _runs(scale_rso):
         for name in stability.OPTIMIZERS:
             factor = scale_rso if name == "rso" else 1.0
             runs[budget][name] = {key: list(factor * gen.uniform(0.9, 1.1, size=6))
-                                  for key in (*stability.DECIDING, "grad_norm_cv")}
+                                  for key in ("grad_norm_std", "grad_variance",
+                                              *stability.SECOND)}
+            band = _band_run(range(6), [[stability.MIN_BAND_STEPS]],
+                             [[factor * v] for v in gen.uniform(0.9, 1.1, size=6)])
+            runs[budget][name].update({"seed": list(range(6)), **band})
     return runs
 
 
@@ -147,11 +218,48 @@ def _sweep(widths):
 
 def test_verdict_follows_the_numbers():
     good = stability.stability_verdict(_runs(0.3), _sweep({"sgd": 1.0, "adam": 1.0, "rso": 1.5}))
-    assert set(good["sub"].values()) == {"holds"} and good["overall"] == "holds"
+    assert set(good["sub"].values()) == {"holds"}
+    assert stability.claim_verdict({"digits": good})["overall"] == "holds"
+    bands = good["comparisons"]["loss_variance_matched"]["sgd@epochs"]["bands"]
+    assert bands == [list(stability.LOSS_BAND_EDGES[:2])] * 6
     bad = stability.stability_verdict(_runs(1.0), _sweep({"sgd": 1.0, "adam": 1.0, "rso": 1.2}))
-    assert set(bad["sub"].values()) == {"refuted"} and bad["overall"] == "refuted"
-    assert stability._combine(["holds", "no evidence"]) == "not-testable-here"
-    assert stability._combine(["holds", "holds-under-conditions"]) == "holds-under-conditions"
+    assert set(bad["sub"].values()) == {"refuted"}
+    claim = stability.claim_verdict({"digits": bad, "mnist1d": bad})
+    assert claim["overall"] == "refuted" and claim["families"] == 6
+    p_min = min(c["p_short_holm"] for m in stability.DECIDING
+                for c in bad["comparisons"][m].values())
+    assert claim["p_refute"] == pytest.approx(min(1.0, 6 * p_min), rel=1e-12)
+
+
+def _family(verdict, p_short):
+    """A (task) verdict whose deciding readings are ``verdict`` with one comparison each."""
+    comparison = {"sgd@epochs": {"p_short_holm": p_short}}
+    return {"sub": dict.fromkeys(stability.DECIDING, verdict),
+            "comparisons": dict.fromkeys(stability.DECIDING, comparison)}
+
+
+def test_claim_verdict_combines_the_families():
+    """A refutation must survive Bonferroni over the families; "holds" is an intersection-
+    union test (every family, unadjusted)."""
+    level = stability.ALPHA / 2
+    one = _family("refuted", level / 2)          # refuted within its family ...
+    rest = _family("holds", 1.0)
+    # ... and across 2 tasks x 3 readings: 6 x 0.0125 = 0.075 > 0.025, not refuted
+    claim = stability.claim_verdict({"digits": one, "mnist1d": rest})
+    assert claim["families"] == 6 and claim["p_refute"] == pytest.approx(6 * level / 2)
+    assert claim["overall"] == "not-testable-here"
+    assert stability.claim_verdict({"digits": _family("refuted", level / 7),
+                                    "mnist1d": rest})["overall"] == "refuted"
+    assert stability.claim_verdict({"digits": rest, "mnist1d": rest})["overall"] == "holds"
+    mixed = _family("holds-under-conditions", 1.0)
+    assert stability.claim_verdict({"digits": rest, "mnist1d": mixed})["overall"] == \
+        "holds-under-conditions"
+    assert stability.claim_verdict({"digits": _family("not comparable", float("nan"))}) == {
+        "overall": "not-testable-here", "families": 3, "p_refute": pytest.approx(float("nan"),
+                                                                                 nan_ok=True),
+        "basis": None}
+    lr = {**rest, "sub": {**rest["sub"], "lr_range": "refuted"}}
+    assert stability.claim_verdict({"digits": lr})["overall"] == "refuted"
 
 
 @pytest.mark.slow
@@ -173,9 +281,13 @@ def test_quick_run(quick):
     assert all(len(runs["epochs"][n]["grad_variance"]) == 3 for n in stability.OPTIMIZERS)
     v = quick.numbers["verdicts"]["digits"]
     assert v == stability.stability_verdict(runs, quick.numbers["lr_sweep"])
-    assert quick.verdict == v["overall"]
+    assert quick.verdict == stability.claim_verdict({"digits": v})["overall"]
+    # the arms share their start seed by seed (same initial parameters, first minibatch)
+    first = {n: runs["epochs"][n]["first_loss"] for n in stability.OPTIMIZERS}
+    assert first["sgd"] == first["adam"] == first["rso"] == runs["grad_evals"]["sgd"]["first_loss"]
     assert v["sub"]["lr_range"] == "holds"
-    assert len(quick.figures) == 2
+    assert quick.figures == ["table2-stability-digits.png", "table2-stability-digits-matched.png",
+                             "table2-stability-lr.png"]
 
 
 @pytest.mark.portable
@@ -188,7 +300,16 @@ def test_committed_page_follows_its_numbers():
         sweep = numbers["lr_sweep"] if task == "digits" else None
         verdicts[task] = stability.stability_verdict(result["runs"], sweep)
         assert verdicts[task]["sub"] == numbers["verdicts"][task]["sub"]
-    assert entry["verdict"] == stability._combine([v["overall"] for v in verdicts.values()])
+        # the paired design: every arm of every budget ran the same seeds from one start
+        arms = [arm for budget in result["runs"].values() for arm in budget.values()]
+        assert len({tuple(zip(a["seed"], a["first_loss"])) for a in arms}) == 1
+    claim = stability.claim_verdict(verdicts)
+    for key in ("overall", "families", "basis"):
+        assert claim[key] == numbers["claim"][key]
+    assert claim["p_refute"] == pytest.approx(numbers["claim"]["p_refute"], rel=1e-9)
+    assert entry["verdict"] == claim["overall"]
+    page = (REPORT.parent / "table2-stability.md").read_text()
+    assert f"**One verdict from {claim['families']} Holm families**" in page
 
 
 @pytest.mark.portable
@@ -196,19 +317,33 @@ def test_committed_verdict_rests_on():
     """What the committed 'refuted' rests on (a change of basis fails here)."""
     entry = json.loads(REPORT.read_text())["claims"]["table2-stability"]
     assert entry["verdict"] == "refuted" and not entry["quick"]
-    verdicts = entry["numbers"]["verdicts"]
+    numbers = entry["numbers"]
+    verdicts = numbers["verdicts"]
     level = stability.ALPHA / 2
+    # One verdict from six families (2 tasks x 3 deciding readings): the smallest
+    # within-family Holm p(r < 60 %), times 6, is still far below 2.5 %.
+    assert numbers["claim"]["families"] == 6 and numbers["claim"]["p_refute"] < 1e-4
     # MNIST-1D at equal epochs, tuned rates: every deciding reading falls significantly
-    # short of a 60 % reduction against both baselines (Holm over the 4 comparisons),
-    # with the bootstrap CI below 60 % too: the refutation needs no equal-evaluation run.
+    # short of a 60 % reduction against SGD+momentum (paired, Holm over the 4 comparisons),
+    # with the paired bootstrap CI below 60 % too; the loss variance at a matched loss
+    # level as well: the refutation needs no equal-evaluation run and no raw loss variance.
     for metric in stability.DECIDING:
         assert verdicts["mnist1d"]["sub"][metric] == "refuted"
-        for base in stability.BASELINES:
-            c = verdicts["mnist1d"]["comparisons"][metric][f"{base}@epochs"]
-            assert c["p_short_holm"] <= level and c["hi"] < stability.CLAIMED_REDUCTION
+        c = verdicts["mnist1d"]["comparisons"][metric]["sgd@epochs"]
+        assert c["p_short_holm"] <= level and c["hi"] < stability.CLAIMED_REDUCTION
     # Digits: the raw gradient-norm std is larger for RSO than for Adam at equal epochs.
     c = verdicts["digits"]["comparisons"]["grad_norm_std"]["adam@epochs"]
     assert c["p_short_holm"] <= level and c["hi"] < 0
+    # Digits, loss variance: the raw reading's refutation rests on Adam at equal gradient
+    # evaluations, where Adam runs at a 12x lower loss; at matched loss levels that
+    # comparison is not significant after Holm, and the matched reading is refuted by
+    # SGD+momentum at equal epochs instead (RSO's loss varies more at the same level).
+    raw = verdicts["digits"]["comparisons"]["loss_variance"]
+    assert [k for k, c in raw.items() if c["p_short_holm"] <= level] == ["adam@grad_evals"]
+    matched = verdicts["digits"]["comparisons"]["loss_variance_matched"]
+    assert [k for k, c in matched.items() if c["p_short_holm"] <= level] == ["sgd@epochs"]
+    assert matched["adam@grad_evals"]["p_short_holm"] > level
+    assert all(None not in c["bands"] for c in matched.values())
     # Digits: the gradient variance falls significantly by at least 60 % against
     # SGD+momentum at both budgets, so that reading holds there, under conditions; against
     # Adam at equal epochs the estimate (65 %) does not reach 60 % significantly.
