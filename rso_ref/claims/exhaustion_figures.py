@@ -23,7 +23,7 @@ _OUTCOME_COLORS = {"holds": "C2", "refuted": "C3", "no evidence": "0.45"}
 def _outcome_legend(ax, extra: Sequence = ()) -> None:
     handles = [ax.plot([], [], "o", color=color, label=name)[0]
                for name, color in _OUTCOME_COLORS.items()] + list(extra)
-    ax.legend(handles=handles, title="cell outcome (Holm, 5 %)", loc="upper left",
+    ax.legend(handles=handles, title="cell outcome (t-test on seeds, Holm 5 %)", loc="upper left",
               bbox_to_anchor=(1.02, 1.0), fontsize=9, title_fontsize=9)
 
 
@@ -73,9 +73,9 @@ def plot_theorem2(group_cells: list[dict], setting_cells: list[dict],
              "theorem2_w_scale.png"]
     height = 0.24 * len(group_cells) + 2.0
     for name, panels in zip(names[:2], (
-            [("centred_autocorrelation", True, "ρ̂ − ρ₀ of w_i (95% block-bootstrap CI)"),
+            [("centred_autocorrelation", True, "ρ̂ − ρ₀ of w_i (95% cluster-bootstrap CI, seeds)"),
              ("centred_autocorrelation_normalised", True,
-              "ρ̂ − ρ₀ of ŵ_i = w_i / Σ|w| (95% block-bootstrap CI)")],
+              "ρ̂ − ρ₀ of ŵ_i = w_i / Σ|w| (95% cluster-bootstrap CI, seeds)")],
             [("raw_product", False, "mean w_i(t) w_i(t+1) (95% CI; as written)"),
              ("normalised_product", False, "mean ŵ_i(t) ŵ_i(t+1) (95% CI; scale-free)")])):
         fig, axes = plt.subplots(1, 2, figsize=(15, height), sharey=True, layout="constrained")

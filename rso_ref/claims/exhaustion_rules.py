@@ -4,6 +4,14 @@ Pure functions on numbers (weight trajectories :math:`w(t)` of shape ``(steps, L
 cells built from them); the estimators, their nulls and the outcome rules are described in
 :mod:`rso_ref.claims.exhaustion`, which runs the experiments. Pages:
 :mod:`rso_ref.claims.exhaustion_pages`; figures: :mod:`rso_ref.claims.exhaustion_figures`.
+
+Every Theorem 2 statistic is a ratio of sums pooled over the runs (seeds), so a run enters
+the cluster bootstrap (:func:`rso_ref.stats.cluster_bootstrap`) through its two sums:
+resampling seeds resamples whole runs, the independent units (the steps of one run are
+not independent). The interval describes; the verdicts rest on a one-sample t-test of the
+runs' own statistics with :math:`C - 1` degrees of freedom (:func:`seed_t_test`), the test
+for few clusters (A. C. Cameron and D. L. Miller, "A practitioner's guide to
+cluster-robust inference", *J. Human Resources* 50(2), 317-372, 2015, §VI).
 """
 from __future__ import annotations
 
@@ -13,26 +21,38 @@ from typing import Sequence
 import numpy as np
 
 from .. import metrics
-from ..stats import bootstrap_ci, detectable_effect, holm, normal_ppf, normal_sf
+from ..stats import (bootstrap_ci, cluster_bootstrap, detectable_effect, holm, one_sided_diff,
+                     paired_diff)
 
 __all__ = [
-    "ALPHA", "CLAIMED_RHO", "OUTCOMES", "BALANCED_ENTROPY", "DOMINANT_SHARE", "GROUP_READINGS",
-    "SETTING_READING", "phase_ids", "block_length", "normalise", "raw_product_ci",
-    "centred_lag1", "centred_lag1_ci", "cell_reading", "classify_cells", "combine",
-    "registry_verdict", "top_stays", "shuffle_groups", "direction_test", "abs_sum_growth",
-    "theorem2_outcomes", "outcome_counts", "epoch_profile", "figure1_tests", "figure1_verdict",
-    "figure1_overall",
+    "ALPHA", "CLAIMED_RHO", "RHO_MARGINS", "OUTCOMES", "SCOPES", "HEADLINE",
+    "BALANCED_ENTROPY", "DOMINANT_SHARE", "GROUP_READINGS", "SETTING_READING", "phase_ids",
+    "block_length", "normalise", "seed_t_test", "seed_ratio_reading", "product_reading",
+    "raw_product_ci", "centred_lag1", "autocorrelation_reading", "centred_lag1_ci",
+    "classify_cells", "combine", "registry_verdict", "top_stays", "shuffle_groups",
+    "direction_test", "abs_sum_growth", "theorem2_outcomes", "margin_sensitivity",
+    "family_summary", "outcome_counts", "epoch_profile", "figure1_tests",
+    "figure1_verdict", "figure1_overall",
 ]
 
 #: Family-wise level of every reading (Holm across its cells).
 ALPHA = 0.05
 #: Smallest negative autocorrelation counted as the claimed effect, in units of
-#: :math:`\hat\rho - \rho_0`. The paper states no size; 0.1 is Cohen's "small" correlation
-#: (an effect below it explains under 1 % of the variance of :math:`w_i(t+1)`), the most
-#: demanding margin one could call a mechanism, so an equivalence refutation is conservative.
+#: :math:`\hat\rho - \rho_0` (readings 2 and 2n only; the headline, the product as written,
+#: has no size). The paper states no size. 0.1 is Cohen's "small" correlation (an effect
+#: below it explains under 1 % of the variance of :math:`w_i(t+1)`). It was set when the
+#: outcome rules were written (commit aae8265), after earlier runs of this claim had been
+#: seen, not before the runs: :func:`margin_sensitivity` reports the readings at every
+#: margin of :data:`RHO_MARGINS` beside it.
 CLAIMED_RHO = 0.1
+#: Margins of the sensitivity row of readings 2 and 2n (:data:`CLAIMED_RHO` among them).
+RHO_MARGINS = (0.05, CLAIMED_RHO, 0.2)
 #: Cell outcomes, and what :func:`combine` may add.
 OUTCOMES = ("holds", "holds-under-conditions", "refuted", "no evidence")
+#: Scopes of the settings: the paper's (networks), and the convex controls outside it.
+SCOPES = ("networks", "convex controls")
+#: The reading and scope of the claim as the paper states it: the registry verdict.
+HEADLINE = ("raw_product", "networks")
 #: Normalised entropy counted as "balanced" (Figure 1, epoch 31+).
 BALANCED_ENTROPY = 0.9
 #: Figure 1's early share of the first layer, and what "dominate" means here.
@@ -57,12 +77,127 @@ def _pairs(n_steps: int, phase_len: int) -> np.ndarray:
     return np.flatnonzero(phase[:-1] == phase[1:])
 
 
+def seed_t_test(values: Sequence[float], reference: float, margins: Sequence[float] = ()
+                ) -> dict:
+    r"""One-sample t-test of the runs' own values against ``reference``: the deciding test.
+
+    With :math:`d_s = v_s - \theta_0` for the :math:`C` runs (the independent units),
+
+    .. math::
+
+        t = \frac{\bar d}{s_d/\sqrt C}, \qquad \nu = C - 1,
+
+    and the one-sided p-values of :math:`\bar d < 0` and :math:`\bar d > 0` and, per claimed
+    size :math:`\delta`, of :math:`\bar d > -\delta` (against
+    :math:`H_0: \bar d \le -\delta`), from the t distribution with :math:`C - 1` degrees of
+    freedom (:func:`rso_ref.stats.one_sided_diff` and :func:`rso_ref.stats.paired_diff`,
+    paired with the constant reference). With few clusters this is the standard test on
+    cluster-level statistics (Cameron and Miller 2015, §VI); a bootstrap over five runs
+    cannot stand in for it (:func:`rso_ref.stats.cluster_bootstrap`).
+
+    Parameters
+    ----------
+    values : sequence of float
+        :math:`v_s`, one statistic per run (at least two).
+    reference : float
+        :math:`\theta_0`, the null.
+    margins : sequence of float
+        Claimed sizes :math:`\delta > 0`.
+
+    Returns
+    -------
+    dict
+        ``seed_mean`` (:math:`\bar d`), ``se`` (:math:`s_d/\sqrt C`), ``t``, ``df``,
+        ``p_below``, ``p_above`` and ``p_size`` (per margin, keyed ``f"{δ:g}"``).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must be 1-D with at least two runs, got shape {v.shape}")
+    if any(not m > 0 for m in margins):
+        raise ValueError(f"margins must be > 0, got {list(margins)!r}")
+    ref = np.full(v.shape, float(reference))
+    test = paired_diff(v, ref)
+    return {"seed_mean": test["diff"], "se": test["se"], "t": test["t"], "df": test["df"],
+            "p_below": one_sided_diff(v, ref, 0.0, "less", paired=True),
+            "p_above": one_sided_diff(v, ref, 0.0, "greater", paired=True),
+            "p_size": {f"{m:g}": one_sided_diff(v, ref, -m, "greater", paired=True)
+                       for m in margins}}
+
+
+def seed_ratio_reading(nums: Sequence[float], dens: Sequence[float], reference: float, *,
+                       margins: Sequence[float] = (), n_boot: int = 2000, seed: int = 0
+                       ) -> dict:
+    r"""A ratio of sums pooled over runs, :math:`\hat\theta = \sum_s a_s / \sum_s b_s`, with
+    its cluster-bootstrap interval, and the runs' own ratios tested against ``reference``.
+
+    Run :math:`s` enters as its sums :math:`(a_s, b_s)` (for a mean: the sum and the count),
+    so a resample of runs (:func:`rso_ref.stats.cluster_bootstrap`, the runs' indices as
+    the clusters) gives exactly the statistic on the resampled runs' concatenated steps:
+    the interval describes. The decision is :func:`seed_t_test` on the runs' ratios
+    :math:`a_s / b_s` (unweighted; the pooled :math:`\hat\theta` weights them by
+    :math:`b_s`).
+
+    Parameters
+    ----------
+    nums, dens : sequence of float
+        :math:`a_s` and :math:`b_s` of each run (at least two runs; every :math:`b_s > 0`).
+    reference : float
+        :math:`\theta_0`, the null.
+    margins : sequence of float
+        Claimed sizes :math:`\delta > 0` of :func:`seed_t_test`.
+    n_boot : int
+        Resamples :math:`B` of the interval.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``estimate, lo, hi`` (95 % percentile interval), ``reference``, ``effect``
+        (:math:`\hat\theta - \theta_0`), ``n_clusters``, ``per_seed`` (:math:`a_s / b_s`)
+        and the fields of :func:`seed_t_test`.
+    """
+    a, b = np.asarray(nums, dtype=np.float64), np.asarray(dens, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.size < 2 or not np.all(b > 0):
+        raise ValueError(f"nums and dens must be 1-D of one length >= 2 with every den > 0, "
+                         f"got shapes {a.shape} and {b.shape}")
+
+    def ratio(ids: np.ndarray) -> float:
+        rows = ids.astype(np.intp)
+        return float(a[rows].sum() / b[rows].sum())
+
+    boot = cluster_bootstrap([[k] for k in range(a.size)], ratio, n_boot=n_boot, seed=seed)
+    per_seed = a / b
+    return {"estimate": boot["estimate"], "lo": boot["lo"], "hi": boot["hi"],
+            "reference": float(reference), "effect": boot["estimate"] - reference,
+            "n_clusters": int(a.size), "per_seed": per_seed.tolist(),
+            **seed_t_test(per_seed, reference, margins)}
+
+
+def _product_sums(series: Sequence[np.ndarray], phase_len: int) -> tuple[list, list]:
+    """Per run: the sum of the in-phase lag products :math:`w(t)w(t+1)` and their count."""
+    sums, counts = [], []
+    for s in series:
+        pairs = _pairs(s.size, phase_len)
+        sums.append(float(np.sum(s[pairs] * s[pairs + 1])))
+        counts.append(float(pairs.size))
+    return sums, counts
+
+
+def product_reading(series: Sequence[np.ndarray], phase_len: int, *, n_boot: int = 2000,
+                    seed: int = 0) -> dict:
+    r"""Mean of :math:`w(t)\,w(t+1)` over the in-phase pairs of all runs, against 0.
+
+    The claim as written; :func:`seed_ratio_reading` with the runs as clusters.
+    """
+    return seed_ratio_reading(*_product_sums(series, phase_len), 0.0, n_boot=n_boot, seed=seed)
+
+
 def raw_product_ci(series: Sequence[np.ndarray], phase_len: int, *, n_boot: int = 2000,
                    seed: int = 0) -> tuple[float, float, float]:
-    r"""Mean of :math:`w(t)\,w(t+1)` over in-phase pairs of all series, with block-bootstrap CI."""
-    products = np.concatenate([s[_pairs(s.size, phase_len)] * s[_pairs(s.size, phase_len) + 1]
-                               for s in series])
-    return bootstrap_ci(products, n_boot=n_boot, seed=seed, block=block_length(products.size))
+    r"""``(estimate, lo, hi)`` of :func:`product_reading` (95 % cluster-bootstrap interval)."""
+    r = product_reading(series, phase_len, n_boot=n_boot, seed=seed)
+    return r["estimate"], r["lo"], r["hi"]
 
 
 def centred_lag1(series: Sequence[np.ndarray], phase_len: int
@@ -95,18 +230,27 @@ def centred_lag1(series: Sequence[np.ndarray], phase_len: int
     return np.concatenate(nums), np.concatenate(dens), null_num / total
 
 
+def autocorrelation_reading(series: Sequence[np.ndarray], phase_len: int, *,
+                            margins: Sequence[float] = (), n_boot: int = 2000, seed: int = 0
+                            ) -> dict:
+    r"""Pooled phase-centred :math:`\hat\rho` of all runs against :math:`\rho_0`.
+
+    :math:`\hat\rho = \sum_s \sum c_t c_{t+1} / \sum_s \sum c_t^2` (:func:`centred_lag1`
+    per run), tested by :func:`seed_ratio_reading` with the runs as clusters, with the
+    claimed sizes ``margins``. :math:`\rho_0` is the pooled null of all runs; with phases
+    of equal length it is :math:`-1/n` in every resample.
+    """
+    sums = [centred_lag1([s], phase_len)[:2] for s in series]
+    return seed_ratio_reading([float(n.sum()) for n, _ in sums], [float(d.sum()) for _, d in sums],
+                              centred_lag1(series, phase_len)[2], margins=margins,
+                              n_boot=n_boot, seed=seed)
+
+
 def centred_lag1_ci(series: Sequence[np.ndarray], phase_len: int, *, n_boot: int = 2000,
                     seed: int = 0) -> tuple[float, float, float, float]:
-    r"""Pooled phase-centred :math:`\hat\rho` with its block-bootstrap CI, and :math:`\rho_0`."""
-    num, den, null = centred_lag1(series, phase_len)
-
-    def ratio(index: np.ndarray) -> float:
-        rows = index.astype(np.intp)
-        return float(num[rows].sum() / den[rows].sum())
-
-    est, lo, hi = bootstrap_ci(np.arange(num.size, dtype=np.float64), ratio, n_boot=n_boot,
-                               seed=seed, block=block_length(num.size))
-    return est, lo, hi, null
+    r"""``(estimate, lo, hi, rho_0)`` of :func:`autocorrelation_reading` (95 % cluster CI)."""
+    r = autocorrelation_reading(series, phase_len, n_boot=n_boot, seed=seed)
+    return r["estimate"], r["lo"], r["hi"], r["reference"]
 
 
 def normalise(w: np.ndarray) -> np.ndarray:
@@ -122,54 +266,34 @@ def normalise(w: np.ndarray) -> np.ndarray:
     return w / total
 
 
-def cell_reading(estimate: float, lo: float, hi: float, reference: float) -> dict:
-    r"""One cell of a CI-based reading: the effect ``estimate - reference`` and its SEs.
-
-    The percentile interval of a heavy-tailed statistic (the raw products) is skewed, so
-    each side gets its own SE, :math:`(\hat\theta - \mathrm{lo}) / z_{0.975}` below and
-    :math:`(\mathrm{hi} - \hat\theta) / z_{0.975}` above: a test against a reference on
-    one side then rejects at 5 % exactly when the interval excludes it. When the estimate
-    lies outside its own interval (a skewed ratio), both sides take the half-width.
-    """
-    z = normal_ppf(1.0 - ALPHA / 2.0)
-    below, above = (estimate - lo) / z, (hi - estimate) / z
-    if below < 0 or above < 0:
-        below = above = (hi - lo) / (2.0 * z)
-    return {"estimate": estimate, "lo": lo, "hi": hi, "reference": reference,
-            "effect": estimate - reference, "se_below": below, "se_above": above}
-
-
-def classify_cells(effects: Sequence[float], se_below: Sequence[float],
-                   se_above: Sequence[float] | None = None, *, margin: float | None = None,
+def classify_cells(readings: Sequence[dict], *, margin: float | None = None,
                    alpha: float = ALPHA) -> list[dict]:
-    r"""Outcome of each cell of one reading (claimed direction: effect < 0), Holm across cells.
+    r"""Outcome of each cell of one reading (claimed direction: below the reference).
 
-    :math:`\mathrm{SE}_j` is the SE on the side of the estimate that faces the reference
-    (``se_below`` for :math:`e_j > 0`, ``se_above`` for :math:`e_j < 0`; see
-    :func:`cell_reading`). With :math:`z_j = e_j / \mathrm{SE}_j` and
-    :math:`p_j = 2\Phi(-|z_j|)` (normal approximation), :math:`\tilde p_j` are the
+    Each reading carries the t-test of its runs' own values (:func:`seed_t_test`:
+    ``p_below``, ``p_above``, ``p_size``, ``se``, ``df``). The two-sided p-value is
+    :math:`p_j = \min(1, 2\min(p^{below}_j, p^{above}_j))`, the direction is that of the
+    smaller one-sided p (the sign of :math:`t_j`), and :math:`\tilde p_j` are the
     Holm-adjusted p-values over the cells (:func:`rso_ref.stats.holm`). A cell
 
-    * **holds** if :math:`\tilde p_j \le \alpha` and :math:`e_j < 0`;
-    * is **refuted** if :math:`\tilde p_j \le \alpha` and :math:`e_j > 0` (significant
-      effect in the opposite direction), or, when ``margin`` :math:`\delta` is given, if
-      the one-sided test of :math:`H_0: e_j \le -\delta` (the claimed effect or more),
-      :math:`p^{eq}_j = 1 - \Phi\big((e_j + \delta)/\mathrm{SE}^{below}_j\big)`, Holm-adjusted
-      over the cells, is :math:`\le \alpha` (the claimed effect is excluded);
+    * **holds** if :math:`\tilde p_j \le \alpha` below the reference (the claimed
+      direction) and the claimed size is not excluded;
+    * is **refuted** if :math:`\tilde p_j \le \alpha` above the reference (the opposite
+      direction), or, when ``margin`` :math:`\delta` is given, if
+      :math:`p^{size}_{\delta,j}`, the one-sided p of :math:`H_0: \bar d_j \le -\delta`
+      (the claimed effect or more), Holm-adjusted over the cells, is :math:`\le \alpha`
+      (the claimed size is excluded);
     * is **no evidence** otherwise, with
-      :math:`\delta_{\min} = (z_{1-\alpha/2} + z_{0.8})\,\mathrm{SE}^{above}_j`, the
-      smallest claimed (negative) effect it detects with 80 % power
-      (:func:`rso_ref.stats.detectable_effect`).
+      :math:`\delta_{\min} = (t_{\nu,1-\alpha/2} + t_{\nu,0.8})\,\mathrm{SE}_j`, the smallest
+      effect it detects with 80 % power (:func:`rso_ref.stats.detectable_effect`,
+      :math:`\nu = C - 1`: the runs are the independent units).
 
     Parameters
     ----------
-    effects : sequence of float
-        :math:`e_j`, estimate minus its null reference.
-    se_below, se_above : sequence of float
-        SEs of the estimates' lower and upper sides, :math:`\ge 0`; ``se_above=None``:
-        symmetric (``se_below`` on both sides).
+    readings : sequence of dict
+        The cells' readings (at least one).
     margin : float, optional
-        :math:`\delta > 0`, the claimed effect size in the effects' units.
+        :math:`\delta > 0`, the claimed size; its p-value is ``p_size[f"{δ:g}"]``.
     alpha : float, default :data:`ALPHA`
         Family-wise level.
 
@@ -177,46 +301,41 @@ def classify_cells(effects: Sequence[float], se_below: Sequence[float],
     -------
     list of dict
         Per cell: ``outcome``, ``basis`` (``"claimed direction"``, ``"opposite
-        direction"``, ``"claimed size excluded"`` or ``"none"``), ``z``, ``p``, ``p_holm``,
-        ``p_equiv_holm`` (NaN without margin) and ``detectable``.
+        direction"``, ``"claimed size excluded"`` or ``"none"``), ``p``, ``p_holm``,
+        ``p_size_holm`` (NaN without margin) and ``detectable``.
     """
-    e = np.asarray(effects, dtype=np.float64)
-    below = np.asarray(se_below, dtype=np.float64)
-    above = below if se_above is None else np.asarray(se_above, dtype=np.float64)
-    if e.ndim != 1 or e.size == 0 or e.shape != below.shape or e.shape != above.shape:
-        raise ValueError(f"effects, se_below and se_above must be 1-D of one nonzero length, "
-                         f"got {e.shape}, {below.shape} and {above.shape}")
-    if not (np.all(np.isfinite(below) & (below >= 0))
-            and np.all(np.isfinite(above) & (above >= 0))):
-        raise ValueError("se_below and se_above must be finite and >= 0")
-    se = np.where(e > 0, below, above)
+    cells = list(readings)
+    if not cells:
+        raise ValueError("readings must hold at least one cell")
     if margin is not None and not margin > 0:
         raise ValueError(f"margin must be > 0, got {margin!r}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, e / se, np.sign(e) * np.inf)
-        p = 2.0 * normal_sf(np.abs(z))
-        p_holm = np.array(holm(p))
-        if margin is None:
-            p_equiv_holm = np.full(e.shape, np.nan)
-        else:
-            z_eq = np.where(below > 0, (e + margin) / below, np.sign(e + margin) * np.inf)
-            p_equiv_holm = np.array(holm(normal_sf(z_eq)))
-    cells = []
-    for k in range(e.size):
+    below = np.array([r["p_below"] for r in cells], dtype=np.float64)
+    above = np.array([r["p_above"] for r in cells], dtype=np.float64)
+    if not np.all((below >= 0) & (below <= 1) & (above >= 0) & (above <= 1)):
+        raise ValueError("p_below and p_above must lie in [0, 1] (NaN: the runs' values "
+                         "do not vary, t is undefined)")
+    direction = np.sign(below - above)  # -1: below the reference (claimed), +1: above
+    p = np.minimum(1.0, 2.0 * np.minimum(below, above))
+    p_holm = np.array(holm(p))
+    p_size_holm = np.full(p.shape, np.nan)
+    if margin is not None:
+        p_size_holm = np.array(holm([r["p_size"][f"{margin:g}"] for r in cells]))
+    results = []
+    for k, r in enumerate(cells):
         significant = p_holm[k] <= alpha
-        size_excluded = p_equiv_holm[k] <= alpha
-        if significant and e[k] < 0 and not size_excluded:
+        size_excluded = p_size_holm[k] <= alpha
+        if significant and direction[k] < 0 and not size_excluded:
             outcome, basis = "holds", "claimed direction"
-        elif significant and e[k] > 0:
+        elif significant and direction[k] > 0:
             outcome, basis = "refuted", "opposite direction"
         elif size_excluded:  # smaller than the claimed size, whichever its sign
             outcome, basis = "refuted", "claimed size excluded"
         else:
             outcome, basis = "no evidence", "none"
-        cells.append({"outcome": outcome, "basis": basis, "z": float(z[k]), "p": float(p[k]),
-                      "p_holm": float(p_holm[k]), "p_equiv_holm": float(p_equiv_holm[k]),
-                      "detectable": detectable_effect(float(above[k]), alpha=alpha)})
-    return cells
+        results.append({"outcome": outcome, "basis": basis, "p": float(p[k]),
+                        "p_holm": float(p_holm[k]), "p_size_holm": float(p_size_holm[k]),
+                        "detectable": detectable_effect(r["se"], df=r["df"], alpha=alpha)})
+    return results
 
 
 def combine(outcomes: Sequence[str]) -> str:
@@ -269,35 +388,38 @@ def direction_test(ws: Sequence[np.ndarray], phase_len: int, *, n_surrogates: in
                    n_boot: int = 2000, seed: int = 0) -> dict:
     r"""Reading 3: :math:`P_{stay}` = P(top group at t is top at t+1), vs 1/L and vs surrogates.
 
-    The observed rate comes with a block-bootstrap CI (pairs are serially dependent). The
-    surrogates apply :func:`shuffle_groups` to each run's :math:`\hat w` (:func:`normalise`),
-    so each group keeps its marginal distribution of shares over the run; their mean is the
-    null of "no temporal order" and their standard deviation the SE used for the test.
-    Below the surrogates: reversion (the claimed exhaustion); above: persistence.
+    The surrogates apply :func:`shuffle_groups` to each run's :math:`\hat w`
+    (:func:`normalise`), so each group keeps its marginal distribution of shares over the
+    run; their mean :math:`\bar P^{surr}_s` per run is that run's null of "no temporal
+    order". The effect is the pooled :math:`\sum_s (k_s - n_s \bar P^{surr}_s) / \sum_s n_s`
+    (:math:`k_s` stays in :math:`n_s` pairs of run :math:`s`), tested against 0 by
+    :func:`seed_ratio_reading` (runs as clusters): below, reversion (the claimed
+    exhaustion); above, persistence.
 
     Returns
     -------
     dict
-        ``stay, stay_lo, stay_hi`` (observed, CI), ``chance`` (1/L), ``null``, ``null_sd``,
-        ``null_lo, null_hi`` (surrogates' mean, SD, 95 % range), ``n_pairs``, and the
-        reading's ``estimate, lo, hi, reference, effect, se_below, se_above`` (effect =
-        stay - null; both SEs are the surrogates' SD, the null SE of a permutation test).
+        The effect's :func:`seed_ratio_reading`, plus ``stay, stay_lo, stay_hi``
+        (observed, 95 % cluster-bootstrap CI), ``chance`` (1/L), ``null``, ``null_sd``,
+        ``null_lo, null_hi`` (pooled surrogates' mean, SD, 95 % range) and ``n_pairs``.
     """
     if n_surrogates < 2:
         raise ValueError(f"n_surrogates must be >= 2, got {n_surrogates}")
-    stays = np.concatenate([top_stays(w, phase_len) for w in ws])
-    stay, lo, hi = bootstrap_ci(stays, n_boot=n_boot, seed=seed, block=block_length(stays.size))
     gen = np.random.default_rng(seed)
-    shares = [normalise(w) for w in ws]
-    null = np.array([np.concatenate([top_stays(shuffle_groups(s, gen), phase_len)
-                                     for s in shares]).mean() for _ in range(n_surrogates)])
-    null_lo, null_hi = np.quantile(null, [ALPHA / 2, 1 - ALPHA / 2])
-    null_mean, null_sd = float(null.mean()), float(null.std(ddof=1))
-    return {"stay": stay, "stay_lo": lo, "stay_hi": hi, "chance": 1.0 / ws[0].shape[1],
-            "null": null_mean, "null_sd": null_sd, "null_lo": float(null_lo),
-            "null_hi": float(null_hi), "n_pairs": int(stays.size),
-            "estimate": stay, "lo": lo, "hi": hi, "reference": null_mean,
-            "effect": stay - null_mean, "se_below": null_sd, "se_above": null_sd}
+    stays = [top_stays(w, phase_len) for w in ws]
+    n = np.array([s.size for s in stays], dtype=np.float64)
+    k = np.array([s.sum() for s in stays])
+    # Surrogate rates, one row per surrogate, one column per run.
+    rates = np.array([[top_stays(shuffle_groups(normalise(w), gen), phase_len).mean()
+                       for w in ws] for _ in range(n_surrogates)])
+    pooled = rates @ n / n.sum()
+    null_lo, null_hi = np.quantile(pooled, [ALPHA / 2, 1 - ALPHA / 2])
+    stay = seed_ratio_reading(k, n, 0.0, n_boot=n_boot, seed=seed)
+    effect = seed_ratio_reading(k - n * rates.mean(axis=0), n, 0.0, n_boot=n_boot, seed=seed)
+    return {**effect, "stay": stay["estimate"], "stay_lo": stay["lo"], "stay_hi": stay["hi"],
+            "chance": 1.0 / ws[0].shape[1], "null": float(pooled.mean()),
+            "null_sd": float(pooled.std(ddof=1)), "null_lo": float(null_lo),
+            "null_hi": float(null_hi), "n_pairs": int(n.sum())}
 
 
 def abs_sum_growth(ws: Sequence[np.ndarray], phase_len: int) -> dict:
@@ -325,34 +447,110 @@ GROUP_READINGS = {"raw_product": None, "normalised_product": None,
 SETTING_READING = "top_direction"
 
 
-def theorem2_outcomes(group_cells: Sequence[dict], setting_cells: Sequence[dict]) -> dict:
-    """Classify every cell of every reading (in place) and combine them.
+def _families(group_cells: Sequence[dict], setting_cells: Sequence[dict]):
+    """``(reading, scope, cells, margin)`` of every Holm family: one per reading and scope."""
+    for key, margin in {**GROUP_READINGS, SETTING_READING: None}.items():
+        cells = group_cells if key in GROUP_READINGS else setting_cells
+        for scope in SCOPES:
+            members = [c for c in cells if c["scope"] == scope]
+            if members:
+                yield key, scope, members, margin
 
-    Each reading's cells are one Holm family (:func:`classify_cells`); a setting's outcome
-    combines its groups' (:func:`combine`), a reading's its settings', the claim's its
-    readings'.
+
+def _judge(cells: Sequence[dict], key: str, margin: float | None) -> tuple[list, dict]:
+    """Cell results of one family (:func:`classify_cells`) and its per-setting outcomes."""
+    results = classify_cells([c[key] for c in cells], margin=margin)
+    settings = dict.fromkeys(c["setting"] for c in cells)
+    return results, {s: combine([r["outcome"] for c, r in zip(cells, results)
+                                 if c["setting"] == s]) for s in settings}
+
+
+def theorem2_outcomes(group_cells: Sequence[dict], setting_cells: Sequence[dict]) -> dict:
+    """Classify every cell of every reading (in place) and rule on the claim.
+
+    Each (reading, scope) is one Holm family (:func:`classify_cells`; scope = ``cell["scope"]``,
+    one of :data:`SCOPES`); a setting's outcome combines its groups' (:func:`combine`), a
+    reading's its settings' within the scope. The claim's outcome is the
+    :data:`HEADLINE` reading's in its scope (the claim as the paper states it); the other
+    readings and scopes are alternative readings, with their own outcomes.
 
     Returns
     -------
     dict
-        ``readings``: per reading, ``per_setting`` outcomes and ``overall``; ``overall``
-        (the claim's outcome) and ``verdict`` (:func:`registry_verdict`).
+        ``readings``: per reading and scope, ``per_setting`` outcomes and ``overall``;
+        ``headline`` (the claim's outcome) and ``verdict`` (:func:`registry_verdict`).
     """
-    settings = list(dict.fromkeys(c["setting"] for c in setting_cells))
-    families = {key: (list(group_cells), margin) for key, margin in GROUP_READINGS.items()}
-    families[SETTING_READING] = (list(setting_cells), None)
-    readings = {}
-    for key, (cells, margin) in families.items():
-        results = classify_cells([c[key]["effect"] for c in cells],
-                                 [c[key]["se_below"] for c in cells],
-                                 [c[key]["se_above"] for c in cells], margin=margin)
+    readings: dict = {}
+    for key, scope, cells, margin in _families(group_cells, setting_cells):
+        results, per_setting = _judge(cells, key, margin)
         for cell, result in zip(cells, results):
             cell[key].update(result)
-        per_setting = {s: combine([c[key]["outcome"] for c in cells if c["setting"] == s])
-                       for s in settings}
-        readings[key] = {"per_setting": per_setting, "overall": combine(per_setting.values())}
-    overall = combine([r["overall"] for r in readings.values()])
-    return {"readings": readings, "overall": overall, "verdict": registry_verdict(overall)}
+        readings.setdefault(key, {})[scope] = {"per_setting": per_setting,
+                                               "overall": combine(per_setting.values())}
+    key, scope = HEADLINE
+    if scope not in readings.get(key, {}):
+        raise ValueError(f"no cell of the headline reading {key!r} in scope {scope!r}")
+    headline = readings[key][scope]["overall"]
+    return {"readings": readings, "headline": headline, "verdict": registry_verdict(headline)}
+
+
+def margin_sensitivity(group_cells: Sequence[dict], setting_cells: Sequence[dict],
+                       margins: Sequence[float] = RHO_MARGINS) -> dict:
+    """Readings with a claimed size (2 and 2n) re-judged at each margin (cells untouched).
+
+    Returns ``{f"{δ:g}": {reading: {scope: {"overall", "holds", "refuted_opposite",
+    "refuted_size", "no_evidence"}}}}``.
+    """
+    out: dict = {}
+    for margin in margins:
+        for key, scope, cells, primary in _families(group_cells, setting_cells):
+            if primary is None:
+                continue
+            results, per_setting = _judge(cells, key, margin)
+            out.setdefault(f"{margin:g}", {}).setdefault(key, {})[scope] = {
+                "overall": combine(per_setting.values()), **_count(results)}
+    return out
+
+
+#: The outcome classes counted per reading: label, outcome and basis.
+_COUNTED = (("holds", "holds", "claimed direction"),
+            ("refuted_opposite", "refuted", "opposite direction"),
+            ("refuted_size", "refuted", "claimed size excluded"),
+            ("no_evidence", "no evidence", "none"))
+
+
+def _count(results: Sequence[dict]) -> dict:
+    return {label: sum(r["outcome"] == o and r["basis"] == b for r in results)
+            for label, o, b in _COUNTED}
+
+
+def family_summary(results: Sequence[dict]) -> dict:
+    """Counts of a family's classified cells and the weakest evidence behind its significant ones.
+
+    ``results`` are cell results (``outcome``, ``basis``, ``p_holm``, ``p_size_holm``) of one
+    (reading, scope). Returns the counts of :func:`outcome_counts` plus ``p_holm_max``, the
+    largest Holm-adjusted p among the cells significant in either direction, and
+    ``p_size_holm_max``, the largest among the cells whose claimed size is excluded (NaN
+    where there is none).
+    """
+    cells = list(results)
+
+    def largest(basis: tuple, field: str) -> float:
+        values = [r[field] for r in cells if r["basis"] in basis]
+        return float(max(values)) if values else math.nan
+
+    return {**_count(cells),
+            "p_holm_max": largest(("claimed direction", "opposite direction"), "p_holm"),
+            "p_size_holm_max": largest(("claimed size excluded",), "p_size_holm")}
+
+
+def outcome_counts(group_cells: Sequence[dict], setting_cells: Sequence[dict]) -> dict:
+    """Per reading and scope, how many classified cells hold, are refuted (either basis), no
+    evidence."""
+    out: dict = {}
+    for key, scope, cells, _ in _families(group_cells, setting_cells):
+        out.setdefault(key, {})[scope] = _count([c[key] for c in cells])
+    return out
 
 
 # -- Figure 1 ------------------------------------------------------------------------
@@ -418,21 +616,6 @@ def figure1_verdict(test: dict) -> str:
     if test["dominant_group_per_quarter"][0] == 0:
         return "holds-under-conditions"
     return "refuted"
-
-
-#: The outcome classes counted per reading: label, outcome and basis.
-_COUNTED = (("holds", "holds", "claimed direction"),
-            ("refuted_opposite", "refuted", "opposite direction"),
-            ("refuted_size", "refuted", "claimed size excluded"),
-            ("no_evidence", "no evidence", "none"))
-
-
-def outcome_counts(group_cells: Sequence[dict], setting_cells: Sequence[dict]) -> dict:
-    """Per reading, how many classified cells hold, are refuted (either basis), no evidence."""
-    families = {key: group_cells for key in GROUP_READINGS} | {SETTING_READING: setting_cells}
-    return {key: {label: sum(c[key]["outcome"] == o and c[key]["basis"] == b for c in cells)
-                  for label, o, b in _COUNTED}
-            for key, cells in families.items()}
 
 
 def figure1_overall(verdicts: dict) -> str:
