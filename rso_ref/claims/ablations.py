@@ -5,13 +5,18 @@ accuracy at 2 / 4 / 6 / 18 % overhead ("K = 6 optimal", "K = 16 no further
 improvement"), and individual layers / architectural blocks / uniform groups of 5 give
 77.8 / 79.3 / 78.5 % ("blocks best"). We repeat both ablations at small scale on a
 deeper MLP (8 dense layers, so that layers, blocks, uniform:2 and uniform:5 are four
-different partitions) on the digits, several seeds, and compare test accuracies with
-Welch's t-test (Holm-adjusted over every test that decides the verdict) at equal steps
-and at equal gradient evaluations (:func:`rso_ref.metrics.budget_epochs`: each
-K read from its per-epoch test-accuracy curve at the cheapest K's budget), "no gain" with
-an equivalence test (Welch TOST, margin
-:data:`rso_ref.stats.EQUIVALENCE_MARGIN`), and the overhead as oracle calls
-(forward + backward evaluations) per step beside wall time.
+different partitions) on the digits, several seeds, and compare test accuracies at equal
+steps and at equal gradient evaluations (:func:`rso_ref.metrics.budget_epochs`: each K
+read from its per-epoch test-accuracy curve at the cheapest K's budget), "no gain" with an
+equivalence test (TOST, margin :data:`rso_ref.stats.EQUIVALENCE_MARGIN`), and the overhead
+as oracle calls (forward + backward evaluations) per step beside wall time.
+
+Every configuration runs with the same seeds, and a seed fixes both the initial
+parameters and the minibatch order (:func:`rso_ref.train.train`): the arms are paired by
+seed, so the differences use the paired t-test [4]_ on the per-seed differences
+:math:`d_i = a_i - b_i` (:func:`paired_by_seed` matches seed ids and refuses arms that
+ran different seeds). The tests that decide the verdict form one Holm family,
+:data:`HOLM_FAMILY`, printed on the page from that definition.
 
 Blocks of an MLP are built explicitly (:func:`mlp_blocks`): a stem (first layer), pairs
 of hidden layers, and the head (last layer).
@@ -22,8 +27,10 @@ References
 .. [2] D. J. Schuirmann, "A comparison of the two one-sided tests procedure and the power
        approach for assessing the equivalence of average bioavailability", J.
        Pharmacokinet. Biopharm. 15 (1987), doi:10.1007/BF01068419.
-.. [3] B. L. Welch, "The generalization of 'Student's' problem when several different
-       population variances are involved", Biometrika 34 (1947), doi:10.2307/2332510.
+.. [3] S. Holm, "A simple sequentially rejective multiple test procedure", Scand. J.
+       Statist. 6 (1979).
+.. [4] "Student", "The probable error of a mean", Biometrika 6 (1908),
+       doi:10.2307/2331554.
 """
 from __future__ import annotations
 
@@ -36,14 +43,15 @@ from ..optim.registry import DEFAULT_LR, DEFAULT_OPTIONS
 from ..plots import pyplot, save_figure
 from ..metrics import budget_epochs
 from ..readings import ALPHA, PAPER_GAPS, PAPER_GROUPS, PAPER_K, readme_sentence, sub_reading
-from ..stats import (EQUIVALENCE_MARGIN, detectable_effect, holm, mean_std, tost_diff, welch_diff,
-                     welch_one_sided)
+from ..stats import (EQUIVALENCE_MARGIN, detectable_effect, holm, mean_std, one_sided_diff,
+                     paired_diff, tost_diff)
 from .common import DIGITS_CLASSES, DIGITS_FEATURES, number_word
 from .registry import Claim, Evidence, register
-from .stability import BATCH_SIZE, final_accuracy, load_task, train_once
+from .stability import BATCH_SIZE, final_accuracy, load_task, match_seeds, train_once
 
 __all__ = ["mlp_blocks", "ablation_runs", "ablation_verdicts", "equal_evaluation_accuracies",
-           "readme_sentence", "DEPTH", "SEEDS", "ALPHA", "OVERHEAD_SLACK", "PAPER_GAPS"]
+           "paired_by_seed", "holm_family_text", "readme_sentence", "DEPTH", "SEEDS", "ALPHA",
+           "OVERHEAD_SLACK", "PAPER_GAPS", "HOLM_FAMILY", "CONTRASTS"]
 
 #: Dense layers of the ablation MLP (7 hidden layers of width 64).
 DEPTH = 8
@@ -51,8 +59,8 @@ DEPTH = 8
 WIDTH = 64
 #: K used in the grouping ablation (the paper's optimum).
 GROUPING_K = 6
-#: Seeds of the full protocol: with the spreads of 5 seeds (about 0.5-1 point) a Welch
-#: TOST at ±1 point needs about 10 seeds per arm to be passable at all.
+#: Seeds of the full protocol: with the spreads of 5 seeds (about 0.5-1 point) a TOST at
+#: ±1 point needs about 10 seeds per arm to be passable at all.
 SEEDS = 10
 #: Overhead sub-claim: refuted where the measured overhead exceeds the paper's by more
 #: than this (10 points; the counts are exact, so any slack only protects line-search
@@ -64,6 +72,24 @@ GROUPINGS_QUICK = ("layer",)
 #: Epochs of the full protocol; the quick protocol's seeds, epochs and K.
 EPOCHS = 6
 QUICK_SEEDS, QUICK_EPOCHS, QUICK_KS = 3, 2, (2, 6)
+#: The differences tested, by name: (arm a, arm b) of the difference a - b in points.
+CONTRASTS = {"K6-K2": ("K=6", "K=2"), "K16-K6": ("K=16", "K=6"),
+             **{f"block-{g}": ("K=6", g) for g in GROUPINGS}}
+#: The one Holm family of the verdict: every test that decides an accuracy sub-claim, as
+#: (test, kind); a test is a contrast of :data:`CONTRASTS` at a budget, ``@steps`` (final
+#: accuracies; the groupings' tests, named without it) or ``@evals``. "two-sided": the
+#: paired t-test of the difference against 0; "below gap": the one-sided paired test of
+#: the difference against the paper's gap (:data:`PAPER_GAPS`; the claimed effect
+#: excluded). A member whose arms did not run (quick protocol) or whose budget admits no
+#: epoch drops out; the family used is stored with the tests. "equivalence": the paired
+#: TOST of "K = 16 no gain" (its p is the larger of its two one-sided p-values, Schuirmann
+#: [2]_); it decides a sub-claim like the others, so it is adjusted with them.
+HOLM_FAMILY = (("K6-K2@steps", "two-sided"), ("K16-K6@steps", "two-sided"),
+               ("K6-K2@evals", "two-sided"), ("K16-K6@evals", "two-sided"),
+               *((f"block-{g}", "two-sided") for g in GROUPINGS),
+               ("K6-K2@steps", "below gap"), ("K6-K2@evals", "below gap"),
+               ("block-layer", "below gap"),
+               ("K16-K6@steps", "equivalence"), ("K16-K6@evals", "equivalence"))
 
 
 def mlp_blocks(n_layers: int) -> list[list[int]]:
@@ -104,15 +130,20 @@ def ablation_runs(ds: Any, model: Any, seeds: Sequence[int], epochs: int, *,
 
     Configurations: RSO with blocks and each K of ``ks`` (must include 6); RSO with K = 6
     and each of ``groupings`` (``block`` is ``K=6``); and SGD(momentum 0.9) as the time
-    reference. Seeds are the outer loop (runs interleaved in time). Per run: ``accuracy``
-    (final), ``epoch_accuracy`` (after each epoch), ``nfev`` (mean oracle calls per step
-    beyond the step's own gradient), ``evals_per_epoch`` (gradient evaluations per epoch,
-    :math:`\sum_t (1 + c_t)` over the run / epochs) and ``step_time`` (median seconds).
+    reference. Seeds are the outer loop (runs interleaved in time); every configuration
+    runs every seed, and a seed fixes the initial parameters and the minibatch order, so
+    the arms are paired by seed. Per run: ``seed``, ``accuracy`` (final),
+    ``epoch_accuracy`` (after each epoch), ``first_loss`` (the first minibatch loss: equal
+    across the arms of a seed when they share initialisation and first minibatch),
+    ``nfev`` (mean oracle calls per step beyond the step's own gradient),
+    ``evals_per_epoch`` (gradient evaluations per epoch, :math:`\sum_t (1 + c_t)` over the
+    run / epochs) and ``step_time`` (median seconds).
     """
     if GROUPING_K not in ks:
         raise ValueError(f"ks must include {GROUPING_K} (the blocks run of the grouping ablation)")
     configs = _configs(mlp_blocks(model.n_layers), ks, groupings)
-    keys = ("accuracy", "epoch_accuracy", "nfev", "evals_per_epoch", "step_time")
+    keys = ("seed", "accuracy", "epoch_accuracy", "first_loss", "nfev", "evals_per_epoch",
+            "step_time")
     out: dict = {name: {key: [] for key in keys} for name in ["sgd", *configs]}
     for seed in seeds:
         for name in out:
@@ -122,19 +153,34 @@ def ablation_runs(ds: Any, model: Any, seeds: Sequence[int], epochs: int, *,
                 result = train_once(ds, model, "rso", DEFAULT_LR["rso"], seed, epochs,
                                     **configs[name])
             calls = np.asarray(result.steps["oracle_calls"], dtype=np.float64)
+            out[name]["seed"].append(int(seed))
             out[name]["accuracy"].append(final_accuracy(result))
             out[name]["epoch_accuracy"].append([float(a) for a in result.epochs["eval_accuracy"]])
+            out[name]["first_loss"].append(float(result.steps["loss"][0]))
             out[name]["nfev"].append(float(calls.mean()))  # the key of committed evidence
             out[name]["evals_per_epoch"].append(float(np.sum(1 + calls)) / epochs)
             out[name]["step_time"].append(float(np.median(result.steps["time"])))
     return out
 
 
-def _gain(test: dict, claimed: float) -> str:
-    """A "higher than" sub-claim from a Welch test ``test`` (points) with Holm's ``p_holm``.
+def paired_by_seed(runs: dict, a: str, b: str, values: dict[str, Sequence[float]] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of arms ``a`` and ``b`` matched by seed id, in increasing seed order.
+
+    ``values`` maps an arm to its per-run values in the order of ``runs[arm]["seed"]``
+    (default: ``runs[arm]["accuracy"]``); :func:`rso_ref.claims.stability.match_seeds`
+    matches them and refuses arms that ran different seeds or whose first minibatch
+    losses differ for a seed (not a shared start).
+    """
+    values = values or {arm: runs[arm]["accuracy"] for arm in (a, b)}
+    return match_seeds({arm: {**runs[arm], "value": values[arm]} for arm in (a, b)}, "value")
+
+
+def _gain(test: dict) -> str:
+    """A "higher than" sub-claim from a paired test ``test`` (points) with Holm's ``p_holm``.
 
     holds: significantly > 0; refuted: significantly < 0, or significantly below the
-    paper's ``claimed`` gap by a one-sided Welch test, Holm-adjusted with the others
+    paper's gap by the one-sided paired test, Holm-adjusted with the others
     (``p_below_gap_holm``: the claimed effect excluded); else no-evidence.
     """
     if "p_holm" not in test:
@@ -145,26 +191,22 @@ def _gain(test: dict, claimed: float) -> str:
 
 
 def _no_gain(test: dict, tost: dict) -> str:
-    """A "no gain" sub-claim: holds when the TOST shows equivalence within the margin or the
-    difference is significantly negative; refuted when significantly positive; else
-    no-evidence (a non-significant difference is not evidence of no gain)."""
+    """A "no gain" sub-claim: holds when the TOST shows equivalence within the margin (its
+    Holm-adjusted p below :data:`ALPHA`) or the difference is significantly negative;
+    refuted when significantly positive; else no-evidence (a non-significant difference
+    is not evidence of no gain)."""
     if "p_holm" not in test:
         return "not-testable"
     if test["p_holm"] < ALPHA:
         return "refuted" if test["diff"] > 0 else "holds"
-    return "holds" if tost["equivalent"] else "no-evidence"
+    return "holds" if tost.get("p_holm", 1.0) < ALPHA else "no-evidence"
 
 
-def _welch_points(a: Sequence[float], b: Sequence[float]) -> dict:
-    """Welch's test of ``a - b`` (fractions) in points, with the difference it could detect."""
-    x, y = 100 * np.asarray(a, dtype=np.float64), 100 * np.asarray(b, dtype=np.float64)
-    se = float(np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size))
-    return {**welch_diff(x, y), "detectable": detectable_effect(se)}
-
-
-def _tost_points(a: Sequence[float], b: Sequence[float]) -> dict:
-    return tost_diff(100 * np.asarray(a, dtype=np.float64), 100 * np.asarray(b, dtype=np.float64),
-                     100 * EQUIVALENCE_MARGIN, alpha=ALPHA)
+def _paired_points(x: np.ndarray, y: np.ndarray) -> dict:
+    """The paired t-test of ``x - y`` (fractions, matched by seed) in points, with the
+    difference it detects at 80 % power (t quantiles at its n - 1 degrees of freedom)."""
+    test = paired_diff(100 * x, 100 * y)
+    return {**test, "detectable": detectable_effect(test["se"], df=test["df"])}
 
 
 def equal_evaluation_accuracies(runs: dict, ks: Sequence[int]) -> dict:
@@ -172,7 +214,8 @@ def equal_evaluation_accuracies(runs: dict, ks: Sequence[int]) -> dict:
 
     The budget and the epochs per K are :func:`rso_ref.metrics.budget_epochs` of
     the mean gradient evaluations per epoch; arm ``K=k`` is read from its per-epoch curve
-    after its ``epochs[k]`` epochs (empty where one epoch exceeds the budget).
+    after its ``epochs[k]`` epochs (empty where one epoch exceeds the budget), in the
+    order of ``runs[arm]["seed"]``.
     """
     names = [f"K={k}" for k in ks]
     n_epochs = min(len(c) for n in names for c in runs[n]["epoch_accuracy"])
@@ -183,67 +226,74 @@ def equal_evaluation_accuracies(runs: dict, ks: Sequence[int]) -> dict:
                          else [] for n in names}}
 
 
+def _family_samples(runs: dict, at_budget: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The paired samples (a, b) of every test of :data:`HOLM_FAMILY` that can run."""
+    out = {}
+    for name, _ in HOLM_FAMILY:
+        contrast, _, budget = name.partition("@")
+        a, b = CONTRASTS[contrast]
+        if a not in runs or b not in runs or name in out:
+            continue
+        values = {arm: runs[arm]["accuracy"] if budget != "evals" else at_budget[arm]
+                  for arm in (a, b)}
+        if min(len(v) for v in values.values()) > 1:
+            out[name] = paired_by_seed(runs, a, b, values)
+    return out
+
+
+def holm_family_text(family: Sequence[str]) -> str:
+    """The Holm family as the page prints it: its size and members."""
+    return f"{len(family)} tests: " + ", ".join(family)
+
+
 def ablation_verdicts(runs: dict) -> dict:
     r"""Sub-verdicts and the overall verdict from the accuracies, oracle calls and budgets.
 
-    Accuracies in points. Every Welch test below, the one-sided "below the paper's gap"
-    tests included, is Holm-adjusted together (they decide one verdict); "@steps"
-    compares final accuracies (equal epochs), "@evals" the accuracies at the cheapest
-    K's gradient-evaluation budget
-    (:func:`equal_evaluation_accuracies`).
+    Accuracies in points; every difference is a paired t-test over the seeds the arms
+    share (:func:`paired_by_seed`). The tests of :data:`HOLM_FAMILY` that can run, the
+    one-sided "below the paper's gap" tests included, are Holm-adjusted together (they
+    decide one verdict); the family used is returned (``holm_family``). "@steps" compares
+    final accuracies (equal epochs), "@evals" the accuracies at the cheapest K's
+    gradient-evaluation budget (:func:`equal_evaluation_accuracies`).
 
     * ``K6_beats_K2@steps``, ``K6_beats_K2@evals``: K = 6 minus K = 2 significantly > 0
       (holds), significantly < 0 or significantly below the paper's +2.1 points by a
-      one-sided Welch test (refuted), else no-evidence;
+      one-sided paired test (refuted), else no-evidence;
     * ``K16_no_gain@steps``, ``K16_no_gain@evals`` (when K = 16 ran): K = 16 minus K = 6
-      equivalent within ±:data:`EQUIVALENCE_MARGIN` (Welch
-      TOST, each one-sided test at :data:`ALPHA`) or significantly < 0 (holds),
-      significantly > 0 (refuted), else no-evidence;
+      equivalent within ±:data:`EQUIVALENCE_MARGIN` (paired TOST, Holm-adjusted with the
+      family) or significantly < 0 (holds), significantly > 0 (refuted), else
+      no-evidence;
     * ``overhead``: oracle calls per step beyond the step's gradient,
       :math:`\bar c_K` (SGD: 0, so :math:`\bar c_K` is the overhead over an SGD step in
       forward + backward evaluations); refuted when some K exceeds the paper's overhead
       by more than :data:`OVERHEAD_SLACK`, else holds;
     * ``blocks_best``: blocks minus each other grouping all significantly > 0 (holds);
       one significantly < 0 or blocks minus layers significantly below the paper's +1.5
-      points by a one-sided Welch test (refuted); else no-evidence.
+      points by a one-sided paired test (refuted); else no-evidence.
 
     Overall: ``refuted`` if a sub-claim is refuted, ``holds`` if all hold,
     ``holds-under-conditions`` if some hold, else ``not-testable-here``.
     """
     ks = [k for k in PAPER_K if f"K={k}" in runs]
     groupings = [g for g in GROUPINGS if g in runs]
-    acc = {name: r["accuracy"] for name, r in runs.items()}
     budget = equal_evaluation_accuracies(runs, ks)
-    at_budget = budget["accuracy"]
-    tests = {"K6-K2@steps": _welch_points(acc["K=6"], acc["K=2"])}
-    pairs = {"K6-K2@evals": ("K=6", "K=2")}
+    samples = _family_samples(runs, budget["accuracy"])
+    tests = {name: _paired_points(*samples[name]) for name in samples}
+    family = [(name, kind) for name, kind in HOLM_FAMILY if name in samples]
+    tost = {name: tost_diff(100 * a, 100 * b, 100 * EQUIVALENCE_MARGIN, alpha=ALPHA, paired=True)
+            for name, (a, b) in samples.items() if name.startswith("K16-K6")}
+    p_values = [tests[name]["p"] if kind == "two-sided" else tost[name]["p"]
+                if kind == "equivalence" else
+                one_sided_diff(100 * samples[name][0], 100 * samples[name][1],
+                               PAPER_GAPS[name.split("@")[0]], "less", paired=True)
+                for name, kind in family]
+    for (name, kind), p_holm in zip(family, holm(p_values)):
+        if kind == "equivalence":
+            tost[name]["p_holm"] = p_holm
+        else:
+            tests[name]["p_holm" if kind == "two-sided" else "p_below_gap_holm"] = p_holm
+    sub = {f"K6_beats_K2@{b}": _gain(tests.get(f"K6-K2@{b}", {})) for b in ("steps", "evals")}
     if 16 in ks:
-        tests["K16-K6@steps"] = _welch_points(acc["K=16"], acc["K=6"])
-        pairs["K16-K6@evals"] = ("K=16", "K=6")
-    for name, (a, b) in pairs.items():
-        if len(at_budget[a]) > 1 and len(at_budget[b]) > 1:
-            tests[name] = _welch_points(at_budget[a], at_budget[b])
-    tests.update({f"block-{g}": _welch_points(acc["K=6"], acc[g]) for g in groupings})
-    gap_samples = {"K6-K2@steps": (acc["K=6"], acc["K=2"], PAPER_GAPS["K6-K2"]),
-                   "block-layer": (acc["K=6"], acc.get("layer"), PAPER_GAPS["block-layer"])}
-    if "K6-K2@evals" in tests:
-        gap_samples["K6-K2@evals"] = (at_budget["K=6"], at_budget["K=2"], PAPER_GAPS["K6-K2"])
-    gaps = {name: welch_one_sided(100 * np.asarray(a, dtype=np.float64),
-                                  100 * np.asarray(b, dtype=np.float64), gap, "less")
-            for name, (a, b, gap) in gap_samples.items() if name in tests}
-    # one family: the two-sided tests and the "smaller than the paper's gap" tests
-    adjusted = holm([t["p"] for t in tests.values()] + list(gaps.values()))
-    for test, p_holm in zip(tests.values(), adjusted):
-        test["p_holm"] = p_holm
-    for name, p_holm in zip(gaps, adjusted[len(tests):]):
-        tests[name]["p_below_gap_holm"] = p_holm
-    sub = {f"K6_beats_K2@{b}": _gain(tests.get(f"K6-K2@{b}", {}), PAPER_GAPS["K6-K2"])
-           for b in ("steps", "evals")}
-    tost = {}
-    if 16 in ks:
-        tost["K16-K6@steps"] = _tost_points(acc["K=16"], acc["K=6"])
-        if "K16-K6@evals" in tests:
-            tost["K16-K6@evals"] = _tost_points(at_budget["K=16"], at_budget["K=6"])
         for b in ("steps", "evals"):
             sub[f"K16_no_gain@{b}"] = _no_gain(tests.get(f"K16-K6@{b}", {}),
                                                tost.get(f"K16-K6@{b}", {}))
@@ -264,6 +314,7 @@ def ablation_verdicts(runs: dict) -> dict:
     t_sgd = float(np.median(runs["sgd"]["step_time"]))
     time_overhead = {k: float(np.median(runs[f"K={k}"]["step_time"])) / t_sgd - 1 for k in ks}
     return {"overall": overall, "sub": sub, "tests": tests, "tost": tost,
+            "holm_family": [f"{name} ({kind})" for name, kind in family],
             "overhead_calls": calls, "overhead_time": time_overhead,
             "budget": {"evaluations": budget["budget"], "epochs": budget["epochs"]}}
 
@@ -281,29 +332,29 @@ def _plot(runs: dict, verdict: dict, path: Path, title: str) -> None:
     budget = equal_evaluation_accuracies(runs, [*ks, GROUPING_K])
     readings = (("equal steps", {n: r["accuracy"] for n, r in runs.items()}, "o"),
                 ("equal gradient evaluations", budget["accuracy"], "s"))
+    ref = f"K={GROUPING_K}"
     for j, (label, acc, marker) in enumerate(readings):
-        diffs = [_welch_points(acc[f"K={k}"], acc[f"K={GROUPING_K}"]) if len(acc[f"K={k}"]) > 1
-                 else None
-                 for k in ks]
+        diffs = [_paired_points(*paired_by_seed(runs, f"K={k}", ref, acc))
+                 if len(acc[f"K={k}"]) > 1 else None for k in ks]
         x = [i + 0.12 * (2 * j - 1) for i, d in enumerate(diffs) if d]
         shown = [d for d in diffs if d]
         ax_k.errorbar(x, [d["diff"] for d in shown],
                       yerr=_ci_bars(shown),
-                      fmt=marker, capsize=4, color=f"C{j}", label=f"measured, {label} (95 % CI)")
+                      fmt=marker, capsize=4, color=f"C{j}",
+                      label=f"measured, {label} (paired 95 % CI)")
     ax_k.plot(range(len(ks)), [PAPER_K[k][0] - PAPER_K[GROUPING_K][0] for k in ks], "kx", ms=9,
               label="paper (CIFAR-100 ResNet)")
     ax_k.set_xticks(range(len(ks)), [
         f"K={k}\n{np.mean(runs[f'K={k}']['nfev']):.1f} oracle calls/step\n"
         f"{budget['epochs'][f'K={k}']} ep. in budget" for k in ks], fontsize=9)
-    ref = f"K={GROUPING_K}"
     ax_k.set_ylabel(f"test accuracy minus K = {GROUPING_K} (points)")
     ax_k.set_title(f"K ablation (blocks); K = {GROUPING_K}: {np.mean(runs[ref]['nfev']):.1f} "
                    f"calls/step, {budget['epochs'][ref]} ep. in budget", fontsize=10)
     groups = [g for g in GROUPINGS if g in runs]
-    diffs = [_welch_points(runs[g]["accuracy"], runs[ref]["accuracy"]) for g in groups]
+    diffs = [_paired_points(*paired_by_seed(runs, g, ref)) for g in groups]
     ax_g.errorbar(range(len(groups)), [d["diff"] for d in diffs],
                   yerr=_ci_bars(diffs),
-                  fmt="o", capsize=4, color="C0", label="measured, equal steps (95 % CI)")
+                  fmt="o", capsize=4, color="C0", label="measured, equal steps (paired 95 % CI)")
     paper = [(i, PAPER_GROUPS[g] - PAPER_GROUPS["block"]) for i, g in enumerate(groups)
              if g in PAPER_GROUPS]
     ax_g.plot(*zip(*paper), "kx", ms=9, label="paper (CIFAR-100 ResNet)")
@@ -341,26 +392,41 @@ def _run(quick: bool, out_dir: Path) -> Evidence:
                     f"{np.median(r['step_time']) / t_sgd:.2f} |")
     tests = "\n".join(
         f"- {name}: {t['diff']:+.2f} points, 95 % CI [{t['lo']:+.2f}, {t['hi']:+.2f}], "
-        f"Welch t = {t['t']:+.2f}, p = {t['p']:.3g}, Holm p = {t['p_holm']:.3g}"
-        + (f"; TOST (±{verdict['tost'][name]['margin']:g}): 90 % CI "
+        f"t = {t['t']:+.2f} ({t['test']}, df {t['df']:.0f}), p = {t['p']:.3g}, "
+        f"Holm p = {t['p_holm']:.3g}"
+        + (f"; below the paper's gap {PAPER_GAPS[name.split('@')[0]]:+.1f}: one-sided Holm p "
+           f"= {t['p_below_gap_holm']:.3g}" if "p_below_gap_holm" in t else "")
+        + (f"; paired TOST (±{verdict['tost'][name]['margin']:g}): 90 % CI "
            f"[{verdict['tost'][name]['lo']:+.2f}, {verdict['tost'][name]['hi']:+.2f}], "
-           f"p = {verdict['tost'][name]['p']:.3g}" if name in verdict["tost"] else "")
+           f"p = {verdict['tost'][name]['p']:.3g}, Holm p = {verdict['tost'][name]['p_holm']:.3g}"
+           if name in verdict["tost"] else "")
         for name, t in verdict["tests"].items())
     budget = verdict["budget"]
     numbers = {"runs": runs, "tests": verdict["tests"], "tost": verdict["tost"],
                "overhead_calls": verdict["overhead_calls"],
                "overhead_time": verdict["overhead_time"], "budget": budget,
-               "sub_verdicts": verdict["sub"], "blocks": mlp_blocks(DEPTH),
+               "sub_verdicts": verdict["sub"], "holm_family": verdict["holm_family"],
+               "blocks": mlp_blocks(DEPTH),
                "protocol": {"seeds": list(seeds), "epochs": epochs, "depth": DEPTH,
                             "lr": DEFAULT_LR["rso"],
                             "equivalence_margin_points": 100 * EQUIVALENCE_MARGIN}}
     conditions = (
-        "Sub-verdicts (rules in `ablation_verdicts`; all Welch tests Holm-adjusted together): "
+        "Sub-verdicts (rules in `ablation_verdicts`; paired t-tests, Holm-adjusted together "
+        "over one family): "
         + "; ".join(sub_reading(name, numbers) for name in verdict["sub"])
-        + f". A gain holds when significantly positive, is refuted when significantly "
-        "negative or when its 95 % CI lies entirely below the paper's gap, and is otherwise "
-        "no evidence either way (with the smallest difference the protocol detects at 80 % "
-        f"power). \"No gain\" needs a TOST within ±{100 * EQUIVALENCE_MARGIN:g} point (twice "
+        + ". Every configuration runs the same seeds and a seed fixes the initial parameters "
+        "and the minibatch order (checked: the arms' first minibatch losses agree seed by "
+        "seed), so the arms are paired by seed and compared by the paired t-test on the "
+        "per-seed differences (df = seeds − 1). The Holm family (`ablations.HOLM_FAMILY`, "
+        f"the tests that could run): {holm_family_text(verdict['holm_family'])}; the TOSTs "
+        "are in it because each decides a sub-claim like the difference tests (a TOST alone "
+        f"is a level-{100 * ALPHA:g} % test; with twelve sub-claim tests it is adjusted with "
+        "them). A gain holds when significantly positive, is refuted "
+        "when significantly negative or when the one-sided paired test puts it below the "
+        "paper's gap (Holm-adjusted in the family), and is otherwise no evidence either way "
+        "(with the smallest difference the protocol detects at 80 % power, from t quantiles "
+        "at the test's degrees of freedom). \"No gain\" needs a paired TOST within "
+        f"±{100 * EQUIVALENCE_MARGIN:g} point (twice "
         "the paper's smallest reported gain, 0.5 points) or a significantly lower K = 16; a "
         "non-significant difference is not enough. Equal gradient evaluations: each K is "
         f"read from its per-epoch test accuracy at the cheapest K's budget "
@@ -409,8 +475,9 @@ register(Claim(
         "oracle calls (forward + backward evaluations) per step, wall time beside; and (4) "
         "grouping by architectural blocks gives a higher test accuracy than individual layers, "
         "uniform groups of 2 and uniform groups of 5. Differences of mean test accuracy over "
-        "seeds with Welch's t-test and its 95 % CI, Holm-adjusted over every test that decides "
-        "the verdict; runs interleaved."),
+        "seeds with the paired t-test (the arms share seeds: same initialisation and "
+        "minibatch order per seed) and its 95 % CI, Holm-adjusted over the tests that decide "
+        "the accuracy sub-claims; runs interleaved."),
     protocol=(
         f"MLP {DIGITS_FEATURES}-({WIDTH}×{DEPTH - 1})-{DIGITS_CLASSES} (ReLU, {DEPTH} dense "
         f"layers, float64) on the digits, batch "

@@ -41,12 +41,13 @@ def _runs(arms, n=6, noise=0.001, epochs=3, seed=2):
     final one; 20 steps per epoch, so an epoch costs 20 (1 + calls) evaluations.
     """
     gen = np.random.default_rng(seed)
-    runs = {"sgd": {"accuracy": [0.9] * n, "step_time": [1.0] * n, "nfev": [0.0] * n,
-                    "evals_per_epoch": [20.0] * n, "epoch_accuracy": [[0.9] * epochs] * n}}
+    runs = {"sgd": {"seed": list(range(n)), "accuracy": [0.9] * n, "step_time": [1.0] * n,
+                    "nfev": [0.0] * n, "evals_per_epoch": [20.0] * n,
+                    "epoch_accuracy": [[0.9] * epochs] * n}}
     for name, (final, calls, *first) in arms.items():
         acc = final + gen.normal(0, noise, n)
         start = first[0] + gen.normal(0, noise, n) if first else acc
-        runs[name] = {"accuracy": list(acc), "nfev": [calls] * n,
+        runs[name] = {"seed": list(range(n)), "accuracy": list(acc), "nfev": [calls] * n,
                       "step_time": [1.0 + calls] * n, "evals_per_epoch": [20 * (1 + calls)] * n,
                       "epoch_accuracy": [list(np.linspace(s, a, epochs))
                                          for s, a in zip(start, acc)]}
@@ -68,6 +69,78 @@ def test_paper_like_numbers_hold():
     # K = 2's 3 epochs cost 61.2 evaluations; one epoch of K = 4 costs 20.8: 2 fit
     assert v["budget"]["epochs"] == {"K=2": 3, "K=4": 2, "K=6": 2, "K=16": 2}
     assert all(t["p_holm"] >= t["p"] for t in v["tests"].values())
+    assert all(t["test"] == "paired t" and t["df"] == 5 for t in v["tests"].values())
+    assert v["holm_family"] == [f"{name} ({kind})" for name, kind in ablations.HOLM_FAMILY]
+
+
+def test_the_holm_family_is_exactly_the_declared_one():
+    """Holm over the declared members: recomputed from the raw paired p-values here."""
+    from rso_ref.stats import EQUIVALENCE_MARGIN, holm, one_sided_diff, tost_diff
+
+    runs = _runs(_PAPER_LIKE, noise=0.01)
+    v = ablations.ablation_verdicts(runs)
+    assert len(ablations.HOLM_FAMILY) == 12 == len(v["holm_family"])
+    at_budget = ablations.equal_evaluation_accuracies(runs, (2, 4, 6, 16))["accuracy"]
+    raw = []
+    for name, kind in ablations.HOLM_FAMILY:
+        contrast, _, budget = name.partition("@")
+        a, b = ablations.CONTRASTS[contrast]
+        x, y = ablations.paired_by_seed(
+            runs, a, b, {arm: at_budget[arm] if budget == "evals" else runs[arm]["accuracy"]
+                         for arm in (a, b)})
+        margin = 100 * EQUIVALENCE_MARGIN
+        raw.append(v["tests"][name]["p"] if kind == "two-sided" else
+                   tost_diff(100 * x, 100 * y, margin, paired=True)["p"] if kind == "equivalence"
+                   else one_sided_diff(100 * x, 100 * y, ablations.PAPER_GAPS[contrast], "less",
+                                       paired=True))
+    stored = [v["tost"][name]["p_holm"] if kind == "equivalence" else
+              v["tests"][name]["p_holm" if kind == "two-sided" else "p_below_gap_holm"]
+              for name, kind in ablations.HOLM_FAMILY]
+    assert stored == pytest.approx(holm(raw), rel=1e-12)
+    # the quick protocol's family: the members whose arms ran
+    quick = _runs({k: _PAPER_LIKE[k] for k in ("K=2", "K=6", "layer")})
+    assert ablations.ablation_verdicts(quick)["holm_family"] == [
+        "K6-K2@steps (two-sided)", "K6-K2@evals (two-sided)", "block-layer (two-sided)",
+        "K6-K2@steps (below gap)", "K6-K2@evals (below gap)", "block-layer (below gap)"]
+
+
+def test_arms_are_paired_by_seed_id_not_position():
+    """A seed-to-seed spread shared by both arms cancels in the paired test, whatever the
+    order the runs are stored in; arms with different seeds or starts are refused."""
+    from rso_ref.stats import paired_diff
+
+    gen = np.random.default_rng(7)
+    shared = gen.normal(0.0, 0.05, 8)          # seed effect, common to both arms
+    runs = {name: {"seed": list(range(8)), "first_loss": list(2.0 + shared),
+                   "accuracy": list(mean + shared + 1e-3 * gen.normal(size=8))}
+            for name, mean in (("K=6", 0.90), ("K=2", 0.88))}
+    x, y = ablations.paired_by_seed(runs, "K=6", "K=2")
+    order = [3, 0, 7, 1, 6, 2, 5, 4]
+    shuffled = {name: {key: [r[key][i] for i in order] for key in r} for name, r in runs.items()}
+    shuffled["K=2"] = runs["K=2"]
+    x2, y2 = ablations.paired_by_seed(shuffled, "K=6", "K=2")
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    assert paired_diff(x, y)["p"] < 1e-6           # the 2-point gap, seed spread cancelled
+    bad = {**runs, "K=2": {**runs["K=2"], "seed": list(range(1, 9))}}
+    with pytest.raises(ValueError, match="different seeds"):
+        ablations.paired_by_seed(bad, "K=6", "K=2")
+    moved = {**runs, "K=2": {**runs["K=2"], "first_loss": list(2.1 + shared)}}
+    with pytest.raises(ValueError, match="start differently"):
+        ablations.paired_by_seed(moved, "K=6", "K=2")
+    twice = {**runs, "K=2": {**runs["K=2"], "seed": [0] * 8}}
+    with pytest.raises(ValueError, match="distinct"):
+        ablations.paired_by_seed(twice, "K=6", "K=2")
+
+
+def test_power_statement_uses_t_quantiles():
+    """Detectable effect of a paired test with n seeds: (t_{n-1,0.975} + t_{n-1,0.8}) SE."""
+    from scipy import stats
+
+    v = ablations.ablation_verdicts(_runs(_PAPER_LIKE, noise=0.01))
+    t = v["tests"]["K6-K2@steps"]
+    factor = stats.t.ppf(0.975, 5) + stats.t.ppf(0.8, 5)
+    assert t["detectable"] == pytest.approx(factor * t["se"], rel=1e-12)
+    assert factor > 3.3 > 2.81  # df = 5: well above the normal approximation's 2.80
 
 
 def test_a_non_significant_difference_is_not_no_gain():
@@ -132,19 +205,35 @@ def test_committed_verdict_follows_from_its_runs(committed):
     v = ablations.ablation_verdicts(runs)
     assert v["overall"] == committed["verdict"]
     assert v["sub"] == numbers["sub_verdicts"]
+    for name, test in v["tests"].items():
+        for key in ("diff", "p", "p_holm", "detectable"):
+            assert test[key] == pytest.approx(numbers["tests"][name][key], rel=1e-9)
+    # the paired design: every arm ran the same seeds from the same start
+    first = {tuple(zip(r["seed"], r["first_loss"])) for r in runs.values()}
+    assert len(first) == 1 and [s for s, _ in first.pop()] == numbers["protocol"]["seeds"]
+    # the one Holm family, all twelve declared members, printed on the page from the code
+    assert v["holm_family"] == numbers["holm_family"] == \
+        [f"{name} ({kind})" for name, kind in ablations.HOLM_FAMILY]
+    page = (_ROOT / "theory" / "ablations.md").read_text()
+    assert ablations.holm_family_text(numbers["holm_family"]) in page
+    assert f"**verdict:** **{committed['verdict']}**" in page
     # what the refuted overhead rests on: every RSO step makes >= K + 1 oracle calls beyond
     # its gradient (f at w0, then one call or more per meta-iteration), i.e. >= +300 %
     for k in ablations.PAPER_K:
         assert min(runs[f"K={k}"]["nfev"]) >= k + 1
     assert v["sub"]["overhead"] == "refuted"
-    # every accuracy sub-claim is "no evidence" once all nine tests (the one-sided "below
-    # the paper's gap" ones included) are Holm-adjusted together: the overhead alone refutes
-    assert {k for k, s in v["sub"].items() if s != "no-evidence"} == {"overhead"}
-    for name, test in v["tests"].items():
-        assert test["diff"] == pytest.approx(numbers["tests"][name]["diff"])
-        assert test["p_holm"] == pytest.approx(numbers["tests"][name]["p_holm"])
-    page = (_ROOT / "theory" / "ablations.md").read_text()
-    assert f"**verdict:** **{committed['verdict']}**" in page
+    # what the accuracy sub-verdicts rest on (a change of basis fails here)
+    tests, tost = v["tests"], v["tost"]
+    assert v["sub"]["K6_beats_K2@steps"] == "holds"          # paired t = 4.85, df 9
+    assert tests["K6-K2@steps"]["p_holm"] < ablations.ALPHA and tests["K6-K2@steps"]["diff"] > 0
+    assert v["sub"]["K6_beats_K2@evals"] == "refuted"        # below the paper's +2.1
+    assert tests["K6-K2@evals"]["p_below_gap_holm"] < ablations.ALPHA
+    # K = 16 vs K = 6 at equal steps: the TOST alone (p 0.044) would say equivalent; Holm over
+    # the twelve tests that decide the verdict does not
+    assert tost["K16-K6@steps"]["p"] < ablations.ALPHA <= tost["K16-K6@steps"]["p_holm"]
+    assert tests["K16-K6@steps"]["p_holm"] >= ablations.ALPHA
+    assert v["sub"]["K16_no_gain@steps"] == v["sub"]["K16_no_gain@evals"] == \
+        v["sub"]["blocks_best"] == "no-evidence"
 
 
 @pytest.mark.portable
