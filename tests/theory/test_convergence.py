@@ -11,6 +11,7 @@ import pytest
 
 from rso_ref import tree
 from rso_ref.claims import convergence as conv
+from rso_ref.claims import convergence_rules as rules
 from rso_ref.data.convex import block_problem
 from rso_ref.claims.registry import get
 from rso_ref.rso import meta_objective, resolve_groups, rso_step
@@ -392,7 +393,7 @@ def test_descent_rule_decides_at_the_paper_k_and_one_counterexample_refutes():
 
     assert conv.descent_verdict(pooled(ok, systematic)) == "holds"  # other K do not decide
     # refuted at K = 5 by one step, holding at K = 6: the claim holds at one paper K only
-    assert conv.paper_k_verdict(pooled(isolated, ok), 5) == "refuted"
+    assert rules.paper_k_verdict(pooled(isolated, ok), 5) == "refuted"
     assert conv.descent_verdict(pooled(isolated, ok)) == "holds-under-conditions"
     assert conv.descent_verdict(pooled(isolated, ok, k6=isolated)) == "refuted"
     assert conv.descent_verdict(pooled(ok, ok, k6=systematic)) == "holds-under-conditions"
