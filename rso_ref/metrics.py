@@ -46,6 +46,7 @@ __all__ = [
     "gradient_norm_std",
     "gradient_norm_cv",
     "gradient_covariance_trace",
+    "moving_average_residuals",
     "loss_variance",
     "lr_sensitivity_range",
     "epochs_to_target",
@@ -156,15 +157,48 @@ def gradient_covariance_trace(gradients: Sequence[Sequence[float]]) -> float:
     return float(np.sum(centred ** 2) / (arr.shape[0] - 1))
 
 
+def moving_average_residuals(losses: Sequence[float], window: int = 21
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Return the centred moving average of the loss and the loss's residuals about it.
+
+    .. math::
+
+        \bar\ell_t = \frac{1}{w} \sum_{|s - t| \le (w-1)/2} \ell_s, \qquad
+        r_t = \ell_t - \bar\ell_t
+
+    over the ``t`` where the full window fits (:math:`n - w + 1` values).
+
+    Parameters
+    ----------
+    losses : sequence of float
+        The loss :math:`\ell_t` per step (at least ``window`` values).
+    window : int, default 21
+        The odd window length :math:`w`.
+
+    Returns
+    -------
+    smooth, residual : numpy.ndarray
+        :math:`\bar\ell_t` and :math:`r_t`.
+    """
+    arr = _as_1d(losses, "losses")
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd int, got {window}")
+    if arr.size < window:
+        raise ValueError(f"losses has {arr.size} values, fewer than window={window}")
+    smooth = np.convolve(arr, np.full(window, 1.0 / window), mode="valid")
+    half = window // 2
+    return smooth, arr[half:arr.size - half] - smooth
+
+
 def loss_variance(losses: Sequence[float], window: int = 21) -> float:
     r"""Return the variance of the loss about its centred moving average.
 
     .. math::
 
-        \frac{1}{n-w+1} \sum_{t} \big(\ell_t - \bar\ell_t\big)^2, \qquad
-        \bar\ell_t = \frac{1}{w} \sum_{|s - t| \le (w-1)/2} \ell_s
+        \frac{1}{n-w+1} \sum_{t} \big(\ell_t - \bar\ell_t\big)^2
 
-    over the ``t`` where the full window fits. ``window`` must be odd.
+    with :math:`\bar\ell_t` of :func:`moving_average_residuals`, over the ``t`` where the
+    full window fits. ``window`` must be odd.
 
     Parameters
     ----------
@@ -178,14 +212,7 @@ def loss_variance(losses: Sequence[float], window: int = 21) -> float:
     float
         The variance about the moving average.
     """
-    arr = _as_1d(losses, "losses")
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be a positive odd int, got {window}")
-    if arr.size < window:
-        raise ValueError(f"losses has {arr.size} values, fewer than window={window}")
-    smooth = np.convolve(arr, np.full(window, 1.0 / window), mode="valid")
-    half = window // 2
-    residual = arr[half:arr.size - half] - smooth
+    _, residual = moving_average_residuals(losses, window)
     return float(np.mean(residual ** 2))
 
 

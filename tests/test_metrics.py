@@ -92,3 +92,17 @@ def test_gradient_covariance_trace_least_squares_closed_form():
     rows = batch_grads.shape[0]
     estimate = metrics.gradient_covariance_trace(batch_grads) * (rows - 1) / rows
     assert estimate == pytest.approx(exact, rel=1e-12)  # float64 sums of 125 rows
+
+
+def test_moving_average_residuals_are_the_loss_minus_its_centred_mean():
+    gen = np.random.default_rng(7)
+    losses = gen.random(30)
+    smooth, residual = metrics.moving_average_residuals(losses, 5)
+    assert smooth.shape == residual.shape == (26,)
+    # t = 2..27: the mean of losses[t-2 : t+3], summed in another order (1e-12 relative)
+    expected = np.array([losses[t - 2:t + 3].mean() for t in range(2, 28)])
+    np.testing.assert_allclose(smooth, expected, rtol=1e-12)
+    np.testing.assert_allclose(residual + smooth, losses[2:28], rtol=1e-12)
+    assert metrics.loss_variance(losses, 5) == pytest.approx(np.mean(residual ** 2), rel=1e-15)
+    with pytest.raises(ValueError, match="odd"):
+        metrics.moving_average_residuals(losses, 4)

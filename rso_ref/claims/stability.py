@@ -270,15 +270,10 @@ def loss_bands(losses: Sequence[float], window: int = LOSS_WINDOW,
     steps, variance : list of int, list of float
         :math:`n_j` and :math:`v_j`, one per band (``len(edges) - 1``).
     """
-    arr = np.asarray(losses, dtype=np.float64)
-    if arr.ndim != 1 or arr.size < window or window < 1 or window % 2 == 0:
-        raise ValueError(f"losses must be 1-D with at least window={window} values and window "
-                         f"a positive odd int, got {arr.shape}")
     bounds = np.asarray(edges, dtype=np.float64)
     if bounds.ndim != 1 or bounds.size < 2 or np.any(np.diff(bounds) <= 0):
         raise ValueError("edges must be increasing, at least two")
-    smooth = np.convolve(arr, np.full(window, 1.0 / window), mode="valid")
-    residual = arr[window // 2: arr.size - window // 2] - smooth
+    smooth, residual = metrics.moving_average_residuals(losses, window)
     band = np.searchsorted(bounds, smooth, side="right") - 1
     steps, variance = [], []
     for j in range(bounds.size - 1):
