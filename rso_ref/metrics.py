@@ -177,8 +177,10 @@ def moving_average_residuals(losses: Sequence[float], window: int = 21
 
     Returns
     -------
-    smooth, residual : numpy.ndarray
-        :math:`\bar\ell_t` and :math:`r_t`.
+    smooth : numpy.ndarray
+        :math:`\bar\ell_t`.
+    residual : numpy.ndarray
+        :math:`r_t`.
     """
     arr = _as_1d(losses, "losses")
     if window < 1 or window % 2 == 0:
