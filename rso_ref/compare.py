@@ -10,7 +10,7 @@ import importlib.metadata
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,14 +24,14 @@ from .extras import installed_version, threadpool_info
 from .lr_search import LR_EDGE_STEP, LR_GRID_FACTORS, search_learning_rate
 from .optim.registry import DEFAULT_LR, OPTIMIZERS, canonical_name, check_options, make_optimizer
 from .stats import mean_std
-from .train import train
+from .train import _evaluation_mode, train
 from .validation import check_choice, check_int, check_positive
 
 __all__ = [
     "CompareConfig", "run_comparison", "summary_table", "summary_markdown", "write_report",
     "tune_learning_rates", "LR_GRID_FACTORS", "LR_EDGE_STEP", "finished", "curve_data",
     "prepare", "gradient_evaluations", "gradient_evaluations_per_step", "environment",
-    "top_class_share", "early_diagnostics", "PROBE_ROWS",
+    "top_class_share", "early_diagnostics", "PROBE_ROWS", "validation_scores", "summarise",
 ]
 
 #: The dtypes a comparison can run in.
@@ -239,7 +239,8 @@ def top_class_share(model: Any, params: list, X: Any) -> float:
     if X.shape[0] == 0:
         raise ValueError(f"X must have at least one row, got shape {tuple(X.shape)}")
     xp = array_namespace(X)
-    predicted = np.asarray(to_numpy(xp.argmax(model.predict(params, X), axis=1)))
+    with _evaluation_mode(model):   # batch normalisations: the running statistics
+        predicted = np.asarray(to_numpy(xp.argmax(model.predict(params, X), axis=1)))
     return float(np.bincount(predicted).max() / predicted.shape[0])
 
 
@@ -311,31 +312,38 @@ def _train_once(config: CompareConfig, ds: Any, model: Any, label: str, lr: floa
 def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, seed: int = 0,
                         arms: Sequence[str] | None = None, extend_edges: int = 0,
                         progress: bool = True, log: Callable[[str], Any] | None = None,
-                        model: Any = None) -> dict:
-    """Choose each arm's learning rate on a validation split.
+                        model: Any = None, seeds: Sequence[int] | None = None) -> dict:
+    r"""Choose each arm's learning rate on a validation split.
 
     The search of :mod:`rso_ref.lr_search` for every arm: the same five-point log grid
-    ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS``, so none is tuned more than another (one seed,
-    ``config.epochs`` epochs); the rate with the best final validation accuracy wins
-    (ties: the smaller rate; diverged runs score NaN and never win). While the winner is
-    the smallest or largest rate tried, up to ``extend_edges`` more rates are tried
+    ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS``, so none is tuned more than another
+    (``config.epochs`` epochs); the rate with the best final validation accuracy wins
+    (ties: the smaller rate; diverged runs score NaN and never win). With several
+    ``seeds`` a rate's score is the mean over them,
+    :math:`\bar s(\eta) = \frac1S\sum_k s_k(\eta)` (NaN if any diverged). While the winner
+    is the smallest or largest rate tried, up to ``extend_edges`` more rates are tried
     beyond it, half a decade apart (``LR_EDGE_STEP``), so that an optimum just outside
     the grid is not missed. The test split is not touched.
 
     Parameters
     ----------
+    seed : int, default 0
+        The seed of the validation runs (initialisation and minibatch order).
     arms : sequence of str, optional
         The arms to tune (default: all of ``config.optimizers``).
     extend_edges : int, default 0
         Most rates added beyond an edge winner, per arm.
     model : model object, optional
         Used instead of building ``config.model`` (see :func:`prepare`).
+    seeds : sequence of int, optional
+        Several seeds instead of ``seed``: each rate is scored on each.
 
     Returns
     -------
     dict
         ``{arm: {"grid": [...], "val_accuracy": [...], "best": lr}}``, the grid in
-        increasing order.
+        increasing order and the scores (means over ``seeds``) in its order; with
+        ``seeds``, also ``"seeds"`` and ``"val_accuracy_seeds"`` (one row per seed).
     """
     requested = tuple(config.optimizers if arms is None else arms)
     arms = tuple(config._label(a) for a in requested)
@@ -344,19 +352,79 @@ def tune_learning_rates(config: CompareConfig, *, val_fraction: float = 0.2, see
         raise ValueError(f"arms must be among config.optimizers {list(config.optimizers)}, "
                          f"got {unknown}")
     check_int(extend_edges, "extend_edges")
+    runs_seeds = [check_int(seed, "seed")] if seeds is None else _distinct_seeds(seeds)
     ds, model = prepare(config, val_fraction=val_fraction, model=model)
     table = {}
     for label in arms:
+        by_rate: dict[float, list[float]] = {}
+
         def score(lr: float, label: str = label) -> float:
-            record = _train_once(config, ds, model, label, lr, seed, ds.X_val, ds.y_val, progress)
-            value = record["eval_accuracy"] if record["status"] == "completed" else math.nan
-            if log is not None:
-                log(f"{label:>10} lr={lr:<8.3g} validation accuracy {100 * value:.2f}%")
-            return value
+            by_rate[lr] = [_validation_score(config, ds, model, label, lr, s, progress, log)
+                           for s in runs_seeds]
+            return float(np.mean(by_rate[lr]))
 
         table[label] = search_learning_rate(score, DEFAULT_LR[config.arm(label)[0]],
                                             extend_edges=extend_edges, name=label)
+        if seeds is not None:
+            table[label]["seeds"] = list(runs_seeds)
+            table[label]["val_accuracy_seeds"] = [
+                [by_rate[lr][k] for lr in table[label]["grid"]] for k in range(len(runs_seeds))]
     return table
+
+
+def _distinct_seeds(seeds: Sequence[int]) -> list[int]:
+    out = [check_int(s, "seeds") for s in seeds]
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    return out
+
+
+def _validation_score(config: CompareConfig, ds: Any, model: Any, label: str, lr: float,
+                      seed: int, progress: bool, log: Callable[[str], Any] | None) -> float:
+    """One validation run's final accuracy (NaN if it diverged), logged."""
+    record = _train_once(config, ds, model, label, lr, seed, ds.X_val, ds.y_val, progress)
+    value = record["eval_accuracy"] if record["status"] == "completed" else math.nan
+    if log is not None:
+        log(f"{label:>10} seed {seed} lr={lr:<8.3g} validation accuracy {100 * value:.2f}% "
+            f"({record['wall_time']:.1f} s)")
+    return value
+
+
+def validation_scores(config: CompareConfig, arm: str, grid: Sequence[float],
+                      seeds: Sequence[int], *, val_fraction: float = 0.2,
+                      log: Callable[[str], Any] | None = None) -> list[list[float]]:
+    r"""Validation accuracy of ``arm`` at every rate of ``grid``, one row per seed.
+
+    :math:`s_k(\eta)`: the accuracy on the validation split (the last ``val_fraction`` of
+    the training split, as in :func:`tune_learning_rates`) after ``config.epochs`` epochs
+    from seed :math:`k`'s initialisation and minibatch order; NaN for a diverged run.
+
+    Parameters
+    ----------
+    config : CompareConfig
+        Model, data and epochs (its ``lrs`` are ignored).
+    arm : str
+        One of ``config.optimizers``.
+    grid : sequence of float
+        The rates.
+    seeds : sequence of int
+        The seeds, one row each.
+    val_fraction : float, default 0.2
+        Share of the training split held out for validation.
+    log : callable, optional
+        Called with one line per run.
+
+    Returns
+    -------
+    list of list of float
+        ``rows[k][j]`` = :math:`s_{k}(\eta_j)`.
+    """
+    if arm not in config.optimizers:
+        raise ValueError(f"arm must be one of {list(config.optimizers)}, got {arm!r}")
+    config = replace(config, lrs={})
+    ds, model = prepare(config, val_fraction=val_fraction)
+    return [[_validation_score(config, ds, model, arm, lr, seed, False, log) for lr in grid]
+            for seed in _distinct_seeds(seeds)]
 
 
 def run_comparison(config: CompareConfig, *, progress: bool = True,
@@ -388,7 +456,7 @@ def run_comparison(config: CompareConfig, *, progress: bool = True,
             if log is not None:
                 log(f"{name:>8} seed {seed}: test accuracy {100 * record['eval_accuracy']:.2f}% "
                     f"({record['status']}, {record['wall_time']:.1f} s)")
-    summary = {name: _summarise(records) for name, records in runs.items()}
+    summary = {name: summarise(records) for name, records in runs.items()}
     return {"config": asdict(config), "environment": env, "model": repr(model), "dataset": {
         "name": ds.name, "n_train": ds.n_train, "n_test": ds.n_test,
         "input_shape": list(ds.input_shape), "n_classes": ds.n_classes},
@@ -458,8 +526,22 @@ def curve_data(report: dict) -> dict | None:
     return curves if len(lengths) == 1 and len(acc_lengths) == 1 and 0 not in lengths else None
 
 
-def _summarise(records: list) -> dict:
-    # Diverged runs have no final accuracy: they are counted, not averaged.
+def summarise(records: list) -> dict:
+    """One arm's summary over its runs: test accuracy mean and std over the finished runs
+    (diverged runs are counted, not averaged), mean wall time and gradient evaluations per
+    step, the diverged count, the number of seeds and the rate.
+
+    Parameters
+    ----------
+    records : list of dict
+        The arm's run records (:func:`run_comparison`'s ``runs[arm]``), at least one.
+
+    Returns
+    -------
+    dict
+        ``{"test_accuracy_mean", "test_accuracy_std", "wall_time_mean",
+        "gradient_evaluations_per_step", "diverged", "n_seeds", "lr"}``.
+    """
     acc = [r["eval_accuracy"] for r in finished(records)]
     acc_mean, acc_std = mean_std(acc) if acc else (float("nan"), 0.0)
     return {

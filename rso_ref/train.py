@@ -34,6 +34,14 @@ The minibatch order of epoch ``e`` is drawn from ``numpy.random.default_rng([see
 so a run resumed from the checkpoint written after epoch ``e`` continues bit for bit
 as the uninterrupted run would (tested).
 
+A model with batch normalisation (``model.has_running_stats``, e.g.
+:class:`rso_ref.nn.ResNet` with ``norm="batch"``) trains in its training mode and
+updates its running statistics once per step, from the step's own gradient evaluation
+at :math:`\theta_t` (``value_and_grad(..., update_stats=True)``); the optimizer's
+oracles (RSO's meta-solve) do not update them. :func:`evaluate` and :func:`accuracy`
+run in the model's evaluation mode (its ``evaluating()`` context: the running
+statistics). Such a run cannot be checkpointed (:mod:`rso_ref.nn.batch_norm`).
+
 Callbacks follow the one stop rule of rso_ref (SciPy's, as in
 :func:`rso_ref.lbfgs.minimize`): ``callback(step, record)`` returns None, and raises
 :class:`StopIteration` to stop the run (``status="stopped"``). A callback that returns
@@ -45,6 +53,7 @@ import json
 import math
 import os
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -209,6 +218,13 @@ def _n_rows(X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> int:
     return n
 
 
+def _evaluation_mode(model: Any) -> AbstractContextManager:
+    """``model.evaluating()`` (batch normalisations on their running statistics) for a
+    ``with`` block, or a context that does nothing for a model without one."""
+    evaluating = getattr(model, "evaluating", None)
+    return nullcontext() if evaluating is None else evaluating()
+
+
 def _check_model(model: Any, methods: tuple[str, ...]) -> None:
     """``TypeError`` naming ``model`` unless it has each of ``methods``."""
     missing = [m for m in methods if not callable(getattr(model, m, None))]
@@ -253,7 +269,8 @@ def accuracy(model: Any, params: list, X: Any, y: Any) -> float:
     _check_model(model, ("predict",))
     tree.check_params(params)
     n = _n_rows(X, y)
-    return _n_correct(array_namespace(X), model, params, X, y) / n
+    with _evaluation_mode(model):
+        return _n_correct(array_namespace(X), model, params, X, y) / n
 
 
 def evaluate(model: Any, params: list, X: Any, y: Any,
@@ -308,12 +325,13 @@ def evaluate(model: Any, params: list, X: Any, y: Any,
     n = _n_rows(X, y)
     xp = array_namespace(X)
     total_loss, total_correct = 0.0, 0.0
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)  # the standard leaves out-of-bounds stops undefined
-        xb, yb = X[start:stop, ...], y[start:stop]
-        rows = xb.shape[0]
-        total_loss += rows * float(model.loss(params, xb, yb))
-        total_correct += _n_correct(xp, model, params, xb, yb)
+    with _evaluation_mode(model):
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)  # the standard leaves out-of-bounds stops undefined
+            xb, yb = X[start:stop, ...], y[start:stop]
+            rows = xb.shape[0]
+            total_loss += rows * float(model.loss(params, xb, yb))
+            total_correct += _n_correct(xp, model, params, xb, yb)
     return total_loss / n, total_correct / n
 
 
@@ -409,7 +427,9 @@ def _step(model: Any, optimizer: Any, params: list, state: dict, xb: Any, yb: An
     """:func:`train_step` after its checks (done once per run by :func:`train`)."""
     started = time.perf_counter()
     try:
-        loss, grads = model.value_and_grad(params, xb, yb)
+        # the one evaluation per step that updates running statistics (batch norm)
+        update = {"update_stats": True} if getattr(model, "has_running_stats", False) else {}
+        loss, grads = model.value_and_grad(params, xb, yb, **update)
         loss = check_finite_loss(loss, "model.value_and_grad", "on the minibatch")
     except NonFiniteError as exc:
         raise _NonFiniteStart(str(exc)) from None
@@ -648,7 +668,8 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
         reverse), without rows, with rows of another shape or dtype than ``X``'s, or
         ``y_eval`` with another number of rows; a NaN or inf in ``X``, ``X_eval`` or
         floating ``y``/``y_eval`` (:class:`~rso_ref.validation.NonFiniteError`);
-        non-finite initial ``params``; or
+        non-finite initial ``params``; ``checkpoint_dir`` for a model with running
+        statistics (batch normalisation); or
         ``resume`` from a checkpoint past ``epochs``. All are raised before any
         training.
     NotADirectoryError
@@ -664,6 +685,10 @@ def train(model: Any, optimizer: Any, X: Any, y: Any, *, epochs: int, batch_size
                          checkpoint_dir=checkpoint_dir, resume=resume, callback=callback,
                          probe=probe)
     data = _checked_data(model, optimizer, config, X, y, X_eval, y_eval, params)
+    if config.checkpoint_dir is not None and getattr(model, "has_running_stats", False):
+        raise ValueError("checkpoint_dir: a checkpoint holds the parameters and optimizer "
+                         "state, not the running statistics of the model's batch "
+                         "normalisations; train it without checkpoint_dir")
     if params is None:
         params = model.init(seed=config.seed, like=X)
     if not tree.all_finite(params):

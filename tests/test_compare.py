@@ -214,7 +214,7 @@ def test_results_table_has_no_spread_for_one_seed(small_report):
     two = compare.summary_table(small_report)
     one_seed = dict(small_report, config=dict(small_report["config"], seeds=[0]),
                     runs={arm: recs[:1] for arm, recs in small_report["runs"].items()})
-    one_seed["summary"] = {arm: compare._summarise(recs) for arm, recs in one_seed["runs"].items()}
+    one_seed["summary"] = {arm: compare.summarise(recs) for arm, recs in one_seed["runs"].items()}
     one = compare.summary_table(one_seed)
     assert "2 seeds" in two and two.count("±") == 2
     assert "1 seed," in one and "±" not in one

@@ -88,8 +88,11 @@ def render_claim(claim: Claim, evidence: Evidence, *, quick: bool, run: dict) ->
 
 
 _TABLES_NOTE = ("The paper's Tables 1-2 and §4.5 ablations at small scale, as `rso-ref compare "
-                "--preset` runs with five seeds and Welch tests, are in "
+                "--preset` runs with five seeds and paired tests, are in "
                 "[tables/](tables/README.md).\n\n")
+#: Written into the index when the directory holds the second review's record.
+_REVIEW_NOTE = ("What the second review of these pages changed, verdict by verdict (old → new, "
+                "with the number each rests on): [second-review.md](second-review.md).\n\n")
 
 
 @contextmanager
@@ -145,6 +148,7 @@ def _merge_report(results: list, out: Path, *, quick: bool) -> dict[str, Path]:
                       "Each page states a claim precisely, the protocol that tests it, the verdict "
                       "and its evidence, and the command that reproduces it.\n\n"
                       + (_TABLES_NOTE if (out / "tables").is_dir() else "")
+                      + (_REVIEW_NOTE if (out / "second-review.md").is_file() else "")
                       + "| id | claim | source | verdict | protocol |\n"
                       + "| --- | --- | --- | --- | --- |\n"
                       + "\n".join(rows) + "\n")

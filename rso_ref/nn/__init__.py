@@ -23,6 +23,14 @@ from .activations import (
     tanh_bwd,
     tanh_fwd,
 )
+from .batch_norm import (
+    BATCH_NORM_EPS,
+    BATCH_NORM_MOMENTUM,
+    BatchNormCache,
+    batch_norm_bwd,
+    batch_norm_fwd,
+    batch_norm_update,
+)
 from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
 from .convnets import ConvNet1D, ConvNet2D, ResNet
 from .dense import dense_bwd, dense_fwd
@@ -49,6 +57,7 @@ from .pooling import (
     max_pool_fwd,
 )
 from .residual import residual_bwd, residual_fwd
+from .residual_bn import bn_residual_bwd, bn_residual_fwd
 
 __all__ = [
     "ACTIVATIONS",
@@ -93,6 +102,14 @@ __all__ = [
     "group_norm_fwd",
     "group_norm_bwd",
     "GROUP_NORM_EPS",
+    "batch_norm_fwd",
+    "batch_norm_bwd",
+    "batch_norm_update",
+    "BatchNormCache",
+    "BATCH_NORM_EPS",
+    "BATCH_NORM_MOMENTUM",
+    "bn_residual_fwd",
+    "bn_residual_bwd",
     "MLP",
     "ConvNet1D",
     "ConvNet2D",

@@ -22,17 +22,27 @@ size and stride ``pool``, ``fc``: dense output layer, no hidden dense layers):
   blocks (:mod:`rso_ref.nn.residual`; the first block of every stage after the first
   halves the resolution with stride 2 and a 1x1 projection), global average pooling
   and ``fc``. No normalisation by default; ``norm="group"`` puts a group normalisation
-  (:mod:`rso_ref.nn.norm`) after every convolution, before its ReLU or the residual sum.
+  (:mod:`rso_ref.nn.norm`) after every convolution, before its ReLU or the residual sum,
+  ``norm="batch"`` a batch normalisation (:mod:`rso_ref.nn.batch_norm`) there.
+
+A model with batch normalisation also holds state besides its hyperparameters: the
+running statistics of every batch-normalisation layer (created and reset by
+:meth:`~_LayerModel.init`, updated by ``value_and_grad(..., update_stats=True)``, once
+per training step) and the ``training`` flag (True; :meth:`~_LayerModel.evaluating`
+switches to the running statistics); :mod:`rso_ref.nn.batch_norm` says when they update
+and why RSO's meta evaluations must not update them.
 """
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from ..backend import array_namespace, check_finite
-from ..validation import check_choice, check_int
+from ..validation import check_choice, check_flag, check_int
 from .activations import flatten_bwd, flatten_fwd, relu_bwd, relu_fwd
+from .batch_norm import batch_norm_bwd, batch_norm_fwd, batch_norm_update
 from .conv import conv1d_bwd, conv1d_fwd, conv2d_bwd, conv2d_fwd
 from .dense import dense_bwd, dense_fwd
 from .init import INITIALIZERS
@@ -41,6 +51,7 @@ from .model import ModelBase
 from .norm import group_norm_bwd, group_norm_fwd
 from .pooling import global_avg_pool_bwd, global_avg_pool_fwd, max_pool_bwd, max_pool_fwd
 from .residual import residual_bwd, residual_fwd
+from .residual_bn import bn_residual_bwd, bn_residual_fwd
 
 __all__ = ["ConvNet1D", "ConvNet2D", "ResNet"]
 
@@ -48,12 +59,14 @@ _CONV = {1: (conv1d_fwd, conv1d_bwd), 2: (conv2d_fwd, conv2d_bwd)}
 
 
 class _Step(NamedTuple):
-    """One layer: ``fwd``/``bwd`` pair, indices of its parameters (None: none), hyperparameters."""
+    """One layer: ``fwd``/``bwd`` pair, indices of its parameters (None: none), hyperparameters,
+    and the indices of its batch normalisations' running statistics (empty: none)."""
 
     fwd: Callable
     bwd: Callable
     params: tuple[int, ...] | None
     hyper: dict
+    stats: tuple[int, ...] = ()
 
 
 def _positive_ints(values: Any, name: str) -> tuple[int, ...]:
@@ -96,6 +109,10 @@ class _LayerModel(ModelBase):
         self._layers: list[list[int]] = []
         self._blocks: list[list[int]] = []
         self._norm_scales: list[int] = []
+        # per batch normalisation: the index of its gamma; its running (mean, var)
+        self._stat_scales: list[int] = []
+        self.running_stats: list[tuple[Any, Any]] | None = None
+        self.training = True
 
     def _new_layer(self, weight_shape: tuple[int, ...], bias_size: int) -> list[int]:
         first = len(self._shapes)
@@ -111,20 +128,31 @@ class _LayerModel(ModelBase):
         self._norm_scales.append(first)
         return [first, first + 1]
 
-    def _add(self, pair: tuple[Callable, Callable], params: Sequence[int] | None = None,
-             **hyper: Any) -> None:
-        self._steps.append(_Step(pair[0], pair[1], None if params is None else tuple(params),
-                                 hyper))
+    def _new_stats(self, norm: list[int]) -> int:
+        """Index of the running statistics of the batch normalisation with ``[gamma, beta]``
+        at ``norm``."""
+        self._stat_scales.append(norm[0])
+        return len(self._stat_scales) - 1
 
-    def _add_conv_relu(self, d: int, c_in: int, c_out: int, k: int,
+    def _add(self, pair: tuple[Callable, Callable], params: Sequence[int] | None = None,
+             stats: tuple[int, ...] = (), **hyper: Any) -> None:
+        self._steps.append(_Step(pair[0], pair[1], None if params is None else tuple(params),
+                                 hyper, stats))
+
+    def _add_conv_relu(self, d: int, c_in: int, c_out: int, k: int, norm: str | None = None,
                        norm_groups: int | None = None) -> list[int]:
-        """Conv, group normalisation when ``norm_groups`` is set, ReLU; the parameters' indices."""
+        """Conv, group (``norm="group"``, ``norm_groups`` groups) or batch (``"batch"``)
+        normalisation, ReLU; the parameters' indices."""
         idx = self._new_layer((c_out, c_in) + (k,) * d, c_out)
         self._add(_CONV[d], idx, padding=k // 2)
-        if norm_groups is not None:
-            norm = self._new_norm(c_out)
-            self._add((group_norm_fwd, group_norm_bwd), norm, groups=norm_groups)
-            idx = idx + norm
+        if norm is not None:
+            scale = self._new_norm(c_out)
+            if norm == "group":
+                self._add((group_norm_fwd, group_norm_bwd), scale, groups=norm_groups)
+            else:
+                self._add((batch_norm_fwd, batch_norm_bwd), scale,
+                          stats=(self._new_stats(scale),))
+            idx = idx + scale
         self._add((relu_fwd, relu_bwd))
         return idx
 
@@ -147,7 +175,25 @@ class _LayerModel(ModelBase):
         params = super().init(seed, like=like, dtype=dtype)
         for j in self._norm_scales:
             params[j] = params[j] + 1.0
+        if self._stat_scales:   # running mean 0 and variance 1, where the params are
+            self.running_stats = [(params[j] * 0.0, params[j] * 0.0 + 1.0)
+                                  for j in self._stat_scales]
         return params
+
+    @property
+    def has_running_stats(self) -> bool:
+        """Whether the model has batch normalisations (running statistics, two modes)."""
+        return bool(self._stat_scales)
+
+    @contextmanager
+    def evaluating(self) -> Iterator[Any]:
+        """Evaluation mode inside the ``with`` block: batch normalisations use the running
+        statistics (no effect on a model without them); the mode before is restored."""
+        before, self.training = self.training, False
+        try:
+            yield self
+        finally:
+            self.training = before
 
     def layers(self) -> list[list[int]]:
         """Parameter indices per conv/dense layer, weight and bias together."""
@@ -177,6 +223,21 @@ class _LayerModel(ModelBase):
         return X
 
     # -- forward / backward ------------------------------------------------------------
+    def _running(self, step: _Step) -> dict:
+        """The mode and running statistics a step with batch normalisations takes."""
+        if not step.stats:
+            return {}
+        if self.training:
+            running = None
+        elif self.running_stats is None:
+            raise ValueError("evaluation mode needs the running statistics of the batch "
+                             "normalisations: call init (or train the model) first")
+        else:
+            running = [self.running_stats[i] for i in step.stats]
+        if step.fwd is batch_norm_fwd:
+            running = None if running is None else running[0]
+        return {"running": running, "training": self.training}
+
     def _forward(self, params: Sequence, X: Any, xp: ModuleType) -> tuple[Any, list]:
         """Outputs (logits) and the cache of every step."""
         self._check_params(params)
@@ -186,9 +247,24 @@ class _LayerModel(ModelBase):
             if step.params is None:
                 H, cache = step.fwd(H, xp=xp, **step.hyper)
             else:
-                H, cache = step.fwd([params[j] for j in step.params], H, xp=xp, **step.hyper)
+                H, cache = step.fwd([params[j] for j in step.params], H, xp=xp,
+                                    **step.hyper, **self._running(step))
             caches.append(cache)
         return H, caches
+
+    def _update_stats(self, caches: list) -> None:
+        """Move the running statistics towards the batch's of one training-mode forward."""
+        if not self.training:
+            raise ValueError("update_stats=True needs training mode (the batch statistics); "
+                             "the model is in evaluation mode")
+        stats = list(self.running_stats or [None] * len(self._stat_scales))
+        for step, cache in zip(self._steps, caches):
+            norm_caches = [cache] if step.fwd is batch_norm_fwd else getattr(cache, "norms", ())
+            for i, norm_cache in zip(step.stats, norm_caches):
+                if stats[i] is None:   # params not from init: start at mean 0, variance 1
+                    stats[i] = (norm_cache.mean * 0.0, norm_cache.mean * 0.0 + 1.0)
+                stats[i] = batch_norm_update(stats[i], norm_cache)
+        self.running_stats = stats
 
     def forward(self, params: Sequence, X: Any, *, xp: ModuleType | None = None) -> Any:
         """Logits of shape ``(n, n_classes)`` (array-API only, traceable by autograd).
@@ -203,9 +279,19 @@ class _LayerModel(ModelBase):
         xp = array_namespace(params, X, names=("params", "X")) if xp is None else xp
         return self._forward(params, X, xp)[0]
 
-    def value_and_grad(self, params: Sequence, X: Any, y: Any) -> tuple[float, list]:
-        """Loss (float) and gradients (list like ``params``) by the hand-written backward passes."""
+    def value_and_grad(self, params: Sequence, X: Any, y: Any, *,
+                       update_stats: bool = False) -> tuple[float, list]:
+        """Loss (float) and gradients (list like ``params``) by the hand-written backward passes.
+
+        ``update_stats=True`` (training mode, a model with batch normalisations) also moves
+        the running statistics towards this batch's, when the loss is finite: the one call
+        per training step that does (:mod:`rso_ref.nn.batch_norm`). Default False: the
+        call is a pure function of its arguments, as RSO's meta evaluations need.
+        """
+        check_flag(update_stats, "update_stats")
         xp, value, caches, grad = self._loss_and_output_grad(params, X, y)
+        if update_stats and self._stat_scales and math.isfinite(float(value)):
+            self._update_stats(caches)
         grads: list = [None] * len(params)
         first = min(i for i, step in enumerate(self._steps) if step.params is not None)
         for i in range(len(self._steps) - 1, first - 1, -1):
@@ -336,7 +422,7 @@ class ConvNet2D(_PlainConvNet):
 
 
 class ResNet(_LayerModel):
-    r"""Small residual network (basic blocks, optional group norm) for ``(n, C, H, W)`` images.
+    r"""Small residual network (basic blocks, optional group or batch norm) for images.
 
     Parameters
     ----------
@@ -354,12 +440,14 @@ class ResNet(_LayerModel):
         As in :class:`ConvNet1D`.
     init : str, default "he_normal"
         As in :class:`ConvNet1D`.
-    norm : {None, "group"}, default None
+    norm : {None, "group", "batch"}, default None
         None: no normalisation (the parameters and outputs of earlier versions).
         ``"group"``: a group normalisation with ``norm_groups`` groups and its own
         scale and shift after every convolution (stem, both convolutions of a block,
-        the projection), as torch-vision's ``BasicBlock`` places batch normalisation;
-        why group and not batch normalisation is in :mod:`rso_ref.nn.norm`.
+        the projection), as torch-vision's ``BasicBlock`` places batch normalisation
+        (:mod:`rso_ref.nn.norm`). ``"batch"``: a batch normalisation there, the
+        ResNet of the paper (:mod:`rso_ref.nn.batch_norm`; running statistics and a
+        training/evaluation mode, see the module docstring).
     norm_groups : int, default 4
         Groups of each normalisation (must divide every width); used with
         ``norm="group"`` only.
@@ -396,14 +484,14 @@ class ResNet(_LayerModel):
         self.blocks_per_stage = check_int(blocks_per_stage, "blocks_per_stage", minimum=1)
         self.kernel_size = k = _odd_kernel(kernel_size)
         if norm is not None:
-            check_choice(norm, "norm", ["group"])
+            check_choice(norm, "norm", ["group", "batch"])
         self.norm = norm
         self.norm_groups = check_int(norm_groups, "norm_groups", minimum=1)
-        groups = None if norm is None else self.norm_groups
+        groups = self.norm_groups if norm == "group" else None
         if groups is not None and any(w % groups for w in self.widths):
             raise ValueError(f"norm_groups must divide every width {self.widths}, got "
                              f"{groups}")
-        self._blocks.append(self._add_conv_relu(2, shape[0], self.widths[0], k, groups))
+        self._blocks.append(self._add_conv_relu(2, shape[0], self.widths[0], k, norm, groups))
         c_in = self.widths[0]
         for stage, width in enumerate(self.widths):
             for j in range(self.blocks_per_stage):
@@ -412,20 +500,28 @@ class ResNet(_LayerModel):
                 if stride != 1 or c_in != width:
                     units.append(((width, c_in, 1, 1), width))
                 idx: list[int] = []
+                stats: list[int] = []
                 for weight_shape, channels in units:
                     idx += self._new_layer(weight_shape, channels)
-                    if groups is not None:
-                        idx += self._new_norm(channels)
-                self._add((residual_fwd, residual_bwd), idx, stride=stride,
-                          **({} if groups is None else {"norm_groups": groups}))
+                    if norm is not None:
+                        scale = self._new_norm(channels)
+                        idx += scale
+                        if norm == "batch":
+                            stats.append(self._new_stats(scale))
+                if norm == "batch":
+                    self._add((bn_residual_fwd, bn_residual_bwd), idx, stats=tuple(stats),
+                              stride=stride)
+                else:
+                    self._add((residual_fwd, residual_bwd), idx, stride=stride,
+                              **({} if groups is None else {"norm_groups": groups}))
                 self._blocks.append(idx)
                 c_in = width
         self._add((global_avg_pool_fwd, global_avg_pool_bwd))
         self._add_head(c_in)
 
     def __repr__(self) -> str:
-        norm = ("" if self.norm is None
-                else f", norm={self.norm!r}, norm_groups={self.norm_groups}")
+        norm = ("" if self.norm is None else f", norm={self.norm!r}"
+                + (f", norm_groups={self.norm_groups}" if self.norm == "group" else ""))
         return (f"ResNet(input_shape={self.input_shape}, n_classes={self.n_classes}, "
                 f"widths={self.widths}, blocks_per_stage={self.blocks_per_stage}, "
                 f"kernel_size={self.kernel_size}, loss={self.loss_kind!r}, "

@@ -19,6 +19,11 @@ scale and shift (:mod:`rso_ref.nn.norm`, torch-vision's ``BasicBlock`` order wit
 GroupNorm in place of BatchNorm), and each convolution's ``[W, b]`` is followed by its
 ``[gamma, beta]``: ``[W1, b1, g1, be1, W2, b2, g2, be2]`` (+ ``[Ws, bs, gs, bes]``).
 
+The block is written once, for any normalisation after each convolution (a forward
+``(params, H) -> (H, cache)`` and a backward ``(params, cache, dH) -> (dH, dparams)``
+per unit, or none); :func:`residual_fwd` / :func:`residual_bwd` instantiate it with
+group normalisation or none, :mod:`rso_ref.nn.residual_bn` with batch normalisation.
+
 Notes
 -----
 Backward, with :math:`A = \operatorname{relu}(N_1\operatorname{conv}_1 X)` and
@@ -34,7 +39,8 @@ Backward, with :math:`A = \operatorname{relu}(N_1\operatorname{conv}_1 X)` and
    torch-vision's ``BasicBlock`` puts batch normalisation after each convolution and has
    no conv biases; this block keeps the biases, and normalises (if at all) with group
    normalisation, which has no running statistics to keep in sync between training,
-   RSO's meta evaluations and evaluation (:mod:`rso_ref.nn.norm`).
+   RSO's meta evaluations and evaluation (:mod:`rso_ref.nn.norm`); the batch-normalised
+   block is :mod:`rso_ref.nn.residual_bn`'s.
 
 References
 ----------
@@ -43,8 +49,9 @@ References
 """
 from __future__ import annotations
 
+from functools import partial
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..backend import array_namespace
 from ..validation import check_int
@@ -54,42 +61,115 @@ from .norm import group_norm_bwd, group_norm_fwd
 
 __all__ = ["residual_fwd", "residual_bwd"]
 
+#: A normalisation's forward pass, ``(params, H) -> (normalised H, cache)``.
+_NormFwd = Callable[[Sequence[Any], Any], tuple[Any, Any]]
+#: A normalisation's backward pass, ``(params, cache, dH) -> (dH, dparams)``.
+_NormBwd = Callable[[Sequence[Any], Any, Any], tuple[Any, list]]
 
-def _split(params: Sequence[Any], norm_groups: int | None) -> tuple[list, list, list | None]:
-    """``(first, second, projection)`` units of ``params``: ``[W, b]`` or ``[W, b, g, be]``."""
-    size = 2 if norm_groups is None else 4
-    if norm_groups is not None:
-        check_int(norm_groups, "norm_groups", minimum=1)
+
+def _units(params: Sequence[Any], size: int, expected: str) -> list[list]:
+    """``params`` cut into its 2 or 3 units (first, second, projection) of ``size`` arrays."""
     if len(params) not in (2 * size, 3 * size):
-        names = ["W1, b1, W2, b2", "Ws, bs"] if size == 2 else [
-            "W1, b1, g1, be1, W2, b2, g2, be2", "Ws, bs, gs, bes"]
-        raise ValueError(f"params must be [{names[0]}] or [{names[0]}, {names[1]}] "
-                         f"(norm_groups={norm_groups}), got {len(params)} arrays")
+        raise ValueError(f"params must be {expected}, got {len(params)} arrays")
     params = list(params)
-    return (params[:size], params[size:2 * size],
-            params[2 * size:] if len(params) == 3 * size else None)
+    return [params[i:i + size] for i in range(0, len(params), size)]
 
 
-def _unit_fwd(unit: list, X: Any, stride: int, padding: int, norm_groups: int | None,
-              xp: ModuleType) -> tuple[Any, tuple]:
-    """Convolution, then group normalisation when ``norm_groups`` is set."""
+def _unit_fwd(unit: list, X: Any, stride: int, padding: int, norm: _NormFwd | None,
+              xp: ModuleType) -> tuple[Any, Any, Any]:
+    """Convolution ``unit[:2]``, then ``norm`` with ``unit[2:]``.
+
+    Returns ``(H, conv cache, norm cache)``, the last None without ``norm``.
+    """
     H, conv_cache = conv2d_fwd(unit[:2], X, stride=stride, padding=padding, xp=xp)
-    if norm_groups is None:
-        return H, (conv_cache, None)
-    H, norm_cache = group_norm_fwd(unit[2:], H, groups=norm_groups, xp=xp)
-    return H, (conv_cache, norm_cache)
+    if norm is None:
+        return H, conv_cache, None
+    H, norm_cache = norm(unit[2:], H)
+    return H, conv_cache, norm_cache
 
 
-def _unit_bwd(unit: list, cache: tuple, dH: Any, stride: int, padding: int,
-              norm_groups: int | None, xp: ModuleType, input_grad: bool) -> tuple[Any, list]:
+def _unit_bwd(unit: list, conv_cache: Any, norm_cache: Any, dH: Any, stride: int,
+              padding: int, norm: _NormBwd | None, xp: ModuleType,
+              input_grad: bool) -> tuple[Any, list]:
     """Backward pass of :func:`_unit_fwd`: ``(dX or None, dparams like unit)``."""
-    conv_cache, norm_cache = cache
     d_norm: list = []
-    if norm_groups is not None:
-        dH, d_norm = group_norm_bwd(unit[2:], norm_cache, dH, groups=norm_groups, xp=xp)
+    if norm is not None:
+        dH, d_norm = norm(unit[2:], norm_cache, dH)
     dX, d_conv = conv2d_bwd(unit[:2], conv_cache, dH, stride=stride, padding=padding, xp=xp,
                             input_grad=input_grad)
     return dX, d_conv + d_norm
+
+
+def _check_block(units: list[list], stride: int) -> None:
+    """Odd kernels, and an identity skip only where it keeps the shape."""
+    first, second = units[:2]
+    k1, k2 = first[0].shape[-1], second[0].shape[-1]
+    if k1 % 2 == 0 or k2 % 2 == 0:
+        raise ValueError(f"W1 and W2 must have odd kernels (same padding), got {k1}, {k2}")
+    if len(units) == 2 and (stride != 1 or first[0].shape[1] != second[0].shape[0]):
+        raise ValueError(
+            f"an identity skip needs stride 1 and in_channels == out_channels, got stride "
+            f"{stride} and {first[0].shape[1]} -> {second[0].shape[0]}; add a projection "
+            "to params"
+        )
+
+
+def _block_fwd(units: list[list], X: Any, stride: int, norms: Sequence[_NormFwd] | None,
+               xp: ModuleType) -> tuple[Any, tuple[tuple, tuple, tuple]]:
+    """The block of :func:`residual_fwd` with ``norms[i]`` (None: none) after convolution ``i``.
+
+    Returns ``Y`` and the cache ``(conv caches, relu caches, norm caches)``, unit order.
+    ``units`` must have passed :func:`_check_block`.
+    """
+    first, second = units[:2]
+    k1, k2 = first[0].shape[-1], second[0].shape[-1]
+    norms = [None] * len(units) if norms is None else norms
+    H, conv1, norm1 = _unit_fwd(first, X, stride, k1 // 2, norms[0], xp)
+    A, relu1 = relu_fwd(H, xp=xp)
+    H, conv2, norm2 = _unit_fwd(second, A, 1, k2 // 2, norms[1], xp)
+    convs, norm_caches = [conv1, conv2], [norm1, norm2]
+    if len(units) == 2:
+        S = X
+    else:
+        S, conv_s, norm_s = _unit_fwd(units[2], X, stride, 0, norms[2], xp)
+        convs.append(conv_s)
+        norm_caches.append(norm_s)
+    Y, relu2 = relu_fwd(H + S, xp=xp)
+    return Y, (tuple(convs), (relu1, relu2), tuple(norm_caches))
+
+
+def _block_bwd(units: list[list], cache: Any, dY: Any, stride: int,
+               norms: Sequence[_NormBwd] | None, xp: ModuleType,
+               input_grad: bool) -> tuple[Any, list]:
+    """Backward pass of :func:`_block_fwd`, ``norms[i]`` the backward of its ``norms[i]``."""
+    convs, relus, norm_caches = cache
+    norms = [None] * len(units) if norms is None else norms
+    first, second = units[:2]
+    dS = relu_bwd(relus[1], dY, xp=xp)
+    dA, d_second = _unit_bwd(second, convs[1], norm_caches[1], dS, 1, second[0].shape[-1] // 2,
+                             norms[1], xp, True)
+    dH = relu_bwd(relus[0], dA, xp=xp)
+    dX, d_first = _unit_bwd(first, convs[0], norm_caches[0], dH, stride,
+                            first[0].shape[-1] // 2, norms[0], xp, input_grad)
+    dparams = d_first + d_second
+    if len(units) == 2:
+        dX_skip = dS
+    else:
+        dX_skip, d_projection = _unit_bwd(units[2], convs[2], norm_caches[2], dS, stride, 0,
+                                          norms[2], xp, input_grad)
+        dparams += d_projection
+    return (dX + dX_skip if input_grad else None), dparams
+
+
+def _group_units(params: Sequence[Any], norm_groups: int | None) -> list[list]:
+    """Units of ``params``: ``[W, b]`` each, or ``[W, b, g, be]`` with ``norm_groups``."""
+    size = 2 if norm_groups is None else 4
+    if norm_groups is not None:
+        check_int(norm_groups, "norm_groups", minimum=1)
+    names = ["W1, b1, W2, b2", "Ws, bs"] if size == 2 else [
+        "W1, b1, g1, be1, W2, b2, g2, be2", "Ws, bs, gs, bes"]
+    return _units(params, size,
+                  f"[{names[0]}] or [{names[0]}, {names[1]}] (norm_groups={norm_groups})")
 
 
 def residual_fwd(params: Sequence[Any], X: Any, *, stride: int = 1,
@@ -128,28 +208,12 @@ def residual_fwd(params: Sequence[Any], X: Any, *, stride: int = 1,
         identity skip is asked to change the channel count or the resolution, or
         ``norm_groups`` does not divide ``F``.
     """
-    first, second, projection = _split(params, norm_groups)
+    units = _group_units(params, norm_groups)
     xp = array_namespace(X, *params) if xp is None else xp
-    k = first[0].shape[-1]
-    if k % 2 == 0 or second[0].shape[-1] % 2 == 0:
-        raise ValueError(f"W1 and W2 must have odd kernels (same padding), got {k}, "
-                         f"{second[0].shape[-1]}")
-    if projection is None and (stride != 1 or first[0].shape[1] != second[0].shape[0]):
-        raise ValueError(
-            f"an identity skip needs stride 1 and in_channels == out_channels, got stride "
-            f"{stride} and {first[0].shape[1]} -> {second[0].shape[0]}; add a projection "
-            "to params"
-        )
-    H, first_cache = _unit_fwd(first, X, stride, k // 2, norm_groups, xp)
-    A, relu1_cache = relu_fwd(H, xp=xp)
-    H, second_cache = _unit_fwd(second, A, 1, second[0].shape[-1] // 2, norm_groups, xp)
-    skip_cache = None
-    if projection is None:
-        S = X
-    else:
-        S, skip_cache = _unit_fwd(projection, X, stride, 0, norm_groups, xp)
-    Y, relu2_cache = relu_fwd(H + S, xp=xp)
-    return Y, (first_cache, relu1_cache, second_cache, skip_cache, relu2_cache)
+    norms = None if norm_groups is None else [
+        partial(group_norm_fwd, groups=norm_groups, xp=xp)] * len(units)
+    _check_block(units, stride)
+    return _block_fwd(units, X, stride, norms, xp)
 
 
 def residual_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: int = 1,
@@ -181,20 +245,8 @@ def residual_bwd(params: Sequence[Any], cache: Any, dY: Any, *, stride: int = 1,
     dparams : list of arrays
         Shaped like ``params``.
     """
-    first, second, projection = _split(params, norm_groups)
+    units = _group_units(params, norm_groups)
     xp = array_namespace(dY, *params) if xp is None else xp
-    first_cache, relu1_cache, second_cache, skip_cache, relu2_cache = cache
-    dS = relu_bwd(relu2_cache, dY, xp=xp)
-    dA, d_second = _unit_bwd(second, second_cache, dS, 1, second[0].shape[-1] // 2,
-                             norm_groups, xp, True)
-    dH = relu_bwd(relu1_cache, dA, xp=xp)
-    dX, d_first = _unit_bwd(first, first_cache, dH, stride, first[0].shape[-1] // 2,
-                            norm_groups, xp, input_grad)
-    dparams = d_first + d_second
-    if projection is not None:
-        dX_skip, d_projection = _unit_bwd(projection, skip_cache, dS, stride, 0, norm_groups,
-                                          xp, input_grad)
-        dparams += d_projection
-    else:
-        dX_skip = dS
-    return (dX + dX_skip if input_grad else None), dparams
+    norms = None if norm_groups is None else [
+        partial(group_norm_bwd, groups=norm_groups, xp=xp)] * len(units)
+    return _block_bwd(units, cache, dY, stride, norms, xp, input_grad)

@@ -20,10 +20,9 @@ paper's Table 2 reports the range without saying over how many seeds.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Callable, Sequence
 
-from ..compare import CompareConfig, _train_once, prepare
+from ..compare import CompareConfig, validation_scores
 from ..validation import check_int
 from .protocol import VAL_FRACTION
 
@@ -72,22 +71,9 @@ def score_grid_seeds(report: dict, seeds: Sequence[int] = EXTRA_LR_SEEDS, *,
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct seeds other than 0, got {seeds}")
     started = time.perf_counter()
-    config = replace(config_of(report), lrs={})
-    ds, model = prepare(config, val_fraction=VAL_FRACTION)
-    scores = {}
-    for arm, t in tuning.items():
-        rows = [list(t["val_accuracy"])]
-        for seed in seeds:
-            row = []
-            for lr in t["grid"]:
-                record = _train_once(config, ds, model, arm, lr, seed, ds.X_val, ds.y_val,
-                                     False)
-                row.append(record["eval_accuracy"] if record["status"] == "completed"
-                           else float("nan"))
-                if log is not None:
-                    log(f"{arm:>10} seed {seed} lr={lr:<8.3g} validation accuracy "
-                        f"{100 * row[-1]:.2f}%")
-            rows.append(row)
-        scores[arm] = rows
+    config = config_of(report)
+    scores = {arm: [list(t["val_accuracy"])] + validation_scores(
+        config, arm, t["grid"], seeds, val_fraction=VAL_FRACTION, log=log)
+        for arm, t in tuning.items()}
     return {"seeds": [0, *seeds], "val_accuracy": scores,
             "wall_time_s": time.perf_counter() - started}

@@ -15,7 +15,7 @@ import numpy as np
 from ..checkpoint import write_json_atomic, write_text_atomic
 from ..compare import LR_GRID_FACTORS, curve_data
 from ..extras import require
-from ..optim.registry import DEFAULT_OPTIONS
+from ..optim.registry import DEFAULT_LR, DEFAULT_OPTIONS
 from ..stats import EQUIVALENCE_MARGIN
 from .analysis import (LOSS_WINDOW, LR_TOLERANCE, TARGET_FRACTION, steps_per_epoch,
                        conclusion, equivalence_conclusion, family_line)
@@ -211,8 +211,32 @@ def _tuning_table(report: dict) -> list[str]:
                      for lr, s in zip(t["grid"], mean)]
             lines.append(f"| {arm_label(arm, report['config'])}, mean of seeds "
                          f"{', '.join(map(str, seeds['seeds']))} | " + ", ".join(cells)
-                         + " | – (the rate is seed 0's) |")
+                         + (f" | {t['best']:.3g} (the best mean) |" if _tuned_over_seeds(report)
+                            else " | – (the rate is seed 0's) |"))
+    untried = {arm: missing for arm, t in tuning.items()
+               if (missing := _protocol_rates_untried(arm, t["grid"], report["config"]))}
+    if untried:
+        lines += ["", "Rates of the protocol's grid (the default times "
+                  + ", ".join(f"{f:g}" for f in LR_GRID_FACTORS) + ") that this run did not try: "
+                  + "; ".join(f"{arm_label(arm, report['config'])}: "
+                              + ", ".join(f"{lr:.3g}" for lr in missing)
+                              for arm, missing in untried.items())
+                  + ". The chosen rate is the best of the rates tried, not of the protocol's "
+                  "grid."]
     return lines
+
+
+def _protocol_rates_untried(arm: str, grid: Sequence[float], config: dict) -> list[float]:
+    """The rates ``DEFAULT_LR[optimizer] * LR_GRID_FACTORS`` of ``arm`` absent from ``grid``."""
+    variant = config.get("variants", {}).get(arm)
+    default = DEFAULT_LR[(variant["optimizer"] if variant else arm).lower()]
+    return [default * f for f in LR_GRID_FACTORS
+            if not any(math.isclose(default * f, lr, rel_tol=1e-9) for lr in grid)]
+
+
+def _tuned_over_seeds(report: dict) -> list[int]:
+    """The seeds whose mean validation accuracy chose RSO's rate ([] when seed 0's did)."""
+    return list(report["preset"].get("rso_tuning_seeds") or [])
 
 
 #: CompareConfig fields that ``rso-ref compare --preset`` can change, and their options.
@@ -261,7 +285,10 @@ def render_page(report: dict, figures: dict[str, Path]) -> str:
                 + f", plus up to {report['preset'].get('lr_edge_extensions', 0)} rates "
                 "half a decade beyond an edge winner)"
                 + (f"; every arm uses the rate tuned for {preset['shared_lr']}"
-                   if preset["shared_lr"] else "") + ". "
+                   if preset["shared_lr"] else "")
+                + ("; RSO's rate instead: the best mean validation accuracy over seeds "
+                   f"{', '.join(map(str, _tuned_over_seeds(report)))} on the rates of its "
+                   "rows below" if _tuned_over_seeds(report) else "") + ". "
                 if preset["tuned"] else "Default learning rates. ")
              + f"Test accuracy after the last epoch; target for *epochs to target*: "
              f"{100 * report['analysis']['target']:.2f} % ({100 * TARGET_FRACTION:.0f} % of "

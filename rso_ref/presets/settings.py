@@ -25,12 +25,16 @@ from typing import Callable, Sequence
 
 from ..stats import holm
 from .analysis import conclusion, family_line, holm_family, paired_test
+from .protocol import TABLE1_RESNET_BN
 
 __all__ = ["SETTING_PAIRS", "setting_tests", "setting_comparisons", "settings_section",
            "control_comparisons", "control_section", "cross_preset_tests"]
 
-#: ``(literal preset, preset in the paper's setting)`` pairs compared arm by arm.
-SETTING_PAIRS = (("table1-cifar-resnet", "table1-cifar-resnet-norm"),)
+#: ``(literal preset, preset in the paper's setting, its factor study or None)`` triples:
+#: the two presets are compared arm by arm; the factor study (a directory beside them)
+#: separates RSO's difference into its factors, one at a time.
+SETTING_PAIRS = (("table1-cifar-resnet", "table1-cifar-resnet-norm", None),
+                 ("table1-cifar-resnet", TABLE1_RESNET_BN, f"{TABLE1_RESNET_BN}-factors"))
 
 
 def cross_preset_tests(a: dict, b: dict, members: Sequence[tuple[str, str]],
@@ -117,7 +121,7 @@ def settings_section(reports: Sequence[dict], label: Callable[[str, dict], str])
     """
     by_name = {r["preset"]["name"]: r for r in reports}
     lines: list[str] = []
-    for literal_name, paper_name in SETTING_PAIRS:
+    for literal_name, paper_name, factors in SETTING_PAIRS:
         if literal_name not in by_name or paper_name not in by_name:
             continue
         literal, paper = by_name[literal_name], by_name[paper_name]
@@ -130,8 +134,10 @@ def settings_section(reports: Sequence[dict], label: Callable[[str, dict], str])
                   "paired by seed: the two runs of a seed share the minibatch order and the "
                   "seed's draws of the initialisation (the networks differ by their "
                   "normalisation layers), and the test is on the per-seed differences. For "
-                  "RSO the difference is the whole setting's (normalisation, groups and "
-                  "warm-up together); for the baselines the normalisation's.", "",
+                  "RSO the difference is the whole setting's (normalisation, groups, "
+                  "warm-up and rate together)"
+                  + (f", separated one factor at a time in [{factors}]({factors}/README.md)"
+                     if factors else "") + "; for the baselines the normalisation's.", "",
                   family_line(result["family"],
                               lambda arm: f"paper's {label(arm, paper['config'])}",
                               lambda arm: f"literal {label(arm, literal['config'])}"), "",

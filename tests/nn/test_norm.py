@@ -245,7 +245,7 @@ def test_normalised_resnet_is_per_sample():
 
 def test_bad_norm_options_are_named():
     with pytest.raises(ValueError, match="norm must be one of"):
-        ResNet((3, 8, 8), widths=(4, 8), norm="batch")
+        ResNet((3, 8, 8), widths=(4, 8), norm="layer")
     with pytest.raises(ValueError, match=r"norm_groups must divide every width \(4, 6\), got 4"):
         ResNet((3, 8, 8), widths=(4, 6), norm="group", norm_groups=4)
     with pytest.raises(ValueError, match="norm_groups must be an int >= 1, got 0"):
