@@ -20,7 +20,8 @@ from .analysis import analyse
 __all__ = ["Preset", "PRESETS", "get_preset", "run_preset", "LR_EDGE_EXTENSIONS", "SEEDS",
            "TABLE1_RESNET_NORM", "TABLE1_RESNET_BN", "RESNET_BN_TUNING_SEEDS",
            "RESNET_WARMUP_EPOCHS",
-           "COMPUTE_MATCHED_EPOCHS", "VAL_FRACTION", "INPUT_FEATURES",
+           "COMPUTE_MATCHED_EPOCHS", "VAL_FRACTION", "INPUT_FEATURES", "preset_record",
+           "seed_tuning_entries",
            "N_CLASSES"]
 
 #: Most rates tried beyond the grid's edge while the best rate sits there.
@@ -314,17 +315,10 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
         config = replace(config, lrs=lrs)
     report = run_comparison(config, progress=progress, log=log,
                             diagnostic_epochs=preset.diagnostic_epochs)
-    report["preset"] = {"name": preset.name, "title": preset.title, "paper": preset.paper,
-                        "reference": preset.reference, "focus": list(preset.focus),
-                        "shared_lr": preset.shared_lr, "tuned": tune,
-                        "diagnostic_epochs": preset.diagnostic_epochs,
-                        "lr_grid_factors": list(LR_GRID_FACTORS),
-                        "lr_edge_extensions": LR_EDGE_EXTENSIONS,
-                        "control_of": preset.control_of,
-                        "changed_from_preset": sorted(changes)}
+    report["preset"] = preset_record(preset, tuned=tune, changed=sorted(changes),
+                                     seed_tuned=lr_seeds is not None)
     report["tuning"] = tuning
     if lr_seeds is not None:
-        report["preset"]["rso_tuning_seeds"] = list(preset.rso_tuning_seeds)
         report["lr_seeds"] = lr_seeds
     if preset.companion is not None:
         report["companion"] = _run_companion(preset, progress, log)
@@ -334,18 +328,39 @@ def run_preset(preset: Preset | str, *, seeds: Sequence[int] | None = None,
     return report
 
 
+def preset_record(preset: Preset, *, tuned: bool, changed: Sequence[str] = (),
+                  seed_tuned: bool = False) -> dict:
+    """The ``"preset"`` entry of a report: what ran and how it was tuned."""
+    record = {"name": preset.name, "title": preset.title, "paper": preset.paper,
+              "reference": preset.reference, "focus": list(preset.focus),
+              "shared_lr": preset.shared_lr, "tuned": tuned,
+              "diagnostic_epochs": preset.diagnostic_epochs,
+              "lr_grid_factors": list(LR_GRID_FACTORS),
+              "lr_edge_extensions": LR_EDGE_EXTENSIONS,
+              "control_of": preset.control_of, "changed_from_preset": list(changed)}
+    if seed_tuned:
+        record["rso_tuning_seeds"] = list(preset.rso_tuning_seeds)
+    return record
+
+
+def seed_tuning_entries(rso: dict, wall_time_s: float) -> tuple[dict, dict]:
+    """RSO's tuning over seeds (:func:`~rso_ref.compare.tune_learning_rates` with
+    ``seeds``) as a report stores it: its ``report["tuning"]`` entry (the first seed's
+    row, the rate of the best mean) and ``report["lr_seeds"]`` (every seed's row)."""
+    return ({"grid": rso["grid"], "val_accuracy": rso["val_accuracy_seeds"][0],
+             "best": rso["best"]},
+            {"seeds": list(rso["seeds"]), "val_accuracy": {"rso": rso["val_accuracy_seeds"]},
+             "wall_time_s": wall_time_s})
+
+
 def _tune_over_seeds(config: CompareConfig, seeds: Sequence[int], progress: bool,
                      log: Callable[[str], Any] | None) -> tuple[dict, dict]:
-    """RSO's tuning on the mean over ``seeds``: its entry of ``report["tuning"]`` (seed
-    ``seeds[0]``'s row, the rate of the best mean) and ``report["lr_seeds"]`` (every row)."""
+    """RSO's tuning on the mean over ``seeds`` (:func:`seed_tuning_entries`)."""
     started = time.perf_counter()
     rso = tune_learning_rates(config, arms=["rso"], extend_edges=LR_EDGE_EXTENSIONS,
                               val_fraction=VAL_FRACTION, progress=progress, log=log,
                               seeds=seeds)["rso"]
-    return ({"grid": rso["grid"], "val_accuracy": rso["val_accuracy_seeds"][0],
-             "best": rso["best"]},
-            {"seeds": rso["seeds"], "val_accuracy": {"rso": rso["val_accuracy_seeds"]},
-             "wall_time_s": time.perf_counter() - started})
+    return seed_tuning_entries(rso, time.perf_counter() - started)
 
 
 def _run_companion(preset: Preset, progress: bool,

@@ -46,11 +46,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..checkpoint import write_json_atomic, write_text_atomic
-from ..compare import LR_GRID_FACTORS, CompareConfig, run_comparison, summarise
+from ..compare import CompareConfig, run_comparison, summarise
 from ..lr_search import best_rate
 from ..stats import holm, mean_std, paired_diff
 from .analysis import analyse, paired_values
-from .protocol import LITERAL_RESNET_RSO_LR, LR_EDGE_EXTENSIONS, TABLE1_RESNET_BN, get_preset
+from .protocol import (LITERAL_RESNET_RSO_LR, TABLE1_RESNET_BN, get_preset, preset_record,
+                       seed_tuning_entries)
 
 __all__ = ["FACTOR_SEEDS", "FACTORS", "best_over_seeds", "run_arms", "assemble",
            "factor_configs", "run_factors", "factor_effects", "factor_page", "write_factors",
@@ -144,22 +145,11 @@ def assemble(tuning: dict, parts: Sequence[dict], wall_time_s: float,
     report = {"config": asdict(config), "environment": first["environment"],
               "model": first["model"], "dataset": first["dataset"], "groups": first["groups"],
               "runs": runs, "summary": {a: summarise(runs[a]) for a in arms}}
-    rso = tuning["rso"]
-    report["preset"] = {"name": preset.name, "title": preset.title, "paper": preset.paper,
-                        "reference": preset.reference, "focus": list(preset.focus),
-                        "shared_lr": preset.shared_lr, "tuned": True,
-                        "diagnostic_epochs": preset.diagnostic_epochs,
-                        "lr_grid_factors": list(LR_GRID_FACTORS),
-                        "lr_edge_extensions": LR_EDGE_EXTENSIONS,
-                        "control_of": None, "changed_from_preset": [],
-                        "rso_tuning_seeds": list(rso["seeds"])}
+    report["preset"] = preset_record(preset, tuned=True, seed_tuned=True)
     report["tuning"] = {a: {k: tuning[a][k] for k in ("grid", "val_accuracy", "best")}
                         for a in arms if a != "rso"}
-    report["tuning"]["rso"] = {"grid": rso["grid"], "val_accuracy": rso["val_accuracy_seeds"][0],
-                               "best": rso["best"]}
-    report["lr_seeds"] = {"seeds": list(rso["seeds"]),
-                          "val_accuracy": {"rso": rso["val_accuracy_seeds"]},
-                          "wall_time_s": rso_tuning_wall_s}
+    report["tuning"]["rso"], report["lr_seeds"] = seed_tuning_entries(tuning["rso"],
+                                                                      rso_tuning_wall_s)
     report["analysis"] = analyse(report, reference=preset.reference, focus=preset.focus)
     load = os.getloadavg() if load_average is None else load_average
     report["machine"] = {"wall_time_s": wall_time_s, "load_average": [float(v) for v in load],
